@@ -1,0 +1,35 @@
+"""Content-addressed storage shared by every part of fedmarket.
+
+Objects are named by their IPFS CID (CIDv1, raw leaves, sha2-256), computed locally exactly as an
+IPFS node computes it. The embedded default keeps them in a folder (:class:`LocalCidStore`); an
+IPFS-daemon client implements the same :class:`ContentStore` interface. On-chain anchors are
+keccak-256 of the stored bytes (:func:`content_hash`).
+"""
+
+from fedmarket.storage.base import (
+    DEFAULT_MAX_BYTES,
+    ContentIntegrityError,
+    ContentNotFoundError,
+    ContentStore,
+    InvalidCidError,
+    StoreError,
+    canonical_json,
+    compute_cid,
+    content_hash,
+    validate_cid,
+)
+from fedmarket.storage.local import LocalCidStore
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "ContentIntegrityError",
+    "ContentNotFoundError",
+    "ContentStore",
+    "InvalidCidError",
+    "LocalCidStore",
+    "StoreError",
+    "canonical_json",
+    "compute_cid",
+    "content_hash",
+    "validate_cid",
+]

@@ -1,0 +1,138 @@
+"""The content-store interface that every backend implements.
+
+A store names each object by its IPFS CID (CIDv1), so the same bytes get the same name in the
+embedded store on local disk and in an IPFS node. On-chain anchors are keccak-256 of the exact bytes
+stored (:func:`content_hash`), so anyone holding the bytes can check them against the chain.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from typing import Any
+
+from eth_utils import keccak
+
+from fedmarket.errors import FedmarketError
+from fedmarket.storage._cid import cid_of, parse_cid
+from fedmarket.types import Cid, Hash32
+
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+"""Largest object a store hands back unless asked for more: a guard against memory bombs."""
+
+
+class StoreError(FedmarketError):
+    """Root of content-store errors."""
+
+
+class ContentNotFoundError(StoreError, LookupError):
+    """No object is stored under the CID."""
+
+
+class ContentIntegrityError(StoreError, ValueError):
+    """The bytes found do not hash to the CID asked for (or exceed the size allowed)."""
+
+
+class InvalidCidError(StoreError, ValueError):
+    """The string is not a CID this store accepts."""
+
+
+def compute_cid(data: bytes) -> Cid:
+    """The CID of ``data`` as an IPFS node would compute it (raw leaves, CIDv1)."""
+    return Cid(cid_of(data))
+
+
+def validate_cid(text: str) -> Cid:
+    """Return ``text`` as a :data:`Cid` after checking its structure.
+
+    Raises
+    ------
+    InvalidCidError
+        When ``text`` is not a base32 CIDv1 with a sha2-256 multihash.
+    """
+    try:
+        parse_cid(text)
+    except ValueError as exc:
+        raise InvalidCidError(str(exc)) from exc
+    return Cid(text)
+
+
+def content_hash(data: bytes) -> Hash32:
+    """Keccak-256 of ``data``: the hash anchored on-chain for stored objects."""
+    return Hash32(keccak(data))
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Deterministic JSON bytes: sorted keys, no spaces, UTF-8, no NaN.
+
+    Two parties that serialise the same object get the same bytes, hence the same CID and hash.
+    """
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+class ContentStore(ABC):
+    """A content-addressed object store keyed by IPFS CIDs.
+
+    Implementations: :class:`~fedmarket.storage.local.LocalCidStore` (embedded default, a folder
+    on local disk); the IPFS-daemon client implements the same interface.
+    """
+
+    name: str = "abstract"
+
+    @abstractmethod
+    def put(self, data: bytes) -> Cid:
+        """Store ``data`` and return its CID. Storing the same bytes twice is a no-op."""
+
+    @abstractmethod
+    def _read(self, cid: Cid, max_bytes: int) -> bytes:
+        """Return the bytes stored under ``cid`` unchecked; raise ContentNotFoundError if absent."""
+
+    @abstractmethod
+    def has(self, cid: Cid) -> bool:
+        """Whether an object is stored under ``cid``."""
+
+    def get(self, cid: str, *, verify: bool = True, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+        """Return the bytes stored under ``cid``.
+
+        Parameters
+        ----------
+        cid : str
+            The object's CID.
+        verify : bool, default True
+            Recompute the CID of the bytes read and raise if it differs. Callers that check the
+            bytes against an on-chain hash first may pass ``False`` and verify afterwards.
+        max_bytes : int, default DEFAULT_MAX_BYTES
+            Refuse objects larger than this.
+
+        Raises
+        ------
+        InvalidCidError, ContentNotFoundError, ContentIntegrityError
+        """
+        valid = validate_cid(cid)
+        data = self._read(valid, max_bytes)
+        if len(data) > max_bytes:
+            raise ContentIntegrityError(f"get: {cid} is larger than {max_bytes} bytes")
+        if verify:
+            self.verify(valid, data)
+        return data
+
+    @staticmethod
+    def verify(cid: Cid, data: bytes) -> None:
+        """Raise :class:`ContentIntegrityError` unless ``data`` hashes to ``cid``."""
+        actual = cid_of(data)
+        if actual != cid:
+            raise ContentIntegrityError(f"verify: content of {cid} hashes to {actual}")
+
+    def put_json(self, obj: Any) -> Cid:
+        """Store ``obj`` as canonical JSON (see :func:`canonical_json`)."""
+        return self.put(canonical_json(obj))
+
+    def get_json(self, cid: str, *, max_bytes: int = 16 * 1024 * 1024) -> Any:
+        """Fetch, verify and parse a JSON object stored with :meth:`put_json`."""
+        data = self.get(cid, max_bytes=max_bytes)
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise ContentIntegrityError(f"get_json: {cid} is not JSON: {exc}") from exc
