@@ -106,7 +106,9 @@ def _file_node(children: list[_Node]) -> tuple[bytes, _Node]:
     # dag-pb canonical form: every Links entry (field 2) before Data (field 1); a link holds
     # Hash (1), Name (2, empty but present) and Tsize (3).
     block = b"".join(
-        _field_bytes(2, _field_bytes(1, c.cid) + _field_bytes(2, b"") + _field_varint(3, c.dag_size))
+        _field_bytes(
+            2, _field_bytes(1, c.cid) + _field_bytes(2, b"") + _field_varint(3, c.dag_size)
+        )
         for c in children
     )
     block += _field_bytes(1, unixfs)

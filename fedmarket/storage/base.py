@@ -11,7 +11,7 @@ import json
 from abc import ABC, abstractmethod
 from typing import Any
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from fedmarket.errors import FedmarketError
 from fedmarket.storage._cid import cid_of, parse_cid

@@ -8,9 +8,9 @@ import tempfile
 from pathlib import Path
 
 from fedmarket.storage.base import (
+    ContentIntegrityError,
     ContentNotFoundError,
     ContentStore,
-    ContentIntegrityError,
     compute_cid,
 )
 from fedmarket.types import Cid
