@@ -1,0 +1,64 @@
+"""Base of the typed contract wrappers."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from web3.contract import Contract
+
+from chain.artifacts import load_artifact
+from chain.backends import ChainBackend
+from chain.errors import ChainError
+from chain.signer import Signer, TxResult, call_view
+
+
+class ContractClient:
+    """A contract at an address, read through a backend and written by one signer.
+
+    Parameters
+    ----------
+    backend : ChainBackend
+        Where to read and send.
+    address : str
+        The contract's address.
+    signer : Signer or None, default None
+        Who sends transactions; ``None`` makes a read-only client.
+    from_block : int, default 0
+        First block event scans look at (the deployment block).
+    """
+
+    artifact_name: str = ""
+
+    def __init__(
+        self,
+        backend: ChainBackend,
+        address: str,
+        signer: Signer | None = None,
+        *,
+        from_block: int = 0,
+    ) -> None:
+        self.backend = backend
+        self.address = backend.w3.to_checksum_address(address)
+        self.signer = signer
+        self.from_block = from_block
+        self.contract: Contract = backend.w3.eth.contract(
+            address=self.address, abi=load_artifact(self.artifact_name).abi
+        )
+
+    def as_signer(self, signer: Signer) -> Self:
+        """The same client, sending as ``signer``."""
+        return type(self)(self.backend, self.address, signer, from_block=self.from_block)
+
+    def _send(self, fn: Any, label: str | None = None) -> TxResult:
+        if self.signer is None:
+            raise ChainError(f"{type(self).__name__}: read-only client cannot send transactions")
+        return self.signer.transact(fn, label=label)
+
+    def _call(self, fn: Any) -> Any:
+        return call_view(fn)
+
+    def _logs(self, event: str, **filters: Any) -> list[Any]:
+        """Logs of ``event`` since :attr:`from_block`, filtered on indexed arguments."""
+        ev = getattr(self.contract.events, event)
+        logs: list[Any] = ev.get_logs(from_block=self.from_block, argument_filters=filters or None)
+        return sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"]))

@@ -1,0 +1,237 @@
+"""Chain backends: where transactions go. The same client code runs over each.
+
+- :class:`InProcessBackend`: an Ethereum chain inside this process (eth-tester on py-evm). The
+  embedded default: nothing to install or start, state lost at exit.
+- :class:`RpcBackend`: any JSON-RPC endpoint (anvil or a Hardhat node on 127.0.0.1, a testnet,
+  an L2).
+
+Both are wrapped in a :class:`web3.Web3`; the in-process provider is made to answer reverts
+exactly as a JSON-RPC node does (error code 3 with the revert data), so one error path serves
+both.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import threading
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.providers.eth_tester import EthereumTesterProvider
+from web3.types import RPCEndpoint, RPCResponse
+
+from chain.errors import ChainConnectionError
+
+if TYPE_CHECKING:
+    from chain.signer import Signer
+
+log = logging.getLogger(__name__)
+
+DEV_CHAIN_ID = 31337
+"""Chain id of anvil and the Hardhat node."""
+
+# The first account of the well-known development mnemonic ("test test ... junk") that anvil and
+# Hardhat fund at start. Public knowledge, worthless outside a local dev chain, and only ever used
+# when the endpoint reports chain id 31337.
+_DEV_FAUCET_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+_ERROR_SELECTOR = bytes.fromhex("08c379a0")
+
+
+class ChainBackend(ABC):
+    """A connection to one chain, shared by every party of this process.
+
+    Attributes
+    ----------
+    w3 : Web3
+        The web3 instance; use it for reads. Writes go through :meth:`signer`.
+    name : str
+        ``"in-process"`` or ``"json-rpc"``.
+    """
+
+    name: str
+    w3: Web3
+
+    def __init__(self) -> None:
+        self._signers: dict[str, Signer] = {}
+        self._signers_lock = threading.Lock()
+
+    @property
+    def chain_id(self) -> int:
+        """The chain id the node reports."""
+        return int(self.w3.eth.chain_id)
+
+    @abstractmethod
+    def faucet_account(self) -> LocalAccount | None:
+        """An account funded with ether for gas, where the chain has one (dev chains)."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """A one-line description for logs and summaries (no secrets)."""
+
+    def signer(self, account: LocalAccount) -> Signer:
+        """The :class:`~chain.signer.Signer` for ``account``.
+
+        One per address per backend, so nonces stay consistent however many clients use it.
+        """
+        from chain.signer import Signer
+
+        with self._signers_lock:
+            found = self._signers.get(account.address)
+            if found is None:
+                found = Signer(self, account)
+                self._signers[account.address] = found
+            return found
+
+    def fund(self, address: str, wei: int) -> None:
+        """Send ``wei`` of ether for gas to ``address`` from the faucet.
+
+        Raises
+        ------
+        ChainConnectionError
+            When this chain has no faucet (fund the account by other means).
+        """
+        faucet = self.faucet_account()
+        if faucet is None:
+            raise ChainConnectionError(f"fund: {self.describe()} has no faucet account")
+        self.signer(faucet).send_value(address, wei)
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the connection (nothing to do for most backends)."""
+
+
+class _InProcessProvider(EthereumTesterProvider):
+    """eth-tester provider that is thread-safe and answers reverts like a JSON-RPC node.
+
+    eth-tester raises ``TransactionFailed`` with the revert data rendered into its message; web3's
+    JSON-RPC path instead receives ``{"code": 3, "data": "0x..."}`` and raises
+    ``ContractLogicError`` with the raw data. Converting here lets one error path serve both.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.RLock()
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        from eth_tester.exceptions import TransactionFailed
+
+        with self._lock:
+            try:
+                return super().make_request(method, params)
+            except TransactionFailed as exc:
+                data = _revert_data_from_message(str(exc.args[0]) if exc.args else "")
+                return {
+                    "jsonrpc": "2.0",
+                    "id": 0,
+                    "error": {
+                        "code": 3,
+                        "message": "execution reverted",
+                        "data": "0x" + data.hex(),
+                    },
+                }
+
+
+def _revert_data_from_message(message: str) -> bytes:
+    """Recover revert data from eth-tester's ``execution reverted: <reason or bytes repr>``."""
+    reason = message.removeprefix("execution reverted: ").removeprefix("execution reverted")
+    if reason.startswith(("b'", 'b"')):
+        try:
+            value = ast.literal_eval(reason)
+        except (ValueError, SyntaxError):
+            value = None
+        if isinstance(value, bytes):
+            return value
+    if not reason:
+        return b""
+    return _ERROR_SELECTOR + abi_encode(["string"], [reason])
+
+
+class InProcessBackend(ChainBackend):
+    """A fresh chain inside this process (eth-tester + py-evm), the embedded default.
+
+    Thread-safe: the marketplace API may serve from another thread of the same process.
+    """
+
+    name = "in-process"
+
+    def __init__(self) -> None:
+        super().__init__()
+        provider = _InProcessProvider()
+        self.w3 = Web3(provider)
+        tester = provider.ethereum_tester
+        assert tester is not None
+        keys = tester.backend.account_keys  # funded genesis accounts
+        self._faucet: LocalAccount = Account.from_key(keys[0].to_bytes())
+
+    def faucet_account(self) -> LocalAccount:
+        """The first genesis account of the in-process chain."""
+        return self._faucet
+
+    def describe(self) -> str:
+        """``in-process py-evm (chain <id>)``."""
+        return f"in-process py-evm (chain {self.chain_id})"
+
+
+class RpcBackend(ChainBackend):
+    """A JSON-RPC endpoint.
+
+    Parameters
+    ----------
+    url : str
+        ``http://`` or ``https://`` URL of the node.
+    faucet_key : str or None, default None
+        Hex private key of an account funded for gas. On a dev chain (chain id 31337) the
+        well-known first dev account is used when none is given.
+    timeout : float, default 30.0
+        Seconds per JSON-RPC request.
+    """
+
+    name = "json-rpc"
+
+    def __init__(self, url: str, *, faucet_key: str | None = None, timeout: float = 30.0) -> None:
+        super().__init__()
+        if not url.startswith(("http://", "https://")):
+            raise ChainConnectionError(f"RpcBackend: not an http(s) URL: {url!r}")
+        self.url = url
+        self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        try:
+            chain_id = int(self.w3.eth.chain_id)
+        except Exception as exc:  # connection refused, DNS, TLS...: one readable error
+            raise ChainConnectionError(f"RpcBackend: cannot reach {url}: {exc}") from exc
+        self._chain_id = chain_id
+        if faucet_key is None and chain_id == DEV_CHAIN_ID:
+            faucet_key = _DEV_FAUCET_KEY
+        self._faucet = Account.from_key(faucet_key) if faucet_key else None
+
+    @property
+    def chain_id(self) -> int:
+        """The chain id read at connection time."""
+        return self._chain_id
+
+    def faucet_account(self) -> LocalAccount | None:
+        """The configured (or dev-chain) gas faucet, if any."""
+        return self._faucet
+
+    def describe(self) -> str:
+        """``json-rpc <url> (chain <id>)``."""
+        return f"json-rpc {self.url} (chain {self._chain_id})"
+
+
+def connect(url: str | None = None, *, faucet_key: str | None = None) -> ChainBackend:
+    """Open the backend named by ``url``.
+
+    Parameters
+    ----------
+    url : str or None, default None
+        ``None``, ``""`` or ``"inprocess"`` for a fresh in-process chain; otherwise a JSON-RPC URL.
+    faucet_key : str or None, default None
+        See :class:`RpcBackend`.
+    """
+    if not url or url == "inprocess":
+        return InProcessBackend()
+    return RpcBackend(url, faucet_key=faucet_key)

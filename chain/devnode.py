@@ -1,0 +1,145 @@
+"""Local development chains that the project starts itself: anvil or a Hardhat node.
+
+Used by the integration tests (a real JSON-RPC node on 127.0.0.1) and by ``fedmarket chain node``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+from web3 import Web3
+
+from chain.errors import ChainConnectionError
+
+log = logging.getLogger(__name__)
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def find_tool(name: str) -> str:
+    """Path of an npm-installed tool (``anvil``, ``hardhat``).
+
+    Looks at ``$FEDMARKET_<NAME>``, then the project's ``node_modules/.bin``, then ``PATH``.
+
+    Raises
+    ------
+    ChainConnectionError
+        When the tool is not installed (run ``scripts/setup --all``).
+    """
+    override = os.environ.get(f"FEDMARKET_{name.upper()}")
+    if override:
+        return override
+    local = _REPO / "node_modules" / ".bin" / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise ChainConnectionError(f"find_tool: {name} is not installed (run scripts/setup --all)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class DevNode:
+    """A local chain node in a child process, stopped on exit.
+
+    Parameters
+    ----------
+    kind : {"anvil", "hardhat"}, default "anvil"
+        Which node to start. anvil is ready in well under a second; a Hardhat node takes about 2 s
+        and needs Node 22 on PATH.
+    port : int or None, default None
+        Port on 127.0.0.1; a free one when ``None``.
+    startup_timeout : float, default 60.0
+        Seconds to wait for the node to answer JSON-RPC.
+
+    Examples
+    --------
+    >>> with DevNode() as node:  # doctest: +SKIP
+    ...     backend = RpcBackend(node.url)
+    """
+
+    def __init__(
+        self, kind: str = "anvil", *, port: int | None = None, startup_timeout: float = 60.0
+    ) -> None:
+        if kind not in ("anvil", "hardhat"):
+            raise ValueError(f"DevNode: unknown kind {kind!r}")
+        self.kind = kind
+        self.port = port or _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.startup_timeout = startup_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> DevNode:
+        """Start the node and wait until it answers ``eth_chainId``."""
+        if self.kind == "anvil":
+            cmd = [find_tool("anvil"), "--host", "127.0.0.1", "--port", str(self.port)]
+            cmd += ["--silent"]
+            cwd = None
+        else:
+            cmd = [find_tool("hardhat"), "node", "--hostname", "127.0.0.1"]
+            cmd += ["--port", str(self.port)]
+            cwd = str(_REPO)
+        log.info("start: %s on %s", self.kind, self.url)
+        self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + self.startup_timeout
+        w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 2}))
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+                raise ChainConnectionError(
+                    f"start: {self.kind} exited with {self._proc.returncode}: {_last_line(err)}"
+                )
+            try:
+                w3.eth.chain_id  # noqa: B018 - the request is the readiness probe
+                return self
+            except Exception:  # not listening yet
+                time.sleep(0.1)
+        self.stop()
+        raise ChainConnectionError(
+            f"start: {self.kind} did not answer within {self.startup_timeout}s"
+        )
+
+    def stop(self) -> None:
+        """Stop the node (terminate, then kill after 5 s)."""
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stderr:
+            self._proc.stderr.close()
+        self._proc = None
+
+    def __enter__(self) -> DevNode:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in re.split(r"[\r\n]+", text) if ln.strip()]
+    return lines[-1] if lines else "(no output)"

@@ -1,0 +1,189 @@
+"""Signing and sending transactions from one party's own key.
+
+Every write goes through a :class:`Signer`: the transaction is simulated first (gas estimation),
+so a revert surfaces before anything is sent, as :class:`~chain.errors.ChainRevertError` with the
+custom error's name and arguments; then it is signed locally with the party's key (the node never
+sees the key) and sent raw.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
+from web3.exceptions import ContractLogicError
+from web3.types import TxParams
+
+from chain.artifacts import error_decoder
+from chain.errors import ChainError, ChainRevertError, TransactionFailedError
+
+if TYPE_CHECKING:
+    from chain.backends import ChainBackend
+
+log = logging.getLogger(__name__)
+
+GAS_MARGIN = 1.2
+"""Gas limit = estimate x this margin."""
+
+RECEIPT_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """What a mined transaction left behind."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    contract_address: str | None
+    receipt: Any
+
+
+def revert_error(exc: ContractLogicError) -> ChainRevertError:
+    """Decode a web3 revert (from any backend) into a :class:`ChainRevertError`."""
+    data = exc.data
+    if isinstance(data, str) and data.startswith("0x"):
+        return error_decoder().decode(bytes.fromhex(data[2:]))
+    if isinstance(data, dict) and isinstance(data.get("data"), str):
+        return error_decoder().decode(bytes.fromhex(str(data["data"])[2:]))
+    return ChainRevertError("Error", {"reason": str(exc.message or exc)}, b"")
+
+
+def call_view(fn: Any) -> Any:
+    """Call a view function, turning a revert into :class:`ChainRevertError`."""
+    try:
+        return fn.call()
+    except ContractLogicError as exc:
+        raise revert_error(exc) from None
+
+
+class Signer:
+    """One account sending transactions on one backend.
+
+    Obtain it with :meth:`ChainBackend.signer`, which keeps one per address so the local nonce
+    counter is never shared between two objects.
+
+    Attributes
+    ----------
+    gas_used : int
+        Gas used by every transaction this signer sent.
+    """
+
+    def __init__(self, backend: ChainBackend, account: LocalAccount) -> None:
+        self.backend = backend
+        self.account = account
+        self.address: ChecksumAddress = account.address
+        self.gas_used = 0
+        self.tx_count = 0
+        self._nonce: int | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Signer({self.address})"
+
+    def _next_nonce(self) -> int:
+        if self._nonce is None:
+            self._nonce = int(self.backend.w3.eth.get_transaction_count(self.address, "pending"))
+        return self._nonce
+
+    def transact(self, fn: Any, *, value: int = 0, label: str | None = None) -> TxResult:
+        """Simulate, sign and send a contract call or constructor; wait for it to be mined.
+
+        Parameters
+        ----------
+        fn : ContractFunction or ContractConstructor
+            The bound call, e.g. ``contract.functions.joinTask(1)``.
+        value : int, default 0
+            Ether (wei) to attach.
+        label : str or None, default None
+            Name used in logs (defaults to the function name).
+
+        Raises
+        ------
+        ChainRevertError
+            The simulation reverted (nothing was sent) or the mined transaction reverted.
+        TransactionFailedError
+            The transaction failed without recoverable revert data.
+        """
+        name = label or getattr(fn, "fn_name", None) or "constructor"
+        w3 = self.backend.w3
+        with self._lock:
+            nonce = self._next_nonce()
+            params: dict[str, Any] = {"from": self.address, "nonce": nonce, "value": value}
+            try:
+                tx = fn.build_transaction(params)
+            except ContractLogicError as exc:
+                raise revert_error(exc) from None
+            tx["gas"] = int(int(tx["gas"]) * GAS_MARGIN)
+            signed = self.account.sign_transaction(tx)
+            try:
+                tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+            except ContractLogicError as exc:  # eth-tester mines on send
+                self._nonce = None
+                raise revert_error(exc) from None
+            except Exception:
+                self._nonce = None  # resynchronise from the node next time
+                raise
+            self._nonce = nonce + 1
+        return self._wait(tx_hash, tx, name)
+
+    def send_value(self, to: str, wei: int) -> TxResult:
+        """Send plain ether (gas money) to ``to``."""
+        w3 = self.backend.w3
+        with self._lock:
+            nonce = self._next_nonce()
+            tx: dict[str, Any] = {
+                "from": self.address,
+                "to": to,
+                "value": wei,
+                "nonce": nonce,
+                "chainId": self.backend.chain_id,
+                "gas": 21_000,
+            }
+            base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+            tx["maxPriorityFeePerGas"] = 10**9
+            tx["maxFeePerGas"] = 2 * base_fee + 10**9
+            signed = self.account.sign_transaction(tx)
+            try:
+                tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+            except Exception:
+                self._nonce = None
+                raise
+            self._nonce = nonce + 1
+        return self._wait(tx_hash, tx, "transfer")
+
+    def _wait(self, tx_hash: HexBytes, tx: dict[str, Any], name: str) -> TxResult:
+        w3 = self.backend.w3
+        receipt = w3.eth.wait_for_transaction_receipt(
+            tx_hash, timeout=RECEIPT_TIMEOUT_S, poll_latency=0.05
+        )
+        gas = int(receipt["gasUsed"])
+        self.gas_used += gas
+        self.tx_count += 1
+        if int(receipt["status"]) != 1:
+            raise self._failure(tx, int(receipt["blockNumber"]), name)
+        log.debug("transact: %s by %s used %d gas", name, self.address, gas)
+        address = receipt.get("contractAddress")
+        return TxResult(
+            tx_hash="0x" + bytes(tx_hash).hex(),
+            block_number=int(receipt["blockNumber"]),
+            gas_used=gas,
+            contract_address=str(address) if address else None,
+            receipt=receipt,
+        )
+
+    def _failure(self, tx: dict[str, Any], block: int, name: str) -> ChainError:
+        """Replay a failed transaction as a call on the state it met to recover its reason."""
+        call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+        try:
+            self.backend.w3.eth.call(cast(TxParams, call), block_identifier=max(block - 1, 0))
+        except ContractLogicError as exc:
+            return revert_error(exc)
+        except Exception as exc:  # the replay itself failed: report what we know
+            log.debug("transact: replay of %s failed: %s", name, exc)
+        return TransactionFailedError(f"{name}: transaction failed in block {block}")
