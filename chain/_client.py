@@ -57,8 +57,12 @@ class ContractClient:
     def _call(self, fn: Any) -> Any:
         return call_view(fn)
 
-    def _logs(self, event: str, **filters: Any) -> list[Any]:
-        """Logs of ``event`` since :attr:`from_block`, filtered on indexed arguments."""
+    def _logs(self, event: str, *, from_block: int | None = None, **filters: Any) -> list[Any]:
+        """Logs of ``event`` filtered on indexed arguments.
+
+        Scans from ``from_block`` (never before :attr:`from_block`, the deployment block).
+        """
         ev = getattr(self.contract.events, event)
-        logs: list[Any] = ev.get_logs(from_block=self.from_block, argument_filters=filters or None)
+        start = self.from_block if from_block is None else max(from_block, self.from_block)
+        logs: list[Any] = ev.get_logs(from_block=start, argument_filters=filters or None)
         return sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"]))

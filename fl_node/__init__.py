@@ -1,0 +1,90 @@
+"""Federated learning: participant nodes, coordinator, strategies, models, data, vertical FL.
+
+Public surface (imported lazily, so ``import fl_node.vertical.psi`` does not pull in PyTorch)::
+
+    ParticipantNode, Coordinator, RoundReport, UpdateVerdict   # the two roles
+    TaskSpec, ModelSpec, TrainConfig                            # what a task asks for
+    FedAvg, FedSGD, Strategy, make_strategy                     # aggregation
+    LocalDataset, breast_cancer_hospitals, load_csv, save_csv   # data
+    binary_metrics, BinaryMetrics                               # evaluation
+    FlError, SpecError, ModelIntegrityError, UpdateRejectedError, DataError
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fl_node.coordinator import Coordinator, RoundReport, UpdateVerdict
+    from fl_node.data import LocalDataset, breast_cancer_hospitals, load_csv, save_csv
+    from fl_node.errors import (
+        DataError,
+        FlError,
+        ModelIntegrityError,
+        SpecError,
+        UpdateRejectedError,
+    )
+    from fl_node.evaluation import BinaryMetrics, binary_metrics
+    from fl_node.models import ModelSpec
+    from fl_node.participant import ParticipantNode
+    from fl_node.strategies import FedAvg, FedSGD, Strategy, make_strategy
+    from fl_node.task import TaskSpec
+    from fl_node.training import TrainConfig
+
+_EXPORTS = {
+    "Coordinator": "fl_node.coordinator",
+    "RoundReport": "fl_node.coordinator",
+    "UpdateVerdict": "fl_node.coordinator",
+    "LocalDataset": "fl_node.data",
+    "breast_cancer_hospitals": "fl_node.data",
+    "load_csv": "fl_node.data",
+    "save_csv": "fl_node.data",
+    "DataError": "fl_node.errors",
+    "FlError": "fl_node.errors",
+    "ModelIntegrityError": "fl_node.errors",
+    "SpecError": "fl_node.errors",
+    "UpdateRejectedError": "fl_node.errors",
+    "BinaryMetrics": "fl_node.evaluation",
+    "binary_metrics": "fl_node.evaluation",
+    "ModelSpec": "fl_node.models",
+    "ParticipantNode": "fl_node.participant",
+    "FedAvg": "fl_node.strategies",
+    "FedSGD": "fl_node.strategies",
+    "Strategy": "fl_node.strategies",
+    "make_strategy": "fl_node.strategies",
+    "TaskSpec": "fl_node.task",
+    "TrainConfig": "fl_node.training",
+}
+
+__all__ = [
+    "BinaryMetrics",
+    "Coordinator",
+    "DataError",
+    "FedAvg",
+    "FedSGD",
+    "FlError",
+    "LocalDataset",
+    "ModelIntegrityError",
+    "ModelSpec",
+    "ParticipantNode",
+    "RoundReport",
+    "SpecError",
+    "Strategy",
+    "TaskSpec",
+    "TrainConfig",
+    "UpdateRejectedError",
+    "UpdateVerdict",
+    "binary_metrics",
+    "breast_cancer_hospitals",
+    "load_csv",
+    "make_strategy",
+    "save_csv",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fl_node' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

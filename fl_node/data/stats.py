@@ -1,0 +1,86 @@
+"""Per-feature statistics: what a data owner may publish instead of rows, and their pooling.
+
+A listing carries each feature's count, mean and (population) standard deviation. Pooling them
+gives the exact mean and standard deviation of the union of the datasets, which the task sponsor
+uses to normalise the model's inputs without ever seeing a row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True)
+class FeatureStats:
+    """Summary statistics of one dataset, feature by feature."""
+
+    count: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    minimum: tuple[float, ...]
+    maximum: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "count": self.count,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "min": list(self.minimum),
+            "max": list(self.maximum),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, object]) -> FeatureStats:
+        """Parse :meth:`to_dict` output, checking lengths and finiteness."""
+        try:
+            count = int(raw["count"])  # type: ignore[call-overload]
+            cols = [tuple(float(v) for v in raw[k]) for k in ("mean", "std", "min", "max")]  # type: ignore[attr-defined]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"FeatureStats: malformed statistics: {exc}") from None
+        if count < 1 or len({len(c) for c in cols}) != 1:
+            raise ValueError("FeatureStats: count must be >= 1 and all columns the same length")
+        if not all(math.isfinite(v) for c in cols for v in c) or min(cols[1], default=0.0) < 0:
+            raise ValueError("FeatureStats: statistics must be finite, std non-negative")
+        return cls(count, cols[0], cols[1], cols[2], cols[3])
+
+
+def feature_stats(x: npt.NDArray[np.floating]) -> FeatureStats:
+    """Statistics of a ``(rows, features)`` array."""
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError("feature_stats: need a non-empty 2-D array")
+    x64 = x.astype(np.float64)
+    return FeatureStats(
+        count=int(x.shape[0]),
+        mean=tuple(float(v) for v in x64.mean(axis=0)),
+        std=tuple(float(v) for v in x64.std(axis=0)),
+        minimum=tuple(float(v) for v in x64.min(axis=0)),
+        maximum=tuple(float(v) for v in x64.max(axis=0)),
+    )
+
+
+def pool_stats(parts: Sequence[FeatureStats]) -> tuple[list[float], list[float]]:
+    """Exact mean and population std of the union of the datasets ``parts`` summarise.
+
+    Uses ``E[x^2] = std^2 + mean^2`` per part, weighted by counts. Features whose pooled std is 0
+    get std 1 so normalising by it is safe.
+    """
+    if not parts:
+        raise ValueError("pool_stats: nothing to pool")
+    width = len(parts[0].mean)
+    if any(len(p.mean) != width for p in parts):
+        raise ValueError("pool_stats: datasets have different feature counts")
+    n = np.array([p.count for p in parts], dtype=np.float64)[:, None]
+    mean = np.array([p.mean for p in parts], dtype=np.float64)
+    std = np.array([p.std for p in parts], dtype=np.float64)
+    total = float(n.sum())
+    pooled_mean = (n * mean).sum(axis=0) / total
+    second = (n * (std**2 + mean**2)).sum(axis=0) / total
+    pooled_std = np.sqrt(np.maximum(second - pooled_mean**2, 0.0))
+    pooled_std[pooled_std == 0] = 1.0
+    return [float(v) for v in pooled_mean], [float(v) for v in pooled_std]

@@ -1,0 +1,253 @@
+"""Deliverables of a finished task: model files, training log, loss curve, evaluation report.
+
+Built from the coordinator's round reports (which it derived from verified updates and its own
+evaluation), so every figure here can be traced to a CID in the evidence files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fl_node.coordinator import RoundReport
+from fl_node.task import TaskSpec
+
+log = logging.getLogger(__name__)
+
+MESSAGES_PER_UPDATE = 3
+"""Messages a participant exchanges per round: model download, update upload, anchor tx."""
+
+
+@dataclass(frozen=True)
+class LogRow:
+    """One line of the training log: one participant in one round."""
+
+    round: int
+    participant: str
+    name: str
+    status: str  # "accepted", "rejected:<reason>" or "not_submitted"
+    train_loss: float | None
+    samples: int
+    bytes_sent: int
+    bytes_received: int
+    messages: int
+    contribution: float
+    score: int
+    reward_wei: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+
+def training_log(
+    reports: Sequence[RoundReport], names: Mapping[str, str] | None = None
+) -> list[LogRow]:
+    """One row per participant per round, in round then join order."""
+    names = names or {}
+    rows: list[LogRow] = []
+    for report in reports:
+        for i, v in enumerate(report.verdicts):
+            submitted = v.reason != "not_submitted"
+            status = (
+                "accepted"
+                if v.accepted
+                else (f"rejected:{v.reason}" if submitted else "not_submitted")
+            )
+            rows.append(
+                LogRow(
+                    round=report.round,
+                    participant=v.participant,
+                    name=names.get(v.participant, v.participant),
+                    status=status,
+                    train_loss=v.train_loss,
+                    samples=v.samples,
+                    bytes_sent=v.bytes,
+                    bytes_received=report_model_bytes(reports, report.round) if submitted else 0,
+                    messages=MESSAGES_PER_UPDATE if submitted else 0,
+                    contribution=report.contributions[i],
+                    score=report.scores[i],
+                    reward_wei=report.amounts[i],
+                )
+            )
+    return rows
+
+
+def report_model_bytes(reports: Sequence[RoundReport], round_: int) -> int:
+    """Size of the global model a round started from (the previous round's output)."""
+    for r in reports:
+        if r.round == round_ - 1:
+            return r.model_bytes
+    # round 1 starts from the initial model, the same architecture and size
+    return reports[0].model_bytes if reports else 0
+
+
+def write_training_log(rows: Sequence[LogRow], path: Path) -> Path:
+    """Write the training log as CSV."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(LogRow.__dataclass_fields__))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row.to_dict())
+    return path
+
+
+def communication_stats(rows: Sequence[LogRow]) -> dict[str, dict[str, int]]:
+    """Bytes and messages per participant over the task."""
+    out: dict[str, dict[str, int]] = {}
+    for row in rows:
+        entry = out.setdefault(
+            row.name, {"bytes_sent": 0, "bytes_received": 0, "messages": 0, "rounds": 0}
+        )
+        entry["bytes_sent"] += row.bytes_sent
+        entry["bytes_received"] += row.bytes_received
+        entry["messages"] += row.messages
+        entry["rounds"] += 1 if row.messages else 0
+    return out
+
+
+def plot_loss_curve(
+    reports: Sequence[RoundReport], rows: Sequence[LogRow], path: Path, title: str
+) -> Path:
+    """PNG of each participant's training loss and the global model's validation/test loss."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    by_name: dict[str, list[tuple[int, float]]] = {}
+    for row in rows:
+        if row.train_loss is not None:
+            by_name.setdefault(row.name, []).append((row.round, row.train_loss))
+    for name, points in sorted(by_name.items()):
+        ax.plot(
+            *zip(*points, strict=True), marker=".", linewidth=1, alpha=0.7, label=f"{name} (train)"
+        )
+    rounds = [r.round for r in reports]
+    ax.plot(
+        rounds,
+        [r.validation.log_loss for r in reports],
+        "k--",
+        linewidth=2,
+        label="global (validation)",
+    )
+    ax.plot(rounds, [r.test.log_loss for r in reports], "k-", linewidth=2, label="global (test)")
+    ax.set_xlabel("round")
+    ax.set_ylabel("binary cross-entropy")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def evaluation_report(
+    spec: TaskSpec,
+    reports: Sequence[RoundReport],
+    comm: Mapping[str, Mapping[str, int]],
+    *,
+    task_id: int,
+    model_cid: str,
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """The Markdown evaluation report of a finished task."""
+    names = names or {}
+    final = reports[-1]
+    lines = [
+        f"# Evaluation report: {spec.name} (task {task_id})",
+        "",
+        f"Final model: `{model_cid}` after {final.round} rounds ({spec.strategy}, "
+        f"contribution by {spec.contribution}).",
+        "",
+        "## Held-out test set",
+        "",
+        "| metric | value | target |",
+        "|---|---|---|",
+    ]
+    test = final.test.to_dict()
+    for key in ("accuracy", "precision", "recall", "f1", "auc", "ks", "log_loss"):
+        target = spec.acceptance.get(key)
+        shown = "" if target is None else f">= {target}"
+        lines.append(f"| {key} | {test[key]:.4f} | {shown} |")
+    met = all(test.get(k, 0.0) >= v for k, v in spec.acceptance.items())
+    lines += [
+        "",
+        f"Acceptance targets {'met' if met else 'NOT met'}; test rows: {final.test.rows}.",
+        "",
+    ]
+    lines += [
+        "## Rounds",
+        "",
+        "| round | accepted | rejected | val loss | test acc | test F1 | paid (wei) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in reports:
+        lines.append(
+            f"| {r.round} | {r.accepted} | {len(r.rejected)} | {r.validation.log_loss:.4f} | "
+            f"{r.test.accuracy:.4f} | {r.test.f1:.4f} | {sum(r.amounts)} |"
+        )
+    rejected = [(r.round, v) for r in reports for v in r.rejected]
+    if rejected:
+        lines += ["", "## Rejected updates", ""]
+        for round_, v in rejected:
+            who = names.get(v.participant, v.participant)
+            lines.append(f"- round {round_}: {who}: `{v.reason}` ({v.detail})")
+    lines += [
+        "",
+        "## Communication",
+        "",
+        "| participant | bytes sent | bytes received | messages |",
+        "|---|---|---|---|",
+    ]
+    for name, c in sorted(comm.items()):
+        lines.append(f"| {name} | {c['bytes_sent']} | {c['bytes_received']} | {c['messages']} |")
+    lines += [
+        "",
+        "## Evidence",
+        "",
+        "Each round's evidence file lists every input CID, verdict, utility and reward:",
+        "",
+    ]
+    for r in reports:
+        lines.append(f"- round {r.round}: `{r.evidence_cid}`")
+    return "\n".join(lines) + "\n"
+
+
+def model_card(
+    spec: TaskSpec,
+    reports: Sequence[RoundReport],
+    *,
+    task_id: int,
+    model_cid: str,
+    model_hash: str,
+    artifacts: Mapping[str, str],
+) -> dict[str, Any]:
+    """The model card stored beside the final model (what the marketplace lists)."""
+    return {
+        "kind": "fedmarket/model-card",
+        "task_id": task_id,
+        "name": spec.name,
+        "model_cid": model_cid,
+        "model_hash": model_hash,
+        "config": spec.model.to_dict(),
+        "feature_names": list(spec.feature_names),
+        "rounds": len(reports),
+        "metrics": reports[-1].test.to_dict(),
+        "acceptance": dict(spec.acceptance),
+        "artifacts": dict(artifacts),
+        "evidence": [r.evidence_cid for r in reports],
+    }
+
+
+def dump_json(obj: Any, path: Path) -> Path:
+    """Write ``obj`` as indented JSON."""
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path

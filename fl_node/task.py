@@ -1,0 +1,120 @@
+"""The task specification: what a sponsor asks for, stored in IPFS and anchored on-chain.
+
+The spec's canonical JSON bytes are stored in the content store; the chain holds their CID and
+keccak-256, and every participant checks the bytes against that hash before training.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from fedmarket.storage import canonical_json
+from fl_node.errors import SpecError
+from fl_node.models import ModelSpec
+from fl_node.strategies import STRATEGIES, Strategy, make_strategy
+from fl_node.training import TrainConfig
+
+CONTRIBUTION_METHODS = ("leave-one-out", "shapley-exact")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A horizontal federated training task.
+
+    Parameters
+    ----------
+    name : str
+        Short task name.
+    model : ModelSpec
+        The model to train (its initial weights follow from ``model.seed``).
+    train : TrainConfig
+        Base local training configuration (the strategy may adapt it).
+    rounds : int
+        Number of rounds.
+    strategy : {"fedavg", "fedsgd"}, default "fedavg"
+        Aggregation rule.
+    server_lr : float, default 1.0
+        Server learning rate of the strategy.
+    contribution : {"leave-one-out", "shapley-exact"}, default "leave-one-out"
+        How the coordinator measures contributions.
+    acceptance : dict of str to float
+        Targets on the held-out test set, e.g. ``{"accuracy": 0.92, "f1": 0.88}``.
+    feature_names : tuple of str
+        Schema the participants' data must follow (column order).
+    description : str, default ""
+        Free text.
+    """
+
+    name: str
+    model: ModelSpec
+    train: TrainConfig
+    rounds: int
+    feature_names: tuple[str, ...]
+    strategy: str = "fedavg"
+    server_lr: float = 1.0
+    contribution: str = "leave-one-out"
+    acceptance: dict[str, float] = field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or self.rounds < 1:
+            raise SpecError("TaskSpec: name must be non-empty and rounds >= 1")
+        if self.strategy not in STRATEGIES:
+            raise SpecError(f"TaskSpec: unknown strategy {self.strategy!r}")
+        if self.contribution not in CONTRIBUTION_METHODS:
+            raise SpecError(f"TaskSpec: unknown contribution method {self.contribution!r}")
+        if not (self.server_lr > 0 and math.isfinite(self.server_lr)):
+            raise SpecError("TaskSpec: server_lr must be positive")
+        if len(self.feature_names) != self.model.n_features:
+            raise SpecError("TaskSpec: feature_names must match the model's input width")
+
+    def make_strategy(self) -> Strategy:
+        """The aggregation strategy this task uses."""
+        return make_strategy(self.strategy, self.server_lr)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "kind": "fedmarket/horizontal-task",
+            "name": self.name,
+            "description": self.description,
+            "model": self.model.to_dict(),
+            "train": self.train.to_dict(),
+            "rounds": self.rounds,
+            "strategy": self.strategy,
+            "server_lr": self.server_lr,
+            "contribution": self.contribution,
+            "acceptance": dict(self.acceptance),
+            "feature_names": list(self.feature_names),
+        }
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON bytes (what is stored and hashed)."""
+        return canonical_json(self.to_dict())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TaskSpec:
+        """Parse stored spec bytes (raises :class:`SpecError` on anything malformed)."""
+        try:
+            raw = json.loads(data)
+            if raw.get("kind") != "fedmarket/horizontal-task":
+                raise SpecError("TaskSpec: not a horizontal task specification")
+            return cls(
+                name=str(raw["name"]),
+                description=str(raw.get("description", "")),
+                model=ModelSpec.from_dict(raw["model"]),
+                train=TrainConfig.from_dict(raw["train"]),
+                rounds=int(raw["rounds"]),
+                strategy=str(raw["strategy"]),
+                server_lr=float(raw["server_lr"]),
+                contribution=str(raw["contribution"]),
+                acceptance={str(k): float(v) for k, v in raw.get("acceptance", {}).items()},
+                feature_names=tuple(str(n) for n in raw["feature_names"]),
+            )
+        except SpecError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SpecError(f"TaskSpec: malformed specification: {exc}") from None

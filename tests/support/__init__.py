@@ -1,0 +1,1 @@
+"""Test support: real services (chain nodes, PostgreSQL) started by the tests themselves."""
