@@ -207,7 +207,10 @@ class RpcBackend(ChainBackend):
         try:
             chain_id = int(self.w3.eth.chain_id)
         except Exception as exc:  # connection refused, DNS, TLS...: one readable error
-            raise ChainConnectionError(f"RpcBackend: cannot reach {url}: {exc}") from exc
+            reason = type(exc).__name__
+            if "refused" in str(exc).lower():
+                reason = "connection refused"
+            raise ChainConnectionError(f"cannot reach the chain node at {url} ({reason})") from exc
         self._chain_id = chain_id
         if faucet_key is None and chain_id == DEV_CHAIN_ID:
             faucet_key = _DEV_FAUCET_KEY

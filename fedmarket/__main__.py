@@ -1,0 +1,5 @@
+"""``python -m fedmarket`` runs the command line."""
+
+from fedmarket.cli import main
+
+main()
