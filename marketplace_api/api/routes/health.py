@@ -1,0 +1,41 @@
+"""``GET /health``: is the API up, and can it reach the chain and the database."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from marketplace_api.api.deps import ServicesDep
+from marketplace_api.schemas import ChainHealth, Health
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+@router.get(
+    "",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "A dependency is down."}},
+)
+def read_health(services: ServicesDep) -> JSONResponse:
+    """Report the chain (backend, chain id, latest block) and the database; 503 when degraded."""
+    chain = ChainHealth(backend=services.backend.name, chain_id=None, block=None)
+    try:
+        chain.chain_id = services.backend.chain_id
+        chain.block = int(services.backend.w3.eth.block_number)
+    except Exception as exc:  # any failure to read the chain is what this endpoint reports
+        log.warning("read_health: chain unreachable: %s", type(exc).__name__)
+        chain.error = f"unreachable ({type(exc).__name__})"
+    database: Literal["ok", "unavailable"] = "ok"
+    try:
+        services.database.ping()
+    except Exception as exc:  # likewise for the database
+        log.warning("read_health: database unreachable: %s", type(exc).__name__)
+        database = "unavailable"
+    ok = chain.error is None and database == "ok"
+    health = Health(status="ok" if ok else "degraded", chain=chain, database=database)
+    return JSONResponse(status_code=200 if ok else 503, content=health.model_dump(mode="json"))

@@ -1,0 +1,1 @@
+"""Service plumbing: settings and the database engine."""

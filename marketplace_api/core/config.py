@@ -1,0 +1,214 @@
+"""Settings of the marketplace API: one pydantic-settings class, read from ``FEDMARKET_API_*``.
+
+=================================  ================================================================
+``FEDMARKET_API_ENVIRONMENT``      ``development`` (default) or ``production``
+``FEDMARKET_API_DATABASE_URL``     SQLAlchemy URL (default ``sqlite:///./fedmarket.db``; PostgreSQL:
+                                   ``postgresql+psycopg://user:pass@host/db``)
+``FEDMARKET_API_CHAIN_URL``        JSON-RPC URL of the chain node (unset: the API must be given its
+                                   services, e.g. an in-process chain, by the embedding program)
+``FEDMARKET_API_DEPLOYMENT_FILE``  deployment JSON written by ``fedmarket chain deploy``
+``FEDMARKET_API_RELAYER_KEY``      hex private key that pays gas to relay signed listings
+                                   (**required**, no default; never logged)
+``FEDMARKET_API_STORE_DIR``        folder of the content store (default ``./fedmarket-store``)
+``FEDMARKET_API_CORS_ORIGINS``     comma-separated origins allowed by CORS (default none)
+``FEDMARKET_API_MAX_BODY_BYTES``   largest request body accepted (default 1 MiB)
+=================================  ================================================================
+
+Outside development the well-known development keys (anvil/Hardhat's mnemonic, eth-tester's
+genesis keys) and placeholder passwords are rejected. Secrets are ``SecretStr`` and validation
+errors never echo the value given.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
+
+from eth_account import Account
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from fedmarket.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "FEDMARKET_API_"
+
+# Addresses of the 20 accounts of the public development mnemonic ("test test ... junk") that anvil
+# and Hardhat fund at start. Their keys are published; a relayer using one would be drained on any
+# public chain. (Addresses, not keys, are kept here: nothing secret, and enough to recognise one.)
+DEV_ADDRESSES = frozenset(
+    {
+        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+        "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+        "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
+        "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
+        "0x976EA74026E726554dB657fA54763abd0C3a0aa9",
+        "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",
+        "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f",
+        "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
+        "0xBcd4042DE499D14e55001CcbB24a551F3b954096",
+        "0x71bE63f3384f5fb98995898A86B02Fb2426c5788",
+        "0xFABB0ac9d68B0B445fB7357272Ff202C5651694a",
+        "0x1CBd3b2770909D4e10f157cABC84C7264073C9Ec",
+        "0xdF3e18d64BC6A983f673Ab319CCaE4f1a57C7097",
+        "0xcd3B766CCDd6AE721141F452C550Ca635964ce71",
+        "0x2546BcD3c84621e976D8185a91A922aE77ECEc30",
+        "0xbDA5747bFD65F08deb54cb465eB87D40e51B197E",
+        "0xdD2FD4581271e230360230F9337D5c0430Bf44C0",
+        "0x8626f6940E2eb28930eFb4CeF49B2d1F2C9C1199",
+    }
+)
+
+_SMALL_KEY_LIMIT = 2**64
+"""Keys below this are guessable (eth-tester's genesis keys are 1..10)."""
+
+_PLACEHOLDERS = frozenset({"changethis", "changeme", "password", "secret", "postgres", "example"})
+
+
+class Settings(BaseSettings):
+    """Configuration of one marketplace API process.
+
+    Parameters
+    ----------
+    environment : {"development", "production"}, default "development"
+        ``production`` turns on the checks against development keys and placeholders.
+    database_url : str, default "sqlite:///./fedmarket.db"
+        SQLAlchemy URL of the marketplace database.
+    chain_url : str or None, default None
+        JSON-RPC URL of the chain. ``None`` is only valid when the embedding program injects the
+        services (see :meth:`marketplace_api.Services.embedded`).
+    deployment_file : Path or None, default None
+        Deployment JSON of the contracts; required with ``chain_url``.
+    relayer_key : SecretStr
+        Hex private key (32 bytes) of the account that relays signed listings and pays their gas.
+        Required, no default.
+    store_dir : Path, default Path("./fedmarket-store")
+        Folder of the content-addressed store.
+    cors_origins : list of str, default []
+        Origins allowed by CORS; comma-separated in the environment. ``*`` is refused in
+        production.
+    max_body_bytes : int, default 1048576
+        Largest request body accepted (HTTP 413 above).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        hide_input_in_errors=True,
+        validate_default=True,
+    )
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = "sqlite:///./fedmarket.db"
+    chain_url: str | None = None
+    deployment_file: Path | None = None
+    relayer_key: SecretStr
+    store_dir: Path = Path("./fedmarket-store")
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Self:
+        """Read the settings from the environment, raising :class:`ConfigurationError` on faults.
+
+        Parameters
+        ----------
+        **overrides
+            Values that take precedence over the environment.
+
+        Raises
+        ------
+        ConfigurationError
+            Naming every variable at fault (never its value).
+        """
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{ENV_PREFIX}{'.'.join(str(p) for p in e['loc']).upper() or 'SETTINGS'}: "
+                f"{e['msg']}"
+                for e in exc.errors(include_input=False, include_url=False)
+            )
+            raise ConfigurationError(f"marketplace API settings: {problems}") from None
+
+    @field_validator("relayer_key")
+    @classmethod
+    def _key_is_a_key(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value().strip()
+        body = raw.removeprefix("0x")
+        if len(body) != 64 or not all(c in "0123456789abcdefABCDEF" for c in body):
+            raise ValueError("must be a 32-byte hex private key (64 hex digits, optional 0x)")
+        if int(body, 16) == 0:
+            raise ValueError("must be a non-zero private key")
+        return SecretStr("0x" + body.lower())
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _url_parses(cls, value: str) -> str:
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError("is not a SQLAlchemy database URL") from None
+        return value
+
+    @model_validator(mode="after")
+    def _production_checks(self) -> Self:
+        if self.environment != "production":
+            return self
+        key = self.relayer_key.get_secret_value()
+        if int(key, 16) < _SMALL_KEY_LIMIT or Account.from_key(key).address in DEV_ADDRESSES:
+            raise ValueError(
+                "relayer_key is a well-known development key; use a key of your own in production"
+            )
+        password = make_url(self.database_url).password
+        if password is not None and str(password).lower() in _PLACEHOLDERS:
+            raise ValueError("database_url uses a placeholder password in production")
+        if "*" in self.cors_origins:
+            raise ValueError("cors_origins may not be '*' in production")
+        if self.chain_url is None:
+            raise ValueError("chain_url is required in production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        """Whether the production checks apply."""
+        return self.environment == "production"
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings without secrets, for logs (database password masked)."""
+        return {
+            "environment": self.environment,
+            "database_url": make_url(self.database_url).render_as_string(hide_password=True),
+            "chain_url": _origin_only(self.chain_url),
+            "deployment_file": str(self.deployment_file) if self.deployment_file else None,
+            "relayer": Account.from_key(self.relayer_key.get_secret_value()).address,
+            "store_dir": str(self.store_dir),
+            "cors_origins": list(self.cors_origins),
+        }
+
+
+def _origin_only(url: str | None) -> str | None:
+    """``scheme://host:port`` of ``url``: RPC URLs often carry an API key in their path or query."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+__all__ = ["DEV_ADDRESSES", "ENV_PREFIX", "Settings"]

@@ -1,0 +1,130 @@
+"""The marketplace database: engine, sessions, and Alembic migrations applied at start-up.
+
+SQLite (the embedded default) and PostgreSQL are both supported. SQLite connections get foreign
+keys switched on and SQLAlchemy takes over ``BEGIN`` from the ``sqlite3`` driver, whose legacy
+transaction mode would otherwise let a released SAVEPOINT commit on its own (see SQLAlchemy's
+"Transactions with SQLite and the sqlite3 driver").
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+ALEMBIC_INI = PACKAGE_DIR / "alembic.ini"
+MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    """Per connection: let SQLAlchemy emit BEGIN, enforce foreign keys, wait on locks."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for ``url`` with the settings this service needs.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL (``sqlite:///path.db`` or ``postgresql+psycopg://...``).
+    echo : bool, default False
+        Log every statement (development only: statements may contain personal data).
+    """
+    engine = create_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """The Alembic configuration of the packaged migrations.
+
+    Parameters
+    ----------
+    connection : Connection or None, default None
+        When given, migrations run on this connection (see ``migrations/env.py``).
+    """
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def run_migrations(engine: Engine, revision: str = "head") -> None:
+    """Bring the database schema to ``revision`` (idempotent: nothing to do at head).
+
+    Parameters
+    ----------
+    engine : Engine
+        The database.
+    revision : str, default "head"
+        Target revision.
+    """
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
+    log.info("run_migrations: %s schema at %s", engine.dialect.name, revision)
+
+
+class Database:
+    """An engine and the factory of the sessions the request handlers use.
+
+    Parameters
+    ----------
+    engine : Engine
+        The database.
+    session_factory : sessionmaker or None, default None
+        Where sessions come from; by default bound to ``engine``. Tests pass one bound to a
+        connection inside an outer transaction (``join_transaction_mode="create_savepoint"``) so
+        that every change is rolled back.
+    """
+
+    def __init__(self, engine: Engine, session_factory: sessionmaker[Session] | None = None):
+        self.engine = engine
+        self.session_factory = session_factory or sessionmaker(bind=engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> Database:
+        """A database for ``url`` (see :func:`create_db_engine`)."""
+        return cls(create_db_engine(url))
+
+    def session(self) -> Session:
+        """A new session (use it as a context manager)."""
+        return self.session_factory()
+
+    def migrate(self) -> None:
+        """Apply the migrations up to head."""
+        run_migrations(self.engine)
+
+    def ping(self) -> None:
+        """Run ``SELECT 1``; raises the driver's error when the database is down."""
+        with self.session() as session:
+            session.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        """Close the pooled connections."""
+        self.engine.dispose()
+
+
+__all__ = ["Database", "alembic_config", "create_db_engine", "run_migrations"]

@@ -1,0 +1,144 @@
+"""What owners and listers sign, computed identically by the server and the client.
+
+- A dataset listing's **metadata document** is ``canonical_json`` of the validated
+  :class:`~marketplace_api.schemas.DatasetBase` fields; its CID and keccak hash are what the owner
+  signs (EIP-712, with the registry's nonce and a deadline) and what the registry records.
+- A model listing's **message** is ``canonical_json`` of ``{task_id, name, description,
+  price_wei, card_cid, chain_id, fed_task}``, signed with EIP-191 ``personal_sign``; the chain id
+  and FedTask address bind the signature to one deployment, so it cannot be replayed to another
+  marketplace.
+
+Both sides run the same pydantic validation first, so normalisations (checksummed owner, statistics
+as floats) cannot make the bytes differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account import Account
+from eth_account.messages import SignableMessage, encode_defunct
+from eth_account.signers.local import LocalAccount
+from eth_keys.exceptions import BadSignature
+from eth_utils.exceptions import ValidationError as EthValidationError
+
+from chain import ListingRequest, recover_listing_signer
+from fedmarket.storage import canonical_json, compute_cid, content_hash
+from fedmarket.types import Address, Cid, Hash32
+from marketplace_api.schemas import DatasetBase, ModelBase
+
+_MALFORMED = (ValueError, BadSignature, EthValidationError)
+
+
+@dataclass(frozen=True)
+class MetadataDocument:
+    """A listing's metadata document and its content addresses."""
+
+    data: bytes
+    cid: Cid
+    hash: Hash32
+
+    @property
+    def hash_hex(self) -> str:
+        """``0x`` + hex of :attr:`hash`."""
+        return "0x" + self.hash.hex()
+
+    def request(self, owner: str, nonce: int, deadline: int) -> ListingRequest:
+        """The EIP-712 ``ListDataset`` request of this document."""
+        return ListingRequest(
+            owner=owner,
+            metadata_hash=bytes(self.hash),
+            metadata_cid=str(self.cid),
+            nonce=nonce,
+            deadline=deadline,
+        )
+
+
+def metadata_document(fields: DatasetBase) -> MetadataDocument:
+    """The metadata document of a listing: its canonical bytes, CID and keccak hash.
+
+    Parameters
+    ----------
+    fields : DatasetBase
+        The validated metadata (a :class:`~marketplace_api.schemas.DatasetCreate` works too: only
+        the ``DatasetBase`` fields are serialised).
+    """
+    data = canonical_json(fields.document_fields())
+    return MetadataDocument(data=data, cid=compute_cid(data), hash=content_hash(data))
+
+
+def model_listing_message(fields: ModelBase, *, chain_id: int, fed_task: str) -> SignableMessage:
+    """The EIP-191 message a model lister signs.
+
+    Parameters
+    ----------
+    fields : ModelBase
+        The validated listing (a :class:`~marketplace_api.schemas.ModelCreate` works too).
+    chain_id : int
+        The chain the task lives on.
+    fed_task : str
+        The FedTask contract's address.
+    """
+    message = {**fields.message_fields(), "chain_id": chain_id, "fed_task": fed_task}
+    return encode_defunct(primitive=canonical_json(message))
+
+
+def sign_model_listing(
+    account: LocalAccount, fields: ModelBase, *, chain_id: int, fed_task: str
+) -> str:
+    """``account``'s signature of a model listing on one deployment, as ``0x`` hex."""
+    message = model_listing_message(fields, chain_id=chain_id, fed_task=fed_task)
+    return "0x" + bytes(account.sign_message(message).signature).hex()
+
+
+def recover_model_lister(
+    fields: ModelBase, signature: str, *, chain_id: int, fed_task: str
+) -> Address:
+    """The address that signed a model listing for the deployment ``(chain_id, fed_task)``.
+
+    Raises
+    ------
+    ValueError
+        When ``signature`` is not a valid 65-byte ECDSA signature.
+    """
+    try:
+        recovered = Account.recover_message(
+            model_listing_message(fields, chain_id=chain_id, fed_task=fed_task),
+            signature=_signature_bytes(signature),
+        )
+    except _MALFORMED as exc:
+        raise ValueError(f"recover_model_lister: malformed signature: {exc}") from None
+    return Address(recovered)
+
+
+def recover_dataset_owner(
+    chain_id: int, registry: str, request: ListingRequest, signature: str
+) -> Address:
+    """The address that signed a dataset listing request (EIP-712).
+
+    Raises
+    ------
+    ValueError
+        When ``signature`` is not a valid 65-byte ECDSA signature.
+    """
+    try:
+        return recover_listing_signer(chain_id, registry, request, _signature_bytes(signature))
+    except _MALFORMED as exc:
+        raise ValueError(f"recover_dataset_owner: malformed signature: {exc}") from None
+
+
+def _signature_bytes(signature: str) -> bytes:
+    raw = bytes.fromhex(signature.removeprefix("0x"))
+    if len(raw) != 65:
+        raise ValueError("a signature is 65 bytes")
+    return raw
+
+
+__all__ = [
+    "MetadataDocument",
+    "metadata_document",
+    "model_listing_message",
+    "recover_dataset_owner",
+    "recover_model_lister",
+    "sign_model_listing",
+]

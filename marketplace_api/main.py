@@ -1,0 +1,151 @@
+"""The FastAPI application of the marketplace: :func:`create_app`.
+
+Serve it with ``fedmarket serve`` (configuration from ``FEDMARKET_API_*``, see
+:mod:`marketplace_api.core.config`), or embed it with injected services and
+:func:`marketplace_api.serve_in_thread` as the demo does. The database schema is brought to the
+latest migration when the application starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from marketplace_api.api import errors
+from marketplace_api.api.routes import datasets, health, models, tasks
+from marketplace_api.core.config import Settings
+from marketplace_api.services import Services
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodySizeLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, whether or not they declare a length.
+
+    Parameters
+    ----------
+    app : ASGIApp
+        The wrapped application.
+    max_bytes : int
+        Largest body accepted.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the declared length, then count the bytes as they arrive."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = HTTPException(413, f"request body larger than {self.max_bytes} bytes")
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    await _send_413(send, str(too_large.detail))
+                    return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise too_large
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def _send_413(send: Send, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    """Build the marketplace API.
+
+    Parameters
+    ----------
+    settings : Settings or None, default None
+        Configuration; read from the environment when ``None`` and no services are injected.
+        With injected services it only contributes CORS origins and the body size limit.
+    services : Services or None, default None
+        Collaborators to use as they are (the caller keeps ownership). ``None`` builds them from
+        ``settings`` (and closes them at shutdown).
+
+    Raises
+    ------
+    ConfigurationError
+        When the settings are incomplete or invalid.
+    ChainConnectionError
+        When the configured chain node cannot be reached.
+    """
+    owned = services is None
+    if services is None:
+        settings = settings or Settings.from_env()
+        services = Services.from_settings(settings)
+    app_services = services
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app_services.start()
+        log.info(
+            "startup: marketplace API on %s, relayer %s",
+            app_services.backend.describe(),
+            app_services.relayer.address,
+        )
+        try:
+            yield
+        finally:
+            if owned:
+                app_services.close()
+
+    app = FastAPI(
+        title="fedmarket marketplace API",
+        summary="Dataset listings signed by their owners, federated tasks read from the chain, "
+        "and trained models with their contributors' shares.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    for router in (health.router, datasets.router, tasks.router, models.router):
+        app.include_router(router)
+    if settings is not None and settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+        )
+    max_body = settings.max_body_bytes if settings is not None else DEFAULT_MAX_BODY_BYTES
+    app.add_middleware(BodySizeLimit, max_bytes=max_body)
+    return app
+
+
+__all__ = ["BodySizeLimit", "create_app"]

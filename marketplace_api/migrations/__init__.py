@@ -1,0 +1,1 @@
+"""Alembic migrations of the marketplace database (applied at start-up)."""

@@ -1,0 +1,1 @@
+"""Revisions of the marketplace schema, oldest first."""

@@ -1,0 +1,236 @@
+"""The marketplace tables and queries, one test class for every database backend.
+
+Runs on SQLite (a temporary file) and a real PostgreSQL server, on a schema built by the Alembic
+migrations; each test runs inside a transaction rolled back at the end.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from marketplace_api import crud
+from marketplace_api.core.db import Database
+from marketplace_api.models import (
+    ChainDeployment,
+    DatasetListing,
+    DatasetTag,
+    ModelContributor,
+    ModelListing,
+)
+
+pytestmark = pytest.mark.slow
+
+REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+FED_TASK = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
+TOKEN = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+OWNER_A = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+OWNER_B = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+BIG_WEI = 2**256 - 1
+
+
+def identity(block_hash: str) -> crud.DeploymentIdentity:
+    """A deployment at the usual dev-chain addresses; only the block hash differs."""
+    return crud.DeploymentIdentity(31337, REGISTRY, FED_TASK, TOKEN, 1, block_hash)
+
+
+def add(
+    session: Session,
+    scope: crud.Scope,
+    dataset_id: int,
+    owner: str = OWNER_A,
+    tags: tuple[str, ...] = (),
+) -> None:
+    crud.add_dataset(
+        session,
+        scope,
+        dataset_id=dataset_id,
+        owner=owner,
+        name=f"dataset {dataset_id}",
+        metadata_cid=f"bafkrei{dataset_id:052d}",
+        metadata_hash="0x" + f"{dataset_id:064x}",
+        document={"name": f"dataset {dataset_id}", "statistics": {"mean": [0.1, 2.5e-7]}},
+        tags=list(tags),
+        tx_hash="0x" + "ab" * 32,
+        block=dataset_id,
+    )
+
+
+def add_model(
+    session: Session, scope: crud.Scope, task_id: int, contributors: list[tuple[str, int, int]]
+) -> int:
+    row = crud.add_model(
+        session,
+        scope,
+        task_id=task_id,
+        name="m",
+        description="d",
+        price_wei=BIG_WEI,
+        model_cid="bafkreimodel",
+        model_hash="0x" + "cd" * 32,
+        card_cid="bafkreicard",
+        metrics={"accuracy": 0.97},
+        listed_by=OWNER_A,
+        contributors=contributors,
+    )
+    return row.id
+
+
+def count(session: Session, table: type) -> int:
+    return int(session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+class TestDatabase:
+    """Every test runs once per backend (the ``database`` fixture is parametrised)."""
+
+    @pytest.fixture
+    def scope(self, database: Database) -> crud.Scope:
+        with database.session() as session:
+            scope = crud.ensure_deployment(session, identity("0x" + "01" * 32))
+            session.commit()
+        return scope
+
+    def test_deployments_are_recorded_once(self, database: Database, scope: crud.Scope) -> None:
+        with database.session() as session:
+            again = crud.ensure_deployment(session, identity("0x" + "01" * 32))
+            other = crud.ensure_deployment(session, identity("0x" + "02" * 32))
+            assert again == scope
+            assert other.deployment_id != scope.deployment_id
+            assert (other.chain_id, other.registry, other.fed_task) == (31337, REGISTRY, FED_TASK)
+            assert count(session, ChainDeployment) == 2
+
+    def test_dataset_round_trip(self, database: Database, scope: crud.Scope) -> None:
+        with database.session() as session:
+            add(session, scope, 7, tags=("medical", "tabular"))
+            session.commit()
+        with database.session() as session:
+            row = crud.get_dataset(session, scope, 7)
+            assert row is not None
+            assert row.owner == OWNER_A
+            assert row.document == {"name": "dataset 7", "statistics": {"mean": [0.1, 2.5e-7]}}
+            assert [t.tag for t in row.tags] == ["medical", "tabular"]
+            assert row.created_at is not None
+            assert crud.dataset_by_hash(session, scope, "0x" + f"{7:064x}") is not None
+            assert crud.get_dataset(session, scope, 8) is None
+
+    def test_each_test_starts_empty(self, database: Database, scope: crud.Scope) -> None:
+        """The previous tests' rows were rolled back (the same ids are reused here)."""
+        with database.session() as session:
+            assert count(session, DatasetListing) == 0
+            assert count(session, ModelListing) == 0
+            assert count(session, ChainDeployment) == 1  # this test's own
+            add(session, scope, 7)
+            session.commit()
+
+    def test_filters_and_pages(self, database: Database, scope: crud.Scope) -> None:
+        with database.session() as session:
+            add(session, scope, 1, OWNER_A, ("medical",))
+            add(session, scope, 2, OWNER_B, ("medical", "credit"))
+            add(session, scope, 3, OWNER_A, ("credit",))
+            add(session, scope, 4, OWNER_B)
+            session.commit()
+
+            def ids(**filters: object) -> tuple[list[int], int]:
+                rows, total = crud.list_datasets(session, scope, **filters)  # type: ignore[arg-type]
+                return [r.dataset_id for r in rows], total
+
+            assert ids() == ([1, 2, 3, 4], 4)
+            assert ids(owner=OWNER_A) == ([1, 3], 2)
+            assert ids(tag="credit") == ([2, 3], 2)
+            assert ids(tag="credit", owner=OWNER_B) == ([2], 1)
+            assert ids(limit=2, offset=1) == ([2, 3], 4)
+            assert ids(tag="none") == ([], 0)
+
+    def test_metadata_hash_is_unique_per_deployment(
+        self, database: Database, scope: crud.Scope
+    ) -> None:
+        with database.session() as session:
+            add(session, scope, 1)
+            session.commit()
+            with pytest.raises(IntegrityError):
+                crud.add_dataset(
+                    session,
+                    scope,
+                    dataset_id=2,
+                    owner=OWNER_B,
+                    name="copy",
+                    metadata_cid="bafkreiother",
+                    metadata_hash="0x" + f"{1:064x}",
+                    document={},
+                    tags=[],
+                    tx_hash="0x" + "00" * 32,
+                    block=1,
+                )
+            session.rollback()
+            assert crud.list_datasets(session, scope)[1] == 1
+
+    def test_deployments_do_not_mix(self, database: Database, scope: crud.Scope) -> None:
+        """A database outliving its chain: the same ids on another deployment stay apart."""
+        with database.session() as session:
+            old = crud.ensure_deployment(session, identity("0x" + "02" * 32))
+            add(session, old, 1, OWNER_A, ("x",))
+            add_model(session, old, 11, [])
+            session.commit()
+            assert crud.get_dataset(session, scope, 1) is None
+            assert crud.list_datasets(session, scope) == ([], 0)
+            assert crud.list_datasets(session, scope, tag="x") == ([], 0)
+            assert crud.model_for_task(session, scope, 11) is None
+            assert crud.list_models(session, scope) == ([], 0)
+            add(session, scope, 1, OWNER_B, ("x",))  # same id and hash, current deployment
+            model_id = add_model(session, scope, 11, [])
+            session.commit()
+            current, previous = (
+                crud.get_dataset(session, scope, 1),
+                crud.get_dataset(session, old, 1),
+            )
+            assert current is not None and current.owner == OWNER_B
+            assert previous is not None and previous.owner == OWNER_A
+            assert crud.get_model(session, old, model_id) is None
+            assert crud.list_datasets(session, scope, tag="x")[1] == 1
+
+    def test_foreign_keys_are_enforced(self, database: Database, scope: crud.Scope) -> None:
+        with database.session() as session:
+            session.add(DatasetTag(listing_pk=424242, tag="orphan", position=0))
+            with pytest.raises(IntegrityError):
+                session.flush()
+            session.rollback()
+
+    def test_deleting_a_listing_deletes_its_tags(
+        self, database: Database, scope: crud.Scope
+    ) -> None:
+        with database.session() as session:
+            add(session, scope, 5, tags=("a", "b"))
+            session.commit()
+            session.delete(crud.get_dataset(session, scope, 5))
+            session.commit()
+            assert count(session, DatasetTag) == 0
+
+    def test_model_listing_with_contributors(self, database: Database, scope: crud.Scope) -> None:
+        contributors = [(OWNER_A, 6667, 2 * 10**21), (OWNER_B, 3333, BIG_WEI)]
+        with database.session() as session:
+            model_id = add_model(session, scope, 11, contributors)
+            session.commit()
+        with database.session() as session:
+            row = crud.get_model(session, scope, model_id)
+            assert row is not None
+            assert row.price_wei == str(BIG_WEI)  # all 78 digits survive
+            assert [(c.address, c.share_bps, int(c.paid_wei)) for c in row.contributors] == (
+                contributors
+            )
+            assert row.metrics == {"accuracy": 0.97}
+            assert crud.model_for_task(session, scope, 11) is not None
+            rows, total = crud.list_models(session, scope, contributor=OWNER_B)
+            assert [r.id for r in rows] == [model_id] and total == 1
+            assert crud.list_models(session, scope, task_id=12) == ([], 0)
+
+    def test_one_model_listing_per_task(self, database: Database, scope: crud.Scope) -> None:
+        with database.session() as session:
+            add_model(session, scope, 11, [])
+            session.commit()
+            with pytest.raises(IntegrityError):
+                add_model(session, scope, 11, [])
+            session.rollback()
+            assert count(session, ModelListing) == 1
+            assert count(session, ModelContributor) == 0
