@@ -127,9 +127,7 @@ def demo(
 
 def _print_demo_summary(summary: dict[str, Any], out_dir: Path, seconds: float) -> None:
     metrics = summary["metrics"]
-    table = Table(
-        title=f"{summary['task']}: {summary['rounds']} rounds, {summary['participants']} hospitals"
-    )
+    table = Table(title=f"{summary['rounds']} rounds, {summary['participants']} hospitals")
     table.add_column("held-out test")
     table.add_column("value", justify="right")
     for key in ("accuracy", "f1", "precision", "recall", "auc"):
@@ -137,10 +135,13 @@ def _print_demo_summary(summary: dict[str, Any], out_dir: Path, seconds: float) 
     out.print(table)
     rewards = Table(title="rewards (FMT)")
     rewards.add_column("participant")
+    rewards.add_column("address")
     rewards.add_column("paid", justify="right")
+    names = summary.get("participant_names", {})
     for address, wei in summary["rewards"]["paid_wei"].items():
-        rewards.add_row(address, f"{wei / 1e18:.4f}")
-    rewards.add_row("remainder (to sponsor)", f"{summary['rewards']['remainder_wei'] / 1e18:.4f}")
+        rewards.add_row(names.get(address, ""), address, f"{wei / 1e18:.4f}")
+    remainder = summary["rewards"]["remainder_wei"]
+    rewards.add_row("remainder", "(back to the sponsor)", f"{remainder / 1e18:.4f}")
     out.print(rewards)
     chain = summary["chain"]
     out.print(
@@ -403,6 +404,7 @@ def serve(
 ) -> None:
     """Serve the marketplace API (configuration from FEDMARKET_API_* variables)."""
     import uvicorn
+
     from marketplace_api import create_app
 
     uvicorn.run(create_app(), host=host, port=port)

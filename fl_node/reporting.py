@@ -186,13 +186,13 @@ def evaluation_report(
     lines += [
         "## Rounds",
         "",
-        "| round | accepted | rejected | val loss | test acc | test F1 | paid (wei) |",
+        "| round | accepted | rejected | val loss | test acc | test F1 | paid (tokens) |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in reports:
         lines.append(
             f"| {r.round} | {r.accepted} | {len(r.rejected)} | {r.validation.log_loss:.4f} | "
-            f"{r.test.accuracy:.4f} | {r.test.f1:.4f} | {sum(r.amounts)} |"
+            f"{r.test.accuracy:.4f} | {r.test.f1:.4f} | {sum(r.amounts) / 10**18:.6f} |"
         )
     rejected = [(r.round, v) for r in reports for v in r.rejected]
     if rejected:
