@@ -120,6 +120,11 @@ def demo(
                 progress.update(bar, advance=1, status=status)
             elif kind == "model":
                 progress.console.print(f"model listed in the marketplace as #{payload['model_id']}")
+            elif kind == "audit":
+                verdict = "passed" if payload["ok"] else "FAILED"
+                progress.console.print(
+                    f"audit from chain + store: {payload['checks']} checks {verdict}"
+                )
 
         summary = run_demo(out_dir, rounds=rounds, pool_tokens=pool, seed=seed, on_event=on_event)
     _print_demo_summary(summary, out_dir, time.monotonic() - started)
@@ -394,6 +399,36 @@ def coordinator(
             }
         )
     )
+
+
+@app.command()
+def audit(
+    rpc: RpcOpt,
+    deployment: DeploymentOpt,
+    store: StoreOpt,
+    task_id: Annotated[int, typer.Option("--task", help="Task id.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Recompute a task round by round from the chain and the store; exit 1 if anything differs."""
+    from chain import FedTaskClient
+    from fedmarket.storage import LocalCidStore
+    from fl_node.audit import audit_task
+
+    backend, dep = _connect(rpc, deployment)
+    fed_task = FedTaskClient(backend, dep.fed_task, from_block=dep.block)
+    report = audit_task(fed_task, LocalCidStore(store), task_id)
+    if json_out:
+        out.print_json(json.dumps(report.to_dict()))
+    else:
+        table = Table(title=f"audit of task {task_id}")
+        for column in ("round", "check", "result", "detail"):
+            table.add_column(column)
+        for r in report.rounds:
+            for c in r.checks:
+                table.add_row(str(r.round), c.name, "ok" if c.ok else "FAILED", c.detail)
+        out.print(table)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 # ---- marketplace ---------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from chain import (
     new_account,
 )
 from fedmarket.storage import ContentStore, LocalCidStore, content_hash
+from fl_node.audit import audit_task
 from fl_node.coordinator import Coordinator, RoundReport
 from fl_node.data import FeatureStats, FederatedSplit, LocalDataset, breast_cancer_hospitals
 from fl_node.data.stats import pool_stats
@@ -403,6 +404,9 @@ def run_demo(
     finally:
         server.stop()
 
+    audit = audit_task(world.fed_task(), world.store, task_id)
+    dump_json(audit.to_dict(), out / "audit.json")
+    emit("audit", {"ok": audit.ok, "checks": sum(len(r.checks) for r in audit.rounds)})
     final = reports[-1]
     anchors = world.fed_task().update_anchors(task_id)
     senders = {s.address for s in (world.deployer, world.sponsor, world.coordinator, world.relayer)}
@@ -445,6 +449,12 @@ def run_demo(
             "loss_curve": "loss_curve.png",
             "communication": "communication.json",
             "evidence": [r.evidence_cid for r in reports],
+        },
+        "audit": {
+            "ok": audit.ok,
+            "checks": sum(len(r.checks) for r in audit.rounds),
+            "failures": [f"round {r}: {c.name}: {c.detail}" for r, c in audit.failures],
+            "report": "audit.json",
         },
         "marketplace": {
             "datasets_listed": len(listed),

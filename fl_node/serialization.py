@@ -4,6 +4,11 @@ Everything that arrives from another party (a global model from the store, a par
 is validated before use: the safetensors header is parsed by hand first (size bounds, dtypes,
 offsets), metadata must agree with what the chain says, tensor names and shapes must match the
 model, and every value must be finite.
+
+Files are written by :func:`_st_encode`, not by the safetensors library: the library keeps
+metadata in a hash map whose order changes between processes, so the same model would get
+different bytes, hence a different CID, each time. Ours sorts the header, so the same tensors and
+metadata always give the same bytes (and any safetensors reader reads them).
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from typing import Any
 
 import torch
 from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 
 from fl_node.errors import ModelIntegrityError, UpdateRejectedError
 from fl_node.models import ModelSpec, build_model, full_state
@@ -25,6 +29,29 @@ from fl_node.models import ModelSpec, build_model, full_state
 FORMAT = "fedmarket/1"
 _ALLOWED_DTYPES = {"F32"}
 _MAX_HEADER = 1 << 20
+
+
+def _st_encode(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]) -> bytes:
+    """Deterministic safetensors bytes: tensors in name order, header with sorted keys.
+
+    Only float32 tensors are written (the only dtype :func:`_parse_header` accepts).
+    """
+    header: dict[str, Any] = {"__metadata__": dict(sorted(metadata.items()))}
+    blobs: list[bytes] = []
+    offset = 0
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to("cpu", torch.float32).contiguous()
+        raw = tensor.numpy().astype("<f4", copy=False).tobytes()  # the format is little-endian
+        header[name] = {
+            "dtype": "F32",
+            "shape": list(tensor.shape),
+            "data_offsets": [offset, offset + len(raw)],
+        }
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # the format pads the header to 8-byte alignment
+    return struct.pack("<Q", len(text)) + text + b"".join(blobs)
 
 
 def _parse_header(data: bytes) -> tuple[dict[str, Any], dict[str, str]]:
@@ -95,8 +122,7 @@ class UpdateMeta:
 
 def encode_update(delta: Mapping[str, torch.Tensor], meta: UpdateMeta) -> bytes:
     """Serialise an update (parameter deltas, float32) with its metadata."""
-    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in delta.items()}
-    return bytes(st_save(tensors, metadata=meta.to_metadata()))
+    return _st_encode(delta, meta.to_metadata())
 
 
 def decode_update(
@@ -138,7 +164,7 @@ def encode_model(model: torch.nn.Module, spec: ModelSpec, *, round: int, task_id
         "round": str(round),
         "task_id": str(task_id),
     }
-    return bytes(st_save(full_state(model), metadata=meta))
+    return _st_encode(full_state(model), meta)
 
 
 @dataclass(frozen=True)

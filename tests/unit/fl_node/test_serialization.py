@@ -120,3 +120,42 @@ def test_model_that_does_not_fit_its_spec_is_rejected():
 def test_initial_weights_are_deterministic():
     a, b = build_model(SPEC), build_model(SPEC)
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def test_encoding_is_byte_identical_across_processes():
+    """Same model, same bytes, same CID: even in another interpreter (hash seeds differ)."""
+    import os
+    import subprocess
+    import sys
+
+    from fedmarket.storage import compute_cid
+
+    code = (
+        "from fl_node.models import ModelSpec, build_model;"
+        "from fl_node.serialization import encode_model;"
+        "from fedmarket.storage import compute_cid;"
+        "s = ModelSpec(n_features=3, feature_mean=(0.0, 1.0, 2.0), feature_std=(1.0, 2.0, 3.0),"
+        " hidden=(4,));"
+        "print(compute_cid(encode_model(build_model(s), s, round=3, task_id=7)))"
+    )
+    mine = compute_cid(encode_model(build_model(SPEC), SPEC, round=3, task_id=7))
+    others = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout.strip()
+        for seed in (1, 2)
+    }
+    assert others == {mine}
+
+
+def test_files_are_standard_safetensors():
+    from safetensors.torch import load
+
+    d = delta()
+    loaded = load(encode_update(d, META))
+    assert set(loaded) == set(d)
+    assert all(torch.equal(loaded[k], d[k]) for k in d)
