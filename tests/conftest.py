@@ -7,7 +7,6 @@ and CI), which turns the skip into a failure so a missing service can never pass
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -16,15 +15,7 @@ from chain import ChainBackend, DevNode, InProcessBackend, RpcBackend
 from chain.devnode import find_tool
 from chain.errors import ChainConnectionError
 from tests.support.postgres import postgres_available, running_postgres
-
-REQUIRE_REAL = os.environ.get("FEDMARKET_REQUIRE_REAL") == "1"
-
-
-def unavailable(reason: str) -> None:
-    """Skip, or fail when real services are required."""
-    if REQUIRE_REAL:
-        pytest.fail(f"required real service unavailable: {reason}")
-    pytest.skip(reason)
+from tests.support.services import unavailable
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,7 @@ from fl_node.vertical.data import (
     Standardizer,
     aligned_order,
     load_party,
+    make_fold_split,
     make_split,
 )
 from fl_node.vertical.hetero_lr import (
@@ -237,17 +238,27 @@ class GuestParty(_DataParty):
         Parameters
         ----------
         job : dict
-            ``validation``, ``test`` shares, ``seed``, ``clip``.
+            ``validation``, ``test`` shares, ``seed``, ``clip``; or, for cross-validation,
+            ``folds`` and ``fold`` instead of ``test``.
         """
         aligned = self._require_aligned_rows()
         assert self.table.labels is not None
         labels = self.table.labels[aligned.rows]
-        split = make_split(
-            labels,
-            validation=float(job["validation"]),
-            test=float(job["test"]),
-            seed=int(job["seed"]),
-        )
+        if "folds" in job:
+            split = make_fold_split(
+                labels,
+                folds=int(job["folds"]),
+                fold=int(job["fold"]),
+                validation=float(job["validation"]),
+                seed=int(job["seed"]),
+            )
+        else:
+            split = make_split(
+                labels,
+                validation=float(job["validation"]),
+                test=float(job["test"]),
+                seed=int(job["seed"]),
+            )
         self.transport.phase = "split"
         self.transport.send(
             "host",

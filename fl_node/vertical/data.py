@@ -385,6 +385,56 @@ def make_split(
     )
 
 
+def make_fold_split(
+    labels: FloatArray,
+    *,
+    folds: int,
+    fold: int,
+    validation: float = 0.1,
+    seed: int = 0,
+) -> SplitIndices:
+    """Fold ``fold`` of a stratified ``folds``-fold cross-validation over the aligned rows.
+
+    Each class is shuffled once (the same way for every fold, so the folds partition the rows)
+    and dealt round-robin to the folds; fold ``fold`` is the test part, ``validation`` of each
+    class's remaining rows the validation part, the rest the training part.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n,)
+        The guest's 0/1 labels in aligned order.
+    folds : int
+        Number of folds (>= 2).
+    fold : int
+        Which fold is held out, in ``[0, folds)``.
+    validation : float, default 0.1
+        Share of each class's non-test rows put in the validation part.
+    seed : int, default 0
+        Seed of the shuffle.
+    """
+    if folds < 2 or not 0 <= fold < folds:
+        raise ValueError("need folds >= 2 and 0 <= fold < folds")
+    if not 0 <= validation < 1:
+        raise ValueError("need 0 <= validation < 1")
+    rng = np.random.default_rng([seed, 11])
+    parts: dict[str, list[IndexArray]] = {"train": [], "validation": [], "test": []}
+    for cls in (0.0, 1.0):
+        members = np.flatnonzero(labels == cls)
+        rng.shuffle(members)
+        held = np.arange(members.size) % folds == fold
+        rest = members[~held]
+        n_val = int(round(validation * rest.size))
+        parts["test"].append(members[held])
+        parts["validation"].append(rest[:n_val])
+        parts["train"].append(rest[n_val:])
+    return SplitIndices(
+        train=np.sort(np.concatenate(parts["train"])).astype(np.int64),
+        validation=np.sort(np.concatenate(parts["validation"])).astype(np.int64),
+        test=np.sort(np.concatenate(parts["test"])).astype(np.int64),
+        n_aligned=int(labels.size),
+    )
+
+
 @dataclass(frozen=True)
 class Standardizer:
     """Per-feature standardisation fitted on one party's training rows, then winsorised.

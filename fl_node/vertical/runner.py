@@ -59,6 +59,12 @@ PRESETS: dict[str, HeteroLRConfig] = {
         batch_size=64, learning_rate=0.3, lr_decay=0.5, l2=1e-4, max_epochs=15, tol=1e-4
     ),
 }
+#: Folds of the stratified cross-validation that estimates held-out metrics. Small datasets use
+#: it: a single 20 % test split of breast's ~535 aligned rows has ~107 rows, so its AUC moves by
+#: +-0.01 from one split seed to the next (plaintext LR too); the mean over five folds, each
+#: trained end to end with the encrypted protocol, is the stable figure.
+CV_FOLDS: dict[str, int] = {"default-credit": 1, "breast": 5}
+METRIC_KEYS = ("auc", "ks", "accuracy", "precision", "recall", "f1", "log_loss")
 PHASE_KEYS = ("encryption", "homomorphic", "decryption", "messaging", "plaintext")
 
 
@@ -270,6 +276,29 @@ def _train_jobs(
     }
 
 
+def _split(
+    procs: PartyProcesses, n_aligned: int, guest_job: Mapping[str, Any], clip: float
+) -> SplitIndices:
+    """Have the guest split the aligned rows (and tell the host); return the positions."""
+    out = procs.run(
+        {
+            "guest": {"op": "split", **guest_job, "clip": clip},
+            "host": {"op": "split", "clip": clip},
+        }
+    )
+    g = out["guest"]
+    return SplitIndices(
+        train=np.array(g["train"], dtype=np.int64),
+        validation=np.array(g["validation"], dtype=np.int64),
+        test=np.array(g["test"], dtype=np.int64),
+        n_aligned=n_aligned,
+    )
+
+
+def _mean_metrics(cv: list[dict[str, Any]]) -> dict[str, float]:
+    return {k: float(np.mean([f["metrics"][k] for f in cv])) for k in METRIC_KEYS}
+
+
 def _predict(procs: PartyProcesses, name: str, part: str) -> dict[str, float]:
     out = procs.run(
         {
@@ -300,6 +329,7 @@ def run_vfl(
     pool_tokens: int = 1000,
     drop_fraction: float = DEFAULT_DROP_FRACTION,
     config: HeteroLRConfig | None = None,
+    cv_folds: int | None = None,
 ) -> dict[str, Any]:
     """Run PSI, encrypted training, evaluation, Shapley and the on-chain record.
 
@@ -335,6 +365,11 @@ def run_vfl(
         Share of ids each side drops before the PSI.
     config : HeteroLRConfig or None
         Full configuration (overrides the preset).
+    cv_folds : int or None
+        Estimate the held-out metrics by stratified k-fold cross-validation, each fold trained
+        end to end with the encrypted protocol (``None``: the dataset's :data:`CV_FOLDS`;
+        1: the single held-out split only). The anchored model is always the one trained on
+        the single split.
 
     Returns
     -------
@@ -397,6 +432,7 @@ def run_vfl(
             raise VflRunError("guest and host committed to different intersections")
         n_aligned = int(psi["guest"]["intersection_size"])
         emit("psi", {"intersection_size": n_aligned, "seconds": psi["guest"]["seconds"]})
+        folds = CV_FOLDS.get(dataset, 1) if cv_folds is None else cv_folds
         psi_manifest = {
             "kind": "psi-manifest",
             "task_id": task_id,
@@ -408,25 +444,41 @@ def run_vfl(
             "host_size": psi["host"]["own_size"],
         }
         round_open = onchain.open_round(chain, psi_manifest)
+        # ------------------------------------------------------------ cross-validation
+        cv: list[dict[str, Any]] = []
+        for fold in range(folds if folds > 1 else 0):
+            fold_split = _split(
+                procs,
+                n_aligned,
+                {"validation": 0.1, "folds": folds, "fold": fold, "seed": seed},
+                cfg.x_bound,
+            )
+            name = f"cv-{fold}"
+            emit("train", {"model": name, "cipher": "ours", "max_epochs": cfg.max_epochs})
+            trained = procs.run(_train_jobs(name, cfg))
+            fold_metrics = _predict(procs, name, "test")
+            fold_baseline = centralized_baseline(
+                guest_csv,
+                host_csv,
+                fold_split,
+                drop_fraction=drop_fraction,
+                seed=seed,
+                clip=cfg.x_bound,
+            )
+            cv.append(
+                {
+                    "fold": fold,
+                    "test_rows": int(fold_split.test.size),
+                    "epochs": int(trained["guest"]["epochs"]),
+                    "metrics": fold_metrics,
+                    "centralized_auc": fold_baseline["auc"],
+                    "centralized_ks": fold_baseline["ks"],
+                }
+            )
+            emit("trained", {"model": name, "test_auc": fold_metrics["auc"]})
         # ------------------------------------------------------------ split
-        split_out = procs.run(
-            {
-                "guest": {
-                    "op": "split",
-                    "validation": 0.1,
-                    "test": 0.2,
-                    "seed": seed,
-                    "clip": cfg.x_bound,
-                },
-                "host": {"op": "split", "clip": cfg.x_bound},
-            }
-        )
-        g_split = split_out["guest"]
-        split = SplitIndices(
-            train=np.array(g_split["train"], dtype=np.int64),
-            validation=np.array(g_split["validation"], dtype=np.int64),
-            test=np.array(g_split["test"], dtype=np.int64),
-            n_aligned=n_aligned,
+        split = _split(
+            procs, n_aligned, {"validation": 0.1, "test": 0.2, "seed": seed}, cfg.x_bound
         )
         n_train = int(split.train.size)
         emit("split", split.to_dict())
@@ -516,6 +568,7 @@ def run_vfl(
         "utilities": utilities,
         "shapley": {"guest": contributions[0], "host": contributions[1]},
         "metrics": {"test": test_metrics, "validation": val_metrics},
+        "cross_validation": [{"fold": f["fold"], **f["metrics"]} for f in cv],
         "psi_commitment": psi_commitment,
     }
     rewards = onchain.finalize(chain, model_manifest, evidence, contributions)
@@ -533,15 +586,36 @@ def run_vfl(
     epochs_done = int(full_g["rows"]) / n_train
     cpu_per_epoch = sum(float(full[r]["cpu_seconds"]) for r in ROLES) / epochs_done
     breakdown = _breakdown(full, n_train)
+    if cv:
+        metrics = _mean_metrics(cv)
+        central_auc = float(np.mean([f["centralized_auc"] for f in cv]))
+        central_ks = float(np.mean([f["centralized_ks"] for f in cv]))
+        evaluation = (
+            f"stratified {folds}-fold cross-validation over the aligned rows: each fold trained "
+            "end to end with the encrypted protocol and scored by federated prediction on its "
+            "held-out fold; metrics are the mean over folds, the centralised baseline uses the "
+            "same folds"
+        )
+    else:
+        metrics, central_auc, central_ks = test_metrics, baseline["auc"], baseline["ks"]
+        evaluation = "a single stratified held-out test split (20 % of the aligned rows)"
     summary: dict[str, Any] = {
         "dataset": dataset,
         "task_id": task_id,
-        "metrics": test_metrics,
+        "metrics": metrics,
+        "evaluation": evaluation,
+        "cv": {"folds": folds, "per_fold": cv} if cv else None,
+        "holdout": {
+            "metrics": test_metrics,
+            "centralized_auc": baseline["auc"],
+            "centralized_ks": baseline["ks"],
+            "note": "the anchored model, trained on the single split and scored on its test part",
+        },
         "validation_metrics": val_metrics,
-        "centralized_auc": baseline["auc"],
-        "centralized_ks": baseline["ks"],
+        "centralized_auc": central_auc,
+        "centralized_ks": central_ks,
         "centralized": baseline,
-        "auc_gap": test_metrics["auc"] - baseline["auc"],
+        "auc_gap": metrics["auc"] - central_auc,
         "psi": {
             "method": psi["guest"]["method"],
             "intersection_size": n_aligned,

@@ -8,6 +8,7 @@ import pytest
 
 from fl_node.data import registry
 from fl_node.errors import DataError
+from tests.support.services import unavailable
 
 
 @pytest.fixture
@@ -62,10 +63,9 @@ def test_missing_file_without_download_and_unknown_names(monkeypatch, tmp_path):
         registry.fetch("nope")
 
 
-def test_shared_copy_verifies_when_configured():
-    import os
-
-    if not os.environ.get("FEDMARKET_DATA_DIR"):
-        pytest.skip("FEDMARKET_DATA_DIR is not set (scripts/test sets it)")
-    paths = registry.fetch("fate_breast_hetero", download=False)
+def test_configured_copy_verifies():
+    try:
+        paths = registry.fetch("fate_breast_hetero")
+    except DataError as exc:
+        unavailable(str(exc))
     assert set(paths) == {"breast_hetero_guest.csv", "breast_hetero_host.csv"}
