@@ -22,8 +22,6 @@ from chain import (
     deploy,
     new_account,
 )
-from fedmarket.demo import design_task
-from fl_node.data import load_csv
 
 pytestmark = [pytest.mark.slow, pytest.mark.rpc]
 
@@ -67,11 +65,20 @@ def test_separate_processes_train_a_task_over_json_rpc(anvil_url, tmp_path: Path
     RewardTokenClient(backend, deployment.token, deployer).mint(sponsor.address, POOL)
 
     # The sponsor designs the task from what listings publish: per-hospital statistics.
-    stats = [load_csv(data / f"hospital-{i + 1}.csv").stats() for i in range(4)]
-    with (data / "hospital-1.csv").open() as fh:
-        names = tuple(fh.readline().strip().split(",")[:-1])
-    spec = design_task(stats, names, rounds=ROUNDS)
-    (tmp_path / "spec.json").write_bytes(spec.to_bytes())
+    stats_from = [
+        arg for i in range(4) for arg in ("--stats-from", str(data / f"hospital-{i + 1}.csv"))
+    ]
+    finish(
+        fedmarket(
+            "task",
+            "design",
+            *stats_from,
+            "--rounds",
+            str(ROUNDS),
+            "--out",
+            str(tmp_path / "spec.json"),
+        )
+    )
     common = ["--rpc", anvil_url, "--deployment", str(dep_file), "--store", str(store)]
     task_id = int(
         finish(
