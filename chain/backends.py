@@ -155,6 +155,30 @@ def _revert_data_from_message(message: str) -> bytes:
     return _ERROR_SELECTOR + abi_encode(["string"], [reason])
 
 
+def _cache_receipts(backend: Any) -> None:
+    """Memoise py-evm's receipt lookup on ``backend`` (an eth-tester ``PyEVMBackend``).
+
+    eth-tester answers ``eth_getLogs`` by rebuilding the receipt of every transaction in the
+    block range, each a full block decode in py-evm; event scans over a few hundred blocks took
+    about a second each. Receipts of mined transactions never change here (this chain never
+    reverts to snapshots), so each is built once. Lookups that fail (not mined yet) are not cached.
+    """
+    original = backend.get_transaction_receipt
+    cache: dict[bytes, Any] = {}
+    lock = threading.Lock()
+
+    def cached(transaction_hash: bytes) -> Any:
+        with lock:
+            found = cache.get(transaction_hash)
+        if found is None:
+            found = original(transaction_hash)
+            with lock:
+                cache[transaction_hash] = found
+        return found
+
+    backend.get_transaction_receipt = cached
+
+
 class InProcessBackend(ChainBackend):
     """A fresh chain inside this process (eth-tester + py-evm), the embedded default.
 
@@ -172,6 +196,7 @@ class InProcessBackend(ChainBackend):
         assert tester is not None
         keys = tester.backend.account_keys  # funded genesis accounts
         self._faucet: LocalAccount = Account.from_key(keys[0].to_bytes())
+        _cache_receipts(tester.backend)
 
     def faucet_account(self) -> LocalAccount:
         """The first genesis account of the in-process chain."""

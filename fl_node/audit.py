@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from chain import FedTaskClient
+from chain import FedTaskClient, UpdateAnchor
 from fedmarket.storage import ContentStore, content_hash, validate_cid
 from fl_node.errors import FlError, UpdateRejectedError
 from fl_node.models import build_model, trainable_state
@@ -140,6 +140,9 @@ def audit_task(fed_task: FedTaskClient, store: ContentStore, task_id: int) -> Au
     openings = {o.round: o for o in fed_task.round_openings(task_id)}
     finals = fed_task.finalized_rounds(task_id)
     rewards = fed_task.rewards(task_id)
+    all_anchors: dict[int, dict[str, UpdateAnchor]] = {}
+    for anchored in fed_task.update_anchors(task_id):  # one event scan for every round
+        all_anchors.setdefault(int(anchored.round), {})[anchored.participant] = anchored
     participants = fed_task.participants(task_id)
     initial = encode_model(build_model(spec.model), spec.model, round=0, task_id=task_id)
     previous_hash = content_hash(initial)
@@ -177,7 +180,7 @@ def audit_task(fed_task: FedTaskClient, store: ContentStore, task_id: int) -> Au
             and evidence.get("participants") == list(participants),
             f"evidence {final.evidence_cid}",
         )
-        anchors = {a.participant: a for a in fed_task.update_anchors(task_id, final.round)}
+        anchors = all_anchors.get(int(final.round), {})
         params = trainable_state(base.module)
         shapes = {k: tuple(v.shape) for k, v in params.items()}
         accepted: list[ClientUpdate] = []
