@@ -172,3 +172,43 @@ def test_coordinator_resumes_a_task_in_progress(tmp_path):
     reports = second.run(between=lambda r: [n.step(task_id) for n in nodes])
     assert [r.round for r in reports] == [2]
     assert reports[0].accepted == 4
+
+
+def test_fedsgd_task_runs_and_audits(tmp_path):
+    from dataclasses import replace
+
+    from fl_node.audit import audit_task
+
+    world = build_world(tmp_path / "store")
+    world.token(world.deployer).mint(world.sponsor.address, POOL)
+    base = design_task(
+        [h.stats() for h in world.split.hospitals], world.split.feature_names, rounds=3
+    )
+    spec = replace(base, strategy="fedsgd", server_lr=0.5)
+    task_id = sponsor_task(world, spec, pool=POOL, max_participants=4)
+    nodes = make_participants(world, task_id)
+    reports = make_coordinator(world, task_id).run(
+        between=lambda r: [n.step(task_id) for n in nodes]
+    )
+    assert all(r.accepted == 4 for r in reports)
+    # one full-batch step per round: the validation loss falls round after round
+    losses = [r.validation.log_loss for r in reports]
+    assert losses == sorted(losses, reverse=True)
+    assert audit_task(world.fed_task(), world.store, task_id).ok
+    evidence = world.store.get_json(reports[0].evidence_cid)
+    assert evidence["aggregation"]["strategy"] == "fedsgd"
+
+
+def test_participant_refuses_a_global_model_that_differs_from_its_anchor(tmp_path):
+    from fl_node.errors import ModelIntegrityError
+
+    world, task_id, nodes = start(tmp_path, rounds=1)
+    coordinator = make_coordinator(world, task_id)
+    coordinator.open_round()
+    path = world.store.path_of(coordinator.model_cid)
+    blob = bytearray(path.read_bytes())
+    blob[-4:] = b"\x00\x00\x80\x3f"  # one weight changed after the round was opened
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ModelIntegrityError, match="on-chain hash"):
+        nodes[0].step(task_id)
+    assert not world.fed_task().update(task_id, 1, nodes[0].address)[2]  # nothing was anchored
