@@ -24,9 +24,7 @@ from contextlib import contextmanager
 from chain import (
     ChainBackend,
     DevNode,
-    FedTaskClient,
     InProcessBackend,
-    RewardTokenClient,
     RpcBackend,
     deploy,
     new_account,
@@ -56,9 +54,9 @@ def _measure(backend: ChainBackend, updates: int) -> dict[str, float]:
     for a in accounts:
         backend.fund(a.address, 10**20)
     sponsor, coord, *parties = (backend.signer(a) for a in accounts)
-    RewardTokenClient(backend, deployment.token, deployer).mint(sponsor.address, 10**24)
-    RewardTokenClient(backend, deployment.token, sponsor).approve(deployment.fed_task, 10**24)
-    ft = FedTaskClient(backend, deployment.fed_task, from_block=deployment.block)
+    deployment.token_client(backend, deployer).mint(sponsor.address, 10**24)
+    deployment.token_client(backend, sponsor).approve(deployment.fed_task, 10**24)
+    ft = deployment.fed_task_client(backend)
     rounds = updates // len(parties) + 2
     task_id, _ = ft.as_signer(sponsor).create_task(
         spec_cid="bafkreispec",

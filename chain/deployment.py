@@ -16,7 +16,10 @@ from eth_utils.address import is_checksum_address
 from chain.artifacts import load_artifact
 from chain.backends import ChainBackend
 from chain.errors import DeploymentError
+from chain.fed_task import FedTaskClient
+from chain.registry import DatasetRegistryClient
 from chain.signer import Signer
+from chain.token import RewardTokenClient
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,22 @@ class Deployment:
             if not is_checksum_address(getattr(found, name)):
                 raise DeploymentError(f"Deployment.load: {name} is not a checksummed address")
         return found
+
+    def fed_task_client(self, backend: ChainBackend, signer: Signer | None = None) -> FedTaskClient:
+        """The FedTask client of this deployment (event scans start at its block)."""
+        return FedTaskClient(backend, self.fed_task, signer, from_block=self.block)
+
+    def token_client(
+        self, backend: ChainBackend, signer: Signer | None = None
+    ) -> RewardTokenClient:
+        """The RewardToken client of this deployment."""
+        return RewardTokenClient(backend, self.token, signer, from_block=self.block)
+
+    def registry_client(
+        self, backend: ChainBackend, signer: Signer | None = None
+    ) -> DatasetRegistryClient:
+        """The DatasetRegistry client of this deployment."""
+        return DatasetRegistryClient(backend, self.registry, signer, from_block=self.block)
 
     def check(self, backend: ChainBackend) -> None:
         """Raise :class:`DeploymentError` unless ``backend`` is this chain and has the code."""

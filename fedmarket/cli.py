@@ -363,7 +363,7 @@ def task_create(
     key_env: KeyEnvOpt = "FEDMARKET_SPONSOR_KEY",
 ) -> None:
     """Store a task spec and create the task, escrowing POOL from the sponsor (the key's owner)."""
-    from chain import FedTaskClient, RewardTokenClient, account_from_env
+    from chain import account_from_env
     from fedmarket.storage import LocalCidStore, content_hash
     from fl_node.task import TaskSpec
 
@@ -372,8 +372,8 @@ def task_create(
     spec = TaskSpec.from_bytes(spec_file.read_bytes())
     spec_bytes = spec.to_bytes()
     spec_cid = LocalCidStore(store).put(spec_bytes)
-    RewardTokenClient(backend, dep.token, signer).approve(dep.fed_task, pool)
-    task_id, _ = FedTaskClient(backend, dep.fed_task, signer).create_task(
+    dep.token_client(backend, signer).approve(dep.fed_task, pool)
+    task_id, _ = dep.fed_task_client(backend, signer).create_task(
         spec_cid=spec_cid,
         spec_hash=content_hash(spec_bytes),
         coordinator=backend.w3.to_checksum_address(coordinator),
@@ -389,10 +389,8 @@ def task_show(
     rpc: RpcOpt, deployment: DeploymentOpt, task_id: Annotated[int, typer.Argument()]
 ) -> None:
     """Print a task's on-chain state and its rounds as JSON."""
-    from chain import FedTaskClient
-
     backend, dep = _connect(rpc, deployment)
-    client = FedTaskClient(backend, dep.fed_task, from_block=dep.block)
+    client = dep.fed_task_client(backend)
     info = client.task(task_id)
     view = {
         "task_id": task_id,
@@ -432,14 +430,14 @@ def participant(
     poll: Annotated[float, typer.Option(help="Seconds between chain polls.")] = 0.3,
 ) -> None:
     """Run a participant node: train on DATA whenever a round opens, until the task completes."""
-    from chain import FedTaskClient, account_from_env
+    from chain import account_from_env
     from fedmarket.storage import LocalCidStore
     from fl_node.data import load_csv
     from fl_node.participant import ParticipantNode
 
     backend, dep = _connect(rpc, deployment)
     signer = backend.signer(account_from_env(key_env))
-    fed_task = FedTaskClient(backend, dep.fed_task, from_block=dep.block)
+    fed_task = dep.fed_task_client(backend)
     node = ParticipantNode(
         signer=signer, fed_task=fed_task, store=LocalCidStore(store), data=load_csv(data)
     )
@@ -481,14 +479,14 @@ def coordinator(
     join_timeout: Annotated[float, typer.Option(help="Seconds to wait for participants.")] = 300.0,
 ) -> None:
     """Run the coordinator of a task: open rounds, check and aggregate updates, pay, finalise."""
-    from chain import FedTaskClient, account_from_env
+    from chain import account_from_env
     from fedmarket.storage import LocalCidStore
     from fl_node.coordinator import Coordinator
     from fl_node.data import load_csv
 
     backend, dep = _connect(rpc, deployment)
     signer = backend.signer(account_from_env(key_env))
-    fed_task = FedTaskClient(backend, dep.fed_task, from_block=dep.block)
+    fed_task = dep.fed_task_client(backend)
     deadline = time.monotonic() + join_timeout
     while len(fed_task.participants(task_id)) < participants:
         if time.monotonic() > deadline:
@@ -532,12 +530,11 @@ def audit(
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Recompute a task round by round from the chain and the store; exit 1 if anything differs."""
-    from chain import FedTaskClient
     from fedmarket.storage import LocalCidStore
     from fl_node.audit import audit_task
 
     backend, dep = _connect(rpc, deployment)
-    fed_task = FedTaskClient(backend, dep.fed_task, from_block=dep.block)
+    fed_task = dep.fed_task_client(backend)
     report = audit_task(fed_task, LocalCidStore(store), task_id)
     if json_out:
         out.print_json(json.dumps(report.to_dict()))

@@ -81,15 +81,11 @@ class World:
 
     def fed_task(self, signer: Signer | None = None) -> FedTaskClient:
         """The FedTask client, read-only or sending as ``signer``."""
-        client = FedTaskClient(
-            self.backend, self.deployment.fed_task, from_block=self.deployment.block
-        )
-        return client.as_signer(signer) if signer else client
+        return self.deployment.fed_task_client(self.backend, signer)
 
     def token(self, signer: Signer | None = None) -> RewardTokenClient:
         """The reward token client, read-only or sending as ``signer``."""
-        client = RewardTokenClient(self.backend, self.deployment.token)
-        return client.as_signer(signer) if signer else client
+        return self.deployment.token_client(self.backend, signer)
 
 
 def build_world(

@@ -106,13 +106,9 @@ class Services:
         return scope
 
     def __post_init__(self) -> None:
-        self.registry = DatasetRegistryClient(
-            self.backend, self.deployment.registry, self.relayer, from_block=self.deployment.block
-        )
-        self.fed_task = FedTaskClient(
-            self.backend, self.deployment.fed_task, from_block=self.deployment.block
-        )
-        self.token = RewardTokenClient(self.backend, self.deployment.token)
+        self.registry = self.deployment.registry_client(self.backend, self.relayer)
+        self.fed_task = self.deployment.fed_task_client(self.backend)
+        self.token = self.deployment.token_client(self.backend)
 
     @classmethod
     def embedded(

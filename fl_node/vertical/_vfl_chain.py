@@ -73,12 +73,7 @@ class VflChain:
         role : str or None
             A role of :attr:`signers`.
         """
-        from chain import FedTaskClient
-
-        client = FedTaskClient(
-            self.backend, self.deployment.fed_task, from_block=self.deployment.block
-        )
-        return client.as_signer(self.signers[role]) if role else client
+        return self.deployment.fed_task_client(self.backend, self.signers[role] if role else None)
 
     def token(self, role: str | None = None) -> RewardTokenClient:
         """The reward token client, read-only or sending as ``role``.
@@ -88,10 +83,7 @@ class VflChain:
         role : str or None
             A role of :attr:`signers`.
         """
-        from chain import RewardTokenClient
-
-        client = RewardTokenClient(self.backend, self.deployment.token)
-        return client.as_signer(self.signers[role]) if role else client
+        return self.deployment.token_client(self.backend, self.signers[role] if role else None)
 
     def address(self, role: str) -> str:
         """Address of ``role``.
