@@ -598,7 +598,7 @@ def test_serialization_rejects_bad_bytes(
     tampered[60] ^= 0x01
     with pytest.raises(PaillierSerializationError, match="digest"):
         CipherVector.from_bytes(bytes(tampered), pk)
-    wrong_magic = b"XXXX" + data[4:]
+    wrong_magic = b"BAD!" + data[4:]
     with pytest.raises(PaillierSerializationError, match="magic"):
         CipherVector.from_bytes(wrong_magic, pk)
     with pytest.raises(PaillierSerializationError, match="expected a packed"):

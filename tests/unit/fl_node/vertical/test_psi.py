@@ -365,7 +365,7 @@ def test_message_roundtrips_and_validation() -> None:
     with pytest.raises(PsiProtocolError):
         BlindedSet.from_bytes(raw[:-1])  # truncated
     with pytest.raises(PsiProtocolError):
-        BlindedSet.from_bytes(b"XXXXXX" + raw[6:])  # bad magic
+        BlindedSet.from_bytes(b"BADMAG" + raw[6:])  # bad magic
     with pytest.raises(PsiProtocolError):
         IntersectionIndices.from_bytes(raw)  # wrong message type
     with pytest.raises(PsiProtocolError):
