@@ -13,7 +13,7 @@ from typing import Any, Self
 import numpy as np
 import numpy.typing as npt
 
-from ._common import IdTable, PsiError, PsiId, PsiProtocolError, Rng, ids_at
+from ._common import IdTable, PsiError, PsiId, PsiProtocolError, Rng, digest_width, ids_at
 from ._messages import BlindedSet, IntersectionIndices, SetKind
 from ._parallel import Runner
 
@@ -83,6 +83,16 @@ class PartyBase:
         if self._order is None:
             self._order = self._rng.permutation(len(self._table))
         return self._table.take(self._order)
+
+    def _own_digest_width(self, peer_count: int | None, first_step: str) -> int:
+        """Digest width of this (host) party's own set, given the guest's set size.
+
+        ``peer_count`` defaults to the size seen in the host's first step (``first_step``).
+        """
+        count = getattr(self, "_peer_count", None) if peer_count is None else peer_count
+        if count is None:
+            raise PsiError(f"{self._label}: call {first_step}() first or pass peer_count")
+        return digest_width(count, len(self))
 
     def _require_order(self) -> npt.NDArray[np.intp]:
         if self._order is None:

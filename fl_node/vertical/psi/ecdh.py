@@ -220,10 +220,7 @@ class EcdhOprfPsiHost(PartyBase):
         BlindedSet
             Digests of width :func:`~fl_node.vertical.psi.digest_width`.
         """
-        count = self._peer_count if peer_count is None else peer_count
-        if count is None:
-            raise PsiError("oprf/host: call evaluate() first or pass peer_count")
-        width = digest_width(count, len(self))
+        width = self._own_digest_width(peer_count, "evaluate")
         ids = self._shuffled_ids()
         data = self._run_items(_secp.task_hash_mul, ids, self._scalar, width)
         return BlindedSet(SetKind.DIGEST, width, data)

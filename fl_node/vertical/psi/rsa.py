@@ -113,10 +113,7 @@ class RsaPsiHost(PartyBase):
         BlindedSet
             Digests of width :func:`~fl_node.vertical.psi.digest_width`.
         """
-        count = self._peer_count if peer_count is None else peer_count
-        if count is None:
-            raise PsiError("rsa/host: call sign_blinded() first or pass peer_count")
-        width = digest_width(count, len(self))
+        width = self._own_digest_width(peer_count, "sign_blinded")
         ids = self._shuffled_ids()
         data = self._run_items(_rsa.task_sign_own, ids, self._key, self._constant_time, width)
         return BlindedSet(SetKind.DIGEST, width, data)
