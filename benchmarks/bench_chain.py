@@ -27,9 +27,11 @@ from chain import (
     InProcessBackend,
     RpcBackend,
     deploy,
+    fund,
     new_account,
+    signer_for,
 )
-from fedmarket.storage import content_hash
+from storage import content_hash
 
 
 class _EstimatingInProcess(InProcessBackend):
@@ -48,12 +50,12 @@ def _backend(kind: str) -> Iterator[ChainBackend]:
 
 
 def _measure(backend: ChainBackend, updates: int) -> dict[str, float]:
-    deployer = backend.signer(backend.faucet_account())  # type: ignore[arg-type]
+    deployer = signer_for(backend, backend.faucet_account())  # type: ignore[arg-type]
     deployment = deploy(deployer)
     accounts = [new_account() for _ in range(6)]
     for a in accounts:
-        backend.fund(a.address, 10**20)
-    sponsor, coord, *parties = (backend.signer(a) for a in accounts)
+        fund(backend, a.address, 10**20)
+    sponsor, coord, *parties = (signer_for(backend, a) for a in accounts)
     deployment.token_client(backend, deployer).mint(sponsor.address, 10**24)
     deployment.token_client(backend, sponsor).approve(deployment.fed_task, 10**24)
     ft = deployment.fed_task_client(backend)

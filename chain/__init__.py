@@ -14,6 +14,7 @@ from chain.errors import (
     ChainError,
     ChainRevertError,
     DeploymentError,
+    FundingError,
     TransactionFailedError,
 )
 from chain.fed_task import (
@@ -25,7 +26,8 @@ from chain.fed_task import (
     TaskStatus,
     UpdateAnchor,
 )
-from chain.keys import account_from_env, load_keystore, new_account, save_keystore
+from chain.keys import account_from_env, demo_account, load_keystore, new_account, save_keystore
+from chain.parties import DEPLOYER, GAS_FUNDING_WEI, Parties, provision
 from chain.registry import (
     DatasetRegistryClient,
     Listing,
@@ -33,10 +35,15 @@ from chain.registry import (
     recover_listing_signer,
     sign_listing,
 )
-from chain.signer import Signer, TxResult
+from chain.signer import Signer, TxResult, fund, signer_for
 from chain.token import RewardTokenClient
 
 __all__ = [
+    "DEPLOYER",
+    "GAS_FUNDING_WEI",
+    "Parties",
+    "demo_account",
+    "provision",
     "CONTRACT_NAMES",
     "Artifact",
     "ChainBackend",
@@ -48,6 +55,7 @@ __all__ = [
     "DeploymentError",
     "DevNode",
     "FedTaskClient",
+    "FundingError",
     "InProcessBackend",
     "Listing",
     "ListingRequest",
@@ -65,10 +73,12 @@ __all__ = [
     "account_from_env",
     "connect",
     "deploy",
+    "fund",
     "load_artifact",
     "load_keystore",
     "new_account",
     "recover_listing_signer",
     "save_keystore",
     "sign_listing",
+    "signer_for",
 ]

@@ -16,7 +16,7 @@ import ast
 import logging
 import threading
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
@@ -26,9 +26,6 @@ from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse
 
 from chain.errors import ChainConnectionError
-
-if TYPE_CHECKING:
-    from chain.signer import Signer
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +58,6 @@ class ChainBackend(ABC):
     instead of being estimated: py-evm's estimate is a binary search of about a dozen executions,
     which dominates the in-process chain's cost. Gas *used* is unaffected."""
 
-    def __init__(self) -> None:
-        self._signers: dict[str, Signer] = {}
-        self._signers_lock = threading.Lock()
-
     @property
     def chain_id(self) -> int:
         """The chain id the node reports."""
@@ -77,33 +70,6 @@ class ChainBackend(ABC):
     @abstractmethod
     def describe(self) -> str:
         """A one-line description for logs and summaries (no secrets)."""
-
-    def signer(self, account: LocalAccount) -> Signer:
-        """The :class:`~chain.signer.Signer` for ``account``.
-
-        One per address per backend, so nonces stay consistent however many clients use it.
-        """
-        from chain.signer import Signer
-
-        with self._signers_lock:
-            found = self._signers.get(account.address)
-            if found is None:
-                found = Signer(self, account)
-                self._signers[account.address] = found
-            return found
-
-    def fund(self, address: str, wei: int) -> None:
-        """Send ``wei`` of ether for gas to ``address`` from the faucet.
-
-        Raises
-        ------
-        ChainConnectionError
-            When this chain has no faucet (fund the account by other means).
-        """
-        faucet = self.faucet_account()
-        if faucet is None:
-            raise ChainConnectionError(f"fund: {self.describe()} has no faucet account")
-        self.signer(faucet).send_value(address, wei)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the connection (nothing to do for most backends)."""
@@ -189,7 +155,6 @@ class InProcessBackend(ChainBackend):
     fixed_gas_limit = 8_000_000
 
     def __init__(self) -> None:
-        super().__init__()
         provider = _InProcessProvider()
         self.w3 = Web3(provider)
         tester = provider.ethereum_tester
@@ -224,7 +189,6 @@ class RpcBackend(ChainBackend):
     name = "json-rpc"
 
     def __init__(self, url: str, *, faucet_key: str | None = None, timeout: float = 30.0) -> None:
-        super().__init__()
         if not url.startswith(("http://", "https://")):
             raise ChainConnectionError(f"RpcBackend: not an http(s) URL: {url!r}")
         self.url = url

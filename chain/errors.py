@@ -14,7 +14,13 @@ from eth_abi.abi import decode as abi_decode
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
 
-from fedmarket.errors import FedmarketError
+from kernel.errors import (
+    ConfigurationError,
+    FedmarketError,
+    NotFoundError,
+    RefusedError,
+    ServiceUnavailableError,
+)
 
 _ErrorEntry = tuple[str, tuple[str, ...], tuple[str, ...]]
 _ERROR_STRING: _ErrorEntry = ("Error", ("string",), ("reason",))
@@ -22,22 +28,26 @@ _PANIC: _ErrorEntry = ("Panic", ("uint256",), ("code",))
 
 
 class ChainError(FedmarketError):
-    """Root of the chain client's errors."""
+    """Root of the chain client's errors (never raised itself: each error has a family)."""
 
 
-class ChainConnectionError(ChainError, ConnectionError):
+class ChainConnectionError(ChainError, ServiceUnavailableError):
     """The JSON-RPC endpoint cannot be reached or is not the chain expected."""
 
 
-class DeploymentError(ChainError, LookupError):
+class DeploymentError(ChainError, NotFoundError):
     """A deployment file is missing, malformed, or points at addresses without code."""
 
 
-class TransactionFailedError(ChainError):
+class FundingError(ChainError, ConfigurationError):
+    """An account needs gas and the chain has no faucet: give that party's funded key."""
+
+
+class TransactionFailedError(ChainError, RefusedError):
     """A transaction was mined but failed, and no revert reason could be recovered."""
 
 
-class ChainRevertError(ChainError):
+class ChainRevertError(ChainError, RefusedError):
     """A call or transaction reverted with a recognised error.
 
     Attributes

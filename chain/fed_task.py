@@ -11,7 +11,7 @@ from web3.logs import DISCARD
 
 from chain._client import ContractClient
 from chain.signer import TxResult
-from fedmarket.types import Address, Cid, Hash32, Round, TaskId, Wei
+from kernel.types import Address, Cid, Hash32, Round, TaskId, Wei
 
 
 class TaskStatus(IntEnum):

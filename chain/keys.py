@@ -13,13 +13,32 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 
-from fedmarket.errors import ConfigurationError
+from kernel.errors import ConfigurationError
 
 
 def new_account() -> LocalAccount:
     """A fresh account from 32 bytes of OS randomness."""
     account: LocalAccount = Account.from_key(os.urandom(32))
+    return account
+
+
+def demo_account(seed: int, role: str) -> LocalAccount:
+    """A key derived from ``seed`` and ``role``: the same every run, for demos and tests only.
+
+    Anyone who knows the seed knows the key. It exists so that two runs of the demo with the same
+    seed give the same addresses, hence byte-identical updates, evidence and CIDs; a real party
+    uses :func:`new_account`, a keystore or :func:`account_from_env`.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed.
+    role : str
+        The party's role, e.g. ``"hospital-1"``.
+    """
+    account: LocalAccount = Account.from_key(keccak(text=f"fedmarket-demo:{seed}:{role}"))
     return account
 
 

@@ -18,7 +18,7 @@ from web3.logs import DISCARD
 
 from chain._client import ContractClient
 from chain.signer import TxResult
-from fedmarket.types import Address, Cid, Hash32
+from kernel.types import Address, Cid, Hash32
 
 DOMAIN_NAME = "FedMarket DatasetRegistry"
 DOMAIN_VERSION = "1"

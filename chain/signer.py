@@ -1,9 +1,10 @@
 """Signing and sending transactions from one party's own key.
 
-Every write goes through a :class:`Signer`: the transaction is simulated first (gas estimation),
-so a revert surfaces before anything is sent, as :class:`~chain.errors.ChainRevertError` with the
-custom error's name and arguments; then it is signed locally with the party's key (the node never
-sees the key) and sent raw.
+Every write goes through a :class:`Signer`, obtained with :func:`signer_for` (one per address
+per backend, so a nonce counter is never shared between two objects). The transaction is
+simulated first (gas estimation), so a revert surfaces before anything is sent, as
+:class:`~chain.errors.ChainRevertError` with the custom error's name and arguments; then it is
+signed locally with the party's key (the node never sees the key) and sent raw.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
+from weakref import WeakKeyDictionary
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
@@ -20,10 +22,8 @@ from web3.exceptions import ContractLogicError
 from web3.types import TxParams
 
 from chain.artifacts import error_decoder
-from chain.errors import ChainError, ChainRevertError, TransactionFailedError
-
-if TYPE_CHECKING:
-    from chain.backends import ChainBackend
+from chain.backends import ChainBackend
+from chain.errors import ChainError, ChainRevertError, FundingError, TransactionFailedError
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ def call_view(fn: Any) -> Any:
 class Signer:
     """One account sending transactions on one backend.
 
-    Obtain it with :meth:`ChainBackend.signer`, which keeps one per address so the local nonce
-    counter is never shared between two objects.
+    Obtain it with :func:`signer_for`, which keeps one per address per backend so the local
+    nonce counter is never shared between two objects.
 
     Attributes
     ----------
@@ -193,3 +193,49 @@ class Signer:
         except Exception as exc:  # the replay itself failed: report what we know
             log.debug("transact: replay of %s failed: %s", name, exc)
         return TransactionFailedError(f"{name}: transaction failed in block {block}")
+
+
+_SIGNERS: WeakKeyDictionary[ChainBackend, dict[str, Signer]] = WeakKeyDictionary()
+_SIGNERS_LOCK = threading.Lock()
+
+
+def signer_for(backend: ChainBackend, account: LocalAccount) -> Signer:
+    """The :class:`Signer` of ``account`` on ``backend``: one per address per backend.
+
+    Parameters
+    ----------
+    backend : ChainBackend
+        Where the transactions go.
+    account : LocalAccount
+        The key that signs them.
+    """
+    with _SIGNERS_LOCK:
+        by_address = _SIGNERS.setdefault(backend, {})
+        found = by_address.get(account.address)
+        if found is None:
+            found = Signer(backend, account)
+            by_address[account.address] = found
+        return found
+
+
+def fund(backend: ChainBackend, address: str, wei: int) -> TxResult:
+    """Send ``wei`` of ether for gas to ``address`` from the chain's faucet.
+
+    Parameters
+    ----------
+    backend : ChainBackend
+        The chain.
+    address : str
+        Who receives the gas money.
+    wei : int
+        How much.
+
+    Raises
+    ------
+    FundingError
+        When this chain has no faucet (fund the account by other means).
+    """
+    faucet = backend.faucet_account()
+    if faucet is None:
+        raise FundingError(f"fund: {backend.describe()} has no faucet account")
+    return signer_for(backend, faucet).send_value(address, wei)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chain._client import ContractClient
 from chain.signer import TxResult
-from fedmarket.types import Wei
+from kernel.types import Wei
 
 
 class RewardTokenClient(ContractClient):

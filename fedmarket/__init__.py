@@ -1,14 +1,11 @@
-"""fedmarket: paid, auditable federated learning.
+"""fedmarket, the application: the command line (:mod:`fedmarket.cli`) and the demo.
 
-The top-level package holds what every domain shares: meaning-carrying types
-(:mod:`fedmarket.types`), the exception root (:mod:`fedmarket.errors`), content-addressed
-storage (:mod:`fedmarket.storage`), and the command line (:mod:`fedmarket.cli`). The domains live
-beside it: ``chain`` (contracts and chain backends), ``fl_node`` (training), ``incentives``
-(contribution and rewards) and ``marketplace_api`` (the REST service).
+This package is the top floor. It wires the domains together and imports every one of them;
+nothing imports it. The floors below, from the top: ``marketplace_api`` (the REST service),
+``fl_node`` (training), ``incentives`` | ``chain`` | ``storage`` (contribution and rewards,
+contracts and chain backends, content-addressed storage), and ``kernel`` (errors and types).
 """
 
-from fedmarket.errors import FedmarketError
-
-__all__ = ["FedmarketError", "__version__"]
+__all__ = ["__version__"]
 
 __version__ = "0.1.0"

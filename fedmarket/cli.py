@@ -3,7 +3,7 @@
 Every command has ``--help``. Errors raised on purpose by fedmarket code end the program with one
 readable line on stderr and a non-zero exit code, mapped in :func:`main` and nowhere else:
 
-- 2: bad input or configuration (:class:`~fedmarket.errors.FedmarketError` and subclasses),
+- 2: bad input or configuration (:class:`~kernel.errors.FedmarketError` and subclasses),
 - 3: a service cannot be reached (chain node, marketplace API),
 - 1: anything unexpected (run with ``FEDMARKET_DEBUG=1`` for the traceback).
 """
@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fedmarket.errors import FedmarketError
+from kernel.errors import FedmarketError
 
 console = Console(stderr=True)
 out = Console()
@@ -269,13 +269,13 @@ def chain_deploy(
     ] = None,
 ) -> None:
     """Deploy RewardToken, DatasetRegistry and FedTask; write their addresses."""
-    from chain import account_from_env, connect, deploy
+    from chain import account_from_env, connect, deploy, signer_for
 
     backend = connect(rpc)
     account = account_from_env(key_env) if key_env else backend.faucet_account()
     if account is None:
         raise FedmarketError("chain deploy: no deployer key (use --key-env)")
-    deployment = deploy(backend.signer(account))
+    deployment = deploy(signer_for(backend, account))
     deployment.save(out_file)
     out.print_json(json.dumps(deployment.to_dict()))
 
@@ -363,12 +363,12 @@ def task_create(
     key_env: KeyEnvOpt = "FEDMARKET_SPONSOR_KEY",
 ) -> None:
     """Store a task spec and create the task, escrowing POOL from the sponsor (the key's owner)."""
-    from chain import account_from_env
-    from fedmarket.storage import LocalCidStore, content_hash
+    from chain import account_from_env, signer_for
     from fl_node.task import TaskSpec
+    from storage import LocalCidStore, content_hash
 
     backend, dep = _connect(rpc, deployment)
-    signer = backend.signer(account_from_env(key_env))
+    signer = signer_for(backend, account_from_env(key_env))
     spec = TaskSpec.from_bytes(spec_file.read_bytes())
     spec_bytes = spec.to_bytes()
     spec_cid = LocalCidStore(store).put(spec_bytes)
@@ -430,13 +430,13 @@ def participant(
     poll: Annotated[float, typer.Option(help="Seconds between chain polls.")] = 0.3,
 ) -> None:
     """Run a participant node: train on DATA whenever a round opens, until the task completes."""
-    from chain import account_from_env
-    from fedmarket.storage import LocalCidStore
+    from chain import account_from_env, signer_for
     from fl_node.data import load_csv
     from fl_node.participant import ParticipantNode
+    from storage import LocalCidStore
 
     backend, dep = _connect(rpc, deployment)
-    signer = backend.signer(account_from_env(key_env))
+    signer = signer_for(backend, account_from_env(key_env))
     fed_task = dep.fed_task_client(backend)
     node = ParticipantNode(
         signer=signer, fed_task=fed_task, store=LocalCidStore(store), data=load_csv(data)
@@ -479,13 +479,13 @@ def coordinator(
     join_timeout: Annotated[float, typer.Option(help="Seconds to wait for participants.")] = 300.0,
 ) -> None:
     """Run the coordinator of a task: open rounds, check and aggregate updates, pay, finalise."""
-    from chain import account_from_env
-    from fedmarket.storage import LocalCidStore
+    from chain import account_from_env, signer_for
     from fl_node.coordinator import Coordinator
     from fl_node.data import load_csv
+    from storage import LocalCidStore
 
     backend, dep = _connect(rpc, deployment)
-    signer = backend.signer(account_from_env(key_env))
+    signer = signer_for(backend, account_from_env(key_env))
     fed_task = dep.fed_task_client(backend)
     deadline = time.monotonic() + join_timeout
     while len(fed_task.participants(task_id)) < participants:
@@ -530,8 +530,8 @@ def audit(
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Recompute a task round by round from the chain and the store; exit 1 if anything differs."""
-    from fedmarket.storage import LocalCidStore
     from fl_node.audit import audit_task
+    from storage import LocalCidStore
 
     backend, dep = _connect(rpc, deployment)
     fed_task = dep.fed_task_client(backend)

@@ -28,10 +28,11 @@ from chain import (
     InProcessBackend,
     RewardTokenClient,
     Signer,
+    demo_account,
     deploy,
-    new_account,
+    fund,
+    signer_for,
 )
-from fedmarket.storage import ContentStore, LocalCidStore, content_hash
 from fl_node.audit import audit_task
 from fl_node.coordinator import Coordinator, RoundReport
 from fl_node.data import FeatureStats, FederatedSplit, LocalDataset, breast_cancer_hospitals
@@ -49,6 +50,7 @@ from fl_node.reporting import (
 )
 from fl_node.task import TaskSpec
 from fl_node.training import TrainConfig
+from storage import ContentStore, LocalCidStore, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -112,16 +114,16 @@ def build_world(
     faucet = backend.faucet_account()
     if faucet is None:
         raise ValueError("build_world: the chain has no faucet to fund the parties")
-    deployer = backend.signer(faucet)
+    deployer = signer_for(backend, faucet)
     deployment = deploy(deployer)
     roles = ["sponsor", "coordinator", "relayer"] + [
         f"hospital-{i + 1}" for i in range(n_hospitals)
     ]
-    accounts = {role: new_account() for role in roles}
+    accounts = {role: demo_account(seed, role) for role in roles}
     signers: dict[str, Signer] = {}
     for role, account in accounts.items():
-        backend.fund(account.address, GAS_FUNDING_WEI)
-        signers[role] = backend.signer(account)
+        fund(backend, account.address, GAS_FUNDING_WEI)
+        signers[role] = signer_for(backend, account)
     world = World(
         backend=backend,
         store=LocalCidStore(store_dir),

@@ -29,7 +29,6 @@ from typing import Any
 import torch
 
 from chain import FedTaskClient, UpdateAnchor
-from fedmarket.storage import ContentStore, content_hash, validate_cid
 from fl_node.errors import FlError, UpdateRejectedError
 from fl_node.models import build_model, trainable_state
 from fl_node.participant import fetch_verified
@@ -38,6 +37,7 @@ from fl_node.strategies import ClientUpdate
 from fl_node.task import TaskSpec
 from incentives import scores_to_fixed, split_proportional
 from incentives.contribution import coalition_key
+from storage import ContentStore, content_hash, validate_cid
 
 log = logging.getLogger(__name__)
 

@@ -20,14 +20,6 @@ import numpy as np
 import torch
 
 from chain import FedTaskClient, Signer, TaskStatus, UpdateAnchor
-from fedmarket.storage import (
-    ContentIntegrityError,
-    ContentNotFoundError,
-    ContentStore,
-    InvalidCidError,
-    content_hash,
-    validate_cid,
-)
 from fl_node.data import LocalDataset
 from fl_node.errors import FlError, UpdateRejectedError
 from fl_node.evaluation import BinaryMetrics, binary_metrics
@@ -44,6 +36,14 @@ from incentives import (
     allocate_round,
 )
 from incentives.contribution import Coalition
+from storage import (
+    ContentIntegrityError,
+    ContentNotFoundError,
+    ContentStore,
+    InvalidCidError,
+    content_hash,
+    validate_cid,
+)
 
 log = logging.getLogger(__name__)
 

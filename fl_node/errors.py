@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from fedmarket.errors import FedmarketError
+from kernel.errors import FedmarketError, IntegrityError, InvalidInputError
 
 
 class FlError(FedmarketError):
-    """Root of the federated-learning errors."""
+    """Root of the federated-learning errors (never raised itself: each error has a family)."""
 
 
-class SpecError(FlError, ValueError):
+class SpecError(FlError, InvalidInputError):
     """A task or model specification is malformed or does not match its on-chain hash."""
 
 
-class ModelIntegrityError(FlError, ValueError):
+class ModelIntegrityError(FlError, IntegrityError):
     """A global model's bytes do not match the hash anchored on-chain, or cannot be parsed."""
 
 
-class UpdateRejectedError(FlError, ValueError):
+class UpdateRejectedError(FlError, IntegrityError):
     """An update failed validation; ``reason`` is a short machine-readable code.
 
     Codes: ``missing`` (not retrievable), ``hash_mismatch`` (bytes differ from the on-chain
@@ -33,5 +33,5 @@ class UpdateRejectedError(FlError, ValueError):
         super().__init__(f"{reason}: {detail}")
 
 
-class DataError(FlError, ValueError):
+class DataError(FlError, InvalidInputError):
     """A dataset is missing, fails its checksum, or has the wrong shape."""

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import torch
 
 from chain import FedTaskClient, Signer, TaskInfo, TaskStatus
-from fedmarket.storage import ContentStore, content_hash, validate_cid
 from fl_node.data import LocalDataset
 from fl_node.errors import FlError, ModelIntegrityError, SpecError
 from fl_node.serialization import LoadedModel, UpdateMeta, decode_model, encode_update
 from fl_node.task import TaskSpec
 from fl_node.training import pick_device, train_local
+from storage import ContentStore, content_hash, validate_cid
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from fedmarket.storage import canonical_json
 from fl_node.errors import SpecError
 from fl_node.models import ModelSpec
 from fl_node.strategies import STRATEGIES, Strategy, make_strategy
 from fl_node.training import TrainConfig
+from storage import canonical_json
 
 CONTRIBUTION_METHODS = ("leave-one-out", "shapley-exact")
 

@@ -32,7 +32,7 @@ def _local_errors(exc: ValidationError) -> MarketplaceApiError:
         {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
         for e in exc.errors(include_input=False, include_url=False)
     ]
-    return MarketplaceApiError(422, detail)
+    return MarketplaceApiError.for_status(422, detail)
 
 
 class MarketplaceClient:
@@ -88,7 +88,7 @@ class MarketplaceClient:
                 detail = response.json().get("detail", response.text)
             except (ValueError, AttributeError):
                 detail = response.text
-            raise MarketplaceApiError(response.status_code, detail)
+            raise MarketplaceApiError.for_status(response.status_code, detail)
         return response.json()
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:

@@ -10,26 +10,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fedmarket.errors import FedmarketError
+from kernel import errors as kernel_errors
+from kernel.errors import FedmarketError
 
 
 class MarketplaceError(FedmarketError):
     """Root of the marketplace API's errors."""
 
 
-class NotFoundError(MarketplaceError, LookupError):
+class NotFoundError(MarketplaceError, kernel_errors.NotFoundError):
     """The resource asked for does not exist (HTTP 404)."""
 
 
-class ConflictError(MarketplaceError):
+class ConflictError(MarketplaceError, kernel_errors.RefusedError):
     """The request conflicts with what is already recorded (HTTP 409)."""
 
 
-class ForbiddenError(MarketplaceError, PermissionError):
+class ForbiddenError(MarketplaceError, kernel_errors.RefusedError):
     """The signer may not do this (HTTP 403)."""
 
 
-class FieldError(MarketplaceError, ValueError):
+class FieldError(MarketplaceError, kernel_errors.InvalidInputError):
     """One field of the request is wrong in a way only the server can tell (HTTP 422).
 
     Rendered in FastAPI's validation shape, ``{"loc": [...], "msg": ..., "type": ...}``, so clients
@@ -59,12 +60,15 @@ class FieldError(MarketplaceError, ValueError):
         return merged
 
 
-class ServiceUnavailableError(MarketplaceError, ConnectionError):
+class ServiceUnavailableError(MarketplaceError, kernel_errors.ServiceUnavailableError):
     """A service the API depends on (chain node, database, content store) is down (HTTP 503)."""
 
 
 class MarketplaceApiError(MarketplaceError):
     """An error answer of the marketplace API, as the client sees it.
+
+    Never raised itself: :meth:`for_status` picks the subclass whose family matches the status,
+    so the CLI's exit code says what went wrong (bad input, not found, refused, unavailable).
 
     Attributes
     ----------
@@ -86,8 +90,49 @@ class MarketplaceApiError(MarketplaceError):
             return []
         return [tuple(e.get("loc", ())) for e in self.detail if isinstance(e, dict)]
 
+    @staticmethod
+    def for_status(status: int, detail: Any) -> MarketplaceApiError:
+        """The error for an answer with HTTP ``status`` (>= 400).
 
-class MarketplaceConnectionError(MarketplaceApiError, ConnectionError):
+        Parameters
+        ----------
+        status : int
+            The HTTP status.
+        detail : Any
+            The server's ``detail``.
+        """
+        if status in (400, 413, 415, 422):
+            return ApiInputError(status, detail)
+        if status in (404, 410):
+            return ApiNotFoundError(status, detail)
+        if status in (408, 504):
+            return ApiTimeoutError(status, detail)
+        if status == 429 or status >= 500:
+            return ApiUnavailableError(status, detail)
+        return ApiRefusedError(status, detail)
+
+
+class ApiInputError(MarketplaceApiError, kernel_errors.InvalidInputError):
+    """The API rejected the request's input (400, 413, 415, 422)."""
+
+
+class ApiNotFoundError(MarketplaceApiError, kernel_errors.NotFoundError):
+    """The API has no such resource (404, 410)."""
+
+
+class ApiRefusedError(MarketplaceApiError, kernel_errors.RefusedError):
+    """The API refused the request (401, 402, 403, 409 and other 4xx)."""
+
+
+class ApiTimeoutError(MarketplaceApiError, kernel_errors.OperationTimeoutError):
+    """The API or a service behind it timed out (408, 504)."""
+
+
+class ApiUnavailableError(MarketplaceApiError, kernel_errors.ServiceUnavailableError):
+    """The API is overloaded or a service behind it is down (429, 5xx)."""
+
+
+class MarketplaceConnectionError(MarketplaceApiError, kernel_errors.ServiceUnavailableError):
     """The marketplace API could not be reached (status 0)."""
 
     def __init__(self, detail: str) -> None:
@@ -95,6 +140,11 @@ class MarketplaceConnectionError(MarketplaceApiError, ConnectionError):
 
 
 __all__ = [
+    "ApiInputError",
+    "ApiNotFoundError",
+    "ApiRefusedError",
+    "ApiTimeoutError",
+    "ApiUnavailableError",
     "ConflictError",
     "FieldError",
     "ForbiddenError",

@@ -23,9 +23,9 @@ from eth_keys.exceptions import BadSignature
 from eth_utils.exceptions import ValidationError as EthValidationError
 
 from chain import ListingRequest, recover_listing_signer
-from fedmarket.storage import canonical_json, compute_cid, content_hash
-from fedmarket.types import Address, Cid, Hash32
+from kernel.types import Address, Cid, Hash32
 from marketplace_api.schemas import DatasetBase, ModelBase
+from storage import canonical_json, compute_cid, content_hash
 
 _MALFORMED = (ValueError, BadSignature, EthValidationError)
 

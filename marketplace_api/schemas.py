@@ -32,8 +32,8 @@ from pydantic import (
     field_validator,
 )
 
-from fedmarket.storage import validate_cid
 from fl_node.data.stats import FeatureStats
+from storage import validate_cid
 
 MAX_COLUMNS = 4096
 UINT256_MAX = 2**256 - 1
@@ -130,7 +130,7 @@ NUMERIC_DTYPES = frozenset({"float", "int"})
 class DatasetBase(_Request):
     """A dataset listing's metadata: the document the owner signs (never the rows).
 
-    The server serialises exactly these fields with :func:`~fedmarket.storage.canonical_json` to
+    The server serialises exactly these fields with :func:`~storage.canonical_json` to
     obtain the metadata document whose CID and keccak hash are recorded on-chain.
     """
 

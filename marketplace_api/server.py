@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 import uvicorn
 from fastapi import FastAPI
 
-from fedmarket.errors import FedmarketError
+from kernel.errors import ServiceUnavailableError
 
 log = logging.getLogger(__name__)
 
 
-class ServerStartError(FedmarketError, RuntimeError):
+class ServerStartError(ServiceUnavailableError):
     """The server thread ended, or did not accept connections in time."""
 
 

@@ -23,13 +23,14 @@ from chain import (
     RewardTokenClient,
     Signer,
     connect,
+    signer_for,
 )
-from fedmarket.errors import ConfigurationError
-from fedmarket.storage import ContentStore, LocalCidStore
+from kernel.errors import ConfigurationError
 from marketplace_api.core.config import Settings
 from marketplace_api.core.db import Database
 from marketplace_api.crud import DeploymentIdentity, Scope, ensure_deployment
 from marketplace_api.errors import ServiceUnavailableError
+from storage import ContentStore, LocalCidStore
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class Services:
         database : Database or None, default None
             A database to use as is (tests pass one whose sessions are rolled back).
         """
-        signer = relayer if isinstance(relayer, Signer) else backend.signer(relayer)
+        signer = relayer if isinstance(relayer, Signer) else signer_for(backend, relayer)
         return cls(
             backend=backend,
             deployment=deployment,
@@ -181,7 +182,7 @@ class Services:
         return cls(
             backend=backend,
             deployment=deployment,
-            relayer=backend.signer(account),
+            relayer=signer_for(backend, account),
             store=LocalCidStore(Path(settings.store_dir)),
             database=Database.from_url(settings.database_url),
             owns_backend=True,

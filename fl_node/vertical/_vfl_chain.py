@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chain import ChainBackend, Deployment, FedTaskClient, RewardTokenClient, Signer, TxResult
-    from fedmarket.storage import LocalCidStore
+    from storage import LocalCidStore
 
 log = logging.getLogger(__name__)
 
@@ -124,20 +124,20 @@ def setup_chain(store_dir: Path, rpc_url: str | None = None) -> VflChain:
     rpc_url : str or None
         JSON-RPC URL; a fresh in-process chain when ``None``.
     """
-    from chain import connect, deploy, new_account
-    from fedmarket.storage import LocalCidStore
+    from chain import connect, deploy, fund, new_account, signer_for
+    from storage import LocalCidStore
 
     backend = connect(rpc_url)
     faucet = backend.faucet_account()
     if faucet is None:
         raise ValueError("the chain has no faucet to fund the parties")
-    deployer = backend.signer(faucet)
+    deployer = signer_for(backend, faucet)
     deployment = deploy(deployer)
     signers: dict[str, Signer] = {"deployer": deployer}
     for role in ROLES:
         account = new_account()
-        backend.fund(account.address, GAS_FUNDING_WEI)
-        signers[role] = backend.signer(account)
+        fund(backend, account.address, GAS_FUNDING_WEI)
+        signers[role] = signer_for(backend, account)
     return VflChain(backend, deployment, signers, LocalCidStore(store_dir))
 
 
@@ -158,7 +158,7 @@ def create_task(chain: VflChain, spec: dict[str, Any], *, pool: int) -> int:
     int
         The task id.
     """
-    from fedmarket.storage import canonical_json, content_hash
+    from storage import canonical_json, content_hash
 
     chain.track("mint", "deployer", chain.token("deployer").mint(chain.address("sponsor"), pool))
     spec_bytes = canonical_json(spec)
@@ -191,7 +191,7 @@ def put_json(chain: VflChain, obj: dict[str, Any]) -> tuple[str, bytes]:
     obj : dict
         The document.
     """
-    from fedmarket.storage import canonical_json, content_hash
+    from storage import canonical_json, content_hash
 
     data = canonical_json(obj)
     return str(chain.store.put(data)), bytes(content_hash(data))

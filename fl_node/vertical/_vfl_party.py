@@ -140,7 +140,7 @@ class _DataParty:
         job : dict
             ``name`` (model), ``folder`` (this party's output folder).
         """
-        from fedmarket.storage import LocalCidStore, content_hash
+        from storage import LocalCidStore, content_hash
 
         aligned = self._require_aligned()
         name = job["name"]

@@ -382,9 +382,9 @@ def run_vfl(
     module in each of them: a script calling this function must do so under
     ``if __name__ == "__main__":`` (console entry points and ``python -m`` already do).
     """
-    from fedmarket.storage import canonical_json
     from fl_node.vertical import _vfl_chain as onchain
     from fl_node.vertical import _vfl_report as report
+    from storage import canonical_json
 
     emit = on_event or _quiet
     if dataset not in PRESETS:

@@ -13,9 +13,9 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from chain import DatasetRegistryClient, FedTaskClient
-from fedmarket.storage import ContentStore
 from marketplace_api.crud import Scope
 from marketplace_api.services import Services
+from storage import ContentStore
 
 
 def get_services(request: Request) -> Services:

@@ -34,7 +34,6 @@ from starlette import status
 from web3.exceptions import ProviderConnectionError, TimeExhausted
 
 from chain import ChainConnectionError, ChainError, ChainRevertError, TransactionFailedError
-from fedmarket.storage import StoreError
 from marketplace_api.errors import (
     ConflictError,
     FieldError,
@@ -42,6 +41,7 @@ from marketplace_api.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
+from storage import StoreError
 
 log = logging.getLogger(__name__)
 

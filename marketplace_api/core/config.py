@@ -32,7 +32,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from fedmarket.errors import ConfigurationError
+from kernel.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 

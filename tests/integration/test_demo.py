@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from fedmarket.demo import run_demo
-from fedmarket.storage import LocalCidStore, compute_cid
 from fl_node.serialization import decode_model
+from storage import LocalCidStore, compute_cid
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import ValidationError
 
 from chain import FedTaskClient, TaskInfo, TaskStatus
-from fedmarket.storage import ContentIntegrityError, ContentNotFoundError, ContentStore
 from incentives.rewards import split_proportional
 from marketplace_api import crud
 from marketplace_api.api.deps import FedTaskDep, ScopeDep, SessionDep, StoreDep
@@ -37,6 +36,7 @@ from marketplace_api.schemas import (
     ModelPublic,
     ModelSigningParams,
 )
+from storage import ContentIntegrityError, ContentNotFoundError, ContentStore
 
 log = logging.getLogger(__name__)
 

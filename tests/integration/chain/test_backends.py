@@ -22,10 +22,12 @@ from chain import (
     Signer,
     TaskStatus,
     deploy,
+    fund,
     new_account,
     sign_listing,
+    signer_for,
 )
-from fedmarket.storage import content_hash
+from storage import content_hash
 
 pytestmark = pytest.mark.slow
 
@@ -54,13 +56,13 @@ class World:
 
 @pytest.fixture
 def world(backend: ChainBackend) -> World:
-    owner = backend.signer(backend.faucet_account())
+    owner = signer_for(backend, backend.faucet_account())
     deployment = deploy(owner)
     signers = []
     for _ in range(5):
         account = new_account()
-        backend.fund(account.address, 10**19)
-        signers.append(backend.signer(account))
+        fund(backend, account.address, 10**19)
+        signers.append(signer_for(backend, account))
     sponsor, coordinator, *parties = signers
     RewardTokenClient(backend, deployment.token, owner).mint(sponsor.address, POOL)
     return World(backend, deployment, owner, sponsor, coordinator, parties)

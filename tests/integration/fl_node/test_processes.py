@@ -20,7 +20,9 @@ from chain import (
     RpcBackend,
     TaskStatus,
     deploy,
+    fund,
     new_account,
+    signer_for,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.rpc]
@@ -51,7 +53,7 @@ def finish(proc: subprocess.Popen, timeout: float = 240) -> str:
 
 def test_separate_processes_train_a_task_over_json_rpc(anvil_url, tmp_path: Path):
     backend = RpcBackend(anvil_url)
-    deployer = backend.signer(backend.faucet_account())
+    deployer = signer_for(backend, backend.faucet_account())
     deployment = deploy(deployer)
     dep_file = deployment.save(tmp_path / "deployment.json")
     store = tmp_path / "store"
@@ -61,7 +63,7 @@ def test_separate_processes_train_a_task_over_json_rpc(anvil_url, tmp_path: Path
     sponsor, coordinator = new_account(), new_account()
     hospitals = [new_account() for _ in range(4)]
     for account in (sponsor, coordinator, *hospitals):
-        backend.fund(account.address, 10**19)
+        fund(backend, account.address, 10**19)
     RewardTokenClient(backend, deployment.token, deployer).mint(sponsor.address, POOL)
 
     # The sponsor designs the task from what listings publish: per-hospital statistics.

@@ -14,8 +14,8 @@ from fedmarket.demo import (
     make_participants,
     sponsor_task,
 )
-from fedmarket.storage import content_hash
 from fl_node.participant import ParticipantNode
+from storage import content_hash
 
 pytestmark = pytest.mark.slow
 

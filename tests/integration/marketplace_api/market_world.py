@@ -23,11 +23,13 @@ from chain import (
     RewardTokenClient,
     Signer,
     deploy,
+    fund,
     new_account,
+    signer_for,
 )
-from fedmarket.storage import ContentStore, LocalCidStore, content_hash
 from incentives.rewards import split_proportional
 from marketplace_api.core.db import Database, create_db_engine
+from storage import ContentStore, LocalCidStore, content_hash
 
 GAS = 10**18
 TOKEN = 10**18
@@ -46,7 +48,7 @@ class ChainWorld:
     def funded(self) -> LocalAccount:
         """A fresh account with gas money."""
         account = new_account()
-        self.backend.fund(account.address, GAS)
+        fund(self.backend, account.address, GAS)
         return account
 
     def registry(self) -> DatasetRegistryClient:
@@ -67,15 +69,15 @@ def make_world(backend: ChainBackend, store_dir: Path) -> ChainWorld:
     """Deploy the contracts on ``backend`` and fund a relayer."""
     faucet = backend.faucet_account()
     assert faucet is not None
-    deployer = backend.signer(faucet)
+    deployer = signer_for(backend, faucet)
     deployment = deploy(deployer)
     relayer = new_account()
-    backend.fund(relayer.address, GAS)
+    fund(backend, relayer.address, GAS)
     return ChainWorld(
         backend=backend,
         deployment=deployment,
         deployer=deployer,
-        relayer=backend.signer(relayer),
+        relayer=signer_for(backend, relayer),
         store=LocalCidStore(store_dir),
     )
 
@@ -161,11 +163,11 @@ def drive_task(
     participants = [world.funded() for _ in range(n_participants)]
     backend = world.backend
     world.token(world.deployer).mint(sponsor.address, pool)
-    world.token(backend.signer(sponsor)).approve(world.deployment.fed_task, pool)
+    world.token(signer_for(backend, sponsor)).approve(world.deployment.fed_task, pool)
     spec = f'{{"task":"{os.urandom(4).hex()}"}}'.encode()
     spec_cid = world.store.put(spec)
     rounds_total = total_rounds or len(scores)
-    task_id, _ = world.fed_task(backend.signer(sponsor)).create_task(
+    task_id, _ = world.fed_task(signer_for(backend, sponsor)).create_task(
         spec_cid=spec_cid,
         spec_hash=content_hash(spec),
         coordinator=coordinator.address,
@@ -174,10 +176,10 @@ def drive_task(
         max_participants=n_participants,
     )
     for p in participants:
-        world.fed_task(backend.signer(p)).join(task_id)
+        world.fed_task(signer_for(backend, p)).join(task_id)
     driven = DrivenTask(task_id, sponsor, coordinator, participants, pool)
     driven.chain_id, driven.fed_task = backend.chain_id, world.deployment.fed_task
-    coord = world.fed_task(backend.signer(coordinator))
+    coord = world.fed_task(signer_for(backend, coordinator))
     model = b"initial model " + os.urandom(8)
     escrow = pool
     for index, round_scores in enumerate(scores):
@@ -191,7 +193,7 @@ def drive_task(
                 continue
             update = os.urandom(16)
             cid = world.store.put(update)
-            world.fed_task(backend.signer(p)).submit_update(
+            world.fed_task(signer_for(backend, p)).submit_update(
                 task_id, number, content_hash(update), cid, 10 + len(updates)
             )
             updates.append({"participant": p.address, "cid": cid, "samples": 10 + len(updates)})

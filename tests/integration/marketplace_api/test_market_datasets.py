@@ -10,9 +10,9 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from chain import sign_listing
-from fedmarket.storage import canonical_json, compute_cid, content_hash
 from marketplace_api.listing import metadata_document
 from marketplace_api.schemas import DatasetBase
+from storage import canonical_json, compute_cid, content_hash
 from tests.integration.marketplace_api.market_world import ChainWorld, dataset_metadata
 
 pytestmark = pytest.mark.slow

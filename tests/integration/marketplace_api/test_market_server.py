@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from chain import DatasetRegistryClient, InProcessBackend
-from fedmarket.storage import canonical_json, compute_cid
 from marketplace_api import (
     MarketplaceApiError,
     MarketplaceClient,
@@ -16,6 +15,7 @@ from marketplace_api import (
     create_app,
     serve_in_thread,
 )
+from storage import canonical_json, compute_cid
 from tests.integration.marketplace_api.market_world import (
     TOKEN,
     dataset_metadata,

@@ -9,10 +9,11 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
-from fedmarket.storage import compute_cid, content_hash
+from chain import signer_for
 from incentives.rewards import split_proportional
 from marketplace_api.listing import sign_model_listing
 from marketplace_api.schemas import ModelBase
+from storage import compute_cid, content_hash
 from tests.integration.marketplace_api.market_world import (
     TOKEN,
     ChainWorld,
@@ -42,7 +43,7 @@ def unpaid(world: ChainWorld) -> DrivenTask:
 def training(world: ChainWorld) -> DrivenTask:
     """A task with round 1 finalised and round 2 open."""
     task = drive_task(world, scores=[[1, 1]], n_participants=2, total_rounds=3)
-    coordinator = world.fed_task(world.backend.signer(task.coordinator))
+    coordinator = world.fed_task(signer_for(world.backend, task.coordinator))
     model = b"round two start " + os.urandom(4)
     cid = world.store.put(model)
     coordinator.open_round(task.task_id, 2, cid, content_hash(model))

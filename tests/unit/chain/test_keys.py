@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from chain import account_from_env, load_keystore, new_account, save_keystore
-from fedmarket.errors import ConfigurationError
+from kernel.errors import ConfigurationError
 
 
 def test_keystore_round_trip_is_private_to_the_owner(tmp_path):

@@ -128,12 +128,12 @@ def test_encoding_is_byte_identical_across_processes():
     import subprocess
     import sys
 
-    from fedmarket.storage import compute_cid
+    from storage import compute_cid
 
     code = (
         "from fl_node.models import ModelSpec, build_model;"
         "from fl_node.serialization import encode_model;"
-        "from fedmarket.storage import compute_cid;"
+        "from storage import compute_cid;"
         "s = ModelSpec(n_features=3, feature_mean=(0.0, 1.0, 2.0), feature_std=(1.0, 2.0, 3.0),"
         " hidden=(4,));"
         "print(compute_cid(encode_model(build_model(s), s, round=3, task_id=7)))"

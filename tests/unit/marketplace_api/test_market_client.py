@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from fedmarket.errors import FedmarketError
+from kernel.errors import FedmarketError
 from marketplace_api import MarketplaceApiError, MarketplaceClient, MarketplaceConnectionError
 
 

@@ -6,7 +6,7 @@ import pytest
 from eth_account import Account
 
 from chain import new_account
-from fedmarket.errors import ConfigurationError
+from kernel.errors import ConfigurationError
 from marketplace_api import Settings
 from marketplace_api.core.config import DEV_ADDRESSES
 

@@ -12,7 +12,6 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from chain import ChainConnectionError, ChainRevertError, TransactionFailedError
-from fedmarket.storage import ContentNotFoundError
 from marketplace_api.api import errors
 from marketplace_api.errors import (
     ConflictError,
@@ -21,6 +20,7 @@ from marketplace_api.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
+from storage import ContentNotFoundError
 
 OWNER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 

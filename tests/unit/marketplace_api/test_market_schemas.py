@@ -8,7 +8,6 @@ import pytest
 from pydantic import ValidationError
 
 from chain import new_account, recover_listing_signer, sign_listing
-from fedmarket.storage import canonical_json, compute_cid, content_hash
 from marketplace_api.listing import (
     metadata_document,
     recover_dataset_owner,
@@ -23,6 +22,7 @@ from marketplace_api.schemas import (
     RewardPublic,
     TaskPublic,
 )
+from storage import canonical_json, compute_cid, content_hash
 
 OWNER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"

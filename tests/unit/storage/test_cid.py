@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from multiformats import CID, multihash
 
-from fedmarket.storage import InvalidCidError, compute_cid, validate_cid
-from fedmarket.storage._cid import CHUNK_SIZE, build_dag, varint
+from storage import InvalidCidError, compute_cid, validate_cid
+from storage._cid import CHUNK_SIZE, build_dag, varint
 
 
 def reference_raw_cid(data: bytes) -> str:

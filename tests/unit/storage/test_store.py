@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from fedmarket.storage import (
+from storage import (
     ContentIntegrityError,
     ContentNotFoundError,
     InvalidCidError,

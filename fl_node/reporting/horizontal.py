@@ -1,4 +1,4 @@
-"""Deliverables of a finished task: model files, training log, loss curve, evaluation report.
+"""Deliverables of a finished horizontal task: training log, loss curve, report, model card.
 
 Built from the coordinator's round reports (which it derived from verified updates and its own
 evaluation), so every figure here can be traced to a CID in the evidence files.
@@ -6,8 +6,6 @@ evaluation), so every figure here can be traced to a CID in the evidence files.
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fl_node.coordinator import RoundReport
+from fl_node.reporting.common import Series, plot_lines, write_csv
 from fl_node.task import TaskSpec
 
 log = logging.getLogger(__name__)
@@ -89,12 +88,7 @@ def report_model_bytes(reports: Sequence[RoundReport], round_: int) -> int:
 
 def write_training_log(rows: Sequence[LogRow], path: Path) -> Path:
     """Write the training log as CSV."""
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(LogRow.__dataclass_fields__))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(row.to_dict())
-    return path
+    return write_csv((row.to_dict() for row in rows), list(LogRow.__dataclass_fields__), path)
 
 
 def communication_stats(rows: Sequence[LogRow]) -> dict[str, dict[str, int]]:
@@ -115,38 +109,33 @@ def plot_loss_curve(
     reports: Sequence[RoundReport], rows: Sequence[LogRow], path: Path, title: str
 ) -> Path:
     """PNG of each participant's training loss and the global model's validation/test loss."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     by_name: dict[str, list[tuple[int, float]]] = {}
     for row in rows:
         if row.train_loss is not None:
             by_name.setdefault(row.name, []).append((row.round, row.train_loss))
-    for name, points in sorted(by_name.items()):
-        ax.plot(
-            *zip(*points, strict=True), marker=".", linewidth=1, alpha=0.7, label=f"{name} (train)"
+    series = [
+        Series(
+            f"{name} (train)",
+            [float(r) for r, _ in points],
+            [loss for _, loss in points],
+            options={"marker": ".", "linewidth": 1, "alpha": 0.7},
         )
-    rounds = [r.round for r in reports]
-    ax.plot(
-        rounds,
-        [r.validation.log_loss for r in reports],
-        "k--",
-        linewidth=2,
-        label="global (validation)",
+        for name, points in sorted(by_name.items())
+    ]
+    rounds = [float(r.round) for r in reports]
+    series += [
+        Series(
+            "global (validation)",
+            rounds,
+            [r.validation.log_loss for r in reports],
+            "k--",
+            {"linewidth": 2},
+        ),
+        Series("global (test)", rounds, [r.test.log_loss for r in reports], "k-", {"linewidth": 2}),
+    ]
+    return plot_lines(
+        series, path, title=title, xlabel="round", ylabel="binary cross-entropy", legend_size=7
     )
-    ax.plot(rounds, [r.test.log_loss for r in reports], "k-", linewidth=2, label="global (test)")
-    ax.set_xlabel("round")
-    ax.set_ylabel("binary cross-entropy")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
 
 
 def evaluation_report(
@@ -245,9 +234,3 @@ def model_card(
         "artifacts": dict(artifacts),
         "evidence": [r.evidence_cid for r in reports],
     }
-
-
-def dump_json(obj: Any, path: Path) -> Path:
-    """Write ``obj`` as indented JSON."""
-    path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return path

@@ -13,27 +13,27 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
-from fedmarket.errors import FedmarketError
-from fedmarket.storage._cid import cid_of, parse_cid
-from fedmarket.types import Cid, Hash32
+from kernel.errors import FedmarketError, IntegrityError, InvalidInputError, NotFoundError
+from kernel.types import Cid, Hash32
+from storage._cid import cid_of, parse_cid
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 """Largest object a store hands back unless asked for more: a guard against memory bombs."""
 
 
 class StoreError(FedmarketError):
-    """Root of content-store errors."""
+    """Root of content-store errors (never raised itself: each error has a family)."""
 
 
-class ContentNotFoundError(StoreError, LookupError):
+class ContentNotFoundError(StoreError, NotFoundError):
     """No object is stored under the CID."""
 
 
-class ContentIntegrityError(StoreError, ValueError):
+class ContentIntegrityError(StoreError, IntegrityError):
     """The bytes found do not hash to the CID asked for (or exceed the size allowed)."""
 
 
-class InvalidCidError(StoreError, ValueError):
+class InvalidCidError(StoreError, InvalidInputError):
     """The string is not a CID this store accepts."""
 
 
@@ -75,7 +75,7 @@ def canonical_json(obj: Any) -> bytes:
 class ContentStore(ABC):
     """A content-addressed object store keyed by IPFS CIDs.
 
-    Implementations: :class:`~fedmarket.storage.local.LocalCidStore` (embedded default, a folder
+    Implementations: :class:`~storage.local.LocalCidStore` (embedded default, a folder
     on local disk); the IPFS-daemon client implements the same interface.
     """
 

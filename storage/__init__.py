@@ -6,7 +6,7 @@ IPFS-daemon client implements the same :class:`ContentStore` interface. On-chain
 keccak-256 of the stored bytes (:func:`content_hash`).
 """
 
-from fedmarket.storage.base import (
+from storage.base import (
     DEFAULT_MAX_BYTES,
     ContentIntegrityError,
     ContentNotFoundError,
@@ -18,7 +18,7 @@ from fedmarket.storage.base import (
     content_hash,
     validate_cid,
 )
-from fedmarket.storage.local import LocalCidStore
+from storage.local import LocalCidStore
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

@@ -7,13 +7,13 @@ import os
 import tempfile
 from pathlib import Path
 
-from fedmarket.storage.base import (
+from kernel.types import Cid
+from storage.base import (
     ContentIntegrityError,
     ContentNotFoundError,
     ContentStore,
     compute_cid,
 )
-from fedmarket.types import Cid
 
 log = logging.getLogger(__name__)
 
