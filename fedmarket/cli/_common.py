@@ -1,0 +1,63 @@
+"""What every command module shares: the consoles, the common options, connecting to a chain."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from chain import ChainBackend, Deployment
+
+console = Console(stderr=True)
+"""Progress and notes (stderr)."""
+out = Console()
+"""Results (stdout): tables and JSON a script can read."""
+
+RpcOpt = Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain node.")]
+DeploymentOpt = Annotated[
+    Path, typer.Option("--deployment", help="Deployment JSON written by `fedmarket chain deploy`.")
+]
+KeyEnvOpt = Annotated[
+    str,
+    typer.Option("--key-env", help="Environment variable holding this party's hex private key."),
+]
+StoreOpt = Annotated[Path, typer.Option("--store", help="Folder of the shared content store.")]
+TaskOpt = Annotated[int, typer.Option("--task", help="Task id.")]
+
+
+def setup_logging(verbose: bool) -> None:
+    """Log to stderr: INFO with ``--verbose``, else WARNING.
+
+    Parameters
+    ----------
+    verbose : bool
+        The root ``--verbose`` flag.
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def connect_deployment(rpc: str, deployment: Path) -> tuple[ChainBackend, Deployment]:
+    """Connect to ``rpc`` and load the deployment file, checking that the two match.
+
+    Parameters
+    ----------
+    rpc : str
+        JSON-RPC URL.
+    deployment : Path
+        Deployment JSON.
+    """
+    from chain import Deployment, connect
+
+    backend = connect(rpc)
+    dep = Deployment.load(deployment)
+    dep.check(backend)
+    return backend, dep
