@@ -18,6 +18,7 @@ from types import TracebackType
 from web3 import Web3
 
 from chain.errors import ChainConnectionError
+from kernel.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class DevNode:
         self, kind: str = "anvil", *, port: int | None = None, startup_timeout: float = 60.0
     ) -> None:
         if kind not in ("anvil", "hardhat"):
-            raise ValueError(f"DevNode: unknown kind {kind!r}")
+            raise InvalidInputError(f"DevNode: unknown kind {kind!r}")
         self.kind = kind
         self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -1,9 +1,10 @@
-"""Content-addressed storage shared by every part of fedmarket.
+"""Content-addressed storage shared by every part of fedmarket (a floor above the kernel).
 
 Objects are named by their IPFS CID (CIDv1, raw leaves, sha2-256), computed locally exactly as an
-IPFS node computes it. The embedded default keeps them in a folder (:class:`LocalCidStore`); an
-IPFS-daemon client implements the same :class:`ContentStore` interface. On-chain anchors are
-keccak-256 of the stored bytes (:func:`content_hash`).
+IPFS node computes it. The one backend today keeps them in a folder (:class:`LocalCidStore`, the
+embedded default); a client of an IPFS daemon is still to come, behind the same
+:class:`ContentStore` interface. On-chain anchors are keccak-256 of the stored bytes
+(:func:`content_hash`). Imports only the kernel.
 """
 
 from storage.base import (

@@ -19,6 +19,9 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
+from kernel.errors import InvalidInputError
+from storage.errors import InvalidCidError
+
 CHUNK_SIZE = 262_144
 """Bytes per leaf: the IPFS importer's default ``size-262144`` chunker."""
 
@@ -34,7 +37,7 @@ _UNIXFS_FILE = 2
 def varint(n: int) -> bytes:
     """Encode a non-negative integer as an unsigned LEB128 varint (multiformats, protobuf)."""
     if n < 0:
-        raise ValueError("varint: negative value")
+        raise InvalidInputError("varint: negative value")
     out = bytearray()
     while True:
         byte = n & 0x7F
@@ -74,19 +77,19 @@ def parse_cid(text: str) -> bytes:
         When ``text`` is not a base32 CIDv1 with a sha2-256 multihash and a raw or dag-pb codec.
     """
     if not text.startswith("b") or not text[1:].isalnum() or text[1:] != text[1:].lower():
-        raise ValueError(f"not a base32 CIDv1: {text!r}")
+        raise InvalidCidError(f"not a base32 CIDv1: {text!r}")
     body = text[1:].upper()
     try:
         binary = base64.b32decode(body + "=" * (-len(body) % 8))
     except ValueError as exc:
-        raise ValueError(f"not a base32 CIDv1: {text!r}") from exc
+        raise InvalidCidError(f"not a base32 CIDv1: {text!r}") from exc
     codecs = (bytes([1, CODEC_RAW]), varint(1) + varint(CODEC_DAG_PB))
     header = bytes([MULTIHASH_SHA2_256, 32])
     for prefix in codecs:
         if binary.startswith(prefix) and binary[len(prefix) :].startswith(header):
             if len(binary) == len(prefix) + 2 + 32:
                 return binary
-    raise ValueError(f"unsupported CID (want CIDv1, raw or dag-pb, sha2-256): {text!r}")
+    raise InvalidCidError(f"unsupported CID (want CIDv1, raw or dag-pb, sha2-256): {text!r}")
 
 
 @dataclass(frozen=True)

@@ -13,28 +13,16 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
-from kernel.errors import FedmarketError, IntegrityError, InvalidInputError, NotFoundError
+from kernel.errors import InvalidInputError
 from kernel.types import Cid, Hash32
 from storage._cid import cid_of, parse_cid
+from storage.errors import (
+    ContentIntegrityError,
+    InvalidCidError,
+)
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 """Largest object a store hands back unless asked for more: a guard against memory bombs."""
-
-
-class StoreError(FedmarketError):
-    """Root of content-store errors (never raised itself: each error has a family)."""
-
-
-class ContentNotFoundError(StoreError, NotFoundError):
-    """No object is stored under the CID."""
-
-
-class ContentIntegrityError(StoreError, IntegrityError):
-    """The bytes found do not hash to the CID asked for (or exceed the size allowed)."""
-
-
-class InvalidCidError(StoreError, InvalidInputError):
-    """The string is not a CID this store accepts."""
 
 
 def compute_cid(data: bytes) -> Cid:
@@ -66,17 +54,27 @@ def canonical_json(obj: Any) -> bytes:
     """Deterministic JSON bytes: sorted keys, no spaces, UTF-8, no NaN.
 
     Two parties that serialise the same object get the same bytes, hence the same CID and hash.
+
+    Raises
+    ------
+    InvalidInputError
+        ``obj`` holds NaN or an infinity, or a value JSON cannot represent.
     """
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    try:
+        text = json.dumps(
+            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(f"canonical_json: {exc}") from exc
+    return text.encode("utf-8")
 
 
 class ContentStore(ABC):
     """A content-addressed object store keyed by IPFS CIDs.
 
-    Implementations: :class:`~storage.local.LocalCidStore` (embedded default, a folder
-    on local disk); the IPFS-daemon client implements the same interface.
+    Implemented by :class:`~storage.local.LocalCidStore` (the embedded default, a folder on
+    local disk). An IPFS-daemon client (Kubo RPC API) is meant to implement the same interface;
+    it does not exist yet, but the CIDs are already those an IPFS node computes.
     """
 
     name: str = "abstract"
