@@ -9,15 +9,17 @@ embedded default); a client of an IPFS daemon is still to come, behind the same
 
 from storage.base import (
     DEFAULT_MAX_BYTES,
-    ContentIntegrityError,
-    ContentNotFoundError,
     ContentStore,
-    InvalidCidError,
-    StoreError,
     canonical_json,
     compute_cid,
     content_hash,
     validate_cid,
+)
+from storage.errors import (
+    ContentIntegrityError,
+    ContentNotFoundError,
+    InvalidCidError,
+    StoreError,
 )
 from storage.local import LocalCidStore
 

@@ -9,11 +9,10 @@ from pathlib import Path
 
 from kernel.types import Cid
 from storage.base import (
-    ContentIntegrityError,
-    ContentNotFoundError,
     ContentStore,
     compute_cid,
 )
+from storage.errors import ContentIntegrityError, ContentNotFoundError
 
 log = logging.getLogger(__name__)
 
