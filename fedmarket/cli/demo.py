@@ -7,10 +7,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from fedmarket.cli._common import console, out
+from fedmarket.demo.events import ApiStarted, DatasetListed, ModelListed, RoundFinished
+from fl_node.events import Audited, ChainReady, Event, Finished, RewardsPaid, TaskCreated
 
 
 def demo(
@@ -19,9 +28,11 @@ def demo(
     ] = Path("out/demo"),
     rounds: Annotated[int, typer.Option(min=1, max=100, help="Training rounds.")] = 10,
     pool: Annotated[int, typer.Option(min=1, help="Reward pool in whole tokens.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the hospitals' data split.")] = 2024,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the parties' keys and the hospitals' data split.")
+    ] = 2024,
 ) -> None:
-    """Run the whole story on the embedded default: list, sponsor, train, pay, publish."""
+    """Run the whole story on the embedded default: list, sponsor, train, pay, publish, audit."""
     from fedmarket.demo import run_demo
 
     started = time.monotonic()
@@ -34,40 +45,45 @@ def demo(
         console=console,
     ) as progress:
         bar = progress.add_task("setting up", total=rounds, status="")
-
-        def on_event(kind: str, payload: dict[str, Any]) -> None:
-            if kind == "chain":
-                progress.console.print(f"chain: {payload['backend']}")
-            elif kind == "api":
-                progress.console.print(f"marketplace API: {payload['url']}")
-            elif kind == "listed":
-                progress.console.print(
-                    f"listed {payload['name']} ({payload['rows']} rows) as dataset "
-                    f"{payload['dataset_id']}"
-                )
-            elif kind == "task":
-                progress.console.print(
-                    f"task {payload['task_id']} created: pool {payload['pool_wei'] / 1e18:g} FMT, "
-                    f"{payload['rounds']} rounds"
-                )
-                progress.update(bar, description="training")
-            elif kind == "round":
-                r = payload["report"]
-                status = (
-                    f"acc {r.test.accuracy:.3f}  F1 {r.test.f1:.3f}  "
-                    f"rejected {len(r.rejected)}  paid {sum(r.amounts) / 1e18:.1f} FMT"
-                )
-                progress.update(bar, advance=1, status=status)
-            elif kind == "model":
-                progress.console.print(f"model listed in the marketplace as #{payload['model_id']}")
-            elif kind == "audit":
-                verdict = "passed" if payload["ok"] else "FAILED"
-                progress.console.print(
-                    f"audit from chain + store: {payload['checks']} checks {verdict}"
-                )
-
-        summary = run_demo(out_dir, rounds=rounds, pool_tokens=pool, seed=seed, on_event=on_event)
+        summary = run_demo(
+            out_dir,
+            rounds=rounds,
+            pool_tokens=pool,
+            seed=seed,
+            on_event=lambda event: _render(event, progress, bar),
+        )
     _print_demo_summary(summary, out_dir, time.monotonic() - started)
+
+
+def _render(event: Event, progress: Progress, bar: TaskID) -> None:
+    """Show one progress event of the demo above (or in) the progress bar."""
+    show = progress.console.print
+    match event:
+        case ChainReady(backend=backend):
+            show(f"chain: {backend}")
+        case ApiStarted(url=url):
+            show(f"marketplace API: {url}")
+        case DatasetListed(name=name, dataset_id=dataset_id, rows=rows):
+            show(f"listed {name} ({rows} rows) as dataset {dataset_id}")
+        case TaskCreated(task_id=task_id, pool_wei=pool_wei, rounds=rounds):
+            show(f"task {task_id} created: pool {pool_wei / 1e18:g} FMT, {rounds} rounds")
+            progress.update(bar, description="training")
+        case RoundFinished(accuracy=acc, f1=f1, rejected=rejected, paid_wei=paid):
+            status = f"acc {acc:.3f}  F1 {f1:.3f}  rejected {rejected}  paid {paid / 1e18:.1f} FMT"
+            progress.update(bar, advance=1, status=status)
+        case RewardsPaid(paid_wei=paid_wei, remainder_wei=remainder):
+            show(
+                f"rewards claimed by {len(paid_wei)} participants, "
+                f"{remainder / 1e18:g} FMT back to the sponsor"
+            )
+        case ModelListed(model_id=model_id):
+            show(f"model listed in the marketplace as #{model_id}")
+        case Audited(ok=ok, checks=checks):
+            show(f"audit from chain + store: {checks} checks {'passed' if ok else 'FAILED'}")
+        case Finished():
+            progress.update(bar, description="done")
+        case _:
+            pass
 
 
 def _print_demo_summary(summary: dict[str, Any], out_dir: Path, seconds: float) -> None:

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from fedmarket.demo import run_demo
+from fedmarket.demo import DatasetListed, RoundFinished, run_demo
+from fl_node.events import Audited, ChainReady, Event, Finished, RewardsPaid, TaskCreated
 from fl_node.serialization import decode_model
 from storage import LocalCidStore, compute_cid
 
@@ -18,8 +19,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    events: list[str] = []
-    summary = run_demo(out, rounds=10, on_event=lambda kind, payload: events.append(kind))
+    events: list[Event] = []
+    summary = run_demo(out, rounds=10, on_event=events.append)
     return out, summary, events
 
 
@@ -67,7 +68,30 @@ def test_deliverables_are_written_and_match_the_chain(demo):
         "model_listing_id": summary["marketplace"]["model_listing_id"],
         "task_view_rounds": 10,
     }
-    assert events.count("listed") == 4 and events.count("round") == 10
+    assert sum(isinstance(e, DatasetListed) for e in events) == 4
+    assert [e.round for e in events if isinstance(e, RoundFinished)] == list(range(1, 11))
+
+
+def test_events_tell_the_story_in_order(demo):
+    out, summary, events = demo
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[0] == "ChainReady" and kinds[-1] == "Finished"
+    assert kinds.index("TaskCreated") < kinds.index("RoundFinished") < kinds.index("RewardsPaid")
+    assert kinds.index("ModelListed") < kinds.index("Audited")
+    by_type = {type(e): e for e in events}
+    assert isinstance(by_type[ChainReady], ChainReady)
+    assert by_type[TaskCreated] == TaskCreated(
+        task_id=summary["task_id"], pool_wei=summary["rewards"]["pool_wei"], rounds=10
+    )
+    assert by_type[RewardsPaid] == RewardsPaid(
+        task_id=summary["task_id"],
+        paid_wei=summary["rewards"]["paid_wei"],
+        remainder_wei=summary["rewards"]["remainder_wei"],
+    )
+    assert by_type[Audited] == Audited(
+        task_id=summary["task_id"], ok=True, checks=summary["audit"]["checks"]
+    )
+    assert by_type[Finished].summary_path == str(out / "summary.json")
 
 
 def test_cli_demo_runs_and_reports(tmp_path):
@@ -82,3 +106,20 @@ def test_cli_demo_runs_and_reports(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rounds"] == 2
     assert "targets" in done.stdout
+
+
+def test_same_seed_gives_the_same_cids_and_payouts(tmp_path):
+    def run(name: str) -> dict:
+        summary = run_demo(tmp_path / name, rounds=2, seed=7)
+        artifacts = summary["artifacts"]
+        return {
+            "global_model_cid": artifacts["global_model_cid"],
+            "evidence": artifacts["evidence"],
+            "model_card_cid": artifacts["model_card_cid"],
+            "paid_wei": summary["rewards"]["paid_wei"],
+            "remainder_wei": summary["rewards"]["remainder_wei"],
+        }
+
+    first, second = run("first"), run("second")
+    assert first == second
+    assert len(first["evidence"]) == 2 and sum(first["paid_wei"].values()) > 0

@@ -1,0 +1,97 @@
+"""The demo's breast-cancer task: what the hospitals publish and what the sponsor asks for.
+
+Everything specific to the story's dataset lives here; the general design step (pooled input
+scaling) is :mod:`fedmarket.design`, shared with ``fedmarket task design``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fedmarket.design import pooled_model
+from fl_node.data import FeatureStats, LocalDataset
+from fl_node.task import TaskSpec
+from fl_node.training import TrainConfig
+
+ACCEPTANCE = {"accuracy": 0.92, "f1": 0.88}
+"""The sponsor's targets on the held-out test set."""
+
+TAG = "breast-cancer"
+"""The tag the hospitals list under and the sponsor searches for."""
+
+MODEL_OUTPUT = "logit of malignancy (apply a sigmoid for the probability)"
+"""What the final model's output means (written to ``model_config.json``)."""
+
+MODEL_LISTING = {
+    "name": "Breast cancer diagnosis MLP (4 hospitals)",
+    "description": "FedAvg MLP trained across four hospitals; shares by contribution.",
+}
+"""The final model's marketplace listing."""
+
+
+def dataset_metadata(
+    data: LocalDataset, feature_names: tuple[str, ...], owner: str
+) -> dict[str, Any]:
+    """What a hospital publishes about its dataset: schema and statistics, never rows.
+
+    Parameters
+    ----------
+    data : LocalDataset
+        The hospital's rows (only their statistics leave this function).
+    feature_names : tuple of str
+        The feature columns.
+    owner : str
+        The hospital's address.
+    """
+    rows = data.x.tolist()
+    duplicates = len(rows) - len({tuple(r) for r in rows})
+    return {
+        "name": f"{data.name}: breast cancer diagnoses",
+        "description": (
+            f"Fine-needle aspirate features of {data.rows} patients of {data.name} "
+            "(Wisconsin diagnostic breast cancer, UCI, CC BY 4.0); label 1 = malignant."
+        ),
+        "owner": owner,
+        "schema": [{"name": n, "dtype": "float"} for n in feature_names]
+        + [{"name": "label", "dtype": "bool"}],
+        "row_count": data.rows,
+        "statistics": data.stats().to_dict(),
+        "quality": {
+            "missing_rate": 0.0,
+            "duplicate_rate": duplicates / data.rows,
+            "label_positive_rate": data.positive_rate(),
+        },
+        "license": "CC-BY-4.0",
+        "tags": ["medical", TAG, "tabular", "binary-classification"],
+        "downloadable": False,
+    }
+
+
+def design_task(
+    stats: list[FeatureStats], feature_names: tuple[str, ...], *, rounds: int = 10
+) -> TaskSpec:
+    """The sponsor's task: an MLP whose input scaling comes from the pooled listing statistics.
+
+    Parameters
+    ----------
+    stats : list of FeatureStats
+        The hospitals' published statistics.
+    feature_names : tuple of str
+        The feature columns, in order.
+    rounds : int, default 10
+        Training rounds.
+    """
+    return TaskSpec(
+        name="breast-cancer-diagnosis",
+        description="Malignant vs benign across four hospitals (horizontal FL, FedAvg).",
+        model=pooled_model(stats, kind="mlp", hidden=(16,), seed=7),
+        train=TrainConfig(local_epochs=2, batch_size=16, lr=0.05, momentum=0.9, weight_decay=1e-4),
+        rounds=rounds,
+        feature_names=feature_names,
+        strategy="fedavg",
+        contribution="leave-one-out",
+        acceptance=dict(ACCEPTANCE),
+    )
+
+
+__all__ = ["ACCEPTANCE", "MODEL_LISTING", "MODEL_OUTPUT", "TAG", "dataset_metadata", "design_task"]
