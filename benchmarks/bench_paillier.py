@@ -1,4 +1,4 @@
-"""Paillier throughput: python-paillier (phe) vs ``fl_node.vertical.paillier``, side by side.
+"""Paillier throughput: python-paillier (phe) vs ``fl_node.vertical.crypto.paillier``, side by side.
 
 Run from the repository root (one process, one core, same key for both)::
 
@@ -31,7 +31,7 @@ import numpy as np
 import phe
 from tqdm import tqdm
 
-from fl_node.vertical.paillier import (
+from fl_node.vertical.crypto.paillier import (
     CipherVector,
     Encryptor,
     Packer,

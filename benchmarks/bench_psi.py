@@ -32,8 +32,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from fl_node.vertical.psi import PsiResult, ecdh_psi, make_executor, rsa_psi
-from fl_node.vertical.psi import _secp as secp
+from fl_node.vertical.crypto.psi import PsiResult, ecdh_psi, make_executor, rsa_psi
+from fl_node.vertical.crypto.psi import _secp as secp
 
 
 @dataclass

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fl_node.vertical.paillier import (
+from fl_node.vertical.crypto.paillier import (
     CipherVector,
     Encryptor,
     PackedCipherVector,
@@ -269,7 +269,7 @@ class CipherSuite(ABC):
 
 
 class OursSuite(CipherSuite):
-    """:mod:`fl_node.vertical.paillier` with fixed-base encryption, bucket dot and packing.
+    """:mod:`fl_node.vertical.crypto.paillier` with fixed-base encryption, bucket dot and packing.
 
     Parameters
     ----------

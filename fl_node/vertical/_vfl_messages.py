@@ -258,7 +258,7 @@ def _require(condition: bool, message: str) -> None:
 
 @dataclass(frozen=True)
 class PsiStep(Message):
-    """A serialized PSI message (validated by :mod:`fl_node.vertical.psi` on parse)."""
+    """A serialized PSI message (validated by :mod:`fl_node.vertical.crypto.psi` on parse)."""
 
     data: bytes
 

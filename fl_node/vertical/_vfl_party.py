@@ -107,7 +107,7 @@ class _DataParty:
         return self.aligned
 
     def _finish_psi(self, intersection: list[Any], salt: bytes, seconds: float) -> Job:
-        from fl_node.vertical.psi import intersection_commitment
+        from fl_node.vertical.crypto.psi import intersection_commitment
 
         ids = aligned_order(intersection)
         self.aligned = _Aligned(ids=ids, rows=self.table.rows_of(ids))
@@ -211,7 +211,7 @@ class GuestParty(_DataParty):
         job : dict
             ``workers``: processes for the elliptic-curve work.
         """
-        from fl_node.vertical.psi import BlindedSet, EcdhOprfPsiGuest, EcPublicKey, PsiError
+        from fl_node.vertical.crypto.psi import BlindedSet, EcdhOprfPsiGuest, EcPublicKey, PsiError
 
         t = self.transport
         t.phase = "psi"
@@ -354,7 +354,7 @@ class HostParty(_DataParty):
         job : dict
             ``workers``: processes for the elliptic-curve work.
         """
-        from fl_node.vertical.psi import (
+        from fl_node.vertical.crypto.psi import (
             BlindedSet,
             EcdhOprfPsiHost,
             IntersectionIndices,

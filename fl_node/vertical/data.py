@@ -287,9 +287,9 @@ def aligned_order(ids: Sequence[Any]) -> list[str]:
     Returns
     -------
     list of str
-        Sorted by :func:`fl_node.vertical.psi.encode_id`, so guest and host agree.
+        Sorted by :func:`fl_node.vertical.crypto.psi.encode_id`, so guest and host agree.
     """
-    from fl_node.vertical.psi import encode_id
+    from fl_node.vertical.crypto.psi import encode_id
 
     values = [str(value) for value in ids]
     return sorted(set(values), key=encode_id)

@@ -1,4 +1,4 @@
-"""Big-integer kernels behind :mod:`fl_node.vertical.paillier` (private).
+"""Big-integer kernels behind :mod:`fl_node.vertical.crypto.paillier` (private).
 
 Everything here works on :class:`gmpy2.mpz` values and knows nothing about
 fixed-point encodings, keys or wire formats:
@@ -24,6 +24,8 @@ import gmpy2
 import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
+
+from fl_node.vertical.crypto.paillier._errors import PaillierInputError
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ def random_prime(bits: int) -> Mpz:
         A prime ``p`` with ``p.bit_length() == bits``.
     """
     if bits < 16:
-        raise ValueError(f"prime size must be at least 16 bits, got {bits}")
+        raise PaillierInputError(f"prime size must be at least 16 bits, got {bits}")
     top = 3 << (bits - 2)
     while True:
         candidate = gmpy2.mpz(secrets.randbits(bits) | top | 1)
@@ -112,9 +114,9 @@ class FixedBaseTable:
 
     def __init__(self, base: Mpz, modulus: Mpz, exponent_bits: int, window_bits: int) -> None:
         if not 1 <= window_bits <= 16:
-            raise ValueError(f"window_bits must be in [1, 16], got {window_bits}")
+            raise PaillierInputError(f"window_bits must be in [1, 16], got {window_bits}")
         if exponent_bits < 1:
-            raise ValueError(f"exponent_bits must be positive, got {exponent_bits}")
+            raise PaillierInputError(f"exponent_bits must be positive, got {exponent_bits}")
         self.modulus = gmpy2.mpz(modulus)
         self.exponent_bits = exponent_bits
         self.window_bits = window_bits
@@ -139,7 +141,7 @@ class FixedBaseTable:
     def pow(self, exponent: int) -> Mpz:
         """Return ``h**exponent mod m`` for ``0 <= exponent < 2**exponent_bits``."""
         if exponent < 0 or exponent.bit_length() > self.exponent_bits:
-            raise ValueError("exponent out of the table's range")
+            raise PaillierInputError("exponent out of the table's range")
         w = self.window_bits
         mask = (1 << w) - 1
         m = self.modulus
@@ -159,7 +161,7 @@ class FixedBaseTable:
         random bytes from :func:`os.urandom` are used directly.
         """
         if self.window_bits != 8 or len(digits) > self.n_windows:
-            raise ValueError("pow_bytes needs window_bits == 8 and a short enough exponent")
+            raise PaillierInputError("pow_bytes needs window_bits == 8 and a short enough exponent")
         m = self.modulus
         acc: Mpz = None
         for row, digit in zip(self._rows, digits, strict=False):
@@ -272,34 +274,40 @@ def multi_exp_columns(
         ``F`` products.
     """
     if exponents.ndim != 2 or exponents.shape[0] != len(bases):
-        raise ValueError(
+        raise PaillierInputError(
             f"exponent matrix of shape {exponents.shape} does not match {len(bases)} bases"
         )
     m = gmpy2.mpz(modulus)
     n_rows, n_cols = exponents.shape
     if n_rows and int(np.abs(exponents).max()) >= INT64_EXPONENT_LIMIT:
-        raise ValueError("exponents must satisfy |e| < 2**62")
+        raise PaillierInputError("exponents must satisfy |e| < 2**62")
     columns = np.ascontiguousarray(exponents.T)
-    base_product: Mpz = None
-    results: list[Mpz] = []
-    for j in tqdm(range(n_cols), desc="multi-exp", disable=not progress, leave=False):
-        col = columns[j]
-        shift = -int(col.min()) if n_rows else 0
-        if shift > 0:
-            col = col + shift
-        bits = int(col.max()).bit_length() if n_rows else 0
-        nonzero = int(np.count_nonzero(col))
-        w = choose_window(nonzero, bits)
-        value = _bucket_multi_exp(bases, col, m, w)
-        if shift > 0:
-            if base_product is None:
-                base_product = gmpy2.mpz(1)
-                for b in bases:
-                    base_product = base_product * b % m
-            correction = gmpy2.powmod(base_product, -shift, m)
-            value = value * correction % m
-        results.append(value)
-    return results
+    product: list[Mpz] = []  # prod_i bases[i], computed once when a column needs it
+    return [
+        _column_power(bases, columns[j], m, product)
+        for j in tqdm(range(n_cols), desc="multi-exp", disable=not progress, leave=False)
+    ]
+
+
+def _column_power(
+    bases: Sequence[Mpz], col: npt.NDArray[np.int64], m: Mpz, product: list[Mpz]
+) -> Mpz:
+    """One output of :func:`multi_exp_columns`: shift negatives away, correct once."""
+    n_rows = len(col)
+    shift = -int(col.min()) if n_rows else 0
+    if shift > 0:
+        col = col + shift
+    bits = int(col.max()).bit_length() if n_rows else 0
+    w = choose_window(int(np.count_nonzero(col)), bits)
+    value = _bucket_multi_exp(bases, col, m, w)
+    if shift > 0:
+        if not product:
+            total = gmpy2.mpz(1)
+            for b in bases:
+                total = total * b % m
+            product.append(total)
+        value = value * gmpy2.powmod(product[0], -shift, m) % m
+    return value
 
 
 def multi_exp_naive(bases: Sequence[Mpz], exponents: Sequence[int], modulus: Mpz) -> Mpz:

@@ -19,8 +19,11 @@ from collections.abc import Sequence
 
 import gmpy2
 
-from fl_node.vertical._paillier_errors import PaillierSerializationError
-from fl_node.vertical._paillier_math import Mpz
+from fl_node.vertical.crypto.paillier._errors import (
+    PaillierInputError,
+    PaillierSerializationError,
+)
+from fl_node.vertical.crypto.paillier._math import Mpz
 
 MAGIC = b"FMPL"
 VERSION = 1
@@ -149,7 +152,7 @@ class BodyReader:
 def encode_int(value: int) -> bytes:
     """Return a u32-length-prefixed unsigned big-endian integer."""
     if value < 0:
-        raise ValueError("only non-negative integers are serialized")
+        raise PaillierInputError("only non-negative integers are serialized")
     raw = int(value).to_bytes((int(value).bit_length() + 7) // 8, "big")
     return _U32.pack(len(raw)) + raw
 

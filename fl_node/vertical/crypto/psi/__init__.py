@@ -14,7 +14,13 @@ Protocols
 
 Each party class exchanges bytes-serializable messages (:class:`BlindedSet`,
 :class:`IntersectionIndices`, :class:`EcPublicKey`, :class:`RsaPublicKey`) so that the two
-sides can run in separate processes; the ``*_psi`` drivers run both sides locally.
+sides can run in separate processes; the ``*_psi`` drivers run both sides locally, every
+message passing through a :class:`Loopback` that serializes and re-parses it.
+
+Errors: :class:`PsiError` is the root (never raised); :class:`PsiProtocolError` (a peer's
+message is invalid), :class:`PsiUsageError` / :class:`PsiIdError` (bad argument, step out of
+order), :class:`PsiCryptoError` (a computation failed its own check) and
+:class:`PsiDependencyError` each belong to one family of :mod:`kernel.errors`.
 See ``docs/psi.md`` for the protocols, the semi-honest threat model and the measured figures.
 """
 
@@ -22,10 +28,14 @@ import logging
 
 from ._common import (
     STATISTICAL_SECURITY_BITS,
+    PsiCryptoError,
+    PsiDependencyError,
     PsiError,
     PsiId,
+    PsiIdError,
     PsiProtocolError,
     PsiResult,
+    PsiUsageError,
     digest_width,
     encode_id,
     intersection_commitment,
@@ -34,6 +44,7 @@ from ._messages import (
     BlindedSet,
     EcPublicKey,
     IntersectionIndices,
+    Loopback,
     RsaPublicKey,
     SetKind,
 )
@@ -52,10 +63,15 @@ __all__ = [
     "EcdhOprfPsiHost",
     "EcdhPsiParty",
     "IntersectionIndices",
+    "Loopback",
+    "PsiCryptoError",
+    "PsiDependencyError",
     "PsiError",
     "PsiId",
+    "PsiIdError",
     "PsiProtocolError",
     "PsiResult",
+    "PsiUsageError",
     "RsaPsiGuest",
     "RsaPsiHost",
     "RsaPublicKey",

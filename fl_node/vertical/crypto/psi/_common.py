@@ -1,7 +1,7 @@
 """Shared pieces of the PSI protocols: errors, id encoding, randomness, digest widths, results.
 
-Nothing here is protocol specific; :mod:`fl_node.vertical.psi.ecdh` and
-:mod:`fl_node.vertical.psi.rsa` build on it.
+Nothing here is protocol specific; :mod:`fl_node.vertical.crypto.psi.ecdh` and
+:mod:`fl_node.vertical.crypto.psi.rsa` build on it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,14 @@ from typing import SupportsIndex, TypeAlias, cast
 import numpy as np
 import numpy.typing as npt
 
+from kernel.errors import (
+    ConfigurationError,
+    FedmarketError,
+    IntegrityError,
+    InvalidInputError,
+    ProtocolError,
+)
+
 logger = logging.getLogger(__name__)
 
 PsiId: TypeAlias = str | int | bytes
@@ -32,12 +40,31 @@ _COMMITMENT_DST = b"fedmarket/psi/v1/intersection-commitment"
 _RNG_DST = b"fedmarket/psi/v1/test-rng"
 
 
-class PsiError(Exception):
-    """Root of every error raised by the PSI package."""
+class PsiError(FedmarketError):
+    """Root of every error raised by the PSI package (never raised itself)."""
 
 
-class PsiProtocolError(PsiError, ValueError):
+class PsiProtocolError(PsiError, ProtocolError):
     """A peer message is malformed or invalid (bad length, bad point, out-of-range value)."""
+
+
+class PsiUsageError(PsiError, InvalidInputError):
+    """An argument is invalid, or a protocol step was called before the one it needs."""
+
+
+class PsiIdError(PsiUsageError, TypeError):
+    """An id is not ``str``, ``int`` or ``bytes`` (``bool`` is rejected)."""
+
+
+class PsiCryptoError(PsiError, IntegrityError):
+    """A computation failed its own check (a fault or a negligible-probability event).
+
+    Nothing computed from it was sent to the peer.
+    """
+
+
+class PsiDependencyError(PsiError, ConfigurationError):
+    """The installed libraries lack what a protocol needs (coincurve >= 21 for ECDH-PSI)."""
 
 
 def encode_id(value: object) -> bytes:
@@ -60,7 +87,7 @@ def encode_id(value: object) -> bytes:
 
     Raises
     ------
-    TypeError
+    PsiIdError
         For ``bool`` or any unsupported type.
     """
     if isinstance(value, str):
@@ -68,7 +95,7 @@ def encode_id(value: object) -> bytes:
     if isinstance(value, bytes | bytearray | memoryview):
         return b"b" + bytes(value)
     if isinstance(value, bool) or not hasattr(type(value), "__index__"):
-        raise TypeError(f"PSI ids must be str, int or bytes, not {type(value).__name__}")
+        raise PsiIdError(f"PSI ids must be str, int or bytes, not {type(value).__name__}")
     number = operator.index(cast(SupportsIndex, value))
     length = number.bit_length() // 8 + 1
     return b"i" + number.to_bytes(length, "big", signed=True)
@@ -88,7 +115,7 @@ class IdTable:
 
     Raises
     ------
-    TypeError
+    PsiIdError
         If an id is not ``str``, ``int`` or ``bytes`` (``bool`` is rejected).
     """
 
@@ -297,11 +324,11 @@ def intersection_commitment(ids: Iterable[PsiId], salt: bytes) -> bytes:
 
     Raises
     ------
-    ValueError
+    PsiUsageError
         If the salt is shorter than 16 bytes or longer than 65535.
     """
     if not 16 <= len(salt) <= 0xFFFF:
-        raise ValueError("the commitment salt must be 16 to 65535 bytes")
+        raise PsiUsageError("the commitment salt must be 16 to 65535 bytes")
     encodings = sorted(set(encode_ids(list(ids))))
     digest = hashlib.sha256(_COMMITMENT_DST)
     digest.update(len(salt).to_bytes(2, "big") + salt)

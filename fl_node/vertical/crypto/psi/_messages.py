@@ -4,7 +4,7 @@ Every message is a frozen dataclass with ``to_bytes`` / ``from_bytes``. A serial
 is a 16-byte header ``magic(6) | type(1) | kind(1) | width(2) | count(6)`` (big-endian)
 followed by ``count`` rows of ``width`` bytes. ``from_bytes`` checks the header, the lengths
 and the cheap structural properties of the rows; the party that consumes a set of curve
-points still rejects, with :class:`~fl_node.vertical.psi.PsiProtocolError`, any point not on
+points still rejects, with :class:`~fl_node.vertical.crypto.psi.PsiProtocolError`, any point not on
 the curve when it parses it.
 """
 
@@ -293,8 +293,12 @@ class _Wire(Protocol):
 W = TypeVar("W", bound=_Wire)
 
 
-class Channel:
+class Loopback:
     """In-process stand-in for the network: serializes, counts, records and re-parses.
+
+    The local drivers (:func:`~fl_node.vertical.crypto.psi.ecdh_psi`,
+    :func:`~fl_node.vertical.crypto.psi.rsa_psi`) pass every message through it, so both
+    sides only ever see what a peer across a network would see.
 
     Parameters
     ----------

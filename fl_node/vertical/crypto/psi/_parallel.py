@@ -5,7 +5,7 @@ GIL; a process pool over contiguous chunks uses every core. Workers start with t
 ``forkserver`` method where available (``spawn`` elsewhere), which is safe in a parent that
 runs threads (web servers, torch); the start-up cost, a few hundred milliseconds, is paid
 once per parent process (the fork server preloads the kernels), and
-:func:`~fl_node.vertical.psi.ecdh.ecdh_psi` shares one pool between both parties.
+:func:`~fl_node.vertical.crypto.psi.ecdh.ecdh_psi` shares one pool between both parties.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any, TypeVar
+
+from ._common import PsiUsageError
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ class Runner:
 
     def __init__(self, workers: int, executor: Executor | None) -> None:
         if workers < 1:
-            raise ValueError("workers must be >= 1")
+            raise PsiUsageError("workers must be >= 1")
         self.workers = workers
         self._executor = executor
         self._owned: ProcessPoolExecutor | None = None

@@ -13,9 +13,18 @@ from typing import Any, Self
 import numpy as np
 import numpy.typing as npt
 
-from ._common import IdTable, PsiError, PsiId, PsiProtocolError, Rng, digest_width, ids_at
-from ._messages import BlindedSet, IntersectionIndices, SetKind
-from ._parallel import Runner
+from ._common import (
+    IdTable,
+    PsiId,
+    PsiProtocolError,
+    PsiResult,
+    PsiUsageError,
+    Rng,
+    digest_width,
+    ids_at,
+)
+from ._messages import BlindedSet, IntersectionIndices, Loopback, SetKind
+from ._parallel import Runner, make_executor
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +45,9 @@ class PartyBase:
     executor : Executor or None
         A shared process pool.
     """
+
+    method: str = ""
+    """Protocol name reported in results (set by each party class)."""
 
     def __init__(
         self,
@@ -91,12 +103,12 @@ class PartyBase:
         """
         count = getattr(self, "_peer_count", None) if peer_count is None else peer_count
         if count is None:
-            raise PsiError(f"{self._label}: call {first_step}() first or pass peer_count")
+            raise PsiUsageError(f"{self._label}: call {first_step}() first or pass peer_count")
         return digest_width(count, len(self))
 
     def _require_order(self) -> npt.NDArray[np.intp]:
         if self._order is None:
-            raise PsiError(f"{self._label}: blinded_ids() has not been called yet")
+            raise PsiUsageError(f"{self._label}: blinded_ids() has not been called yet")
         return self._order
 
     def _ids_at(self, positions: list[int]) -> list[PsiId]:
@@ -120,11 +132,11 @@ class PartyBase:
 
         Raises
         ------
-        PsiError
+        PsiUsageError
             If ``intersect`` has not run.
         """
         if self._matched_peer_positions is None:
-            raise PsiError(f"{self._label}: intersect() has not run")
+            raise PsiUsageError(f"{self._label}: intersect() has not run")
         return IntersectionIndices(tuple(self._matched_peer_positions))
 
     def receive_intersection(self, message: IntersectionIndices) -> list[PsiId]:
@@ -202,3 +214,62 @@ class Phases:
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
             logger.debug("phase %s: %.3f s", name, self.seconds[name])
+
+
+@contextmanager
+def shared_pool(workers: int, executor: Executor | None) -> Iterator[Executor | None]:
+    """The pool both local parties share: ``executor``, else one created (and shut down) here.
+
+    Parameters
+    ----------
+    workers : int
+        Processes; no pool is created for 1.
+    executor : Executor or None
+        A caller's pool, left running on exit.
+    """
+    owned = make_executor(workers) if executor is None and workers > 1 else None
+    try:
+        yield executor if executor is not None else owned
+    finally:
+        if owned is not None:
+            owned.shutdown(wait=True, cancel_futures=True)
+
+
+def reveal(guest: PartyBase, host: PartyBase, loopback: Loopback, phases: Phases) -> list[PsiId]:
+    """The guest tells the host which of its elements matched; return what the host learns."""
+    with phases("reveal"):
+        indices = loopback.send("guest", guest.intersection_message())
+        return host.receive_intersection(indices)
+
+
+def local_result(
+    method: str,
+    parties: tuple[PartyBase, PartyBase],
+    intersection: list[PsiId],
+    host_intersection: list[PsiId] | None,
+    *,
+    start: float,
+    workers: int,
+    loopback: Loopback,
+    phases: Phases,
+) -> PsiResult:
+    """Log and package the outcome of a local two-party run started at ``start``."""
+    seconds = time.perf_counter() - start
+    logger.info(
+        "%s: %d x %d -> %d in %.2f s (%d workers)",
+        method,
+        parties[0].size,
+        parties[1].size,
+        len(intersection),
+        seconds,
+        workers,
+    )
+    return PsiResult(
+        method=method,
+        intersection=intersection,
+        seconds=seconds,
+        bytes_sent=dict(loopback.bytes_sent),
+        messages=loopback.messages,
+        host_intersection=host_intersection,
+        phases=dict(phases.seconds),
+    )

@@ -17,7 +17,7 @@ from typing import Any
 
 import gmpy2
 
-from ._common import PsiError, PsiId, PsiProtocolError, Rng, encode_ids
+from ._common import PsiCryptoError, PsiId, PsiProtocolError, PsiUsageError, Rng, encode_ids
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def generate_key(bits: int, rng: Rng, seeded: bool) -> RsaPrivateKey:
         The key.
     """
     if bits < 1024 or bits % 2:
-        raise ValueError("RSA modulus size must be an even number of bits >= 1024")
+        raise PsiUsageError("RSA modulus size must be an even number of bits >= 1024")
     e = PUBLIC_EXPONENT
     if not seeded:
         from cryptography.hazmat.primitives.asymmetric import rsa as crypto_rsa
@@ -126,7 +126,7 @@ def _sign(y: Any, key: tuple[Any, ...], constant_time: bool) -> Any:
     m2 = powmod(y % q, dq, q)
     s = m2 + ((qinv * (m1 - m2)) % p) * q
     if gmpy2.powmod(s, e, n) != y:
-        raise PsiError("RSA-CRT signature failed its self-check (fault); nothing was sent")
+        raise PsiCryptoError("RSA-CRT signature failed its self-check (fault); nothing was sent")
     return s
 
 
@@ -145,7 +145,7 @@ def task_blind(ids: Sequence[PsiId], randomness: bytes, n: int, e: int) -> bytes
     out = []
     for h, r in zip(fdh(ids, n), blinding_factors(randomness, n), strict=True):
         if gmpy2.gcd(r, modulus) != 1:
-            raise PsiError("blinding factor not invertible (probability ~2**-1000)")
+            raise PsiCryptoError("blinding factor not invertible (probability ~2**-1000)")
         out.append(int(h * gmpy2.powmod(r, exponent, modulus) % modulus).to_bytes(size, "big"))
     return b"".join(out)
 

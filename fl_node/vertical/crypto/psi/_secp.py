@@ -3,7 +3,7 @@
 The kernels call the library through coincurve's cffi module directly: one C call per
 element and step, into preallocated ``secp256k1_pubkey`` arrays, no Python object per point.
 They are module-level functions over plain ``bytes`` so that a process pool can run them on
-chunks (:mod:`fl_node.vertical.psi._parallel`).
+chunks (:mod:`fl_node.vertical.crypto.psi._parallel`).
 
 Hash to the group
     ``H(id) = ellswift_decode(SHA-512(DST || encode_id(id)))``. ElligatorSwift decoding is
@@ -32,16 +32,18 @@ from typing import Any
 
 import numpy as np
 
-from ._common import PsiError, PsiId, PsiProtocolError, encode_ids
+from ._common import PsiCryptoError, PsiDependencyError, PsiId, PsiProtocolError, encode_ids
 
 try:
     from coincurve._libsecp256k1 import ffi, lib
     from coincurve.context import GLOBAL_CONTEXT
 except ImportError as exc:  # pragma: no cover - dependency missing
-    raise ImportError("ECDH-PSI needs coincurve>=21 (libsecp256k1 with ElligatorSwift)") from exc
+    raise PsiDependencyError(
+        "ECDH-PSI needs coincurve>=21 (libsecp256k1 with ElligatorSwift)"
+    ) from exc
 
 if not hasattr(lib, "secp256k1_ellswift_decode"):  # pragma: no cover - old coincurve
-    raise ImportError("ECDH-PSI needs coincurve>=21 (libsecp256k1 with ElligatorSwift)")
+    raise PsiDependencyError("ECDH-PSI needs coincurve>=21 (libsecp256k1 with ElligatorSwift)")
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +98,7 @@ def _multiply(arr: Any, count: int, scalar: bytes) -> None:
     ctx = _CTX
     for i in range(count):
         if not tweak_mul(ctx, arr + i, scalar):
-            raise PsiError("scalar multiplication failed (invalid scalar)")
+            raise PsiCryptoError("scalar multiplication failed (invalid scalar)")
 
 
 def _serialize(arr: Any, count: int) -> bytes:
@@ -152,7 +154,7 @@ class CombTable:
                 pair[0] = row + (d - 1)
                 ok &= combine(_CTX, row + d, pair, 2)
             if not ok:  # pragma: no cover - impossible for a valid point
-                raise PsiError("comb table construction failed")
+                raise PsiCryptoError("comb table construction failed")
 
     def add_multiples(self, arr: Any, count: int, randomness: bytes) -> Any:
         """Return a new array with ``arr[i] + r_i*P``, ``r_i`` the i-th 32-byte big-endian value.
@@ -182,7 +184,7 @@ class CombTable:
         ctx, stride = _CTX, _WINDOWS + 1
         for i in range(count):
             if not combine(ctx, out + i, ins + stride * i, stride):
-                raise PsiError("blinding hit the point at infinity (probability 2**-256)")
+                raise PsiCryptoError("blinding hit the point at infinity (probability 2**-256)")
         del pointers  # kept alive until here on purpose
         return out
 
@@ -201,7 +203,7 @@ def base_multiple(scalar: int) -> bytes:
     """Return ``scalar * G``, uncompressed."""
     arr = _pubkeys(1)
     if not lib.secp256k1_ec_pubkey_create(_CTX, arr, scalar.to_bytes(32, "big")):
-        raise PsiError("invalid scalar")
+        raise PsiCryptoError("invalid scalar")
     return _serialize(arr, 1)
 
 

@@ -1,7 +1,7 @@
 """ECDH-based private set intersection on secp256k1.
 
 Two protocols share the hash to the group ``H`` (ElligatorSwift decoding of SHA-512, see
-:mod:`fl_node.vertical.psi._secp`), the message format and the truncated compare.
+:mod:`fl_node.vertical.crypto.psi._secp`), the message format and the truncated compare.
 
 ``variant="oprf"`` (default, :class:`EcdhOprfPsiGuest` / :class:`EcdhOprfPsiHost`)
     Diffie-Hellman OPRF ``F_b(x) = b*H(x)`` with additive blinding. The host publishes
@@ -30,10 +30,16 @@ from concurrent.futures import Executor
 from typing import Literal
 
 from . import _secp
-from ._common import PsiError, PsiId, PsiResult, digest_width, match_positions
-from ._messages import BlindedSet, Channel, EcPublicKey, SetKind
-from ._parallel import make_executor
-from ._party import PartyBase, Phases, expect_set
+from ._common import (
+    PsiId,
+    PsiProtocolError,
+    PsiResult,
+    PsiUsageError,
+    digest_width,
+    match_positions,
+)
+from ._messages import BlindedSet, EcPublicKey, Loopback, SetKind
+from ._party import PartyBase, Phases, expect_set, local_result, reveal, shared_pool
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +51,7 @@ _ROLES = ("guest", "host")
 def _check_digests(message: BlindedSet, what: str, count: int, width: int) -> None:
     expect_set(message, SetKind.DIGEST, what, count)
     if message.width != width:
-        raise PsiError(f"{what}: digest width {message.width}, expected {width}")
+        raise PsiProtocolError(f"{what}: digest width {message.width}, expected {width}")
 
 
 class EcdhPsiParty(PartyBase):
@@ -82,7 +88,7 @@ class EcdhPsiParty(PartyBase):
         executor: Executor | None = None,
     ) -> None:
         if role not in _ROLES:
-            raise ValueError(f"role must be 'guest' or 'host', not {role!r}")
+            raise PsiUsageError(f"role must be 'guest' or 'host', not {role!r}")
         super().__init__(ids, label=f"ecdh/{role}", workers=workers, seed=seed, executor=executor)
         self.role = role
         self._scalar = self._rng.scalar(_secp.ORDER).to_bytes(32, "big")
@@ -114,7 +120,7 @@ class EcdhPsiParty(PartyBase):
         -------
         BlindedSet
             Digests (leading bytes of the x coordinate of ``a*b*H(y)``), width
-            :func:`~fl_node.vertical.psi.digest_width` of the two set sizes.
+            :func:`~fl_node.vertical.crypto.psi.digest_width` of the two set sizes.
 
         Raises
         ------
@@ -218,7 +224,7 @@ class EcdhOprfPsiHost(PartyBase):
         Returns
         -------
         BlindedSet
-            Digests of width :func:`~fl_node.vertical.psi.digest_width`.
+            Digests of width :func:`~fl_node.vertical.crypto.psi.digest_width`.
         """
         width = self._own_digest_width(peer_count, "evaluate")
         ids = self._shuffled_ids()
@@ -292,7 +298,7 @@ class EcdhOprfPsiGuest(PartyBase):
             The common ids, in the guest's input order.
         """
         if self._blinding is None:
-            raise PsiError("oprf/guest: blinded_ids() has not been called yet")
+            raise PsiUsageError("oprf/guest: blinded_ids() has not been called yet")
         expect_set(evaluated, SetKind.EC_POINT, "intersect(evaluated)", len(self))
         width = digest_width(len(self), host_set.count)
         _check_digests(host_set, "intersect(host_set)", host_set.count, width)
@@ -346,68 +352,79 @@ def ecdh_psi(
         The guest's intersection, timings and traffic.
     """
     if variant not in ("oprf", "commutative"):
-        raise ValueError(f"unknown ECDH-PSI variant {variant!r}")
+        raise PsiUsageError(f"unknown ECDH-PSI variant {variant!r}")
     start = time.perf_counter()
     phases = Phases()
-    owned = make_executor(workers) if executor is None and workers > 1 else None
-    pool = executor if executor is not None else owned
-    channel = Channel(transcript)
-    host_result: list[PsiId] | None = None
-    try:
-        if variant == "oprf":
-            with phases("setup"):
-                host = EcdhOprfPsiHost(host_ids, workers=workers, seed=seed, executor=pool)
-                guest = EcdhOprfPsiGuest(guest_ids, workers=workers, seed=seed, executor=pool)
-                public = channel.send("host", host.public_key())
-            with phases("guest_blind"):
-                blinded = channel.send("guest", guest.blinded_ids())
-            with phases("host_evaluate"):
-                evaluated = channel.send("host", host.evaluate(blinded))
-            with phases("host_own_set"):
-                host_set = channel.send("host", host.blinded_ids())
-            with phases("guest_intersect"):
-                result = guest.intersect(evaluated, host_set, public)
-            method = EcdhOprfPsiHost.method
-            parties: tuple[PartyBase, PartyBase] = (guest, host)
-        else:
-            with phases("setup"):
-                cguest = EcdhPsiParty(guest_ids, "guest", workers=workers, seed=seed, executor=pool)
-                chost = EcdhPsiParty(host_ids, "host", workers=workers, seed=seed, executor=pool)
-            with phases("guest_blind"):
-                guest_set = channel.send("guest", cguest.blinded_ids())
-            with phases("host_blind"):
-                host_points = channel.send("host", chost.blinded_ids())
-            with phases("host_double_blind"):
-                guest_double = channel.send("host", chost.double_blind(guest_set))
-            with phases("guest_double_blind"):
-                host_double = cguest.double_blind(host_points)
-            with phases("guest_intersect"):
-                result = cguest.intersect(guest_double, host_double)
-            method = EcdhPsiParty.method
-            parties = (cguest, chost)
-        if reveal_to_host:
-            with phases("reveal"):
-                indices = channel.send("guest", parties[0].intersection_message())
-                host_result = parties[1].receive_intersection(indices)
-    finally:
-        if owned is not None:
-            owned.shutdown(wait=True, cancel_futures=True)
-    seconds = time.perf_counter() - start
-    logger.info(
-        "%s: %d x %d -> %d in %.2f s (%d workers)",
-        method,
-        parties[0].size,
-        parties[1].size,
-        len(result),
-        seconds,
-        workers,
+    loopback = Loopback(transcript)
+    run = _run_oprf if variant == "oprf" else _run_commutative
+    with shared_pool(workers, executor) as pool:
+        guest, host, result = run(
+            guest_ids, host_ids, loopback, phases, workers=workers, seed=seed, pool=pool
+        )
+        host_result = reveal(guest, host, loopback, phases) if reveal_to_host else None
+    return local_result(
+        host.method,
+        (guest, host),
+        result,
+        host_result,
+        start=start,
+        workers=workers,
+        loopback=loopback,
+        phases=phases,
     )
-    return PsiResult(
-        method=method,
-        intersection=result,
-        seconds=seconds,
-        bytes_sent=dict(channel.bytes_sent),
-        messages=channel.messages,
-        host_intersection=host_result,
-        phases=dict(phases.seconds),
-    )
+
+
+_Run = tuple[PartyBase, PartyBase, list[PsiId]]
+
+
+def _run_oprf(
+    guest_ids: Iterable[PsiId],
+    host_ids: Iterable[PsiId],
+    loopback: Loopback,
+    phases: Phases,
+    *,
+    workers: int,
+    seed: bytes | None,
+    pool: Executor | None,
+) -> _Run:
+    """The DH-OPRF steps up to the guest's intersection: ``(guest, host, intersection)``."""
+    with phases("setup"):
+        host = EcdhOprfPsiHost(host_ids, workers=workers, seed=seed, executor=pool)
+        guest = EcdhOprfPsiGuest(guest_ids, workers=workers, seed=seed, executor=pool)
+        public = loopback.send("host", host.public_key())
+    with phases("guest_blind"):
+        blinded = loopback.send("guest", guest.blinded_ids())
+    with phases("host_evaluate"):
+        evaluated = loopback.send("host", host.evaluate(blinded))
+    with phases("host_own_set"):
+        host_set = loopback.send("host", host.blinded_ids())
+    with phases("guest_intersect"):
+        result = guest.intersect(evaluated, host_set, public)
+    return guest, host, result
+
+
+def _run_commutative(
+    guest_ids: Iterable[PsiId],
+    host_ids: Iterable[PsiId],
+    loopback: Loopback,
+    phases: Phases,
+    *,
+    workers: int,
+    seed: bytes | None,
+    pool: Executor | None,
+) -> _Run:
+    """The commutative steps up to the guest's intersection: ``(guest, host, intersection)``."""
+    with phases("setup"):
+        guest = EcdhPsiParty(guest_ids, "guest", workers=workers, seed=seed, executor=pool)
+        host = EcdhPsiParty(host_ids, "host", workers=workers, seed=seed, executor=pool)
+    with phases("guest_blind"):
+        guest_set = loopback.send("guest", guest.blinded_ids())
+    with phases("host_blind"):
+        host_points = loopback.send("host", host.blinded_ids())
+    with phases("host_double_blind"):
+        guest_double = loopback.send("host", host.double_blind(guest_set))
+    with phases("guest_double_blind"):
+        host_double = guest.double_blind(host_points)
+    with phases("guest_intersect"):
+        result = guest.intersect(guest_double, host_double)
+    return guest, host, result

@@ -11,7 +11,7 @@ nothing about the guest's ids unless told the intersection (:class:`Intersection
 
 Cost: ``n_guest + n_host`` RSA private operations on the host (CRT, ``gmpy2.powmod_sec``),
 about 2 ms each at 2048 bits here, so this protocol is 10-20x slower than
-:mod:`fl_node.vertical.psi.ecdh`; it is kept for compatibility with FATE-style deployments.
+:mod:`fl_node.vertical.crypto.psi.ecdh`; it is kept for compatibility with FATE-style deployments.
 """
 
 from __future__ import annotations
@@ -23,10 +23,16 @@ from concurrent.futures import Executor
 from typing import Any
 
 from . import _rsa
-from ._common import PsiError, PsiId, PsiResult, digest_width, match_positions
-from ._messages import BlindedSet, Channel, RsaPublicKey, SetKind
-from ._parallel import make_executor
-from ._party import PartyBase, Phases, expect_set
+from ._common import (
+    PsiId,
+    PsiProtocolError,
+    PsiResult,
+    PsiUsageError,
+    digest_width,
+    match_positions,
+)
+from ._messages import BlindedSet, Loopback, RsaPublicKey, SetKind
+from ._party import PartyBase, Phases, expect_set, local_result, reveal, shared_pool
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +99,9 @@ class RsaPsiHost(PartyBase):
         """
         expect_set(blinded, SetKind.RSA_RESIDUE, "sign_blinded")
         if blinded.width != self._key.size:
-            raise PsiError(f"sign_blinded: rows are {blinded.width} bytes, not {self._key.size}")
+            raise PsiProtocolError(
+                f"sign_blinded: rows are {blinded.width} bytes, not {self._key.size}"
+            )
         data = self._run_rows(
             _rsa.task_sign, blinded.data, blinded.width, None, self._key, self._constant_time
         )
@@ -111,7 +119,7 @@ class RsaPsiHost(PartyBase):
         Returns
         -------
         BlindedSet
-            Digests of width :func:`~fl_node.vertical.psi.digest_width`.
+            Digests of width :func:`~fl_node.vertical.crypto.psi.digest_width`.
         """
         width = self._own_digest_width(peer_count, "sign_blinded")
         ids = self._shuffled_ids()
@@ -150,7 +158,7 @@ class RsaPsiGuest(PartyBase):
 
     def _step(self) -> int:
         if self._public is None:
-            raise PsiError("rsa/guest: blinded_ids() has not been called yet")
+            raise PsiUsageError("rsa/guest: blinded_ids() has not been called yet")
         return self._public.size + _rsa.BLINDING_EXTRA_BYTES
 
     def blinded_ids(self, public_key: RsaPublicKey) -> BlindedSet:
@@ -167,7 +175,7 @@ class RsaPsiGuest(PartyBase):
             Modulus-sized residues.
         """
         if self._public is not None and self._public != public_key:
-            raise PsiError("rsa/guest: already blinded under another key")
+            raise PsiUsageError("rsa/guest: already blinded under another key")
         self._public = public_key
         step = self._step()
         ids = self._shuffled_ids()
@@ -212,11 +220,13 @@ class RsaPsiGuest(PartyBase):
         assert public is not None
         expect_set(signed, SetKind.RSA_RESIDUE, "intersect(signed)", len(self))
         if signed.width != public.size:
-            raise PsiError("intersect(signed): rows are not modulus-sized")
+            raise PsiProtocolError("intersect(signed): rows are not modulus-sized")
         width = digest_width(len(self), host_set.count)
         expect_set(host_set, SetKind.DIGEST, "intersect(host_set)")
         if host_set.width != width:
-            raise PsiError(f"intersect(host_set): digest width {host_set.width}, expected {width}")
+            raise PsiProtocolError(
+                f"intersect(host_set): digest width {host_set.width}, expected {width}"
+            )
         ids = self._shuffled_ids()
         size = public.size
         argsets = [
@@ -273,46 +283,36 @@ def rsa_psi(
     """
     start = time.perf_counter()
     phases = Phases()
-    owned = make_executor(workers) if executor is None and workers > 1 else None
-    pool = executor if executor is not None else owned
-    channel = Channel(transcript)
-    host_result: list[PsiId] | None = None
-    try:
+    loopback = Loopback(transcript)
+    with shared_pool(workers, executor) as pool:
         with phases("setup"):
             host = RsaPsiHost(host_ids, bits=bits, workers=workers, seed=seed, executor=pool)
             guest = RsaPsiGuest(guest_ids, workers=workers, seed=seed, executor=pool)
-            public = channel.send("host", host.public_key())
-        with phases("guest_blind"):
-            blinded = channel.send("guest", guest.blinded_ids(public))
-        with phases("host_sign"):
-            signed = channel.send("host", host.sign_blinded(blinded))
-        with phases("host_own_set"):
-            host_set = channel.send("host", host.blinded_ids())
-        with phases("guest_intersect"):
-            result = guest.intersect(signed, host_set)
-        if reveal_to_host:
-            with phases("reveal"):
-                indices = channel.send("guest", guest.intersection_message())
-                host_result = host.receive_intersection(indices)
-    finally:
-        if owned is not None:
-            owned.shutdown(wait=True, cancel_futures=True)
-    seconds = time.perf_counter() - start
-    logger.info(
-        "%s: %d x %d -> %d in %.2f s (%d workers)",
+        result = _run_rsa(guest, host, loopback, phases)
+        host_result = reveal(guest, host, loopback, phases) if reveal_to_host else None
+    return local_result(
         RsaPsiHost.method,
-        guest.size,
-        host.size,
-        len(result),
-        seconds,
-        workers,
+        (guest, host),
+        result,
+        host_result,
+        start=start,
+        workers=workers,
+        loopback=loopback,
+        phases=phases,
     )
-    return PsiResult(
-        method=RsaPsiHost.method,
-        intersection=result,
-        seconds=seconds,
-        bytes_sent=dict(channel.bytes_sent),
-        messages=channel.messages,
-        host_intersection=host_result,
-        phases=dict(phases.seconds),
-    )
+
+
+def _run_rsa(
+    guest: RsaPsiGuest, host: RsaPsiHost, loopback: Loopback, phases: Phases
+) -> list[PsiId]:
+    """The blind-signature steps up to the guest's intersection."""
+    with phases("setup"):
+        public = loopback.send("host", host.public_key())
+    with phases("guest_blind"):
+        blinded = loopback.send("guest", guest.blinded_ids(public))
+    with phases("host_sign"):
+        signed = loopback.send("host", host.sign_blinded(blinded))
+    with phases("host_own_set"):
+        host_set = loopback.send("host", host.blinded_ids())
+    with phases("guest_intersect"):
+        return guest.intersect(signed, host_set)

@@ -40,6 +40,7 @@ from fl_node.vertical._vfl_messages import (
 )
 from fl_node.vertical._vfl_party import ArbiterParty, GuestParty, HostParty
 from fl_node.vertical._vfl_transport import LocalNetwork, LocalTransport, ProtocolError
+from fl_node.vertical.crypto.paillier import CipherVector, generate_keypair
 from fl_node.vertical.data import PartyTable
 from fl_node.vertical.hetero_lr import (
     HeteroLRArbiter,
@@ -54,7 +55,6 @@ from fl_node.vertical.hetero_lr import (
     schedule,
     taylor_lr_reference,
 )
-from fl_node.vertical.paillier import CipherVector, generate_keypair
 
 KEY_BITS = 512  # tests only: far below 112-bit security, but the arithmetic is the same
 pytestmark = pytest.mark.filterwarnings("ignore")

@@ -1,4 +1,4 @@
-"""Tests for fl_node.vertical.paillier, with python-paillier (phe) as the reference."""
+"""Tests for fl_node.vertical.crypto.paillier, with python-paillier (phe) as the reference."""
 
 from __future__ import annotations
 
@@ -14,14 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from fl_node.vertical import _paillier_wire as wire
-from fl_node.vertical._paillier_math import (
-    FixedBaseTable,
-    choose_window,
-    multi_exp_columns,
-    multi_exp_naive,
-)
-from fl_node.vertical.paillier import (
+from fl_node.vertical.crypto.paillier import (
     DEFAULT_SCALAR_FRAC_BITS,
     CipherVector,
     Encryptor,
@@ -38,6 +31,13 @@ from fl_node.vertical.paillier import (
     default_short_exponent_bits,
     generate_keypair,
     security_bits,
+)
+from fl_node.vertical.crypto.paillier import _wire as wire
+from fl_node.vertical.crypto.paillier._math import (
+    FixedBaseTable,
+    choose_window,
+    multi_exp_columns,
+    multi_exp_naive,
 )
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

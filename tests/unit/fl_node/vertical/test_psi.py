@@ -11,13 +11,14 @@ from typing import Any, Literal
 import gmpy2
 import pytest
 
-from fl_node.vertical.psi import (
+from fl_node.vertical.crypto.psi import (
     BlindedSet,
     EcdhOprfPsiGuest,
     EcdhOprfPsiHost,
     EcdhPsiParty,
     EcPublicKey,
     IntersectionIndices,
+    Loopback,
     PsiError,
     PsiProtocolError,
     PsiResult,
@@ -34,8 +35,7 @@ from fl_node.vertical.psi import (
     make_executor,
     rsa_psi,
 )
-from fl_node.vertical.psi._common import match_positions
-from fl_node.vertical.psi._messages import Channel
+from fl_node.vertical.crypto.psi._common import match_positions
 
 RSA_BITS = 1024  # the smallest accepted size keeps the suite fast; production default is 2048
 
@@ -274,19 +274,19 @@ def test_host_learns_nothing_without_reveal() -> None:
 def test_host_side_state_and_output() -> None:
     guest, host = _overlapping(random.Random(4), 30, 50, 12)
     expected = set(guest) & set(host)
-    channel = Channel()
+    loopback = Loopback()
     h = EcdhOprfPsiHost(host, seed=b"h")
     g = EcdhOprfPsiGuest(guest, seed=b"g")
-    public = channel.send("host", h.public_key())
-    evaluated = channel.send("host", h.evaluate(channel.send("guest", g.blinded_ids())))
-    host_set = channel.send("host", h.blinded_ids())
+    public = loopback.send("host", h.public_key())
+    evaluated = loopback.send("host", h.evaluate(loopback.send("guest", g.blinded_ids())))
+    host_set = loopback.send("host", h.blinded_ids())
     assert set(g.intersect(evaluated, host_set, public)) == expected
     # before the reveal the host holds only its own ids and the guest's random points
     assert set(h._table.ids) == set(host)
     assert h._matched_peer_positions is None
     message = g.intersection_message()
     assert len(message.positions) == len(expected)
-    revealed = h.receive_intersection(channel.send("guest", message))
+    revealed = h.receive_intersection(loopback.send("guest", message))
     assert set(revealed) == expected and set(revealed) <= set(host)
     with pytest.raises(PsiError):
         EcdhOprfPsiGuest(["x"]).intersection_message()
