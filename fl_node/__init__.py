@@ -2,12 +2,13 @@
 
 Public surface (imported lazily, so ``import fl_node.vertical.psi`` does not pull in PyTorch)::
 
-    ParticipantNode, Coordinator, RoundReport, UpdateVerdict   # the two roles
+    ParticipantNode, Coordinator, RoundReport                   # the two roles
+    RoundEvidence, UpdateVerdict                                # what a round publishes
     TaskSpec, ModelSpec, TrainConfig                            # what a task asks for
     FedAvg, FedSGD, Strategy, make_strategy                     # aggregation
     LocalDataset, breast_cancer_hospitals, load_csv, save_csv   # data
     binary_metrics, BinaryMetrics                               # evaluation
-    FlError, SpecError, ModelIntegrityError, UpdateRejectedError, DataError
+    FlError, SpecError, ModelIntegrityError, UpdateRejectedError, DataError, EvidenceError
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fl_node.coordinator import Coordinator, RoundReport, UpdateVerdict
+    from fl_node.coordinator import Coordinator, RoundReport
     from fl_node.data import LocalDataset, breast_cancer_hospitals, load_csv, save_csv
     from fl_node.errors import (
         DataError,
+        EvidenceError,
         FlError,
         ModelIntegrityError,
         SpecError,
         UpdateRejectedError,
     )
     from fl_node.evaluation import BinaryMetrics, binary_metrics
+    from fl_node.evidence import RoundEvidence, UpdateVerdict
     from fl_node.models import ModelSpec
     from fl_node.participant import ParticipantNode
     from fl_node.strategies import FedAvg, FedSGD, Strategy, make_strategy
@@ -35,18 +38,20 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "Coordinator": "fl_node.coordinator",
     "RoundReport": "fl_node.coordinator",
-    "UpdateVerdict": "fl_node.coordinator",
     "LocalDataset": "fl_node.data",
     "breast_cancer_hospitals": "fl_node.data",
     "load_csv": "fl_node.data",
     "save_csv": "fl_node.data",
     "DataError": "fl_node.errors",
+    "EvidenceError": "fl_node.errors",
     "FlError": "fl_node.errors",
     "ModelIntegrityError": "fl_node.errors",
     "SpecError": "fl_node.errors",
     "UpdateRejectedError": "fl_node.errors",
     "BinaryMetrics": "fl_node.evaluation",
     "binary_metrics": "fl_node.evaluation",
+    "RoundEvidence": "fl_node.evidence",
+    "UpdateVerdict": "fl_node.evidence",
     "ModelSpec": "fl_node.models",
     "ParticipantNode": "fl_node.participant",
     "FedAvg": "fl_node.strategies",
@@ -61,6 +66,7 @@ __all__ = [
     "BinaryMetrics",
     "Coordinator",
     "DataError",
+    "EvidenceError",
     "FedAvg",
     "FedSGD",
     "FlError",
@@ -68,6 +74,7 @@ __all__ = [
     "ModelIntegrityError",
     "ModelSpec",
     "ParticipantNode",
+    "RoundEvidence",
     "RoundReport",
     "SpecError",
     "Strategy",

@@ -14,18 +14,33 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from chain import FedTaskClient, Signer, TaskStatus, UpdateAnchor
 from fl_node.data import LocalDataset
-from fl_node.errors import FlError, UpdateRejectedError
+from fl_node.errors import (
+    NotCoordinatorError,
+    PayoutMismatchError,
+    TaskStateError,
+    UpdateRejectedError,
+)
 from fl_node.evaluation import BinaryMetrics, binary_metrics
+from fl_node.evidence import (
+    NOT_SUBMITTED,
+    AggregationRecord,
+    ContributionRecord,
+    ModelRef,
+    RewardSplit,
+    RoundEvidence,
+    RoundMetrics,
+    UpdateVerdict,
+)
 from fl_node.models import TabularClassifier, build_model, trainable_state
 from fl_node.participant import fetch_verified
-from fl_node.serialization import decode_model, decode_update, encode_model
+from fl_node.serialization import UpdateMeta, decode_model, decode_update, encode_model
 from fl_node.strategies import ClientUpdate, Strategy
 from fl_node.task import TaskSpec
 from fl_node.training import cpu_threads_for, pick_device
@@ -33,9 +48,11 @@ from incentives import (
     ContributionEstimator,
     ExactShapley,
     LeaveOneOut,
+    RoundRewards,
     allocate_round,
 )
 from incentives.contribution import Coalition
+from kernel.types import Address
 from storage import (
     ContentIntegrityError,
     ContentNotFoundError,
@@ -55,34 +72,14 @@ _ESTIMATORS: dict[str, Callable[[], ContributionEstimator]] = {
     "shapley-exact": ExactShapley,
 }
 
+UTILITY_DESCRIPTION = (
+    "negative log loss of the coalition's aggregate on the coordinator's validation set "
+    "(coalition keys index the accepted updates in participant order)"
+)
+"""What a coalition's utility measures, as the evidence states it."""
 
-@dataclass(frozen=True)
-class UpdateVerdict:
-    """The coordinator's decision on one participant's update in one round."""
-
-    participant: str
-    accepted: bool
-    reason: str | None  # None when accepted; "not_submitted" when nothing was anchored
-    detail: str = ""
-    cid: str | None = None
-    update_hash: str | None = None
-    samples: int = 0
-    train_loss: float | None = None
-    bytes: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "participant": self.participant,
-            "accepted": self.accepted,
-            "reason": self.reason,
-            "detail": self.detail,
-            "cid": self.cid,
-            "update_hash": self.update_hash,
-            "samples": self.samples,
-            "train_loss": self.train_loss,
-            "bytes": self.bytes,
-        }
+SPLIT_DESCRIPTION = "amount_i = floor(budget*C_i/S) - floor(budget*C_(i-1)/S)"
+"""How amounts follow from scores, as the evidence states it (see :mod:`incentives.rewards`)."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +111,19 @@ class RoundReport:
     def rejected(self) -> list[UpdateVerdict]:
         """Updates anchored but rejected."""
         return [v for v in self.verdicts if not v.accepted and v.reason != "not_submitted"]
+
+
+@dataclass(frozen=True)
+class _RoundWork:
+    """What a round's finalisation computed before anything is stored or sent on-chain."""
+
+    round: int
+    participants: list[Address]
+    verdicts: list[UpdateVerdict]
+    contributions: list[float]
+    utilities: dict[str, float]
+    metrics: RoundMetrics
+    rewards: RoundRewards
 
 
 def _predict(model: torch.nn.Module, data: LocalDataset) -> np.ndarray:
@@ -178,7 +188,9 @@ class Coordinator:
         """
         info = self.fed_task.task(task_id)
         if str(info.coordinator) != str(self.signer.address):
-            raise FlError(f"attach: {self.signer.address} is not the coordinator of {task_id}")
+            raise NotCoordinatorError(
+                f"attach: {self.signer.address} is not the coordinator of {task_id}"
+            )
         spec = TaskSpec.from_bytes(
             fetch_verified(self.store, info.spec_cid, info.spec_hash, "task spec")
         )
@@ -211,7 +223,7 @@ class Coordinator:
             or self.estimator is None
             or self.model is None
         ):
-            raise FlError("Coordinator: attach(task_id) first")
+            raise TaskStateError("Coordinator: attach(task_id) first")
         return self.task_id, self.spec, self.strategy, self.estimator, self.model
 
     # ---- one round ----------------------------------------------------------------------------
@@ -260,8 +272,6 @@ class Coordinator:
         self, anchor: UpdateAnchor, round_: int, expected: Mapping[str, tuple[int, ...]]
     ) -> tuple[UpdateVerdict, ClientUpdate | None]:
         """Fetch and validate one anchored update; never raises for a bad update."""
-        task_id, *_ = self._require()
-        assert self.model_hash is not None
         base = UpdateVerdict(
             participant=anchor.participant,
             accepted=False,
@@ -272,50 +282,61 @@ class Coordinator:
         )
         data = b""
         try:
-            try:
-                cid = validate_cid(anchor.cid)
-                data = self.store.get(cid, verify=False, max_bytes=MAX_UPDATE_BYTES)
-            except (ContentNotFoundError, InvalidCidError) as exc:
-                raise UpdateRejectedError("missing", str(exc)) from None
-            except ContentIntegrityError as exc:
-                raise UpdateRejectedError("too_large", str(exc)) from None
-            if content_hash(data) != anchor.update_hash:
-                raise UpdateRejectedError(
-                    "hash_mismatch", "the stored bytes do not hash to the anchored update hash"
-                )
-            try:
-                self.store.verify(cid, data)
-            except ContentIntegrityError as exc:
-                raise UpdateRejectedError("cid_mismatch", str(exc)) from None
+            data = self._fetch_update(anchor)
             delta, meta = decode_update(data, expected)
-            checks = (
-                ("wrong_task", meta.task_id == task_id, f"update is for task {meta.task_id}"),
-                ("wrong_round", meta.round == round_, f"update is for round {meta.round}"),
-                (
-                    "wrong_participant",
-                    meta.participant.lower() == anchor.participant.lower(),
-                    f"update names {meta.participant}",
-                ),
-                (
-                    "wrong_base",
-                    meta.base_model_hash == "0x" + self.model_hash.hex(),
-                    "update starts from another global model",
-                ),
-                (
-                    "samples_mismatch",
-                    meta.samples == anchor.samples,
-                    f"update declares {meta.samples} samples, anchor {anchor.samples}",
-                ),
-            )
-            for reason, ok, detail in checks:
-                if not ok:
-                    raise UpdateRejectedError(reason, detail)
+            self._check_metadata(meta, anchor, round_)
         except UpdateRejectedError as exc:
             log.warning("finalize_round: rejected %s: %s", anchor.participant, exc)
             verdict = replace(base, reason=exc.reason, detail=exc.detail, bytes=len(data))
             return verdict, None
         verdict = replace(base, accepted=True, train_loss=meta.train_loss, bytes=len(data))
         return verdict, ClientUpdate(delta=delta, samples=anchor.samples)
+
+    def _fetch_update(self, anchor: UpdateAnchor) -> bytes:
+        """The anchored update's bytes, checked against its anchored hash and its CID."""
+        try:
+            cid = validate_cid(anchor.cid)
+            data = self.store.get(cid, verify=False, max_bytes=MAX_UPDATE_BYTES)
+        except (ContentNotFoundError, InvalidCidError) as exc:
+            raise UpdateRejectedError("missing", str(exc)) from None
+        except ContentIntegrityError as exc:
+            raise UpdateRejectedError("too_large", str(exc)) from None
+        if content_hash(data) != anchor.update_hash:
+            raise UpdateRejectedError(
+                "hash_mismatch", "the stored bytes do not hash to the anchored update hash"
+            )
+        try:
+            self.store.verify(cid, data)
+        except ContentIntegrityError as exc:
+            raise UpdateRejectedError("cid_mismatch", str(exc)) from None
+        return data
+
+    def _check_metadata(self, meta: UpdateMeta, anchor: UpdateAnchor, round_: int) -> None:
+        """Raise :class:`UpdateRejectedError` unless the update's metadata agrees with the chain."""
+        task_id, *_ = self._require()
+        assert self.model_hash is not None
+        checks = (
+            ("wrong_task", meta.task_id == task_id, f"update is for task {meta.task_id}"),
+            ("wrong_round", meta.round == round_, f"update is for round {meta.round}"),
+            (
+                "wrong_participant",
+                meta.participant.lower() == anchor.participant.lower(),
+                f"update names {meta.participant}",
+            ),
+            (
+                "wrong_base",
+                meta.base_model_hash == "0x" + self.model_hash.hex(),
+                "update starts from another global model",
+            ),
+            (
+                "samples_mismatch",
+                meta.samples == anchor.samples,
+                f"update declares {meta.samples} samples, anchor {anchor.samples}",
+            ),
+        )
+        for reason, ok, detail in checks:
+            if not ok:
+                raise UpdateRejectedError(reason, detail)
 
     def finalize_round(self) -> RoundReport:
         """Check, aggregate, score, evaluate, store and finalise the open round."""
@@ -324,32 +345,84 @@ class Coordinator:
             return self._finalize_round()
 
     def _finalize_round(self) -> RoundReport:
-        task_id, spec, strategy, estimator, model = self._require()
+        task_id, spec, strategy, _, model = self._require()
         started = time.monotonic()
         info = self.fed_task.task(task_id)
         if not info.round_open:
-            raise FlError(f"finalize_round: task {task_id} has no open round")
+            raise TaskStateError(f"finalize_round: task {task_id} has no open round")
         round_ = int(info.current_round)
-        participants = self.fed_task.participants(task_id)
+        participants = list(self.fed_task.participants(task_id))
+        params = trainable_state(model)
+        verdicts, accepted = self._collect_updates(task_id, round_, participants, params)
+        contributions, utilities = self._measure_contributions(params, accepted, len(participants))
+        next_model = build_model(spec.model)
+        next_model.load_state_dict(
+            strategy.aggregate(params, [u for _, u in accepted]), strict=False
+        )
+        work = _RoundWork(
+            round=round_,
+            participants=participants,
+            verdicts=verdicts,
+            contributions=contributions,
+            utilities=utilities,
+            metrics=self._evaluate(next_model),
+            rewards=allocate_round(
+                contributions,
+                escrow_remaining=int(info.escrow),
+                rounds_left=info.total_rounds - round_ + 1,
+                eligible=[v.accepted for v in verdicts],
+            ),
+        )
+        base_model = self._model_ref()
+        model_bytes = self._set_model(next_model, round_=round_)
+        evidence_cid = self.store.put_json(self._evidence(work, base_model).to_dict())
+        gas_used = self._finalize_on_chain(work, evidence_cid)
+        report = self._report(work, model_bytes, evidence_cid, gas_used, started)
+        self.reports.append(report)
+        log.info(
+            "finalize_round: task %s round %d: %d accepted, %d rejected, test acc %.3f, paid %d",
+            task_id,
+            round_,
+            report.accepted,
+            len(report.rejected),
+            report.test.accuracy,
+            work.rewards.paid,
+        )
+        return report
+
+    def _collect_updates(
+        self, task_id: int, round_: int, participants: list[Address], params: Mapping[str, Tensor]
+    ) -> tuple[list[UpdateVerdict], list[tuple[int, ClientUpdate]]]:
+        """One verdict per participant, and the accepted updates with their participant index."""
         anchors = {
             a.participant: a
             for a in self.fed_task.update_anchors(task_id, round_, from_block=self._round_block)
         }
-        params = trainable_state(model)
         expected = {k: tuple(v.shape) for k, v in params.items()}
-
         verdicts: list[UpdateVerdict] = []
         accepted: list[tuple[int, ClientUpdate]] = []
         for index, participant in enumerate(participants):
             anchor = anchors.get(participant)
             if anchor is None:
-                verdicts.append(UpdateVerdict(participant, accepted=False, reason="not_submitted"))
+                verdicts.append(UpdateVerdict(participant, accepted=False, reason=NOT_SUBMITTED))
                 continue
             verdict, update = self._check_update(anchor, round_, expected)
             verdicts.append(verdict)
             if update is not None:
                 accepted.append((index, update))
+        return verdicts, accepted
 
+    def _measure_contributions(
+        self,
+        params: Mapping[str, Tensor],
+        accepted: list[tuple[int, ClientUpdate]],
+        n_participants: int,
+    ) -> tuple[list[float], dict[str, float]]:
+        """Each participant's contribution (0 unless accepted) and every coalition's utility.
+
+        A coalition's utility is the negative log loss of its aggregate on the validation set.
+        """
+        _, spec, strategy, estimator, _ = self._require()
         updates = [u for _, u in accepted]
         scratch = build_model(spec.model)
 
@@ -358,107 +431,104 @@ class Coordinator:
             scratch.load_state_dict(strategy.aggregate(params, chosen), strict=False)
             return -binary_metrics(self.validation.y, _predict(scratch, self.validation)).log_loss
 
-        contributions = [0.0] * len(participants)
-        utilities: dict[str, float] = {}
-        if updates:
-            result = estimator.estimate(len(updates), utility)
-            utilities = result.utilities
-            for (index, _), score in zip(accepted, result.scores, strict=True):
-                contributions[index] = score
+        contributions = [0.0] * n_participants
+        if not updates:
+            return contributions, {}
+        result = estimator.estimate(len(updates), utility)
+        for (index, _), score in zip(accepted, result.scores, strict=True):
+            contributions[index] = score
+        return contributions, result.utilities
 
-        new_params = strategy.aggregate(params, updates)
-        next_model = build_model(spec.model)
-        next_model.load_state_dict(new_params, strict=False)
-        val_metrics = binary_metrics(self.validation.y, _predict(next_model, self.validation))
-        test_metrics = binary_metrics(self.test.y, _predict(next_model, self.test))
-
-        rewards = allocate_round(
-            contributions,
-            escrow_remaining=int(info.escrow),
-            rounds_left=info.total_rounds - round_ + 1,
-            eligible=[v.accepted for v in verdicts],
+    def _evaluate(self, model: TabularClassifier) -> RoundMetrics:
+        """``model``'s metrics on the validation and the held-out test set."""
+        return RoundMetrics(
+            validation=binary_metrics(self.validation.y, _predict(model, self.validation)),
+            test=binary_metrics(self.test.y, _predict(model, self.test)),
         )
-        base_cid, base_hash = self.model_cid, self.model_hash
-        assert base_cid is not None and base_hash is not None
-        model_bytes = self._set_model(next_model, round_=round_)
+
+    def _model_ref(self) -> ModelRef:
+        """The current global model's CID and hash."""
         assert self.model_cid is not None and self.model_hash is not None
-        evidence = {
-            "kind": "fedmarket/round-evidence",
-            "task_id": task_id,
-            "round": round_,
-            "coordinator": self.signer.address,
-            "base_model": {"cid": base_cid, "hash": "0x" + base_hash.hex()},
-            "participants": list(participants),
-            "updates": [v.to_dict() for v in verdicts],
-            "aggregation": {
-                "strategy": spec.strategy,
-                "server_lr": spec.server_lr,
-                "weights": {v.participant: v.samples for v in verdicts if v.accepted},
-            },
-            "contribution": {
-                "method": estimator.name,
-                "utility": "negative log loss of the coalition's aggregate on the coordinator's "
-                "validation set (coalition keys index the accepted updates in participant order)",
-                "validation_rows": self.validation.rows,
-                "validation_data_hash": "0x"
-                + content_hash(self.validation.x.tobytes() + self.validation.y.tobytes()).hex(),
-                "utilities": utilities,
-                "scores": contributions,
-            },
-            "rewards": {
-                "budget": rewards.budget,
-                "scores": rewards.scores,
-                "amounts": rewards.amounts,
-                "split": "amount_i = floor(budget*C_i/S) - floor(budget*C_(i-1)/S)",
-            },
-            "new_model": {"cid": self.model_cid, "hash": "0x" + self.model_hash.hex()},
-            "metrics": {"validation": val_metrics.to_dict(), "test": test_metrics.to_dict()},
-        }
-        evidence_cid = self.store.put_json(evidence)
+        return ModelRef(cid=self.model_cid, hash="0x" + self.model_hash.hex())
+
+    def _evidence(self, work: _RoundWork, base_model: ModelRef) -> RoundEvidence:
+        """The round's evidence document (every input's CID, verdicts, utilities, rewards)."""
+        task_id, spec, _, estimator, _ = self._require()
+        validation_bytes = self.validation.x.tobytes() + self.validation.y.tobytes()
+        return RoundEvidence(
+            task_id=task_id,
+            round=work.round,
+            coordinator=Address(self.signer.address),
+            base_model=base_model,
+            participants=tuple(work.participants),
+            updates=tuple(work.verdicts),
+            aggregation=AggregationRecord(
+                strategy=spec.strategy,
+                server_lr=spec.server_lr,
+                weights={v.participant: v.samples for v in work.verdicts if v.accepted},
+            ),
+            contribution=ContributionRecord(
+                method=estimator.name,
+                utility=UTILITY_DESCRIPTION,
+                validation_rows=self.validation.rows,
+                validation_data_hash="0x" + content_hash(validation_bytes).hex(),
+                utilities=work.utilities,
+                scores=tuple(work.contributions),
+            ),
+            rewards=RewardSplit(
+                budget=work.rewards.budget,
+                scores=tuple(work.rewards.scores),
+                amounts=tuple(work.rewards.amounts),
+                split=SPLIT_DESCRIPTION,
+            ),
+            new_model=self._model_ref(),
+            metrics=work.metrics,
+        )
+
+    def _finalize_on_chain(self, work: _RoundWork, evidence_cid: str) -> int:
+        """Finalise the round on-chain; check the contract paid the reference split; gas used."""
+        task_id, *_ = self._require()
+        assert self.model_cid is not None and self.model_hash is not None
         tx = self.fed_task.finalize_round(
             task_id,
-            round_,
+            work.round,
             model_cid=self.model_cid,
             model_hash=self.model_hash,
             evidence_cid=evidence_cid,
-            scores=rewards.scores,
-            budget=rewards.budget,
+            scores=work.rewards.scores,
+            budget=work.rewards.budget,
         )
         self._round_block = None
         paid = [r.amount for r in self.fed_task.rewards_in(tx)]
-        if paid != rewards.amounts:
-            raise FlError(
+        if paid != work.rewards.amounts:
+            raise PayoutMismatchError(
                 f"finalize_round: on-chain split {paid} differs from the reference "
-                f"{rewards.amounts}"
+                f"{work.rewards.amounts}"
             )
-        report = RoundReport(
-            round=round_,
-            verdicts=verdicts,
-            contributions=contributions,
-            scores=rewards.scores,
-            budget=rewards.budget,
-            amounts=rewards.amounts,
-            model_cid=self.model_cid,
-            model_hash="0x" + self.model_hash.hex(),
+        return self._round_gas + tx.gas_used
+
+    def _report(
+        self, work: _RoundWork, model_bytes: int, evidence_cid: str, gas_used: int, started: float
+    ) -> RoundReport:
+        """The round's report, once it is finalised."""
+        new_model = self._model_ref()
+        return RoundReport(
+            round=work.round,
+            verdicts=work.verdicts,
+            contributions=work.contributions,
+            scores=work.rewards.scores,
+            budget=work.rewards.budget,
+            amounts=work.rewards.amounts,
+            model_cid=new_model.cid,
+            model_hash=new_model.hash,
             model_bytes=model_bytes,
             evidence_cid=evidence_cid,
-            validation=val_metrics,
-            test=test_metrics,
-            gas_used=self._round_gas + tx.gas_used,
+            validation=work.metrics.validation,
+            test=work.metrics.test,
+            gas_used=gas_used,
             seconds=time.monotonic() - started,
-            utilities=utilities,
+            utilities=work.utilities,
         )
-        self.reports.append(report)
-        log.info(
-            "finalize_round: task %s round %d: %d accepted, %d rejected, test acc %.3f, paid %d",
-            task_id,
-            round_,
-            report.accepted,
-            len(report.rejected),
-            test_metrics.accuracy,
-            rewards.paid,
-        )
-        return report
 
     # ---- the whole task -----------------------------------------------------------------------
     def run(

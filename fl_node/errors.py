@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from kernel.errors import FedmarketError, IntegrityError, InvalidInputError
+from kernel.errors import (
+    FedmarketError,
+    IntegrityError,
+    InvalidInputError,
+    OperationTimeoutError,
+    ProtocolError,
+    RefusedError,
+)
 
 
 class FlError(FedmarketError):
@@ -35,3 +42,44 @@ class UpdateRejectedError(FlError, IntegrityError):
 
 class DataError(FlError, InvalidInputError):
     """A dataset is missing, fails its checksum, or has the wrong shape."""
+
+
+class AggregationError(FlError, InvalidInputError):
+    """Updates cannot be combined: none given, weights that do not fit, or differing tensors."""
+
+
+class MalformedArtifactError(FlError, IntegrityError):
+    """Bytes are not a fedmarket safetensors artifact (header, dtypes, offsets or metadata)."""
+
+
+class NotCoordinatorError(FlError, RefusedError):
+    """The signer is not the coordinator the chain records for the task."""
+
+
+class TaskStateError(FlError, RefusedError):
+    """The task is not in the state a step needs (no task attached, no round open)."""
+
+
+class PayoutMismatchError(FlError, IntegrityError):
+    """The contract paid a round differently from the reference split the coordinator computed."""
+
+
+class RoundTimeoutError(FlError, OperationTimeoutError):
+    """A task did not reach the awaited state before its deadline."""
+
+
+class EvidenceError(FlError, ProtocolError):
+    """A round-evidence document does not follow its schema (:mod:`fl_node.evidence`).
+
+    Attributes
+    ----------
+    field : str
+        Where the fault is, as a path into the document (``"evidence.updates[2].samples"``).
+    problem : str
+        What is wrong there.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field} {problem}")

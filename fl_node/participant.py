@@ -16,7 +16,7 @@ import torch
 
 from chain import FedTaskClient, Signer, TaskInfo, TaskStatus
 from fl_node.data import LocalDataset
-from fl_node.errors import FlError, ModelIntegrityError, SpecError
+from fl_node.errors import ModelIntegrityError, RoundTimeoutError, SpecError
 from fl_node.serialization import LoadedModel, UpdateMeta, decode_model, encode_update
 from fl_node.task import TaskSpec
 from fl_node.training import pick_device, train_local
@@ -181,7 +181,7 @@ class ParticipantNode:
 
         Raises
         ------
-        FlError
+        RoundTimeoutError
             When ``timeout`` seconds pass before the task completes.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -192,5 +192,5 @@ class ParticipantNode:
                 log.info("run: task %s is %s", task_id, status.name.lower())
                 return self.history
             if deadline is not None and time.monotonic() > deadline:
-                raise FlError(f"run: task {task_id} did not complete within {timeout}s")
+                raise RoundTimeoutError(f"run: task {task_id} did not complete within {timeout}s")
             time.sleep(poll_interval)
