@@ -15,6 +15,7 @@ from fedmarket.demo import (
     sponsor_task,
 )
 from fl_node.audit import audit_task
+from fl_node.evidence import RoundEvidence
 from fl_node.strategies import FedAvg
 
 pytestmark = pytest.mark.slow
@@ -101,3 +102,62 @@ def test_altered_model_in_the_store_is_caught(tmp_path):
     report = audit_task(world.fed_task(), world.store, task_id)
     assert not report.ok
     assert report.failures[0][0] == 2
+
+
+def _drop_metrics(doc):
+    del doc["metrics"]
+
+
+def _samples_as_text(doc):
+    doc["updates"][0]["samples"] = str(doc["updates"][0]["samples"])
+
+
+def _future_version(doc):
+    doc["version"] = 2
+
+
+@pytest.mark.parametrize(
+    ("breaks", "field"),
+    [
+        (_drop_metrics, "evidence.metrics is missing"),
+        (_samples_as_text, "evidence.updates[0].samples must be an integer"),
+        (_future_version, "evidence.version 2 is not a version this reader knows"),
+    ],
+    ids=["missing-field", "wrong-type", "unknown-version"],
+)
+def test_evidence_that_breaks_the_schema_fails_the_evidence_check(
+    tmp_path, monkeypatch, breaks, field
+):
+    real = RoundEvidence.to_dict
+
+    def published(self):
+        doc = real(self)
+        breaks(doc)  # a coordinator publishing evidence the schema does not allow
+        return doc
+
+    monkeypatch.setattr(RoundEvidence, "to_dict", published)
+    world, task_id, _ = run_task(tmp_path, rounds=1)
+    monkeypatch.undo()
+    report = audit_task(world.fed_task(), world.store, task_id)
+    [(round_, check)] = report.failures
+    assert (round_, check.name) == (1, "evidence")
+    assert field in check.detail
+    assert "breaks schema v1" in check.detail
+    assert [c.name for c in report.rounds[0].checks] == ["model_continuity", "evidence"]
+
+
+def test_evidence_that_names_another_model_fails_the_evidence_check(tmp_path, monkeypatch):
+    real = RoundEvidence.to_dict
+
+    def published(self):
+        doc = real(self)
+        doc["new_model"]["hash"] = "0x" + "00" * 32
+        return doc
+
+    monkeypatch.setattr(RoundEvidence, "to_dict", published)
+    world, task_id, _ = run_task(tmp_path, rounds=1)
+    monkeypatch.undo()
+    report = audit_task(world.fed_task(), world.store, task_id)
+    failed = {c.name: c.detail for _, c in report.failures}
+    assert list(failed) == ["evidence"]
+    assert "new_model differ from the chain" in failed["evidence"]
