@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from safetensors.torch import load as st_load
 
-from fl_node.errors import ModelIntegrityError, UpdateRejectedError
+from fl_node.errors import MalformedArtifactError, ModelIntegrityError, UpdateRejectedError
 from fl_node.models import ModelSpec, build_model, full_state
 
 FORMAT = "fedmarket/1"
@@ -57,24 +57,24 @@ def _st_encode(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str])
 def _parse_header(data: bytes) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate a safetensors header; return (tensor entries, metadata)."""
     if len(data) < 8:
-        raise ValueError("shorter than a safetensors header")
+        raise MalformedArtifactError("shorter than a safetensors header")
     (size,) = struct.unpack("<Q", data[:8])
     if size > _MAX_HEADER or 8 + size > len(data):
-        raise ValueError(f"header length {size} out of bounds")
+        raise MalformedArtifactError(f"header length {size} out of bounds")
     header = json.loads(data[8 : 8 + size])
     if not isinstance(header, dict):
-        raise ValueError("header is not an object")
+        raise MalformedArtifactError("header is not an object")
     meta = header.pop("__metadata__", {}) or {}
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
-        raise ValueError("metadata must map strings to strings")
+        raise MalformedArtifactError("metadata must map strings to strings")
     body = len(data) - 8 - size
     for name, entry in header.items():
         if entry.get("dtype") not in _ALLOWED_DTYPES:
-            raise ValueError(f"tensor {name}: dtype {entry.get('dtype')} not allowed")
+            raise MalformedArtifactError(f"tensor {name}: dtype {entry.get('dtype')} not allowed")
         start, end = entry["data_offsets"]
         count = math.prod(entry["shape"]) if entry["shape"] else 1
         if not 0 <= start <= end <= body or end - start != 4 * count:
-            raise ValueError(f"tensor {name}: offsets do not match its shape")
+            raise MalformedArtifactError(f"tensor {name}: offsets do not match its shape")
     return header, meta
 
 
@@ -108,7 +108,7 @@ class UpdateMeta:
     def from_metadata(cls, meta: Mapping[str, str]) -> UpdateMeta:
         """Parse :meth:`to_metadata` output."""
         if meta.get("fedmarket.kind") != "update" or meta.get("fedmarket.format") != FORMAT:
-            raise ValueError("not a fedmarket update")
+            raise MalformedArtifactError("not a fedmarket update")
         return cls(
             task_id=int(meta["task_id"]),
             round=int(meta["round"]),
@@ -188,16 +188,16 @@ def decode_model(data: bytes) -> LoadedModel:
     try:
         header, meta = _parse_header(data)
         if meta.get("fedmarket.kind") != "model" or meta.get("fedmarket.format") != FORMAT:
-            raise ValueError("not a fedmarket model")
+            raise MalformedArtifactError("not a fedmarket model")
         spec = ModelSpec.from_dict(json.loads(meta["spec"]))
         module = build_model(spec)
         expected = {k: tuple(v.shape) for k, v in full_state(module).items()}
         shapes = {n: tuple(int(d) for d in e["shape"]) for n, e in header.items()}
         if shapes != expected:
-            raise ValueError("tensors do not fit the spec")
+            raise MalformedArtifactError("tensors do not fit the spec")
         tensors = st_load(data)
         if not all(bool(torch.isfinite(t).all()) for t in tensors.values()):
-            raise ValueError("non-finite weights")
+            raise MalformedArtifactError("non-finite weights")
         module.load_state_dict(tensors)
         return LoadedModel(spec, module, int(meta["round"]), int(meta["task_id"]))
     except (ValueError, KeyError, TypeError, RuntimeError) as exc:

@@ -1,4 +1,4 @@
-"""The task specification: what a sponsor asks for, stored in IPFS and anchored on-chain.
+"""The task specification: what a sponsor asks for, kept in the content store, anchored on-chain.
 
 The spec's canonical JSON bytes are stored in the content store; the chain holds their CID and
 keccak-256, and every participant checks the bytes against that hash before training.

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fl_node.data.stats import FeatureStats, feature_stats
+from fl_node.errors import DataError
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -33,7 +34,7 @@ class LocalDataset:
 
     def __post_init__(self) -> None:
         if self.x.ndim != 2 or self.y.ndim != 1 or self.x.shape[0] != self.y.shape[0]:
-            raise ValueError(f"LocalDataset {self.name}: x must be (n, d) and y (n,)")
+            raise DataError(f"LocalDataset {self.name}: x must be (n, d) and y (n,)")
 
     @property
     def rows(self) -> int:
@@ -71,6 +72,35 @@ def _stratified_take(
     taken_arr = np.array(sorted(taken), dtype=np.int64)
     rest = np.setdiff1d(idx, taken_arr)
     return taken_arr, rest
+
+
+def _deal_non_iid(
+    rng: np.random.Generator,
+    y: npt.NDArray[np.int64],
+    idx: npt.NDArray[np.int64],
+    n_hospitals: int,
+    *,
+    alpha: float,
+    min_rows: int,
+) -> list[list[int]]:
+    """Deal ``idx`` to hospitals by Dirichlet shares of each class, ``min_rows`` or more each.
+
+    Raises
+    ------
+    DataError
+        When 1000 draws never give every hospital ``min_rows`` rows.
+    """
+    for _ in range(1000):
+        shares: list[list[int]] = [[] for _ in range(n_hospitals)]
+        for cls in (0, 1):
+            members = rng.permutation(idx[y[idx] == cls])
+            props = rng.dirichlet(np.full(n_hospitals, alpha))
+            cuts = (np.cumsum(props)[:-1] * len(members)).astype(int)
+            for h, part in enumerate(np.split(members, cuts)):
+                shares[h].extend(part.tolist())
+        if min(len(s) for s in shares) >= min_rows:
+            return shares
+    raise DataError("breast_cancer_hospitals: cannot satisfy min_rows; raise alpha")
 
 
 def breast_cancer_hospitals(
@@ -111,18 +141,7 @@ def breast_cancer_hospitals(
         rng, y_all, rest, validation_fraction / max(1e-9, 1 - test_fraction)
     )
 
-    for _ in range(1000):
-        shares: list[list[int]] = [[] for _ in range(n_hospitals)]
-        for cls in (0, 1):
-            members = rng.permutation(rest[y_all[rest] == cls])
-            props = rng.dirichlet(np.full(n_hospitals, alpha))
-            cuts = (np.cumsum(props)[:-1] * len(members)).astype(int)
-            for h, part in enumerate(np.split(members, cuts)):
-                shares[h].extend(part.tolist())
-        if min(len(s) for s in shares) >= min_rows:
-            break
-    else:  # pragma: no cover - only with absurd parameters
-        raise ValueError("breast_cancer_hospitals: cannot satisfy min_rows; raise alpha")
+    shares = _deal_non_iid(rng, y_all, rest, n_hospitals, alpha=alpha, min_rows=min_rows)
 
     def take(name: str, idx: npt.NDArray[np.int64] | list[int]) -> LocalDataset:
         order = np.sort(np.asarray(idx, dtype=np.int64))

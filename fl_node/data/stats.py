@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from fl_node.errors import DataError
+
 
 @dataclass(frozen=True)
 class FeatureStats:
@@ -42,18 +44,18 @@ class FeatureStats:
             count = int(raw["count"])  # type: ignore[call-overload]
             cols = [tuple(float(v) for v in raw[k]) for k in ("mean", "std", "min", "max")]  # type: ignore[attr-defined]
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"FeatureStats: malformed statistics: {exc}") from None
+            raise DataError(f"FeatureStats: malformed statistics: {exc}") from None
         if count < 1 or len({len(c) for c in cols}) != 1:
-            raise ValueError("FeatureStats: count must be >= 1 and all columns the same length")
+            raise DataError("FeatureStats: count must be >= 1 and all columns the same length")
         if not all(math.isfinite(v) for c in cols for v in c) or min(cols[1], default=0.0) < 0:
-            raise ValueError("FeatureStats: statistics must be finite, std non-negative")
+            raise DataError("FeatureStats: statistics must be finite, std non-negative")
         return cls(count, cols[0], cols[1], cols[2], cols[3])
 
 
 def feature_stats(x: npt.NDArray[np.floating]) -> FeatureStats:
     """Statistics of a ``(rows, features)`` array."""
     if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError("feature_stats: need a non-empty 2-D array")
+        raise DataError("feature_stats: need a non-empty 2-D array")
     x64 = x.astype(np.float64)
     return FeatureStats(
         count=int(x.shape[0]),
@@ -71,10 +73,10 @@ def pool_stats(parts: Sequence[FeatureStats]) -> tuple[list[float], list[float]]
     get std 1 so normalising by it is safe.
     """
     if not parts:
-        raise ValueError("pool_stats: nothing to pool")
+        raise DataError("pool_stats: nothing to pool")
     width = len(parts[0].mean)
     if any(len(p.mean) != width for p in parts):
-        raise ValueError("pool_stats: datasets have different feature counts")
+        raise DataError("pool_stats: datasets have different feature counts")
     n = np.array([p.count for p in parts], dtype=np.float64)[:, None]
     mean = np.array([p.mean for p in parts], dtype=np.float64)
     std = np.array([p.std for p in parts], dtype=np.float64)

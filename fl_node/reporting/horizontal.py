@@ -138,29 +138,9 @@ def plot_loss_curve(
     )
 
 
-def evaluation_report(
-    spec: TaskSpec,
-    reports: Sequence[RoundReport],
-    comm: Mapping[str, Mapping[str, int]],
-    *,
-    task_id: int,
-    model_cid: str,
-    names: Mapping[str, str] | None = None,
-) -> str:
-    """The Markdown evaluation report of a finished task."""
-    names = names or {}
-    final = reports[-1]
-    lines = [
-        f"# Evaluation report: {spec.name} (task {task_id})",
-        "",
-        f"Final model: `{model_cid}` after {final.round} rounds ({spec.strategy}, "
-        f"contribution by {spec.contribution}).",
-        "",
-        "## Held-out test set",
-        "",
-        "| metric | value | target |",
-        "|---|---|---|",
-    ]
+def _test_section(spec: TaskSpec, final: RoundReport) -> list[str]:
+    """The held-out test metrics against the acceptance targets."""
+    lines = ["## Held-out test set", "", "| metric | value | target |", "|---|---|---|"]
     test = final.test.to_dict()
     for key in ("accuracy", "precision", "recall", "f1", "auc", "ks", "log_loss"):
         target = spec.acceptance.get(key)
@@ -172,7 +152,12 @@ def evaluation_report(
         f"Acceptance targets {'met' if met else 'NOT met'}; test rows: {final.test.rows}.",
         "",
     ]
-    lines += [
+    return lines
+
+
+def _rounds_section(reports: Sequence[RoundReport], names: Mapping[str, str]) -> list[str]:
+    """One row per round, then every rejected update with its reason."""
+    lines = [
         "## Rounds",
         "",
         "| round | accepted | rejected | val loss | test acc | test F1 | paid (tokens) |",
@@ -189,7 +174,12 @@ def evaluation_report(
         for round_, v in rejected:
             who = names.get(v.participant, v.participant)
             lines.append(f"- round {round_}: {who}: `{v.reason}` ({v.detail})")
-    lines += [
+    return lines
+
+
+def _communication_section(comm: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """Bytes and messages per participant."""
+    lines = [
         "",
         "## Communication",
         "",
@@ -198,15 +188,63 @@ def evaluation_report(
     ]
     for name, c in sorted(comm.items()):
         lines.append(f"| {name} | {c['bytes_sent']} | {c['bytes_received']} | {c['messages']} |")
-    lines += [
+    return lines
+
+
+def _evidence_section(reports: Sequence[RoundReport]) -> list[str]:
+    """Each round's evidence CID."""
+    lines = [
         "",
         "## Evidence",
         "",
         "Each round's evidence file lists every input CID, verdict, utility and reward:",
         "",
     ]
-    for r in reports:
-        lines.append(f"- round {r.round}: `{r.evidence_cid}`")
+    lines += [f"- round {r.round}: `{r.evidence_cid}`" for r in reports]
+    return lines
+
+
+def evaluation_report(
+    spec: TaskSpec,
+    reports: Sequence[RoundReport],
+    comm: Mapping[str, Mapping[str, int]],
+    *,
+    task_id: int,
+    model_cid: str,
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """The Markdown evaluation report of a finished task.
+
+    Parameters
+    ----------
+    spec : TaskSpec
+        The task's specification (name, strategy, acceptance targets).
+    reports : sequence of RoundReport
+        Every round's report, in order (at least one).
+    comm : mapping of str to mapping of str to int
+        Communication statistics per participant (:func:`communication_stats`).
+    task_id : int
+        The task.
+    model_cid : str
+        CID of the final model.
+    names : mapping of str to str or None, default None
+        Display names by participant address.
+    """
+    final = reports[-1]
+    header = [
+        f"# Evaluation report: {spec.name} (task {task_id})",
+        "",
+        f"Final model: `{model_cid}` after {final.round} rounds ({spec.strategy}, "
+        f"contribution by {spec.contribution}).",
+        "",
+    ]
+    lines = (
+        header
+        + _test_section(spec, final)
+        + _rounds_section(reports, names or {})
+        + _communication_section(comm)
+        + _evidence_section(reports)
+    )
     return "\n".join(lines) + "\n"
 
 

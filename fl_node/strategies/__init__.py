@@ -1,5 +1,6 @@
 """Aggregation strategies, one per file; the arithmetic lives in ``_utils``."""
 
+from fl_node.errors import SpecError
 from fl_node.strategies.base import ClientUpdate, Strategy
 from fl_node.strategies.fedavg import FedAvg
 from fl_node.strategies.fedsgd import FedSGD
@@ -12,7 +13,7 @@ def make_strategy(name: str, server_lr: float | None = None) -> Strategy:
     try:
         cls = STRATEGIES[name]
     except KeyError:
-        raise ValueError(f"make_strategy: unknown strategy {name!r}") from None
+        raise SpecError(f"make_strategy: unknown strategy {name!r}") from None
     return cls() if server_lr is None else cls(server_lr=server_lr)  # type: ignore[call-arg]
 
 

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from fl_node.errors import AggregationError
+
 
 def weighted_average(
     deltas: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float]
@@ -14,17 +16,17 @@ def weighted_average(
 
     Raises
     ------
-    ValueError
+    AggregationError
         With no deltas, mismatched lengths, non-positive total weight or differing tensor names.
     """
     if not deltas or len(deltas) != len(weights):
-        raise ValueError("weighted_average: need one weight per delta, at least one delta")
+        raise AggregationError("weighted_average: need one weight per delta, at least one delta")
     total = float(sum(weights))
     if total <= 0 or any(w < 0 for w in weights):
-        raise ValueError("weighted_average: weights must be non-negative with a positive sum")
+        raise AggregationError("weighted_average: weights must be non-negative with a positive sum")
     names = set(deltas[0])
     if any(set(d) != names for d in deltas):
-        raise ValueError("weighted_average: deltas hold different tensors")
+        raise AggregationError("weighted_average: deltas hold different tensors")
     out: dict[str, torch.Tensor] = {}
     for name in sorted(names):
         acc = torch.zeros_like(deltas[0][name], dtype=torch.float64)

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from fl_node.errors import SpecError
 from fl_node.strategies._utils import apply_delta, weighted_average
 from fl_node.strategies.base import ClientUpdate, Strategy
 from fl_node.training import TrainConfig
@@ -24,7 +25,7 @@ class FedAvg(Strategy):
 
     def __init__(self, server_lr: float = 1.0) -> None:
         if server_lr <= 0:
-            raise ValueError("FedAvg: server_lr must be positive")
+            raise SpecError("FedAvg: server_lr must be positive")
         self.server_lr = server_lr
 
     def configure_train(self, base: TrainConfig) -> TrainConfig:

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import torch
 
+from fl_node.errors import SpecError
 from fl_node.strategies._utils import apply_delta, weighted_average
 from fl_node.strategies.base import ClientUpdate, Strategy
 from fl_node.training import TrainConfig
@@ -29,7 +30,7 @@ class FedSGD(Strategy):
 
     def __init__(self, server_lr: float = 0.5) -> None:
         if server_lr <= 0:
-            raise ValueError("FedSGD: server_lr must be positive")
+            raise SpecError("FedSGD: server_lr must be positive")
         self.server_lr = server_lr
 
     def configure_train(self, base: TrainConfig) -> TrainConfig:
