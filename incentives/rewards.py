@@ -16,6 +16,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kernel.errors import InvalidInputError
+
 SCORE_SCALE = 10**18
 """Fixed-point scale of on-chain scores: a contribution of 1.0 is ``10**18``."""
 
@@ -36,9 +38,9 @@ def split_proportional(budget: int, scores: Sequence[int]) -> list[int]:
         One amount per participant; sums to ``budget`` exactly, or to 0 when every score is 0.
     """
     if budget < 0:
-        raise ValueError("split_proportional: negative budget")
+        raise InvalidInputError("split_proportional: negative budget")
     if any(s < 0 for s in scores):
-        raise ValueError("split_proportional: negative score")
+        raise InvalidInputError("split_proportional: negative score")
     total = sum(scores)
     if total == 0:
         return [0] * len(scores)
@@ -66,9 +68,9 @@ def round_budget(escrow_remaining: int, rounds_left: int) -> int:
         Rounds not yet finalised, this one included (>= 1).
     """
     if rounds_left < 1:
-        raise ValueError("round_budget: no round left")
+        raise InvalidInputError("round_budget: no round left")
     if escrow_remaining < 0:
-        raise ValueError("round_budget: negative escrow")
+        raise InvalidInputError("round_budget: negative escrow")
     return escrow_remaining // rounds_left
 
 
@@ -125,7 +127,7 @@ def allocate_round(
     scores = scores_to_fixed(contributions)
     if eligible is not None:
         if len(eligible) != len(scores):
-            raise ValueError("allocate_round: eligible and contributions differ in length")
+            raise InvalidInputError("allocate_round: eligible and contributions differ in length")
         scores = [s if ok else 0 for s, ok in zip(scores, eligible, strict=True)]
     budget = round_budget(escrow_remaining, rounds_left)
     return RoundRewards(budget=budget, scores=scores, amounts=split_proportional(budget, scores))

@@ -15,6 +15,7 @@ from incentives.contribution.base import (
     ContributionResult,
     Utility,
 )
+from kernel.errors import InvalidInputError
 
 MAX_EXACT_PLAYERS = 16
 
@@ -30,7 +31,7 @@ class ExactShapley(ContributionEstimator):
     def estimate(self, n: int, utility: Utility) -> ContributionResult:
         """Score participants ``0..n-1`` exactly (refuses more than 16 players)."""
         if n > MAX_EXACT_PLAYERS:
-            raise ValueError(f"ExactShapley: {n} players is too many for exact enumeration")
+            raise InvalidInputError(f"ExactShapley: {n} players is too many for exact enumeration")
         cached = CachedUtility(utility)
         weights = [factorial(k) * factorial(n - k - 1) / factorial(n) for k in range(n)]
         scores = [0.0] * n

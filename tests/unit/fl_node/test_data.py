@@ -42,9 +42,9 @@ def test_feature_stats_validation():
     stats = feature_stats(np.array([[1.0, 2.0], [3.0, 2.0]], dtype=np.float32))
     assert FeatureStats.from_dict(stats.to_dict()) == stats
     bad = stats.to_dict() | {"std": [1.0]}
-    with pytest.raises(ValueError):
+    with pytest.raises(DataError):
         FeatureStats.from_dict(bad)
-    with pytest.raises(ValueError):
+    with pytest.raises(DataError):
         FeatureStats.from_dict(stats.to_dict() | {"mean": [float("nan"), 0.0]})
     assert pool_stats([stats])[1][1] == 1.0  # zero std replaced so scaling is safe
 

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from fl_node.errors import AggregationError, SpecError
 from fl_node.strategies import ClientUpdate, FedAvg, FedSGD, make_strategy
 from fl_node.strategies._utils import apply_delta, weighted_average
 from fl_node.training import TrainConfig
@@ -28,7 +29,7 @@ def test_weighted_average_by_hand():
     ],
 )
 def test_weighted_average_rejects_bad_input(deltas, weights):
-    with pytest.raises(ValueError):
+    with pytest.raises(AggregationError):
         weighted_average(deltas, weights)
 
 
@@ -67,5 +68,5 @@ def test_fedsgd_is_one_full_batch_step_scaled_by_the_server_lr():
 def test_apply_delta_and_factory():
     assert torch.allclose(apply_delta({"w": t(1.0)}, {"w": t(2.0)}, 0.5)["w"], t(2.0))
     assert isinstance(make_strategy("fedavg"), FedAvg)
-    with pytest.raises(ValueError):
+    with pytest.raises(SpecError):
         make_strategy("nope")

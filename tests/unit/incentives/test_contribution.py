@@ -5,6 +5,7 @@ from itertools import permutations
 import pytest
 
 from incentives import ExactShapley, LeaveOneOut
+from kernel.errors import InvalidInputError
 
 
 def additive(values):
@@ -55,5 +56,5 @@ def test_exact_shapley_matches_permutation_definition(n):
 
 
 def test_exact_shapley_refuses_too_many_players():
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInputError):
         ExactShapley().estimate(17, lambda c: 0.0)

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from incentives import allocate_round, round_budget, scores_to_fixed, split_proportional
+from kernel.errors import InvalidInputError
 
 budgets = st.integers(min_value=0, max_value=10**30)
 score_lists = st.lists(st.integers(min_value=0, max_value=10**24), min_size=1, max_size=12)
@@ -36,7 +37,7 @@ def test_split_proportional_hand_computed():
 
 @pytest.mark.parametrize(("budget", "scores"), [(-1, [1]), (5, [1, -2])])
 def test_split_proportional_rejects_negative_input(budget, scores):
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInputError):
         split_proportional(budget, scores)
 
 
@@ -57,7 +58,7 @@ def test_round_budget_rolls_unspent_budget_forward():
     assert round_budget(90, 3) == 30
     assert round_budget(90, 2) == 45
     assert round_budget(45, 1) == 45
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInputError):
         round_budget(10, 0)
 
 
