@@ -96,7 +96,7 @@ def stats_from_listings(
         ident = f"listing {listing.get('id', '?')}"
         schema = listing.get("schema") or []
         if label not in {c.get("name") for c in schema}:
-            raise InvalidInputError(f"design: {ident} has no label column {label!r}")
+            raise InvalidInputError(f"design: {ident} has no label column {label!r} (--label)")
         numeric = [str(c["name"]) for c in schema if c.get("dtype") in NUMERIC_DTYPES]
         features = tuple(n for n in numeric if n != label)
         if names and features != names:
@@ -143,13 +143,14 @@ def stats_from_csv(
     for path in paths:
         header, rows = _read_csv(path)
         if label not in header:
-            raise InvalidInputError(f"design: {path} has no label column {label!r}")
+            raise InvalidInputError(f"design: {path} has no label column {label!r} (--label)")
         features = tuple(h for h in header if h != label)
         if names and features != names:
             raise InvalidInputError(f"design: {path} has other columns than {paths[0]}")
         names = features
         keep = [i for i, h in enumerate(header) if h != label]
-        stats.append(feature_stats(_numeric(path, header, rows)[:, keep]))
+        # C order, as a node's loaded rows: the sums then run in the same order, to the bit
+        stats.append(feature_stats(np.ascontiguousarray(_numeric(path, header, rows)[:, keep])))
     return stats, names
 
 
