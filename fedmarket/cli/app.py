@@ -1,7 +1,8 @@
 """The root of the ``fedmarket`` command line: one Typer app, one module per command group.
 
 Every command has ``--help``. Errors end the program with one readable line on stderr and the
-exit code of their family (:mod:`fedmarket.cli.errors`, the README's "Exit codes" table).
+exit code of their family (:mod:`fedmarket.cli.errors`, the README's "Exit codes" table); a
+command-line usage error gets Typer's own message and exit 2.
 """
 
 from __future__ import annotations

@@ -2,14 +2,16 @@
 
 Every error raised on purpose belongs to one family of :mod:`kernel.errors`; each family has
 one exit code, documented in the README's "Exit codes" table (a test checks the two agree).
-The message is one line on stderr, ``error: <what went wrong>``; the traceback only with
-``FEDMARKET_DEBUG=1``.
+The message is one line on stderr, ``error: <what went wrong>``; ``FEDMARKET_DEBUG=1`` prints
+the traceback of an unexpected error before it (the exit code stays 70). Typer reports usage
+errors itself (exit 2) and turns Ctrl-C into exit 130.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -76,18 +78,20 @@ def run_mapped(app: Callable[[], object]) -> NoReturn:
         _fail(exc, exit_code(exc))
     except Exception as exc:  # the one place that turns surprises into one line
         if os.environ.get("FEDMARKET_DEBUG") == "1":
-            raise
+            traceback.print_exc()
         _fail(exc, EXIT_UNEXPECTED, unexpected=True)
     sys.exit(EXIT_OK)
 
 
 def _fail(exc: BaseException, code: int, *, unexpected: bool = False) -> NoReturn:
+    detail = " ".join(str(exc).split())  # one line, whatever the message
     if isinstance(exc, KeyboardInterrupt):
         message = "interrupted"
     elif unexpected or family_of(type(exc)) is None:
-        message = f"unexpected {type(exc).__name__}: {exc} (FEDMARKET_DEBUG=1 shows the traceback)"
+        name = type(exc).__name__
+        message = f"unexpected {name}: {detail} (FEDMARKET_DEBUG=1 shows the traceback)"
     else:
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        message = detail or type(exc).__name__
     typer.echo(f"error: {message}", err=True)
     sys.exit(code)
 
