@@ -15,7 +15,6 @@ import pytest
 from fedmarket.demo import build_world, dataset_metadata, design_task
 from fl_node.data import breast_cancer_hospitals, pool_stats, save_csv
 from fl_node.task import TaskSpec
-from tests.integration.app.app_cli import fedmarket
 
 DEMO_FLAGS = [
     "--name",
@@ -171,15 +170,6 @@ def test_listings_of_different_schemas_are_refused(cli, tmp_path, market):
     ran = cli("task", "design", "--api", market.url, "--tag", "none", "--out", "x.json")
     assert ran.code == 2
     assert "lists no matching dataset" in ran.one_error_line()
-
-
-@pytest.mark.slow
-def test_an_unreachable_marketplace_is_exit_3(tmp_path):
-    ran = fedmarket(
-        "task", "design", "--api", "http://127.0.0.1:9", "--out", "x.json", cwd=tmp_path
-    )
-    assert ran.code == 3
-    assert "cannot reach the marketplace API" in ran.one_error_line()
 
 
 BAD_FLAGS = [
