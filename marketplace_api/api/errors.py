@@ -1,22 +1,29 @@
 """The one place where exceptions become HTTP responses.
 
 Every 4xx answer has FastAPI's shape: ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``
-when a field is at fault (422), ``{"detail": "..."}`` otherwise (403, 404, 409, 413, 503).
+when a field is at fault (422), ``{"detail": "..."}`` otherwise.
+
+Project errors are answered by their *family* (:mod:`kernel.errors`), in this order:
 
 ================================================  ======================================
 exception                                         answer
 ================================================  ======================================
 request validation (pydantic)                     422, each field named (input not echoed)
 :class:`FieldError`                               422 naming the field
-:class:`ForbiddenError`                           403
-:class:`NotFoundError`                            404
-:class:`ConflictError`                            409
 :class:`ChainRevertError`                         by error name (:data:`REVERTS`), else 409
-chain node / database / store unreachable         503
-:class:`TransactionFailedError`, other chain      502
+content store errors (:class:`StoreError`)        503: the store behind the API failed
+chain client errors (:class:`ChainError`)         503 when unreachable, else 502
+:class:`ForbiddenError`                           403 (a refusal more precise than 409)
+any other fedmarket error, by family              :data:`FAMILY_STATUS`
+chain node unreachable (web3, requests)           503
 database unique or foreign-key violation          409
+database unreachable                              503
 anything else                                     500 ``{"detail": "internal error"}``
 ================================================  ======================================
+
+Errors raised by the services behind the API (the content store, the chain client) are answered
+as a failure of that service whatever their family: the client did not name the CID or the
+deployment that went missing, the API did.
 """
 
 from __future__ import annotations
@@ -29,18 +36,24 @@ import requests.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from starlette import status
 from web3.exceptions import ProviderConnectionError, TimeExhausted
 
-from chain import ChainConnectionError, ChainError, ChainRevertError, TransactionFailedError
-from marketplace_api.errors import (
-    ConflictError,
-    FieldError,
-    ForbiddenError,
+from chain import ChainError, ChainRevertError
+from kernel.errors import (
+    FedmarketError,
+    IntegrityError,
+    InvalidInputError,
     NotFoundError,
+    OperationTimeoutError,
+    ProtocolError,
+    RefusedError,
     ServiceUnavailableError,
+    family_of,
 )
+from marketplace_api.errors import FieldError, ForbiddenError
 from storage import StoreError
 
 log = logging.getLogger(__name__)
@@ -81,6 +94,31 @@ REVERTS: dict[str, RevertAnswer] = {
 }
 """Contract errors with a specific answer; any other revert is a 409 naming the error."""
 
+FAMILY_STATUS: dict[type[FedmarketError], int] = {
+    InvalidInputError: status.HTTP_400_BAD_REQUEST,
+    NotFoundError: status.HTTP_404_NOT_FOUND,
+    RefusedError: status.HTTP_409_CONFLICT,
+    ServiceUnavailableError: status.HTTP_503_SERVICE_UNAVAILABLE,
+    IntegrityError: status.HTTP_502_BAD_GATEWAY,
+    ProtocolError: status.HTTP_502_BAD_GATEWAY,
+    OperationTimeoutError: status.HTTP_504_GATEWAY_TIMEOUT,
+}
+"""The answer to a project error by its family (every family has one).
+
+Invalid input that names no field is a 400 (field errors are :class:`FieldError`, 422); a
+refusal is a 409 unless it is a :class:`ForbiddenError` (403); bytes that fail their hash or a
+peer that breaks a protocol mean something behind the API answered wrongly (502).
+"""
+
+_CHAIN_UNREACHABLE = (
+    requests.exceptions.RequestException,
+    ProviderConnectionError,
+    TimeExhausted,
+    ConnectionError,
+    TimeoutError,
+)
+"""Foreign exceptions that mean the chain node could not be reached in time."""
+
 
 def _validation_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
     return {
@@ -116,6 +154,32 @@ def _unavailable(what: str, exc: BaseException) -> JSONResponse:
     return _detail(status.HTTP_503_SERVICE_UNAVAILABLE, f"{what} is unavailable; try again later")
 
 
+def _service_response(where: str, exc: StoreError | ChainError) -> JSONResponse:
+    """The answer to an error of a service behind the API (the content store, the chain)."""
+    if isinstance(exc, StoreError):
+        return _unavailable("the content store", exc)
+    if isinstance(exc, ServiceUnavailableError):
+        return _unavailable("the chain node", exc)
+    log.error("%s: chain error: %s", where, exc)
+    return _detail(status.HTTP_502_BAD_GATEWAY, f"the chain refused the transaction: {exc}")
+
+
+def _family_response(where: str, exc: FedmarketError) -> JSONResponse:
+    """The answer to a project error, by its family (:data:`FAMILY_STATUS`)."""
+    if isinstance(exc, ForbiddenError):
+        return _detail(status.HTTP_403_FORBIDDEN, str(exc))
+    family = family_of(type(exc))
+    if family is None:  # a root raised itself: a bug, answered like any unexpected error
+        log.error("%s: %s has no error family: %s", where, type(exc).__name__, exc)
+        return _detail(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal error")
+    if family is ServiceUnavailableError:
+        return _unavailable(str(exc), exc)
+    code = FAMILY_STATUS[family]
+    if code >= 500:
+        log.error("%s: %s: %s", where, type(exc).__name__, exc)
+    return _detail(code, str(exc))
+
+
 def to_response(request: Request, exc: Exception) -> JSONResponse:
     """The HTTP answer to ``exc`` raised while serving ``request``.
 
@@ -131,33 +195,16 @@ def to_response(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=422, content=_validation_body(list(exc.errors())))
     if isinstance(exc, FieldError):
         return JSONResponse(status_code=422, content=_validation_body(exc.errors))
-    if isinstance(exc, ForbiddenError):
-        return _detail(status.HTTP_403_FORBIDDEN, str(exc))
-    if isinstance(exc, NotFoundError):
-        return _detail(status.HTTP_404_NOT_FOUND, str(exc))
-    if isinstance(exc, ConflictError):
-        return _detail(status.HTTP_409_CONFLICT, str(exc))
     if isinstance(exc, ChainRevertError):
         log.info("%s: contract rejected: %s", where, exc)
         return revert_response(exc)
-    if isinstance(exc, ServiceUnavailableError):
-        return _unavailable(str(exc), exc)
-    if isinstance(
-        exc,
-        ChainConnectionError
-        | requests.exceptions.RequestException
-        | ProviderConnectionError
-        | TimeExhausted
-        | ConnectionError
-        | TimeoutError,
-    ):
+    if isinstance(exc, StoreError | ChainError):
+        return _service_response(where, exc)
+    if isinstance(exc, FedmarketError):
+        return _family_response(where, exc)
+    if isinstance(exc, _CHAIN_UNREACHABLE):
         return _unavailable("the chain node", exc)
-    if isinstance(exc, TransactionFailedError | ChainError):
-        log.error("%s: chain error: %s", where, exc)
-        return _detail(status.HTTP_502_BAD_GATEWAY, f"the chain refused the transaction: {exc}")
-    if isinstance(exc, StoreError):
-        return _unavailable("the content store", exc)
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, DbIntegrityError):
         log.info("%s: constraint violated: %s", where, exc.orig)
         return _detail(status.HTTP_409_CONFLICT, "conflicts with a recorded listing")
     if isinstance(exc, DBAPIError):
@@ -169,19 +216,9 @@ def to_response(request: Request, exc: Exception) -> JSONResponse:
 
 HANDLED: tuple[type[Exception], ...] = (
     RequestValidationError,
-    FieldError,
-    ForbiddenError,
-    NotFoundError,
-    ConflictError,
-    ServiceUnavailableError,
-    ChainError,
-    StoreError,
+    FedmarketError,
     DBAPIError,
-    requests.exceptions.RequestException,
-    ProviderConnectionError,
-    TimeExhausted,
-    ConnectionError,
-    TimeoutError,
+    *_CHAIN_UNREACHABLE,
     Exception,
 )
 """Exception types routed through :func:`to_response` (``Exception`` last: a JSON 500)."""
@@ -197,4 +234,12 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, handler)
 
 
-__all__ = ["HANDLED", "REVERTS", "RevertAnswer", "install", "revert_response", "to_response"]
+__all__ = [
+    "FAMILY_STATUS",
+    "HANDLED",
+    "REVERTS",
+    "RevertAnswer",
+    "install",
+    "revert_response",
+    "to_response",
+]

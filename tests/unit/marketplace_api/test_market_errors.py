@@ -11,9 +11,11 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from chain import ChainConnectionError, ChainRevertError, TransactionFailedError
+from chain import ChainConnectionError, ChainRevertError, DeploymentError, TransactionFailedError
+from kernel import errors as kernel_errors
 from marketplace_api.api import errors
 from marketplace_api.errors import (
+    CidMismatchError,
     ConflictError,
     FieldError,
     ForbiddenError,
@@ -108,12 +110,36 @@ CASES: list[tuple[Callable[[], Exception], int, object]] = [
         503,
         "the database is unavailable; try again later",
     ),
+    # any other project error is answered by its family
+    (lambda: kernel_errors.InvalidInputError("bad"), 400, "bad"),
+    (lambda: kernel_errors.NotFoundError("gone"), 404, "gone"),
+    (lambda: kernel_errors.RefusedError("no"), 409, "no"),
+    (lambda: kernel_errors.IntegrityError("hash"), 502, "hash"),
+    (lambda: kernel_errors.ProtocolError("peer"), 502, "peer"),
+    (lambda: kernel_errors.OperationTimeoutError("slow"), 504, "slow"),
+    (
+        lambda: kernel_errors.ServiceUnavailableError("the index"),
+        503,
+        "the index is unavailable; try again later",
+    ),
+    (lambda: kernel_errors.FedmarketError("a root"), 500, "internal error"),
+    (lambda: CidMismatchError("store returned another CID"), 502, "store returned another CID"),
+    # errors of the services behind the API are that service's failure, whatever their family
+    (
+        lambda: DeploymentError("no code"),
+        502,
+        "the chain refused the transaction: no code",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("make", "status", "detail"), CASES)
 def test_mapping(make: Callable[[], Exception], status: int, detail: object) -> None:
     assert answer(make()) == (status, {"detail": detail})
+
+
+def test_every_family_has_a_status() -> None:
+    assert set(errors.FAMILY_STATUS) == set(kernel_errors.FAMILIES)
 
 
 def test_unexpected_errors_are_500_without_details() -> None:
