@@ -1,8 +1,9 @@
 """Errors raised on purpose by the marketplace API and its client.
 
 Route handlers raise these (or let chain and store errors through); the single mapping to HTTP
-responses lives in :mod:`marketplace_api.api.errors`. Each class also inherits the matching
-built-in so callers that only know the built-ins still catch them.
+responses, by error family, lives in :mod:`marketplace_api.api.errors`. Each class belongs to one
+family of :mod:`kernel.errors`, and so also inherits the matching built-in: callers that only know
+the built-ins still catch them.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class FieldError(MarketplaceError, kernel_errors.InvalidInputError):
     def many(cls, errors: Sequence[FieldError]) -> FieldError:
         """One error carrying the faults of several (all reported in one response)."""
         if not errors:
-            raise ValueError("FieldError.many: no errors")
+            raise kernel_errors.InvalidInputError("FieldError.many: no errors")
         merged = cls(errors[0].errors[0]["loc"], str(errors[0]))
         merged.errors = [e for err in errors for e in err.errors]
         return merged
@@ -62,6 +63,14 @@ class FieldError(MarketplaceError, kernel_errors.InvalidInputError):
 
 class ServiceUnavailableError(MarketplaceError, kernel_errors.ServiceUnavailableError):
     """A service the API depends on (chain node, database, content store) is down (HTTP 503)."""
+
+
+class MalformedSignatureError(MarketplaceError, kernel_errors.InvalidInputError):
+    """A signature is not a valid 65-byte ECDSA signature (handlers answer it as a field, 422)."""
+
+
+class CidMismatchError(MarketplaceError, kernel_errors.IntegrityError):
+    """The content store filed bytes under another CID than the API computed (HTTP 502)."""
 
 
 class MarketplaceApiError(MarketplaceError):
@@ -145,9 +154,11 @@ __all__ = [
     "ApiRefusedError",
     "ApiTimeoutError",
     "ApiUnavailableError",
+    "CidMismatchError",
     "ConflictError",
     "FieldError",
     "ForbiddenError",
+    "MalformedSignatureError",
     "MarketplaceApiError",
     "MarketplaceConnectionError",
     "MarketplaceError",

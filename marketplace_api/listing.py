@@ -24,6 +24,7 @@ from eth_utils.exceptions import ValidationError as EthValidationError
 
 from chain import ListingRequest, recover_listing_signer
 from kernel.types import Address, Cid, Hash32
+from marketplace_api.errors import MalformedSignatureError
 from marketplace_api.schemas import DatasetBase, ModelBase
 from storage import canonical_json, compute_cid, content_hash
 
@@ -98,7 +99,7 @@ def recover_model_lister(
 
     Raises
     ------
-    ValueError
+    MalformedSignatureError
         When ``signature`` is not a valid 65-byte ECDSA signature.
     """
     try:
@@ -107,7 +108,7 @@ def recover_model_lister(
             signature=_signature_bytes(signature),
         )
     except _MALFORMED as exc:
-        raise ValueError(f"recover_model_lister: malformed signature: {exc}") from None
+        raise MalformedSignatureError(f"recover_model_lister: malformed signature: {exc}") from None
     return Address(recovered)
 
 
@@ -118,19 +119,21 @@ def recover_dataset_owner(
 
     Raises
     ------
-    ValueError
+    MalformedSignatureError
         When ``signature`` is not a valid 65-byte ECDSA signature.
     """
     try:
         return recover_listing_signer(chain_id, registry, request, _signature_bytes(signature))
     except _MALFORMED as exc:
-        raise ValueError(f"recover_dataset_owner: malformed signature: {exc}") from None
+        raise MalformedSignatureError(
+            f"recover_dataset_owner: malformed signature: {exc}"
+        ) from None
 
 
 def _signature_bytes(signature: str) -> bytes:
     raw = bytes.fromhex(signature.removeprefix("0x"))
     if len(raw) != 65:
-        raise ValueError("a signature is 65 bytes")
+        raise MalformedSignatureError("a signature is 65 bytes")
     return raw
 
 

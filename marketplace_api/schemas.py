@@ -33,6 +33,8 @@ from pydantic import (
 )
 
 from fl_node.data.stats import FeatureStats
+from fl_node.errors import DataError
+from kernel.errors import InvalidInputError
 from storage import validate_cid
 
 MAX_COLUMNS = 4096
@@ -45,7 +47,7 @@ INT32_MAX = 2**31 - 1
 def _checksum(value: str) -> str:
     body = value[2:]
     if body != body.lower() and body != body.upper() and not is_checksum_address(value):
-        raise ValueError("address checksum (EIP-55) does not match")
+        raise InvalidInputError("address checksum (EIP-55) does not match")
     return to_checksum_address(value)
 
 
@@ -75,7 +77,7 @@ SignatureHex = Annotated[
 
 def _wei_string(value: str) -> str:
     if int(value) > UINT256_MAX:
-        raise ValueError("does not fit in uint256")
+        raise InvalidInputError("does not fit in uint256")
     return value
 
 
@@ -160,7 +162,7 @@ class DatasetBase(_Request):
     def _unique_columns(cls, value: list[ColumnSpec]) -> list[ColumnSpec]:
         names = [c.name for c in value]
         if len(set(names)) != len(names):
-            raise ValueError("column names must be unique")
+            raise InvalidInputError("column names must be unique")
         return value
 
     @field_validator("statistics")
@@ -171,22 +173,22 @@ class DatasetBase(_Request):
         if value is None:
             return None
         if len(value) > 5:
-            raise ValueError("statistics take exactly count, mean, std, min and max")
+            raise InvalidInputError("statistics take exactly count, mean, std, min and max")
         try:
             stats = FeatureStats.from_dict(value)
-        except ValueError as exc:
-            raise ValueError(str(exc)) from None
+        except DataError as exc:
+            raise InvalidInputError(str(exc)) from None
         columns: list[ColumnSpec] | None = info.data.get("columns")
         if columns is not None:  # None: the schema itself was invalid (reported there)
             numeric = sum(1 for c in columns if c.dtype in NUMERIC_DTYPES)
             if len(stats.mean) != numeric:
-                raise ValueError(
+                raise InvalidInputError(
                     f"statistics cover {len(stats.mean)} columns but the schema has {numeric} "
                     "numeric (float or int) columns"
                 )
         row_count: int | None = info.data.get("row_count")
         if row_count is not None and stats.count > row_count:
-            raise ValueError("statistics count exceeds row_count")
+            raise InvalidInputError("statistics count exceeds row_count")
         return stats.to_dict()
 
     @field_validator("quality")
@@ -194,14 +196,14 @@ class DatasetBase(_Request):
     def _rates_in_range(cls, value: dict[str, float]) -> dict[str, float]:
         for name, figure in value.items():
             if name.endswith("_rate") and not 0.0 <= figure <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1]")
+                raise InvalidInputError(f"{name} must lie in [0, 1]")
         return value
 
     @field_validator("tags")
     @classmethod
     def _unique_tags(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
-            raise ValueError("tags must be unique")
+            raise InvalidInputError("tags must be unique")
         return value
 
     def document_fields(self) -> dict[str, Any]:

@@ -144,9 +144,11 @@ class Settings(BaseSettings):
         raw = value.get_secret_value().strip()
         body = raw.removeprefix("0x")
         if len(body) != 64 or not all(c in "0123456789abcdefABCDEF" for c in body):
-            raise ValueError("must be a 32-byte hex private key (64 hex digits, optional 0x)")
+            raise ConfigurationError(
+                "must be a 32-byte hex private key (64 hex digits, optional 0x)"
+            )
         if int(body, 16) == 0:
-            raise ValueError("must be a non-zero private key")
+            raise ConfigurationError("must be a non-zero private key")
         return SecretStr("0x" + body.lower())
 
     @field_validator("cors_origins", mode="before")
@@ -162,7 +164,7 @@ class Settings(BaseSettings):
         try:
             make_url(value)
         except ArgumentError:
-            raise ValueError("is not a SQLAlchemy database URL") from None
+            raise ConfigurationError("is not a SQLAlchemy database URL") from None
         return value
 
     @model_validator(mode="after")
@@ -171,16 +173,16 @@ class Settings(BaseSettings):
             return self
         key = self.relayer_key.get_secret_value()
         if int(key, 16) < _SMALL_KEY_LIMIT or Account.from_key(key).address in DEV_ADDRESSES:
-            raise ValueError(
+            raise ConfigurationError(
                 "relayer_key is a well-known development key; use a key of your own in production"
             )
         password = make_url(self.database_url).password
         if password is not None and str(password).lower() in _PLACEHOLDERS:
-            raise ValueError("database_url uses a placeholder password in production")
+            raise ConfigurationError("database_url uses a placeholder password in production")
         if "*" in self.cors_origins:
-            raise ValueError("cors_origins may not be '*' in production")
+            raise ConfigurationError("cors_origins may not be '*' in production")
         if self.chain_url is None:
-            raise ValueError("chain_url is required in production")
+            raise ConfigurationError("chain_url is required in production")
         return self
 
     @property

@@ -12,14 +12,21 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
+from sqlalchemy.orm import Session
 
-from chain import DatasetRegistryClient, ListingRequest
+from chain import DatasetRegistryClient, ListingRequest, TxResult
 from chain.registry import DOMAIN_NAME, DOMAIN_VERSION, listing_typed_data
 from marketplace_api import crud
 from marketplace_api.api.deps import RegistryDep, ScopeDep, ServicesDep, SessionDep, StoreDep
 from marketplace_api.crud import Scope
-from marketplace_api.errors import ConflictError, FieldError, NotFoundError
-from marketplace_api.listing import metadata_document, recover_dataset_owner
+from marketplace_api.errors import (
+    CidMismatchError,
+    ConflictError,
+    FieldError,
+    MalformedSignatureError,
+    NotFoundError,
+)
+from marketplace_api.listing import MetadataDocument, metadata_document, recover_dataset_owner
 from marketplace_api.models import DatasetListing
 from marketplace_api.schemas import (
     INT64_MAX,
@@ -31,6 +38,7 @@ from marketplace_api.schemas import (
     SigningParams,
     Tag,
 )
+from storage import ContentStore
 
 log = logging.getLogger(__name__)
 
@@ -85,33 +93,16 @@ def read_signing_params(owner: Annotated[AddressStr, Query()], registry: Registr
     )
 
 
-@router.post(
-    "",
-    response_model=DatasetPublic,
-    status_code=status.HTTP_201_CREATED,
-    responses={
-        409: {"description": "This metadata is already listed."},
-        422: {"description": "Invalid metadata, signature or deadline."},
-    },
-)
-def create_dataset(
-    body: DatasetCreate,
-    session: SessionDep,
-    registry: RegistryDep,
-    store: StoreDep,
-    services: ServicesDep,
-    scope: ScopeDep,
-) -> Any:
-    """List a dataset on-chain for its owner, relaying the owner's EIP-712 signature."""
-    doc = metadata_document(body)
-    nonce = registry.nonce(body.owner)
-    request = doc.request(body.owner, nonce, body.deadline)
+def signature_faults(
+    body: DatasetCreate, registry: DatasetRegistryClient, request: ListingRequest, nonce: int
+) -> list[FieldError]:
+    """What is wrong with the request's signature and deadline (empty when nothing is)."""
     faults: list[FieldError] = []
     try:
         signer = recover_dataset_owner(
             registry.backend.chain_id, registry.address, request, body.signature
         )
-    except ValueError:
+    except MalformedSignatureError:
         faults.append(FieldError(("body", "signature"), "not a valid ECDSA signature"))
     else:
         if signer != body.owner:
@@ -127,26 +118,36 @@ def create_dataset(
         faults.append(
             FieldError(("body", "deadline"), f"the deadline {body.deadline} has passed ({now})")
         )
-    if faults:
-        raise FieldError.many(faults)
+    return faults
+
+
+def refuse_duplicate(
+    session: Session, scope: Scope, registry: DatasetRegistryClient, doc: MetadataDocument
+) -> None:
+    """Raise :class:`ConflictError` when this metadata is already listed on-chain or recorded."""
     existing = registry.dataset_id_of(bytes(doc.hash))
     if existing:
         raise ConflictError(f"this metadata is already listed as dataset {existing}")
     if crud.dataset_by_hash(session, scope, doc.hash_hex) is not None:
         raise ConflictError("this metadata is already recorded")
 
+
+def store_document(store: ContentStore, doc: MetadataDocument) -> None:
+    """Put the metadata document in the store, under the CID the owner signed."""
     stored = store.put(doc.data)
     if stored != doc.cid:  # a store that names objects differently would break every anchor
-        raise RuntimeError(f"create_dataset: store returned {stored}, expected {doc.cid}")
-    dataset_id, tx = registry.list_dataset_for(request, bytes.fromhex(body.signature[2:]))
-    log.info(
-        "create_dataset: dataset %s listed for %s by relayer %s (tx %s, block %s)",
-        dataset_id,
-        body.owner,
-        services.relayer.address,
-        tx.tx_hash,
-        tx.block_number,
-    )
+        raise CidMismatchError(f"create_dataset: store returned {stored}, expected {doc.cid}")
+
+
+def record_dataset(
+    session: Session,
+    scope: Scope,
+    body: DatasetCreate,
+    doc: MetadataDocument,
+    dataset_id: int,
+    tx: TxResult,
+) -> DatasetListing:
+    """Index a listing that is already on-chain (logged loudly when that fails)."""
     try:
         row = crud.add_dataset(
             session,
@@ -169,6 +170,45 @@ def create_dataset(
             tx.tx_hash,
         )
         raise
+    return row
+
+
+@router.post(
+    "",
+    response_model=DatasetPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: {"description": "This metadata is already listed."},
+        422: {"description": "Invalid metadata, signature or deadline."},
+    },
+)
+def create_dataset(
+    body: DatasetCreate,
+    session: SessionDep,
+    registry: RegistryDep,
+    store: StoreDep,
+    services: ServicesDep,
+    scope: ScopeDep,
+) -> Any:
+    """List a dataset on-chain for its owner, relaying the owner's EIP-712 signature."""
+    doc = metadata_document(body)
+    nonce = registry.nonce(body.owner)
+    request = doc.request(body.owner, nonce, body.deadline)
+    faults = signature_faults(body, registry, request, nonce)
+    if faults:
+        raise FieldError.many(faults)
+    refuse_duplicate(session, scope, registry, doc)
+    store_document(store, doc)
+    dataset_id, tx = registry.list_dataset_for(request, bytes.fromhex(body.signature[2:]))
+    log.info(
+        "create_dataset: dataset %s listed for %s by relayer %s (tx %s, block %s)",
+        dataset_id,
+        body.owner,
+        services.relayer.address,
+        tx.tx_hash,
+        tx.block_number,
+    )
+    row = record_dataset(session, scope, body, doc, dataset_id, tx)
     return to_public(row, scope)
 
 

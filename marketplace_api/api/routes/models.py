@@ -22,7 +22,13 @@ from marketplace_api import crud
 from marketplace_api.api.deps import FedTaskDep, ScopeDep, SessionDep, StoreDep
 from marketplace_api.api.routes.tasks import reward_totals
 from marketplace_api.crud import Scope
-from marketplace_api.errors import ConflictError, FieldError, ForbiddenError, NotFoundError
+from marketplace_api.errors import (
+    ConflictError,
+    FieldError,
+    ForbiddenError,
+    MalformedSignatureError,
+    NotFoundError,
+)
 from marketplace_api.listing import recover_model_lister
 from marketplace_api.models import ModelListing
 from marketplace_api.schemas import (
@@ -149,7 +155,7 @@ def create_model(
         lister = recover_model_lister(
             body, body.signature, chain_id=fed_task.backend.chain_id, fed_task=fed_task.address
         )
-    except ValueError:
+    except MalformedSignatureError:
         raise FieldError(("body", "signature"), "not a valid ECDSA signature") from None
     if lister != body.signer:
         raise FieldError(("body", "signature"), f"the signature is not by {body.signer}")

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from chain import FedTaskClient, RewardRecord
+from chain import FedTaskClient, RewardRecord, RoundOpening, RoundRecord, UpdateAnchor
 from marketplace_api.api.deps import FedTaskDep
 from marketplace_api.schemas import (
     INT64_MAX,
@@ -43,6 +43,56 @@ def reward_totals(rewards: list[RewardRecord]) -> dict[str, int]:
     return totals
 
 
+def updates_by_round(anchors: list[UpdateAnchor]) -> dict[int, list[UpdatePublic]]:
+    """Each round's anchored updates, in anchoring order."""
+    updates: dict[int, list[UpdatePublic]] = defaultdict(list)
+    for u in anchors:
+        updates[u.round].append(
+            UpdatePublic(
+                participant=u.participant,
+                cid=u.cid,
+                update_hash=_hex(u.update_hash),
+                samples=u.samples,
+                block=u.block,
+                tx_hash=u.tx_hash,
+            )
+        )
+    return updates
+
+
+def rewards_by_round(rewards: list[RewardRecord]) -> dict[int, list[RewardPublic]]:
+    """Each round's rewards, in allocation order."""
+    by_round: dict[int, list[RewardPublic]] = defaultdict(list)
+    for r in rewards:
+        by_round[r.round].append(
+            RewardPublic(participant=r.participant, score=r.score, amount_wei=r.amount)
+        )
+    return by_round
+
+
+def round_public(
+    number: int,
+    opened: RoundOpening | None,
+    final: RoundRecord | None,
+    updates: list[UpdatePublic],
+    rewards: list[RewardPublic],
+) -> RoundPublic:
+    """One round as the API shows it (``opened`` / ``final`` are ``None`` until those events)."""
+    return RoundPublic(
+        round=number,
+        opened_model_cid=opened.model_cid if opened else None,
+        opened_model_hash=_hex(opened.model_hash) if opened else None,
+        finalized=final is not None,
+        model_cid=final.model_cid if final else None,
+        model_hash=_hex(final.model_hash) if final else None,
+        evidence_cid=final.evidence_cid if final else None,
+        budget_wei=final.budget if final else None,
+        paid_wei=final.paid if final else None,
+        updates=updates,
+        rewards=rewards,
+    )
+
+
 def task_view(fed_task: FedTaskClient, task_id: int) -> TaskPublic:
     """Everything the chain records about ``task_id`` (raises ``TaskUnknown``).
 
@@ -57,42 +107,19 @@ def task_view(fed_task: FedTaskClient, task_id: int) -> TaskPublic:
     participants = fed_task.participants(task_id)
     openings = {o.round: o for o in fed_task.round_openings(task_id)}
     finals = {f.round: f for f in fed_task.finalized_rounds(task_id)}
-    updates: dict[int, list[UpdatePublic]] = defaultdict(list)
-    for u in fed_task.update_anchors(task_id):
-        updates[u.round].append(
-            UpdatePublic(
-                participant=u.participant,
-                cid=u.cid,
-                update_hash=_hex(u.update_hash),
-                samples=u.samples,
-                block=u.block,
-                tx_hash=u.tx_hash,
-            )
-        )
+    updates = updates_by_round(fed_task.update_anchors(task_id))
     all_rewards = fed_task.rewards(task_id)
-    rewards: dict[int, list[RewardPublic]] = defaultdict(list)
-    for r in all_rewards:
-        rewards[r.round].append(
-            RewardPublic(participant=r.participant, score=r.score, amount_wei=r.amount)
+    rewards = rewards_by_round(all_rewards)
+    rounds = [
+        round_public(
+            number,
+            openings.get(number),
+            finals.get(number),
+            updates.get(number, []),
+            rewards.get(number, []),
         )
-    rounds: list[RoundPublic] = []
-    for number in sorted(set(openings) | set(finals)):
-        opened, final = openings.get(number), finals.get(number)
-        rounds.append(
-            RoundPublic(
-                round=number,
-                opened_model_cid=opened.model_cid if opened else None,
-                opened_model_hash=_hex(opened.model_hash) if opened else None,
-                finalized=final is not None,
-                model_cid=final.model_cid if final else None,
-                model_hash=_hex(final.model_hash) if final else None,
-                evidence_cid=final.evidence_cid if final else None,
-                budget_wei=final.budget if final else None,
-                paid_wei=final.paid if final else None,
-                updates=updates.get(number, []),
-                rewards=rewards.get(number, []),
-            )
-        )
+        for number in sorted(set(openings) | set(finals))
+    ]
     totals: dict[str, int] = dict.fromkeys(participants, 0)
     totals.update(reward_totals(all_rewards))
     has_model = bytes(info.model_hash) != _ZERO_HASH

@@ -8,6 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from chain import new_account, recover_listing_signer, sign_listing
+from kernel.errors import InvalidInputError
+from marketplace_api.errors import MalformedSignatureError
 from marketplace_api.listing import (
     metadata_document,
     recover_dataset_owner,
@@ -117,7 +119,7 @@ def test_model_listing_signature_round_trip() -> None:
     assert recover_model_lister(fields, signature, chain_id=31337, fed_task="0x" + "cd" * 20) != (
         account.address
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(MalformedSignatureError):
         recover_model_lister(fields, "0x" + "00" * 65, **domain)
 
 
@@ -174,6 +176,26 @@ def test_invalid_metadata_is_refused_at_the_field(
     with pytest.raises(ValidationError) as exc:
         DatasetBase.model_validate(meta(**override))
     assert loc in loc_of(exc)
+
+
+@pytest.mark.parametrize(
+    ("override", "msg"),
+    [
+        ({"tags": ["a", "a"]}, "Value error, tags must be unique"),
+        ({"owner": OWNER.replace("C", "c", 1)}, "Value error, address checksum (EIP-55) does not"),
+        ({"statistics": {"count": 0, "mean": [1, 2], "std": [0, 0], "min": [0, 0], "max": [1, 2]}},
+         "Value error, FeatureStats: count must be >= 1"),
+    ],
+)  # fmt: skip
+def test_validator_errors_are_project_errors_in_pydantics_shape(
+    override: dict[str, Any], msg: str
+) -> None:
+    with pytest.raises(ValidationError) as exc:
+        DatasetBase.model_validate(meta(**override))
+    [error] = exc.value.errors()
+    assert error["type"] == "value_error"
+    assert error["msg"].startswith(msg)
+    assert isinstance(error["ctx"]["error"], InvalidInputError)
 
 
 def test_statistics_are_optional() -> None:
