@@ -37,6 +37,8 @@ ROOTS = {
     "fl_node.vertical.transport._errors.TransportError",
     "fl_node.vertical.crypto.psi._common.PsiError",
     "fl_node.vertical.crypto.paillier._errors.PaillierError",
+    "fl_node.vertical.protocol._errors.HeteroLRError",
+    "fl_node.vertical.runner._errors.VflRunError",
 }
 """The package roots: documented as never raised themselves, so they have no family."""
 
