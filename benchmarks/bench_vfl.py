@@ -24,11 +24,21 @@ import argparse
 import os
 import time
 from dataclasses import replace
-from typing import Any
 
-from fl_node.vertical.channel import make_credentials
 from fl_node.vertical.data import dataset_files
-from fl_node.vertical.runner import PRESETS, PartyProcesses, _breakdown, _train_jobs
+from fl_node.vertical.runner import (
+    PRESETS,
+    PartyProcesses,
+    PartySpec,
+    PsiJob,
+    PsiOutcome,
+    SplitJob,
+    SplitOutcome,
+    Training,
+    TrainJob,
+    TrainOutcome,
+)
+from fl_node.vertical.transport import make_credentials
 
 FATE_RF_PER_CORE_S = 100_000 * 330 / (136 * 32)
 PHASES = ("encryption", "homomorphic", "decryption", "messaging", "plaintext")
@@ -56,49 +66,41 @@ def main() -> None:
     )
     guest_csv, host_csv = dataset_files(dataset)
     creds = make_credentials(["guest", "host", "arbiter"])
-    common = {"drop_fraction": 0.03, "seed": 0, "log_level": 40}
-    specs: dict[str, dict[str, Any]] = {
-        "guest": {**common, "creds": vars(creds["guest"]), "data": str(guest_csv)},
-        "host": {**common, "creds": vars(creds["host"]), "data": str(host_csv)},
-        "arbiter": {**common, "creds": vars(creds["arbiter"])},
+    data = {"guest": guest_csv, "host": host_csv, "arbiter": None}
+    specs = {
+        role: PartySpec(role, creds[role], data[role], drop_fraction=0.03, seed=0, log_level=40)
+        for role in ("guest", "host", "arbiter")
     }
     with PartyProcesses(specs) as procs:
         t0 = time.perf_counter()
-        psi = procs.run(
-            {
-                "guest": {"op": "psi", "workers": args.workers},
-                "host": {"op": "psi", "workers": args.workers},
-            }
-        )
+        job = PsiJob(workers=args.workers)
+        psi = procs.run({"guest": job, "host": job}, PsiOutcome)
         print(
-            f"PSI ({psi['guest']['method']}): {psi['guest']['own_size']:,} x "
-            f"{psi['host']['own_size']:,} ids -> {psi['guest']['intersection_size']:,} shared "
+            f"PSI ({psi['guest'].method}): {psi['guest'].own_size:,} x "
+            f"{psi['host'].own_size:,} ids -> {psi['guest'].intersection_size:,} shared "
             f"in {time.perf_counter() - t0:.2f} s"
         )
         split = procs.run(
-            {
-                "guest": {"op": "split", "validation": 0.1, "test": 0.2, "seed": 0, "clip": 3.0},
-                "host": {"op": "split", "clip": 3.0},
-            }
+            {"guest": SplitJob(3.0, 0.1, 0.2, seed=0), "host": SplitJob(3.0)}, SplitOutcome
         )
-        n_train = int(split["guest"]["sizes"]["train"])
-        ours = procs.run(_train_jobs("bench-ours", cfg, keep=False))
-        phe = procs.run(
-            _train_jobs("bench-phe", cfg, cipher="phe", max_batches=args.phe_batches, keep=False)
-        )
+        n_train = int(split["guest"].split.train.size)
+        roles = ("guest", "host", "arbiter")
+        ours_job = TrainJob("bench-ours", cfg, keep=False)
+        ours = Training.of(procs.run(dict.fromkeys(roles, ours_job), TrainOutcome))
+        phe_job = TrainJob("bench-phe", cfg, "phe", max_batches=args.phe_batches, keep=False)
+        phe = Training.of(procs.run(dict.fromkeys(roles, phe_job), TrainOutcome))
     n_features = 13 + 10 if dataset == "default-credit" else 10 + 20
-    og, pg = ours["guest"], phe["guest"]
-    ours_epoch = og["seconds"] * n_train / og["rows"]
-    phe_epoch = pg["seconds"] * n_train / pg["rows"]
+    og, pg = ours.guest.session, phe.guest.session
+    ours_epoch = ours.seconds_per_epoch(n_train)
+    phe_epoch = phe.seconds_per_epoch(n_train)
     rf = n_train * n_features / (ours_epoch * (cores or 1))
     rf_phe = n_train * n_features / (phe_epoch * (cores or 1))
-    ob, pb = _breakdown(ours, n_train)["total"], _breakdown(phe, n_train)["total"]
-    roles = ("guest", "host", "arbiter")
-    ours_cpu = sum(ours[r]["cpu_seconds"] for r in roles) * n_train / og["rows"]
-    phe_cpu = sum(phe[r]["cpu_seconds"] for r in roles) * n_train / pg["rows"]
+    ob, pb = ours.breakdown_total(n_train), phe.breakdown_total(n_train)
+    ours_cpu = ours.cpu_seconds() * n_train / og.rows
+    phe_cpu = phe.cpu_seconds() * n_train / pg.rows
     print(
-        f"\ntraining rows {n_train:,}, features {n_features}, ours: {og['batches']} batches "
-        f"({og['epochs']} epoch), phe: {pg['batches']} batches ({pg['rows']:,} rows) "
+        f"\ntraining rows {n_train:,}, features {n_features}, ours: {og.batches} batches "
+        f"({og.epochs} epoch), phe: {pg.batches} batches ({pg.rows:,} rows) "
         "extrapolated to an epoch by rows"
     )
     width = 34
@@ -127,7 +129,7 @@ def main() -> None:
     for phase in PHASES:
         print(f"  {phase:<{width - 2}}{ob[phase]:>14.3f}{pb[phase]:>14.2f}")
     for role in ("guest", "host", "arbiter"):
-        idle = _breakdown(ours, n_train)["by_party"][role]["idle"]
+        idle = ours.breakdown(n_train)[role]["idle"]
         print(f"  {'idle, ' + role:<{width - 2}}{idle:>14.3f}")
     load = os.getloadavg()
     print(f"\nload average at end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")

@@ -1,16 +1,32 @@
-"""``fedmarket vfl``: vertical FL (PSI, Paillier hetero LR over TLS) with its on-chain record."""
+"""``fedmarket vfl``: vertical FL (PSI, Paillier hetero LR over TLS) with its on-chain record.
+
+On the in-process chain (the default) or a dev node, fresh contracts are deployed and every
+party gets a fresh funded key. On any other JSON-RPC chain, give ``--deployment`` and each
+role's funded key in ``FEDMARKET_SPONSOR_KEY``, ``FEDMARKET_COORDINATOR_KEY``,
+``FEDMARKET_GUEST_KEY`` and ``FEDMARKET_HOST_KEY``; a role without one gets a fresh key funded
+from the chain's faucet, which fails where there is none.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from fedmarket.cli._common import console, out
+from fl_node.events import ChainReady, Event, Finished, RewardsPaid, TaskCreated
 from kernel.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from fl_node.vertical.runner import TrainingFinished
+
+DATASETS = ("default-credit", "breast")
 
 
 def vfl(
@@ -26,6 +42,10 @@ def vfl(
     rpc: Annotated[
         str | None, typer.Option("--rpc", help="JSON-RPC chain URL (default: in-process chain).")
     ] = None,
+    deployment: Annotated[
+        Path | None,
+        typer.Option("--deployment", help="Record on these contracts (needs --rpc)."),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Override the epoch limit.")] = None,
     folds: Annotated[
         int | None,
@@ -35,42 +55,78 @@ def vfl(
     workers: Annotated[int, typer.Option(min=1, help="Processes per party for the PSI.")] = 2,
 ) -> None:
     """Vertical FL: PSI, Paillier-encrypted hetero LR over TLS, evaluation, on-chain record."""
-    from fl_node.vertical.runner import run_vfl
+    from chain import Deployment
+    from fl_node.vertical.runner import VflSettings, run_vfl
 
-    if dataset not in ("default-credit", "breast"):
+    if dataset not in DATASETS:
         raise InvalidInputError(f"vfl: unknown dataset {dataset!r} (default-credit or breast)")
+    if deployment is not None and rpc is None:
+        raise InvalidInputError("vfl: --deployment needs --rpc (the chain it is on)")
     started = time.monotonic()
-
-    def on_event(kind: str, payload: dict[str, Any]) -> None:
-        if kind == "task":
-            console.print(f"task {payload['task_id']} on {payload['backend']}")
-        elif kind == "psi":
-            console.print(
-                f"PSI: {payload['intersection_size']:,} shared customers "
-                f"in {payload['seconds']:.2f} s"
-            )
-        elif kind == "train":
-            console.print(f"training {payload['model']} ({payload['cipher']} Paillier)...")
-        elif kind == "trained":
-            shown = {k: v for k, v in payload.items() if k != "losses" and k != "model"}
-            console.print(f"  {payload['model']}: {shown}")
-        elif kind == "phe":
-            console.print(
-                f"phe: {payload['seconds_per_epoch']:.1f} s per epoch "
-                f"(ours / phe = {payload['ratio']:.3f})"
-            )
-
+    settings = VflSettings(
+        compare_phe=compare_phe, epochs=epochs, seed=seed, workers=workers, cv_folds=folds
+    )
     summary = run_vfl(
         dataset,
         out_dir,
-        compare_phe=compare_phe,
+        settings=settings,
         rpc_url=rpc,
-        epochs=epochs,
-        seed=seed,
-        workers=workers,
-        cv_folds=folds,
-        on_event=on_event,
+        deployment=Deployment.load(deployment) if deployment is not None else None,
+        keys=role_keys(),
+        on_event=render,
     )
+    _print_summary(summary, dataset)
+    out.print(f"wrote {out_dir / 'summary.json'} in {time.monotonic() - started:.0f} s")
+
+
+def role_keys() -> dict[str, LocalAccount]:
+    """Each role's key from its environment variable, for the roles that have one set."""
+    from chain import account_from_env
+    from fl_node.vertical.runner import KEY_VARIABLES
+
+    return {
+        role: account_from_env(variable)
+        for role, variable in KEY_VARIABLES.items()
+        if os.environ.get(variable, "").strip()
+    }
+
+
+def render(event: Event) -> None:
+    """Show one progress event of the run on stderr."""
+    from fl_node.vertical.runner import PheCompared, PsiDone, TrainingFinished, TrainingStarted
+
+    show = console.print
+    match event:
+        case ChainReady(backend=backend):
+            show(f"chain: {backend}")
+        case TaskCreated(task_id=task_id, pool_wei=pool_wei):
+            show(f"task {task_id} created: pool {pool_wei / 1e18:g} FMT")
+        case PsiDone(intersection_size=size, seconds=seconds):
+            show(f"PSI: {size:,} shared customers in {seconds:.2f} s")
+        case TrainingStarted(model=model, cipher=cipher):
+            show(f"training {model} ({cipher} Paillier)...")
+        case TrainingFinished(model=model, epochs=epochs, seconds=seconds) as done:
+            show(f"  {model}: {epochs} epochs in {seconds:.1f} s{_auc(done)}")
+        case PheCompared(seconds_per_epoch=phe_epoch, ratio=ratio):
+            show(f"phe: {phe_epoch:.1f} s per epoch (ours / phe = {ratio:.3f})")
+        case RewardsPaid(paid_wei=paid_wei):
+            show(f"rewards claimed by {len(paid_wei)} parties")
+        case Finished(summary_path=path):
+            show(f"summary: {path}")
+        case _:
+            pass
+
+
+def _auc(done: TrainingFinished) -> str:
+    if done.test_auc is not None:
+        return f", test AUC {done.test_auc:.4f}"
+    if done.validation_auc is not None:
+        return f", validation AUC {done.validation_auc:.4f}"
+    return ""
+
+
+def _print_summary(summary: dict[str, Any], dataset: str) -> None:
+    """The headline figures as a table on stdout."""
     m = summary["metrics"]
     table = Table(title=f"vertical FL on {dataset} ({summary['evaluation'].split(':')[0]})")
     table.add_column("figure")
@@ -92,4 +148,3 @@ def vfl(
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
-    out.print(f"wrote {out_dir / 'summary.json'} in {time.monotonic() - started:.0f} s")

@@ -28,6 +28,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from kernel.errors import InvalidInputError
+
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
@@ -49,8 +51,8 @@ DEFAULT_DROP_FRACTION = 0.03
 _ROLE_STREAM = {"guest": 1, "host": 2}
 
 
-class VflDataError(ValueError):
-    """A party's table is malformed or inconsistent with the protocol."""
+class VflDataError(InvalidInputError):
+    """A party's table, a dataset name or a split request is malformed or out of range."""
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,7 @@ def drop_ids(table: PartyTable, fraction: float, *, seed: int, role: Role) -> Pa
         The remaining rows, in file order.
     """
     if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"fraction must be in [0, 1), got {fraction}")
+        raise VflDataError(f"fraction must be in [0, 1), got {fraction}")
     count = int(round(fraction * table.rows))
     if count == 0:
         return table
@@ -235,7 +237,7 @@ def dataset_files(dataset: str) -> tuple[Path, Path]:
         ``(guest_csv, host_csv)``, checked against their pinned sha256.
     """
     if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from {sorted(DATASETS)}")
+        raise VflDataError(f"unknown dataset {dataset!r}; choose from {sorted(DATASETS)}")
     from fl_node.data.registry import fetch
 
     name, guest_file, host_file = DATASETS[dataset]
@@ -330,7 +332,7 @@ class SplitIndices:
             return self.validation
         if name == "test":
             return self.test
-        raise ValueError(f"unknown split part {name!r}")
+        raise VflDataError(f"unknown split part {name!r}")
 
     def to_dict(self) -> dict[str, int]:
         """Sizes, for reports."""
@@ -366,7 +368,7 @@ def make_split(
         Sorted positions of each part.
     """
     if validation < 0 or test < 0 or validation + test >= 1:
-        raise ValueError("need 0 <= validation, test and validation + test < 1")
+        raise VflDataError("need 0 <= validation, test and validation + test < 1")
     rng = np.random.default_rng([seed, 7])
     parts: dict[str, list[IndexArray]] = {"train": [], "validation": [], "test": []}
     for cls in (0.0, 1.0):
@@ -413,9 +415,9 @@ def make_fold_split(
         Seed of the shuffle.
     """
     if folds < 2 or not 0 <= fold < folds:
-        raise ValueError("need folds >= 2 and 0 <= fold < folds")
+        raise VflDataError("need folds >= 2 and 0 <= fold < folds")
     if not 0 <= validation < 1:
-        raise ValueError("need 0 <= validation < 1")
+        raise VflDataError("need 0 <= validation < 1")
     rng = np.random.default_rng([seed, 11])
     parts: dict[str, list[IndexArray]] = {"train": [], "validation": [], "test": []}
     for cls in (0.0, 1.0):

@@ -2,7 +2,9 @@
 
 Guest, host and arbiter are separate spawned processes talking over mutual TLS on
 127.0.0.1; the orchestrator only sees what they report. 1024-bit keys keep it fast (the
-arithmetic and the messages are the same as with the default 2048 bits).
+arithmetic and the messages are the same as with the default 2048 bits). The JSON-RPC tests
+record the task on anvil: on fresh contracts, and on a deployment made beforehand with every
+role's key given to a backend that has no faucet.
 """
 
 from __future__ import annotations
@@ -12,37 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from fl_node.data.registry import fetch
-from fl_node.errors import DataError
-from tests.support.services import unavailable
+from fl_node.events import ChainReady, Event, Finished, RewardsPaid, TaskCreated
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
 
 
-def require_breast() -> None:
-    """The FATE breast files, verified (downloaded once where they are not local)."""
-    try:
-        fetch("fate_breast_hetero")
-    except DataError as exc:
-        unavailable(str(exc))
-
-
 @pytest.fixture(scope="module")
-def summary(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    require_breast()
-    from fl_node.vertical.runner import run_vfl
+def summary(tmp_path_factory: pytest.TempPathFactory, breast_data: None) -> dict:
+    from fl_node.vertical.runner import VflSettings, run_vfl
 
     out = tmp_path_factory.mktemp("vfl-breast")
-    events: list[str] = []
-    result = run_vfl(
-        "breast",
-        out,
-        compare_phe=True,
-        phe_batches=1,
-        key_bits=1024,
-        epochs=8,
-        on_event=lambda kind, payload: events.append(kind),
-    )
+    events: list[Event] = []
+    settings = VflSettings(compare_phe=True, phe_batches=1, key_bits=1024, epochs=8)
+    result = run_vfl("breast", out, settings=settings, on_event=events.append)
     result["_out"] = str(out)
     result["_events"] = events
     return result
@@ -83,7 +67,10 @@ def test_summary_has_the_required_fields(summary: dict) -> None:
     host_part = json.loads((out / "host" / "model_host.json").read_text())
     assert len(guest_part["weights"]) == 10 and "intercept" in guest_part
     assert len(host_part["weights"]) == 20 and "intercept" not in host_part
-    assert summary["_events"][0] == "task" and summary["_events"][-1] == "done"
+    events = summary["_events"]
+    assert isinstance(events[0], ChainReady) and isinstance(events[1], TaskCreated)
+    assert isinstance(events[-1], Finished) and events[-1].summary_path == str(out / "summary.json")
+    assert any(isinstance(e, RewardsPaid) for e in events)
 
 
 def test_breast_quality_and_psi(summary: dict) -> None:
@@ -122,14 +109,14 @@ def test_chain_record_and_rewards(summary: dict) -> None:
 
 
 @pytest.mark.rpc
-def test_run_records_the_task_on_a_json_rpc_chain(anvil_url: str, tmp_path: Path) -> None:
-    require_breast()
+def test_run_records_the_task_on_a_json_rpc_chain(
+    anvil_url: str, tmp_path: Path, breast_data: None
+) -> None:
     from chain import FedTaskClient, RpcBackend, TaskStatus
-    from fl_node.vertical.runner import run_vfl
+    from fl_node.vertical.runner import VflSettings, run_vfl
 
-    result = run_vfl(
-        "breast", tmp_path, rpc_url=anvil_url, key_bits=1024, epochs=3, cv_folds=1, shapley=False
-    )
+    settings = VflSettings(key_bits=1024, epochs=3, cv_folds=1, shapley=False)
+    result = run_vfl("breast", tmp_path, settings=settings, rpc_url=anvil_url)
     chain = result["chain"]
     assert chain["backend"] != "in-process"
     contracts = chain["contracts"]

@@ -1,4 +1,4 @@
-"""Mutual-TLS channel: authentication, framing limits, validation and byte accounting."""
+"""Mutual-TLS channels: authentication, framing limits, validation and byte accounting."""
 
 from __future__ import annotations
 
@@ -10,21 +10,22 @@ from typing import Any
 
 import pytest
 
-from fl_node.vertical.channel import (
+from fl_node.vertical.transport import (
     HEADER,
-    Channel,
     ChannelClosedError,
     ChannelProtocolError,
     CommStats,
     Listener,
     PartyCredentials,
     PeerAuthenticationError,
+    TlsChannel,
     connect,
     make_credentials,
     wait_any,
 )
 
 TYPES = {1: "ping", 2: "data"}
+Pair = tuple[TlsChannel, TlsChannel, CommStats, CommStats]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
 @pytest.fixture
 def pair(
     creds: dict[str, PartyCredentials],
-) -> Iterator[tuple[Channel, Channel, CommStats, CommStats]]:
+) -> Iterator[Pair]:
     """An authenticated guest (listener) <-> host (client) pair."""
     g_stats, h_stats = CommStats(), CommStats()
     listener = Listener(creds["guest"], stats=g_stats, type_names=TYPES, max_frame=4096, timeout=10)
@@ -78,7 +79,7 @@ def test_credentials_name_the_roles(creds: dict[str, PartyCredentials]) -> None:
     assert "PRIVATE" not in repr(creds["guest"])
 
 
-def test_round_trip_and_accounting(pair: tuple[Channel, Channel, CommStats, CommStats]) -> None:
+def test_round_trip_and_accounting(pair: Pair) -> None:
     server, client, g_stats, h_stats = pair
     assert (server.peer_role, client.peer_role) == ("host", "guest")
     client.phase = "train"
@@ -114,7 +115,7 @@ def test_large_frame_crosses_many_tls_records(creds: dict[str, PartyCredentials]
 
 
 def test_oversized_frame_is_refused_before_reading(
-    pair: tuple[Channel, Channel, CommStats, CommStats],
+    pair: Pair,
 ) -> None:
     server, client, _, _ = pair
     client.max_frame = 4096
@@ -127,7 +128,7 @@ def test_oversized_frame_is_refused_before_reading(
 
 
 def test_unknown_and_unexpected_types_are_refused(
-    pair: tuple[Channel, Channel, CommStats, CommStats],
+    pair: Pair,
 ) -> None:
     server, client, _, _ = pair
     client.send(1, b"ping")
@@ -142,16 +143,14 @@ def test_unknown_and_unexpected_types_are_refused(
         server.recv()
 
 
-def test_peer_close_is_reported(pair: tuple[Channel, Channel, CommStats, CommStats]) -> None:
+def test_peer_close_is_reported(pair: Pair) -> None:
     server, client, _, _ = pair
     client.close()
     with pytest.raises(ChannelClosedError):
         server.recv()
 
 
-def test_wait_any_and_idle_work(
-    creds: dict[str, PartyCredentials], pair: tuple[Channel, Channel, CommStats, CommStats]
-) -> None:
+def test_wait_any_and_idle_work(creds: dict[str, PartyCredentials], pair: Pair) -> None:
     server, client, _, _ = pair
     calls = []
 

@@ -15,16 +15,31 @@ import gmpy2
 import numpy as np
 import pytest
 
-from fl_node.vertical._vfl_cipher import CipherSuiteError, OursSuite, PheSuite
-from fl_node.vertical._vfl_messages import (
+from fl_node.vertical.crypto.paillier import CipherVector, generate_keypair
+from fl_node.vertical.data import PartyTable
+from fl_node.vertical.protocol import (
+    CODEC,
+    CipherSuiteError,
+    HeteroLRArbiter,
+    HeteroLRConfig,
+    HeteroLRGuest,
+    HeteroLRHost,
+    HostModel,
+    OursSuite,
+    PheSuite,
+    host_answer_predict,
+    run_session,
+    schedule,
+    taylor_lr_reference,
+    unmask,
+)
+from fl_node.vertical.protocol.messages import (
     EpochPlanMsg,
     EpochResultMsg,
     ForwardMsg,
     GradientMsg,
     HostInfoMsg,
     MaskedMsg,
-    Message,
-    MessageError,
     PartialScoresMsg,
     PredictRequestMsg,
     PsiBlindedMsg,
@@ -38,23 +53,17 @@ from fl_node.vertical._vfl_messages import (
     SessionMsg,
     SplitMsg,
 )
-from fl_node.vertical._vfl_party import ArbiterParty, GuestParty, HostParty
-from fl_node.vertical._vfl_transport import LocalNetwork, LocalTransport, ProtocolError
-from fl_node.vertical.crypto.paillier import CipherVector, generate_keypair
-from fl_node.vertical.data import PartyTable
-from fl_node.vertical.hetero_lr import (
-    HeteroLRArbiter,
-    HeteroLRConfig,
-    HeteroLRGuest,
-    HeteroLRHost,
-    HostModel,
-    arbiter_session,
-    guest_session,
-    host_answer_predict,
-    host_session,
-    schedule,
-    taylor_lr_reference,
+from fl_node.vertical.runner import (
+    ArbiterParty,
+    GuestParty,
+    HostParty,
+    PredictJob,
+    PsiJob,
+    SplitJob,
+    TrainJob,
 )
+from fl_node.vertical.transport import LocalNetwork, LocalTransport, Message, MessageError
+from kernel.errors import ProtocolError
 
 KEY_BITS = 512  # tests only: far below 112-bit security, but the arithmetic is the same
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -102,7 +111,7 @@ CFG = HeteroLRConfig(
 )
 
 
-def run_session(
+def train_threads(
     xg: np.ndarray,
     xh: np.ndarray,
     y: np.ndarray,
@@ -113,7 +122,7 @@ def run_session(
     use_host: bool = True,
     max_batches: int = 0,
 ) -> tuple[HeteroLRGuest, HeteroLRHost, HeteroLRArbiter, list[Any], LocalNetwork]:
-    net = LocalNetwork(["guest", "host", "arbiter"], timeout=60)
+    net = LocalNetwork(["guest", "host", "arbiter"], codec=CODEC, timeout=60)
     tg, th, ta = (net.transport(r) for r in ("guest", "host", "arbiter"))
     g = HeteroLRGuest(
         xg,
@@ -128,7 +137,7 @@ def run_session(
     h = HeteroLRHost(xh, cfg, session="s", cipher=cipher, use_features=use_host, timer=th.timer)  # type: ignore[arg-type]
     a = HeteroLRArbiter(cfg, session="s", cipher=cipher, timer=ta.timer)  # type: ignore[arg-type]
     res = threads(
-        lambda: guest_session(tg, g), lambda: host_session(th, h), lambda: arbiter_session(ta, a)
+        lambda: run_session(tg, g), lambda: run_session(th, h), lambda: run_session(ta, a)
     )
     return g, h, a, res, net
 
@@ -140,7 +149,7 @@ def run_session(
 def test_encrypted_protocol_equals_plaintext_taylor_lr(cipher: str) -> None:
     xg, xh, y = synthetic()
     cfg = CFG if cipher == "ours" else replace(CFG, max_epochs=2)
-    g, h, a, (rg, rh, ra), _ = run_session(xg, xh, y, cfg, cipher=cipher)
+    g, h, a, (rg, rh, ra), _ = train_threads(xg, xh, y, cfg, cipher=cipher)
     wg, wh, losses = taylor_lr_reference(xg, xh, y, cfg, session="s", epochs=cfg.max_epochs)
     # ours: encrypted values have 2**-32 resolution, plaintext factors 2**-17 rounding error
     tol = 1e-5 if cipher == "ours" else 1e-9
@@ -155,7 +164,7 @@ def test_encrypted_protocol_equals_plaintext_taylor_lr(cipher: str) -> None:
 @pytest.mark.parametrize(("use_guest", "use_host"), [(True, False), (False, True)])
 def test_feature_group_coalitions_match_the_reference(use_guest: bool, use_host: bool) -> None:
     xg, xh, y = synthetic(seed=1)
-    g, h, _, _, net = run_session(xg, xh, y, CFG, use_guest=use_guest, use_host=use_host)
+    g, h, _, _, net = train_threads(xg, xh, y, CFG, use_guest=use_guest, use_host=use_host)
     ref_g = xg if use_guest else np.zeros((len(y), 0))
     ref_h = xh if use_host else np.zeros((len(y), 0))
     wg, wh, _ = taylor_lr_reference(ref_g, ref_h, y, CFG, session="s", epochs=CFG.max_epochs)
@@ -168,18 +177,18 @@ def test_feature_group_coalitions_match_the_reference(use_guest: bool, use_host:
 
 def test_batch_limit_and_convergence_stop() -> None:
     xg, xh, y = synthetic(seed=2)
-    _, _, a, (rg, rh, _), _ = run_session(xg, xh, y, CFG, max_batches=5)
+    _, _, a, (rg, rh, _), _ = train_threads(xg, xh, y, CFG, max_batches=5)
     assert rg.batches == rh.batches == 5 and rg.epochs == 2  # 4 batches per epoch
     assert rg.rows == 160 + 48  # one full epoch (48, 48, 48, 16) and one batch
     converge = replace(CFG, max_epochs=20, tol=0.05)
-    _, _, a, (rg, _, _), _ = run_session(xg, xh, y, converge)
+    _, _, a, (rg, _, _), _ = train_threads(xg, xh, y, converge)
     assert rg.converged and rg.epochs < 20
     assert abs(a.losses[-1] - a.losses[-2]) < 0.05
 
 
 def test_timers_cover_the_phases() -> None:
     xg, xh, y = synthetic(seed=3)
-    _, _, _, (rg, rh, ra), _ = run_session(xg, xh, y, replace(CFG, max_epochs=1))
+    _, _, _, (rg, rh, ra), _ = train_threads(xg, xh, y, replace(CFG, max_epochs=1))
     assert rg.timer["encryption"] > 0 and rg.timer["homomorphic"] > 0
     assert rh.timer["encryption"] > 0 and rh.timer["homomorphic"] > 0
     assert ra.timer["decryption"] > 0 and ra.timer["encryption"] == 0
@@ -208,27 +217,23 @@ def tables(
 def full_run() -> dict[str, Any]:
     """PSI, split, training and prediction with every received message recorded."""
     guest_table, host_table = tables()
-    net = LocalNetwork(["guest", "host", "arbiter"], timeout=60)
+    net = LocalNetwork(["guest", "host", "arbiter"], codec=CODEC, timeout=60)
     guest = GuestParty(guest_table, net.transport("guest"))
     host = HostParty(host_table, net.transport("host"))
     arbiter = ArbiterParty(net.transport("arbiter"))
-    cfg = replace(CFG, batch_size=32, max_epochs=2).to_dict()
-    threads(lambda: guest.psi({"workers": 1}), lambda: host.psi({"workers": 1}))
+    cfg = replace(CFG, batch_size=32, max_epochs=2)
+    threads(lambda: guest.psi(PsiJob(workers=1)), lambda: host.psi(PsiJob(workers=1)))
     threads(
-        lambda: guest.split({"validation": 0.15, "test": 0.2, "seed": 0, "clip": 3.0}),
-        lambda: host.split({"clip": 3.0}),
+        lambda: guest.split(SplitJob(clip=3.0, validation=0.15, test=0.2, seed=0)),
+        lambda: host.split(SplitJob(clip=3.0)),
     )
-    job = {"op": "train", "name": "m", "cipher": "ours", "config": cfg}
-    threads(
-        lambda: guest.train({**job, "use_guest": True}),
-        lambda: host.train({**job, "use_host": True}),
-        lambda: arbiter.train(job),
-    )
+    job = TrainJob("m", cfg)
+    threads(lambda: guest.train(job), lambda: host.train(job), lambda: arbiter.train(job))
     metrics = {}
     for part in ("test", "validation"):
         metrics[part] = threads(
-            lambda p=part: guest.predict({"name": "m", "part": p}), lambda: host.predict({})
-        )[0]
+            lambda p=part: guest.predict(PredictJob("m", p)), lambda: host.predict(PredictJob())
+        )[0].metrics
     return {
         "net": net,
         "guest": guest,
@@ -363,7 +368,7 @@ def test_arbiter_receives_only_ciphertexts_and_sizes(full_run: dict[str, Any]) -
 
 
 def test_host_refuses_to_score_training_rows() -> None:
-    net = LocalNetwork(["guest", "host"], timeout=5)
+    net = LocalNetwork(["guest", "host"], codec=CODEC, timeout=5)
     tg, th = net.transport("guest"), net.transport("host")
     tg.send(
         "host",
@@ -438,8 +443,6 @@ def test_cipher_suites_validate_ciphertext_messages() -> None:
         PheSuite.generate(KEY_BITS).loads(phe_suite.dumps(pv), count=1)
     masked, state = ours.mask(ours.dot(vec, np.array([[1.0], [2.0]]), x_bound=2.0))
     dec = ours.decrypt_for_party(ours.for_arbiter(masked), 1)
-    from fl_node.vertical._vfl_cipher import unmask
-
     np.testing.assert_allclose(
         unmask(dec.values, dec.exponents, dec.base, state), [-1.5], atol=1e-4
     )

@@ -1,0 +1,172 @@
+"""``run_vfl``: the whole vertical-FL flow with the three parties as separate OS processes.
+
+The orchestrator (this module, in the calling process) starts the guest, the host and the
+arbiter as ``spawn``-ed processes, each given only its own TLS identity and its own CSV
+file; they connect to each other over mutual TLS on 127.0.0.1 and run, in order:
+
+1. DH-OPRF PSI between guest and host (ids never leave their owner in the clear);
+2. for small datasets, a stratified cross-validation, each fold trained end to end;
+3. the guest's train / validation / test split, sent as positions;
+4. hetero-LR training with our Paillier (the anchored model), then the guest-only and
+   host-only models through the same protocol (feature-group Shapley utilities), and
+   optionally the same protocol with python-paillier on a few batches (``compare_phe``);
+5. federated prediction on the validation and test rows.
+
+The orchestrator also plays the auditor for the centralised baseline (it reads both CSVs,
+joins them and fits scikit-learn's logistic regression on the same split) and submits each
+party's chain transactions with that party's own key
+(:class:`~fl_node.vertical.runner.onchain.TaskRecorder`). It writes ``summary.json`` and the
+deliverables into ``out``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fl_node.events import EventSink, Finished, log_sink
+from fl_node.reporting.common import dump_json
+from fl_node.vertical.runner import _results as results
+from fl_node.vertical.runner import _steps as steps
+from fl_node.vertical.runner._deliverables import write_deliverables
+from fl_node.vertical.runner._summary import summary_document
+from fl_node.vertical.runner.baseline import centralized_baseline
+from fl_node.vertical.runner.events import BaselineDone
+from fl_node.vertical.runner.onchain import TaskRecorder
+from fl_node.vertical.runner.records import RunRecord
+from fl_node.vertical.runner.settings import RunPlan, VflSettings
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from chain import ChainBackend, Deployment
+
+log = logging.getLogger(__name__)
+
+
+def run_vfl(
+    dataset: str,
+    out: Path,
+    *,
+    settings: VflSettings | None = None,
+    rpc_url: str | None = None,
+    deployment: Deployment | None = None,
+    keys: Mapping[str, LocalAccount] | None = None,
+    backend: ChainBackend | None = None,
+    on_event: EventSink | None = None,
+) -> dict[str, Any]:
+    """Run PSI, encrypted training, evaluation, Shapley and the on-chain record.
+
+    Parameters
+    ----------
+    dataset : {"default-credit", "breast"}
+        Which FATE hetero dataset.
+    out : Path
+        Output folder (created): ``summary.json``, model parts, log, curve, report.
+    settings : VflSettings or None, default None
+        Everything else the run does (epochs, seed, keys size, folds, phe comparison...).
+    rpc_url : str or None, default None
+        JSON-RPC chain URL; an in-process chain when ``None`` (ignored given ``backend``).
+    deployment : Deployment or None, default None
+        Existing contracts to record the task on; ``None`` deploys fresh ones from the
+        chain's faucet.
+    keys : mapping of str to LocalAccount or None, default None
+        Funded keys of ``sponsor``, ``coordinator``, ``guest``, ``host`` (any subset); the
+        others get fresh keys funded from the faucet.
+    backend : ChainBackend or None, default None
+        A chain backend to use instead of connecting to ``rpc_url``.
+    on_event : EventSink or None, default None
+        Receives typed progress events (default: logged at DEBUG).
+
+    Returns
+    -------
+    dict
+        The summary, also written to ``out/summary.json``.
+
+    Notes
+    -----
+    The parties are started with the ``spawn`` method, which re-imports the caller's main
+    module in each of them: a script calling this function must do so under
+    ``if __name__ == "__main__":`` (console entry points and ``python -m`` already do).
+    """
+    from chain import connect
+
+    emit = on_event or log_sink
+    started, load = time.perf_counter(), os.getloadavg()
+    plan = (settings or VflSettings()).plan(dataset, out)
+    chain = backend or connect(rpc_url)
+    recorder = TaskRecorder.provision(
+        plan.out / "store", backend=chain, deployment=deployment, keys=keys
+    )
+    record = _record(plan, recorder, emit, load)
+    summary = _write(record, started)
+    emit(Finished(summary_path=str(plan.out / "summary.json"), seconds=summary["seconds_total"]))
+    return summary
+
+
+def _record(
+    plan: RunPlan, recorder: TaskRecorder, emit: EventSink, load: tuple[float, float, float]
+) -> RunRecord:
+    """Every step from the task's creation to the on-chain record, as one typed record."""
+    steps.create_task(plan, recorder, emit)
+    with steps.start_parties(plan) as procs:
+        psi = steps.run_psi(procs, plan, emit)
+        round_cid = recorder.open_round(psi.manifest(recorder.task_id))
+        cv = steps.cross_validate(procs, plan, psi, emit)
+        model = steps.train_model(procs, plan, emit)
+        utilities, coalitions = steps.train_coalitions(procs, plan, model, emit)
+        phe = steps.compare_phe(procs, plan, emit)
+        collected = results.collect(procs, plan)
+    base = centralized_baseline(
+        plan.guest_csv,
+        plan.host_csv,
+        model.split,
+        drop_fraction=plan.settings.drop_fraction,
+        seed=plan.settings.seed,
+        clip=plan.config.x_bound,
+    )
+    emit(BaselineDone(auc=base.auc, ks=base.ks))
+    shares = results.contributions(utilities, coalitions, plan.settings.shapley)
+    chain = results.record_on_chain(
+        recorder,
+        psi,
+        model,
+        cv,
+        shares,
+        collected.parts,
+        round_cid=round_cid,
+        pool_wei=plan.pool_wei,
+        emit=emit,
+    )
+    figures = results.figures(model, collected.parts)
+    return RunRecord(
+        plan=plan,
+        psi=psi,
+        cv=cv,
+        model=model,
+        baseline=base,
+        contributions=shares,
+        collected=collected,
+        chain=chain,
+        headline=results.headline(plan, cv, model, base),
+        figures=figures,
+        phe=results.phe_record(phe, figures, emit),
+        load_average_start=load,
+    )
+
+
+def _write(record: RunRecord, started: float) -> dict[str, Any]:
+    """Render ``summary.json`` and the deliverables; return the summary."""
+    from storage import canonical_json
+
+    summary = summary_document(record)
+    summary["machine"]["load_average_end"] = list(os.getloadavg())
+    summary["seconds_total"] = time.perf_counter() - started
+    summary["artifacts"] = write_deliverables(record)
+    canonical_json(summary)  # refuses NaN / infinities before anything is written
+    dump_json(summary, record.plan.out / "summary.json")
+    return summary
