@@ -4,8 +4,9 @@ Per round it publishes the global model and opens the round on-chain, then, once
 in, fetches each one and rejects any whose bytes do not match the hash its participant anchored
 (recording why), aggregates the rest with the task's strategy, measures each participant's
 contribution on its own validation set, evaluates on its held-out test set, stores the new model
-and an evidence file (every input's CID, the verdicts, the utilities, the scores and the rewards),
-and finalises the round on-chain; the contract pays from the escrow in proportion to the scores.
+and an evidence file (a :class:`~fl_node.evidence.RoundEvidence`: every input's CID, the verdicts,
+the utilities, the scores and the rewards), and finalises the round on-chain; the contract pays
+from the escrow in proportion to the scores.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ class RoundReport:
     @property
     def rejected(self) -> list[UpdateVerdict]:
         """Updates anchored but rejected."""
-        return [v for v in self.verdicts if not v.accepted and v.reason != "not_submitted"]
+        return [v for v in self.verdicts if not v.accepted and v.reason != NOT_SUBMITTED]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ the CID (``RoundFinalized.evidenceCid``). The audit reads it back with
 ``evidence.schema.json`` beside this module (:data:`SCHEMA_PATH`) describes the same shape as a
 JSON Schema (draft 2020-12) for auditors who do not run Python; a test checks that every evidence
 file the test world produces validates against it and that this module and the schema agree on
-what they reject.
+what they reject. The reader is stricter in one respect: an integer field must hold a JSON
+integer (``2``, not ``2.0``, which JSON Schema counts as an integer too).
 
 Versioning: the ``kind`` string names the document and :data:`EVIDENCE_VERSION` is its schema
 version. Version 1 documents carry no ``version`` key: the first evidence files were published
