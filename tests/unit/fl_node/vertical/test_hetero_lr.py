@@ -474,3 +474,37 @@ def test_guest_rejects_a_forward_with_an_inflated_bound() -> None:
     wrong = replace(key, fingerprint=b"\x00" * 16)
     with pytest.raises(ProtocolError, match="fingerprint"):
         g.receive_public_key(wrong)
+
+
+def test_one_session_loop_drives_any_role_to_the_arbiters_stop() -> None:
+    from fl_node.vertical.protocol import EpochEnd, SessionPlan, SessionRole
+
+    class Counting(SessionRole):
+        role, session = "guest", "s"
+
+        def __init__(self, stop_after: int) -> None:
+            self.losses: list[float] = []
+            self.calls: list[tuple[str, int]] = []
+            self.stop_after = stop_after
+
+        def open(self, transport: Any) -> SessionPlan:
+            return SessionPlan(n_train=10, batch_size=4, max_epochs=3, max_batches=0)
+
+        def start_epoch(self, transport: Any, epoch: int) -> None:
+            self.calls.append(("epoch", epoch))
+
+        def run_batch(self, transport: Any, epoch: int, batch: int, start: int, stop: int) -> None:
+            self.calls.append(("batch", stop - start))
+
+        def end_epoch(self, transport: Any, epoch: int, *, last_scheduled: bool) -> EpochEnd:
+            self.losses.append(float(epoch))
+            return EpochEnd(stop=epoch + 1 >= self.stop_after, converged=False)
+
+    transport = LocalNetwork(["guest"], codec=CODEC).transport("guest")
+    party = Counting(stop_after=2)
+    result = run_session(transport, party)
+    one_epoch = [("batch", 4), ("batch", 4), ("batch", 2)]
+    assert party.calls == [("epoch", 0), *one_epoch, ("epoch", 1), *one_epoch]
+    assert (result.epochs, result.batches, result.rows, result.losses) == (2, 6, 20, [0.0, 1.0])
+    with pytest.raises(ProtocolError, match="without the arbiter's stop"):
+        run_session(transport, Counting(stop_after=99))
