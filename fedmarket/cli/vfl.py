@@ -44,7 +44,10 @@ def vfl(
     ] = None,
     deployment: Annotated[
         Path | None,
-        typer.Option("--deployment", help="Record on these contracts (needs --rpc)."),
+        typer.Option(
+            "--deployment",
+            help="Record on these contracts (needs --rpc); role keys from FEDMARKET_<ROLE>_KEY.",
+        ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Override the epoch limit.")] = None,
     folds: Annotated[
