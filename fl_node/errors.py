@@ -9,6 +9,7 @@ from kernel.errors import (
     OperationTimeoutError,
     ProtocolError,
     RefusedError,
+    ServiceUnavailableError,
 )
 
 
@@ -41,7 +42,15 @@ class UpdateRejectedError(FlError, IntegrityError):
 
 
 class DataError(FlError, InvalidInputError):
-    """A dataset is missing, fails its checksum, or has the wrong shape."""
+    """A dataset is unknown, malformed, or has the wrong shape."""
+
+
+class DataIntegrityError(FlError, IntegrityError):
+    """A dataset file does not match its pinned sha256: corrupted or tampered with."""
+
+
+class DataUnavailableError(FlError, ServiceUnavailableError):
+    """A dataset file is missing here and its pinned source cannot be reached."""
 
 
 class AggregationError(FlError, InvalidInputError):

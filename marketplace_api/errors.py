@@ -145,7 +145,9 @@ class MarketplaceConnectionError(MarketplaceApiError, kernel_errors.ServiceUnava
     """The marketplace API could not be reached (status 0)."""
 
     def __init__(self, detail: str) -> None:
-        super().__init__(0, detail)
+        self.status = 0
+        self.detail = detail
+        MarketplaceError.__init__(self, detail)
 
 
 __all__ = [

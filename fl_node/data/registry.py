@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fl_node.errors import DataError
+from fl_node.errors import DataError, DataIntegrityError, DataUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +163,10 @@ def _download(remote: RemoteFile, target: Path) -> None:
             for chunk in resp.iter_bytes():
                 fh.write(chunk)
         if _sha256(Path(tmp)) != remote.sha256:
-            raise DataError(f"fetch: {remote.url} does not have the pinned sha256")
+            raise DataIntegrityError(f"fetch: {remote.url} does not have the pinned sha256")
         os.replace(tmp, target)
     except httpx.HTTPError as exc:
-        raise DataError(f"fetch: cannot download {remote.url}: {exc}") from None
+        raise DataUnavailableError(f"fetch: cannot download {remote.url}: {exc}") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
 
@@ -184,7 +184,11 @@ def fetch(dataset: str, *, download: bool = True) -> dict[str, Path]:
     Raises
     ------
     DataError
-        Unknown dataset, a file that fails its sha256, or a missing file that cannot be fetched.
+        Unknown dataset.
+    DataIntegrityError
+        A file does not match its pinned sha256.
+    DataUnavailableError
+        A missing file that cannot be fetched.
     """
     try:
         entry = REGISTRY[dataset]
@@ -196,9 +200,9 @@ def fetch(dataset: str, *, download: bool = True) -> dict[str, Path]:
         path = folder / remote.name
         if not path.exists():
             if not download:
-                raise DataError(f"fetch: {path} is missing (set FEDMARKET_DATA_DIR)")
+                raise DataUnavailableError(f"fetch: {path} is missing (set FEDMARKET_DATA_DIR)")
             _download(remote, path)
         if _sha256(path) != remote.sha256:
-            raise DataError(f"fetch: {path} does not match its pinned sha256")
+            raise DataIntegrityError(f"fetch: {path} does not match its pinned sha256")
         paths[remote.name] = path
     return paths

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from fl_node.data import registry
-from fl_node.errors import DataError
+from fl_node.errors import DataError, DataIntegrityError, DataUnavailableError
 from tests.support.services import unavailable
 
 
@@ -42,7 +42,7 @@ def test_download_once_then_verify_from_cache(monkeypatch, tmp_path, served):
     assert path.read_bytes() == payload
     assert registry.fetch("tiny", download=False)["tiny.csv"] == path
     path.write_bytes(b"tampered")
-    with pytest.raises(DataError, match="sha256"):
+    with pytest.raises(DataIntegrityError, match="sha256"):
         registry.fetch("tiny")
 
 
@@ -50,14 +50,14 @@ def test_download_with_the_wrong_hash_is_refused(monkeypatch, tmp_path, served):
     url, _ = served
     monkeypatch.setenv("FEDMARKET_DATA_DIR", str(tmp_path / "cache"))
     register(monkeypatch, url, "0" * 64)
-    with pytest.raises(DataError, match="pinned sha256"):
+    with pytest.raises(DataIntegrityError, match="pinned sha256"):
         registry.fetch("tiny")
     assert not (tmp_path / "cache" / "tiny" / "tiny.csv").exists()
 
 
 def test_missing_file_without_download_and_unknown_names(monkeypatch, tmp_path):
     monkeypatch.setenv("FEDMARKET_DATA_DIR", str(tmp_path))
-    with pytest.raises(DataError, match="missing"):
+    with pytest.raises(DataUnavailableError, match="missing"):
         registry.fetch("fate_breast_hetero", download=False)
     with pytest.raises(DataError, match="unknown dataset"):
         registry.fetch("nope")
@@ -66,6 +66,6 @@ def test_missing_file_without_download_and_unknown_names(monkeypatch, tmp_path):
 def test_configured_copy_verifies():
     try:
         paths = registry.fetch("fate_breast_hetero")
-    except DataError as exc:
+    except DataUnavailableError as exc:
         unavailable(str(exc))
     assert set(paths) == {"breast_hetero_guest.csv", "breast_hetero_host.csv"}
