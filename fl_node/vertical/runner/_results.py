@@ -12,8 +12,8 @@ import numpy as np
 from fl_node.events import EventSink, RewardsPaid
 from fl_node.vertical.runner._process import PartyProcesses
 from fl_node.vertical.runner._steps import cores, mean_metrics
-from fl_node.vertical.runner.baseline import Baseline
-from fl_node.vertical.runner.events import PheCompared
+from fl_node.vertical.runner.baseline import Baseline, centralized_baseline
+from fl_node.vertical.runner.events import BaselineDone, PheCompared
 from fl_node.vertical.runner.jobs import PartRecord, PartyStats, SaveJob, StatsJob
 from fl_node.vertical.runner.onchain import TaskRecorder
 from fl_node.vertical.runner.parties import ROLES
@@ -49,6 +49,20 @@ def collect(procs: PartyProcesses, plan: RunPlan) -> Collected:
     for role in ROLES:
         comm.merge(CommStats.from_state(stats[role].stats))
     return Collected(parts, comm)
+
+
+def baseline(plan: RunPlan, model: ModelRecord, emit: EventSink) -> Baseline:
+    """The centralised logistic regression on the anchored model's split."""
+    base = centralized_baseline(
+        plan.guest_csv,
+        plan.host_csv,
+        model.split,
+        drop_fraction=plan.settings.drop_fraction,
+        seed=plan.settings.seed,
+        clip=plan.config.x_bound,
+    )
+    emit(BaselineDone(auc=base.auc, ks=base.ks))
+    return base
 
 
 def contributions(

@@ -108,18 +108,13 @@ def _predict(procs: PartyProcesses, name: str, part: str) -> dict[str, float]:
     return metrics
 
 
-def cross_validate(
-    procs: PartyProcesses, plan: RunPlan, psi: PsiRecord, emit: EventSink
-) -> list[FoldResult]:
+def cross_validate(procs: PartyProcesses, plan: RunPlan, emit: EventSink) -> list[FoldResult]:
     """Each fold trained end to end and scored by federated prediction (none for 1 fold)."""
-    return [
-        _fold(procs, plan, psi, fold, emit) for fold in range(plan.folds if plan.folds > 1 else 0)
-    ]
+    folds = plan.folds if plan.folds > 1 else 0
+    return [_fold(procs, plan, fold, emit) for fold in range(folds)]
 
 
-def _fold(
-    procs: PartyProcesses, plan: RunPlan, psi: PsiRecord, fold: int, emit: EventSink
-) -> FoldResult:
+def _fold(procs: PartyProcesses, plan: RunPlan, fold: int, emit: EventSink) -> FoldResult:
     cfg, seed = plan.config, plan.settings.seed
     split = _split(procs, SplitJob(cfg.x_bound, 0.1, seed=seed, folds=plan.folds, fold=fold))
     name = f"cv-{fold}"

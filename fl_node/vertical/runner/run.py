@@ -34,8 +34,6 @@ from fl_node.vertical.runner import _results as results
 from fl_node.vertical.runner import _steps as steps
 from fl_node.vertical.runner._deliverables import write_deliverables
 from fl_node.vertical.runner._summary import summary_document
-from fl_node.vertical.runner.baseline import centralized_baseline
-from fl_node.vertical.runner.events import BaselineDone
 from fl_node.vertical.runner.onchain import TaskRecorder
 from fl_node.vertical.runner.records import RunRecord
 from fl_node.vertical.runner.settings import RunPlan, VflSettings
@@ -116,20 +114,12 @@ def _record(
     with steps.start_parties(plan) as procs:
         psi = steps.run_psi(procs, plan, emit)
         round_cid = recorder.open_round(psi.manifest(recorder.task_id))
-        cv = steps.cross_validate(procs, plan, psi, emit)
+        cv = steps.cross_validate(procs, plan, emit)
         model = steps.train_model(procs, plan, emit)
         utilities, coalitions = steps.train_coalitions(procs, plan, model, emit)
         phe = steps.compare_phe(procs, plan, emit)
         collected = results.collect(procs, plan)
-    base = centralized_baseline(
-        plan.guest_csv,
-        plan.host_csv,
-        model.split,
-        drop_fraction=plan.settings.drop_fraction,
-        seed=plan.settings.seed,
-        clip=plan.config.x_bound,
-    )
-    emit(BaselineDone(auc=base.auc, ks=base.ks))
+    base = results.baseline(plan, model, emit)
     shares = results.contributions(utilities, coalitions, plan.settings.shapley)
     chain = results.record_on_chain(
         recorder,
