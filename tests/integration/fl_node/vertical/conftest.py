@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fl_node.data.registry import fetch
-from fl_node.errors import DataError
+from fl_node.errors import DataUnavailableError
 from tests.support.services import unavailable
 
 
@@ -14,5 +14,5 @@ def breast_data() -> None:
     """The FATE breast files, verified (downloaded once where they are not local)."""
     try:
         fetch("fate_breast_hetero")
-    except DataError as exc:
+    except DataUnavailableError as exc:
         unavailable(str(exc))
