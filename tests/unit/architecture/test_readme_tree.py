@@ -1,5 +1,7 @@
-"""The README's "Repository structure" block names every top-level folder, and says what each
-Python package may import, so the picture cannot drift from the tree."""
+"""The README's "Repository structure" block names every top-level folder.
+
+It also says what each Python package may import, so the picture cannot drift from the tree.
+"""
 
 from __future__ import annotations
 
