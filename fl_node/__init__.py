@@ -1,6 +1,6 @@
 """Federated learning: participant nodes, coordinator, strategies, models, data, vertical FL.
 
-Public surface (imported lazily, so ``import fl_node.vertical.crypto.psi`` does not pull in PyTorch)::
+Public surface (imported lazily: ``import fl_node.vertical.crypto.psi`` does not pull in PyTorch)::
 
     ParticipantNode, Coordinator, RoundReport                   # the two roles
     RoundEvidence, UpdateVerdict                                # what a round publishes
