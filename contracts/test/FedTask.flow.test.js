@@ -1,6 +1,6 @@
 // End-to-end flow of a fedmarket task on Hardhat's simulated chain, driven through viem the way the
-// Python client drives the contracts: deploy, list a dataset by relayed EIP-712 signature, run a two-round
-// task, read the events back, claim, withdraw. Run: `npx hardhat test nodejs`.
+// Python client drives the contracts: deploy, run a two-round task, read the events back, claim, withdraw.
+// (The relayed dataset listing moved to Market.flow.test.js with DatasetRegistry v2.) Run: `npx hardhat test nodejs`.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
@@ -15,12 +15,11 @@ const hash = (text) => keccak256(toHex(text));
 async function deployFixture() {
   const [deployer, coordinator, alice, bob, carol, relayer] = await viem.getWalletClients();
   const publicClient = await viem.getPublicClient();
-  const token = await viem.deployContract("RewardToken", [deployer.account.address]);
+  const token = await viem.deployContract("RewardToken", [deployer.account.address, parseEther("1000000000")]);
   const fedTask = await viem.deployContract("FedTask", [token.address]);
-  const registry = await viem.deployContract("DatasetRegistry");
   await token.write.mint([deployer.account.address, parseEther("1000")]);
   await token.write.approve([fedTask.address, parseEther("1000")]);
-  return { publicClient, token, fedTask, registry, deployer, coordinator, alice, bob, carol, relayer };
+  return { publicClient, token, fedTask, deployer, coordinator, alice, bob, carol, relayer };
 }
 
 /** Calls `contract.write[fn](args)` as `wallet`. */
@@ -190,57 +189,6 @@ describe("FedTask flow (viem)", () => {
       fedTask,
       "TaskScoreWithoutUpdate",
       [1n, 1, getAddress(alice.account.address)],
-    );
-  });
-
-  it("lists a dataset from an owner's EIP-712 signature relayed by another account", async () => {
-    const { publicClient, registry, alice, relayer } = await networkHelpers.loadFixture(deployFixture);
-    const owner = alice.account.address;
-    const chainId = await publicClient.getChainId();
-    const { timestamp } = await publicClient.getBlock();
-    const deadline = timestamp + 3600n;
-    const message = { owner, metadataHash: hash("dataset.json"), metadataCid: "bafkreidataset", nonce: 0n, deadline };
-    const domain = { name: "FedMarket DatasetRegistry", version: "1", chainId, verifyingContract: registry.address };
-    const types = {
-      ListDataset: [
-        { name: "owner", type: "address" },
-        { name: "metadataHash", type: "bytes32" },
-        { name: "metadataCid", type: "string" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    };
-    const signature = await alice.signTypedData({ domain, types, primaryType: "ListDataset", message });
-
-    await viem.assertions.emitWithArgs(
-      as(relayer, registry, "listDatasetFor", [owner, message.metadataHash, message.metadataCid, deadline, signature]),
-      registry,
-      "DatasetListed",
-      [1n, getAddress(owner), message.metadataHash, message.metadataCid],
-    );
-    const listing = await registry.read.getListing([1n]);
-    assert.equal(listing.owner, getAddress(owner));
-    assert.equal(listing.active, true);
-    assert.equal(await registry.read.nonces([owner]), 1n);
-    assert.equal(await registry.read.datasetIdOf([message.metadataHash]), 1n);
-
-    // Replaying the same signature fails: the nonce has moved on.
-    await viem.assertions.revertWithCustomError(
-      as(relayer, registry, "listDatasetFor", [owner, message.metadataHash, message.metadataCid, deadline, signature]),
-      registry,
-      "RegistryInvalidSigner",
-    );
-
-    // An expired signature fails with its deadline.
-    const stale = { ...message, metadataHash: hash("other.json"), nonce: 1n, deadline: timestamp - 1n };
-    const staleSignature = await alice.signTypedData({ domain, types, primaryType: "ListDataset", message: stale });
-    await viem.assertions.revertWithCustomErrorWithArgs(
-      as(relayer, registry, "listDatasetFor", [
-        owner, stale.metadataHash, stale.metadataCid, stale.deadline, staleSignature,
-      ]),
-      registry,
-      "RegistryExpiredSignature",
-      [stale.deadline],
     );
   });
 });

@@ -23,10 +23,10 @@ contract FedTaskInvariantTest is Test {
     FedTaskHandler private handler;
 
     function setUp() public {
-        token = new RewardToken(address(this));
+        token = new RewardToken(address(this), type(uint256).max);
         fedTask = new FedTask(token);
         handler = new FedTaskHandler(fedTask, token);
-        token.transferOwnership(address(handler));
+        token.grantRole(token.MINTER_ROLE(), address(handler));
     }
 
     /// @notice Only the handler is called by the invariant fuzzer.

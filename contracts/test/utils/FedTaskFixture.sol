@@ -40,7 +40,7 @@ abstract contract FedTaskFixture is Test {
         dave = makeAddr("dave");
         stranger = makeAddr("stranger");
 
-        token = new RewardToken(address(this));
+        token = new RewardToken(address(this), type(uint256).max);
         fedTask = new FedTask(token);
         token.mint(sponsor, SPONSOR_FUNDS);
         vm.prank(sponsor);
