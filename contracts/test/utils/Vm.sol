@@ -136,6 +136,30 @@ interface Vm {
     /// @param message The failure message.
     function assertLe(uint256 left, uint256 right, string calldata message) external pure;
 
+    /// @notice Fails unless `left >= right`.
+    /// @param left Actual value.
+    /// @param right Lower bound.
+    /// @param message The failure message.
+    function assertGe(uint256 left, uint256 right, string calldata message) external pure;
+
+    /// @notice Fails unless `left > right`.
+    /// @param left Actual value.
+    /// @param right Lower bound (exclusive).
+    /// @param message The failure message.
+    function assertGt(uint256 left, uint256 right, string calldata message) external pure;
+
+    /// @notice Fails unless `left != right`.
+    /// @param left Actual value.
+    /// @param right Value it must differ from.
+    /// @param message The failure message.
+    function assertNotEq(bytes32 left, bytes32 right, string calldata message) external pure;
+
+    /// @notice Fails unless `left == right`.
+    /// @param left Actual value.
+    /// @param right Expected value.
+    /// @param message The failure message.
+    function assertEq(bytes calldata left, bytes calldata right, string calldata message) external pure;
+
     /// @notice Fails unless `|left - right| <= maxDelta`.
     /// @param left Actual value.
     /// @param right Expected value.
