@@ -209,14 +209,17 @@ abstract contract FedTaskBase is AccessControl, Pausable, ReentrancyGuardTransie
 
     /**
      * @dev End of the challenge window of the latest finalised round (windows end in finalisation order), or
-     * now when none was finalised.
+     * now when that is later or none was finalised. Rounds are finalised in order, so the latest finalised
+     * round is the last opened one or, when that one was never finalised (still open, or open when the task
+     * was aborted), the one before it.
      * @param taskId The task's id.
      * @param st The task's round state.
      * @return end The time.
      */
     function _windowsEnd(uint256 taskId, State memory st) internal view returns (uint64 end) {
-        uint32 lastFinalised = st.roundOpen ? st.lastRound - 1 : st.lastRound;
-        uint64 windowEnd = lastFinalised == 0 ? 0 : _rounds[taskId][lastFinalised].claimableAt;
+        uint32 last = st.lastRound;
+        uint64 windowEnd = last == 0 ? 0 : _rounds[taskId][last].claimableAt;
+        if (windowEnd == 0 && last > 1) windowEnd = _rounds[taskId][last - 1].claimableAt;
         return uint64(Math.max(block.timestamp, windowEnd));
     }
 

@@ -386,6 +386,29 @@ contract FedTaskLivenessTest is FedTaskFixture {
         fedTask.withdrawStake(taskId);
     }
 
+    function test_withdrawStake_afterAnAbortWaitsForTheLastFinalisedRoundsWindow() public {
+        IFedTask.TaskConfig memory config = _config();
+        config.schedule.stakeCooldown = 1 hours;
+        uint256 taskId = _create(config);
+        _joinAll(taskId, _four());
+        _stake(taskId);
+        _open(taskId, 1);
+        _runRound(taskId, 1, _two(alice, bob), _amounts2(1, 1));
+        uint64 windowEnd = fedTask.getRound(taskId, 1).claimableAt;
+        _open(taskId, 2);
+        vm.warp(fedTask.getRound(taskId, 2).finalizeDeadline);
+        vm.prank(sponsor);
+        fedTask.abortTask(taskId);
+        vm.warp(block.timestamp + 1 hours);
+        vm.assertGt(windowEnd, block.timestamp, "round 1's window still runs");
+        vm.expectRevert(abi.encodeWithSelector(IFedTask.TaskStakeLocked.selector, taskId, alice, windowEnd));
+        vm.prank(alice);
+        fedTask.withdrawStake(taskId);
+        vm.warp(windowEnd);
+        vm.prank(alice);
+        fedTask.withdrawStake(taskId);
+    }
+
     function test_withdrawStake_revertsWhileTheTaskRuns() public {
         uint256 taskId = _started();
         vm.expectRevert(_statusError(IFedTask.TaskNotFinished.selector, taskId, IFedTask.TaskStatus.Training));
