@@ -168,7 +168,7 @@ contract ChallengeCourt is IChallengeCourt, AccessControl, Pausable, ReentrancyG
     }
 
     /// @inheritdoc IChallengeCourt
-    function requestExit() external {
+    function requestExit() external nonReentrant {
         if (!_validators[msg.sender].active) revert CourtNotValidator(msg.sender);
         _deactivate(msg.sender, false);
     }
@@ -240,7 +240,11 @@ contract ChallengeCourt is IChallengeCourt, AccessControl, Pausable, ReentrancyG
     }
 
     /// @inheritdoc IChallengeCourt
-    function vote(uint256 challengeId, uint16 upholdBps, string calldata evidenceCid) external whenNotPaused {
+    function vote(
+        uint256 challengeId,
+        uint16 upholdBps,
+        string calldata evidenceCid
+    ) external whenNotPaused nonReentrant {
         Challenge storage c = _challenges[challengeId];
         if (c.status != ChallengeStatus.Open) revert CourtChallengeNotOpen(challengeId, c.status);
         if (block.timestamp >= c.votingEnds) revert CourtVotingClosed(challengeId, c.votingEnds);
@@ -280,10 +284,12 @@ contract ChallengeCourt is IChallengeCourt, AccessControl, Pausable, ReentrancyG
         bool upheld = consensus > UPHOLD_ABOVE_BPS;
         c.consensusBps = consensus;
         c.status = upheld ? ChallengeStatus.Upheld : ChallengeStatus.Rejected;
+        _strikeUntrusted(votes, consensus);
 
+        // The payouts depend on what FedTask's verdict actually transfers (the coordinator's slash).
         (uint256 challengerPaid, uint256 pot) = _executeVerdict(c, upheld);
         _credit(c.challenger, challengerPaid);
-        uint256 validatorsPaid = _judge(challengeId, votes, consensus, pot);
+        uint256 validatorsPaid = _reward(challengeId, votes, consensus, pot);
         emit ChallengeResolved(challengeId, c.status, consensus, votingStake, challengerPaid, validatorsPaid);
     }
 
@@ -517,15 +523,28 @@ contract ChallengeCourt is IChallengeCourt, AccessControl, Pausable, ReentrancyG
     }
 
     /**
-     * @dev Judges each voter against the consensus (trust, strikes) and shares `pot` among the trusted ones
-     * pro rata `stake x trust`, telescoping so that the shares sum to exactly `pot`.
+     * @dev Gives a strike to every voter deviating from the consensus by more than {TRUST_THRESHOLD_BPS}
+     * (before the verdict's external calls).
+     * @param votes The votes.
+     * @param consensus The consensus.
+     */
+    function _strikeUntrusted(Vote[] storage votes, uint16 consensus) private {
+        uint256 count = votes.length;
+        for (uint256 i = 0; i < count; ++i) {
+            if (_deviation(votes[i].upholdBps, consensus) > TRUST_THRESHOLD_BPS) _strike(votes[i].validator);
+        }
+    }
+
+    /**
+     * @dev Shares `pot` among the trusted voters pro rata `stake x trust`, with prefix sums so that the shares add
+     * up to exactly `pot`, and reports each voter's standing.
      * @param challengeId The challenge.
      * @param votes The votes.
      * @param consensus The consensus.
      * @param pot The amount to share.
      * @return paid The amount credited (`pot`).
      */
-    function _judge(
+    function _reward(
         uint256 challengeId,
         Vote[] storage votes,
         uint16 consensus,
@@ -535,10 +554,9 @@ contract ChallengeCourt is IChallengeCourt, AccessControl, Pausable, ReentrancyG
         uint256[] memory points = new uint256[](count);
         uint256 totalPoints;
         for (uint256 i = 0; i < count; ++i) {
-            Vote storage v = votes[i];
-            uint256 deviation = v.upholdBps > consensus ? v.upholdBps - consensus : consensus - v.upholdBps;
+            uint256 deviation = _deviation(votes[i].upholdBps, consensus);
             if (deviation <= TRUST_THRESHOLD_BPS) {
-                points[i] = v.weight * (BPS - deviation);
+                points[i] = votes[i].weight * (BPS - deviation);
                 totalPoints += points[i];
             }
         }
@@ -554,21 +572,35 @@ contract ChallengeCourt is IChallengeCourt, AccessControl, Pausable, ReentrancyG
                 paid = through;
                 _credit(v.validator, reward);
             }
-            uint256 deviation = v.upholdBps > consensus ? v.upholdBps - consensus : consensus - v.upholdBps;
-            uint8 strikes = _validators[v.validator].strikes;
-            if (deviation > TRUST_THRESHOLD_BPS) strikes = _strike(v.validator);
-            emit ValidatorJudged(challengeId, v.validator, uint16(BPS - deviation), points[i] != 0, reward, strikes);
+            uint16 trust = uint16(BPS - _deviation(v.upholdBps, consensus));
+            emit ValidatorJudged(
+                challengeId,
+                v.validator,
+                trust,
+                points[i] != 0,
+                reward,
+                _validators[v.validator].strikes
+            );
         }
+    }
+
+    /**
+     * @dev `|vote - consensus|`.
+     * @param vote_ A vote.
+     * @param consensus The consensus.
+     * @return deviation The distance.
+     */
+    function _deviation(uint16 vote_, uint16 consensus) private pure returns (uint256 deviation) {
+        return vote_ > consensus ? vote_ - consensus : consensus - vote_;
     }
 
     /**
      * @dev Adds a strike; {MAX_STRIKES} deactivate an active validator.
      * @param account The validator.
-     * @return strikes Its strikes now.
      */
-    function _strike(address account) private returns (uint8 strikes) {
+    function _strike(address account) private {
         Validator storage v = _validators[account];
-        strikes = v.strikes + 1;
+        uint8 strikes = v.strikes + 1;
         v.strikes = strikes;
         if (strikes >= MAX_STRIKES && v.active) _deactivate(account, true);
     }

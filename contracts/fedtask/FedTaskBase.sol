@@ -138,15 +138,14 @@ abstract contract FedTaskBase is AccessControl, Pausable, ReentrancyGuardTransie
     }
 
     /**
-     * @dev Pulls `amount` from `from` and returns what this contract actually received.
-     * @param from The payer (must have approved this contract).
-     * @param amount The amount asked for.
+     * @dev Pulls `amount` from the caller and returns what this contract actually received.
+     * @param amount The amount asked for (the caller must have approved this contract).
      * @return received The balance increase.
      */
-    function _pull(address from, uint256 amount) internal returns (uint256 received) {
+    function _pull(uint256 amount) internal returns (uint256 received) {
         if (amount == 0) return 0;
         uint256 before = _token.balanceOf(address(this));
-        _token.safeTransferFrom(from, address(this), amount);
+        _token.safeTransferFrom(msg.sender, address(this), amount);
         return _token.balanceOf(address(this)) - before;
     }
 

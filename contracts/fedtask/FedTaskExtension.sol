@@ -52,7 +52,7 @@ contract FedTaskExtension is FedTaskBase {
         IFedTask.TaskConfig calldata config
     ) external onlyDelegated whenNotPaused nonReentrant returns (uint256 taskId) {
         _checkConfig(config);
-        uint256 pool = _pull(msg.sender, config.pool);
+        uint256 pool = _pull(config.pool);
         if (pool == 0) revert IFedTask.TaskInvalidConfig("pool");
 
         taskId = ++_taskCount;
@@ -116,7 +116,7 @@ contract FedTaskExtension is FedTaskBase {
             _checkInvitation(taskId, task.sponsor, account, deadline, invitation);
         }
 
-        uint256 stake = _pull(account, task.participantStake);
+        uint256 stake = _pull(task.participantStake);
         _indexPlusOne[taskId][account] = count + 1;
         _participantAt[taskId][count] = account;
         task.state.participantCount = count + 1;
@@ -148,7 +148,7 @@ contract FedTaskExtension is FedTaskBase {
         if (task.status != IFedTask.TaskStatus.Joining) revert IFedTask.TaskNotJoining(taskId, task.status);
         if (task.state.coordinatorStaked) revert IFedTask.TaskAlreadyStaked(taskId);
 
-        uint256 stake = _pull(msg.sender, task.coordinatorStake);
+        uint256 stake = _pull(task.coordinatorStake);
         _stakes[taskId][msg.sender] += stake;
         task.state.coordinatorStaked = true;
         emit IFedTask.CoordinatorStaked(taskId, msg.sender, stake);
@@ -238,7 +238,7 @@ contract FedTaskExtension is FedTaskBase {
         if (block.timestamp < notBefore) revert IFedTask.TaskTimelocked(taskId, notBefore);
         if (_indexPlusOne[taskId][msg.sender] != 0) revert IFedTask.TaskRoleConflict(taskId, msg.sender);
 
-        uint256 stake = _pull(msg.sender, task.coordinatorStake);
+        uint256 stake = _pull(task.coordinatorStake);
         address previous = task.coordinator;
         State memory st = task.state;
         _releaseAt[taskId][previous] = _windowsEnd(taskId, st);

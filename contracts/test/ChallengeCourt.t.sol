@@ -57,11 +57,7 @@ contract ChallengeCourtTest is CourtFixture {
 
     function test_pause_requiresThePauserRole() public {
         vm.expectRevert(
-            abi.encodeWithSelector(
-                IAccessControl.AccessControlUnauthorizedAccount.selector,
-                alice,
-                court.PAUSER_ROLE()
-            )
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, court.PAUSER_ROLE())
         );
         vm.prank(alice);
         court.pause();

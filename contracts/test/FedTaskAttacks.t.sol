@@ -20,9 +20,7 @@ contract FedTaskAttacksTest is CourtFixture {
     function test_attack_lockedFunds_anyoneAbortsAStalledTaskEvenAfterTenYears() public {
         // The coordinator vanishes after round 1: nobody opens round 2.
         uint64 deadline = fedTask.getTask(taskId).deadline;
-        vm.expectRevert(
-            abi.encodeWithSelector(IFedTask.TaskNotAbortable.selector, taskId, deadline + ABORT_GRACE)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IFedTask.TaskNotAbortable.selector, taskId, deadline + ABORT_GRACE));
         vm.prank(stranger);
         fedTask.abortTask(taskId);
 

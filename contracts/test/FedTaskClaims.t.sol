@@ -83,13 +83,8 @@ contract FedTaskClaimsTest is FedTaskFixture {
 
     function test_claimRewards_revertsWithAProofForAnotherAmount() public {
         _toClaimable(taskId, 1);
-        bytes32[] memory proof = Merkle.proof(
-            _rewardLeaves(taskId, 1, _four(), _amounts4(100e18, 50e18, 25e18, 0)),
-            2
-        );
-        vm.expectRevert(
-            abi.encodeWithSelector(IFedTask.TaskInvalidProof.selector, taskId, uint32(1), carol, 26e18)
-        );
+        bytes32[] memory proof = Merkle.proof(_rewardLeaves(taskId, 1, _four(), _amounts4(100e18, 50e18, 25e18, 0)), 2);
+        vm.expectRevert(abi.encodeWithSelector(IFedTask.TaskInvalidProof.selector, taskId, uint32(1), carol, 26e18));
         vm.prank(carol);
         fedTask.claimRewards(taskId, 1, 26e18, proof);
     }
@@ -108,9 +103,7 @@ contract FedTaskClaimsTest is FedTaskFixture {
         _toClaimable(other, 1);
 
         _claim(other, 1, _two(alice, bob), _amounts2(80e18, 80e18), 0);
-        vm.expectRevert(
-            abi.encodeWithSelector(IFedTask.TaskRoundOverpaid.selector, other, uint32(1), 100e18, 160e18)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IFedTask.TaskRoundOverpaid.selector, other, uint32(1), 100e18, 160e18));
         _claim(other, 1, _two(alice, bob), _amounts2(80e18, 80e18), 1);
     }
 
@@ -166,10 +159,10 @@ contract FedTaskClaimsTest is FedTaskFixture {
     }
 
     /// @dev A second one-round task whose single leaf pays `account`, past its window.
-    function _roundPaying(address account, uint256 amount)
-        private
-        returns (uint256 other, address[] memory accounts, uint256[] memory amounts)
-    {
+    function _roundPaying(
+        address account,
+        uint256 amount
+    ) private returns (uint256 other, address[] memory accounts, uint256[] memory amounts) {
         IFedTask.TaskConfig memory config = _config();
         config.totalRounds = 1;
         other = _create(config);

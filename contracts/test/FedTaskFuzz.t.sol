@@ -64,10 +64,11 @@ contract FedTaskFuzzTest is FedTaskFixture {
     }
 
     /// @dev Round 1 finalised with `count` (1..4) fuzzed leaves under a fuzzed budget, past its window.
-    function _claimable(uint256 seed, uint256 budget, uint256 count)
-        private
-        returns (uint256 taskId, address[] memory accounts, uint256[] memory amounts)
-    {
+    function _claimable(
+        uint256 seed,
+        uint256 budget,
+        uint256 count
+    ) private returns (uint256 taskId, address[] memory accounts, uint256[] memory amounts) {
         uint256 n = bound(count, 1, 4);
         taskId = _started();
         accounts = new address[](n);
@@ -276,7 +277,13 @@ contract FedTaskFuzzTest is FedTaskFixture {
         bytes32[] memory proof = Merkle.proof(_rewardLeaves(taskId, 1, accounts, amounts), i);
         if (paid + amounts[i] > budget) {
             vm.expectRevert(
-                abi.encodeWithSelector(IFedTask.TaskRoundOverpaid.selector, taskId, uint32(1), budget, paid + amounts[i])
+                abi.encodeWithSelector(
+                    IFedTask.TaskRoundOverpaid.selector,
+                    taskId,
+                    uint32(1),
+                    budget,
+                    paid + amounts[i]
+                )
             );
             vm.prank(accounts[i]);
             fedTask.claimRewards(taskId, 1, amounts[i], proof);

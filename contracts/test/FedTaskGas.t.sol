@@ -133,10 +133,12 @@ contract FedTaskGasTest is FedTaskFixture {
         return _txGas(coordinator, abi.encodeCall(IFedTask.finalizeRound, (taskId, round, f)));
     }
 
-    function _claimGas(uint256 taskId, address account, uint256 amount, bytes32[] memory proof)
-        private
-        returns (uint256)
-    {
+    function _claimGas(
+        uint256 taskId,
+        address account,
+        uint256 amount,
+        bytes32[] memory proof
+    ) private returns (uint256) {
         return _txGas(account, abi.encodeCall(IFedTask.claimRewards, (taskId, 1, amount, proof)));
     }
 

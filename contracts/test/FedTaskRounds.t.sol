@@ -405,13 +405,7 @@ contract FedTaskRoundsTest is FedTaskFixture {
         IFedTask.Finalization memory f = _readyToFinalize();
         f.accepted = 5;
         vm.expectRevert(
-            abi.encodeWithSelector(
-                IFedTask.TaskAcceptedAboveCommitments.selector,
-                1,
-                uint32(1),
-                uint32(5),
-                uint32(4)
-            )
+            abi.encodeWithSelector(IFedTask.TaskAcceptedAboveCommitments.selector, 1, uint32(1), uint32(5), uint32(4))
         );
         _finalize(1, 1, f);
     }
@@ -419,9 +413,7 @@ contract FedTaskRoundsTest is FedTaskFixture {
     function test_finalizeRound_revertsWhenPayingBelowQuorum() public {
         IFedTask.Finalization memory f = _readyToFinalize();
         f.accepted = 1;
-        vm.expectRevert(
-            abi.encodeWithSelector(IFedTask.TaskQuorumNotMet.selector, 1, uint32(1), uint32(1), QUORUM)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IFedTask.TaskQuorumNotMet.selector, 1, uint32(1), uint32(1), QUORUM));
         _finalize(1, 1, f);
     }
 

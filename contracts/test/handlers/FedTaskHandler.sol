@@ -245,7 +245,7 @@ contract FedTaskHandler is Test {
         IFedTask.TaskInfo memory info = fedTask.getTask(taskId);
         address[] memory members = fedTask.getParticipants(taskId);
         for (uint256 k = 0; k < members.length; ++k) {
-            address member = members[(actorSeed % members.length + k) % members.length];
+            address member = members[((actorSeed % members.length) + k) % members.length];
             (bytes32 existing, ) = fedTask.commitmentOf(taskId, info.lastRound, member);
             if (existing != bytes32(0)) continue;
             vm.prank(member);
@@ -286,7 +286,7 @@ contract FedTaskHandler is Test {
         if (!found) return;
         Leaf[] storage leaves = _leaves[taskId][round];
         for (uint256 k = 0; k < leaves.length; ++k) {
-            uint256 i = (leafSeed % leaves.length + k) % leaves.length;
+            uint256 i = ((leafSeed % leaves.length) + k) % leaves.length;
             if (leaves[i].claimed) continue;
             leaves[i].claimed = true;
             vm.prank(leaves[i].account);
@@ -302,7 +302,7 @@ contract FedTaskHandler is Test {
         if (!found) return;
         Leaf[] storage leaves = _leaves[taskId][round];
         for (uint256 k = 0; k < leaves.length; ++k) {
-            uint256 i = (leafSeed % leaves.length + k) % leaves.length;
+            uint256 i = ((leafSeed % leaves.length) + k) % leaves.length;
             if (!leaves[i].claimed) continue;
             address account = leaves[i].account;
             bytes32[] memory proof = Merkle.proof(_leafHashes(taskId, round), i);
@@ -339,9 +339,7 @@ contract FedTaskHandler is Test {
         uint64 missed = info.roundOpen ? fedTask.getRound(taskId, info.lastRound).finalizeDeadline : info.deadline;
         address caller = bySponsor ? info.sponsor : _participants[taskSeed % PARTICIPANTS];
         if (block.timestamp < missed + (bySponsor ? 0 : 1 days)) return;
-        uint256 expected = info.unallocated +
-            (fedTask.stakeOf(taskId, info.coordinator) * info.slashBps) /
-            10_000;
+        uint256 expected = info.unallocated + (fedTask.stakeOf(taskId, info.coordinator) * info.slashBps) / 10_000;
         uint256 before = token.balanceOf(info.sponsor);
         vm.prank(caller);
         fedTask.abortTask(taskId);
@@ -367,10 +365,10 @@ contract FedTaskHandler is Test {
         uint32 lastRound = fedTask.getTask(taskId).lastRound;
         address[] memory members = fedTask.getParticipants(taskId);
         for (uint32 round = 1; round <= lastRound; ++round) {
-            (uint64 at, bool disputed) = fedTask.roundClaimableAt(taskId, round);
-            if (at == 0 || block.timestamp < at || disputed) continue;
+            (uint64 windowEnd, bool disputed) = fedTask.roundClaimableAt(taskId, round);
+            if (windowEnd == 0 || block.timestamp < windowEnd || disputed) continue;
             for (uint256 k = 0; k < members.length; ++k) {
-                address member = members[(actorSeed % members.length + k) % members.length];
+                address member = members[((actorSeed % members.length) + k) % members.length];
                 if (!fedTask.isFlagged(taskId, round, member)) continue;
                 fedTask.executeSlash(taskId, round, member);
                 ++calls["executeSlash"];
@@ -389,13 +387,14 @@ contract FedTaskHandler is Test {
         if (info.lastRound != 0) {
             // The latest finalised round: the last opened one, or the one before when that was never finalised.
             uint64 windowEnd = fedTask.getRound(taskId, info.lastRound).claimableAt;
-            if (windowEnd == 0 && info.lastRound > 1) windowEnd = fedTask.getRound(taskId, info.lastRound - 1).claimableAt;
+            if (windowEnd == 0 && info.lastRound > 1)
+                windowEnd = fedTask.getRound(taskId, info.lastRound - 1).claimableAt;
             if (windowEnd > notBefore) notBefore = windowEnd;
         }
         if (block.timestamp < notBefore) return;
         address[] memory stakers = _stakers();
         for (uint256 k = 0; k < stakers.length; ++k) {
-            address staker = stakers[(actorSeed % stakers.length + k) % stakers.length];
+            address staker = stakers[((actorSeed % stakers.length) + k) % stakers.length];
             if (fedTask.stakeOf(taskId, staker) == 0 || fedTask.pendingFlags(taskId, staker) != 0) continue;
             vm.prank(staker);
             fedTask.withdrawStake(taskId);
@@ -413,9 +412,10 @@ contract FedTaskHandler is Test {
         if (!found) return;
         address[] memory members = fedTask.getParticipants(taskId);
         address challenger = members[seed % members.length];
-        address accused = (seed >> 8) % 3 == 0 && members.length > 1
-            ? members[(seed % members.length + 1) % members.length]
-            : address(0);
+        address accused =
+            (seed >> 8) % 3 == 0 && members.length > 1
+                ? members[((seed % members.length) + 1) % members.length]
+                : address(0);
         bytes32 corrected = (seed >> 16) % 2 == 0 ? fedTask.getRound(taskId, round).rewardsRoot : bytes32(0);
         _mint(challenger, court.challengeBond());
         vm.prank(challenger);
@@ -427,13 +427,13 @@ contract FedTaskHandler is Test {
     function vote(uint256 challengeSeed, uint256 validatorSeed, uint256 voteSeed) external {
         uint256 count = court.challengeCount();
         if (count == 0) return;
-        uint256 id = challengeSeed % count + 1;
+        uint256 id = (challengeSeed % count) + 1;
         IChallengeCourt.ChallengeInfo memory c = court.getChallenge(id);
         if (c.status != IChallengeCourt.ChallengeStatus.Open || block.timestamp >= c.votingEnds) return;
         IChallengeCourt.Vote[] memory votes = court.getVotes(id);
         uint256 voters = 1 + (voteSeed % 3);
         for (uint256 k = 0; k < VALIDATORS && voters != 0; ++k) {
-            address validator = _validators[(validatorSeed % VALIDATORS + k) % VALIDATORS];
+            address validator = _validators[((validatorSeed % VALIDATORS) + k) % VALIDATORS];
             if (!court.getValidator(validator).active || _hasVoted(votes, validator)) continue;
             vm.prank(validator);
             court.vote(id, uint16(uint256(keccak256(abi.encode(voteSeed, k))) % 10_001), "audit");
@@ -447,7 +447,7 @@ contract FedTaskHandler is Test {
     function resolve(uint256 challengeSeed) external {
         uint256 count = court.challengeCount();
         if (count == 0) return;
-        uint256 id = challengeSeed % count + 1;
+        uint256 id = (challengeSeed % count) + 1;
         IChallengeCourt.ChallengeInfo memory c = court.getChallenge(id);
         if (c.status != IChallengeCourt.ChallengeStatus.Open) return;
         if (block.timestamp < c.votingEnds && c.votes < c.activeValidators) return;
@@ -461,7 +461,7 @@ contract FedTaskHandler is Test {
     function courtWithdraw(uint256 accountSeed) external {
         address[] memory accounts = _everyone();
         for (uint256 k = 0; k < accounts.length; ++k) {
-            address account = accounts[(accountSeed % accounts.length + k) % accounts.length];
+            address account = accounts[((accountSeed % accounts.length) + k) % accounts.length];
             if (court.balanceOf(account) == 0) continue;
             vm.prank(account);
             court.withdraw();
@@ -594,7 +594,9 @@ contract FedTaskHandler is Test {
         for (uint256 i = 0; i < n; ++i) {
             uint256 amount = i == n - 1 ? left : bound(uint256(keccak256(abi.encode(seed, i))), 0, left);
             left -= amount;
-            _leaves[taskId][round].push(Leaf({account: members[(seed % members.length + i) % members.length], amount: amount, claimed: false}));
+            _leaves[taskId][round].push(
+                Leaf({account: members[((seed % members.length) + i) % members.length], amount: amount, claimed: false})
+            );
         }
         _leavesValid[taskId][round] = true;
         return Merkle.root(_leafHashes(taskId, round));
@@ -630,11 +632,11 @@ contract FedTaskHandler is Test {
     function _findClaimableRound(uint256 seed) private view returns (bool, uint256, uint32) {
         uint256 count = fedTask.taskCount();
         for (uint256 k = 0; k < count; ++k) {
-            uint256 taskId = (seed % count + k) % count + 1;
+            uint256 taskId = (((seed % count) + k) % count) + 1;
             uint32 lastRound = fedTask.getTask(taskId).lastRound;
             for (uint32 round = 1; round <= lastRound; ++round) {
-                (uint64 at, bool disputed) = fedTask.roundClaimableAt(taskId, round);
-                if (at == 0 || block.timestamp < at || disputed || !_leavesValid[taskId][round]) continue;
+                (uint64 windowEnd, bool disputed) = fedTask.roundClaimableAt(taskId, round);
+                if (windowEnd == 0 || block.timestamp < windowEnd || disputed || !_leavesValid[taskId][round]) continue;
                 return (true, taskId, round);
             }
         }
@@ -644,21 +646,24 @@ contract FedTaskHandler is Test {
     function _findChallengeableRound(uint256 seed) private view returns (bool, uint256, uint32) {
         uint256 count = fedTask.taskCount();
         for (uint256 k = 0; k < count; ++k) {
-            uint256 taskId = (seed % count + k) % count + 1;
+            uint256 taskId = (((seed % count) + k) % count) + 1;
             uint32 lastRound = fedTask.getTask(taskId).lastRound;
             for (uint32 round = 1; round <= lastRound; ++round) {
-                (uint64 at, bool disputed) = fedTask.roundClaimableAt(taskId, round);
-                if (at == 0 || block.timestamp >= at || disputed) continue;
+                (uint64 windowEnd, bool disputed) = fedTask.roundClaimableAt(taskId, round);
+                if (windowEnd == 0 || block.timestamp >= windowEnd || disputed) continue;
                 return (true, taskId, round);
             }
         }
         return (false, 0, 0);
     }
 
-    function _findTask(uint256 seed, function(uint256) view returns (bool) wanted) private view returns (bool, uint256) {
+    function _findTask(
+        uint256 seed,
+        function(uint256) view returns (bool) wanted
+    ) private view returns (bool, uint256) {
         uint256 count = fedTask.taskCount();
         for (uint256 k = 0; k < count; ++k) {
-            uint256 taskId = (seed % count + k) % count + 1;
+            uint256 taskId = (((seed % count) + k) % count) + 1;
             if (wanted(taskId)) return (true, taskId);
         }
         return (false, 0);
@@ -667,14 +672,15 @@ contract FedTaskHandler is Test {
     function _pickTask(uint256 seed) private view returns (bool, uint256) {
         uint256 count = fedTask.taskCount();
         if (count == 0) return (false, 0);
-        return (true, seed % count + 1);
+        return (true, (seed % count) + 1);
     }
 
-    function _invite(uint256 taskId, address sponsor, address actor, uint256 deadline)
-        private
-        view
-        returns (bytes memory)
-    {
+    function _invite(
+        uint256 taskId,
+        address sponsor,
+        address actor,
+        uint256 deadline
+    ) private view returns (bytes memory) {
         uint256 key = sponsor == _sponsors[0] ? _sponsorKeys[0] : _sponsorKeys[1];
         bytes32 digest = keccak256(
             abi.encodePacked(

@@ -232,11 +232,12 @@ abstract contract FedTaskFixture is Test {
 
     /// @dev A finalisation of `round` paying `amounts` to `accounts` (budget = their sum), every commitment
     /// accepted.
-    function _finalization(uint256 taskId, uint32 round, address[] memory accounts, uint256[] memory amounts)
-        internal
-        view
-        returns (IFedTask.Finalization memory f)
-    {
+    function _finalization(
+        uint256 taskId,
+        uint32 round,
+        address[] memory accounts,
+        uint256[] memory amounts
+    ) internal view returns (IFedTask.Finalization memory f) {
         uint256 budget;
         for (uint256 i = 0; i < amounts.length; ++i) {
             budget += amounts[i];
@@ -248,7 +249,8 @@ abstract contract FedTaskFixture is Test {
         f.budget = budget;
         f.accepted = fedTask.getRound(taskId, round).commitments;
         f.flagged = new address[](0);
-        if (round == fedTask.getTask(taskId).totalRounds) f.shares = _equalShares(fedTask.getTask(taskId).participantCount);
+        if (round == fedTask.getTask(taskId).totalRounds)
+            f.shares = _equalShares(fedTask.getTask(taskId).participantCount);
     }
 
     /// @dev The coordinator finalises with `f`.
@@ -278,11 +280,12 @@ abstract contract FedTaskFixture is Test {
         fedTask.claimRewards(taskId, round, amounts[index], proof);
     }
 
-    function _rewardLeaves(uint256 taskId, uint32 round, address[] memory accounts, uint256[] memory amounts)
-        internal
-        pure
-        returns (bytes32[] memory leaves)
-    {
+    function _rewardLeaves(
+        uint256 taskId,
+        uint32 round,
+        address[] memory accounts,
+        uint256[] memory amounts
+    ) internal pure returns (bytes32[] memory leaves) {
         leaves = new bytes32[](accounts.length);
         for (uint256 i = 0; i < accounts.length; ++i) {
             leaves[i] = Merkle.rewardLeaf(taskId, round, accounts[i], amounts[i]);
@@ -321,11 +324,11 @@ abstract contract FedTaskFixture is Test {
     }
 
     /// @dev Revert data of a custom error whose arguments are a task id and a status.
-    function _statusError(bytes4 selector, uint256 taskId, IFedTask.TaskStatus status)
-        internal
-        pure
-        returns (bytes memory)
-    {
+    function _statusError(
+        bytes4 selector,
+        uint256 taskId,
+        IFedTask.TaskStatus status
+    ) internal pure returns (bytes memory) {
         return abi.encodeWithSelector(selector, taskId, status);
     }
 }

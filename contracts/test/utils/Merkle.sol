@@ -53,11 +53,7 @@ library Merkle {
      * @param amount The amount.
      * @return leaf The leaf.
      */
-    function rewardLeaf(uint256 taskId, uint32 round, address account, uint256 amount)
-        internal
-        pure
-        returns (bytes32)
-    {
+    function rewardLeaf(uint256 taskId, uint32 round, address account, uint256 amount) internal pure returns (bytes32) {
         return keccak256(bytes.concat(keccak256(abi.encode(taskId, round, account, amount))));
     }
 
@@ -70,20 +66,21 @@ library Merkle {
      * @param samples Training samples.
      * @return leaf The leaf.
      */
-    function commitmentLeaf(uint256 taskId, uint32 round, address participant, bytes32 updateHash, uint64 samples)
-        internal
-        pure
-        returns (bytes32)
-    {
+    function commitmentLeaf(
+        uint256 taskId,
+        uint32 round,
+        address participant,
+        bytes32 updateHash,
+        uint64 samples
+    ) internal pure returns (bytes32) {
         return keccak256(bytes.concat(keccak256(abi.encode(taskId, round, participant, updateHash, samples))));
     }
 
     function _up(bytes32[] memory level) private pure returns (bytes32[] memory next) {
         next = new bytes32[]((level.length + 1) / 2);
         for (uint256 i = 0; i < next.length; ++i) {
-            next[i] = 2 * i + 1 < level.length
-                ? Hashes.commutativeKeccak256(level[2 * i], level[2 * i + 1])
-                : level[2 * i];
+            next[i] =
+                2 * i + 1 < level.length ? Hashes.commutativeKeccak256(level[2 * i], level[2 * i + 1]) : level[2 * i];
         }
     }
 }
