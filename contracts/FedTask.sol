@@ -24,7 +24,13 @@ import {IFedTaskReader} from "./interfaces/IFedTaskReader.sol";
  * @title FedTask
  * @notice Escrow, stakes, rounds, reward roots, claims, aborts, coordinator replacement and slashing of every
  * fedmarket federated-learning task (protocol v2).
- * @dev Gas: the coordinator's per-round calls ({openRound}, {commitBatch}, {finalizeRound} before the last
+ * @dev Split to stay under EIP-170: this contract runs the per-round paths (open, commit, finalise, claim) and
+ * every view; the rarer operations (creation, joining, cancellation, abort, remainder, coordinator replacement,
+ * stakes, slashing, the court hooks) are one-line stubs that `delegatecall` {FedTaskExtension}, deployed by this
+ * constructor at an immutable address, with the same storage layout ({FedTaskBase}). The ABI is all of
+ * {IFedTask}; the guard, roles and pause flag are this contract's for both halves.
+ *
+ * Gas: the coordinator's per-round calls ({openRound}, {commitBatch}, {finalizeRound} before the last
  * round) touch a fixed number of slots whatever the number of participants; rewards are pulled per round
  * with Merkle proofs and recorded in a bitmap keyed by join index. Every payout follows
  * checks-effects-interactions and is `nonReentrant`; every intake is credited as received (balance

@@ -217,7 +217,8 @@ interface IFedTask is IFedTaskReader {
      * @notice A parameter is zero, out of range or inconsistent.
      * @param field Name of the parameter: a {TaskConfig} or {Schedule} field at creation ("specHash",
      * "coordinator", "pool", "totalRounds", "maxParticipants", "quorum", "slashBps", "joinPeriod", ...),
-     * or "modelHash", "root", "count", "updateHash", "samples", "newModelHash", "rewardsRoot", "shares".
+     * or "modelHash", "root", "updateHash", "samples", "newModelHash", "rewardsRoot", "shares", and at
+     * deployment "token", "admin".
      */
     error TaskInvalidConfig(string field);
 
