@@ -914,8 +914,8 @@ interface IFedTask is IFedTaskReader {
      * task.
      * @dev Coordinator only. Reverts {TaskUnknown}, {TaskNotCoordinator}, {TaskRoundNotOpen}, {TaskTooEarly},
      * {TaskDeadlinePassed}, {TaskInvalidConfig}("newModelHash" / "rewardsRoot"), {TaskBudgetExceeded},
-     * {TaskAcceptedAboveCommitments}, {TaskQuorumNotMet}, {TaskFlagInvalid}, {TaskSharesInvalid} (last round)
-     * or {TaskInvalidConfig}("shares") (shares on another round), in that order.
+     * {TaskAcceptedAboveCommitments}, {TaskQuorumNotMet}, {TaskSharesInvalid} (last round) or
+     * {TaskInvalidConfig}("shares") (shares on another round), {TaskFlagInvalid}, in that order.
      * @param taskId The task's id.
      * @param round The open round.
      * @param f The finalisation.
