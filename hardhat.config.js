@@ -3,6 +3,7 @@
 // The compiler is the local solc-js (WASM) from node_modules, so builds work offline.
 // Contracts live in contracts/, Solidity tests (*.t.sol) and node:test tests (*.test.js)
 // in contracts/test/. Run: `npx hardhat build`, `npx hardhat test`.
+import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 
 import hardhatToolboxViem from "@nomicfoundation/hardhat-toolbox-viem";
@@ -16,6 +17,18 @@ export const SOLC_SETTINGS = {
   optimizer: { enabled: true, runs: 200 },
   evmVersion: "prague",
 };
+
+/**
+ * Fuzz seed of the `ci` test profile: a fresh one on every run (FUZZ_SEED=0x... replays a failing run),
+ * printed so that any counterexample can be reproduced. The default profile keeps a fixed seed.
+ */
+export const CI_FUZZ_SEED = process.env.FUZZ_SEED ?? `0x${randomBytes(32).toString("hex")}`;
+
+const argv = process.argv;
+const ciProfile = argv.includes("--test-profile=ci") || argv.some((arg, i) => arg === "--test-profile" && argv[i + 1] === "ci");
+if (ciProfile) {
+  console.log(`ci test profile: fuzz seed ${CI_FUZZ_SEED} (replay with FUZZ_SEED=${CI_FUZZ_SEED})`);
+}
 
 export default defineConfig({
   plugins: [hardhatToolboxViem],
@@ -34,13 +47,15 @@ export default defineConfig({
   test: {
     solidity: {
       profiles: {
+        // Runs in every `npx hardhat test`: fixed seed, a few hundred runs.
         default: {
           fuzz: { runs: 256, seed: "0x2a" },
           invariant: { runs: 128, depth: 128, failOnRevert: true },
         },
+        // `npm run test:ci`: a fresh seed each run, 10,000 fuzz runs, long multi-call invariant sequences.
         ci: {
-          fuzz: { runs: 2000, seed: "0xc1" },
-          invariant: { runs: 256, depth: 256, failOnRevert: true },
+          fuzz: { runs: 10_000, seed: CI_FUZZ_SEED },
+          invariant: { runs: 256, depth: 512, failOnRevert: true },
         },
       },
     },

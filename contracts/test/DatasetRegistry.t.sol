@@ -8,7 +8,7 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 import {DatasetRegistry} from "../DatasetRegistry.sol";
 import {IDatasetRegistry} from "../interfaces/IDatasetRegistry.sol";
-import {FeeOnTransferToken} from "./mocks/FeeOnTransferToken.sol";
+import {FeeToSinkToken} from "./mocks/FeeToSinkToken.sol";
 import {RegistryFixture} from "./utils/RegistryFixture.sol";
 
 /**
@@ -665,7 +665,7 @@ contract DatasetRegistryTest is RegistryFixture {
     }
 
     function test_buyDataset_creditsWhatWasReceived() public {
-        FeeOnTransferToken fot = new FeeOnTransferToken();
+        FeeToSinkToken fot = new FeeToSinkToken();
         DatasetRegistry fotRegistry = new DatasetRegistry(IERC20(address(fot)), admin, feeRecipient, FEE_BPS);
         vm.prank(owner);
         fotRegistry.listDataset(HASH, CID, DOWNLOADABLE, 10_000);

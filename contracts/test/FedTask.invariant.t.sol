@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {ChallengeCourt} from "../ChallengeCourt.sol";
 import {FedTask} from "../FedTask.sol";
-import {RewardToken} from "../RewardToken.sol";
 import {IFedTask} from "../interfaces/IFedTask.sol";
 import {FedTaskHandler} from "./handlers/FedTaskHandler.sol";
+import {MockToken} from "./mocks/MockToken.sol";
 import {Test} from "./utils/Test.sol";
 
 /**
- * @notice Invariants of the FedTask escrow under random action sequences driven by {FedTaskHandler}:
- * the token balance always equals escrow + owed, and every task's pool is conserved.
+ * @notice Invariants of FedTask and ChallengeCourt under random action sequences driven by {FedTaskHandler}
+ * (12 participants, 4 sybils, coordinators trying to join, aborts, claims, challenges): escrow accounting,
+ * per-task conservation, no claim twice, no round overpaid, shares summing to 10,000, aborts refunding exactly
+ * what is unspent, role separation, the court's accounting, and no token created or lost.
+ * @dev Run `npx hardhat build` first: the handler needs its own artifact.
  */
 contract FedTaskInvariantTest is Test {
     /// @dev The fuzzer's selector filter (same layout as forge-std's `FuzzSelector`).
@@ -18,15 +22,17 @@ contract FedTaskInvariantTest is Test {
         bytes4[] selectors;
     }
 
-    RewardToken private token;
+    MockToken private token;
     FedTask private fedTask;
+    ChallengeCourt private court;
     FedTaskHandler private handler;
 
     function setUp() public {
-        token = new RewardToken(address(this), type(uint256).max);
-        fedTask = new FedTask(token);
-        handler = new FedTaskHandler(fedTask, token);
-        token.grantRole(token.MINTER_ROLE(), address(handler));
+        token = new MockToken();
+        fedTask = new FedTask(token, address(this));
+        court = new ChallengeCourt(token, fedTask, address(this), 10e18, 5e18, 1 days, 2 days);
+        fedTask.grantRole(fedTask.COURT_ROLE(), address(court));
+        handler = new FedTaskHandler(fedTask, court, token);
     }
 
     /// @notice Only the handler is called by the invariant fuzzer.
@@ -41,17 +47,11 @@ contract FedTaskInvariantTest is Test {
         targets[0] = FuzzSelector({addr: address(handler), selectors: handler.actions()});
     }
 
-    function invariant_balanceEqualsEscrowPlusOwed() public view {
+    function invariant_balanceEqualsEscrowAllocatedUnclaimedAndStakes() public view {
         vm.assertEq(
-            token.balanceOf(address(fedTask)), handler.sumEscrow() + handler.sumOwed(), "balance == escrow + owed"
-        );
-    }
-
-    function invariant_tokensInEqualTokensHeldPlusTokensOut() public view {
-        vm.assertEq(
-            handler.ghostDeposited(),
-            token.balanceOf(address(fedTask)) + handler.ghostPaidOut(),
-            "deposited == held + paid"
+            token.balanceOf(address(fedTask)),
+            handler.sumEscrow(),
+            "balance == sum(unallocated + budget - claimed) + stakes"
         );
     }
 
@@ -60,33 +60,78 @@ contract FedTaskInvariantTest is Test {
         for (uint256 taskId = 1; taskId <= count; ++taskId) {
             IFedTask.TaskInfo memory info = fedTask.getTask(taskId);
             vm.assertEq(
-                handler.ghostAllocated(taskId) + info.escrow + handler.ghostReturned(taskId),
-                info.pool,
-                "allocated + escrow + returned == pool"
+                info.pool + info.slashedIn,
+                info.unallocated + handler.allocated(taskId) + info.refunded,
+                "pool + slashed in == unallocated + allocated + refunded"
             );
         }
     }
 
-    function invariant_finalisationAllocatesExactlyTheBudget() public view {
-        vm.assertFalse(handler.ghostSplitMismatch(), "allocated == budget (or 0 when every score is 0)");
+    function invariant_noRoundPaysMoreThanItsBudget() public view {
+        uint256 count = fedTask.taskCount();
+        for (uint256 taskId = 1; taskId <= count; ++taskId) {
+            uint32 lastRound = fedTask.getTask(taskId).lastRound;
+            for (uint32 round = 1; round <= lastRound; ++round) {
+                IFedTask.RoundInfo memory r = fedTask.getRound(taskId, round);
+                vm.assertLe(r.claimed, r.budget, "claimed <= budget");
+            }
+        }
     }
 
-    function invariant_statusMatchesRounds() public view {
+    function invariant_noRewardClaimedTwice() public view {
+        vm.assertFalse(handler.ghostDoubleClaim(), "a second claim is refused with TaskAlreadyClaimed");
+    }
+
+    function invariant_sharesOfACompletedTaskSumTo10000() public view {
         uint256 count = fedTask.taskCount();
         for (uint256 taskId = 1; taskId <= count; ++taskId) {
             IFedTask.TaskInfo memory info = fedTask.getTask(taskId);
-            if (info.status == IFedTask.TaskStatus.Joining || info.status == IFedTask.TaskStatus.Cancelled) {
-                vm.assertEq(info.currentRound, 0, "no round before training");
-                vm.assertFalse(info.roundOpen, "no open round before training");
-            } else if (info.status == IFedTask.TaskStatus.Training) {
-                vm.assertTrue(info.currentRound >= 1 && info.currentRound <= info.totalRounds, "round in range");
-                vm.assertTrue(info.roundOpen || info.currentRound < info.totalRounds, "last round not yet finalised");
-            } else {
-                vm.assertEq(uint256(info.status), uint256(IFedTask.TaskStatus.Completed), "known status");
-                vm.assertEq(info.currentRound, info.totalRounds, "every round ran");
-                vm.assertFalse(info.roundOpen, "no open round after completion");
+            uint16[] memory bps = fedTask.shares(taskId);
+            if (info.status != IFedTask.TaskStatus.Completed) {
+                vm.assertEq(bps.length, 0, "no shares before completion");
+                continue;
             }
-            if (info.status == IFedTask.TaskStatus.Cancelled) vm.assertEq(info.escrow, 0, "cancelled: refunded");
+            vm.assertEq(bps.length, info.participantCount, "one share per participant");
+            address[] memory members = fedTask.getParticipants(taskId);
+            uint256 sum;
+            for (uint256 i = 0; i < members.length; ++i) {
+                sum += fedTask.shareOf(taskId, members[i]);
+            }
+            vm.assertEq(sum, 10_000, "shares sum to 10,000");
         }
+    }
+
+    function invariant_anAbortedTaskPaysBackExactlyWhatWasUnspent() public view {
+        vm.assertFalse(handler.ghostAbortRefundMismatch(), "refund == unallocated (+ the stall slash)");
+    }
+
+    function invariant_rolesStaySeparate() public view {
+        vm.assertFalse(handler.ghostRoleConflictBroken(), "coordinator and sponsor never join");
+        vm.assertFalse(handler.ghostSybilAdmitted(), "no uninvited sybil in a permissioned task");
+        vm.assertFalse(handler.ghostUnexpectedError(), "refusals carry the expected error");
+        uint256 count = fedTask.taskCount();
+        address[] memory sybils = handler.sybils();
+        for (uint256 taskId = 1; taskId <= count; ++taskId) {
+            IFedTask.TaskInfo memory info = fedTask.getTask(taskId);
+            vm.assertFalse(fedTask.isParticipant(taskId, info.coordinator), "coordinator not a participant");
+            vm.assertFalse(fedTask.isParticipant(taskId, info.sponsor), "sponsor not a participant");
+            if (!info.permissioned) continue;
+            for (uint256 i = 0; i < sybils.length; ++i) {
+                vm.assertFalse(fedTask.isParticipant(taskId, sybils[i]), "sybil kept out");
+            }
+        }
+    }
+
+    function invariant_courtBalanceEqualsStakesBondsAndOwed() public view {
+        vm.assertEq(
+            token.balanceOf(address(court)),
+            court.totalValidatorStake() + court.bondsHeld() + court.totalOwed(),
+            "court balance == stakes + bonds + owed"
+        );
+    }
+
+    function invariant_noTokenCreatedOrLost() public view {
+        vm.assertEq(token.totalSupply(), handler.ghostMinted(), "supply == minted");
+        vm.assertEq(handler.sumBalances(), handler.ghostMinted(), "every minted wei is held by someone known");
     }
 }

@@ -9,7 +9,7 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ModelMarket} from "../ModelMarket.sol";
 import {IFedTaskReader} from "../interfaces/IFedTaskReader.sol";
 import {IModelMarket} from "../interfaces/IModelMarket.sol";
-import {FeeOnTransferToken} from "./mocks/FeeOnTransferToken.sol";
+import {FeeToSinkToken} from "./mocks/FeeToSinkToken.sol";
 import {MarketFixture} from "./utils/MarketFixture.sol";
 
 /**
@@ -307,7 +307,7 @@ contract ModelMarketTest is MarketFixture {
     }
 
     function test_buy_creditsWhatWasReceived() public {
-        FeeOnTransferToken fot = new FeeOnTransferToken();
+        FeeToSinkToken fot = new FeeToSinkToken();
         ModelMarket fotMarket = new ModelMarket(IERC20(address(fot)), fedTask, admin, feeRecipient, FEE_BPS);
         _completeTask();
         vm.prank(sponsor);

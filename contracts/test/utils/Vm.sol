@@ -20,6 +20,30 @@ interface Vm {
         address emitter;
     }
 
+    /**
+     * @notice Gas of the last call made by the test, as {lastCallGas} reports it.
+     * @param gasLimit The call's gas limit.
+     * @param gasTotalUsed Gas the callee used (its execution, without the caller's CALL overhead).
+     * @param gasMemoryUsed Gas spent on memory expansion.
+     * @param gasRefunded Gas refunded.
+     * @param gasRemaining Gas left.
+     */
+    struct Gas {
+        uint64 gasLimit;
+        uint64 gasTotalUsed;
+        uint64 gasMemoryUsed;
+        int64 gasRefunded;
+        uint64 gasRemaining;
+    }
+
+    /// @notice Gas used by the last call the test made.
+    /// @return gas The figures.
+    function lastCallGas() external view returns (Gas memory gas);
+
+    /// @notice Marks an account and its storage cold, as at the start of a transaction.
+    /// @param target The account.
+    function cool(address target) external;
+
     /// @notice Sets `block.timestamp`.
     /// @param newTimestamp The new timestamp.
     function warp(uint256 newTimestamp) external;
@@ -135,6 +159,30 @@ interface Vm {
     /// @param right Upper bound.
     /// @param message The failure message.
     function assertLe(uint256 left, uint256 right, string calldata message) external pure;
+
+    /// @notice Fails unless `left >= right`.
+    /// @param left Actual value.
+    /// @param right Lower bound.
+    /// @param message The failure message.
+    function assertGe(uint256 left, uint256 right, string calldata message) external pure;
+
+    /// @notice Fails unless `left > right`.
+    /// @param left Actual value.
+    /// @param right Lower bound (exclusive).
+    /// @param message The failure message.
+    function assertGt(uint256 left, uint256 right, string calldata message) external pure;
+
+    /// @notice Fails unless `left != right`.
+    /// @param left Actual value.
+    /// @param right Value it must differ from.
+    /// @param message The failure message.
+    function assertNotEq(bytes32 left, bytes32 right, string calldata message) external pure;
+
+    /// @notice Fails unless `left == right`.
+    /// @param left Actual value.
+    /// @param right Expected value.
+    /// @param message The failure message.
+    function assertEq(bytes calldata left, bytes calldata right, string calldata message) external pure;
 
     /// @notice Fails unless `|left - right| <= maxDelta`.
     /// @param left Actual value.
