@@ -15,7 +15,7 @@ from typing import Any
 
 from chain.errors import DeploymentError, ErrorDecoder
 
-CONTRACT_NAMES = ("RewardToken", "DatasetRegistry", "FedTask")
+CONTRACT_NAMES = ("RewardToken", "DatasetRegistry", "FedTask", "ChallengeCourt", "ModelMarket")
 
 
 @dataclass(frozen=True)

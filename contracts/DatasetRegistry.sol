@@ -156,13 +156,16 @@ contract DatasetRegistry is IDatasetRegistry, AccessControl, Pausable, Reentranc
     }
 
     /// @inheritdoc IDatasetRegistry
-    function buyDataset(uint256 datasetId) external whenNotPaused nonReentrant {
+    function buyDataset(uint256 datasetId, uint256 maxPrice) external whenNotPaused nonReentrant {
         StoredListing storage listing = _existing(datasetId);
         if (!listing.active) {
             revert RegistryDatasetInactive(datasetId);
         }
         if (listing.accessMode != AccessMode.Downloadable) {
             revert RegistryNotDownloadable(datasetId);
+        }
+        if (listing.price > maxPrice) {
+            revert RegistryPriceAboveMax(datasetId, listing.price, maxPrice);
         }
         StoredLicence storage licence = _licences[datasetId][msg.sender];
         if (licence.held) {

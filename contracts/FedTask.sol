@@ -197,7 +197,13 @@ contract FedTask is IFedTask, FedTaskBase {
     }
 
     /// @inheritdoc IFedTask
-    function commitUpdate(uint256 taskId, uint32 round, bytes32 updateHash, uint64 samples) external whenNotPaused {
+    function commitUpdate(
+        uint256 taskId,
+        uint32 round,
+        bytes32 updateHash,
+        uint64 samples,
+        string calldata updateCid
+    ) external whenNotPaused {
         Task storage task = _existingTask(taskId);
         if (_indexPlusOne[taskId][msg.sender] == 0) revert TaskNotParticipant(taskId, msg.sender);
         State memory st = task.state;
@@ -215,7 +221,7 @@ contract FedTask is IFedTask, FedTaskBase {
         commitment.samples = samples;
         _hashOwner[taskId][round][updateHash] = msg.sender;
         task.state.directCount = st.directCount + 1;
-        emit UpdateCommitted(taskId, round, msg.sender, updateHash, samples);
+        emit UpdateCommitted(taskId, round, msg.sender, updateHash, samples, updateCid);
     }
 
     /// @inheritdoc IFedTask

@@ -142,10 +142,13 @@ contract ModelMarket is IModelMarket, AccessControl, Pausable, ReentrancyGuardTr
     }
 
     /// @inheritdoc IModelMarket
-    function buy(uint256 modelId) external whenNotPaused nonReentrant {
+    function buy(uint256 modelId, uint256 maxPrice) external whenNotPaused nonReentrant {
         StoredModel storage model = _existing(modelId);
         if (!model.active) {
             revert MarketModelInactive(modelId);
+        }
+        if (model.price > maxPrice) {
+            revert MarketPriceAboveMax(modelId, model.price, maxPrice);
         }
         if (_licences[modelId][msg.sender].held) {
             revert MarketAlreadyLicensed(modelId, msg.sender);

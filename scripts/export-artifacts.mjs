@@ -12,7 +12,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** The contracts the Python side deploys, in deployment order. */
-export const EXPORTED_CONTRACTS = ["RewardToken", "DatasetRegistry", "FedTask"];
+export const EXPORTED_CONTRACTS = ["RewardToken", "DatasetRegistry", "FedTask", "ChallengeCourt", "ModelMarket"];
 
 /** Repository root (this file lives in scripts/). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

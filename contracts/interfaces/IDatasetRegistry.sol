@@ -112,6 +112,14 @@ interface IDatasetRegistry {
     error RegistryNotDownloadable(uint256 datasetId);
 
     /**
+     * @notice The dataset's price is above what the buyer agreed to pay.
+     * @param datasetId The listing's id.
+     * @param price The current price.
+     * @param maxPrice The buyer's limit.
+     */
+    error RegistryPriceAboveMax(uint256 datasetId, uint256 price, uint256 maxPrice);
+
+    /**
      * @notice The buyer already holds a licence for this dataset.
      * @param datasetId The listing's id.
      * @param buyer The buyer.
@@ -293,10 +301,12 @@ interface IDatasetRegistry {
      * owner's later price changes can take); the amount received is split into
      * `fee = received * feeBps / 10,000` for the fee recipient and the rest for the owner, both credited to
      * pull balances. Reverts with {RegistryUnknownDataset}, {RegistryDatasetInactive},
-     * {RegistryNotDownloadable} or {RegistryAlreadyLicensed}, in that order.
+     * {RegistryNotDownloadable}, {RegistryPriceAboveMax} or {RegistryAlreadyLicensed}, in that order.
      * @param datasetId The listing's id.
+     * @param maxPrice The most the buyer agrees to pay: a price raised after the buyer looked reverts instead
+     * of charging more.
      */
-    function buyDataset(uint256 datasetId) external;
+    function buyDataset(uint256 datasetId, uint256 maxPrice) external;
 
     /**
      * @notice Pays the caller its whole balance (sales as an owner, fees as a fee recipient).

@@ -667,13 +667,16 @@ interface IFedTask is IFedTaskReader {
      * @param participant The participant.
      * @param updateHash keccak256 of the update bytes.
      * @param samples Training samples behind the update.
+     * @param updateCid Content identifier the update's bytes will have once revealed (stored in this event
+     * only). A CID is a hash of the bytes: it reveals nothing before the reveal phase.
      */
     event UpdateCommitted(
         uint256 indexed taskId,
         uint32 indexed round,
         address indexed participant,
         bytes32 updateHash,
-        uint64 samples
+        uint64 samples,
+        string updateCid
     );
 
     /**
@@ -905,8 +908,16 @@ interface IFedTask is IFedTaskReader {
      * @param round The open round.
      * @param updateHash keccak256 of the update bytes (non-zero).
      * @param samples Training samples behind the update (non-zero).
+     * @param updateCid Content identifier the bytes will have in the store (emitted only), so the coordinator
+     * can fetch them in the reveal phase without any other channel.
      */
-    function commitUpdate(uint256 taskId, uint32 round, bytes32 updateHash, uint64 samples) external;
+    function commitUpdate(
+        uint256 taskId,
+        uint32 round,
+        bytes32 updateHash,
+        uint64 samples,
+        string calldata updateCid
+    ) external;
 
     /**
      * @notice Finalises the open round after its reveal deadline: moves `f.budget` from the unallocated escrow

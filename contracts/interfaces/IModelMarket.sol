@@ -90,6 +90,14 @@ interface IModelMarket {
     error MarketModelInactive(uint256 modelId);
 
     /**
+     * @notice The model's price is above what the buyer agreed to pay.
+     * @param modelId The listing's id.
+     * @param price The current price.
+     * @param maxPrice The buyer's limit.
+     */
+    error MarketPriceAboveMax(uint256 modelId, uint256 price, uint256 maxPrice);
+
+    /**
      * @notice The buyer already holds a licence for this model.
      * @param modelId The listing's id.
      * @param buyer The buyer.
@@ -255,10 +263,12 @@ interface IModelMarket {
      * later price change can take). With `r` the amount received: `fee = r * feeBps / 10,000`,
      * `sponsorCut = r * sponsorBps / 10,000`, contributors' part `c = (r - fee - sponsorCut)` rounded down to a
      * multiple of 10,000 wei, residue to the sponsor. Reverts with {MarketUnknownModel},
-     * {MarketModelInactive} or {MarketAlreadyLicensed}, in that order.
+     * {MarketModelInactive}, {MarketPriceAboveMax} or {MarketAlreadyLicensed}, in that order.
      * @param modelId The listing's id.
+     * @param maxPrice The most the buyer agrees to pay: a price raised after the buyer looked (even in the same
+     * block, ahead of the purchase) reverts instead of charging more.
      */
-    function buy(uint256 modelId) external;
+    function buy(uint256 modelId, uint256 maxPrice) external;
 
     /**
      * @notice Pays the caller its share of the listing's proceeds not yet claimed:

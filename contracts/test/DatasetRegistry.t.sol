@@ -565,7 +565,7 @@ contract DatasetRegistryTest is RegistryFixture {
         vm.expectEmit(true, true, true, true, address(registry));
         emit IDatasetRegistry.DatasetBought(1, buyer, PRICE, fee, PRICE - fee);
         vm.prank(buyer);
-        registry.buyDataset(1);
+        registry.buyDataset(1, type(uint256).max);
 
         vm.assertEq(token.balanceOf(buyer), 0, "price pulled");
         vm.assertEq(token.balanceOf(address(registry)), PRICE, "held by the registry");
@@ -581,7 +581,7 @@ contract DatasetRegistryTest is RegistryFixture {
     function test_buyDataset_revertsWhenUnknown() public {
         vm.expectRevert(abi.encodeWithSelector(IDatasetRegistry.RegistryUnknownDataset.selector, 1));
         vm.prank(buyer);
-        registry.buyDataset(1);
+        registry.buyDataset(1, type(uint256).max);
     }
 
     function test_buyDataset_revertsWhenDelisted() public {
@@ -591,7 +591,22 @@ contract DatasetRegistryTest is RegistryFixture {
         _fund(buyer, PRICE);
         vm.expectRevert(abi.encodeWithSelector(IDatasetRegistry.RegistryDatasetInactive.selector, 1));
         vm.prank(buyer);
-        registry.buyDataset(1);
+        registry.buyDataset(1, type(uint256).max);
+    }
+
+    /// @notice Attack: the owner raises the price after the buyer looked (front-running the purchase).
+    function test_buyDataset_revertsWhenThePriceRoseAboveTheBuyersLimit() public {
+        vm.startPrank(owner);
+        registry.listDataset(HASH, CID, DOWNLOADABLE, PRICE);
+        registry.updateListing(1, DOWNLOADABLE, PRICE * 3);
+        vm.stopPrank();
+        _fund(buyer, PRICE * 3);
+        vm.expectRevert(
+            abi.encodeWithSelector(IDatasetRegistry.RegistryPriceAboveMax.selector, 1, PRICE * 3, PRICE)
+        );
+        vm.prank(buyer);
+        registry.buyDataset(1, PRICE);
+        vm.assertFalse(registry.hasLicence(1, buyer), "no licence");
     }
 
     /// @notice Attack: buying a dataset whose owner only allows federated use.
@@ -601,7 +616,7 @@ contract DatasetRegistryTest is RegistryFixture {
         _fund(buyer, PRICE);
         vm.expectRevert(abi.encodeWithSelector(IDatasetRegistry.RegistryNotDownloadable.selector, 1));
         vm.prank(buyer);
-        registry.buyDataset(1);
+        registry.buyDataset(1, type(uint256).max);
         vm.assertFalse(registry.hasLicence(1, buyer), "no licence");
     }
 
@@ -610,9 +625,9 @@ contract DatasetRegistryTest is RegistryFixture {
         _listDownloadable(PRICE);
         _fund(buyer, 2 * PRICE);
         vm.startPrank(buyer);
-        registry.buyDataset(1);
+        registry.buyDataset(1, type(uint256).max);
         vm.expectRevert(abi.encodeWithSelector(IDatasetRegistry.RegistryAlreadyLicensed.selector, 1, buyer));
-        registry.buyDataset(1);
+        registry.buyDataset(1, type(uint256).max);
         vm.stopPrank();
         vm.assertEq(token.balanceOf(buyer), PRICE, "charged once");
     }
@@ -624,7 +639,7 @@ contract DatasetRegistryTest is RegistryFixture {
         registry.pause();
         vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
         vm.prank(buyer);
-        registry.buyDataset(1);
+        registry.buyDataset(1, type(uint256).max);
     }
 
     /// @notice Attack: the owner raises the price just before a purchase; the buyer's exact allowance caps it.
@@ -642,13 +657,13 @@ contract DatasetRegistryTest is RegistryFixture {
             )
         );
         vm.prank(buyer);
-        registry.buyDataset(1);
+        registry.buyDataset(1, type(uint256).max);
     }
 
     function test_buyDataset_recordsFreeLicenceWithoutTransfer() public {
         _listDownloadable(0);
         vm.prank(buyer);
-        registry.buyDataset(1);
+        registry.buyDataset(1, type(uint256).max);
         vm.assertTrue(registry.hasLicence(1, buyer), "licensed");
         vm.assertEq(registry.withdrawable(owner), 0, "nothing owed");
         vm.assertEq(token.balanceOf(address(registry)), 0, "nothing held");
@@ -672,7 +687,7 @@ contract DatasetRegistryTest is RegistryFixture {
         fot.mint(buyer, 10_000);
         vm.startPrank(buyer);
         fot.approve(address(fotRegistry), 10_000);
-        fotRegistry.buyDataset(1);
+        fotRegistry.buyDataset(1, type(uint256).max);
         vm.stopPrank();
 
         uint256 received = 9_900;
@@ -835,6 +850,6 @@ contract DatasetRegistryTest is RegistryFixture {
     function _buyDataset(address account) private {
         _fund(account, registry.getListing(1).price);
         vm.prank(account);
-        registry.buyDataset(1);
+        registry.buyDataset(1, type(uint256).max);
     }
 }

@@ -32,7 +32,7 @@ contract DatasetRegistryReentrancyTest is Test {
         token.mint(buyer, PRICE);
         vm.startPrank(buyer);
         token.approve(address(registry), PRICE);
-        registry.buyDataset(1);
+        registry.buyDataset(1, type(uint256).max);
         vm.stopPrank();
     }
 
@@ -51,7 +51,7 @@ contract DatasetRegistryReentrancyTest is Test {
         token.mint(address(attacker), 2 * PRICE);
         attacker.approve(IERC20(address(token)), address(registry), 2 * PRICE);
         token.armSenderHook(address(attacker));
-        bytes memory buyCall = abi.encodeCall(IDatasetRegistry.buyDataset, (1));
+        bytes memory buyCall = abi.encodeCall(IDatasetRegistry.buyDataset, (1, type(uint256).max));
         attacker.attack(address(registry), buyCall, buyCall);
 
         _assertGuardTripped(attacker.attempted(), attacker.reentered(), attacker.revertData());
@@ -67,7 +67,7 @@ contract DatasetRegistryReentrancyTest is Test {
         token.armSenderHook(address(attacker));
         attacker.attack(
             address(registry),
-            abi.encodeCall(IDatasetRegistry.buyDataset, (1)),
+            abi.encodeCall(IDatasetRegistry.buyDataset, (1, type(uint256).max)),
             abi.encodeCall(IDatasetRegistry.withdraw, ())
         );
         _assertGuardTripped(attacker.attempted(), attacker.reentered(), attacker.revertData());

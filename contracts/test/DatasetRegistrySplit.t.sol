@@ -21,7 +21,7 @@ contract DatasetRegistrySplitTest is RegistryFixture {
         _fund(buyer, price);
 
         vm.prank(buyer);
-        registry.buyDataset(1);
+        registry.buyDataset(1, type(uint256).max);
 
         uint256 fee = (price * feeBps) / 10_000;
         vm.assertEq(registry.withdrawable(feeRecipient), fee, "fee == reference");
@@ -52,7 +52,7 @@ contract DatasetRegistrySplitTest is RegistryFixture {
             address account = address(uint160(0xB000 + k));
             _fund(account, price);
             vm.prank(account);
-            registry.buyDataset(1);
+            registry.buyDataset(1, type(uint256).max);
 
             uint256 fee = (price * feeBps) / 10_000;
             feeRef += fee;

@@ -192,9 +192,9 @@ describe("FedTask v2 flow (viem)", () => {
 
     // The left-out participant commits directly during the inclusion period; a copied hash is refused.
     await networkHelpers.time.increaseTo(round1.commitDeadline);
-    await send(publicClient, participants[N - 1], fedTask, "commitUpdate", [taskId, 1, updates[N - 1].updateHash, updates[N - 1].samples]);
+    await send(publicClient, participants[N - 1], fedTask, "commitUpdate", [taskId, 1, updates[N - 1].updateHash, updates[N - 1].samples, "bafkreiupdate"]);
     await viem.assertions.revertWithCustomErrorWithArgs(
-      fedTask.write.commitUpdate([taskId, 1, updates[N - 1].updateHash, 1n], { account: participants[0].account }),
+      fedTask.write.commitUpdate([taskId, 1, updates[N - 1].updateHash, 1n, "bafkreiupdate"], { account: participants[0].account }),
       fedTask,
       "TaskUpdateHashTaken",
       [taskId, 1, updates[N - 1].updateHash, addresses[N - 1]],

@@ -150,12 +150,12 @@ contract FedTaskAttacksTest is CourtFixture {
         _open(taskId, 2);
         bytes32 aliceUpdate = keccak256("alice's round-2 update bytes");
         vm.prank(alice);
-        fedTask.commitUpdate(taskId, 2, aliceUpdate, 500);
+        fedTask.commitUpdate(taskId, 2, aliceUpdate, 500, "bafkreiupdate");
         vm.expectRevert(
             abi.encodeWithSelector(IFedTask.TaskUpdateHashTaken.selector, taskId, uint32(2), aliceUpdate, alice)
         );
         vm.prank(bob);
-        fedTask.commitUpdate(taskId, 2, aliceUpdate, 500);
+        fedTask.commitUpdate(taskId, 2, aliceUpdate, 500, "bafkreiupdate");
     }
 
     function test_attack_anchoringForAnotherParticipant_onlyTheCoordinatorAnchorsBatches() public {
@@ -169,9 +169,9 @@ contract FedTaskAttacksTest is CourtFixture {
         _open(taskId, 2);
         vm.expectRevert(abi.encodeWithSelector(IFedTask.TaskNotParticipant.selector, taskId, stranger));
         vm.prank(stranger);
-        fedTask.commitUpdate(taskId, 2, keccak256("for alice"), 1);
+        fedTask.commitUpdate(taskId, 2, keccak256("for alice"), 1, "bafkreiupdate");
         vm.prank(bob);
-        fedTask.commitUpdate(taskId, 2, keccak256("bob says this is alice's"), 1);
+        fedTask.commitUpdate(taskId, 2, keccak256("bob says this is alice's"), 1, "bafkreiupdate");
         (bytes32 aliceHash, ) = fedTask.commitmentOf(taskId, 2, alice);
         vm.assertEq(aliceHash, bytes32(0), "nothing recorded for alice");
         // A batch leaf binds its participant: the same update under another name is another leaf.

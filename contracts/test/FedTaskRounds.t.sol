@@ -203,9 +203,9 @@ contract FedTaskRoundsTest is FedTaskFixture {
         uint256 taskId = _started();
         bytes32 updateHash = keccak256("alice update");
         vm.expectEmit(true, true, true, true, address(fedTask));
-        emit IFedTask.UpdateCommitted(taskId, 1, alice, updateHash, 600);
+        emit IFedTask.UpdateCommitted(taskId, 1, alice, updateHash, 600, "bafkreiupdate");
         vm.prank(alice);
-        fedTask.commitUpdate(taskId, 1, updateHash, 600);
+        fedTask.commitUpdate(taskId, 1, updateHash, 600, "bafkreiupdate");
 
         (bytes32 storedHash, uint64 samples) = fedTask.commitmentOf(taskId, 1, alice);
         vm.assertEq(storedHash, updateHash, "hash");
@@ -218,7 +218,7 @@ contract FedTaskRoundsTest is FedTaskFixture {
         _batch(taskId, 1, 3);
         vm.warp(fedTask.getRound(taskId, 1).commitDeadline);
         vm.prank(dave);
-        fedTask.commitUpdate(taskId, 1, keccak256("dave, left out of the batch"), 100);
+        fedTask.commitUpdate(taskId, 1, keccak256("dave, left out of the batch"), 100, "bafkreiupdate");
         vm.assertEq(fedTask.getRound(taskId, 1).commitments, 4, "batch + direct");
     }
 
@@ -226,7 +226,7 @@ contract FedTaskRoundsTest is FedTaskFixture {
         uint256 taskId = _started();
         _batch(taskId, 1, 4);
         vm.prank(alice);
-        fedTask.commitUpdate(taskId, 1, keccak256("alice supersedes her leaf"), 100);
+        fedTask.commitUpdate(taskId, 1, keccak256("alice supersedes her leaf"), 100, "bafkreiupdate");
         vm.assertEq(fedTask.getRound(taskId, 1).commitments, 4, "capped");
     }
 
@@ -234,17 +234,17 @@ contract FedTaskRoundsTest is FedTaskFixture {
         uint256 taskId = _started();
         vm.expectRevert(abi.encodeWithSelector(IFedTask.TaskNotParticipant.selector, taskId, stranger));
         vm.prank(stranger);
-        fedTask.commitUpdate(taskId, 1, keccak256("u"), 1);
+        fedTask.commitUpdate(taskId, 1, keccak256("u"), 1, "bafkreiupdate");
         vm.expectRevert(abi.encodeWithSelector(IFedTask.TaskNotParticipant.selector, taskId, coordinator));
         vm.prank(coordinator);
-        fedTask.commitUpdate(taskId, 1, keccak256("u"), 1);
+        fedTask.commitUpdate(taskId, 1, keccak256("u"), 1, "bafkreiupdate");
     }
 
     function test_commitUpdate_revertsWhenRoundNotOpen() public {
         uint256 taskId = _ready();
         vm.expectRevert(abi.encodeWithSelector(IFedTask.TaskRoundNotOpen.selector, taskId, uint32(1)));
         vm.prank(alice);
-        fedTask.commitUpdate(taskId, 1, keccak256("u"), 1);
+        fedTask.commitUpdate(taskId, 1, keccak256("u"), 1, "bafkreiupdate");
     }
 
     function test_commitUpdate_revertsAtRevealStart() public {
@@ -253,38 +253,38 @@ contract FedTaskRoundsTest is FedTaskFixture {
         vm.warp(revealStart);
         vm.expectRevert(abi.encodeWithSelector(IFedTask.TaskDeadlinePassed.selector, taskId, uint32(1), revealStart));
         vm.prank(alice);
-        fedTask.commitUpdate(taskId, 1, keccak256("u"), 1);
+        fedTask.commitUpdate(taskId, 1, keccak256("u"), 1, "bafkreiupdate");
     }
 
     function test_commitUpdate_revertsWhenHashOrSamplesZero() public {
         uint256 taskId = _started();
         vm.expectRevert(abi.encodeWithSelector(IFedTask.TaskInvalidConfig.selector, "updateHash"));
         vm.prank(alice);
-        fedTask.commitUpdate(taskId, 1, bytes32(0), 1);
+        fedTask.commitUpdate(taskId, 1, bytes32(0), 1, "bafkreiupdate");
         vm.expectRevert(abi.encodeWithSelector(IFedTask.TaskInvalidConfig.selector, "samples"));
         vm.prank(alice);
-        fedTask.commitUpdate(taskId, 1, keccak256("u"), 0);
+        fedTask.commitUpdate(taskId, 1, keccak256("u"), 0, "bafkreiupdate");
     }
 
     function test_commitUpdate_revertsWhenAlreadyCommitted() public {
         uint256 taskId = _started();
         vm.prank(alice);
-        fedTask.commitUpdate(taskId, 1, keccak256("u1"), 1);
+        fedTask.commitUpdate(taskId, 1, keccak256("u1"), 1, "bafkreiupdate");
         vm.expectRevert(abi.encodeWithSelector(IFedTask.TaskAlreadyCommitted.selector, taskId, uint32(1), alice));
         vm.prank(alice);
-        fedTask.commitUpdate(taskId, 1, keccak256("u2"), 1);
+        fedTask.commitUpdate(taskId, 1, keccak256("u2"), 1, "bafkreiupdate");
     }
 
     function test_commitUpdate_revertsWhenHashCopiedFromAnotherParticipant() public {
         uint256 taskId = _started();
         bytes32 updateHash = keccak256("alice's update bytes");
         vm.prank(alice);
-        fedTask.commitUpdate(taskId, 1, updateHash, 100);
+        fedTask.commitUpdate(taskId, 1, updateHash, 100, "bafkreiupdate");
         vm.expectRevert(
             abi.encodeWithSelector(IFedTask.TaskUpdateHashTaken.selector, taskId, uint32(1), updateHash, alice)
         );
         vm.prank(bob);
-        fedTask.commitUpdate(taskId, 1, updateHash, 100);
+        fedTask.commitUpdate(taskId, 1, updateHash, 100, "bafkreiupdate");
     }
 
     // ------------------------------------------------------------------ finalizeRound
@@ -420,7 +420,7 @@ contract FedTaskRoundsTest is FedTaskFixture {
     function test_finalizeRound_belowQuorumPaysNothing() public {
         uint256 taskId = _started();
         vm.prank(alice);
-        fedTask.commitUpdate(taskId, 1, keccak256("only alice"), 1);
+        fedTask.commitUpdate(taskId, 1, keccak256("only alice"), 1, "bafkreiupdate");
         _toRevealDeadline(taskId, 1);
         IFedTask.Finalization memory f = _finalization(taskId, 1, new address[](0), new uint256[](0));
         vm.assertEq(f.accepted, 1, "one commitment");

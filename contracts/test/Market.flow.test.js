@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { network } from "hardhat";
-import { getAddress, keccak256, parseEther, toHex } from "viem";
+import { getAddress, keccak256, maxUint256, parseEther, toHex } from "viem";
 
 const { viem, networkHelpers } = await network.create();
 
@@ -97,12 +97,12 @@ describe("DatasetRegistry v2 flow (viem)", () => {
     // A sale: 2.5 % fee, the rest to the owner; the licence is recorded.
     await as(buyer, token, "approve", [registry.address, price]);
     const fee = (price * BigInt(FEE_BPS)) / 10_000n;
-    await viem.assertions.emitWithArgs(as(buyer, registry, "buyDataset", [1n]), registry, "DatasetBought", [
+    await viem.assertions.emitWithArgs(as(buyer, registry, "buyDataset", [1n, maxUint256]), registry, "DatasetBought", [
       1n, getAddress(buyer.account.address), price, fee, price - fee,
     ]);
     assert.equal(await registry.read.hasLicence([1n, buyer.account.address]), true);
     await viem.assertions.revertWithCustomErrorWithArgs(
-      as(buyer, registry, "buyDataset", [1n]),
+      as(buyer, registry, "buyDataset", [1n, maxUint256]),
       registry,
       "RegistryAlreadyLicensed",
       [1n, getAddress(buyer.account.address)],
@@ -122,7 +122,7 @@ describe("DatasetRegistry v2 flow (viem)", () => {
     await as(owner, registry, "listDataset", [metadataHash, "bafkreifederated", AccessMode.FederatedOnly, 0n]);
     assert.equal(await registry.read.datasetIdOf([owner.account.address, metadataHash]), 2n);
     await viem.assertions.revertWithCustomErrorWithArgs(
-      as(buyer, registry, "buyDataset", [2n]),
+      as(buyer, registry, "buyDataset", [2n, maxUint256]),
       registry,
       "RegistryNotDownloadable",
       [2n],
@@ -159,12 +159,12 @@ describe("ModelMarket flow (viem)", () => {
     // Two sales: fee 2.5e18, sponsor 20e18, contributors 77.5e18 each.
     for (const wallet of [buyer, buyer2]) {
       await as(wallet, token, "approve", [market.address, price]);
-      await viem.assertions.emitWithArgs(as(wallet, market, "buy", [1n]), market, "ModelBought", [
+      await viem.assertions.emitWithArgs(as(wallet, market, "buy", [1n, maxUint256]), market, "ModelBought", [
         1n, getAddress(wallet.account.address), price, parseEther("2.5"), parseEther("20"), parseEther("77.5"),
       ]);
     }
     await viem.assertions.revertWithCustomErrorWithArgs(
-      as(buyer, market, "buy", [1n]),
+      as(buyer, market, "buy", [1n, maxUint256]),
       market,
       "MarketAlreadyLicensed",
       [1n, getAddress(buyer.account.address)],
@@ -205,9 +205,9 @@ describe("ModelMarket flow (viem)", () => {
     await fedTask.write.setCompleted([2n, sponsor.account.address, [alice.account.address], [10_000]]);
     await as(sponsor, market, "listModel", [2n, 1_000_000n, 0, "bafkreicard", hash("card")]);
     await as(buyer, token, "approve", [market.address, 1_000_000n]);
-    await as(buyer, market, "buy", [1n]);
+    await as(buyer, market, "buy", [1n, maxUint256]);
     await as(admin, market, "pause");
-    await viem.assertions.revertWithCustomError(as(buyer, market, "buy", [1n]), market, "EnforcedPause");
+    await viem.assertions.revertWithCustomError(as(buyer, market, "buy", [1n, maxUint256]), market, "EnforcedPause");
     await as(alice, market, "claimProceeds", [1n]);
     // 1,000,000 wei: fee 25,000, contributors 970,000 (a multiple of 10,000), residue 5,000 to the sponsor.
     assert.equal(await token.read.balanceOf([alice.account.address]), 970_000n);

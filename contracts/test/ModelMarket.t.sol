@@ -212,7 +212,7 @@ contract ModelMarketTest is MarketFixture {
         vm.expectEmit(true, true, true, true, address(market));
         emit IModelMarket.ModelBought(modelId, buyer, PRICE, 2.5e18, 20e18, 77.5e18);
         vm.prank(buyer);
-        market.buy(modelId);
+        market.buy(modelId, type(uint256).max);
 
         vm.assertEq(token.balanceOf(buyer), 0, "price pulled");
         vm.assertEq(token.balanceOf(address(market)), PRICE, "held by the market");
@@ -233,7 +233,7 @@ contract ModelMarketTest is MarketFixture {
         vm.expectEmit(true, true, true, true, address(market));
         emit IModelMarket.ModelBought(modelId, buyer, 123_456_789, 3_086_419, 12_345_678 + 4_692, 108_020_000);
         vm.prank(buyer);
-        market.buy(modelId);
+        market.buy(modelId, type(uint256).max);
         vm.assertEq(market.withdrawable(sponsor), 12_350_370, "cut + residue");
         vm.assertEq(market.getModel(modelId).proceeds, 108_020_000, "multiple of 10,000");
     }
@@ -248,7 +248,21 @@ contract ModelMarketTest is MarketFixture {
     function test_buy_revertsWhenUnknown() public {
         vm.expectRevert(abi.encodeWithSelector(IModelMarket.MarketUnknownModel.selector, 1));
         vm.prank(buyer);
-        market.buy(1);
+        market.buy(1, type(uint256).max);
+    }
+
+    /// @notice Attack: the seller raises the price after the buyer looked (front-running the purchase).
+    function test_buy_revertsWhenThePriceRoseAboveTheBuyersLimit() public {
+        uint256 modelId = _listModel(PRICE, SPONSOR_BPS);
+        vm.prank(sponsor);
+        market.setPrice(modelId, PRICE * 2);
+        _fund(buyer, PRICE * 2);
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelMarket.MarketPriceAboveMax.selector, modelId, PRICE * 2, PRICE)
+        );
+        vm.prank(buyer);
+        market.buy(modelId, PRICE);
+        vm.assertFalse(market.hasLicence(modelId, buyer), "no licence");
     }
 
     function test_buy_revertsWhenInactive() public {
@@ -258,7 +272,7 @@ contract ModelMarketTest is MarketFixture {
         _fund(buyer, PRICE);
         vm.expectRevert(abi.encodeWithSelector(IModelMarket.MarketModelInactive.selector, modelId));
         vm.prank(buyer);
-        market.buy(modelId);
+        market.buy(modelId, type(uint256).max);
     }
 
     /// @notice Attack: buying twice.
@@ -266,9 +280,9 @@ contract ModelMarketTest is MarketFixture {
         uint256 modelId = _listModel(PRICE, SPONSOR_BPS);
         _fund(buyer, 2 * PRICE);
         vm.startPrank(buyer);
-        market.buy(modelId);
+        market.buy(modelId, type(uint256).max);
         vm.expectRevert(abi.encodeWithSelector(IModelMarket.MarketAlreadyLicensed.selector, modelId, buyer));
-        market.buy(modelId);
+        market.buy(modelId, type(uint256).max);
         vm.stopPrank();
         vm.assertEq(token.balanceOf(buyer), PRICE, "charged once");
     }
@@ -280,7 +294,7 @@ contract ModelMarketTest is MarketFixture {
         market.pause();
         vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
         vm.prank(buyer);
-        market.buy(modelId);
+        market.buy(modelId, type(uint256).max);
     }
 
     /// @notice Attack: the lister raises the price just before a purchase; the buyer's exact allowance caps it.
@@ -295,13 +309,13 @@ contract ModelMarketTest is MarketFixture {
             abi.encodeWithSelector(IERC20Errors.ERC20InsufficientAllowance.selector, address(market), PRICE, 10 * PRICE)
         );
         vm.prank(buyer);
-        market.buy(modelId);
+        market.buy(modelId, type(uint256).max);
     }
 
     function test_buy_recordsFreeLicenceWithoutTransfer() public {
         uint256 modelId = _listModel(0, SPONSOR_BPS);
         vm.prank(buyer);
-        market.buy(modelId);
+        market.buy(modelId, type(uint256).max);
         vm.assertTrue(market.hasLicence(modelId, buyer), "licensed");
         vm.assertEq(token.balanceOf(address(market)), 0, "nothing held");
     }
@@ -315,7 +329,7 @@ contract ModelMarketTest is MarketFixture {
         fot.mint(buyer, 1_000_000);
         vm.startPrank(buyer);
         fot.approve(address(fotMarket), 1_000_000);
-        fotMarket.buy(1);
+        fotMarket.buy(1, type(uint256).max);
         vm.stopPrank();
 
         // Received 990,000: fee 24,750, cut 198,000, rest 767,250 -> proceeds 760,000, residue 7,250.

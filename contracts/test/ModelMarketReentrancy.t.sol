@@ -47,7 +47,7 @@ contract ModelMarketReentrancyTest is Test {
         token.mint(buyer, PRICE);
         vm.startPrank(buyer);
         token.approve(address(market), PRICE);
-        market.buy(modelId); // proceeds 900,000; sponsor 100,000
+        market.buy(modelId, type(uint256).max); // proceeds 900,000; sponsor 100,000
         vm.stopPrank();
     }
 
@@ -82,7 +82,7 @@ contract ModelMarketReentrancyTest is Test {
     function test_buy_rejectsReentrantBuyFromMaliciousBuyer() public {
         ReentrantBuyer attacker = _fundedAttacker(2 * PRICE);
         token.armSenderHook(address(attacker));
-        bytes memory buyCall = abi.encodeCall(IModelMarket.buy, (modelId));
+        bytes memory buyCall = abi.encodeCall(IModelMarket.buy, (modelId, type(uint256).max));
         attacker.attack(address(market), buyCall, buyCall);
 
         _assertGuardTripped(attacker.attempted(), attacker.reentered(), attacker.revertData());
@@ -96,7 +96,7 @@ contract ModelMarketReentrancyTest is Test {
         token.armSenderHook(address(attacker));
         attacker.attack(
             address(market),
-            abi.encodeCall(IModelMarket.buy, (modelId)),
+            abi.encodeCall(IModelMarket.buy, (modelId, type(uint256).max)),
             abi.encodeCall(IModelMarket.claimProceeds, (modelId))
         );
         _assertGuardTripped(attacker.attempted(), attacker.reentered(), attacker.revertData());

@@ -249,7 +249,7 @@ contract FedTaskHandler is Test {
             (bytes32 existing, ) = fedTask.commitmentOf(taskId, info.lastRound, member);
             if (existing != bytes32(0)) continue;
             vm.prank(member);
-            fedTask.commitUpdate(taskId, info.lastRound, keccak256(abi.encode(taskId, info.lastRound, member)), 1);
+            fedTask.commitUpdate(taskId, info.lastRound, keccak256(abi.encode(taskId, info.lastRound, member)), 1, "bafkreiupdate");
             ++calls["commitUpdate"];
             return;
         }

@@ -104,7 +104,7 @@ contract MarketHandler is Test {
         (uint16 feeBps,) = market.feeConfig();
 
         vm.prank(account);
-        (bool ok, bytes memory data) = address(market).call(abi.encodeCall(IModelMarket.buy, (modelId)));
+        (bool ok, bytes memory data) = address(market).call(abi.encodeCall(IModelMarket.buy, (modelId, type(uint256).max)));
         if (market.paused()) return _expect(ok, data, true, _paused(), "buy");
         if (!model.active) {
             return _expect(ok, data, true, abi.encodeWithSelector(IModelMarket.MarketModelInactive.selector, modelId), "buy");
@@ -128,7 +128,7 @@ contract MarketHandler is Test {
         (bool exists, uint256 modelId) = _pickModel(modelSeed);
         if (!exists || !market.hasLicence(modelId, account)) return;
         vm.prank(account);
-        (bool ok, bytes memory data) = address(market).call(abi.encodeCall(IModelMarket.buy, (modelId)));
+        (bool ok, bytes memory data) = address(market).call(abi.encodeCall(IModelMarket.buy, (modelId, type(uint256).max)));
         bytes memory expected = market.paused()
             ? _paused()
             : market.getModel(modelId).active
@@ -268,7 +268,7 @@ contract MarketHandler is Test {
         IDatasetRegistry.Listing memory listing = registry.getListing(datasetId);
         address account = _newBuyer(listing.price, address(registry));
         vm.prank(account);
-        (bool ok, bytes memory data) = address(registry).call(abi.encodeCall(IDatasetRegistry.buyDataset, (datasetId)));
+        (bool ok, bytes memory data) = address(registry).call(abi.encodeCall(IDatasetRegistry.buyDataset, (datasetId, type(uint256).max)));
         bytes memory expected;
         if (registry.paused()) {
             expected = _paused();

@@ -80,6 +80,6 @@ abstract contract MarketFixture is Test {
     function _buyModel(uint256 modelId, address account) internal {
         _fund(account, market.getModel(modelId).price);
         vm.prank(account);
-        market.buy(modelId);
+        market.buy(modelId, type(uint256).max);
     }
 }
