@@ -552,7 +552,7 @@ contract ChallengeCourt is IChallengeCourt, AccessControl, Pausable, ReentrancyG
     ) private returns (uint256 paid) {
         uint256 count = votes.length;
         uint256[] memory points = new uint256[](count);
-        uint256 totalPoints;
+        uint256 totalPoints = 0;
         for (uint256 i = 0; i < count; ++i) {
             uint256 deviation = _deviation(votes[i].upholdBps, consensus);
             if (deviation <= TRUST_THRESHOLD_BPS) {
@@ -561,10 +561,10 @@ contract ChallengeCourt is IChallengeCourt, AccessControl, Pausable, ReentrancyG
             }
         }
         // The median voter deviates by 0 and has a positive stake, so totalPoints > 0.
-        uint256 cumulative;
+        uint256 cumulative = 0;
         for (uint256 i = 0; i < count; ++i) {
             Vote storage v = votes[i];
-            uint256 reward;
+            uint256 reward = 0;
             if (points[i] != 0) {
                 cumulative += points[i];
                 uint256 through = Math.mulDiv(pot, cumulative, totalPoints);
@@ -641,7 +641,7 @@ contract ChallengeCourt is IChallengeCourt, AccessControl, Pausable, ReentrancyG
             values[j] = value;
             weights[j] = weight;
         }
-        uint256 cumulative;
+        uint256 cumulative = 0;
         for (uint256 i = 0; i < count; ++i) {
             cumulative += weights[i];
             if (cumulative * 2 >= votingStake) return values[i];

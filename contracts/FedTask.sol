@@ -284,7 +284,7 @@ contract FedTask is IFedTask, FedTaskBase {
         if (amounts.length != count || proofs.length != count) {
             revert TaskArrayLengthMismatch(count, amounts.length, proofs.length);
         }
-        uint256 total;
+        uint256 total = 0;
         for (uint256 i = 0; i < count; ++i) {
             _claim(taskId, rounds[i], amounts[i], proofs[i]);
             // Each amount fits its round's budget (at most 2^128 - 1), so the sum cannot overflow.

@@ -179,7 +179,7 @@ abstract contract FedTaskBase is AccessControl, Pausable, ReentrancyGuardTransie
      */
     function _checkShares(uint256 taskId, uint256 participants, bytes calldata packed) internal pure {
         uint256 entries = packed.length / 2;
-        uint256 sum;
+        uint256 sum = 0;
         for (uint256 i = 0; i < entries; ++i) {
             sum += uint16(bytes2(packed[2 * i:2 * i + 2]));
         }
