@@ -135,6 +135,18 @@ class RewardTokenClient(RoleClient):
 
     artifact_name = "RewardToken"
 
+    def name(self) -> str:
+        """The token's name (:data:`TOKEN_NAME`)."""
+        return str(self._call(self.contract.functions.name()))
+
+    def symbol(self) -> str:
+        """The token's symbol (``FMT``)."""
+        return str(self._call(self.contract.functions.symbol()))
+
+    def decimals(self) -> int:
+        """The token's decimals (18)."""
+        return int(self._call(self.contract.functions.decimals()))
+
     def balance_of(self, account: str) -> Wei:
         """Token balance of ``account``.
 

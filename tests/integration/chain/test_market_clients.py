@@ -610,6 +610,7 @@ def test_a_pause_stops_sales_never_payouts(world: World) -> None:
 def test_minting_is_capped_and_role_gated(world: World) -> None:
     admin, token = world.token(world.admin), world.token()
     minter = world.signer()
+    assert (token.name(), token.symbol(), token.decimals()) == ("FedMarket Token", "FMT", 18)
     assert token.cap() == CAP and token.total_supply() == 0
     assert token.is_minter(world.admin.address)
     assert token.has_role(DEFAULT_ADMIN_ROLE, world.admin.address)
