@@ -8,6 +8,11 @@
 Both are wrapped in a :class:`web3.Web3`; the in-process provider is made to answer reverts
 exactly as a JSON-RPC node does (error code 3 with the revert data), so one error path serves
 both.
+
+Protocol v2 runs on deadlines, so a backend also tells the time: :meth:`ChainBackend.chain_time`
+is the timestamp the next block will have at least, :meth:`ChainBackend.travel_to` moves the
+clock of a chain that allows it (the in-process chain, anvil and the Hardhat node) and
+:meth:`ChainBackend.wait_until` travels or waits until a deadline is reached.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import ast
 import logging
 import threading
+import time
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -25,7 +31,7 @@ from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse
 
-from chain.errors import ChainConnectionError
+from chain.errors import ChainConnectionError, ChainTimeoutError, TimeTravelError
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +79,93 @@ class ChainBackend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the connection (nothing to do for most backends)."""
+
+    def latest_timestamp(self) -> int:
+        """Timestamp of the latest mined block."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    @abstractmethod
+    def chain_time(self) -> int:
+        """The timestamp the next block will have at least (seconds since the epoch).
+
+        A deadline ``D`` of the contracts is met by a transaction sent while
+        ``chain_time() < D`` (roughly: the node picks the block's time), and an action allowed
+        "not before ``T``" succeeds once ``chain_time() >= T``.
+        """
+
+    @property
+    @abstractmethod
+    def can_travel(self) -> bool:
+        """Whether :meth:`travel_to` may move this chain's clock (dev chains only)."""
+
+    @abstractmethod
+    def travel_to(self, timestamp: int) -> None:
+        """Move the chain's clock so that :meth:`chain_time` is at least ``timestamp``.
+
+        Mines a block at ``timestamp``; a time already reached is left alone (time never goes
+        back).
+
+        Parameters
+        ----------
+        timestamp : int
+            Seconds since the epoch.
+
+        Raises
+        ------
+        TimeTravelError
+            The chain's clock cannot be moved (not a dev chain): wait instead.
+        """
+
+    def wait_until(
+        self,
+        timestamp: int,
+        *,
+        travel: bool = False,
+        poll: float = 1.0,
+        timeout: float | None = None,
+    ) -> int:
+        """Return once :meth:`chain_time` reaches ``timestamp``: travel there, or wait.
+
+        Parameters
+        ----------
+        timestamp : int
+            Seconds since the epoch, e.g. a round's ``reveal_deadline``.
+        travel : bool, default False
+            Travel there at once when the chain allows it (:attr:`can_travel`); otherwise (or
+            when ``False``) sleep until the chain's time gets there.
+        poll : float, default 1.0
+            Seconds between two looks at the chain's time while waiting.
+        timeout : float or None, default None
+            Give up after this many seconds of waiting; ``None`` waits as long as it takes.
+
+        Returns
+        -------
+        int
+            The chain time reached.
+
+        Raises
+        ------
+        ChainTimeoutError
+            ``timeout`` passed first.
+        """
+        if travel and self.can_travel:
+            self.travel_to(timestamp)
+            return self.chain_time()
+        started = time.monotonic()
+        now = self.chain_time()
+        while now < timestamp:
+            waited = time.monotonic() - started
+            if timeout is not None and waited >= timeout:
+                raise ChainTimeoutError(
+                    f"wait_until: chain time {now} still before {timestamp} after {waited:.1f}s"
+                )
+            time.sleep(max(0.0, min(poll, timestamp - now)))
+            self._tick()
+            now = self.chain_time()
+        return now
+
+    def _tick(self) -> None:  # noqa: B027 - optional hook
+        """Let the chain's clock move while :meth:`wait_until` sleeps (nothing to do for most)."""
 
 
 class _InProcessProvider(EthereumTesterProvider):
@@ -159,6 +252,7 @@ class InProcessBackend(ChainBackend):
         self.w3 = Web3(provider)
         tester = provider.ethereum_tester
         assert tester is not None
+        self._tester: Any = tester
         keys = tester.backend.account_keys  # funded genesis accounts
         self._faucet: LocalAccount = Account.from_key(keys[0].to_bytes())
         _cache_receipts(tester.backend)
@@ -166,6 +260,27 @@ class InProcessBackend(ChainBackend):
     def faucet_account(self) -> LocalAccount:
         """The first genesis account of the in-process chain."""
         return self._faucet
+
+    def chain_time(self) -> int:
+        """The latest block's timestamp (the next block's is later)."""
+        return self.latest_timestamp()
+
+    @property
+    def can_travel(self) -> bool:
+        """Always: the chain lives in this process."""
+        return True
+
+    def travel_to(self, timestamp: int) -> None:
+        """Mine a block at ``timestamp`` with eth-tester's time travel (no-op if reached)."""
+        if timestamp <= self.chain_time():
+            return
+        # eth-tester mines the travel block one second before the time it is given
+        self._tester.time_travel(timestamp + 1)
+        log.debug("travel_to: in-process chain at %d", timestamp)
+
+    def _tick(self) -> None:
+        """Mine an empty block: this chain mines only on demand, so its clock would stand still."""
+        self._tester.mine_blocks()
 
     def describe(self) -> str:
         """``in-process py-evm (chain <id>)``."""
@@ -213,6 +328,53 @@ class RpcBackend(ChainBackend):
     def faucet_account(self) -> LocalAccount | None:
         """The configured (or dev-chain) gas faucet, if any."""
         return self._faucet
+
+    def chain_time(self) -> int:
+        """The later of the latest block's timestamp and this machine's clock.
+
+        A live node stamps its next block with (about) the present; a dev node whose clock was
+        moved ahead stamps it after the latest block.
+        """
+        return max(self.latest_timestamp(), int(time.time()))
+
+    @property
+    def can_travel(self) -> bool:
+        """On dev chains only (chain id 31337: anvil, the Hardhat node)."""
+        return self._chain_id == DEV_CHAIN_ID
+
+    def travel_to(self, timestamp: int) -> None:
+        """Mine a block at ``timestamp`` (``evm_setNextBlockTimestamp`` + ``evm_mine``).
+
+        Anvil and the Hardhat node both implement these methods; a time already reached is left
+        alone.
+        """
+        if not self.can_travel:
+            raise TimeTravelError(
+                f"travel_to: {self.describe()} is not a dev chain: its clock cannot be moved"
+            )
+        if timestamp <= self.chain_time():
+            return
+        self._rpc("evm_setNextBlockTimestamp", [timestamp])
+        self._rpc("evm_mine", [])
+        log.debug("travel_to: %s at %d", self.url, timestamp)
+
+    def _tick(self) -> None:
+        """On a dev chain, mine an empty block (it mines only on demand).
+
+        After a travel its clock runs ahead of this machine's, so only a new block shows that its
+        time moves on.
+        """
+        if self.can_travel:
+            self._rpc("evm_mine", [])
+
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        """Send a raw JSON-RPC request; an error answer becomes :class:`TimeTravelError`."""
+        response = self.w3.provider.make_request(RPCEndpoint(method), params)
+        error = response.get("error")
+        if error:
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise TimeTravelError(f"{method}: {self.describe()} refused: {message}")
+        return response.get("result")
 
     def describe(self) -> str:
         """``json-rpc <url> (chain <id>)``."""

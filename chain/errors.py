@@ -18,6 +18,7 @@ from kernel.errors import (
     ConfigurationError,
     FedmarketError,
     NotFoundError,
+    OperationTimeoutError,
     RefusedError,
     ServiceUnavailableError,
 )
@@ -41,6 +42,18 @@ class DeploymentError(ChainError, NotFoundError):
 
 class FundingError(ChainError, ConfigurationError):
     """An account needs gas and the chain has no faucet: give that party's funded key."""
+
+
+class TimeTravelError(ChainError, ConfigurationError):
+    """The chain's clock cannot be moved on this chain.
+
+    Only the in-process chain and dev chains (chain id 31337: anvil, the Hardhat node) allow it;
+    anywhere else, wait for the deadline instead (:meth:`ChainBackend.wait_until`).
+    """
+
+
+class ChainTimeoutError(ChainError, OperationTimeoutError):
+    """The chain did not reach the awaited time before the caller's timeout."""
 
 
 class TransactionFailedError(ChainError, RefusedError):
