@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from eth_account.signers.local import LocalAccount
 
 from chain.backends import ChainBackend
+from chain.court import ChallengeCourtClient
 from chain.deployment import Deployment, deploy
 from chain.errors import FundingError
 from chain.fed_task import FedTaskClient
 from chain.keys import new_account
+from chain.market import ModelMarketClient
 from chain.registry import DatasetRegistryClient
 from chain.signer import Signer, fund, signer_for
 from chain.token import RewardTokenClient
@@ -32,7 +34,8 @@ GAS_FUNDING_WEI = 10 * 10**18
 """Ether given to each freshly created party for gas (dev chains only)."""
 
 DEPLOYER = "deployer"
-"""The role that deployed the contracts (and owns the token) when :func:`provision` deployed."""
+"""The role that deployed the contracts (their admin, the token's minter) when :func:`provision`
+deployed."""
 
 
 @dataclass
@@ -98,6 +101,26 @@ class Parties:
         """The dataset-registry client, read-only or sending as ``role``."""
         return self.deployment.registry_client(self.backend, self.signer(role) if role else None)
 
+    def court(self, role: str | None = None) -> ChallengeCourtClient:
+        """The challenge-court client, read-only or sending as ``role``.
+
+        Parameters
+        ----------
+        role : str or None, default None
+            The sending role; ``None`` for a read-only client.
+        """
+        return self.deployment.court_client(self.backend, self.signer(role) if role else None)
+
+    def market(self, role: str | None = None) -> ModelMarketClient:
+        """The model-market client, read-only or sending as ``role``.
+
+        Parameters
+        ----------
+        role : str or None, default None
+            The sending role; ``None`` for a read-only client.
+        """
+        return self.deployment.market_client(self.backend, self.signer(role) if role else None)
+
     def gas_used(self, roles: Iterable[str] | None = None) -> int:
         """Gas used by the transactions the signers of ``roles`` (default: all) sent."""
         chosen = self.signers if roles is None else {r: self.signer(r) for r in roles}
@@ -122,8 +145,9 @@ def provision(
     roles : iterable of str
         The roles to give a signer, e.g. ``("sponsor", "coordinator", "guest", "host")``.
     deployment : Deployment or None, default None
-        Existing contracts (checked against ``backend``); ``None`` deploys fresh ones from the
-        chain's faucet, which then becomes the :data:`DEPLOYER` role.
+        Existing contracts (checked against ``backend``); ``None`` deploys fresh ones with the
+        default :class:`~chain.deployment.DeploymentParams` from the chain's faucet, which then
+        becomes the :data:`DEPLOYER` role (admin of every contract, the token's minter).
     keys : mapping of str to LocalAccount or None, default None
         Keys of roles that bring their own (already funded) account. Every other role gets a
         new key funded with ``gas_wei`` from the faucet.
