@@ -3,7 +3,7 @@
 from eth_abi.abi import encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
-from chain.artifacts import error_decoder, load_artifact
+from chain.artifacts import CONTRACT_NAMES, error_decoder, load_artifact
 from chain.backends import _revert_data_from_message
 
 
@@ -11,14 +11,54 @@ def selector(signature: str) -> bytes:
     return function_signature_to_4byte_selector(signature)
 
 
-def test_every_custom_error_of_the_contracts_is_known():
+SAMPLES = {
+    "address": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+    "bool": True,
+    "bytes": b"\x27\x10",
+    "bytes32": b"\x11" * 32,
+    "bytes4": b"\xde\xad\xbe\xef",
+    "string": "quorum",
+}
+
+
+def sample(typ: str) -> object:
+    if typ in SAMPLES:
+        return SAMPLES[typ]
+    if typ.startswith("uint"):
+        return 2 ** int(typ[4:] or 256) - 3
+    assert typ.startswith("int"), typ
+    return -(2 ** (int(typ[3:] or 256) - 1))
+
+
+def test_every_custom_error_of_every_contract_decodes_with_its_arguments():
     decoder = error_decoder()
-    for name in ("FedTask", "DatasetRegistry"):
+    seen = 0
+    for name in CONTRACT_NAMES:
         for item in load_artifact(name).abi:
-            if item["type"] == "error":
-                types = ",".join(i["type"] for i in item["inputs"])
-                data = selector(f"{item['name']}({types})") + b"\x00" * 32 * len(item["inputs"])
-                assert decoder.decode(data).error_name == item["name"]
+            if item["type"] != "error":
+                continue
+            types = [i["type"] for i in item["inputs"]]
+            values = [sample(t) for t in types]
+            data = selector(f"{item['name']}({','.join(types)})") + encode(types, values)
+            err = decoder.decode(data)
+            assert err.error_name == item["name"]
+            names = [i["name"] for i in item["inputs"]]
+            assert err.error_args == dict(zip(names, values, strict=True))
+            seen += 1
+    assert seen > 100  # FedTask, ChallengeCourt, ModelMarket, DatasetRegistry, RewardToken
+
+
+def test_v2_errors_of_the_protocol_are_known_by_name():
+    decoder = error_decoder()
+    for signature in (
+        "TaskTooEarly(uint256,uint32,uint64)",
+        "TaskInvalidProof(uint256,uint32,address,uint256)",
+        "TaskRoleConflict(uint256,address)",
+        "TaskNotJoining(uint256,uint8)",
+        "CourtChallengeNotOpen(uint256,uint8)",
+        "CourtVotingOpen(uint256,uint64)",
+    ):
+        assert decoder.decode(selector(signature) + bytes(32 * 4)).error_name != "Unknown"
 
 
 def test_custom_error_arguments_are_decoded_and_named():
