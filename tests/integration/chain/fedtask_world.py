@@ -81,7 +81,7 @@ class World:
             "slash_bps": 5_000,
         }
         fields.update(overrides)
-        return TaskConfig(**fields)  # type: ignore[arg-type]
+        return TaskConfig(**fields)
 
     def ready_task(self, **overrides: object) -> int:
         """A task whose three participants joined and whose coordinator staked."""
@@ -103,7 +103,7 @@ class World:
             sign_commitment(
                 self.accounts[r],
                 domain,
-                UpdateCommitment(task_id, round_, update_hash(task_id, round_, r), 100),  # type: ignore[arg-type]
+                UpdateCommitment(task_id, round_, update_hash(task_id, round_, r), 100),
             )
             for r in roles
         ]

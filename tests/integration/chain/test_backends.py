@@ -76,7 +76,7 @@ def test_a_chain_that_cannot_travel_refuses_with_a_family_error(anvil_url: str) 
 
 
 def test_deploy_wires_the_five_contracts(backend: ChainBackend, tmp_path: Path) -> None:
-    deployer = signer_for(backend, backend.faucet_account())  # type: ignore[arg-type]
+    deployer = signer_for(backend, backend.faucet_account())
     params = DeploymentParams(token_cap=10**30, registry_fee_bps=100, market_fee_bps=300)
     deployment = deploy(deployer, params)
     ft = deployment.fed_task_client(backend)
@@ -105,7 +105,7 @@ def test_deploy_wires_the_five_contracts(backend: ChainBackend, tmp_path: Path) 
     (tmp_path / "v1.json").write_text(json.dumps(v1), encoding="utf-8")
     with pytest.raises(DeploymentError, match="malformed"):
         Deployment.load(tmp_path / "v1.json")
-    other = Deployment(**{**deployment.to_dict(), "chain_id": 5})  # type: ignore[arg-type]
+    other = Deployment(**{**deployment.to_dict(), "chain_id": 5})
     with pytest.raises(DeploymentError, match="chain 5"):
         other.check(backend)
 
@@ -126,7 +126,7 @@ def test_eip712_and_errors_agree_with_the_contracts(backend: ChainBackend) -> No
     assert ft.domain().separator == ft.domain_separator()
     assert ft.invitation_typehash() == INVITATION_TYPEHASH
     assert ft.update_commitment_typehash() == UPDATE_COMMITMENT_TYPEHASH
-    invitation = Invitation(1, world.address("p1"), 2**40)  # type: ignore[arg-type]
+    invitation = Invitation(1, world.address("p1"), 2**40)
     signed = sign_invitation(world.accounts["sponsor"], ft.domain(), invitation)
     assert recover_invitation_signer(ft.domain(), signed) == world.address("sponsor")
     assert (ft.max_rounds(), ft.max_participants(), ft.replacement_delay()) == (

@@ -59,7 +59,7 @@ def join_by_invitation(world: World) -> int:
     task_id, result = ft.create_task(world.config(permissioned=True))
     ft.set_allowed(task_id, [world.address("p1"), world.address("p2")])
     deadline = world.backend.chain_time() + PERIOD
-    invitation = Invitation(task_id, world.address("p3"), deadline)  # type: ignore[arg-type]
+    invitation = Invitation(task_id, world.address("p3"), deadline)
     signed = sign_invitation(world.accounts["sponsor"], ft.domain(), invitation)
     for role in ("p1", "p2"):
         world.ft(role).join(task_id)
@@ -262,11 +262,11 @@ def test_reverts_surface_with_name_and_arguments(world: World) -> None:
     with pytest.raises(ChainRevertError) as err:
         world.ft("p1").join(task_id)
     assert err.value.error_name == "TaskNotInvited"
-    stale = Invitation(task_id, p("p1"), world.backend.chain_time() - 1)  # type: ignore[arg-type]
+    stale = Invitation(task_id, p("p1"), world.backend.chain_time() - 1)
     with pytest.raises(ChainRevertError) as err:
         world.ft("p1").join(task_id, sign_invitation(world.accounts["sponsor"], ft.domain(), stale))
     assert err.value.error_args == {"deadline": stale.deadline}
-    stolen = Invitation(task_id, p("p1"), world.backend.chain_time() + PERIOD)  # type: ignore[arg-type]
+    stolen = Invitation(task_id, p("p1"), world.backend.chain_time() + PERIOD)
     forged = sign_invitation(world.accounts["p1"], ft.domain(), stolen)  # not the sponsor's key
     with pytest.raises(ChainRevertError) as err:
         world.ft("p1").join(task_id, forged)
@@ -304,7 +304,7 @@ def test_round_reverts_too_early_and_forged_proofs(world: World) -> None:
         world.ft("p1").claim_rewards(task_id, claim)
     assert err.value.error_name == "TaskRoundNotClaimable"
     world.backend.wait_until(world.ft().round(task_id, 1).claimable_at, travel=True)
-    inflated = Claim(claim.round, claim.amount * 2, claim.proof)  # type: ignore[arg-type]
+    inflated = Claim(claim.round, claim.amount * 2, claim.proof)
     with pytest.raises(ChainRevertError) as err:
         world.ft("p1").claim_rewards(task_id, inflated)
     assert err.value.error_name == "TaskInvalidProof"

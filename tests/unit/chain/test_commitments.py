@@ -40,12 +40,12 @@ from chain.keys import demo_account
 from chain.merkle import verify
 from kernel.errors import IntegrityError, InvalidInputError
 
-DOMAIN = FedTaskDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")  # type: ignore[arg-type]
+DOMAIN = FedTaskDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 ALICE, BOB, CAROL = (demo_account(7, r) for r in ("alice", "bob", "carol"))
 
 
 def commitment(round_: int = 1, label: bytes = b"u", samples: int = 100) -> UpdateCommitment:
-    return UpdateCommitment(3, round_, keccak(label), samples)  # type: ignore[arg-type]
+    return UpdateCommitment(3, round_, keccak(label), samples)
 
 
 def test_type_hashes_are_those_of_the_spec():
@@ -74,7 +74,7 @@ def test_domain_separator_is_built_as_openzeppelin_eip712_does():
 
 @pytest.mark.parametrize(
     "message",
-    [Invitation(5, ALICE.address, 1_900_000_000), commitment()],  # type: ignore[arg-type]
+    [Invitation(5, ALICE.address, 1_900_000_000), commitment()],
 )
 def test_manual_digest_is_what_eth_account_signs(message):
     signable = encode_typed_data(full_message=message.typed_data(DOMAIN))
@@ -82,7 +82,7 @@ def test_manual_digest_is_what_eth_account_signs(message):
 
 
 def test_invitations_and_commitments_recover_their_signer():
-    invitation = Invitation(5, BOB.address, 1_900_000_000)  # type: ignore[arg-type]
+    invitation = Invitation(5, BOB.address, 1_900_000_000)
     signed = sign_invitation(ALICE, DOMAIN, invitation)
     assert recover_invitation_signer(DOMAIN, signed) == ALICE.address
     raw = Account._recover_hash(DOMAIN.digest(invitation.struct_hash()), signature=signed.signature)
@@ -93,7 +93,7 @@ def test_invitations_and_commitments_recover_their_signer():
     assert mine.participant == BOB.address
     assert recover_commitment_signer(DOMAIN, mine) == BOB.address
     with pytest.raises(SignatureError):
-        recover_commitment_signer(DOMAIN, SignedCommitment(BOB.address, commitment(), b"\x01" * 64))  # type: ignore[arg-type]
+        recover_commitment_signer(DOMAIN, SignedCommitment(BOB.address, commitment(), b"\x01" * 64))
 
 
 def test_leaves_are_the_solidity_double_hash():
@@ -140,7 +140,7 @@ def test_commitment_batch_refuses_what_cannot_be_anchored():
         CommitmentBatch.build([a, sign_commitment(ALICE, DOMAIN, commitment(label=b"v"))])
     with pytest.raises(InvalidInputError):
         CommitmentBatch.build([a, sign_commitment(BOB, DOMAIN, commitment(round_=2))])
-    stolen = SignedCommitment(BOB.address, a.commitment, a.signature)  # type: ignore[arg-type]
+    stolen = SignedCommitment(BOB.address, a.commitment, a.signature)
     with pytest.raises(SignatureError, match="signed by"):
         CommitmentBatch.build([a, stolen]).verify(DOMAIN)
     document = CommitmentBatch.build([a]).to_dict()
