@@ -271,11 +271,18 @@ class InProcessBackend(ChainBackend):
         return True
 
     def travel_to(self, timestamp: int) -> None:
-        """Mine a block at ``timestamp`` with eth-tester's time travel (no-op if reached)."""
+        """Mine a block at ``timestamp`` with eth-tester's time travel (no-op if reached).
+
+        When the pending block is already stamped at or after ``timestamp`` (its stamp is taken
+        when the block before it is mined), mining it is enough.
+        """
         if timestamp <= self.chain_time():
             return
-        # eth-tester mines the travel block one second before the time it is given
-        self._tester.time_travel(timestamp + 1)
+        pending = int(self.w3.eth.get_block("pending")["timestamp"])
+        if pending >= timestamp:
+            self._tester.mine_blocks()
+        else:  # eth-tester mines the travel block one second before the time it is given
+            self._tester.time_travel(timestamp + 1)
         log.debug("travel_to: in-process chain at %d", timestamp)
 
     def _tick(self) -> None:

@@ -48,6 +48,10 @@ def test_travel_moves_the_clock_forward_only(backend: ChainBackend) -> None:
     assert backend.latest_timestamp() >= target
     backend.travel_to(start)  # the past: nothing happens
     assert backend.chain_time() >= target
+    for step in (1, 1, 2):  # one second at a time, even onto the pending block's own stamp
+        target = backend.chain_time() + step
+        backend.travel_to(target)
+        assert backend.chain_time() >= target
     # the next transaction's block is stamped at or after the target
     account = new_account()
     result = fund(backend, account.address, 1)
