@@ -1318,3 +1318,35 @@ UpdateAnchor = UpdateCommittedEvent
 RoundOpening = RoundOpenedEvent
 RoundRecord = RoundFinalizedEvent
 RewardRecord = RewardsClaimedEvent
+
+__all__ = [
+    "FED_TASK_EVENTS",
+    "AllowlistUpdatedEvent",
+    "CommitBatchPostedEvent",
+    "CoordinatorProposalCancelledEvent",
+    "CoordinatorProposedEvent",
+    "CoordinatorReplacedEvent",
+    "CoordinatorStakedEvent",
+    "DisputeOpenedEvent",
+    "DisputeResolvedEvent",
+    "FedTaskClient",
+    "Finalization",
+    "FlagDismissedEvent",
+    "ParticipantSlashedEvent",
+    "RemainderWithdrawnEvent",
+    "RewardsClaimedEvent",
+    "RoundFinalizedEvent",
+    "RoundInfo",
+    "RoundOpenedEvent",
+    "Schedule",
+    "StakeWithdrawnEvent",
+    "TaskAbortedEvent",
+    "TaskCancelledEvent",
+    "TaskCompletedEvent",
+    "TaskConfig",
+    "TaskCreatedEvent",
+    "TaskInfo",
+    "TaskJoinedEvent",
+    "TaskStatus",
+    "UpdateCommittedEvent",
+]
