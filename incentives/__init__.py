@@ -19,6 +19,7 @@ from incentives.rewards import (
     scores_to_fixed,
     split_proportional,
 )
+from incentives.shares import shares_bps
 
 __all__ = [
     "SCORE_SCALE",
@@ -30,5 +31,6 @@ __all__ = [
     "allocate_round",
     "round_budget",
     "scores_to_fixed",
+    "shares_bps",
     "split_proportional",
 ]
