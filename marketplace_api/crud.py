@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from chain import Deployment
 from marketplace_api.models import (
+    ACCESS_MODES,
     ChainDeployment,
     DatasetListing,
     DatasetTag,
@@ -35,7 +36,7 @@ class DeploymentIdentity:
     ----------
     chain_id : int
         The chain.
-    registry, fed_task, token : str
+    registry, fed_task, token, market, court : str
         Contract addresses.
     block : int
         Block of the first deployment transaction.
@@ -47,6 +48,8 @@ class DeploymentIdentity:
     registry: str
     fed_task: str
     token: str
+    market: str
+    court: str
     block: int
     block_hash: str
 
@@ -58,6 +61,8 @@ class DeploymentIdentity:
             registry=deployment.registry,
             fed_task=deployment.fed_task,
             token=deployment.token,
+            market=deployment.market,
+            court=deployment.court,
             block=deployment.block,
             block_hash="0x" + bytes(block_hash).hex(),
         )
@@ -77,16 +82,25 @@ class Scope:
         DatasetRegistry address.
     fed_task : str
         FedTask address.
+    market : str
+        ModelMarket address.
+    court : str
+        ChallengeCourt address.
     """
 
     deployment_id: int
     chain_id: int
     registry: str
     fed_task: str
+    market: str
+    court: str
 
 
 def ensure_deployment(session: Session, identity: DeploymentIdentity) -> Scope:
     """The scope of ``identity``, recording the deployment the first time it is seen.
+
+    A deployment recorded before the ModelMarket and ChallengeCourt addresses were kept gets
+    them filled in.
 
     Parameters
     ----------
@@ -107,12 +121,24 @@ def ensure_deployment(session: Session, identity: DeploymentIdentity) -> Scope:
             registry_address=identity.registry,
             fed_task_address=identity.fed_task,
             token_address=identity.token,
+            market_address=identity.market,
+            court_address=identity.court,
             block=identity.block,
             block_hash=identity.block_hash,
         )
         session.add(row)
         session.flush()
-    return Scope(row.id, row.chain_id, row.registry_address, row.fed_task_address)
+    elif row.market_address is None or row.court_address is None:
+        row.market_address, row.court_address = identity.market, identity.court
+        session.flush()
+    return Scope(
+        deployment_id=row.id,
+        chain_id=row.chain_id,
+        registry=row.registry_address,
+        fed_task=row.fed_task_address,
+        market=identity.market,
+        court=identity.court,
+    )
 
 
 def add_dataset(
@@ -128,6 +154,8 @@ def add_dataset(
     tags: Sequence[str],
     tx_hash: str,
     block: int,
+    access_mode: str = ACCESS_MODES[0],
+    price_wei: int = 0,
 ) -> DatasetListing:
     """Record a listing (flushed, so constraint violations surface here).
 
@@ -149,10 +177,12 @@ def add_dataset(
         The metadata document as JSON.
     tags : sequence of str
         Tags, in order.
-    tx_hash : str
-        Hash of the relaying transaction.
-    block : int
-        Its block.
+    tx_hash, block : str and int
+        The relaying transaction's hash and its block.
+    access_mode : str, default "federated_only"
+        One of :data:`~marketplace_api.models.ACCESS_MODES`.
+    price_wei : int, default 0
+        Price of a licence in token wei (0 for ``federated_only``).
     """
     row = DatasetListing(
         deployment_id=scope.deployment_id,
@@ -164,6 +194,8 @@ def add_dataset(
         document=document,
         tx_hash=tx_hash,
         block=block,
+        access_mode=access_mode,
+        price_wei=str(price_wei),
         tags=[DatasetTag(tag=t, position=i) for i, t in enumerate(tags)],
     )
     session.add(row)
@@ -181,9 +213,13 @@ def get_dataset(session: Session, scope: Scope, dataset_id: int) -> DatasetListi
     return session.scalars(stmt).first()
 
 
-def dataset_by_hash(session: Session, scope: Scope, metadata_hash: str) -> DatasetListing | None:
-    """The listing of a metadata document hash, if recorded."""
-    stmt = _datasets(scope).where(DatasetListing.metadata_hash == metadata_hash)
+def dataset_by_owner_hash(
+    session: Session, scope: Scope, owner: str, metadata_hash: str
+) -> DatasetListing | None:
+    """``owner``'s listing of a metadata document hash, if recorded (uniqueness is per owner)."""
+    stmt = _datasets(scope).where(
+        DatasetListing.owner == owner, DatasetListing.metadata_hash == metadata_hash
+    )
     return session.scalars(stmt).first()
 
 
@@ -193,6 +229,7 @@ def list_datasets(
     *,
     owner: str | None = None,
     tag: str | None = None,
+    access_mode: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[DatasetListing], int]:
@@ -208,6 +245,8 @@ def list_datasets(
         Only this owner's listings.
     tag : str or None, default None
         Only listings carrying this tag.
+    access_mode : str or None, default None
+        Only listings of this access mode.
     limit : int, default 50
         Page size.
     offset : int, default 0
@@ -216,6 +255,8 @@ def list_datasets(
     stmt = _datasets(scope)
     if owner is not None:
         stmt = stmt.where(DatasetListing.owner == owner)
+    if access_mode is not None:
+        stmt = stmt.where(DatasetListing.access_mode == access_mode)
     if tag is not None:
         stmt = stmt.where(
             DatasetListing.pk.in_(select(DatasetTag.listing_pk).where(DatasetTag.tag == tag))
@@ -226,22 +267,51 @@ def list_datasets(
     return list(rows), int(total)
 
 
-def add_model(
-    session: Session,
-    scope: Scope,
-    *,
-    task_id: int,
-    name: str,
-    description: str,
-    price_wei: int,
-    model_cid: str,
-    model_hash: str,
-    card_cid: str,
-    metrics: dict[str, float],
-    listed_by: str,
-    contributors: Sequence[tuple[str, int, int]],
-) -> ModelListing:
-    """Record a model listing with its contributors' fixed shares.
+@dataclass(frozen=True, kw_only=True)
+class NewModel:
+    """A model listing to record: the description of a ModelMarket listing.
+
+    Parameters
+    ----------
+    model_id : int
+        The ModelMarket listing's id.
+    task_id : int
+        The task that trained the model (one listing per task).
+    name, description : str
+        Shown to buyers.
+    price_wei : int
+        The market's price when the listing was recorded, in token wei.
+    sponsor_bps : int
+        The sponsor's cut of each sale (fixed on-chain at listing).
+    model_cid, model_hash : str
+        The task's final model on-chain.
+    card_cid, card_hash : str
+        CID and ``0x`` keccak hash of the model card.
+    metrics : dict
+        Evaluation figures from the card.
+    listed_by : str
+        The lister on-chain (the task's sponsor), who signed the description.
+    contributors : sequence of (address, share_bps)
+        In the task's join order, as FedTask fixed them.
+    """
+
+    model_id: int
+    task_id: int
+    name: str
+    description: str
+    price_wei: int
+    sponsor_bps: int
+    model_cid: str
+    model_hash: str
+    card_cid: str
+    card_hash: str
+    metrics: dict[str, float]
+    listed_by: str
+    contributors: Sequence[tuple[str, int]]
+
+
+def add_model(session: Session, scope: Scope, model: NewModel) -> ModelListing:
+    """Record a model listing with its contributors' shares (flushed).
 
     Parameters
     ----------
@@ -249,37 +319,26 @@ def add_model(
         The open session.
     scope : Scope
         The deployment the task ran on.
-    task_id : int
-        The task that trained the model (one listing per task).
-    name, description : str
-        Shown to buyers.
-    price_wei : int
-        Price in token wei.
-    model_cid, model_hash : str
-        The final model on-chain.
-    card_cid : str
-        CID of the model card.
-    metrics : dict
-        Evaluation figures from the card.
-    listed_by : str
-        Address that signed the listing.
-    contributors : sequence of (address, share_bps, paid_wei)
-        In the task's join order.
+    model : NewModel
+        What to record.
     """
     row = ModelListing(
         deployment_id=scope.deployment_id,
-        task_id=task_id,
-        name=name,
-        description=description,
-        price_wei=str(price_wei),
-        model_cid=model_cid,
-        model_hash=model_hash,
-        card_cid=card_cid,
-        metrics=dict(metrics),
-        listed_by=listed_by,
+        model_id=model.model_id,
+        task_id=model.task_id,
+        name=model.name,
+        description=model.description,
+        price_wei=str(model.price_wei),
+        sponsor_bps=model.sponsor_bps,
+        model_cid=model.model_cid,
+        model_hash=model.model_hash,
+        card_cid=model.card_cid,
+        card_hash=model.card_hash,
+        metrics=dict(model.metrics),
+        listed_by=model.listed_by,
         contributors=[
-            ModelContributor(address=a, position=i, share_bps=bps, paid_wei=str(paid))
-            for i, (a, bps, paid) in enumerate(contributors)
+            ModelContributor(address=a, position=i, share_bps=bps)
+            for i, (a, bps) in enumerate(model.contributors)
         ],
     )
     session.add(row)
@@ -292,8 +351,8 @@ def _models(scope: Scope) -> Select[ModelListing]:
 
 
 def get_model(session: Session, scope: Scope, model_id: int) -> ModelListing | None:
-    """A model listing by id."""
-    return session.scalars(_models(scope).where(ModelListing.id == model_id)).first()
+    """A model listing by its ModelMarket id."""
+    return session.scalars(_models(scope).where(ModelListing.model_id == model_id)).first()
 
 
 def model_for_task(session: Session, scope: Scope, task_id: int) -> ModelListing | None:
@@ -310,7 +369,7 @@ def list_models(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[ModelListing], int]:
-    """A page of model listings (ascending id) and the number matching the filters.
+    """A page of model listings (ascending ModelMarket id) and the number matching the filters.
 
     Parameters
     ----------
@@ -337,16 +396,18 @@ def list_models(
             )
         )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(ModelListing.id).limit(limit).offset(offset)).all()
+    ordered = stmt.order_by(ModelListing.model_id).limit(limit).offset(offset)
+    rows = session.scalars(ordered).all()
     return list(rows), int(total)
 
 
 __all__ = [
     "DeploymentIdentity",
+    "NewModel",
     "Scope",
     "add_dataset",
     "add_model",
-    "dataset_by_hash",
+    "dataset_by_owner_hash",
     "ensure_deployment",
     "get_dataset",
     "get_model",

@@ -73,6 +73,10 @@ class CidMismatchError(MarketplaceError, kernel_errors.IntegrityError):
     """The content store filed bytes under another CID than the API computed (HTTP 502)."""
 
 
+class MigrationError(MarketplaceError, kernel_errors.IntegrityError):
+    """A database migration would leave rows inconsistent (it is rolled back)."""
+
+
 class MarketplaceApiError(MarketplaceError):
     """An error answer of the marketplace API, as the client sees it.
 
@@ -164,6 +168,7 @@ __all__ = [
     "MarketplaceApiError",
     "MarketplaceConnectionError",
     "MarketplaceError",
+    "MigrationError",
     "NotFoundError",
     "ServiceUnavailableError",
 ]

@@ -10,6 +10,12 @@ one's.
 Token amounts are kept as decimal strings (``String(78)``: every ``uint256`` fits) because SQLite
 has no exact integer type wide enough and ``Numeric`` would round-trip through floats there.
 Addresses are stored checksummed, hashes as ``0x``-prefixed lower-case hex.
+
+Protocol v2 (migration ``0002``): deployments know the ModelMarket and ChallengeCourt; dataset
+listings record their access mode and price and are unique per ``(owner, metadata hash)``; model
+listings record the ModelMarket listing they mirror (its id, the card hash and the sponsor's cut)
+and each contributor's share as FedTask fixed it. Columns added by ``0002`` are nullable or have a
+server default, so rows written under protocol v1 (always of another deployment) stay readable.
 """
 
 from __future__ import annotations
@@ -69,18 +75,25 @@ class ChainDeployment(Base):
     block: Mapped[int] = mapped_column(BigInteger)
     block_hash: Mapped[str] = mapped_column(String(HASH_LEN))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    market_address: Mapped[str | None] = mapped_column(String(ADDRESS_LEN), nullable=True)
+    court_address: Mapped[str | None] = mapped_column(String(ADDRESS_LEN), nullable=True)
+
+
+ACCESS_MODES = ("federated_only", "downloadable")
+"""The access modes a dataset listing may have, as stored (``AccessMode`` names, lower case)."""
 
 
 class DatasetListing(Base):
     """A dataset listed on-chain through the API: its metadata document and where it landed.
 
-    ``dataset_id`` is the id the deployment's DatasetRegistry assigned.
+    ``dataset_id`` is the id the deployment's DatasetRegistry assigned. ``access_mode`` and
+    ``price_wei`` are those the owner signed and the registry recorded at listing.
     """
 
     __tablename__ = "dataset_listings"
     __table_args__ = (
         UniqueConstraint("deployment_id", "dataset_id"),
-        UniqueConstraint("deployment_id", "metadata_hash"),
+        UniqueConstraint("deployment_id", "owner", "metadata_hash"),
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -96,6 +109,8 @@ class DatasetListing(Base):
     tx_hash: Mapped[str] = mapped_column(String(HASH_LEN))
     block: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    access_mode: Mapped[str] = mapped_column(String(20), index=True, server_default=ACCESS_MODES[0])
+    price_wei: Mapped[str] = mapped_column(String(WEI_LEN), server_default="0")
 
     tags: Mapped[list[DatasetTag]] = relationship(
         back_populates="dataset",
@@ -120,10 +135,18 @@ class DatasetTag(Base):
 
 
 class ModelListing(Base):
-    """A trained model offered in the marketplace; at most one listing per task."""
+    """A trained model offered in the marketplace; at most one listing per task.
+
+    It mirrors the ModelMarket listing ``model_id`` (``None`` only in rows written under protocol
+    v1); ``price_wei`` is the price when it was recorded (the market's current price is read
+    from the chain).
+    """
 
     __tablename__ = "model_listings"
-    __table_args__ = (UniqueConstraint("deployment_id", "task_id"),)
+    __table_args__ = (
+        UniqueConstraint("deployment_id", "task_id"),
+        UniqueConstraint("deployment_id", "model_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     deployment_id: Mapped[int] = mapped_column(
@@ -139,6 +162,9 @@ class ModelListing(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     listed_by: Mapped[str] = mapped_column(String(ADDRESS_LEN))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    model_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    card_hash: Mapped[str | None] = mapped_column(String(HASH_LEN), nullable=True)
+    sponsor_bps: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     contributors: Mapped[list[ModelContributor]] = relationship(
         back_populates="model",
@@ -149,7 +175,7 @@ class ModelListing(Base):
 
 
 class ModelContributor(Base):
-    """A contributor's fixed share of a model's sales, from the rewards it was paid on-chain."""
+    """A contributor's share of a model's sales in basis points, as FedTask fixed it."""
 
     __tablename__ = "model_contributors"
 
@@ -159,12 +185,12 @@ class ModelContributor(Base):
     address: Mapped[str] = mapped_column(String(ADDRESS_LEN), primary_key=True, index=True)
     position: Mapped[int] = mapped_column(Integer)
     share_bps: Mapped[int] = mapped_column(Integer)
-    paid_wei: Mapped[str] = mapped_column(String(WEI_LEN))
 
     model: Mapped[ModelListing] = relationship(back_populates="contributors")
 
 
 __all__ = [
+    "ACCESS_MODES",
     "Base",
     "ChainDeployment",
     "DatasetListing",

@@ -9,6 +9,8 @@ transaction mode would otherwise let a released SAVEPOINT commit on its own (see
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ from alembic.config import Config
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from marketplace_api.errors import MigrationError
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +76,52 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """Switch SQLite's foreign keys on or off (outside a transaction, where the pragma works)."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that migrations can run on, committed at the end.
+
+    On SQLite, foreign keys are off inside it: SQLite changes a table's constraints by rebuilding
+    it, and dropping the old table would otherwise cascade into the tables that refer to it. They
+    are checked (``PRAGMA foreign_key_check``) before the transaction commits, and switched back
+    on afterwards.
+
+    Parameters
+    ----------
+    engine : Engine
+        The database.
+
+    Raises
+    ------
+    MigrationError
+        When the migrations left rows whose foreign keys point nowhere (SQLite; rolled back).
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if dangling:
+                        raise MigrationError(f"migration: dangling foreign keys {dangling}")
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, on=True)
+
+
 def run_migrations(engine: Engine, revision: str = "head") -> None:
-    """Bring the database schema to ``revision`` (idempotent: nothing to do at head).
+    """Bring the database schema up to ``revision`` (idempotent: nothing to do at head).
 
     Parameters
     ----------
@@ -81,10 +129,35 @@ def run_migrations(engine: Engine, revision: str = "head") -> None:
         The database.
     revision : str, default "head"
         Target revision.
+
+    Raises
+    ------
+    MigrationError
+        See :func:`migration_connection`.
     """
-    with engine.begin() as connection:
+    with migration_connection(engine) as connection:
         command.upgrade(alembic_config(connection), revision)
     log.info("run_migrations: %s schema at %s", engine.dialect.name, revision)
+
+
+def revert_migrations(engine: Engine, revision: str) -> None:
+    """Bring the database schema down to ``revision`` (``"base"``: no tables).
+
+    Parameters
+    ----------
+    engine : Engine
+        The database.
+    revision : str
+        Target revision.
+
+    Raises
+    ------
+    MigrationError
+        See :func:`migration_connection`.
+    """
+    with migration_connection(engine) as connection:
+        command.downgrade(alembic_config(connection), revision)
+    log.info("revert_migrations: %s schema at %s", engine.dialect.name, revision)
 
 
 class Database:
@@ -127,4 +200,11 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["Database", "alembic_config", "create_db_engine", "run_migrations"]
+__all__ = [
+    "Database",
+    "alembic_config",
+    "create_db_engine",
+    "migration_connection",
+    "revert_migrations",
+    "run_migrations",
+]

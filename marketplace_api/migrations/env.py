@@ -13,7 +13,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from marketplace_api.core.db import create_db_engine
+from marketplace_api.core.db import create_db_engine, migration_connection
 from marketplace_api.models import Base
 
 config = context.config
@@ -50,7 +50,7 @@ def run_migrations_online() -> None:
         fileConfig(config.config_file_name, disable_existing_loggers=False)
     engine = create_db_engine(_url())
     try:
-        with engine.begin() as connection:
+        with migration_connection(engine) as connection:  # SQLite: foreign keys off, then checked
             _configure(connection)
     finally:
         engine.dispose()
