@@ -7,12 +7,16 @@ metadata document is computed with the same function the server uses
 
     client = MarketplaceClient("http://127.0.0.1:8000")
     listing = client.list_dataset(account, {"name": ..., "schema": [...], ...})
+    paid = client.list_dataset(account, metadata, access_mode="downloadable", price_wei=10**18)
+
+A model is listed on-chain by its task's sponsor first (``ModelMarketClient.list_model``, once the
+task is final); :meth:`MarketplaceClient.list_model` then describes that listing here.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from eth_account.signers.local import LocalAccount
@@ -107,7 +111,13 @@ class MarketplaceClient:
         return result
 
     def list_dataset(
-        self, account: LocalAccount, metadata: dict[str, Any], *, deadline: int | None = None
+        self,
+        account: LocalAccount,
+        metadata: dict[str, Any],
+        *,
+        deadline: int | None = None,
+        access_mode: Literal["federated_only", "downloadable"] = "federated_only",
+        price_wei: int | str = 0,
     ) -> dict[str, Any]:
         """Sign a listing of ``metadata`` with ``account`` and ``POST /datasets`` it.
 
@@ -117,16 +127,24 @@ class MarketplaceClient:
             The owner's key (it signs here; only the signature is sent).
         metadata : dict
             The :class:`~marketplace_api.schemas.DatasetBase` fields; ``owner`` defaults to the
-            account's address.
+            account's address and ``downloadable`` to whether ``access_mode`` is.
         deadline : int or None, default None
             Unix time the signature expires; the server's suggestion when ``None``.
+        access_mode : {"federated_only", "downloadable"}, default "federated_only"
+            How the dataset can be used (signed).
+        price_wei : int or str, default 0
+            Price of a licence in token wei (signed; 0 for ``federated_only``).
 
         Returns
         -------
         dict
             The recorded listing (``id`` is the on-chain dataset id).
         """
-        fields = {"owner": account.address, **metadata}
+        fields = {
+            "owner": account.address,
+            "downloadable": access_mode == "downloadable",
+            **metadata,
+        }
         try:
             base = DatasetBase.model_validate(fields)
         except ValidationError as exc:
@@ -134,21 +152,37 @@ class MarketplaceClient:
         params = self.signing_params(base.owner)
         doc = metadata_document(base)
         chosen = int(params["deadline"]) if deadline is None else deadline
-        request = doc.request(base.owner, int(params["nonce"]), chosen)
+        nonce = int(params["nonce"])
+        request = doc.request(
+            base.owner, nonce=nonce, deadline=chosen, access_mode=access_mode, price=int(price_wei)
+        )
         signature = sign_listing(account, int(params["chain_id"]), params["registry"], request)
-        body = {**base.document_fields(), "deadline": chosen, "signature": "0x" + signature.hex()}
+        body = {
+            **base.document_fields(),
+            "access_mode": access_mode,
+            "price_wei": str(price_wei),
+            "nonce": nonce,
+            "deadline": chosen,
+            "signature": "0x" + signature.hex(),
+        }
         result: dict[str, Any] = self._request("POST", "/datasets", json=body)
         log.debug("list_dataset: %s listed as dataset %s", doc.cid, result.get("id"))
         return result
 
     def datasets(self, **filters: Any) -> list[dict[str, Any]]:
-        """``GET /datasets``: the listings matching ``filters`` (owner, tag, limit, offset)."""
+        """``GET /datasets``: the listings matching ``filters`` (owner, tag, access_mode, ...)."""
         page: dict[str, Any] = self._get("/datasets", filters)
         items: list[dict[str, Any]] = page["items"]
         return items
 
     def datasets_page(self, **filters: Any) -> dict[str, Any]:
-        """``GET /datasets`` with its paging fields (items, total, limit, offset)."""
+        """``GET /datasets`` with its paging fields (items, total, limit, offset).
+
+        Parameters
+        ----------
+        **filters : Any
+            ``owner``, ``tag``, ``access_mode``, ``limit``, ``offset`` (``None`` values left out).
+        """
         page: dict[str, Any] = self._get("/datasets", filters)
         return page
 
@@ -158,8 +192,19 @@ class MarketplaceClient:
         return result
 
     def task(self, task_id: int) -> dict[str, Any]:
-        """``GET /tasks/{id}``: the task as the chain records it (wei as decimal strings)."""
+        """``GET /tasks/{id}``: the task as the chain records it (wei as decimal strings).
+
+        Parameters
+        ----------
+        task_id : int
+            The task.
+        """
         result: dict[str, Any] = self._get(f"/tasks/{int(task_id)}")
+        return result
+
+    def model_signing_params(self) -> dict[str, Any]:
+        """``GET /models/signing-params``: chain id, FedTask and ModelMarket addresses."""
+        result: dict[str, Any] = self._get("/models/signing-params")
         return result
 
     def list_model(
@@ -168,24 +213,34 @@ class MarketplaceClient:
         *,
         task_id: int,
         name: str,
-        description: str,
-        price_wei: int | str,
         card_cid: str,
+        description: str = "",
+        price_wei: int | str | None = None,
     ) -> dict[str, Any]:
-        """Sign a model listing with ``account`` (coordinator or sponsor) and ``POST /models``.
+        """Describe a model listed on the ModelMarket: sign with ``account`` and ``POST /models``.
+
+        The task's sponsor lists the model on-chain first (``ModelMarketClient.list_model``, once
+        the task is final), with the card's CID and keccak hash; ``account`` is that lister.
 
         Parameters
         ----------
         account : LocalAccount
-            The task's coordinator or sponsor.
+            The lister of the on-chain listing (the task's sponsor).
         task_id : int
-            The completed task.
-        name, description : str
+            The final task.
+        name : str
             Shown to buyers.
-        price_wei : int or str
-            Price in token wei.
         card_cid : str
-            CID of the model card in the content store.
+            CID of the model card in the content store (the on-chain listing's).
+        description : str, default ""
+            Shown to buyers.
+        price_wei : int or str or None, default None
+            The price expected: when given, the API refuses unless the market sells at it.
+
+        Returns
+        -------
+        dict
+            The recorded listing (``id`` is the ModelMarket listing id).
         """
         try:
             fields = ModelBase.model_validate(
@@ -193,32 +248,44 @@ class MarketplaceClient:
                     "task_id": task_id,
                     "name": name,
                     "description": description,
-                    "price_wei": str(price_wei),
+                    "price_wei": None if price_wei is None else str(price_wei),
                     "card_cid": card_cid,
                 }
             )
         except ValidationError as exc:
             raise _local_errors(exc) from None
-        domain = self._get("/models/signing-params", {})
+        domain = self.model_signing_params()
         signature = sign_model_listing(
-            account, fields, chain_id=int(domain["chain_id"]), fed_task=str(domain["fed_task"])
+            account,
+            fields,
+            chain_id=int(domain["chain_id"]),
+            fed_task=str(domain["fed_task"]),
+            market=str(domain["market"]),
         )
-        body = {
-            **fields.message_fields(),
-            "signer": account.address,
-            "signature": signature,
-        }
+        body = {**fields.message_fields(), "signer": account.address, "signature": signature}
         result: dict[str, Any] = self._request("POST", "/models", json=body)
         return result
 
     def models(self, **filters: Any) -> list[dict[str, Any]]:
-        """``GET /models``: the model listings matching ``filters`` (task_id, contributor...)."""
+        """``GET /models``: the model listings matching ``filters`` (task_id, contributor...).
+
+        Parameters
+        ----------
+        **filters : Any
+            ``task_id``, ``contributor``, ``limit``, ``offset`` (``None`` values left out).
+        """
         page: dict[str, Any] = self._get("/models", filters)
         items: list[dict[str, Any]] = page["items"]
         return items
 
     def model(self, model_id: int) -> dict[str, Any]:
-        """``GET /models/{id}``."""
+        """``GET /models/{id}`` (the ModelMarket listing id).
+
+        Parameters
+        ----------
+        model_id : int
+            The ModelMarket listing id.
+        """
         result: dict[str, Any] = self._get(f"/models/{int(model_id)}")
         return result
 

@@ -10,7 +10,9 @@ Wire conventions:
   exceed 2^53, the largest integer a JSON number keeps exactly in most parsers;
 - addresses are EIP-55 checksummed (mixed case must carry a valid checksum; all-lower or all-upper
   case input is checksummed for you);
-- hashes and signatures are ``0x``-prefixed hex; CIDs are CIDv1 base32 (``bafk...``/``bafy...``).
+- hashes and signatures are ``0x``-prefixed hex; CIDs are CIDv1 base32 (``bafk...``/``bafy...``);
+- access modes are ``federated_only`` and ``downloadable`` (``AccessMode`` on-chain: 0 and 1);
+- times are unix seconds of the chain's clock.
 """
 
 from __future__ import annotations
@@ -211,11 +213,41 @@ class DatasetBase(_Request):
         return self.model_dump(mode="json", by_alias=True, include=set(DatasetBase.model_fields))
 
 
-class DatasetCreate(DatasetBase):
-    """A listing request: the metadata plus the owner's EIP-712 signature of it."""
+AccessModeName = Literal["federated_only", "downloadable"]
+"""A dataset's access mode on the wire (``AccessMode`` on-chain: 0 and 1)."""
 
+ACCESS_MODE_VALUES: dict[str, int] = {"federated_only": 0, "downloadable": 1}
+"""The ``uint8 accessMode`` each access mode is signed and recorded as."""
+
+
+class DatasetCreate(DatasetBase):
+    """A listing request: the metadata plus the owner's EIP-712 ``ListDataset`` signature.
+
+    The owner signs the metadata document's hash and CID together with ``access_mode``,
+    ``price_wei``, its registry nonce and ``deadline`` (see ``GET /datasets/signing-params``).
+    """
+
+    access_mode: AccessModeName = Field(
+        default="federated_only",
+        description="federated_only (metadata only, joined through tasks; price 0) or "
+        "downloadable (a licence is sold for price_wei).",
+    )
+    price_wei: WeiString = Field(default="0", description="Price of a licence in token wei.")
+    nonce: int | None = Field(
+        default=None,
+        ge=0,
+        le=UINT256_MAX,
+        description="The registry nonce signed (the owner's current one when omitted).",
+    )
     deadline: int = Field(ge=0, le=2**64 - 1, description="Unix time after which it is void.")
     signature: SignatureHex
+
+    @field_validator("price_wei")
+    @classmethod
+    def _federated_only_is_free(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("access_mode") == "federated_only" and value != "0":
+            raise InvalidInputError("a federated_only listing has price 0")
+        return value
 
 
 class DatasetPublic(DatasetBase):
@@ -226,6 +258,8 @@ class DatasetPublic(DatasetBase):
     id: int = Field(description="The on-chain dataset id (DatasetRegistry).")
     chain_id: int
     registry: AddressStr
+    access_mode: AccessModeName = Field(description="The access mode recorded at listing.")
+    price_wei: Wei = Field(description="The price recorded at listing.")
     metadata_cid: str
     metadata_hash: Hash32Hex
     tx_hash: Hash32Hex
@@ -260,66 +294,155 @@ class SigningParams(BaseModel):
     domain: SigningDomain
     primary_type: str = "ListDataset"
     types: dict[str, list[dict[str, str]]]
+    access_modes: dict[str, int] = Field(
+        default_factory=lambda: dict(ACCESS_MODE_VALUES),
+        description="The uint8 accessMode signed for each access mode.",
+    )
     nonce: int
     deadline: int = Field(description="A suggested deadline (unix time).")
 
 
 # ---- tasks ---------------------------------------------------------------------------------------
-class UpdatePublic(BaseModel):
-    """An update anchored by a participant (``UpdateSubmitted``)."""
+TaskStatusName = Literal["none", "joining", "training", "completed", "cancelled", "aborted"]
+"""A task's status (``TaskStatus`` on-chain, lower case)."""
+
+EvidenceStatus = Literal["verified", "mismatch", "unavailable", "no_rewards", "not_finalized"]
+"""What a round's evidence document says about its rewards, checked against the chain.
+
+``verified``: its per-participant amounts rebuild the round's on-chain rewards root and budget;
+``mismatch``: they do not (e.g. a dispute replaced the root), so they are not shown;
+``unavailable``: the document cannot be read or is not round evidence of this round;
+``no_rewards``: the round's budget is 0; ``not_finalized``: the round is still open.
+"""
+
+
+class SchedulePublic(BaseModel):
+    """A task's timetable in seconds (``IFedTask.Schedule``)."""
+
+    join_period: int
+    commit_period: int
+    inclusion_period: int
+    reveal_period: int
+    finalize_period: int
+    challenge_period: int
+    open_period: int
+    abort_grace: int
+    stake_cooldown: int
+
+
+class BatchPublic(BaseModel):
+    """A batch of signed commitments the coordinator anchored (``CommitBatchPosted``)."""
+
+    root: Hash32Hex
+    count: int
+    batch_cid: str
+    block: int
+    tx_hash: Hash32Hex
+
+
+class CommitmentPublic(BaseModel):
+    """A participant's direct commitment to its update (``UpdateCommitted``)."""
 
     participant: AddressStr
-    cid: str
     update_hash: Hash32Hex
     samples: int
+    update_cid: str
     block: int
     tx_hash: Hash32Hex
 
 
 class RewardPublic(BaseModel):
-    """A reward allocated when a round was finalised (``RewardAllocated``)."""
+    """One participant's reward of one round.
+
+    ``claimed_wei`` is what it claimed on-chain (``RewardsClaimed``); ``allocated_wei`` what the
+    round's evidence gives it, shown only when that evidence rebuilds the on-chain rewards root
+    (null otherwise).
+    """
 
     participant: AddressStr
-    score: BigUint
-    amount_wei: Wei
+    allocated_wei: Wei | None
+    claimed_wei: Wei
 
 
 class RoundPublic(BaseModel):
-    """One round as the chain recorded it; finalisation fields are null while it is open."""
+    """One round as the chain records it; finalisation fields are null while it is open."""
 
     round: int
     opened_model_cid: str | None
     opened_model_hash: Hash32Hex | None
+    commit_deadline: int
+    reveal_start: int
+    reveal_deadline: int
+    finalize_deadline: int
+    commitments: int = Field(description="Commitments counted for the quorum.")
+    batches: list[BatchPublic]
+    direct_commitments: list[CommitmentPublic]
     finalized: bool
     model_cid: str | None
     model_hash: Hash32Hex | None
     evidence_cid: str | None
+    rewards_root: Hash32Hex | None = Field(
+        description="The current root (a dispute may replace it)."
+    )
     budget_wei: Wei | None
-    paid_wei: Wei | None
-    updates: list[UpdatePublic]
-    rewards: list[RewardPublic]
+    claimed_wei: Wei
+    accepted: int
+    flagged: list[AddressStr]
+    claimable_at: int | None = Field(description="End of the challenge window.")
+    claimable: bool = Field(description="The window passed and the round is not disputed.")
+    disputed: bool
+    evidence_status: EvidenceStatus
+    rewards: list[RewardPublic] = Field(description="One per participant, in join order.")
 
 
 class TaskPublic(BaseModel):
-    """A task read from the chain (authoritative, never cached)."""
+    """A task read from the chain (authoritative, never cached); times are chain unix seconds."""
 
     task_id: int
     sponsor: AddressStr
     coordinator: AddressStr
-    status: Literal["none", "joining", "training", "completed", "cancelled"]
-    pool_wei: Wei
-    escrow_wei: Wei
+    status: TaskStatusName
+    final: bool = Field(description="Completed and its last window passed undisputed.")
+    created_at: int
+    ended_at: int | None
+    schedule: SchedulePublic
+    open_by: int | None = Field(
+        description="While no round is open: the next round must open before this time."
+    )
     total_rounds: int
     current_round: int
     round_open: bool
     max_participants: int
+    quorum: int
+    permissioned: bool
+    slash_bps: int
+    pool_wei: Wei
+    unallocated_wei: Wei
+    slashed_in_wei: Wei
+    refunded_wei: Wei
+    participant_stake_wei: Wei
+    coordinator_stake_wei: Wei
+    coordinator_staked: bool
+    stakes: dict[str, Wei] = Field(
+        description="Stake held now by each participant and coordinator."
+    )
+    open_disputes: int
+    pending_coordinator: AddressStr | None
+    replacement_not_before: int | None
     spec_cid: str
     spec_hash: Hash32Hex
-    model_cid: str | None
+    model_cid: str | None = Field(
+        description="The latest finalised model (the final one at the end)."
+    )
     model_hash: Hash32Hex | None
     participants: list[AddressStr]
+    shares_bps: list[int] = Field(description="Final shares in join order (empty before the end).")
     rounds: list[RoundPublic]
-    totals: dict[str, Wei] = Field(description="Wei allocated per participant over all rounds.")
+    allocated: dict[str, Wei] | None = Field(
+        description="Wei allocated per participant over the finalised rounds, from evidence that "
+        "matches the chain; null when a paying round's evidence does not."
+    )
+    claimed: dict[str, Wei] = Field(description="Wei claimed per participant (RewardsClaimed).")
 
 
 # ---- models --------------------------------------------------------------------------------------
@@ -329,7 +452,10 @@ class ModelBase(_Request):
     task_id: int = Field(ge=1, le=INT64_MAX)
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
-    price_wei: WeiString
+    price_wei: WeiString | None = Field(
+        default=None,
+        description="The price the lister expects; when given it must be the market's price.",
+    )
     card_cid: CidStr
 
     def message_fields(self) -> dict[str, Any]:
@@ -338,11 +464,11 @@ class ModelBase(_Request):
 
 
 class ModelCreate(ModelBase):
-    """A model listing request, signed by the task's coordinator or sponsor.
+    """A model listing request, signed by the lister of the task's ModelMarket listing.
 
-    The signature is EIP-191 ``personal_sign`` over
-    ``canonical_json({task_id, name, description, price_wei, card_cid, chain_id, fed_task})``
-    (the last two from ``GET /models/signing-params``).
+    The signature is EIP-191 ``personal_sign`` over ``canonical_json({task_id, name, description,
+    price_wei, card_cid, chain_id, fed_task, market})`` (the last three from
+    ``GET /models/signing-params``).
     """
 
     signer: AddressStr
@@ -350,10 +476,11 @@ class ModelCreate(ModelBase):
 
 
 class ModelSigningParams(BaseModel):
-    """What a lister binds its signature to: the deployment's chain id and FedTask address."""
+    """What a lister binds its signature to: the chain id, FedTask and ModelMarket addresses."""
 
     chain_id: int
     fed_task: str
+    market: str
 
 
 class ModelCard(BaseModel):
@@ -371,36 +498,40 @@ class ModelCard(BaseModel):
 
 
 class ContributorPublic(BaseModel):
-    """A contributor's share of a model's sales (basis points, summing to 10000)."""
+    """A contributor's share of a model's sales in basis points, as FedTask fixed it."""
 
     address: AddressStr
     share_bps: int = Field(ge=0, le=10_000)
-    paid_wei: Wei
 
 
 class ModelPublic(BaseModel):
-    """A model listing."""
+    """A model listing: what was recorded, and the market's live price and proceeds."""
 
     model_config = ConfigDict(protected_namespaces=())
 
-    id: int
+    id: int = Field(description="The ModelMarket listing id.")
     chain_id: int
     fed_task: AddressStr
+    market: AddressStr
     task_id: int
     name: str
     description: str
-    price_wei: Wei
+    price_wei: Wei = Field(description="The market's current price.")
+    active: bool = Field(description="Whether the market sells it now.")
+    sponsor_bps: int = Field(description="The sponsor's cut of each sale.")
+    proceeds_wei: Wei = Field(description="The contributors' part of every sale so far.")
     model_cid: str
     model_hash: Hash32Hex
     card_cid: str
+    card_hash: Hash32Hex
     metrics: dict[str, float]
-    contributors: list[ContributorPublic]
+    contributors: list[ContributorPublic] = Field(description="Non-zero shares, in join order.")
     listed_by: AddressStr
     created_at: UtcDatetime
 
 
 class ModelPage(BaseModel):
-    """A page of model listings, oldest first."""
+    """A page of model listings, by ModelMarket id."""
 
     items: list[ModelPublic]
     total: int
@@ -419,23 +550,31 @@ class ChainHealth(BaseModel):
 
 
 class Health(BaseModel):
-    """Liveness of the API and its dependencies."""
+    """Liveness of the API and its dependencies, and the contracts it talks to."""
 
     status: Literal["ok", "degraded"]
     chain: ChainHealth
     database: Literal["ok", "unavailable"]
+    contracts: dict[str, AddressStr] = Field(
+        description="token, registry, fed_task, court and market addresses of the deployment."
+    )
 
 
 __all__ = [
+    "ACCESS_MODE_VALUES",
     "NUMERIC_DTYPES",
+    "AccessModeName",
     "AddressStr",
+    "BatchPublic",
     "CidStr",
     "ColumnSpec",
+    "CommitmentPublic",
     "ContributorPublic",
     "DatasetBase",
     "DatasetCreate",
     "DatasetPage",
     "DatasetPublic",
+    "EvidenceStatus",
     "Hash32Hex",
     "Health",
     "ModelBase",
@@ -443,13 +582,15 @@ __all__ = [
     "ModelCreate",
     "ModelPage",
     "ModelPublic",
+    "ModelSigningParams",
     "RewardPublic",
     "RoundPublic",
+    "SchedulePublic",
     "SignatureHex",
     "SigningDomain",
     "SigningParams",
     "TaskPublic",
-    "UpdatePublic",
+    "TaskStatusName",
     "Wei",
     "WeiString",
 ]

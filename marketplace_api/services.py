@@ -25,6 +25,7 @@ from chain import (
     connect,
     signer_for,
 )
+from chain.market import ModelMarketClient
 from kernel.errors import ConfigurationError
 from marketplace_api.core.config import Settings
 from marketplace_api.core.db import Database
@@ -44,7 +45,7 @@ class Services:
     backend : ChainBackend
         The chain (in-process or JSON-RPC); thread-safe.
     deployment : Deployment
-        Addresses of the contracts.
+        Addresses of the contracts (protocol v2: token, registry, FedTask, court, market).
     relayer : Signer
         Sends relayed listings and pays their gas.
     store : ContentStore
@@ -63,6 +64,7 @@ class Services:
     owns_backend: bool = False
     registry: DatasetRegistryClient = field(init=False)
     fed_task: FedTaskClient = field(init=False)
+    market: ModelMarketClient = field(init=False)
     token: RewardTokenClient = field(init=False)
     _scope: Scope | None = field(init=False, default=None, repr=False)
 
@@ -93,10 +95,12 @@ class Services:
             scope = self._register(identity)
         self._scope = scope
         log.info(
-            "start: deployment %s (chain %s, registry %s)",
+            "start: deployment %s (chain %s, registry %s, market %s, court %s)",
             scope.deployment_id,
             scope.chain_id,
             scope.registry,
+            scope.market,
+            scope.court,
         )
         return scope
 
@@ -109,7 +113,20 @@ class Services:
     def __post_init__(self) -> None:
         self.registry = self.deployment.registry_client(self.backend, self.relayer)
         self.fed_task = self.deployment.fed_task_client(self.backend)
+        self.market = self.deployment.market_client(self.backend)
         self.token = self.deployment.token_client(self.backend)
+
+    @property
+    def contracts(self) -> dict[str, str]:
+        """The deployment's contract addresses: token, registry, fed_task, court, market."""
+        d = self.deployment
+        return {
+            "token": d.token,
+            "registry": d.registry,
+            "fed_task": d.fed_task,
+            "court": d.court,
+            "market": d.market,
+        }
 
     @classmethod
     def embedded(

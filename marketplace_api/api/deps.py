@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from chain import DatasetRegistryClient, FedTaskClient
+from chain.market import ModelMarketClient
 from marketplace_api.crud import Scope
 from marketplace_api.services import Services
 from storage import ContentStore
@@ -51,6 +52,14 @@ def get_fed_task(services: ServicesDep) -> FedTaskClient:
 FedTaskDep = Annotated[FedTaskClient, Depends(get_fed_task)]
 
 
+def get_market(services: ServicesDep) -> ModelMarketClient:
+    """The read-only ModelMarket client."""
+    return services.market
+
+
+MarketDep = Annotated[ModelMarketClient, Depends(get_market)]
+
+
 def get_store(services: ServicesDep) -> ContentStore:
     """The content store."""
     return services.store
@@ -66,4 +75,12 @@ def get_scope(services: ServicesDep) -> Scope:
 
 ScopeDep = Annotated[Scope, Depends(get_scope)]
 
-__all__ = ["FedTaskDep", "RegistryDep", "ScopeDep", "ServicesDep", "SessionDep", "StoreDep"]
+__all__ = [
+    "FedTaskDep",
+    "MarketDep",
+    "RegistryDep",
+    "ScopeDep",
+    "ServicesDep",
+    "SessionDep",
+    "StoreDep",
+]

@@ -80,7 +80,10 @@ class RevertAnswer:
 
 REVERTS: dict[str, RevertAnswer] = {
     "RegistryDuplicateListing": RevertAnswer(
-        409, "this metadata is already listed as dataset {datasetId}"
+        409, "{owner} already listed this metadata as dataset {datasetId}"
+    ),
+    "RegistryInvalidPrice": RevertAnswer(
+        422, "access mode {accessMode} does not take a price of {price} wei", ("body", "price_wei")
     ),
     "RegistryExpiredSignature": RevertAnswer(
         422, "the signature expired at {deadline}", ("body", "deadline")
@@ -91,6 +94,8 @@ REVERTS: dict[str, RevertAnswer] = {
     "RegistryZeroHash": RevertAnswer(422, "the metadata hash is zero", ("body",)),
     "RegistryUnknownDataset": RevertAnswer(404, "dataset {datasetId} is not listed on-chain"),
     "TaskUnknown": RevertAnswer(404, "task {taskId} does not exist"),
+    "MarketUnknownModel": RevertAnswer(404, "model {modelId} is not listed on the ModelMarket"),
+    "EnforcedPause": RevertAnswer(503, "the contract is paused; try again later"),
 }
 """Contract errors with a specific answer; any other revert is a 409 naming the error."""
 

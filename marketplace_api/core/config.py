@@ -7,6 +7,8 @@
 ``FEDMARKET_API_CHAIN_URL``        JSON-RPC URL of the chain node (unset: the API must be given its
                                    services, e.g. an in-process chain, by the embedding program)
 ``FEDMARKET_API_DEPLOYMENT_FILE``  deployment JSON written by ``fedmarket chain deploy``
+                                   (protocol v2: token, registry, FedTask, court and market; the
+                                   API reads the market and court from it; a v1 file is refused)
 ``FEDMARKET_API_RELAYER_KEY``      hex private key that pays gas to relay signed listings
                                    (**required**, no default; never logged)
 ``FEDMARKET_API_STORE_DIR``        folder of the content store (default ``./fedmarket-store``)
@@ -85,7 +87,8 @@ class Settings(BaseSettings):
         JSON-RPC URL of the chain. ``None`` is only valid when the embedding program injects the
         services (see :meth:`marketplace_api.Services.embedded`).
     deployment_file : Path or None, default None
-        Deployment JSON of the contracts; required with ``chain_url``.
+        Deployment JSON of the contracts (all five of protocol v2, the ModelMarket and the
+        ChallengeCourt included); required with ``chain_url``.
     relayer_key : SecretStr
         Hex private key (32 bytes) of the account that relays signed listings and pays their gas.
         Required, no default.

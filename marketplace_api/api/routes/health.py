@@ -1,4 +1,4 @@
-"""``GET /health``: is the API up, and can it reach the chain and the database."""
+"""``GET /health``: is the API up, can it reach the chain and the database, which contracts."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/health", tags=["health"])
     responses={503: {"model": Health, "description": "A dependency is down."}},
 )
 def read_health(services: ServicesDep) -> JSONResponse:
-    """Report the chain (backend, chain id, latest block) and the database; 503 when degraded."""
+    """Report the chain, the database and the deployment's contracts; 503 when degraded."""
     chain = ChainHealth(backend=services.backend.name, chain_id=None, block=None)
     try:
         chain.chain_id = services.backend.chain_id
@@ -37,5 +37,10 @@ def read_health(services: ServicesDep) -> JSONResponse:
         log.warning("read_health: database unreachable: %s", type(exc).__name__)
         database = "unavailable"
     ok = chain.error is None and database == "ok"
-    health = Health(status="ok" if ok else "degraded", chain=chain, database=database)
+    health = Health(
+        status="ok" if ok else "degraded",
+        chain=chain,
+        database=database,
+        contracts=services.contracts,
+    )
     return JSONResponse(status_code=200 if ok else 503, content=health.model_dump(mode="json"))

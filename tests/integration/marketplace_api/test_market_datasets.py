@@ -10,6 +10,7 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from chain import sign_listing
+from chain.registry import AccessMode
 from marketplace_api.listing import metadata_document
 from marketplace_api.schemas import DatasetBase
 from storage import canonical_json, compute_cid, content_hash
@@ -26,15 +27,32 @@ def signed_body(
     signer: LocalAccount | None = None,
     deadline: int | None = None,
     nonce_offset: int = 0,
+    access_mode: str = "federated_only",
+    price: int = 0,
+    send_nonce: bool = False,
 ) -> dict[str, Any]:
     """A POST /datasets body for ``meta``, signed by ``signer`` (default: the owner)."""
     params = api.get("/datasets/signing-params", params={"owner": account.address}).json()
     base = DatasetBase.model_validate(meta)
     doc = metadata_document(base)
     chosen = params["deadline"] if deadline is None else deadline
-    request = doc.request(base.owner, params["nonce"] + nonce_offset, chosen)
+    nonce = params["nonce"] + nonce_offset
+    request = doc.request(
+        base.owner, nonce=nonce, deadline=chosen, access_mode=access_mode, price=price
+    )
     signature = sign_listing(signer or account, params["chain_id"], params["registry"], request)
-    return {**meta, "deadline": chosen, "signature": "0x" + signature.hex()}
+    body = {
+        **meta,
+        "access_mode": access_mode,
+        "price_wei": str(price),
+        "deadline": chosen,
+        "signature": "0x" + signature.hex(),
+    }
+    return {**body, "nonce": nonce} if send_nonce else body
+
+
+def relayer_balance(world: ChainWorld) -> int:
+    return int(world.backend.w3.eth.get_balance(world.relayer.address))
 
 
 def locs(response: Any) -> list[list[Any]]:
@@ -60,7 +78,9 @@ def test_signed_listing_is_recorded_on_chain_for_the_owner(
     assert on_chain.metadata_cid == listed["metadata_cid"]
     assert "0x" + bytes(on_chain.metadata_hash).hex() == listed["metadata_hash"]
     assert on_chain.active
+    assert (on_chain.access_mode, on_chain.price) == (AccessMode.FEDERATED_ONLY, 0)
     assert world.registry().nonce(owner.address) == 1
+    assert (listed["access_mode"], listed["price_wei"]) == ("federated_only", "0")
 
     assert listed["owner"] == owner.address
     assert listed["name"] == meta["name"]
@@ -80,7 +100,7 @@ def test_listing_signed_by_another_key_is_refused(api: TestClient, world: ChainW
     assert response.status_code == 422
     assert locs(response) == [["body", "signature"]]
     doc = metadata_document(DatasetBase.model_validate(meta))
-    assert world.registry().dataset_id_of(bytes(doc.hash)) == 0
+    assert world.registry().dataset_id_of(owner.address, bytes(doc.hash)) == 0
     assert api.get("/datasets", params={"owner": owner.address}).json()["total"] == 0
 
 
@@ -123,9 +143,131 @@ def test_duplicate_listing_conflicts(api: TestClient, world: ChainWorld) -> None
     meta = dataset_metadata(owner.address)
     first = api.post("/datasets", json=signed_body(api, owner, meta))
     assert first.status_code == 201
+    spent = relayer_balance(world)
     again = api.post("/datasets", json=signed_body(api, owner, meta))
     assert again.status_code == 409
-    assert str(first.json()["id"]) in again.json()["detail"]
+    assert again.json()["detail"] == (
+        f"{owner.address} already listed this metadata as dataset {first.json()['id']}"
+    )
+    assert relayer_balance(world) == spent  # refused before relaying
+
+
+def test_downloadable_listing_records_mode_and_price(api: TestClient, world: ChainWorld) -> None:
+    owner = world.funded()
+    price = 3 * 10**18 + 7
+    meta = dataset_metadata(owner.address, downloadable=True)
+    body = signed_body(api, owner, meta, access_mode="downloadable", price=price)
+    response = api.post("/datasets", json=body)
+    assert response.status_code == 201, response.text
+    listed = response.json()
+    assert (listed["access_mode"], listed["price_wei"]) == ("downloadable", str(price))
+    on_chain = world.registry().listing(listed["id"])
+    assert (on_chain.access_mode, on_chain.price) == (AccessMode.DOWNLOADABLE, price)
+    assert api.get(f"/datasets/{listed['id']}").json() == listed
+
+
+@pytest.mark.parametrize(
+    ("signed", "sent"),
+    [
+        ({"access_mode": "downloadable", "price": 10}, {"price_wei": "11"}),
+        ({"access_mode": "downloadable", "price": 10}, {"price_wei": "0"}),
+        ({"access_mode": "federated_only", "price": 0}, {"access_mode": "downloadable"}),
+        ({"access_mode": "downloadable", "price": 0}, {"access_mode": "federated_only"}),
+    ],
+)
+def test_listing_signed_for_another_price_or_mode_is_refused(
+    api: TestClient, world: ChainWorld, signed: dict[str, Any], sent: dict[str, Any]
+) -> None:
+    """A relayer (or anyone in between) cannot change what the owner agreed to sell."""
+    owner = world.funded()
+    meta = dataset_metadata(owner.address, downloadable=signed["access_mode"] == "downloadable")
+    body = {**signed_body(api, owner, meta, **signed), **sent}
+    body["downloadable"] = body["access_mode"] == "downloadable"
+    before = relayer_balance(world)
+    response = api.post("/datasets", json=body)
+    assert response.status_code == 422, response.text
+    assert locs(response) == [["body", "signature"]]
+    message = response.json()["detail"][0]["msg"]
+    assert f"access mode {body['access_mode']}, price {body['price_wei']} wei" in message
+    assert relayer_balance(world) == before  # refused before any gas was spent
+    assert world.registry().nonce(owner.address) == 0
+
+
+def test_federated_only_listing_has_no_price(api: TestClient, world: ChainWorld) -> None:
+    owner = world.funded()
+    meta = dataset_metadata(owner.address)
+    body = signed_body(api, owner, meta, access_mode="federated_only", price=5)
+    response = api.post("/datasets", json=body)
+    assert response.status_code == 422
+    assert locs(response) == [["body", "price_wei"]]
+
+
+def test_document_must_agree_with_the_access_mode(api: TestClient, world: ChainWorld) -> None:
+    owner = world.funded()
+    meta = dataset_metadata(owner.address, downloadable=False)
+    body = signed_body(api, owner, meta, access_mode="downloadable", price=5)
+    response = api.post("/datasets", json=body)
+    assert response.status_code == 422
+    assert locs(response) == [["body", "downloadable"]]
+
+
+def test_a_squatters_copy_does_not_block_the_owner(api: TestClient, world: ChainWorld) -> None:
+    """A squatter lists the owner's pending hash and CID first, under its own name."""
+    owner, squatter = world.funded(), world.funded()
+    meta = dataset_metadata(owner.address)
+    body = signed_body(api, owner, meta)
+    doc = metadata_document(DatasetBase.model_validate(meta))
+    squatted, _ = world.registry(squatter).list_dataset(bytes(doc.hash), str(doc.cid))
+    assert world.registry().dataset_id_of(squatter.address, bytes(doc.hash)) == squatted
+
+    response = api.post("/datasets", json=body)
+    assert response.status_code == 201, response.text
+    listed = response.json()
+    assert listed["id"] != squatted and listed["owner"] == owner.address
+    assert world.registry().dataset_id_of(owner.address, bytes(doc.hash)) == listed["id"]
+    assert world.registry().listing(listed["id"]).owner == owner.address
+    # the squatter's copy went straight to the chain: the index shows the owner's listing only
+    assert [
+        d["id"] for d in api.get("/datasets", params={"owner": owner.address}).json()["items"]
+    ] == [listed["id"]]
+    assert api.get("/datasets", params={"owner": squatter.address}).json()["total"] == 0
+
+
+def test_a_cancelled_nonce_is_refused_before_relaying(api: TestClient, world: ChainWorld) -> None:
+    """The owner signs, then cancels the signature on-chain (useNonce): nobody can relay it."""
+    owner = world.funded()
+    meta = dataset_metadata(owner.address)
+    with_nonce = signed_body(api, owner, meta, send_nonce=True)
+    without_nonce = {k: v for k, v in with_nonce.items() if k != "nonce"}
+    cancelled, _ = world.registry(owner).use_nonce()
+    assert cancelled == with_nonce["nonce"] == 0
+    before = relayer_balance(world)
+
+    response = api.post("/datasets", json=with_nonce)
+    assert response.status_code == 422
+    assert locs(response) == [["body", "nonce"]]
+    assert "nonce 0 was used or cancelled" in response.json()["detail"][0]["msg"]
+    assert "current registry nonce is 1" in response.json()["detail"][0]["msg"]
+    # without the nonce the API checks against the current one: the signature does not match
+    response = api.post("/datasets", json=without_nonce)
+    assert response.status_code == 422
+    assert locs(response) == [["body", "signature"]]
+    assert "nonce 1" in response.json()["detail"][0]["msg"]
+
+    assert relayer_balance(world) == before  # no gas spent on either
+    doc = metadata_document(DatasetBase.model_validate(meta))
+    assert world.registry().dataset_id_of(owner.address, bytes(doc.hash)) == 0
+    # a new signature over the current nonce lists it
+    fresh = api.post("/datasets", json=signed_body(api, owner, meta, send_nonce=True))
+    assert fresh.status_code == 201, fresh.text
+
+
+def test_a_nonce_not_reached_is_refused(api: TestClient, world: ChainWorld) -> None:
+    owner = world.funded()
+    body = signed_body(api, owner, dataset_metadata(owner.address), nonce_offset=1, send_nonce=True)
+    response = api.post("/datasets", json=body)
+    assert locs(response) == [["body", "nonce"]]
+    assert "is not reached yet" in response.json()["detail"][0]["msg"]
 
 
 def test_raw_rows_and_unknown_fields_are_refused(api: TestClient, world: ChainWorld) -> None:
@@ -204,6 +346,16 @@ def test_lower_case_owner_is_checksummed_before_hashing(api: TestClient, world: 
         ),
         ({"signature": "0x1234"}, ["body", "signature"]),
         ({"deadline": -1}, ["body", "deadline"]),
+        ({"access_mode": "rent"}, ["body", "access_mode"]),
+        ({"access_mode": 1}, ["body", "access_mode"]),
+        ({"access_mode": "downloadable", "price_wei": "-1"}, ["body", "price_wei"]),
+        ({"access_mode": "downloadable", "price_wei": "007"}, ["body", "price_wei"]),
+        ({"access_mode": "downloadable", "price_wei": str(2**256)}, ["body", "price_wei"]),
+        ({"access_mode": "downloadable", "price_wei": 5}, ["body", "price_wei"]),
+        ({"price_wei": "1"}, ["body", "price_wei"]),
+        ({"nonce": -1}, ["body", "nonce"]),
+        ({"nonce": "one"}, ["body", "nonce"]),
+        ({"nonce": 2**256}, ["body", "nonce"]),
     ],
 )
 def test_invalid_metadata_names_the_field(
@@ -231,8 +383,11 @@ def test_read_filters_and_pages(api: TestClient, world: ChainWorld) -> None:
     alice, bob = world.funded(), world.funded()
     ids = []
     for owner, tags in ((alice, ["medical"]), (bob, ["medical", "credit"]), (alice, ["credit"])):
-        meta = dataset_metadata(owner.address, tags=tags)
-        response = api.post("/datasets", json=signed_body(api, owner, meta))
+        paid = owner is bob
+        meta = dataset_metadata(owner.address, tags=tags, downloadable=paid)
+        mode = "downloadable" if paid else "federated_only"
+        body = signed_body(api, owner, meta, access_mode=mode, price=10**20 if paid else 0)
+        response = api.post("/datasets", json=body)
         assert response.status_code == 201, response.text
         ids.append(response.json()["id"])
 
@@ -248,6 +403,10 @@ def test_read_filters_and_pages(api: TestClient, world: ChainWorld) -> None:
     assert [d["id"] for d in credit["items"]] == ids[1:]
     both = api.get("/datasets", params={"tag": "credit", "owner": alice.address}).json()
     assert [d["id"] for d in both["items"]] == [ids[2]]
+    sold = api.get("/datasets", params={"access_mode": "downloadable"}).json()
+    assert [(d["id"], d["price_wei"]) for d in sold["items"]] == [(ids[1], str(10**20))]
+    free = api.get("/datasets", params={"access_mode": "federated_only", "tag": "credit"}).json()
+    assert [d["id"] for d in free["items"]] == [ids[2]]
 
     page = api.get("/datasets", params={"limit": 2, "offset": 1}).json()
     assert [d["id"] for d in page["items"]] == ids[1:]
@@ -258,6 +417,7 @@ def test_read_filters_and_pages(api: TestClient, world: ChainWorld) -> None:
     assert locs(api.get("/datasets", params={"limit": 101})) == [["query", "limit"]]
     assert locs(api.get("/datasets", params={"offset": -1})) == [["query", "offset"]]
     assert locs(api.get("/datasets", params={"owner": "0x12"})) == [["query", "owner"]]
+    assert locs(api.get("/datasets", params={"access_mode": "rent"})) == [["query", "access_mode"]]
 
 
 def test_unknown_dataset_is_404(api: TestClient) -> None:
@@ -278,7 +438,7 @@ def test_signing_params_follow_the_chain(api: TestClient, world: ChainWorld) -> 
     assert got["registry"] == world.deployment.registry
     assert got["domain"] == {
         "name": "FedMarket DatasetRegistry",
-        "version": "1",
+        "version": "2",
         "chain_id": world.backend.chain_id,
         "verifying_contract": world.deployment.registry,
     }
@@ -286,9 +446,12 @@ def test_signing_params_follow_the_chain(api: TestClient, world: ChainWorld) -> 
         "owner",
         "metadataHash",
         "metadataCid",
+        "accessMode",
+        "price",
         "nonce",
         "deadline",
     ]
+    assert got["access_modes"] == {"federated_only": 0, "downloadable": 1}
     assert got["nonce"] == 0
     assert got["deadline"] > time.time() + 600
     api.post("/datasets", json=signed_body(api, owner, dataset_metadata(owner.address)))
@@ -312,7 +475,7 @@ def test_oversized_bodies_are_refused(api: TestClient) -> None:
     assert "larger than" in streamed.json()["detail"]
 
 
-def test_health_reports_chain_and_database(api: TestClient, world: ChainWorld) -> None:
+def test_health_reports_chain_database_and_contracts(api: TestClient, world: ChainWorld) -> None:
     health = api.get("/health")
     assert health.status_code == 200
     body = health.json()
@@ -321,3 +484,11 @@ def test_health_reports_chain_and_database(api: TestClient, world: ChainWorld) -
     assert body["chain"]["backend"] == "in-process"
     assert body["chain"]["chain_id"] == world.backend.chain_id
     assert body["chain"]["block"] >= 1
+    d = world.deployment
+    assert body["contracts"] == {
+        "token": d.token,
+        "registry": d.registry,
+        "fed_task": d.fed_task,
+        "court": d.court,
+        "market": d.market,
+    }

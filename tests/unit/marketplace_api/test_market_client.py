@@ -1,12 +1,18 @@
-"""The HTTP client's error handling, against a mock transport."""
+"""The HTTP client's error handling and what it signs, against a mock transport."""
 
 from __future__ import annotations
+
+import json
 
 import httpx
 import pytest
 
+from chain import new_account, recover_listing_signer
 from kernel.errors import FedmarketError
 from marketplace_api import MarketplaceApiError, MarketplaceClient, MarketplaceConnectionError
+from marketplace_api.listing import metadata_document, recover_model_lister
+from marketplace_api.schemas import DatasetBase, ModelBase
+from storage import compute_cid
 
 
 def client_answering(status: int, body: object | None = None, text: str = "") -> MarketplaceClient:
@@ -65,3 +71,71 @@ def test_requests_go_where_expected() -> None:
     )
     assert api.datasets(owner=None, tag="medical", limit=5) == []
     assert seen == ["http://api/datasets?tag=medical&limit=5"]
+
+
+REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+FED_TASK = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
+MARKET = "0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9"
+
+
+def recording_client(sent: list[tuple[str, dict[str, object]]]) -> MarketplaceClient:
+    """A client whose server hands out signing parameters and echoes what was posted."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/datasets/signing-params":
+            return httpx.Response(
+                200, json={"chain_id": 31337, "registry": REGISTRY, "nonce": 4, "deadline": 99}
+            )
+        if path == "/models/signing-params":
+            return httpx.Response(
+                200, json={"chain_id": 31337, "fed_task": FED_TASK, "market": MARKET}
+            )
+        body = json.loads(request.content)
+        sent.append((path, body))
+        return httpx.Response(201, json=body)
+
+    return MarketplaceClient(
+        "http://api", http=httpx.Client(transport=httpx.MockTransport(handler))
+    )
+
+
+def test_list_dataset_signs_mode_price_and_nonce() -> None:
+    sent: list[tuple[str, dict[str, object]]] = []
+    account = new_account()
+    metadata = {
+        "name": "clinic",
+        "schema": [{"name": "x", "dtype": "float"}],
+        "row_count": 3,
+        "license": "CC0-1.0",
+    }
+    recording_client(sent).list_dataset(
+        account, metadata, access_mode="downloadable", price_wei=10**18
+    )
+    [(path, body)] = sent
+    assert path == "/datasets"
+    assert (body["access_mode"], body["price_wei"], body["nonce"], body["deadline"]) == (
+        "downloadable",
+        str(10**18),
+        4,
+        99,
+    )
+    assert body["downloadable"] is True and body["owner"] == account.address
+    base = DatasetBase.model_validate(metadata | {"owner": account.address, "downloadable": True})
+    request = metadata_document(base).request(
+        account.address, nonce=4, deadline=99, access_mode="downloadable", price=10**18
+    )
+    signature = bytes.fromhex(str(body["signature"])[2:])
+    assert recover_listing_signer(31337, REGISTRY, request, signature) == account.address
+
+
+def test_list_model_binds_the_market() -> None:
+    sent: list[tuple[str, dict[str, object]]] = []
+    account = new_account()
+    card = compute_cid(b"card")
+    recording_client(sent).list_model(account, task_id=3, name="m", card_cid=card)
+    [(path, body)] = sent
+    assert path == "/models" and body["price_wei"] is None and body["signer"] == account.address
+    fields = ModelBase.model_validate({"task_id": 3, "name": "m", "card_cid": card})
+    domain = {"chain_id": 31337, "fed_task": FED_TASK, "market": MARKET}
+    assert recover_model_lister(fields, str(body["signature"]), **domain) == account.address

@@ -50,10 +50,33 @@ CASES: list[tuple[Callable[[], Exception], int, object]] = [
     ),
     (
         lambda: ChainRevertError(
-            "RegistryDuplicateListing", {"metadataHash": b"\x01" * 32, "datasetId": 4}, b""
+            "RegistryDuplicateListing",
+            {"owner": OWNER, "metadataHash": b"\x01" * 32, "datasetId": 4},
+            b"",
         ),
         409,
-        "this metadata is already listed as dataset 4",
+        f"{OWNER} already listed this metadata as dataset 4",
+    ),
+    (
+        lambda: ChainRevertError("RegistryInvalidPrice", {"accessMode": 0, "price": 5}, b""),
+        422,
+        [
+            {
+                "loc": ["body", "price_wei"],
+                "msg": "access mode 0 does not take a price of 5 wei",
+                "type": "chain_revert",
+            }
+        ],
+    ),
+    (
+        lambda: ChainRevertError("MarketUnknownModel", {"modelId": 3}, b""),
+        404,
+        "model 3 is not listed on the ModelMarket",
+    ),
+    (
+        lambda: ChainRevertError("EnforcedPause", {}, b""),
+        503,
+        "the contract is paused; try again later",
     ),
     (
         lambda: ChainRevertError("RegistryExpiredSignature", {"deadline": 17}, b""),

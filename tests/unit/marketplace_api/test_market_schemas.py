@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from chain import new_account, recover_listing_signer, sign_listing
+from chain.registry import AccessMode
 from kernel.errors import InvalidInputError
 from marketplace_api.errors import MalformedSignatureError
 from marketplace_api.listing import (
@@ -76,20 +77,75 @@ def test_document_is_canonical_and_normalised() -> None:
 
 
 def test_create_adds_only_signature_fields_outside_the_document() -> None:
-    create = DatasetCreate.model_validate({**meta(), "deadline": 5, "signature": "0x" + "AB" * 65})
-    assert metadata_document(create) == metadata_document(DatasetBase.model_validate(meta()))
+    create = DatasetCreate.model_validate(
+        {
+            **meta(downloadable=True),
+            "access_mode": "downloadable",
+            "price_wei": "12",
+            "nonce": 4,
+            "deadline": 5,
+            "signature": "0x" + "AB" * 65,
+        }
+    )
+    assert metadata_document(create) == metadata_document(
+        DatasetBase.model_validate(meta(downloadable=True))
+    )
     assert create.signature == "0x" + "ab" * 65
+    assert (create.access_mode, create.price_wei, create.nonce) == ("downloadable", "12", 4)
+    defaults = DatasetCreate.model_validate(
+        {**meta(), "deadline": 5, "signature": "0x" + "ab" * 65}
+    )
+    assert (defaults.access_mode, defaults.price_wei, defaults.nonce) == (
+        "federated_only",
+        "0",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "loc"),
+    [
+        ({"price_wei": "1"}, ("price_wei",)),  # federated_only is free
+        ({"access_mode": "sale"}, ("access_mode",)),
+        ({"access_mode": "downloadable", "price_wei": "01"}, ("price_wei",)),
+        ({"access_mode": "downloadable", "price_wei": 1}, ("price_wei",)),
+        ({"nonce": -1}, ("nonce",)),
+    ],
+)
+def test_access_mode_and_price_are_checked(override: dict[str, Any], loc: tuple[Any, ...]) -> None:
+    with pytest.raises(ValidationError) as exc:
+        DatasetCreate.model_validate(
+            {**meta(), "deadline": 5, "signature": "0x" + "ab" * 65, **override}
+        )
+    assert loc_of(exc) == [loc]
 
 
 def test_eip712_round_trip() -> None:
     account = new_account()
     base = DatasetBase.model_validate(meta(owner=account.address))
-    request = metadata_document(base).request(account.address, 3, 1_000)
+    doc = metadata_document(base)
+    request = doc.request(
+        account.address, nonce=3, deadline=1_000, access_mode="downloadable", price=7
+    )
+    assert (request.access_mode, request.price) == (AccessMode.DOWNLOADABLE, 7)
     signature = sign_listing(account, 31337, REGISTRY, request)
     assert recover_listing_signer(31337, REGISTRY, request, signature) == account.address
     hex_sig = "0x" + signature.hex()
     assert recover_dataset_owner(31337, REGISTRY, request, hex_sig) == account.address
     assert recover_dataset_owner(1, REGISTRY, request, hex_sig) != account.address
+    # the access mode and the price are signed: any other recovers someone else
+    for other in (
+        doc.request(account.address, nonce=3, deadline=1_000, access_mode="downloadable", price=8),
+        doc.request(account.address, nonce=3, deadline=1_000, price=0),
+        doc.request(account.address, nonce=4, deadline=1_000, access_mode="downloadable", price=7),
+    ):
+        assert recover_dataset_owner(31337, REGISTRY, other, hex_sig) != account.address
+    # a malleable twin (s in the upper half) is refused as the registry refuses it
+    n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    r, s_, v = signature[:32], int.from_bytes(signature[32:64], "big"), signature[64]
+    twin = r + (n - s_).to_bytes(32, "big") + bytes([55 - v])
+    with pytest.raises(MalformedSignatureError):
+        recover_dataset_owner(31337, REGISTRY, request, "0x" + twin.hex())
     with pytest.raises(ValueError):
         recover_dataset_owner(31337, REGISTRY, request, "0x" + "00" * 65)
     with pytest.raises(ValueError):
@@ -107,18 +163,24 @@ def test_model_listing_signature_round_trip() -> None:
             "card_cid": compute_cid(b"card"),
         }
     )
-    domain = {"chain_id": 31337, "fed_task": "0x" + "ab" * 20}
+    domain: dict[str, Any] = {
+        "chain_id": 31337,
+        "fed_task": "0x" + "ab" * 20,
+        "market": "0x" + "ef" * 20,
+    }
     signature = sign_model_listing(account, fields, **domain)
     assert recover_model_lister(fields, signature, **domain) == account.address
     other = fields.model_copy(update={"price_wei": "11"})
     assert recover_model_lister(other, signature, **domain) != account.address
-    # bound to one deployment: another chain or contract recovers someone else
-    assert recover_model_lister(fields, signature, chain_id=1, fed_task=domain["fed_task"]) != (
-        account.address
-    )
-    assert recover_model_lister(fields, signature, chain_id=31337, fed_task="0x" + "cd" * 20) != (
-        account.address
-    )
+    unpriced = fields.model_copy(update={"price_wei": None})
+    assert recover_model_lister(unpriced, signature, **domain) != account.address
+    # bound to one deployment: another chain, FedTask or market recovers someone else
+    for key, value in (
+        ("chain_id", 1),
+        ("fed_task", "0x" + "cd" * 20),
+        ("market", "0x" + "12" * 20),
+    ):
+        assert recover_model_lister(fields, signature, **{**domain, key: value}) != account.address
     with pytest.raises(MalformedSignatureError):
         recover_model_lister(fields, "0x" + "00" * 65, **domain)
 
@@ -233,12 +295,22 @@ def test_model_card_checks() -> None:
             ModelCard.model_validate({**good, **bad})
 
 
-def test_wei_and_scores_serialise_as_strings() -> None:
-    reward = RewardPublic(participant=OWNER.lower(), score=3 * 10**18, amount_wei=2**200)
+def test_wei_serialises_as_strings() -> None:
+    reward = RewardPublic(participant=OWNER.lower(), allocated_wei=2**200, claimed_wei=3 * 10**18)
     assert reward.model_dump(mode="json") == {
         "participant": OWNER,
-        "score": str(3 * 10**18),
-        "amount_wei": str(2**200),
+        "allocated_wei": str(2**200),
+        "claimed_wei": str(3 * 10**18),
     }
+    unverified = RewardPublic(participant=OWNER, allocated_wei=None, claimed_wei=0)
+    assert unverified.model_dump(mode="json")["allocated_wei"] is None
     schema = TaskPublic.model_json_schema(mode="serialization")
     assert schema["properties"]["pool_wei"]["type"] == "string"
+    assert set(schema["properties"]["status"]["enum"]) == {
+        "none",
+        "joining",
+        "training",
+        "completed",
+        "cancelled",
+        "aborted",
+    }
