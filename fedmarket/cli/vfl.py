@@ -5,6 +5,11 @@ party gets a fresh funded key. On any other JSON-RPC chain, give ``--deployment`
 role's funded key in ``FEDMARKET_SPONSOR_KEY``, ``FEDMARKET_COORDINATOR_KEY``,
 ``FEDMARKET_GUEST_KEY`` and ``FEDMARKET_HOST_KEY``; a role without one gets a fresh key funded
 from the chain's faucet, which fails where there is none.
+
+The task (FedTask v2) has deadlines: the run travels past them where the chain can move its
+clock (in-process, anvil, Hardhat) unless ``--no-travel``; otherwise it waits for them, with a
+schedule of ``--commit-window`` seconds for the training and ``--wait-window`` seconds for
+each period it waits for. ``--participant-stake`` and ``--coordinator-stake`` add stakes.
 """
 
 from __future__ import annotations
@@ -28,6 +33,43 @@ if TYPE_CHECKING:
 
 DATASETS = ("default-credit", "breast")
 
+DeploymentFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--deployment",
+        help="Record on these contracts (needs --rpc); role keys from FEDMARKET_<ROLE>_KEY.",
+    ),
+]
+Travel = Annotated[
+    bool,
+    typer.Option(
+        "--travel/--no-travel",
+        help="Move a dev chain's clock past the task's deadlines (else wait for them).",
+    ),
+]
+CommitWindow = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Seconds the parties have to commit their parts (all the training) when the run "
+        "waits for deadlines; also the join and finalise periods (default 900).",
+    ),
+]
+WaitWindow = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Seconds of each period a waiting run waits for: inclusion, reveal, challenge "
+        "window, stake cooldown (default 60).",
+    ),
+]
+ParticipantStake = Annotated[
+    int, typer.Option(min=0, help="Tokens the guest and the host each stake to join.")
+]
+CoordinatorStake = Annotated[
+    int, typer.Option(min=0, help="Tokens the coordinator stakes before round 1.")
+]
+
 
 def vfl(
     dataset: Annotated[
@@ -42,13 +84,7 @@ def vfl(
     rpc: Annotated[
         str | None, typer.Option("--rpc", help="JSON-RPC chain URL (default: in-process chain).")
     ] = None,
-    deployment: Annotated[
-        Path | None,
-        typer.Option(
-            "--deployment",
-            help="Record on these contracts (needs --rpc); role keys from FEDMARKET_<ROLE>_KEY.",
-        ),
-    ] = None,
+    deployment: DeploymentFile = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Override the epoch limit.")] = None,
     folds: Annotated[
         int | None,
@@ -56,6 +92,11 @@ def vfl(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of id removal, split and batches.")] = 0,
     workers: Annotated[int, typer.Option(min=1, help="Processes per party for the PSI.")] = 2,
+    travel: Travel = True,
+    commit_window: CommitWindow = None,
+    wait_window: WaitWindow = None,
+    participant_stake: ParticipantStake = 0,
+    coordinator_stake: CoordinatorStake = 0,
 ) -> None:
     """Vertical FL: PSI, Paillier-encrypted hetero LR over TLS, evaluation, on-chain record."""
     from chain import Deployment
@@ -67,7 +108,12 @@ def vfl(
         raise InvalidInputError("vfl: --deployment needs --rpc (the chain it is on)")
     started = time.monotonic()
     settings = VflSettings(
-        compare_phe=compare_phe, epochs=epochs, seed=seed, workers=workers, cv_folds=folds
+        compare_phe=compare_phe,
+        epochs=epochs,
+        seed=seed,
+        workers=workers,
+        cv_folds=folds,
+        **chain_settings(travel, commit_window, wait_window, participant_stake, coordinator_stake),
     )
     summary = run_vfl(
         dataset,
@@ -80,6 +126,36 @@ def vfl(
     )
     _print_summary(summary, dataset)
     out.print(f"wrote {out_dir / 'summary.json'} in {time.monotonic() - started:.0f} s")
+
+
+def chain_settings(
+    travel: bool,
+    commit_window: int | None,
+    wait_window: int | None,
+    participant_stake: int,
+    coordinator_stake: int,
+) -> dict[str, Any]:
+    """The chain's part of ``VflSettings`` from the command's options.
+
+    Parameters
+    ----------
+    travel : bool
+        ``--travel/--no-travel``: the run owns the chain (travels where it can).
+    commit_window, wait_window : int or None
+        The windows of a waiting schedule; ``None`` for both keeps the default schedule.
+    participant_stake, coordinator_stake : int
+        Stakes in whole tokens.
+    """
+    from fl_node.vertical.runner import waiting_schedule
+
+    windows = {"training": commit_window, "wait": wait_window}
+    given = {k: v for k, v in windows.items() if v is not None}
+    return {
+        "owns_chain": travel,
+        "schedule": waiting_schedule(**given) if given else None,
+        "participant_stake_tokens": participant_stake,
+        "coordinator_stake_tokens": coordinator_stake,
+    }
 
 
 def role_keys() -> dict[str, LocalAccount]:
@@ -96,7 +172,13 @@ def role_keys() -> dict[str, LocalAccount]:
 
 def render(event: Event) -> None:
     """Show one progress event of the run on stderr."""
-    from fl_node.vertical.runner import PheCompared, PsiDone, TrainingFinished, TrainingStarted
+    from fl_node.vertical.runner import (
+        DeadlineReached,
+        PheCompared,
+        PsiDone,
+        TrainingFinished,
+        TrainingStarted,
+    )
 
     show = console.print
     match event:
@@ -112,8 +194,12 @@ def render(event: Event) -> None:
             show(f"  {model}: {epochs} epochs in {seconds:.1f} s{_auc(done)}")
         case PheCompared(seconds_per_epoch=phe_epoch, ratio=ratio):
             show(f"phe: {phe_epoch:.1f} s per epoch (ours / phe = {ratio:.3f})")
+        case DeadlineReached(deadline=deadline, mode="travel"):
+            show(f"chain: travelled to the {deadline}")
+        case DeadlineReached(deadline=deadline, waited_seconds=waited):
+            show(f"chain: waited {waited:.0f} s for the {deadline}")
         case RewardsPaid(paid_wei=paid_wei):
-            show(f"rewards claimed by {len(paid_wei)} parties")
+            show(f"rewards claimed by proof by {len(paid_wei)} parties")
         case Finished(summary_path=path):
             show(f"summary: {path}")
         case _:
@@ -142,6 +228,8 @@ def _print_summary(summary: dict[str, Any], dataset: str) -> None:
         ("PSI seconds", f"{summary['psi']['seconds']:.2f}"),
         ("seconds per epoch", f"{summary['seconds_per_epoch']:.2f}"),
         ("row-features per core-second", f"{summary['row_features_per_core_second']:,.0f}"),
+        ("gas of the task's transactions", f"{summary['chain']['gas_used_total']:,}"),
+        ("deadlines", f"{summary['chain']['clock']} ({summary['chain']['waited_seconds']:.0f} s)"),
     ]
     if "phe_seconds_per_epoch" in summary:
         rows += [

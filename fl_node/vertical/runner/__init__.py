@@ -12,8 +12,10 @@ collect, the baseline, the on-chain record, figures, summary and deliverables.
 ``jobs``, ``parties``
     What the orchestrator asks a party and what it answers; the guest, host and arbiter.
 ``onchain``
-    :class:`TaskRecorder`: the task on a FedTask deployment provisioned by
-    :func:`chain.provision` (fresh contracts, or an existing deployment with the roles' keys).
+    :class:`TaskRecorder`: the task on a FedTask v2 deployment provisioned by
+    :func:`chain.provision` (fresh contracts, or an existing deployment with the roles' keys):
+    its :class:`TaskTerms` (pool, schedule, stakes), the :class:`RewardPlan` (rewards root
+    and shares) and the records of what the chain holds.
 ``baseline``, ``records``
     The centralised baseline; the records the steps hand each other.
 
@@ -21,11 +23,13 @@ Nothing else in :mod:`fl_node.vertical` imports this package.
 """
 
 from fl_node.vertical.runner._errors import (
+    DeadlineMissedError,
     InconsistentResultError,
     PartyCrashedError,
     PartyProtocolError,
     PartyTimeoutError,
     SponsorFundsError,
+    StakeFundsError,
     VflInputError,
     VflRunError,
 )
@@ -33,6 +37,7 @@ from fl_node.vertical.runner._process import PartyProcesses, PartySpec, party_ma
 from fl_node.vertical.runner.baseline import Baseline, centralized_baseline
 from fl_node.vertical.runner.events import (
     BaselineDone,
+    DeadlineReached,
     PartiesStarted,
     PheCompared,
     PsiDone,
@@ -58,8 +63,15 @@ from fl_node.vertical.runner.onchain import (
     KEY_VARIABLES,
     ROLES,
     TOKEN,
+    ClaimRecord,
+    RewardPlan,
     RewardsRecord,
+    StakesRecord,
     TaskRecorder,
+    TaskTerms,
+    TaskTimeline,
+    travel_schedule,
+    waiting_schedule,
 )
 from fl_node.vertical.runner.parties import ArbiterParty, GuestParty, HostParty, handle
 from fl_node.vertical.runner.records import Training
@@ -75,6 +87,9 @@ __all__ = [
     "ArbiterParty",
     "Baseline",
     "BaselineDone",
+    "ClaimRecord",
+    "DeadlineMissedError",
+    "DeadlineReached",
     "GuestParty",
     "HostParty",
     "InconsistentResultError",
@@ -92,6 +107,7 @@ __all__ = [
     "PsiDone",
     "PsiJob",
     "PsiOutcome",
+    "RewardPlan",
     "RewardsRecord",
     "RunPlan",
     "SaveJob",
@@ -99,8 +115,12 @@ __all__ = [
     "SplitJob",
     "SplitOutcome",
     "SponsorFundsError",
+    "StakeFundsError",
+    "StakesRecord",
     "StatsJob",
     "TaskRecorder",
+    "TaskTerms",
+    "TaskTimeline",
     "TrainJob",
     "TrainOutcome",
     "Training",
@@ -113,4 +133,6 @@ __all__ = [
     "handle",
     "party_main",
     "run_vfl",
+    "travel_schedule",
+    "waiting_schedule",
 ]

@@ -113,7 +113,7 @@ def model_config(record: RunRecord) -> dict[str, object]:
             "file": ARTIFACTS[f"{role}_model"],
             "cid": parts[role].cid,
             "hash": parts[role].hash,
-            "tx": chain.anchors[role],
+            "tx": chain.commits[role],
             "address": chain.addresses[role],
         }
         for role in ("guest", "host")
@@ -249,6 +249,7 @@ def _rewards(record: RunRecord) -> list[str]:
     shares, rewards = record.contributions, record.chain.rewards
     utilities = sorted(shares.utilities.items(), key=lambda kv: len(kv[0]))
     paid = "; ".join(f"{a}: {v:,} wei" for a, v in rewards.paid_wei.items())
+    bps = ", ".join(f"{a}: {v / 100:.2f} %" for a, v in rewards.shares_bps.items())
     return [
         "## Contribution and rewards",
         "",
@@ -258,17 +259,26 @@ def _rewards(record: RunRecord) -> list[str]:
         *markdown_table(["coalition", "utility"], [[f"{{{k}}}", v] for k, v in utilities]),
         "",
         f"Shapley: guest {shares.guest:.4f}, host {shares.host:.4f}. Pool "
-        f"{record.chain.pool_wei:,} wei; {paid}; remainder {rewards.remainder_wei:,} wei.",
+        f"{record.chain.pool_wei:,} wei, budget {rewards.budget_wei:,} wei (cap "
+        f"{rewards.cap_wei:,}); claimed by Merkle proof: {paid}; remainder "
+        f"{rewards.remainder_wei:,} wei withdrawn by the sponsor. Rewards root "
+        f"`{rewards.rewards_root}`. Shares of the model: {bps}.",
         "",
     ]
 
 
 def _chain(record: RunRecord) -> list[str]:
-    chain = record.chain
+    chain, timeline = record.chain, record.chain.timeline
+    periods = ", ".join(
+        f"{k.removesuffix('_period')} {v:,} s" for k, v in timeline.schedule.items()
+    )
     return [
         "## Chain",
         "",
-        f"Backend {chain.backend}, task {chain.task_id}, gas used {chain.gas_used:,}. "
+        f"FedTask v2 on {chain.backend}, task {chain.task_id}, gas used {chain.gas_used:,}. "
         f"Model manifest `{chain.rewards.model_cid}`, evidence `{chain.rewards.evidence_cid}`.",
+        "",
+        f"Schedule: {periods}. Deadlines reached by {timeline.clock} "
+        f"({timeline.waited_seconds:.1f} s waited).",
         "",
     ]

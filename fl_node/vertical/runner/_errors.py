@@ -44,3 +44,11 @@ class InconsistentResultError(VflRunError, IntegrityError):
 
 class SponsorFundsError(VflRunError, RefusedError):
     """The sponsor's key does not hold the reward tokens the pool needs."""
+
+
+class StakeFundsError(VflRunError, RefusedError):
+    """A staking role's key does not hold the reward tokens its stake needs."""
+
+
+class DeadlineMissedError(VflRunError, OperationTimeoutError):
+    """A step of the task came after its on-chain deadline: the schedule is too short."""

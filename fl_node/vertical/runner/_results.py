@@ -15,7 +15,7 @@ from fl_node.vertical.runner._steps import cores, mean_metrics
 from fl_node.vertical.runner.baseline import Baseline, centralized_baseline
 from fl_node.vertical.runner.events import BaselineDone, PheCompared
 from fl_node.vertical.runner.jobs import PartRecord, PartyStats, SaveJob, StatsJob
-from fl_node.vertical.runner.onchain import TaskRecorder
+from fl_node.vertical.runner.onchain import DATA_ROLES, RewardPlan, TaskRecorder
 from fl_node.vertical.runner.parties import ROLES
 from fl_node.vertical.runner.records import (
     ChainRecord,
@@ -37,13 +37,21 @@ log = logging.getLogger(__name__)
 
 METRIC_KEYS = ("auc", "ks", "accuracy", "precision", "recall", "f1", "log_loss")
 """The metrics averaged over cross-validation folds."""
-DATA_ROLES = ("guest", "host")
 
 
-def collect(procs: PartyProcesses, plan: RunPlan) -> Collected:
-    """Each data party saves its part of the anchored model; every party reports its traffic."""
+def save_parts(procs: PartyProcesses, plan: RunPlan) -> dict[str, PartRecord]:
+    """Each data party saves its part of the anchored model in its own store."""
     saves = {role: SaveJob("full", str(plan.out / role)) for role in DATA_ROLES}
-    parts = procs.run(saves, PartRecord)
+    return procs.run(saves, PartRecord)
+
+
+def commit_parts(recorder: TaskRecorder, parts: dict[str, PartRecord]) -> dict[str, str]:
+    """Each data party commits its part's hash and CID on chain; return role -> tx hash."""
+    return {role: recorder.commit_part(role, parts[role]) for role in DATA_ROLES}
+
+
+def collect(procs: PartyProcesses, parts: dict[str, PartRecord]) -> Collected:
+    """The saved parts, and every party's report of its traffic."""
     stats = procs.run(dict.fromkeys(ROLES, StatsJob()), PartyStats)
     comm = CommStats()
     for role in ROLES:
@@ -87,16 +95,16 @@ def record_on_chain(
     model: ModelRecord,
     cv: list[FoldResult],
     shares: Contributions,
-    parts: dict[str, PartRecord],
+    collected: Collected,
     *,
+    commits: dict[str, str],
     round_cid: str,
-    pool_wei: int,
     emit: EventSink,
 ) -> ChainRecord:
-    """Anchor both model parts, finalise the round with manifest and evidence, claim."""
-    task_id = recorder.task_id
-    anchors = {role: recorder.anchor_part(role, parts[role]) for role in DATA_ROLES}
+    """Finalise the round with manifest, evidence and rewards root; claim; withdraw."""
+    task_id, parts = recorder.task_id, collected.parts
     addresses = {role: recorder.address(role) for role in DATA_ROLES}
+    plan = recorder.plan_rewards([shares.guest, shares.host])
     manifest = {
         "kind": "vertical-lr-model",
         "task_id": task_id,
@@ -112,8 +120,39 @@ def record_on_chain(
         "combine": "p = sigmoid(guest partial score incl. intercept + host partial score)",
         "psi_commitment": psi.commitment,
     }
-    evidence = {
+    evidence = _evidence(task_id, addresses, psi, model, cv, shares, plan)
+    rewards = recorder.finalize(manifest, evidence, plan)
+    emit(RewardsPaid(task_id, rewards.paid_wei, rewards.remainder_wei))
+    p = recorder.parties
+    return ChainRecord(
+        backend=p.backend.name,
+        chain_id=p.backend.chain_id,
+        task_id=task_id,
+        pool_wei=int(p.fed_task().task(task_id).pool),
+        psi_manifest_cid=round_cid,
+        addresses=addresses,
+        commits=commits,
+        rewards=rewards,
+        stakes=recorder.stakes(),
+        timeline=recorder.timeline(),
+        gas_used=recorder.gas_used,
+        contracts=p.deployment.to_dict(),
+    )
+
+
+def _evidence(
+    task_id: int,
+    addresses: dict[str, str],
+    psi: PsiRecord,
+    model: ModelRecord,
+    cv: list[FoldResult],
+    shares: Contributions,
+    plan: RewardPlan,
+) -> dict[str, object]:
+    """The round's evidence: utilities, Shapley values, metrics, PSI commitment, rewards."""
+    return {
         "kind": "vertical-shapley-evidence",
+        "version": 2,
         "task_id": task_id,
         "players": {"0": addresses["guest"], "1": addresses["host"]},
         "utility": "validation AUC of the model trained on the coalition's features",
@@ -122,22 +161,8 @@ def record_on_chain(
         "metrics": {"test": model.test_metrics, "validation": model.val_metrics},
         "cross_validation": [{"fold": f.fold, **f.metrics} for f in cv],
         "psi_commitment": psi.commitment,
+        "rewards": plan.evidence(),
     }
-    rewards = recorder.finalize(manifest, evidence, [shares.guest, shares.host])
-    emit(RewardsPaid(task_id, rewards.paid_wei, rewards.remainder_wei))
-    p = recorder.parties
-    return ChainRecord(
-        backend=p.backend.name,
-        chain_id=p.backend.chain_id,
-        task_id=task_id,
-        pool_wei=pool_wei,
-        psi_manifest_cid=round_cid,
-        addresses=addresses,
-        anchors=anchors,
-        rewards=rewards,
-        gas_used=recorder.gas_used,
-        contracts=p.deployment.to_dict(),
-    )
 
 
 def headline(plan: RunPlan, cv: list[FoldResult], model: ModelRecord, base: Baseline) -> Headline:

@@ -57,7 +57,7 @@ def create_task(plan: RunPlan, recorder: TaskRecorder, emit: EventSink) -> int:
     """Escrow the pool for the task; guest and host join. Return the task id."""
     p = recorder.parties
     emit(ChainReady(backend=p.backend.describe(), fed_task=p.deployment.fed_task))
-    task_id = recorder.create_task(plan.task_spec(), pool=plan.pool_wei)
+    task_id = recorder.create_task(plan.task_spec(), plan.terms())
     emit(TaskCreated(task_id=task_id, pool_wei=plan.pool_wei, rounds=1))
     return task_id
 

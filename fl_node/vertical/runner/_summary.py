@@ -30,8 +30,13 @@ CPU_NOTE = (
     "CPU seconds per epoch"
 )
 GAS_NOTE = (
-    "all task transactions (mint, approve, create, joins, round, anchors, "
-    "finalise, claims); contract deployment excluded"
+    "all task transactions (mints, approvals, create, joins, stakes, open, commits, "
+    "finalise, claims, remainder and stake withdrawals); contract deployment, gas funding "
+    "and the blocks mined to travel in time excluded"
+)
+CLOCK_NOTE = (
+    "travel: the run owned a chain that can move its clock (in-process, anvil, Hardhat) and "
+    "travelled past each deadline; wait: it waited for them in real time"
 )
 
 
@@ -149,23 +154,39 @@ def _shapley(record: RunRecord) -> dict[str, Any]:
 
 def _chain(record: RunRecord) -> dict[str, Any]:
     chain, parts = record.chain, record.collected.parts
+    timeline = chain.timeline
     return {
         "backend": chain.backend,
         "chain_id": chain.chain_id,
         "task_id": chain.task_id,
+        "protocol": "FedTask v2",
         "psi_commitment": record.psi.commitment,
         "psi_manifest_cid": chain.psi_manifest_cid,
         "model_parts": {
             role: {
                 "cid": parts[role].cid,
                 "hash": parts[role].hash,
-                "tx": chain.anchors[role],
+                "samples": parts[role].samples,
+                "tx": chain.commits[role],
                 "address": chain.addresses[role],
             }
             for role in ("guest", "host")
         },
         "model_manifest_cid": chain.rewards.model_cid,
         "evidence_cid": chain.rewards.evidence_cid,
+        "schedule": timeline.schedule,
+        "times": timeline.times,
+        "clock": timeline.clock,
+        "waited_seconds": timeline.waited_seconds,
+        "clock_note": CLOCK_NOTE,
+        "stakes": {
+            "participant_wei": chain.stakes.participant_wei,
+            "coordinator_wei": chain.stakes.coordinator_wei,
+            "slash_bps": chain.stakes.slash_bps,
+            "withdrawn_wei": chain.stakes.withdrawn_wei,
+        },
+        "transactions": timeline.transactions,
+        "gas_by_transaction": timeline.gas,
         "gas_used_total": chain.gas_used,
         "gas_note": GAS_NOTE,
         "contracts": chain.contracts,
@@ -179,6 +200,16 @@ def _rewards(record: RunRecord) -> dict[str, Any]:
         "paid_wei": rewards.paid_wei,
         "scores": rewards.scores,
         "remainder_wei": rewards.remainder_wei,
+        "cap_wei": rewards.cap_wei,
+        "budget_wei": rewards.budget_wei,
+        "rewards_root": rewards.rewards_root,
+        "shares_bps": rewards.shares_bps,
+        "claims": {
+            address: {"amount_wei": c.amount_wei, "tx": c.tx, "proof": list(c.proof)}
+            for address, c in rewards.claims.items()
+        },
+        "finalize_tx": rewards.finalize_tx,
+        "remainder_tx": rewards.remainder_tx,
     }
 
 

@@ -78,8 +78,19 @@ class PheCompared(Event):
     ratio: float
 
 
+@dataclass(frozen=True)
+class DeadlineReached(Event):
+    """The task's clock reached one of its deadlines, travelling there or waiting for it."""
+
+    deadline: str
+    timestamp: int
+    mode: str
+    waited_seconds: float
+
+
 __all__ = [
     "BaselineDone",
+    "DeadlineReached",
     "PartiesStarted",
     "PheCompared",
     "PsiDone",

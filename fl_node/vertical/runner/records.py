@@ -14,7 +14,7 @@ from fl_node.vertical.data import SplitIndices
 from fl_node.vertical.runner._errors import InconsistentResultError
 from fl_node.vertical.runner.baseline import Baseline
 from fl_node.vertical.runner.jobs import PartRecord, PsiOutcome, TrainOutcome
-from fl_node.vertical.runner.onchain import RewardsRecord
+from fl_node.vertical.runner.onchain import RewardsRecord, StakesRecord, TaskTimeline
 from fl_node.vertical.runner.parties import ROLES
 from fl_node.vertical.runner.settings import RunPlan
 from fl_node.vertical.transport import CommStats
@@ -193,7 +193,7 @@ class Collected:
 
 @dataclass(frozen=True)
 class ChainRecord:
-    """The task as recorded on chain."""
+    """The task as recorded on chain (``commits``: role -> its ``commitUpdate`` tx)."""
 
     backend: str
     chain_id: int
@@ -201,8 +201,10 @@ class ChainRecord:
     pool_wei: int
     psi_manifest_cid: str
     addresses: dict[str, str]
-    anchors: dict[str, str]
+    commits: dict[str, str]
     rewards: RewardsRecord
+    stakes: StakesRecord
+    timeline: TaskTimeline
     gas_used: int
     contracts: dict[str, object]
 

@@ -15,8 +15,10 @@ file; they connect to each other over mutual TLS on 127.0.0.1 and run, in order:
 The orchestrator also plays the auditor for the centralised baseline (it reads both CSVs,
 joins them and fits scikit-learn's logistic regression on the same split) and submits each
 party's chain transactions with that party's own key
-(:class:`~fl_node.vertical.runner.onchain.TaskRecorder`). It writes ``summary.json`` and the
-deliverables into ``out``.
+(:class:`~fl_node.vertical.runner.onchain.TaskRecorder`): the task is created before the
+parties start, round 1 opens once the PSI is done, each party commits its part of the
+anchored model as soon as it is saved, and the round is finalised, claimed and settled at
+the end. It writes ``summary.json`` and the deliverables into ``out``.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def run_vfl(
         JSON-RPC chain URL; an in-process chain when ``None`` (ignored given ``backend``).
     deployment : Deployment or None, default None
         Existing contracts to record the task on; ``None`` deploys fresh ones from the
-        chain's faucet.
+        chain's faucet (deadlines: see ``VflSettings.owns_chain``).
     keys : mapping of str to LocalAccount or None, default None
         Funded keys of ``sponsor``, ``coordinator``, ``guest``, ``host`` (any subset); the
         others get fresh keys funded from the faucet.
@@ -97,8 +99,9 @@ def run_vfl(
     started, load = time.perf_counter(), os.getloadavg()
     plan = (settings or VflSettings()).plan(dataset, out)
     chain = backend or connect(rpc_url)
+    owns, store = plan.settings.owns_chain, plan.out / "store"
     recorder = TaskRecorder.provision(
-        plan.out / "store", backend=chain, deployment=deployment, keys=keys
+        store, backend=chain, deployment=deployment, keys=keys, owns_chain=owns, emit=emit
     )
     record = _record(plan, recorder, emit, load)
     summary = _write(record, started)
@@ -116,9 +119,11 @@ def _record(
         round_cid = recorder.open_round(psi.manifest(recorder.task_id))
         cv = steps.cross_validate(procs, plan, emit)
         model = steps.train_model(procs, plan, emit)
+        parts = results.save_parts(procs, plan)
+        commits = results.commit_parts(recorder, parts)
         utilities, coalitions = steps.train_coalitions(procs, plan, model, emit)
         phe = steps.compare_phe(procs, plan, emit)
-        collected = results.collect(procs, plan)
+        collected = results.collect(procs, parts)
     base = results.baseline(plan, model, emit)
     shares = results.contributions(utilities, coalitions, plan.settings.shapley)
     chain = results.record_on_chain(
@@ -127,9 +132,9 @@ def _record(
         model,
         cv,
         shares,
-        collected.parts,
+        collected,
+        commits=commits,
         round_cid=round_cid,
-        pool_wei=plan.pool_wei,
         emit=emit,
     )
     figures = results.figures(model, collected.parts)

@@ -2,18 +2,23 @@
 
 :class:`VflSettings` holds every knob of :func:`~fl_node.vertical.runner.run_vfl` except the
 chain and the event sink; :meth:`VflSettings.plan` resolves it for one dataset into a
-:class:`RunPlan` (hyper-parameters, folds, the verified data files, the output folder).
+:class:`RunPlan` (hyper-parameters, folds, the verified data files, the output folder, the
+task's on-chain terms).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fl_node.vertical.data import DEFAULT_DROP_FRACTION, dataset_files
 from fl_node.vertical.protocol import HeteroLRConfig
 from fl_node.vertical.runner._errors import VflInputError
-from fl_node.vertical.runner.onchain import TOKEN
+from fl_node.vertical.runner.onchain import BPS, TOKEN, TaskTerms
+
+if TYPE_CHECKING:
+    from chain.fed_task import Schedule
 
 PRESETS: dict[str, HeteroLRConfig] = {
     "default-credit": HeteroLRConfig(
@@ -67,6 +72,21 @@ class VflSettings:
         end to end with the encrypted protocol (``None``: the dataset's :data:`CV_FOLDS`; 1:
         the single held-out split only). The anchored model is always the one trained on the
         single split.
+    owns_chain : bool, default True
+        The run may move the chain's clock past the task's deadlines where the chain allows it
+        (the in-process chain, anvil, the Hardhat node). ``False`` (a chain others use, or any
+        chain that cannot travel) waits for each deadline in real time.
+    schedule : Schedule or None, default None
+        The task's timetable on chain. ``None``: :func:`~.onchain.travel_schedule` (realistic
+        periods, travelled past) where the run travels, :func:`~.onchain.waiting_schedule`
+        where it waits. A waiting run must fit its training in the commit period and waits
+        for the inclusion, reveal and challenge periods and the stake cooldown.
+    participant_stake_tokens : int, default 0
+        Whole tokens the guest and the host each lock to join (returned after the cooldown).
+    coordinator_stake_tokens : int, default 0
+        Whole tokens the coordinator locks before it opens round 1.
+    slash_bps : int, default 0
+        Share of a flagged or stalling party's stake that is slashed, 0 to 10,000 basis points.
     """
 
     compare_phe: bool = False
@@ -80,6 +100,11 @@ class VflSettings:
     drop_fraction: float = DEFAULT_DROP_FRACTION
     config: HeteroLRConfig | None = None
     cv_folds: int | None = None
+    owns_chain: bool = True
+    schedule: Schedule | None = None
+    participant_stake_tokens: int = 0
+    coordinator_stake_tokens: int = 0
+    slash_bps: int = 0
 
     def plan(self, dataset: str, out: Path) -> RunPlan:
         """Resolve these settings for ``dataset`` (files verified, ``out`` created).
@@ -94,10 +119,11 @@ class VflSettings:
         Raises
         ------
         VflInputError
-            For an unknown dataset.
+            For an unknown dataset, or a pool, stake or slash share out of range.
         """
         if dataset not in PRESETS:
             raise VflInputError(f"unknown dataset {dataset!r}; choose from {sorted(PRESETS)}")
+        self._check_terms()
         cfg = replace(self.config or PRESETS[dataset], key_bits=self.key_bits, seed=self.seed)
         if self.epochs is not None:
             cfg = replace(cfg, max_epochs=self.epochs)
@@ -106,6 +132,16 @@ class VflSettings:
         out.mkdir(parents=True, exist_ok=True)
         guest_csv, host_csv = dataset_files(dataset)
         return RunPlan(dataset, out, self, cfg, folds, guest_csv, host_csv)
+
+    def _check_terms(self) -> None:
+        """Refuse a pool, stakes or slash share the contract would reject."""
+        if self.pool_tokens <= 0:
+            raise VflInputError(f"pool_tokens must be positive, not {self.pool_tokens}")
+        stakes = (self.participant_stake_tokens, self.coordinator_stake_tokens)
+        if min(stakes) < 0:
+            raise VflInputError(f"stakes must not be negative: {stakes}")
+        if not 0 <= self.slash_bps <= BPS:
+            raise VflInputError(f"slash_bps must be in 0..{BPS}, not {self.slash_bps}")
 
 
 @dataclass(frozen=True)
@@ -140,6 +176,17 @@ class RunPlan:
     def pool_wei(self) -> int:
         """The reward pool in wei."""
         return self.settings.pool_tokens * TOKEN
+
+    def terms(self) -> TaskTerms:
+        """What the sponsor asks of the task on chain: pool, schedule, stakes, slash share."""
+        s = self.settings
+        return TaskTerms(
+            pool=self.pool_wei,
+            schedule=s.schedule,
+            participant_stake=s.participant_stake_tokens * TOKEN,
+            coordinator_stake=s.coordinator_stake_tokens * TOKEN,
+            slash_bps=s.slash_bps,
+        )
 
     def task_spec(self) -> dict[str, object]:
         """The task spec stored in the content store (its hash goes on chain)."""
