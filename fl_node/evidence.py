@@ -6,6 +6,12 @@ the CID (``RoundFinalized.evidenceCid``). The audit reads it back with
 :meth:`RoundEvidence.from_dict`, which checks the document against the schema and raises
 :class:`~fl_node.errors.EvidenceError` naming the first field at fault.
 
+It holds everything an auditor needs to recompute the round (protocol v2): the round's commitments
+(the batch's root, CID and count, and every commitment with its participant, update hash, sample
+count, CID, source and signature), the verdict on every update, the aggregation, every coalition's
+utility and the contributions, the round's cap and budget, the rewards (amounts, their Merkle
+leaves and root), the participants flagged, and on the last round the contributors' shares.
+
 ``evidence.schema.json`` beside this module (:data:`SCHEMA_PATH`) describes the same shape as a
 JSON Schema (draft 2020-12) for auditors who do not run Python; a test checks that every evidence
 file the test world produces validates against it and that this module and the schema agree on
@@ -13,9 +19,9 @@ what they reject. The reader is stricter in one respect: an integer field must h
 integer (``2``, not ``2.0``, which JSON Schema counts as an integer too).
 
 Versioning: the ``kind`` string names the document and :data:`EVIDENCE_VERSION` is its schema
-version. Version 1 documents carry no ``version`` key: the first evidence files were published
-before the field existed and their CIDs are on-chain, so adding the key would change every CID.
-A later version writes ``"version": N``; a reader refuses versions it does not know.
+version, always written. Version 1 documents (protocol v1, where the contract paid the scores
+itself) carry no ``version`` key; this reader refuses them, as it refuses any version it does not
+know.
 """
 
 from __future__ import annotations
@@ -34,17 +40,17 @@ from kernel.types import Address
 EVIDENCE_KIND = "fedmarket/round-evidence"
 """The ``kind`` of every round-evidence document."""
 
-EVIDENCE_VERSION = 1
-"""The schema version this module writes (implied when a document has no ``version`` key)."""
+EVIDENCE_VERSION = 2
+"""The schema version this module writes (protocol v2)."""
 
-SUPPORTED_VERSIONS = (1,)
+SUPPORTED_VERSIONS = (2,)
 """Schema versions :meth:`RoundEvidence.from_dict` can read."""
 
 SCHEMA_PATH = Path(__file__).with_name("evidence.schema.json")
 """The JSON Schema of the document (draft 2020-12)."""
 
 NOT_SUBMITTED = "not_submitted"
-"""The verdict reason of a participant that anchored nothing in the round."""
+"""The verdict reason of a participant that committed nothing in the round."""
 
 REJECTION_REASONS = (
     NOT_SUBMITTED,
@@ -63,8 +69,13 @@ REJECTION_REASONS = (
 )
 """Every reason a verdict may give (see :class:`~fl_node.errors.UpdateRejectedError`)."""
 
+COMMITMENT_SOURCES = ("batch", "direct")
+"""How a commitment reached the chain: a leaf of the coordinator's batch, or the participant's
+own ``commitUpdate`` (which supersedes its leaf)."""
+
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _HASH = re.compile(r"0x[0-9a-f]{64}")
+_SIGNATURE = re.compile(r"0x[0-9a-f]{130}")
 _COALITION = re.compile(r"([0-9]+(,[0-9]+)*)?")
 _METRICS = tuple(f.name for f in fields(BinaryMetrics))
 _T = TypeVar("_T")
@@ -132,12 +143,24 @@ def _list(value: Any, where: str) -> list[Any]:
     return value
 
 
+def _items(value: Any, where: str, read: Callable[[Any, str], _T]) -> tuple[_T, ...]:
+    """Every item of the array at ``where``, each read with ``read``."""
+    return tuple(read(v, f"{where}[{i}]") for i, v in enumerate(_list(value, where)))
+
+
 def _address(value: Any, where: str) -> Address:
     return Address(_str(value, where, _ADDRESS))
 
 
 def _hash(value: Any, where: str) -> str:
     return _str(value, where, _HASH)
+
+
+def _choice(value: Any, where: str, allowed: tuple[str, ...]) -> str:
+    text = _str(value, where)
+    if text not in allowed:
+        raise EvidenceError(where, f"{text!r} is not one of {', '.join(allowed)}")
+    return text
 
 
 def _optional(value: Any, where: str, read: Callable[[Any, str], _T]) -> _T | None:
@@ -158,9 +181,134 @@ class ModelRef:
 
     @classmethod
     def from_dict(cls, value: Any, where: str) -> ModelRef:
-        """Read and check the JSON form at ``where``."""
+        """Read and check the JSON form at ``where``.
+
+        Parameters
+        ----------
+        value : Any
+            The parsed JSON value.
+        where : str
+            Its path in the document (for error messages).
+        """
         doc = _object(value, where, {"cid", "hash"})
         return cls(cid=_str(doc["cid"], f"{where}.cid"), hash=_hash(doc["hash"], f"{where}.hash"))
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    """The round's commitment batch as posted: its Merkle root, document CID and leaf count."""
+
+    root: str
+    cid: str
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"root": self.root, "cid": self.cid, "count": self.count}
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> BatchRef:
+        """Read and check the JSON form at ``where``.
+
+        Parameters
+        ----------
+        value : Any
+            The parsed JSON value.
+        where : str
+            Its path in the document (for error messages).
+        """
+        doc = _object(value, where, _keys(cls))
+        return cls(
+            root=_hash(doc["root"], f"{where}.root"),
+            cid=_str(doc["cid"], f"{where}.cid"),
+            count=_int(doc["count"], f"{where}.count", minimum=1),
+        )
+
+
+@dataclass(frozen=True)
+class CommitmentRecord:
+    """One participant's commitment to its update of the round, as the chain holds it.
+
+    ``signature`` is the participant's EIP-712 ``UpdateCommitment`` signature of a batched leaf
+    (0x-hex, 65 bytes) and ``None`` for a direct commitment (its transaction is the proof).
+    """
+
+    participant: Address
+    update_hash: str
+    samples: int
+    cid: str
+    source: str
+    signature: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "participant": self.participant,
+            "update_hash": self.update_hash,
+            "samples": self.samples,
+            "cid": self.cid,
+            "source": self.source,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> CommitmentRecord:
+        """Read and check the JSON form at ``where``.
+
+        Parameters
+        ----------
+        value : Any
+            The parsed JSON value.
+        where : str
+            Its path in the document (for error messages).
+        """
+        doc = _object(value, where, _keys(cls))
+        return cls(
+            participant=_address(doc["participant"], f"{where}.participant"),
+            update_hash=_hash(doc["update_hash"], f"{where}.update_hash"),
+            samples=_int(doc["samples"], f"{where}.samples", minimum=1),
+            cid=_str(doc["cid"], f"{where}.cid"),
+            source=_choice(doc["source"], f"{where}.source", COMMITMENT_SOURCES),
+            signature=_optional(
+                doc["signature"], f"{where}.signature", lambda v, w: _str(v, w, _SIGNATURE)
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class CommitmentsRecord:
+    """The round's commitments: the batch (``None`` when none was posted) and every commitment.
+
+    ``entries`` holds one commitment per participant that committed, in join order: the batch's
+    leaves, each superseded by its participant's direct commitment when there is one.
+    """
+
+    batch: BatchRef | None
+    entries: tuple[CommitmentRecord, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "batch": None if self.batch is None else self.batch.to_dict(),
+            "entries": [e.to_dict() for e in self.entries],
+        }
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> CommitmentsRecord:
+        """Read and check the JSON form at ``where``.
+
+        Parameters
+        ----------
+        value : Any
+            The parsed JSON value.
+        where : str
+            Its path in the document (for error messages).
+        """
+        doc = _object(value, where, _keys(cls))
+        return cls(
+            batch=_optional(doc["batch"], f"{where}.batch", BatchRef.from_dict),
+            entries=_items(doc["entries"], f"{where}.entries", CommitmentRecord.from_dict),
+        )
 
 
 @dataclass(frozen=True)
@@ -169,7 +317,7 @@ class UpdateVerdict:
 
     participant: Address
     accepted: bool
-    reason: str | None  # None when accepted; "not_submitted" when nothing was anchored
+    reason: str | None  # None when accepted; "not_submitted" when nothing was committed
     detail: str = ""
     cid: str | None = None
     update_hash: str | None = None
@@ -193,7 +341,15 @@ class UpdateVerdict:
 
     @classmethod
     def from_dict(cls, value: Any, where: str) -> UpdateVerdict:
-        """Read and check the JSON form at ``where``."""
+        """Read and check the JSON form at ``where``.
+
+        Parameters
+        ----------
+        value : Any
+            The parsed JSON value.
+        where : str
+            Its path in the document (for error messages).
+        """
         doc = _object(value, where, _keys(cls))
         reason = _optional(doc["reason"], f"{where}.reason", _str)
         if reason is not None and reason not in REJECTION_REASONS:
@@ -229,7 +385,15 @@ class AggregationRecord:
 
     @classmethod
     def from_dict(cls, value: Any, where: str) -> AggregationRecord:
-        """Read and check the JSON form at ``where``."""
+        """Read and check the JSON form at ``where``.
+
+        Parameters
+        ----------
+        value : Any
+            The parsed JSON value.
+        where : str
+            Its path in the document (for error messages).
+        """
         doc = _object(value, where, {"strategy", "server_lr", "weights"})
         weights = _mapping(doc["weights"], f"{where}.weights")
         return cls(
@@ -266,7 +430,15 @@ class ContributionRecord:
 
     @classmethod
     def from_dict(cls, value: Any, where: str) -> ContributionRecord:
-        """Read and check the JSON form at ``where``."""
+        """Read and check the JSON form at ``where``.
+
+        Parameters
+        ----------
+        value : Any
+            The parsed JSON value.
+        where : str
+            Its path in the document (for error messages).
+        """
         doc = _object(value, where, _keys(cls))
         utilities = _mapping(doc["utilities"], f"{where}.utilities")
         return cls(
@@ -280,45 +452,134 @@ class ContributionRecord:
                 _str(k, f"{where}.utilities key", _COALITION): _number(v, f"{where}.utilities.{k}")
                 for k, v in utilities.items()
             },
-            scores=tuple(
-                _number(s, f"{where}.scores[{i}]")
-                for i, s in enumerate(_list(doc["scores"], f"{where}.scores"))
-            ),
+            scores=_items(doc["scores"], f"{where}.scores", _number),
+        )
+
+
+@dataclass(frozen=True)
+class RewardLeaf:
+    """One leaf of the round's rewards tree: ``(taskId, round, account, amount)``."""
+
+    account: Address
+    amount: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"account": self.account, "amount": self.amount}
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> RewardLeaf:
+        """Read and check the JSON form at ``where``.
+
+        Parameters
+        ----------
+        value : Any
+            The parsed JSON value.
+        where : str
+            Its path in the document (for error messages).
+        """
+        doc = _object(value, where, _keys(cls))
+        return cls(
+            account=_address(doc["account"], f"{where}.account"),
+            amount=_int(doc["amount"], f"{where}.amount", minimum=1),
         )
 
 
 @dataclass(frozen=True)
 class RewardSplit:
-    """The round's budget, the fixed-point scores sent on-chain and the amounts they pay."""
+    """The round's cap and budget, the fixed-point scores, the amounts and their Merkle tree.
 
+    Attributes
+    ----------
+    cap : int
+        The round's on-chain budget cap when it was finalised (``roundCap``).
+    budget : int
+        What the round pays (at most ``cap``): the sum of ``amounts``.
+    scores : tuple of int
+        Fixed-point scores per participant in join order (1.0 = 10**18), 0 unless accepted.
+    amounts : tuple of int
+        Wei per participant in join order.
+    split : str
+        How amounts follow from scores.
+    root : str
+        The rewards root posted on-chain (zero when the budget is zero).
+    leaves : tuple of RewardLeaf
+        The positive amounts, in join order: the leaves under ``root``.
+    """
+
+    cap: int
     budget: int
     scores: tuple[int, ...]
     amounts: tuple[int, ...]
     split: str
+    root: str
+    leaves: tuple[RewardLeaf, ...]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
+            "cap": self.cap,
             "budget": self.budget,
             "scores": list(self.scores),
             "amounts": list(self.amounts),
             "split": self.split,
+            "root": self.root,
+            "leaves": [leaf.to_dict() for leaf in self.leaves],
         }
 
     @classmethod
     def from_dict(cls, value: Any, where: str) -> RewardSplit:
-        """Read and check the JSON form at ``where``."""
+        """Read and check the JSON form at ``where``.
+
+        Parameters
+        ----------
+        value : Any
+            The parsed JSON value.
+        where : str
+            Its path in the document (for error messages).
+        """
         doc = _object(value, where, _keys(cls))
-
-        def ints(key: str) -> tuple[int, ...]:
-            items = _list(doc[key], f"{where}.{key}")
-            return tuple(_int(v, f"{where}.{key}[{i}]") for i, v in enumerate(items))
-
         return cls(
+            cap=_int(doc["cap"], f"{where}.cap"),
             budget=_int(doc["budget"], f"{where}.budget"),
-            scores=ints("scores"),
-            amounts=ints("amounts"),
+            scores=_items(doc["scores"], f"{where}.scores", _int),
+            amounts=_items(doc["amounts"], f"{where}.amounts", _int),
             split=_str(doc["split"], f"{where}.split"),
+            root=_hash(doc["root"], f"{where}.root"),
+            leaves=_items(doc["leaves"], f"{where}.leaves", RewardLeaf.from_dict),
+        )
+
+
+@dataclass(frozen=True)
+class SharesRecord:
+    """The last round's shares: cumulative contributions and the basis points they give."""
+
+    contributions: tuple[float, ...]
+    bps: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"contributions": list(self.contributions), "bps": list(self.bps)}
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> SharesRecord:
+        """Read and check the JSON form at ``where``.
+
+        Parameters
+        ----------
+        value : Any
+            The parsed JSON value.
+        where : str
+            Its path in the document (for error messages).
+        """
+        doc = _object(value, where, _keys(cls))
+        bps = _items(doc["bps"], f"{where}.bps", _int)
+        for i, b in enumerate(bps):
+            if b > 10_000:
+                raise EvidenceError(f"{where}.bps[{i}]", "must be <= 10000")
+        return cls(
+            contributions=_items(doc["contributions"], f"{where}.contributions", _number),
+            bps=bps,
         )
 
 
@@ -344,7 +605,15 @@ class RoundMetrics:
 
     @classmethod
     def from_dict(cls, value: Any, where: str) -> RoundMetrics:
-        """Read and check the JSON form at ``where``."""
+        """Read and check the JSON form at ``where``.
+
+        Parameters
+        ----------
+        value : Any
+            The parsed JSON value.
+        where : str
+            Its path in the document (for error messages).
+        """
         doc = _object(value, where, {"validation", "test"})
         return cls(
             validation=_metrics_from_dict(doc["validation"], f"{where}.validation"),
@@ -368,6 +637,8 @@ class RoundEvidence:
         The global model the round started from.
     participants : tuple of str
         The task's participants in join order.
+    commitments : CommitmentsRecord
+        The batch and every commitment the chain holds for the round.
     updates : tuple of UpdateVerdict
         One verdict per participant, in join order.
     aggregation : AggregationRecord
@@ -375,13 +646,17 @@ class RoundEvidence:
     contribution : ContributionRecord
         Method, utilities and per-participant contributions.
     rewards : RewardSplit
-        Budget, on-chain scores and amounts.
+        Cap, budget, scores, amounts, rewards leaves and root.
+    flagged : tuple of str
+        Participants flagged malicious in this round (slashed after the window).
     new_model : ModelRef
         The aggregated global model.
     metrics : RoundMetrics
         The new model's validation and test metrics.
+    shares : SharesRecord or None
+        The contributors' shares (last round only).
     version : int, default EVIDENCE_VERSION
-        Schema version (written only when it is not 1).
+        Schema version (always written).
     """
 
     kind: ClassVar[str] = EVIDENCE_KIND
@@ -391,33 +666,37 @@ class RoundEvidence:
     coordinator: Address
     base_model: ModelRef
     participants: tuple[Address, ...]
+    commitments: CommitmentsRecord
     updates: tuple[UpdateVerdict, ...]
     aggregation: AggregationRecord
     contribution: ContributionRecord
     rewards: RewardSplit
+    flagged: tuple[Address, ...]
     new_model: ModelRef
     metrics: RoundMetrics
+    shares: SharesRecord | None = None
     version: int = field(default=EVIDENCE_VERSION)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; its canonical JSON is what the store holds."""
-        doc: dict[str, Any] = {
+        return {
             "kind": self.kind,
+            "version": self.version,
             "task_id": self.task_id,
             "round": self.round,
             "coordinator": self.coordinator,
             "base_model": self.base_model.to_dict(),
             "participants": list(self.participants),
+            "commitments": self.commitments.to_dict(),
             "updates": [v.to_dict() for v in self.updates],
             "aggregation": self.aggregation.to_dict(),
             "contribution": self.contribution.to_dict(),
             "rewards": self.rewards.to_dict(),
+            "flagged": list(self.flagged),
             "new_model": self.new_model.to_dict(),
             "metrics": self.metrics.to_dict(),
+            "shares": None if self.shares is None else self.shares.to_dict(),
         }
-        if self.version != 1:  # version 1 is implied by its absence (see the module docstring)
-            doc["version"] = self.version
-        return doc
 
     @classmethod
     def from_dict(cls, value: Any) -> RoundEvidence:
@@ -433,35 +712,34 @@ class RoundEvidence:
         EvidenceError
             When the document does not follow the schema; the message names the field.
         """
-        doc = _object(value, "evidence", _keys(cls) - {"version"} | {"kind"}, {"version"})
+        doc = _mapping(value, "evidence")
         version = _int(doc.get("version", 1), "evidence.version", minimum=1)
         if version not in SUPPORTED_VERSIONS:
             raise EvidenceError("evidence.version", f"{version} is not a version this reader knows")
+        doc = _object(doc, "evidence", _keys(cls) | {"kind"})
         if doc["kind"] != EVIDENCE_KIND:
             raise EvidenceError("evidence.kind", f"must be {EVIDENCE_KIND!r}")
-        participants = _list(doc["participants"], "evidence.participants")
-        updates = _list(doc["updates"], "evidence.updates")
         return cls(
             task_id=_int(doc["task_id"], "evidence.task_id"),
             round=_int(doc["round"], "evidence.round", minimum=1),
             coordinator=_address(doc["coordinator"], "evidence.coordinator"),
             base_model=ModelRef.from_dict(doc["base_model"], "evidence.base_model"),
-            participants=tuple(
-                _address(p, f"evidence.participants[{i}]") for i, p in enumerate(participants)
-            ),
-            updates=tuple(
-                UpdateVerdict.from_dict(u, f"evidence.updates[{i}]") for i, u in enumerate(updates)
-            ),
+            participants=_items(doc["participants"], "evidence.participants", _address),
+            commitments=CommitmentsRecord.from_dict(doc["commitments"], "evidence.commitments"),
+            updates=_items(doc["updates"], "evidence.updates", UpdateVerdict.from_dict),
             aggregation=AggregationRecord.from_dict(doc["aggregation"], "evidence.aggregation"),
             contribution=ContributionRecord.from_dict(doc["contribution"], "evidence.contribution"),
             rewards=RewardSplit.from_dict(doc["rewards"], "evidence.rewards"),
+            flagged=_items(doc["flagged"], "evidence.flagged", _address),
             new_model=ModelRef.from_dict(doc["new_model"], "evidence.new_model"),
             metrics=RoundMetrics.from_dict(doc["metrics"], "evidence.metrics"),
+            shares=_optional(doc["shares"], "evidence.shares", SharesRecord.from_dict),
             version=version,
         )
 
 
 __all__ = [
+    "COMMITMENT_SOURCES",
     "EVIDENCE_KIND",
     "EVIDENCE_VERSION",
     "NOT_SUBMITTED",
@@ -469,10 +747,15 @@ __all__ = [
     "SCHEMA_PATH",
     "SUPPORTED_VERSIONS",
     "AggregationRecord",
+    "BatchRef",
+    "CommitmentRecord",
+    "CommitmentsRecord",
     "ContributionRecord",
     "ModelRef",
+    "RewardLeaf",
     "RewardSplit",
     "RoundEvidence",
     "RoundMetrics",
+    "SharesRecord",
     "UpdateVerdict",
 ]
