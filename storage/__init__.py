@@ -18,8 +18,11 @@ from storage.base import (
 from storage.errors import (
     ContentIntegrityError,
     ContentNotFoundError,
+    ContentTooLargeError,
     InvalidCidError,
     StoreError,
+    StoreProtocolError,
+    StoreUnavailableError,
 )
 from storage.local import LocalCidStore
 
@@ -27,10 +30,13 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "ContentIntegrityError",
     "ContentNotFoundError",
+    "ContentTooLargeError",
     "ContentStore",
     "InvalidCidError",
     "LocalCidStore",
     "StoreError",
+    "StoreProtocolError",
+    "StoreUnavailableError",
     "canonical_json",
     "compute_cid",
     "content_hash",

@@ -18,6 +18,7 @@ from kernel.types import Cid, Hash32
 from storage._cid import cid_of, parse_cid
 from storage.errors import (
     ContentIntegrityError,
+    ContentTooLargeError,
     InvalidCidError,
 )
 
@@ -73,8 +74,12 @@ class ContentStore(ABC):
     """A content-addressed object store keyed by IPFS CIDs.
 
     Implemented by :class:`~storage.local.LocalCidStore` (the embedded default, a folder on
-    local disk). An IPFS-daemon client (Kubo RPC API) is meant to implement the same interface;
-    it does not exist yet, but the CIDs are already those an IPFS node computes.
+    local disk) and :class:`~storage.ipfs.IpfsStore` (an IPFS daemon through its RPC API). Both
+    name the same bytes with the same CID.
+
+    Pinning marks the objects that must be kept: :meth:`put` alone does not pin, and a store
+    that collects garbage (an IPFS daemon with GC enabled) may drop unpinned objects. Code that
+    publishes a task or a listing pins every CID it references.
     """
 
     name: str = "abstract"
@@ -90,6 +95,53 @@ class ContentStore(ABC):
     @abstractmethod
     def has(self, cid: Cid) -> bool:
         """Whether an object is stored under ``cid``."""
+
+    @abstractmethod
+    def _pin(self, cid: Cid) -> None:
+        """Pin ``cid``; raise ContentNotFoundError if it is not stored here."""
+
+    @abstractmethod
+    def _unpin(self, cid: Cid) -> bool:
+        """Unpin ``cid``; return whether it was pinned."""
+
+    @abstractmethod
+    def pinned(self) -> frozenset[Cid]:
+        """The CIDs pinned in this store."""
+
+    def pin(self, cid: str) -> Cid:
+        """Pin the object stored under ``cid`` so that it is kept; pinning twice is a no-op.
+
+        Parameters
+        ----------
+        cid : str
+            The object's CID. For an object of several blocks, every block is pinned.
+
+        Raises
+        ------
+        InvalidCidError, ContentNotFoundError
+        """
+        valid = validate_cid(cid)
+        self._pin(valid)
+        return valid
+
+    def unpin(self, cid: str) -> bool:
+        """Unpin ``cid``; the object stays until a garbage collection removes it.
+
+        Parameters
+        ----------
+        cid : str
+            The object's CID.
+
+        Returns
+        -------
+        bool
+            Whether it was pinned (unpinning an unpinned CID is a no-op).
+
+        Raises
+        ------
+        InvalidCidError
+        """
+        return self._unpin(validate_cid(cid))
 
     def get(self, cid: str, *, verify: bool = True, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         """Return the bytes stored under ``cid``.
@@ -107,11 +159,13 @@ class ContentStore(ABC):
         Raises
         ------
         InvalidCidError, ContentNotFoundError, ContentIntegrityError
+            ``ContentTooLargeError`` (a ``ContentIntegrityError``) when the object is larger than
+            ``max_bytes``; it is refused before being read whole.
         """
         valid = validate_cid(cid)
         data = self._read(valid, max_bytes)
         if len(data) > max_bytes:
-            raise ContentIntegrityError(f"get: {cid} is larger than {max_bytes} bytes")
+            raise ContentTooLargeError(f"get: {cid} is larger than {max_bytes} bytes")
         if verify:
             self.verify(valid, data)
         return data

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from kernel.errors import FedmarketError, IntegrityError, InvalidInputError, NotFoundError
+from kernel.errors import (
+    FedmarketError,
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    ProtocolError,
+    ServiceUnavailableError,
+)
 
 
 class StoreError(FedmarketError):
@@ -17,8 +24,47 @@ class ContentIntegrityError(StoreError, IntegrityError):
     """The bytes found do not hash to the CID asked for (or exceed the size allowed)."""
 
 
+class ContentTooLargeError(ContentIntegrityError):
+    """The object is larger than the caller allows; it was refused before being read whole."""
+
+
 class InvalidCidError(StoreError, InvalidInputError):
     """The string is not a CID this store accepts."""
 
 
-__all__ = ["ContentIntegrityError", "ContentNotFoundError", "InvalidCidError", "StoreError"]
+class StoreUnavailableError(StoreError, ServiceUnavailableError):
+    """The store's service (an IPFS daemon) cannot be reached, even after retrying."""
+
+
+class StoreProtocolError(StoreError, ProtocolError):
+    """The store's service answered something that is not a valid answer to the request."""
+
+
+class InvalidKeyError(StoreError, InvalidInputError):
+    """A key, public key or signature given to the sealing functions is malformed."""
+
+
+class SealedDataError(StoreError, IntegrityError):
+    """A sealed envelope or wrapped key is malformed, tampered with, or opened wrongly.
+
+    Opening with the wrong key or the wrong associated data fails AES-GCM's authentication the
+    same way as a changed byte does: the error cannot, and does not, say which it was.
+    """
+
+
+class SignerMismatchError(StoreError, IntegrityError):
+    """A signature recovers to another address than the one it is claimed to come from."""
+
+
+__all__ = [
+    "ContentIntegrityError",
+    "ContentNotFoundError",
+    "ContentTooLargeError",
+    "InvalidCidError",
+    "InvalidKeyError",
+    "SealedDataError",
+    "SignerMismatchError",
+    "StoreError",
+    "StoreProtocolError",
+    "StoreUnavailableError",
+]

@@ -7,6 +7,7 @@ import pytest
 from storage import (
     ContentIntegrityError,
     ContentNotFoundError,
+    ContentTooLargeError,
     InvalidCidError,
     LocalCidStore,
     canonical_json,
@@ -51,8 +52,34 @@ class ContentStoreContract:
 
     def test_size_limit(self, store):
         cid = store.put(bytes(2048))
-        with pytest.raises(ContentIntegrityError):
+        with pytest.raises(ContentTooLargeError):
             store.get(cid, max_bytes=1024)
+        with pytest.raises(ContentIntegrityError):  # the family callers already catch
+            store.get(cid, max_bytes=2047)
+        assert store.get(cid, max_bytes=2048) == bytes(2048)
+
+    def test_pin_unpin_pinned(self, store):
+        a, b = store.put(b"pinned a " + os.urandom(8)), store.put(b"pinned b " + os.urandom(8))
+        before = store.pinned()
+        assert a not in before and b not in before  # put alone does not pin
+        assert store.pin(a) == a
+        assert store.pin(a) == a  # twice is a no-op
+        store.pin(b)
+        assert store.pinned() == before | {a, b}
+        assert store.unpin(a) is True
+        assert store.unpin(a) is False
+        assert store.pinned() == before | {b}
+        assert store.get(a)  # unpinned objects stay until a garbage collection
+        store.unpin(b)
+        assert store.pinned() == before
+
+    def test_pin_of_a_missing_object(self, store):
+        missing = compute_cid(b"never stored " + os.urandom(8))
+        with pytest.raises(ContentNotFoundError):
+            store.pin(missing)
+        assert missing not in store.pinned()
+        with pytest.raises(InvalidCidError):
+            store.pin("not-a-cid")
 
 
 class TestLocalCidStore(ContentStoreContract):
@@ -67,6 +94,14 @@ class TestLocalCidStore(ContentStoreContract):
             store.get(cid)
         # unverified read returns what is on disk, for callers that check an on-chain hash first
         assert store.get(cid, verify=False) == b"poisoned update"
+
+    def test_pins_lie_beside_the_objects(self, store):
+        cid = store.put(b"kept")
+        store.pin(cid)
+        assert (store.root / ".pins" / cid).is_file()
+        (store.root / ".pins" / "junk").touch()  # not a CID: ignored
+        assert store.pinned() == {cid}
+        assert LocalCidStore(store.root).pinned() == {cid}  # another process sees them
 
 
 def test_content_hash_is_keccak256():
