@@ -1,10 +1,11 @@
 """Content-addressed storage shared by every part of fedmarket (a floor above the kernel).
 
 Objects are named by their IPFS CID (CIDv1, raw leaves, sha2-256), computed locally exactly as an
-IPFS node computes it. The one backend today keeps them in a folder (:class:`LocalCidStore`, the
-embedded default); a client of an IPFS daemon is still to come, behind the same
-:class:`ContentStore` interface. On-chain anchors are keccak-256 of the stored bytes
-(:func:`content_hash`). Imports only the kernel.
+IPFS node computes it. Two backends implement the :class:`ContentStore` interface:
+:class:`LocalCidStore` (the embedded default, a folder) and :class:`IpfsStore` (an IPFS daemon
+through its RPC API, whose answers are checked against the local computation). Stores pin what
+must be kept. On-chain anchors are keccak-256 of the stored bytes (:func:`content_hash`).
+Artifacts sold encrypted are sealed with :mod:`storage.sealing`. Imports only the kernel.
 """
 
 from storage.base import (
@@ -24,6 +25,7 @@ from storage.errors import (
     StoreProtocolError,
     StoreUnavailableError,
 )
+from storage.ipfs import IpfsClient, IpfsStore, RetryPolicy
 from storage.local import LocalCidStore
 
 __all__ = [
@@ -33,7 +35,10 @@ __all__ = [
     "ContentTooLargeError",
     "ContentStore",
     "InvalidCidError",
+    "IpfsClient",
+    "IpfsStore",
     "LocalCidStore",
+    "RetryPolicy",
     "StoreError",
     "StoreProtocolError",
     "StoreUnavailableError",
