@@ -1,12 +1,20 @@
-"""The coordinator: opens rounds, checks and aggregates updates, measures contributions, pays.
+"""The coordinator (protocol v2): stakes, opens rounds, batches commitments, checks, scores, pays.
 
-Per round it publishes the global model and opens the round on-chain, then, once the updates are
-in, fetches each one and rejects any whose bytes do not match the hash its participant anchored
-(recording why), aggregates the rest with the task's strategy, measures each participant's
-contribution on its own validation set, evaluates on its held-out test set, stores the new model
-and an evidence file (a :class:`~fl_node.evidence.RoundEvidence`: every input's CID, the verdicts,
-the utilities, the scores and the rewards), and finalises the round on-chain; the contract pays
-from the escrow in proportion to the scores.
+Per round it opens the round on-chain with the current global model; collects the mailbox's signed
+commitments before the commit deadline, checks each signature, stores the batch document and
+posts its Merkle root (one transaction, whatever the number of participants); from the reveal
+deadline it reads the round's commitments (the batch's leaves, each superseded by its participant's
+direct ``commitUpdate``), fetches each update by its committed CID and rejects any whose bytes
+differ from the commitment, whose sample count differs from the committed one, or that fails the
+usual validation (recording why, and flagging the authors of provably malicious updates);
+aggregates the rest with the task's strategy, measures each participant's contribution on its own
+validation set, allocates the round's budget within the on-chain cap, builds the rewards Merkle
+tree, stores the new model and the evidence (:class:`~fl_node.evidence.RoundEvidence`), and
+finalises before the finalize deadline. The last round also posts the contributors' shares.
+
+It waits for each deadline with :meth:`~chain.backends.ChainBackend.wait_until`: with ``travel``
+it moves the clock of a dev chain (the in-process demo and tests: it must then be the only party
+that does), otherwise it waits in real time.
 """
 
 from __future__ import annotations
@@ -14,59 +22,56 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from chain import FedTaskClient, Signer, TaskStatus, UpdateAnchor
+from chain.commitments import encode_shares
+from chain.fed_task import FedTaskClient, Finalization, Schedule
+from chain.signer import Signer, TxResult
+from chain.token import RewardTokenClient
+from fl_node.commitments import BatchDocument, PostedBatch, commitments_of_round, screen_envelopes
 from fl_node.data import LocalDataset
-from fl_node.errors import (
-    NotCoordinatorError,
-    PayoutMismatchError,
-    TaskStateError,
-    UpdateRejectedError,
-)
+from fl_node.errors import NotCoordinatorError, TaskStateError
 from fl_node.evaluation import BinaryMetrics, binary_metrics
 from fl_node.evidence import (
     NOT_SUBMITTED,
     AggregationRecord,
+    BatchRef,
+    CommitmentRecord,
+    CommitmentsRecord,
     ContributionRecord,
     ModelRef,
     RewardSplit,
     RoundEvidence,
     RoundMetrics,
+    SharesRecord,
     UpdateVerdict,
 )
+from fl_node.mailbox import CommitmentEnvelope, Mailbox
 from fl_node.models import TabularClassifier, build_model, trainable_state
-from fl_node.participant import fetch_verified
-from fl_node.serialization import UpdateMeta, decode_model, decode_update, encode_model
+from fl_node.participant import fetch_verified, round_opening
+from fl_node.payout import (
+    allocate_within_cap,
+    contributions_of,
+    cumulative_contributions,
+    reward_split,
+    shares_record,
+)
+from fl_node.serialization import decode_model, encode_model
 from fl_node.strategies import ClientUpdate, Strategy
 from fl_node.task import TaskSpec
 from fl_node.training import cpu_threads_for, pick_device
-from incentives import (
-    ContributionEstimator,
-    ExactShapley,
-    LeaveOneOut,
-    RoundRewards,
-    allocate_round,
-)
+from fl_node.validation import RoundContext, check_update, flagged_in, shapes_of
+from incentives import ContributionEstimator, ExactShapley, LeaveOneOut
 from incentives.contribution import Coalition
 from kernel.types import Address
-from storage import (
-    ContentIntegrityError,
-    ContentNotFoundError,
-    ContentStore,
-    InvalidCidError,
-    content_hash,
-    validate_cid,
-)
+from storage import ContentStore, content_hash
 
 log = logging.getLogger(__name__)
-
-MAX_UPDATE_BYTES = 64 * 1024 * 1024
-"""Largest update the coordinator will download."""
 
 _ESTIMATORS: dict[str, Callable[[], ContributionEstimator]] = {
     "leave-one-out": LeaveOneOut,
@@ -79,8 +84,40 @@ UTILITY_DESCRIPTION = (
 )
 """What a coalition's utility measures, as the evidence states it."""
 
-SPLIT_DESCRIPTION = "amount_i = floor(budget*C_i/S) - floor(budget*C_(i-1)/S)"
-"""How amounts follow from scores, as the evidence states it (see :mod:`incentives.rewards`)."""
+
+class Phase(StrEnum):
+    """Where a round stands when :meth:`Coordinator.run` hands over to the participants."""
+
+    OPENED = "opened"
+    """The round is open: train and commit (mailbox or direct) before the commit deadline."""
+    INCLUSION = "inclusion"
+    """The commit deadline passed: a participant left out of the batch commits directly."""
+    REVEAL = "reveal"
+    """The reveal started: participants publish their updates' bytes."""
+    FINALIZED = "finalized"
+    """The round was finalised (its challenge window runs)."""
+    CLAIMABLE = "claimable"
+    """The last round's challenge window passed: everything can be claimed."""
+    ENDED = "ended"
+    """The stake cooldown passed: stakes can be withdrawn."""
+
+
+RoundHook = Callable[[int, Phase], None]
+"""Called with the round and the phase it reached (in-process runs step the participants)."""
+
+
+@dataclass(frozen=True)
+class RoundGas:
+    """Gas the coordinator spent on one round's transactions."""
+
+    open: int = 0
+    batch: int = 0
+    finalize: int = 0
+
+    @property
+    def total(self) -> int:
+        """All three."""
+        return self.open + self.batch + self.finalize
 
 
 @dataclass(frozen=True)
@@ -88,18 +125,20 @@ class RoundReport:
     """Everything one finalised round produced."""
 
     round: int
+    batch: BatchRef | None
+    commitments: tuple[CommitmentRecord, ...]
     verdicts: list[UpdateVerdict]
     contributions: list[float]
-    scores: list[int]
-    budget: int
-    amounts: list[int]
+    rewards: RewardSplit
+    flagged: tuple[Address, ...]
+    shares: SharesRecord | None
     model_cid: str
     model_hash: str
     model_bytes: int
     evidence_cid: str
     validation: BinaryMetrics
     test: BinaryMetrics
-    gas_used: int
+    gas: RoundGas
     seconds: float
     utilities: dict[str, float] = field(default_factory=dict)
 
@@ -110,8 +149,23 @@ class RoundReport:
 
     @property
     def rejected(self) -> list[UpdateVerdict]:
-        """Updates anchored but rejected."""
+        """Updates committed but rejected."""
         return [v for v in self.verdicts if not v.accepted and v.reason != NOT_SUBMITTED]
+
+    @property
+    def scores(self) -> list[int]:
+        """Fixed-point scores per participant (join order)."""
+        return list(self.rewards.scores)
+
+    @property
+    def amounts(self) -> list[int]:
+        """Wei paid per participant (join order)."""
+        return list(self.rewards.amounts)
+
+    @property
+    def budget(self) -> int:
+        """What the round pays."""
+        return self.rewards.budget
 
 
 @dataclass(frozen=True)
@@ -120,11 +174,15 @@ class _RoundWork:
 
     round: int
     participants: list[Address]
+    posted: PostedBatch | None
+    commitments: tuple[CommitmentRecord, ...]
     verdicts: list[UpdateVerdict]
     contributions: list[float]
     utilities: dict[str, float]
     metrics: RoundMetrics
-    rewards: RoundRewards
+    rewards: RewardSplit
+    flagged: tuple[Address, ...]
+    shares: SharesRecord | None
 
 
 def _predict(model: torch.nn.Module, data: LocalDataset) -> np.ndarray:
@@ -144,11 +202,18 @@ class Coordinator:
     fed_task : FedTaskClient
         The FedTask contract (re-bound to ``signer``).
     store : ContentStore
-        Where models, updates and evidence live.
+        Where models, updates, batches and evidence live.
     validation : LocalDataset
         The coordinator's own data for contribution measurement.
     test : LocalDataset
         The held-out test set for the per-round evaluation.
+    mailbox : Mailbox or None, default None
+        Where participants post signed commitments; ``None`` takes direct commitments only.
+    travel : bool, default False
+        Move the chain's clock to each deadline (dev chains; only one party may) instead of
+        waiting in real time.
+    poll : float, default 1.0
+        Seconds between two looks at the chain's clock while waiting.
     device : torch.device or None, default None
         Where evaluation runs.
     """
@@ -161,6 +226,9 @@ class Coordinator:
         store: ContentStore,
         validation: LocalDataset,
         test: LocalDataset,
+        mailbox: Mailbox | None = None,
+        travel: bool = False,
+        poll: float = 1.0,
         device: torch.device | None = None,
     ) -> None:
         self.signer = signer
@@ -168,24 +236,34 @@ class Coordinator:
         self.store = store
         self.validation = validation
         self.test = test
+        self.mailbox = mailbox
+        self.travel = travel
+        self.poll = poll
         self.device = device or pick_device()
         self.task_id: int | None = None
         self.spec: TaskSpec | None = None
+        self.schedule: Schedule | None = None
         self.strategy: Strategy | None = None
         self.estimator: ContributionEstimator | None = None
         self.model: TabularClassifier | None = None
         self.model_cid: str | None = None
         self.model_hash: bytes | None = None
         self.reports: list[RoundReport] = []
-        self._round_gas = 0
-        self._round_block: int | None = None  # where the open round's events start
+        self.refused: list[tuple[CommitmentEnvelope, str]] = []
+        self.stake_gas = 0
+        self._gas: dict[int, RoundGas] = {}
 
     # ---- set-up -------------------------------------------------------------------------------
     def attach(self, task_id: int) -> TaskSpec:
         """Take charge of ``task_id``: load its spec and the current global model.
 
         A task that has not started gets the spec's initial model; a task in progress resumes from
-        the latest model on-chain.
+        the model of its open round or, between rounds, of its last finalised round.
+
+        Parameters
+        ----------
+        task_id : int
+            The task.
         """
         info = self.fed_task.task(task_id)
         if str(info.coordinator) != str(self.signer.address):
@@ -196,20 +274,31 @@ class Coordinator:
             fetch_verified(self.store, info.spec_cid, info.spec_hash, "task spec")
         )
         self.task_id, self.spec = task_id, spec
+        self.schedule = self.fed_task.schedule(task_id)
         self.strategy = spec.make_strategy()
         self.estimator = _ESTIMATORS[spec.contribution]()
-        if info.current_round == 0:
+        if info.last_round == 0:
             self._set_model(build_model(spec.model), round_=0)
         else:
-            data = fetch_verified(self.store, info.model_cid, info.model_hash, "global model")
-            loaded = decode_model(data)
-            assert isinstance(loaded.module, TabularClassifier)
-            self.model = loaded.module
-            self.model_cid, self.model_hash = info.model_cid, info.model_hash
+            self._resume_model(task_id, int(info.last_round), info.round_open, info.model_hash)
         return spec
 
+    def _resume_model(self, task_id: int, last: int, open_: bool, model_hash: bytes) -> None:
+        """Load the model a task in progress stands at (checked against the chain's hash)."""
+        if open_:
+            cid = round_opening(self.fed_task, task_id, last).model_cid
+        else:
+            finals = [f for f in self.fed_task.rounds_finalized(task_id) if f.round == last]
+            cid = finals[0].model_cid
+        loaded = decode_model(fetch_verified(self.store, cid, model_hash, "global model"))
+        if not isinstance(loaded.module, TabularClassifier):
+            raise TaskStateError(f"attach: the model of task {task_id} is not tabular")
+        self.model = loaded.module
+        self.model_cid, self.model_hash = cid, bytes(model_hash)
+
     def _set_model(self, model: TabularClassifier, *, round_: int) -> int:
-        assert self.spec is not None and self.task_id is not None
+        if self.task_id is None or self.spec is None:
+            raise TaskStateError("Coordinator: attach(task_id) first")
         blob = encode_model(model, self.spec.model, round=round_, task_id=self.task_id)
         self.model = model
         self.model_cid = self.store.put(blob)
@@ -227,191 +316,156 @@ class Coordinator:
             raise TaskStateError("Coordinator: attach(task_id) first")
         return self.task_id, self.spec, self.strategy, self.estimator, self.model
 
+    def stake(self) -> TxResult | None:
+        """Lock the coordinator's stake if the task asks for one and it is not locked yet."""
+        task_id = self._require()[0]
+        info = self.fed_task.task(task_id)
+        if info.coordinator_staked:
+            return None
+        if info.coordinator_stake:
+            token = RewardTokenClient(self.fed_task.backend, self.fed_task.token(), self.signer)
+            token.approve(self.fed_task.address, info.coordinator_stake)
+        tx = self.fed_task.stake_as_coordinator(task_id)
+        self.stake_gas += tx.gas_used
+        log.info("stake: coordinator staked %d on task %s", info.coordinator_stake, task_id)
+        return tx
+
     # ---- one round ----------------------------------------------------------------------------
     def open_round(self) -> int:
         """Open the next round with the current global model; return its number."""
-        task_id, *_ = self._require()
+        task_id = self._require()[0]
         assert self.model_cid is not None and self.model_hash is not None
-        info = self.fed_task.task(task_id)
-        round_ = int(info.current_round) + 1
+        round_ = int(self.fed_task.task(task_id).last_round) + 1
         tx = self.fed_task.open_round(task_id, round_, self.model_cid, self.model_hash)
-        self._round_gas = tx.gas_used
-        self._round_block = tx.block_number
+        self._gas[round_] = RoundGas(open=tx.gas_used)
         log.info("open_round: task %s round %d with %s", task_id, round_, self.model_cid)
         return round_
 
-    def wait_for_updates(self, *, timeout: float, poll_interval: float = 0.25) -> bool:
-        """Wait until every participant anchored an update for the open round, or ``timeout``.
+    def select_envelopes(self, round_: int) -> list[CommitmentEnvelope]:
+        """The mailbox's envelopes the round's batch anchors: genuine, one per participant.
+
+        Parameters
+        ----------
+        round_ : int
+            The open round.
+        """
+        task_id = self._require()[0]
+        if self.mailbox is None:
+            return []
+        screened = screen_envelopes(
+            self.mailbox.collect(task_id, round_),
+            self.fed_task.domain(),
+            task_id,
+            round_,
+            self.fed_task.participants(task_id),
+        )
+        self.refused.extend(screened.refused)
+        return screened.kept
+
+    def post_batch(self, round_: int) -> BatchDocument | None:
+        """Anchor the mailbox's signed commitments of ``round_`` in one root (before its deadline).
+
+        Parameters
+        ----------
+        round_ : int
+            The open round.
 
         Returns
         -------
-        bool
-            Whether all participants submitted (``False`` on timeout: the round is finalised
-            with the updates that arrived; the others score zero).
+        BatchDocument or None
+            The batch posted, or ``None`` when there was nothing to post (or it was posted).
         """
-        task_id, *_ = self._require()
-        info = self.fed_task.task(task_id)
-        participants = self.fed_task.participants(task_id)
-        deadline = time.monotonic() + timeout
-        while True:
-            done = sum(
-                self.fed_task.update(task_id, info.current_round, p)[2] for p in participants
-            )
-            if done == len(participants):
-                return True
-            if time.monotonic() > deadline:
-                log.warning(
-                    "wait_for_updates: round %d timed out with %d/%d updates",
-                    info.current_round,
-                    done,
-                    len(participants),
-                )
-                return False
-            time.sleep(poll_interval)
-
-    def _check_update(
-        self, anchor: UpdateAnchor, round_: int, expected: Mapping[str, tuple[int, ...]]
-    ) -> tuple[UpdateVerdict, ClientUpdate | None]:
-        """Fetch and validate one anchored update; never raises for a bad update."""
-        base = UpdateVerdict(
-            participant=anchor.participant,
-            accepted=False,
-            reason=None,
-            cid=anchor.cid,
-            update_hash="0x" + anchor.update_hash.hex(),
-            samples=anchor.samples,
-        )
-        data = b""
-        try:
-            data = self._fetch_update(anchor)
-            delta, meta = decode_update(data, expected)
-            self._check_metadata(meta, anchor, round_)
-        except UpdateRejectedError as exc:
-            log.warning("finalize_round: rejected %s: %s", anchor.participant, exc)
-            verdict = replace(base, reason=exc.reason, detail=exc.detail, bytes=len(data))
-            return verdict, None
-        verdict = replace(base, accepted=True, train_loss=meta.train_loss, bytes=len(data))
-        return verdict, ClientUpdate(delta=delta, samples=anchor.samples)
-
-    def _fetch_update(self, anchor: UpdateAnchor) -> bytes:
-        """The anchored update's bytes, checked against its anchored hash and its CID."""
-        try:
-            cid = validate_cid(anchor.cid)
-            data = self.store.get(cid, verify=False, max_bytes=MAX_UPDATE_BYTES)
-        except (ContentNotFoundError, InvalidCidError) as exc:
-            raise UpdateRejectedError("missing", str(exc)) from None
-        except ContentIntegrityError as exc:
-            raise UpdateRejectedError("too_large", str(exc)) from None
-        if content_hash(data) != anchor.update_hash:
-            raise UpdateRejectedError(
-                "hash_mismatch", "the stored bytes do not hash to the anchored update hash"
-            )
-        try:
-            self.store.verify(cid, data)
-        except ContentIntegrityError as exc:
-            raise UpdateRejectedError("cid_mismatch", str(exc)) from None
-        return data
-
-    def _check_metadata(self, meta: UpdateMeta, anchor: UpdateAnchor, round_: int) -> None:
-        """Raise :class:`UpdateRejectedError` unless the update's metadata agrees with the chain."""
-        task_id, *_ = self._require()
-        assert self.model_hash is not None
-        checks = (
-            ("wrong_task", meta.task_id == task_id, f"update is for task {meta.task_id}"),
-            ("wrong_round", meta.round == round_, f"update is for round {meta.round}"),
-            (
-                "wrong_participant",
-                meta.participant.lower() == anchor.participant.lower(),
-                f"update names {meta.participant}",
-            ),
-            (
-                "wrong_base",
-                meta.base_model_hash == "0x" + self.model_hash.hex(),
-                "update starts from another global model",
-            ),
-            (
-                "samples_mismatch",
-                meta.samples == anchor.samples,
-                f"update declares {meta.samples} samples, anchor {anchor.samples}",
-            ),
-        )
-        for reason, ok, detail in checks:
-            if not ok:
-                raise UpdateRejectedError(reason, detail)
+        task_id = self._require()[0]
+        if self.fed_task.batches_posted(task_id, round_):
+            return None
+        envelopes = self.select_envelopes(round_)
+        if not envelopes:
+            return None
+        document = BatchDocument.of(envelopes)
+        cid = self.store.put_json(document.to_dict())
+        tx = self.fed_task.post_batch(document.batch, cid)
+        gas = self._gas.get(round_, RoundGas())
+        self._gas[round_] = RoundGas(gas.open, tx.gas_used, gas.finalize)
+        log.info("post_batch: round %d, %d commitments under %s", round_, document.batch.count, cid)
+        return document
 
     def finalize_round(self) -> RoundReport:
         """Check, aggregate, score, evaluate, store and finalise the open round."""
-        _, _, _, _, model = self._require()
+        model = self._require()[4]
         with cpu_threads_for(model, torch.device("cpu")):
             return self._finalize_round()
 
     def _finalize_round(self) -> RoundReport:
-        task_id, spec, strategy, _, model = self._require()
+        task_id, _, _, _, model = self._require()
         started = time.monotonic()
         info = self.fed_task.task(task_id)
         if not info.round_open:
             raise TaskStateError(f"finalize_round: task {task_id} has no open round")
-        round_ = int(info.current_round)
+        round_ = int(info.last_round)
         participants = list(self.fed_task.participants(task_id))
-        params = trainable_state(model)
-        verdicts, accepted = self._collect_updates(task_id, round_, participants, params)
-        contributions, utilities = self._measure_contributions(params, accepted, len(participants))
-        next_model = build_model(spec.model)
-        next_model.load_state_dict(
-            strategy.aggregate(params, [u for _, u in accepted]), strict=False
+        posted, commitments = commitments_of_round(
+            self.fed_task, self.store, task_id, round_, participants
         )
-        work = _RoundWork(
-            round=round_,
-            participants=participants,
-            verdicts=verdicts,
-            contributions=contributions,
-            utilities=utilities,
-            metrics=self._evaluate(next_model),
-            rewards=allocate_round(
-                contributions,
-                escrow_remaining=int(info.escrow),
-                rounds_left=info.total_rounds - round_ + 1,
-                eligible=[v.accepted for v in verdicts],
-            ),
+        params = trainable_state(model)
+        verdicts, accepted = self._collect_updates(round_, participants, commitments, params)
+        contributions, utilities = self._measure_contributions(params, accepted, len(participants))
+        next_model = self._aggregate(params, accepted)
+        work = self._round_work(
+            round_,
+            participants,
+            (posted, commitments),
+            verdicts,
+            (contributions, utilities),
+            self._evaluate(next_model),
         )
         base_model = self._model_ref()
         model_bytes = self._set_model(next_model, round_=round_)
         evidence_cid = self.store.put_json(self._evidence(work, base_model).to_dict())
-        gas_used = self._finalize_on_chain(work, evidence_cid)
-        report = self._report(work, model_bytes, evidence_cid, gas_used, started)
+        gas = self._finalize_on_chain(work, evidence_cid, info.total_rounds)
+        report = self._report(work, model_bytes, evidence_cid, gas, started)
         self.reports.append(report)
         log.info(
-            "finalize_round: task %s round %d: %d accepted, %d rejected, test acc %.3f, paid %d",
-            task_id,
-            round_,
-            report.accepted,
-            len(report.rejected),
-            report.test.accuracy,
-            work.rewards.paid,
+            "finalize_round: task %s round %d: %d accepted, %d rejected, test acc %.3f, pays %d",
+            *(task_id, round_, report.accepted, len(report.rejected), report.test.accuracy),
+            report.budget,
         )
         return report
 
     def _collect_updates(
-        self, task_id: int, round_: int, participants: list[Address], params: Mapping[str, Tensor]
+        self,
+        round_: int,
+        participants: list[Address],
+        commitments: tuple[CommitmentRecord, ...],
+        params: Mapping[str, Tensor],
     ) -> tuple[list[UpdateVerdict], list[tuple[int, ClientUpdate]]]:
         """One verdict per participant, and the accepted updates with their participant index."""
-        anchors = {
-            a.participant: a
-            for a in self.fed_task.update_anchors(task_id, round_, from_block=self._round_block)
-        }
-        expected = {k: tuple(v.shape) for k, v in params.items()}
+        task_id = self._require()[0]
+        assert self.model_hash is not None
+        context = RoundContext(task_id, round_, "0x" + self.model_hash.hex(), shapes_of(params))
+        by_participant = {c.participant.lower(): c for c in commitments}
         verdicts: list[UpdateVerdict] = []
         accepted: list[tuple[int, ClientUpdate]] = []
         for index, participant in enumerate(participants):
-            anchor = anchors.get(participant)
-            if anchor is None:
+            commitment = by_participant.get(participant.lower())
+            if commitment is None:
                 verdicts.append(UpdateVerdict(participant, accepted=False, reason=NOT_SUBMITTED))
                 continue
-            verdict, update = self._check_update(anchor, round_, expected)
+            verdict, update = check_update(self.store, commitment, context)
             verdicts.append(verdict)
             if update is not None:
                 accepted.append((index, update))
         return verdicts, accepted
+
+    def _aggregate(
+        self, params: Mapping[str, Tensor], accepted: list[tuple[int, ClientUpdate]]
+    ) -> TabularClassifier:
+        """The next global model: the strategy's aggregate of the accepted updates."""
+        _, spec, strategy, _, _ = self._require()
+        next_model = build_model(spec.model)
+        next_model.load_state_dict(
+            strategy.aggregate(params, [u for _, u in accepted]), strict=False
+        )
+        return next_model
 
     def _measure_contributions(
         self,
@@ -440,6 +494,46 @@ class Coordinator:
             contributions[index] = score
         return contributions, result.utilities
 
+    def _round_work(
+        self,
+        round_: int,
+        participants: list[Address],
+        committed: tuple[PostedBatch | None, tuple[CommitmentRecord, ...]],
+        verdicts: list[UpdateVerdict],
+        measured: tuple[list[float], dict[str, float]],
+        metrics: RoundMetrics,
+    ) -> _RoundWork:
+        """The round's rewards within the cap, its flags and, on the last round, the shares."""
+        task_id = self._require()[0]
+        (posted, commitments), (contributions, utilities) = committed, measured
+        info = self.fed_task.task(task_id)
+        cap = int(self.fed_task.round_cap(task_id, round_))
+        allocation = allocate_within_cap(
+            contributions, [v.accepted for v in verdicts], cap, int(info.quorum)
+        )
+        last = round_ == info.total_rounds
+        return _RoundWork(
+            round=round_,
+            participants=participants,
+            posted=posted,
+            commitments=commitments,
+            verdicts=verdicts,
+            contributions=contributions,
+            utilities=utilities,
+            metrics=metrics,
+            rewards=reward_split(task_id, round_, participants, cap, allocation),
+            flagged=flagged_in(verdicts),
+            shares=self._shares(task_id, contributions) if last else None,
+        )
+
+    def _shares(self, task_id: int, contributions: list[float]) -> SharesRecord:
+        """The shares of the contributions over every round (earlier rounds from their evidence)."""
+        earlier = [
+            RoundEvidence.from_dict(self.store.get_json(f.evidence_cid))
+            for f in self.fed_task.rounds_finalized(task_id)
+        ]
+        return shares_record(cumulative_contributions([*contributions_of(earlier), contributions]))
+
     def _evaluate(self, model: TabularClassifier) -> RoundMetrics:
         """``model``'s metrics on the validation and the held-out test set."""
         return RoundMetrics(
@@ -453,15 +547,17 @@ class Coordinator:
         return ModelRef(cid=self.model_cid, hash="0x" + self.model_hash.hex())
 
     def _evidence(self, work: _RoundWork, base_model: ModelRef) -> RoundEvidence:
-        """The round's evidence document (every input's CID, verdicts, utilities, rewards)."""
+        """The round's evidence document (commitments, verdicts, utilities, rewards, shares)."""
         task_id, spec, _, estimator, _ = self._require()
         validation_bytes = self.validation.x.tobytes() + self.validation.y.tobytes()
+        batch = work.posted.document.ref(work.posted.event.batch_cid) if work.posted else None
         return RoundEvidence(
             task_id=task_id,
             round=work.round,
             coordinator=Address(self.signer.address),
             base_model=base_model,
             participants=tuple(work.participants),
+            commitments=CommitmentsRecord(batch=batch, entries=work.commitments),
             updates=tuple(work.verdicts),
             aggregation=AggregationRecord(
                 strategy=spec.strategy,
@@ -476,96 +572,157 @@ class Coordinator:
                 utilities=work.utilities,
                 scores=tuple(work.contributions),
             ),
-            rewards=RewardSplit(
-                budget=work.rewards.budget,
-                scores=tuple(work.rewards.scores),
-                amounts=tuple(work.rewards.amounts),
-                split=SPLIT_DESCRIPTION,
-            ),
+            rewards=work.rewards,
+            flagged=work.flagged,
             new_model=self._model_ref(),
             metrics=work.metrics,
+            shares=work.shares,
         )
 
-    def _finalize_on_chain(self, work: _RoundWork, evidence_cid: str) -> int:
-        """Finalise the round on-chain; check the contract paid the reference split; gas used."""
-        task_id, *_ = self._require()
+    def _finalize_on_chain(self, work: _RoundWork, evidence_cid: str, total: int) -> RoundGas:
+        """Finalise the round on-chain; the round's gas."""
+        task_id = self._require()[0]
         assert self.model_cid is not None and self.model_hash is not None
-        tx = self.fed_task.finalize_round(
-            task_id,
-            work.round,
-            model_cid=self.model_cid,
-            model_hash=self.model_hash,
+        finalization = Finalization(
+            new_model_cid=self.model_cid,
+            new_model_hash=self.model_hash,
             evidence_cid=evidence_cid,
-            scores=work.rewards.scores,
+            rewards_root=bytes.fromhex(work.rewards.root[2:]),
             budget=work.rewards.budget,
+            accepted=sum(v.accepted for v in work.verdicts),
+            flagged=work.flagged,
+            shares=encode_shares(work.shares.bps) if work.shares else b"",
         )
-        self._round_block = None
-        paid = [r.amount for r in self.fed_task.rewards_in(tx)]
-        if paid != work.rewards.amounts:
-            raise PayoutMismatchError(
-                f"finalize_round: on-chain split {paid} differs from the reference "
-                f"{work.rewards.amounts}"
-            )
-        return self._round_gas + tx.gas_used
+        tx = self.fed_task.finalize_round(task_id, work.round, finalization)
+        gas = self._gas.get(work.round, RoundGas())
+        self._gas[work.round] = RoundGas(gas.open, gas.batch, tx.gas_used)
+        return self._gas[work.round]
 
     def _report(
-        self, work: _RoundWork, model_bytes: int, evidence_cid: str, gas_used: int, started: float
+        self, work: _RoundWork, model_bytes: int, evidence_cid: str, gas: RoundGas, started: float
     ) -> RoundReport:
         """The round's report, once it is finalised."""
         new_model = self._model_ref()
         return RoundReport(
             round=work.round,
+            batch=work.posted.document.ref(work.posted.event.batch_cid) if work.posted else None,
+            commitments=work.commitments,
             verdicts=work.verdicts,
             contributions=work.contributions,
-            scores=work.rewards.scores,
-            budget=work.rewards.budget,
-            amounts=work.rewards.amounts,
+            rewards=work.rewards,
+            flagged=work.flagged,
+            shares=work.shares,
             model_cid=new_model.cid,
             model_hash=new_model.hash,
             model_bytes=model_bytes,
             evidence_cid=evidence_cid,
             validation=work.metrics.validation,
             test=work.metrics.test,
-            gas_used=gas_used,
+            gas=gas,
             seconds=time.monotonic() - started,
             utilities=work.utilities,
         )
 
     # ---- the whole task -----------------------------------------------------------------------
-    def run(
-        self,
-        *,
-        round_timeout: float = 300.0,
-        poll_interval: float = 0.25,
-        between: Callable[[int], None] | None = None,
-        on_round: Callable[[RoundReport], None] | None = None,
-    ) -> list[RoundReport]:
-        """Run every remaining round of the attached task.
+    def wait_until(self, timestamp: int) -> int:
+        """Travel (``travel``) or wait until the chain's time reaches ``timestamp``.
 
         Parameters
         ----------
-        round_timeout : float, default 300.0
-            Seconds to wait for updates in each round.
-        poll_interval : float, default 0.25
-            Seconds between chain polls while waiting.
+        timestamp : int
+            Seconds since the epoch.
+        """
+        return self.fed_task.backend.wait_until(timestamp, travel=self.travel, poll=self.poll)
+
+    def run(
+        self,
+        *,
+        between: RoundHook | None = None,
+        on_round: Callable[[RoundReport], None] | None = None,
+        settle: bool = True,
+    ) -> list[RoundReport]:
+        """Stake, then run every remaining round of the attached task, deadline by deadline.
+
+        Parameters
+        ----------
         between : callable or None, default None
-            Called with the round number after it opens (in-process runs use it to step the
-            participants); when ``None`` the coordinator waits for updates on-chain.
+            Called with the round and each :class:`Phase` it reaches (in-process runs step the
+            participants there); ``None`` leaves the participants to their own processes.
         on_round : callable or None, default None
             Called with each round's report (progress display).
+        settle : bool, default True
+            After the last round, wait for its challenge window and the stake cooldown
+            (:meth:`settle`) and take the coordinator's stake back.
         """
-        task_id, spec, *_ = self._require()
+        task_id = self._require()[0]
+        self.stake()
         while True:
             info = self.fed_task.task(task_id)
-            if info.status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED):
-                return self.reports
-            if info.round_open:
-                round_ = int(info.current_round)
-            else:
-                round_ = self.open_round()
-            if between is not None:
-                between(round_)
-            self.wait_for_updates(timeout=round_timeout, poll_interval=poll_interval)
-            report = self.finalize_round()
+            if info.status.ended:
+                break
+            round_ = int(info.last_round) if info.round_open else self.open_round()
+            report = self._drive_round(round_, between or _no_hook)
             if on_round is not None:
                 on_round(report)
+            (between or _no_hook)(round_, Phase.FINALIZED)
+        if settle:
+            self.settle(between)
+        return self.reports
+
+    def _drive_round(self, round_: int, hook: RoundHook) -> RoundReport:
+        """One round, phase by phase: batch, inclusion, reveal, finalisation."""
+        task_id = self._require()[0]
+        rinfo = self.fed_task.round(task_id, round_)
+        hook(round_, Phase.OPENED)
+        if self.mailbox is not None:
+            self.wait_until(rinfo.commit_deadline - self._batch_margin())
+            if self.fed_task.backend.chain_time() < rinfo.commit_deadline:
+                self.post_batch(round_)
+        self.wait_until(rinfo.commit_deadline)
+        hook(round_, Phase.INCLUSION)
+        self.wait_until(rinfo.reveal_start)
+        hook(round_, Phase.REVEAL)
+        self.wait_until(rinfo.reveal_deadline)
+        return self.finalize_round()
+
+    def _batch_margin(self) -> int:
+        """Seconds before the commit deadline at which the batch is posted."""
+        assert self.schedule is not None
+        return max(1, self.schedule.commit_period // 10)
+
+    def settle(self, between: RoundHook | None = None) -> int:
+        """Wait for the last round's window and the stake cooldown; take the stake back.
+
+        Parameters
+        ----------
+        between : callable or None, default None
+            Called with :attr:`Phase.CLAIMABLE` and :attr:`Phase.ENDED` as they are reached.
+
+        Returns
+        -------
+        int
+            The stake withdrawn (0 when there was none or it is still locked by a dispute).
+        """
+        task_id = self._require()[0]
+        hook = between or _no_hook
+        info = self.fed_task.task(task_id)
+        last = int(info.last_round)
+        window = self.fed_task.round(task_id, last).claimable_at if last else 0
+        self.wait_until(window)
+        hook(last, Phase.CLAIMABLE)
+        assert self.schedule is not None
+        self.wait_until(max(window, info.ended_at + self.schedule.stake_cooldown))
+        stake = int(self.fed_task.stake_of(task_id, self.signer.address))
+        if stake and not self.fed_task.task(task_id).open_disputes:
+            self.fed_task.withdraw_stake(task_id)
+        else:
+            stake = 0
+        hook(last, Phase.ENDED)
+        return stake
+
+
+def _no_hook(round_: int, phase: Phase) -> None:
+    """A :data:`RoundHook` that does nothing."""
+
+
+__all__ = ["Coordinator", "Phase", "RoundGas", "RoundHook", "RoundReport", "UTILITY_DESCRIPTION"]

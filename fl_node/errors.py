@@ -28,10 +28,11 @@ class ModelIntegrityError(FlError, IntegrityError):
 class UpdateRejectedError(FlError, IntegrityError):
     """An update failed validation; ``reason`` is a short machine-readable code.
 
-    Codes: ``missing`` (not retrievable), ``hash_mismatch`` (bytes differ from the on-chain
-    anchor), ``cid_mismatch`` (bytes differ from their CID), ``malformed`` (not a valid
-    safetensors update), ``wrong_task`` / ``wrong_round`` / ``wrong_participant`` /
-    ``wrong_base`` (metadata disagrees with the chain), ``samples_mismatch``, ``shape_mismatch``,
+    Codes: ``missing`` (not revealed: not retrievable by its committed CID), ``hash_mismatch``
+    (bytes differ from the committed update hash), ``cid_mismatch`` (bytes differ from their
+    CID), ``malformed`` (not a valid safetensors update), ``wrong_task`` / ``wrong_round`` /
+    ``wrong_participant`` / ``wrong_base`` (metadata disagrees with the commitment and the
+    chain), ``samples_mismatch`` (another sample count than committed), ``shape_mismatch``,
     ``non_finite``, ``too_large``.
     """
 
@@ -69,12 +70,20 @@ class TaskStateError(FlError, RefusedError):
     """The task is not in the state a step needs (no task attached, no round open)."""
 
 
-class PayoutMismatchError(FlError, IntegrityError):
-    """The contract paid a round differently from the reference split the coordinator computed."""
-
-
 class RoundTimeoutError(FlError, OperationTimeoutError):
     """A task did not reach the awaited state before its deadline."""
+
+
+class BatchDocumentError(FlError, IntegrityError):
+    """A commitment batch's document is missing, malformed, or not the one anchored on-chain."""
+
+
+class ChallengeDocumentError(FlError, ProtocolError):
+    """A challenge-evidence document does not follow its shape (:mod:`fl_node.challenge`)."""
+
+
+class NothingToChallengeError(FlError, InvalidInputError):
+    """A challenge was asked for a round whose audit found nothing wrong."""
 
 
 class EvidenceError(FlError, ProtocolError):

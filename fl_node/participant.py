@@ -1,47 +1,64 @@
-"""A participant node: trains on its own rows and anchors its updates on-chain.
+"""A participant node (protocol v2): stakes, trains, commits, reveals, claims, withdraws.
 
-The node talks to nothing but the chain and the content store. Each round it reads the open round
-from the chain, fetches the global model from the store, checks the bytes against the hash the
-coordinator anchored, trains locally, stores its update (safetensors) and anchors the update's
-keccak-256, CID and sample count from its own address. Raw rows never leave :func:`train_local`.
+The node talks to nothing but the chain, the content store and, when it batches its commitments,
+a mailbox. It joins a task with its stake (and the sponsor's invitation on a permissioned task).
+Each round it reads the round's model from the ``RoundOpened`` event, fetches the bytes and checks
+them against the chain, trains locally and builds its update (safetensors, naming itself as the
+author), then **commits** without publishing the bytes:
+
+- through the coordinator's batch: it signs the EIP-712 ``UpdateCommitment`` and posts it to the
+  mailbox before the commit deadline; once the deadline passed it reads the batch document and,
+  if it was left out, commits directly during the inclusion period;
+- or directly on-chain (``commitUpdate`` with the CID), the default without a mailbox.
+
+It publishes the bytes only from the round's reveal start, so nobody can copy a current update.
+After each round's challenge window it claims its reward with the Merkle proof of its leaf in the
+round's published evidence (several rounds in one ``claimMany``), and once the task ended and the
+stake cooldown passed it withdraws its stake. It never moves the chain's clock: it acts on what
+:meth:`~chain.backends.ChainBackend.chain_time` says, so :meth:`ParticipantNode.step` can be called
+as often as one likes (each call does what is due, and nothing twice).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import torch
 
-from chain import FedTaskClient, Signer, TaskInfo, TaskStatus
+from chain.commitments import Claim, SignedInvitation, UpdateCommitment, sign_commitment
+from chain.court import ChallengeCourtClient
+from chain.fed_task import FedTaskClient, RoundInfo, RoundOpenedEvent, TaskInfo
+from chain.signer import Signer, TxResult
+from chain.token import RewardTokenClient
+from fl_node.claims import ClaimLedger, DueClaims, due_claims
+from fl_node.commitments import read_batch
 from fl_node.data import LocalDataset
-from fl_node.errors import ModelIntegrityError, RoundTimeoutError, SpecError
+from fl_node.errors import ModelIntegrityError, RoundTimeoutError, SpecError, TaskStateError
+from fl_node.mailbox import CommitmentEnvelope, Mailbox
 from fl_node.serialization import LoadedModel, UpdateMeta, decode_model, encode_update
 from fl_node.task import TaskSpec
 from fl_node.training import pick_device, train_local
-from storage import ContentStore, content_hash, validate_cid
+from kernel.types import Address, Cid, Hash32, Round, TaskId
+from storage import ContentStore, compute_cid, content_hash, validate_cid
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class SubmittedUpdate:
-    """What a participant sent in one round."""
-
-    task_id: int
-    round: int
-    cid: str
-    update_hash: bytes
-    samples: int
-    train_loss: float
-    bytes_up: int
-    bytes_down: int
-    gas_used: int
-
-
 def fetch_verified(store: ContentStore, cid: str, expected_hash: bytes, what: str) -> bytes:
     """Fetch ``cid`` and check its keccak-256 against an on-chain hash, then its CID.
+
+    Parameters
+    ----------
+    store : ContentStore
+        Where the bytes are.
+    cid : str
+        Their content identifier.
+    expected_hash : bytes
+        The hash the chain holds for them.
+    what : str
+        What they are (for the error message).
 
     Raises
     ------
@@ -53,6 +70,93 @@ def fetch_verified(store: ContentStore, cid: str, expected_hash: bytes, what: st
         raise ModelIntegrityError(f"{what} {cid}: bytes do not match the on-chain hash")
     store.verify(validate_cid(cid), data)
     return data
+
+
+def round_opening(fed_task: FedTaskClient, task_id: int, round: int) -> RoundOpenedEvent:
+    """The ``RoundOpened`` event of a round: the model it trains from, its deadlines.
+
+    Parameters
+    ----------
+    fed_task : FedTaskClient
+        The FedTask contract.
+    task_id : int
+        The task.
+    round : int
+        The round.
+
+    Raises
+    ------
+    TaskStateError
+        The round was not opened.
+    """
+    found = fed_task.events(RoundOpenedEvent, task_id=task_id, round=round)
+    if not found:
+        raise TaskStateError(f"round_opening: round {round} of task {task_id} was not opened")
+    return found[0]
+
+
+@dataclass(frozen=True)
+class SubmittedUpdate:
+    """What a participant committed in one round.
+
+    Attributes
+    ----------
+    task_id, round : int
+        Where.
+    cid : Cid
+        The CID of the update's bytes (published from the reveal start).
+    update_hash : Hash32
+        ``keccak256`` of the bytes (the commitment).
+    samples : int
+        Training samples behind the update.
+    train_loss : float
+        Local training loss.
+    bytes_up, bytes_down : int
+        Update size; global model size.
+    via : str
+        ``"batch"`` (signed, through the mailbox) or ``"direct"`` (``commitUpdate``).
+    gas_used : int
+        Gas of the direct commitment (0 through the batch).
+    """
+
+    task_id: int
+    round: int
+    cid: Cid
+    update_hash: Hash32
+    samples: int
+    train_loss: float
+    bytes_up: int
+    bytes_down: int
+    via: str
+    gas_used: int
+
+
+@dataclass
+class _Pending:
+    """An update committed for a round and kept until its reveal."""
+
+    update: SubmittedUpdate
+    blob: bytes
+    inclusion_checked: bool = False
+    revealed: bool = False
+
+
+@dataclass(frozen=True)
+class ClaimRecord:
+    """One claim transaction: the rounds and amounts it claimed, and its gas."""
+
+    rounds: tuple[int, ...]
+    amount: int
+    gas_used: int
+
+
+@dataclass
+class _TaskState:
+    """What the node remembers of one task between two steps."""
+
+    pending: dict[int, _Pending] = field(default_factory=dict)
+    ledger: ClaimLedger = field(default_factory=ClaimLedger)
+    withdrawn: int | None = None
 
 
 class ParticipantNode:
@@ -68,6 +172,12 @@ class ParticipantNode:
         Where models and updates are exchanged.
     data : LocalDataset
         This participant's private rows.
+    mailbox : Mailbox or None, default None
+        Where to post signed commitments for the coordinator's batch; ``None`` commits directly.
+    court : ChallengeCourtClient or None, default None
+        Read for corrected rewards roots after an upheld dispute.
+    claim_min_rounds : int, default 1
+        Claim once this many rounds are due (or nothing more is to come), in one ``claimMany``.
     device : torch.device or None, default None
         Training device; CUDA when present.
     """
@@ -79,41 +189,127 @@ class ParticipantNode:
         fed_task: FedTaskClient,
         store: ContentStore,
         data: LocalDataset,
+        mailbox: Mailbox | None = None,
+        court: ChallengeCourtClient | None = None,
+        claim_min_rounds: int = 1,
         device: torch.device | None = None,
     ) -> None:
         self.signer = signer
-        self.address = signer.address
+        self.address = Address(signer.address)
         self.fed_task = fed_task.as_signer(signer)
         self.store = store
         self.data = data
+        self.mailbox = mailbox
+        self.court = court
+        self.claim_min_rounds = max(1, claim_min_rounds)
         self.device = device or pick_device()
         self.history: list[SubmittedUpdate] = []
+        self.claims: list[ClaimRecord] = []
         self._specs: dict[int, TaskSpec] = {}
+        self._tasks: dict[int, _TaskState] = {}
 
     def __repr__(self) -> str:
         return f"ParticipantNode({self.data.name}, {self.address})"
 
-    def join(self, task_id: int) -> None:
-        """Join ``task_id`` after checking that its spec fits this node's data."""
+    def _state(self, task_id: int) -> _TaskState:
+        return self._tasks.setdefault(task_id, _TaskState())
+
+    def _token(self) -> RewardTokenClient:
+        return RewardTokenClient(self.fed_task.backend, self.fed_task.token(), self.signer)
+
+    # ---- joining --------------------------------------------------------------------------------
+    def join(self, task_id: int, invitation: SignedInvitation | None = None) -> TxResult:
+        """Join ``task_id`` with its stake, after checking that its spec fits this node's data.
+
+        Parameters
+        ----------
+        task_id : int
+            The task.
+        invitation : SignedInvitation or None, default None
+            The sponsor's invitation (permissioned tasks, unless allowlisted).
+        """
         spec = self.spec(task_id)
         if self.data.x.shape[1] != spec.model.n_features:
             raise SpecError(
                 f"join: task {task_id} wants {spec.model.n_features} features, "
                 f"{self.data.name} has {self.data.x.shape[1]}"
             )
-        self.fed_task.join(task_id)
-        log.info("join: %s joined task %s", self.data.name, task_id)
+        stake = self.fed_task.task(task_id).participant_stake
+        if stake:
+            self._token().approve(self.fed_task.address, stake)
+        tx = self.fed_task.join(task_id, invitation)
+        log.info("join: %s joined task %s staking %d", self.data.name, task_id, stake)
+        return tx
 
     def spec(self, task_id: int) -> TaskSpec:
-        """The task's spec, fetched once and checked against its on-chain hash."""
+        """The task's spec, fetched once and checked against its on-chain hash.
+
+        Parameters
+        ----------
+        task_id : int
+            The task.
+        """
         if task_id not in self._specs:
             info = self.fed_task.task(task_id)
             data = fetch_verified(self.store, info.spec_cid, info.spec_hash, "task spec")
             self._specs[task_id] = TaskSpec.from_bytes(data)
         return self._specs[task_id]
 
-    def _global_model(self, info: TaskInfo) -> tuple[LoadedModel, int]:
-        data = fetch_verified(self.store, info.model_cid, info.model_hash, "global model")
+    # ---- one round ------------------------------------------------------------------------------
+    def step(self, task_id: int) -> SubmittedUpdate | None:
+        """Do what is due now: commit, check inclusion, reveal, claim, withdraw the stake.
+
+        Parameters
+        ----------
+        task_id : int
+            The task.
+
+        Returns
+        -------
+        SubmittedUpdate or None
+            The update committed by this call, if any.
+        """
+        info = self.fed_task.task(task_id)
+        sent = None
+        if info.round_open:
+            sent = self._serve_round(info)
+        if info.last_round:
+            self.claim_due(task_id, info=info)
+        if info.status.ended:
+            self.withdraw_stake(task_id)
+        return sent
+
+    def _serve_round(self, info: TaskInfo) -> SubmittedUpdate | None:
+        """Commit, check the batch, or reveal in the open round, whichever is due."""
+        task_id, round_ = int(info.task_id), int(info.last_round)
+        state = self._state(task_id)
+        pending = state.pending.get(round_)
+        if pending is not None and pending.revealed:
+            return None
+        rinfo = self.fed_task.round(task_id, round_)
+        now = self.fed_task.backend.chain_time()
+        sent = None
+        if pending is None:
+            if now >= rinfo.reveal_start or self._committed_on_chain(task_id, round_):
+                return None
+            pending = state.pending[round_] = self._train_and_commit(info, rinfo, now)
+            sent = pending.update
+        elif not pending.inclusion_checked and now >= rinfo.commit_deadline:
+            self._check_inclusion(pending, rinfo, now)
+        if not pending.revealed and now >= rinfo.reveal_start:
+            self._reveal(pending)
+        return sent
+
+    def _committed_on_chain(self, task_id: int, round_: int) -> bool:
+        """Whether this account already committed directly (e.g. before a restart)."""
+        return self.fed_task.commitment_of(task_id, round_, self.address) is not None
+
+    def _global_model(self, info: TaskInfo, round_: int) -> tuple[LoadedModel, int]:
+        """The round's model, checked against the chain's hash (event and task state)."""
+        opening = round_opening(self.fed_task, int(info.task_id), round_)
+        if bytes(opening.model_hash) != bytes(info.model_hash):
+            raise ModelIntegrityError(f"round {round_}: the opened model is not the task's model")
+        data = fetch_verified(self.store, opening.model_cid, opening.model_hash, "global model")
         loaded = decode_model(data)
         if loaded.task_id != info.task_id:
             raise ModelIntegrityError(
@@ -121,76 +317,243 @@ class ParticipantNode:
             )
         return loaded, len(data)
 
-    def step(self, task_id: int) -> SubmittedUpdate | None:
-        """Train and submit for the open round, if there is one this node has not answered.
-
-        Returns
-        -------
-        SubmittedUpdate or None
-            What was sent, or ``None`` when there was nothing to do.
-        """
-        info = self.fed_task.task(task_id)
-        if not info.round_open:
-            return None
-        round_ = int(info.current_round)
-        if self.fed_task.update(task_id, round_, self.address)[2]:
-            return None
+    def _train_and_commit(self, info: TaskInfo, rinfo: RoundInfo, now: int) -> _Pending:
+        """Train on the round's model, build the update, commit it (mailbox or direct)."""
+        task_id, round_ = int(info.task_id), int(info.last_round)
         spec = self.spec(task_id)
-        loaded, bytes_down = self._global_model(info)
+        loaded, bytes_down = self._global_model(info, round_)
         config = spec.make_strategy().configure_train(spec.train)
         result = train_local(loaded.module, self.data, config, round=round_, device=self.device)
         meta = UpdateMeta(
             task_id=task_id,
             round=round_,
             participant=self.address,
-            base_model_hash="0x" + info.model_hash.hex(),
+            base_model_hash="0x" + bytes(info.model_hash).hex(),
             samples=result.samples,
             train_loss=result.loss,
             strategy=spec.strategy,
         )
         blob = encode_update(result.delta, meta)
-        cid = self.store.put(blob)
-        digest = content_hash(blob)
-        tx = self.fed_task.submit_update(task_id, round_, digest, cid, result.samples)
-        sent = SubmittedUpdate(
-            task_id=task_id,
-            round=round_,
-            cid=cid,
-            update_hash=digest,
-            samples=result.samples,
-            train_loss=result.loss,
-            bytes_up=len(blob),
-            bytes_down=bytes_down,
+        update = SubmittedUpdate(
+            *(task_id, round_, compute_cid(blob), content_hash(blob), result.samples),
+            *(result.loss, len(blob), bytes_down, "batch", 0),
+        )
+        pending = _Pending(update, blob)
+        if self.mailbox is not None and now < rinfo.commit_deadline:
+            self._post(pending)
+        else:
+            self._commit_directly(pending)
+        log.info(
+            "step: %s round %d loss %.4f, %d samples, committed via %s",
+            *(self.data.name, round_, result.loss, result.samples, pending.update.via),
+        )
+        return pending
+
+    def _post(self, pending: _Pending) -> None:
+        """Sign the commitment and post it to the mailbox for the coordinator's batch."""
+        assert self.mailbox is not None
+        u = pending.update
+        commitment = UpdateCommitment(TaskId(u.task_id), Round(u.round), u.update_hash, u.samples)
+        signed = sign_commitment(self.signer.account, self.fed_task.domain(), commitment)
+        self.mailbox.send(CommitmentEnvelope(signed, u.cid))
+        self.history.append(u)
+
+    def _commit_directly(self, pending: _Pending) -> None:
+        """``commitUpdate`` from this node's own key (before the reveal start)."""
+        u = pending.update
+        tx = self.fed_task.commit_update(u.task_id, u.round, u.update_hash, u.samples, u.cid)
+        direct = replace(u, via="direct", gas_used=tx.gas_used)
+        pending.update = direct
+        pending.inclusion_checked = True
+        self.history = [h for h in self.history if (h.task_id, h.round) != (u.task_id, u.round)]
+        self.history.append(direct)
+
+    def _check_inclusion(self, pending: _Pending, rinfo: RoundInfo, now: int) -> None:
+        """Once the commit deadline passed: read the batch; if left out, commit directly."""
+        u = pending.update
+        pending.inclusion_checked = True
+        posted = read_batch(self.fed_task, self.store, u.task_id, u.round)
+        mine = posted.document.batch.commitment_of(self.address) if posted else None
+        included = (
+            mine is not None
+            and mine.commitment.update_hash == u.update_hash
+            and mine.commitment.samples == u.samples
+            and posted is not None
+            and posted.document.cids.get(self.address) == u.cid
+        )
+        if included:
+            return
+        if now >= rinfo.reveal_start:
+            log.warning("step: %s left out of round %d's batch too late", self.address, u.round)
+            return
+        log.warning("step: %s left out of round %d: commits directly", self.address, u.round)
+        self._commit_directly(pending)
+
+    def _reveal(self, pending: _Pending) -> None:
+        """Publish the update's bytes (from the reveal start only)."""
+        cid = self.store.put(pending.blob)
+        if cid != pending.update.cid:
+            raise ModelIntegrityError(
+                f"reveal: the store names the update {cid}, not {pending.update.cid}"
+            )
+        pending.revealed = True
+        log.debug("reveal: %s published %s", self.address, cid)
+
+    # ---- rewards and stake ----------------------------------------------------------------------
+    def _due(self, info: TaskInfo) -> DueClaims:
+        """The claims due now in the task of ``info``."""
+        last = int(info.last_round) - (1 if info.round_open else 0)
+        state = self._state(int(info.task_id))
+        return due_claims(
+            self.fed_task,
+            self.store,
+            int(info.task_id),
+            self.address,
+            last_finalized=last,
+            ledger=state.ledger,
+            court=self.court,
+        )
+
+    def claim_due(
+        self, task_id: int, *, force: bool = False, info: TaskInfo | None = None
+    ) -> ClaimRecord | None:
+        """Claim every round due now, in one transaction (``claimMany`` for several).
+
+        Waits for :attr:`claim_min_rounds` due rounds unless nothing more is to come (or
+        ``force``).
+
+        Parameters
+        ----------
+        task_id : int
+            The task.
+        force : bool, default False
+            Claim whatever is due, however few.
+        info : TaskInfo or None, default None
+            The task as just read (read again when ``None``).
+
+        Returns
+        -------
+        ClaimRecord or None
+            What was claimed, or ``None`` when nothing was.
+        """
+        info = info or self.fed_task.task(task_id)
+        due = self._due(info)
+        last = due.waiting == 0 and info.status.ended
+        if not due.claims or (len(due.claims) < self.claim_min_rounds and not (force or last)):
+            return None
+        return self._claim(task_id, due.claims, self._state(task_id))
+
+    def _claim(self, task_id: int, claims: list[Claim], state: _TaskState) -> ClaimRecord:
+        if len(claims) == 1:
+            tx = self.fed_task.claim_rewards(task_id, claims[0])
+        else:
+            tx = self.fed_task.claim_many(task_id, claims)
+        state.ledger.settled.update(int(c.round) for c in claims)
+        record = ClaimRecord(
+            rounds=tuple(int(c.round) for c in claims),
+            amount=sum(int(c.amount) for c in claims),
             gas_used=tx.gas_used,
         )
-        self.history.append(sent)
-        log.info(
-            "step: %s round %d loss %.4f, %d samples, %d bytes",
-            self.data.name,
-            round_,
-            result.loss,
-            result.samples,
-            len(blob),
-        )
-        return sent
+        self.claims.append(record)
+        log.info("claim: %s claimed %d wei, rounds %s", self.address, record.amount, record.rounds)
+        return record
+
+    def withdraw_stake(self, task_id: int) -> int | None:
+        """Withdraw the stake once the task ended, its cooldown and last window passed.
+
+        Settles this node's own pending flags first (anyone may; the slash goes to the pool).
+
+        Parameters
+        ----------
+        task_id : int
+            The task.
+
+        Returns
+        -------
+        int or None
+            The stake withdrawn, or ``None`` when it is not withdrawable yet (or was withdrawn).
+        """
+        state = self._state(task_id)
+        if state.withdrawn is not None:
+            return None
+        info = self.fed_task.task(task_id)
+        stake = self.fed_task.stake_of(task_id, self.address)
+        if not info.status.ended or not stake:
+            return None
+        if not self._stake_free(task_id, info):
+            return None
+        self._settle_flags(task_id, info)
+        amount = int(self.fed_task.stake_of(task_id, self.address))
+        self.fed_task.withdraw_stake(task_id)
+        state.withdrawn = amount
+        log.info("withdraw_stake: %s took back %d wei from task %s", self.address, amount, task_id)
+        return amount
+
+    def _stake_free(self, task_id: int, info: TaskInfo) -> bool:
+        """Whether the cooldown and every window passed, with no dispute open."""
+        now = self.fed_task.backend.chain_time()
+        cooldown = self.fed_task.schedule(task_id).stake_cooldown
+        last = self.fed_task.round(task_id, int(info.last_round)) if info.last_round else None
+        window = last.claimable_at if last is not None else 0
+        return info.open_disputes == 0 and now >= max(info.ended_at + cooldown, window)
+
+    def _settle_flags(self, task_id: int, info: TaskInfo) -> None:
+        """Execute the slash of every flag pending against this node (its stake is then free)."""
+        if not self.fed_task.pending_flags(task_id, self.address):
+            return
+        for round_ in range(1, int(info.last_round) + 1):
+            if self.fed_task.is_flagged(task_id, round_, self.address):
+                self.fed_task.execute_slash(task_id, round_, self.address)
+
+    def settled(self, task_id: int) -> bool:
+        """Whether nothing is left to do in a task: ended, every due reward claimed, stake back.
+
+        Parameters
+        ----------
+        task_id : int
+            The task.
+        """
+        info = self.fed_task.task(task_id)
+        if not info.status.ended:
+            return False
+        due = self._due(info)
+        staked = self.fed_task.stake_of(task_id, self.address)
+        return not due.claims and due.waiting == 0 and not staked
 
     def run(
         self, task_id: int, *, poll_interval: float = 0.5, timeout: float | None = None
     ) -> list[SubmittedUpdate]:
-        """Serve ``task_id`` until it completes: train whenever a round opens.
+        """Serve ``task_id`` until it is settled: train, commit, reveal, claim, withdraw.
+
+        Parameters
+        ----------
+        task_id : int
+            The task.
+        poll_interval : float, default 0.5
+            Seconds between two looks at the chain.
+        timeout : float or None, default None
+            Give up after this many seconds.
 
         Raises
         ------
         RoundTimeoutError
-            When ``timeout`` seconds pass before the task completes.
+            When ``timeout`` seconds pass before the task is settled.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             self.step(task_id)
-            status = self.fed_task.task(task_id).status
-            if status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED):
-                log.info("run: task %s is %s", task_id, status.name.lower())
+            if self.settled(task_id):
+                log.info("run: task %s settled for %s", task_id, self.address)
                 return self.history
             if deadline is not None and time.monotonic() > deadline:
-                raise RoundTimeoutError(f"run: task {task_id} did not complete within {timeout}s")
+                raise RoundTimeoutError(f"run: task {task_id} not settled within {timeout}s")
             time.sleep(poll_interval)
+
+
+__all__ = [
+    "ClaimRecord",
+    "ParticipantNode",
+    "SubmittedUpdate",
+    "fetch_verified",
+    "round_opening",
+]

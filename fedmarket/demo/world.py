@@ -3,11 +3,14 @@
 :func:`build_world` provisions the contracts and one funded signer per role
 (:func:`chain.provision`) with keys derived from the seed (:func:`chain.demo_account`), so two
 runs with the same seed send the same transactions and store the same bytes. The tests build
-the same world to drive a task step by step.
+the same world to drive a task step by step: the hospitals batch their signed commitments
+through the world's in-memory mailbox, and the coordinator moves the in-process chain's clock
+from deadline to deadline (:data:`DEMO_SCHEDULE`), the only party that does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,18 +28,49 @@ from chain import (
     demo_account,
     provision,
 )
-from fl_node.coordinator import Coordinator
+from chain.court import ChallengeCourtClient
+from chain.fed_task import Schedule
+from chain.market import ModelMarketClient
+from fl_node.coordinator import Coordinator, Phase
 from fl_node.data import FederatedSplit, breast_cancer_hospitals
+from fl_node.mailbox import InMemoryMailbox
 from fl_node.participant import ParticipantNode
+from fl_node.sponsor import TaskTerms, create_task
 from fl_node.task import TaskSpec
-from storage import ContentStore, LocalCidStore, content_hash
+from storage import ContentStore, LocalCidStore
 
 TOKEN = 10**18
 """One whole reward token in wei (18 decimals)."""
 
+HOUR = 3600
+"""Seconds in an hour."""
+
+DEMO_SCHEDULE = Schedule(
+    join_period=24 * HOUR,
+    commit_period=HOUR,
+    inclusion_period=HOUR // 2,
+    reveal_period=HOUR,
+    finalize_period=HOUR,
+    challenge_period=HOUR,
+    open_period=24 * HOUR,
+    abort_grace=24 * HOUR,
+    stake_cooldown=HOUR,
+)
+"""The demo task's deadlines: hours on the chain's clock, crossed in an instant by time travel."""
+
+DEMO_TERMS = TaskTerms(
+    schedule=DEMO_SCHEDULE,
+    quorum=3,
+    participant_stake=10 * TOKEN,
+    coordinator_stake=50 * TOKEN,
+    slash_bps=5_000,
+)
+"""The demo task's terms: three updates to pay a round, stakes, half a stake slashed on a flag."""
+
 SPONSOR = "sponsor"
 COORDINATOR = "coordinator"
 RELAYER = "relayer"
+BUYER = "buyer"
 
 
 def hospital_roles(n_hospitals: int) -> list[str]:
@@ -46,7 +80,7 @@ def hospital_roles(n_hospitals: int) -> list[str]:
 
 def demo_roles(n_hospitals: int) -> list[str]:
     """Every role but the deployer, in the order their keys are funded."""
-    return [SPONSOR, COORDINATOR, RELAYER, *hospital_roles(n_hospitals)]
+    return [SPONSOR, COORDINATOR, RELAYER, *hospital_roles(n_hospitals), BUYER]
 
 
 @dataclass
@@ -64,12 +98,15 @@ class World:
         Each hospital's rows, the coordinator's validation set and the held-out test set.
     names : dict of str to str
         ``address -> role`` of every party but the deployer (for logs and reports).
+    mailbox : InMemoryMailbox or None
+        Where the hospitals post their signed commitments (stamped with the chain's time).
     """
 
     parties: Parties
     store: ContentStore
     split: FederatedSplit
     names: dict[str, str] = field(default_factory=dict)
+    mailbox: InMemoryMailbox | None = None
 
     @property
     def backend(self) -> ChainBackend:
@@ -107,6 +144,11 @@ class World:
         return self.parties.signer(RELAYER)
 
     @property
+    def buyer(self) -> Signer:
+        """Who buys the final model."""
+        return self.parties.signer(BUYER)
+
+    @property
     def hospitals(self) -> list[Signer]:
         """The hospitals, in the order of :attr:`split`'s datasets."""
         return [self.parties.signer(r) for r in hospital_roles(len(self.split.hospitals))]
@@ -118,6 +160,26 @@ class World:
     def token(self, signer: Signer | None = None) -> RewardTokenClient:
         """The reward token client, read-only or sending as ``signer``."""
         return self.deployment.token_client(self.backend, signer)
+
+    def court(self, signer: Signer | None = None) -> ChallengeCourtClient:
+        """The challenge court client, read-only or sending as ``signer``."""
+        return self.deployment.court_client(self.backend, signer)
+
+    def market(self, signer: Signer | None = None) -> ModelMarketClient:
+        """The model market client, read-only or sending as ``signer``."""
+        return self.deployment.market_client(self.backend, signer)
+
+    def mint(self, signer: Signer, amount: int) -> None:
+        """Mint ``amount`` token wei to ``signer`` (the deployer is the token's minter).
+
+        Parameters
+        ----------
+        signer : Signer
+            Who receives.
+        amount : int
+            Token wei.
+        """
+        self.token(self.deployer).mint(signer.address, amount)
 
 
 def build_world(
@@ -146,19 +208,28 @@ def build_world(
         The chain has no faucet to deploy the contracts and fund the parties.
     """
     roles = demo_roles(n_hospitals)
-    parties = provision(
-        backend or InProcessBackend(), roles, new_key=lambda role: demo_account(seed, role)
-    )
+    chain = backend or InProcessBackend()
+    parties = provision(chain, roles, new_key=lambda role: demo_account(seed, role))
     return World(
         parties=parties,
         store=LocalCidStore(store_dir),
         split=breast_cancer_hospitals(n_hospitals, seed=seed),
         names={parties.address(r): r for r in roles},
+        mailbox=InMemoryMailbox(clock=chain.chain_time),
     )
 
 
-def sponsor_task(world: World, spec: TaskSpec, *, pool: int, max_participants: int) -> int:
-    """Store the spec, approve the escrow and create the task as the sponsor; return its id.
+def sponsor_task(
+    world: World,
+    spec: TaskSpec,
+    *,
+    pool: int,
+    max_participants: int,
+    terms: TaskTerms = DEMO_TERMS,
+) -> int:
+    """Store the spec, escrow the pool and create the task as the sponsor; return its id.
+
+    The hospitals and the coordinator get the tokens their stakes need (minted by the deployer).
 
     Parameters
     ----------
@@ -170,22 +241,34 @@ def sponsor_task(world: World, spec: TaskSpec, *, pool: int, max_participants: i
         Reward pool in token wei (the sponsor must hold it).
     max_participants : int
         Most participants the task admits.
+    terms : TaskTerms, default DEMO_TERMS
+        Schedule, quorum, stakes, slash rate, access.
     """
-    spec_bytes = spec.to_bytes()
-    spec_cid = world.store.put(spec_bytes)
-    world.token(world.sponsor).approve(world.deployment.fed_task, pool)
-    task_id, _ = world.fed_task(world.sponsor).create_task(
-        spec_cid=spec_cid,
-        spec_hash=content_hash(spec_bytes),
+    for hospital in world.hospitals:
+        if terms.participant_stake:
+            world.mint(hospital, terms.participant_stake)
+    if terms.coordinator_stake:
+        world.mint(world.coordinator, terms.coordinator_stake)
+    return create_task(
+        world.fed_task(world.sponsor),
+        world.token(world.sponsor),
+        world.store,
+        spec,
         coordinator=world.coordinator.address,
         pool=pool,
-        total_rounds=spec.rounds,
         max_participants=max_participants,
+        terms=terms,
     )
-    return task_id
 
 
-def make_participants(world: World, task_id: int, *, join: bool = True) -> list[ParticipantNode]:
+def make_participants(
+    world: World,
+    task_id: int,
+    *,
+    join: bool = True,
+    batched: bool = True,
+    claim_min_rounds: int = 1,
+) -> list[ParticipantNode]:
     """One node per hospital, each with only its own rows; optionally joined to ``task_id``.
 
     Parameters
@@ -195,10 +278,22 @@ def make_participants(world: World, task_id: int, *, join: bool = True) -> list[
     task_id : int
         The task.
     join : bool, default True
-        Join the task (each node checks the spec against its data first).
+        Join the task with its stake (each node checks the spec against its data first).
+    batched : bool, default True
+        Commit through the world's mailbox (the coordinator's batch); ``False`` commits directly.
+    claim_min_rounds : int, default 1
+        Rounds a node lets accumulate before it claims them in one transaction.
     """
     nodes = [
-        ParticipantNode(signer=s, fed_task=world.fed_task(), store=world.store, data=d)
+        ParticipantNode(
+            signer=s,
+            fed_task=world.fed_task(),
+            store=world.store,
+            data=d,
+            mailbox=world.mailbox if batched else None,
+            court=world.court(),
+            claim_min_rounds=claim_min_rounds,
+        )
         for s, d in zip(world.hospitals, world.split.hospitals, strict=True)
     ]
     if join:
@@ -207,8 +302,10 @@ def make_participants(world: World, task_id: int, *, join: bool = True) -> list[
     return nodes
 
 
-def make_coordinator(world: World, task_id: int) -> Coordinator:
+def make_coordinator(world: World, task_id: int, *, batched: bool = True) -> Coordinator:
     """The coordinator of ``task_id``, with its own validation data and the held-out test set.
+
+    It moves the in-process chain's clock from deadline to deadline.
 
     Parameters
     ----------
@@ -216,6 +313,8 @@ def make_coordinator(world: World, task_id: int) -> Coordinator:
         The parties.
     task_id : int
         The task it coordinates.
+    batched : bool, default True
+        Batch the mailbox's signed commitments; ``False`` takes direct commitments only.
     """
     coordinator = Coordinator(
         signer=world.coordinator,
@@ -223,13 +322,36 @@ def make_coordinator(world: World, task_id: int) -> Coordinator:
         store=world.store,
         validation=world.split.validation,
         test=world.split.test,
+        mailbox=world.mailbox if batched else None,
+        travel=True,
     )
     coordinator.attach(task_id)
     return coordinator
 
 
+def step_all(nodes: list[ParticipantNode], task_id: int) -> Callable[[int, Phase], None]:
+    """A :data:`~fl_node.coordinator.RoundHook` that steps every node at every phase.
+
+    Parameters
+    ----------
+    nodes : list of ParticipantNode
+        The participants.
+    task_id : int
+        The task.
+    """
+
+    def step(round_: int, phase: Phase) -> None:
+        for node in nodes:
+            node.step(task_id)
+
+    return step
+
+
 __all__ = [
+    "BUYER",
     "COORDINATOR",
+    "DEMO_SCHEDULE",
+    "DEMO_TERMS",
     "RELAYER",
     "SPONSOR",
     "TOKEN",
@@ -240,4 +362,5 @@ __all__ = [
     "make_coordinator",
     "make_participants",
     "sponsor_task",
+    "step_all",
 ]

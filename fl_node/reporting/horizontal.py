@@ -19,7 +19,8 @@ from fl_node.task import TaskSpec
 log = logging.getLogger(__name__)
 
 MESSAGES_PER_UPDATE = 3
-"""Messages a participant exchanges per round: model download, update upload, anchor tx."""
+"""Messages a participant exchanges per round: model download, commitment (a signed message to
+the mailbox or a transaction), update upload at the reveal."""
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,23 @@ def model_card(
     model_hash: str,
     artifacts: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The model card stored beside the final model (what the marketplace lists)."""
+    """The model card stored beside the final model (what the marketplace lists).
+
+    Parameters
+    ----------
+    spec : TaskSpec
+        The task's specification.
+    reports : sequence of RoundReport
+        Every round's report, in order (at least one; the last one holds the shares).
+    task_id : int
+        The task.
+    model_cid, model_hash : str
+        The final model.
+    artifacts : mapping of str to str
+        ``file name -> CID`` of the deliverables.
+    """
+    shares = reports[-1].shares
+    contributors = [v.participant for v in reports[-1].verdicts]
     return {
         "kind": "fedmarket/model-card",
         "task_id": task_id,
@@ -271,4 +288,7 @@ def model_card(
         "acceptance": dict(spec.acceptance),
         "artifacts": dict(artifacts),
         "evidence": [r.evidence_cid for r in reports],
+        "shares_bps": (
+            dict(zip(contributors, shares.bps, strict=True)) if shares is not None else {}
+        ),
     }

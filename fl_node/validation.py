@@ -1,0 +1,204 @@
+"""Checking one committed update: its bytes against its commitment, its content against the round.
+
+The coordinator runs :func:`check_update` on every commitment of a round once the reveal deadline
+passed; the audit runs the very same function to confirm every verdict. An update is rejected
+(with the reason of :class:`~fl_node.errors.UpdateRejectedError`) when its bytes cannot be fetched
+by the committed CID, differ from the committed hash, are not a valid update of the model, or
+declare another task, round, author, base model or sample count than the commitment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import torch
+
+from fl_node.errors import UpdateRejectedError
+from fl_node.evidence import CommitmentRecord, UpdateVerdict
+from fl_node.serialization import UpdateMeta, decode_update
+from fl_node.strategies import ClientUpdate
+from kernel.types import Address
+from storage import (
+    ContentIntegrityError,
+    ContentNotFoundError,
+    ContentStore,
+    InvalidCidError,
+    content_hash,
+    validate_cid,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_UPDATE_BYTES = 64 * 1024 * 1024
+"""Largest update the coordinator will download."""
+
+FLAG_REASONS = ("wrong_participant", "samples_mismatch")
+"""Rejections that prove malice, so the coordinator flags the author (slashed after the window):
+bytes that name another author (a copied update) and a sample count other than the one the
+author committed to (an inflated weight). Other rejections may be accidents."""
+
+
+@dataclass(frozen=True)
+class RoundContext:
+    """What an update of a round must agree with.
+
+    Attributes
+    ----------
+    task_id : int
+        The task.
+    round : int
+        The round.
+    base_model_hash : str
+        0x-hex keccak-256 of the model the round opened with.
+    shapes : mapping of str to tuple of int
+        The model's trainable tensors and their shapes.
+    """
+
+    task_id: int
+    round: int
+    base_model_hash: str
+    shapes: Mapping[str, tuple[int, ...]]
+
+
+def fetch_update(store: ContentStore, commitment: CommitmentRecord) -> bytes:
+    """The committed update's bytes, checked against the committed hash and their CID.
+
+    Parameters
+    ----------
+    store : ContentStore
+        Where updates are revealed.
+    commitment : CommitmentRecord
+        The commitment (CID and update hash).
+
+    Raises
+    ------
+    UpdateRejectedError
+        ``missing``, ``too_large``, ``hash_mismatch`` or ``cid_mismatch``.
+    """
+    try:
+        cid = validate_cid(commitment.cid)
+        data = store.get(cid, verify=False, max_bytes=MAX_UPDATE_BYTES)
+    except (ContentNotFoundError, InvalidCidError) as exc:
+        raise UpdateRejectedError("missing", str(exc)) from None
+    except ContentIntegrityError as exc:
+        raise UpdateRejectedError("too_large", str(exc)) from None
+    if "0x" + content_hash(data).hex() != commitment.update_hash:
+        raise UpdateRejectedError(
+            "hash_mismatch", "the revealed bytes do not hash to the committed update hash"
+        )
+    try:
+        store.verify(cid, data)
+    except ContentIntegrityError as exc:
+        raise UpdateRejectedError("cid_mismatch", str(exc)) from None
+    return data
+
+
+def check_metadata(meta: UpdateMeta, commitment: CommitmentRecord, context: RoundContext) -> None:
+    """Raise :class:`UpdateRejectedError` unless the update's metadata agrees with its commitment.
+
+    Parameters
+    ----------
+    meta : UpdateMeta
+        What the update declares.
+    commitment : CommitmentRecord
+        What its author committed to.
+    context : RoundContext
+        The round.
+    """
+    checks = (
+        ("wrong_task", meta.task_id == context.task_id, f"update is for task {meta.task_id}"),
+        ("wrong_round", meta.round == context.round, f"update is for round {meta.round}"),
+        (
+            "wrong_participant",
+            meta.participant.lower() == commitment.participant.lower(),
+            f"update names {meta.participant}",
+        ),
+        (
+            "wrong_base",
+            meta.base_model_hash == context.base_model_hash,
+            "update starts from another global model",
+        ),
+        (
+            "samples_mismatch",
+            meta.samples == commitment.samples,
+            f"update declares {meta.samples} samples, its commitment {commitment.samples}",
+        ),
+    )
+    for reason, ok, detail in checks:
+        if not ok:
+            raise UpdateRejectedError(reason, detail)
+
+
+def check_update(
+    store: ContentStore, commitment: CommitmentRecord, context: RoundContext
+) -> tuple[UpdateVerdict, ClientUpdate | None]:
+    """Fetch and validate one committed update; never raises for a bad update.
+
+    Parameters
+    ----------
+    store : ContentStore
+        Where updates are revealed.
+    commitment : CommitmentRecord
+        The update's commitment.
+    context : RoundContext
+        The round it must agree with.
+
+    Returns
+    -------
+    tuple of (UpdateVerdict, ClientUpdate or None)
+        The verdict, and the update when it is accepted.
+    """
+    base = UpdateVerdict(
+        participant=commitment.participant,
+        accepted=False,
+        reason=None,
+        cid=commitment.cid,
+        update_hash=commitment.update_hash,
+        samples=commitment.samples,
+    )
+    data = b""
+    try:
+        data = fetch_update(store, commitment)
+        delta, meta = decode_update(data, context.shapes)
+        check_metadata(meta, commitment, context)
+    except UpdateRejectedError as exc:
+        log.warning("check_update: rejected %s: %s", commitment.participant, exc)
+        return replace(base, reason=exc.reason, detail=exc.detail, bytes=len(data)), None
+    verdict = replace(base, accepted=True, train_loss=meta.train_loss, bytes=len(data))
+    return verdict, ClientUpdate(delta=delta, samples=commitment.samples)
+
+
+def shapes_of(params: Mapping[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    """The shapes of a model's trainable tensors.
+
+    Parameters
+    ----------
+    params : mapping of str to Tensor
+        ``trainable_state(model)``.
+    """
+    return {k: tuple(v.shape) for k, v in params.items()}
+
+
+def flagged_in(verdicts: list[UpdateVerdict]) -> tuple[Address, ...]:
+    """The authors of updates rejected for a reason that proves malice (:data:`FLAG_REASONS`).
+
+    Parameters
+    ----------
+    verdicts : list of UpdateVerdict
+        The round's verdicts, in join order.
+    """
+    return tuple(v.participant for v in verdicts if v.reason in FLAG_REASONS)
+
+
+__all__ = [
+    "FLAG_REASONS",
+    "MAX_UPDATE_BYTES",
+    "RoundContext",
+    "check_metadata",
+    "check_update",
+    "fetch_update",
+    "flagged_in",
+    "shapes_of",
+]
