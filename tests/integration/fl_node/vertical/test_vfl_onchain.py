@@ -23,6 +23,7 @@ from fl_node.vertical.runner import (
     DeadlineMissedError,
     DeadlineReached,
     PartRecord,
+    RewardsRecord,
     SponsorFundsError,
     StakeFundsError,
     TaskRecorder,
@@ -42,7 +43,7 @@ def part(role: str) -> PartRecord:
     return PartRecord(f"bafkrei{role}", digest, len(data), f"model_{role}.json", 428, 10)
 
 
-def record(recorder: TaskRecorder, terms: TaskTerms, shapley: dict[str, float]) -> object:
+def record(recorder: TaskRecorder, terms: TaskTerms, shapley: dict[str, float]) -> RewardsRecord:
     """The whole on-chain record of one task; returns the rewards record."""
     recorder.create_task({"kind": "vertical-logistic-regression"}, terms)
     recorder.open_round({"kind": "psi-manifest", "commitment": "0x" + "ab" * 32})
@@ -72,11 +73,12 @@ def test_a_travelling_run_records_stakes_commits_root_claims_and_shares(
     assert reader.participants(task_id) == [guest, host]
     # paid == the reference split of the whole pool, to the wei, and the root is its tree's
     expected = allocate_round([SHAPLEY["guest"], SHAPLEY["host"]], POOL, 1).amounts
-    assert rewards.paid_wei == {guest: expected[0], host: expected[1]}  # type: ignore[attr-defined]
-    root = RewardTree.build(task_id, 1, rewards.paid_wei).root  # type: ignore[attr-defined]
+    assert rewards.paid_wei == {guest: expected[0], host: expected[1]}
+    root = RewardTree.build(task_id, 1, rewards.paid_wei).root
     assert bytes(reader.round(task_id, 1).rewards_root) == root
-    assert rewards.rewards_root == "0x" + root.hex()  # type: ignore[attr-defined]
-    assert reader.shares(task_id) == list(rewards.shares_bps.values())  # type: ignore[attr-defined]
+    assert rewards.rewards_root == "0x" + root.hex()
+    shares = rewards.shares_bps
+    assert reader.shares(task_id) == [shares[guest], shares[host]]
     assert sum(reader.shares(task_id)) == 10_000
     # the parts' commitments, from each party's own key
     committed = {e.participant: e.update_cid for e in reader.updates_committed(task_id)}
@@ -107,8 +109,8 @@ def test_a_round_that_pays_nothing_returns_the_pool_to_the_sponsor(
 ) -> None:
     recorder = TaskRecorder.provision(tmp_path, backend=chain)
     rewards = record(recorder, TaskTerms(POOL), {"guest": -0.01, "host": 0.0})
-    assert rewards.budget_wei == 0 and rewards.claims == {}  # type: ignore[attr-defined]
-    assert rewards.remainder_wei == POOL and rewards.remainder_tx  # type: ignore[attr-defined]
+    assert rewards.budget_wei == 0 and rewards.claims == {}
+    assert rewards.remainder_wei == POOL and rewards.remainder_tx
     sponsor = recorder.address("sponsor")
     assert recorder.parties.token().balance_of(sponsor) == POOL
     assert recorder.parties.fed_task().shares(recorder.task_id) == [5_000, 5_000]
@@ -124,7 +126,7 @@ def test_a_run_that_does_not_own_the_chain_waits_for_its_deadlines(
     timeline = recorder.timeline()
     assert timeline.clock == "wait" and timeline.waited_seconds > 1
     assert timeline.schedule["commit_period"] == 8
-    assert sum(rewards.paid_wei.values()) == POOL  # type: ignore[attr-defined]
+    assert sum(rewards.paid_wei.values()) == POOL
     assert recorder.parties.fed_task().task(recorder.task_id).status == TaskStatus.COMPLETED
 
 

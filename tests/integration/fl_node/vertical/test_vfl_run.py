@@ -2,9 +2,10 @@
 
 Guest, host and arbiter are separate spawned processes talking over mutual TLS on
 127.0.0.1; the orchestrator only sees what they report. 1024-bit keys keep it fast (the
-arithmetic and the messages are the same as with the default 2048 bits). The JSON-RPC tests
-record the task on anvil: on fresh contracts, and on a deployment made beforehand with every
-role's key given to a backend that has no faucet.
+arithmetic and the messages are the same as with the default 2048 bits). The task is
+recorded on FedTask v2, travelling past its deadlines (the run owns the chain). The JSON-RPC
+test records it on fresh contracts on anvil; ``test_vfl_deployment.py`` on a deployment made
+beforehand.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from fl_node.events import ChainReady, Event, Finished, RewardsPaid, TaskCreated
+from incentives.rewards import allocate_round
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
 
@@ -100,12 +102,28 @@ def test_chain_record_and_rewards(summary: dict) -> None:
     chain = summary["chain"]
     assert chain["psi_commitment"] == summary["psi"]["commitment"]
     assert set(chain["model_parts"]) == {"guest", "host"}
-    assert chain["gas_used_total"] > 0
+    assert chain["gas_used_total"] == sum(chain["gas_by_transaction"].values()) > 0
+    assert chain["clock"] == "travel" and chain["waited_seconds"] < 5
+    times, schedule = chain["times"], chain["schedule"]
+    assert times["commit_deadline"] - times["opened_at"] == schedule["commit_period"]
+    assert times["claimable_at"] == times["ended_at"] + schedule["challenge_period"]
+    labels = set(chain["transactions"])
+    assert {"create", "join guest", "join host", "open", "commit guest", "commit host"} <= labels
+    assert {"finalize", "claim guest", "claim host"} <= labels
+    assert chain["model_parts"]["host"]["tx"] == chain["transactions"]["commit host"]
     rewards = summary["rewards"]
     assert sum(rewards["paid_wei"].values()) + rewards["remainder_wei"] == rewards["pool_wei"]
     shap = summary["shapley"]
     full = shap["utilities"]["0,1"]
     assert shap["guest"] + shap["host"] == pytest.approx(full - 0.5)
+    # paid == the reference split of the whole pool (one round's cap), to the wei
+    guest, host = (chain["model_parts"][r]["address"] for r in ("guest", "host"))
+    reference = allocate_round([shap["guest"], shap["host"]], rewards["pool_wei"], 1).amounts
+    assert rewards["paid_wei"] == {guest: reference[0], host: reference[1]}
+    assert rewards["cap_wei"] == rewards["budget_wei"] == rewards["pool_wei"]
+    assert {a: c["amount_wei"] for a, c in rewards["claims"].items()} == rewards["paid_wei"]
+    assert sum(rewards["shares_bps"].values()) == 10_000
+    assert rewards["shares_bps"][host] > rewards["shares_bps"][guest]  # host's Shapley is larger
 
 
 @pytest.mark.rpc
@@ -113,21 +131,28 @@ def test_run_records_the_task_on_a_json_rpc_chain(
     anvil_url: str, tmp_path: Path, breast_data: None
 ) -> None:
     from chain import FedTaskClient, RpcBackend, TaskStatus
+    from chain.commitments import RewardTree
     from fl_node.vertical.runner import VflSettings, run_vfl
 
     settings = VflSettings(key_bits=1024, epochs=3, cv_folds=1, shapley=False)
     result = run_vfl("breast", tmp_path, settings=settings, rpc_url=anvil_url)
     chain = result["chain"]
     assert chain["backend"] != "in-process"
+    assert chain["clock"] == "travel"  # anvil is a dev chain, and the run owns it
     contracts = chain["contracts"]
     reader = FedTaskClient(
         RpcBackend(anvil_url), contracts["fed_task"], from_block=contracts["block"]
     )
-    task = reader.task(chain["task_id"])
-    assert task.status == TaskStatus.COMPLETED
-    assert task.model_cid == chain["model_manifest_cid"]
-    anchors = reader.update_anchors(chain["task_id"])
-    assert {a.cid for a in anchors} == {p["cid"] for p in chain["model_parts"].values()}
-    assert [o.model_cid for o in reader.round_openings(chain["task_id"])] == [
-        chain["psi_manifest_cid"]
-    ]
+    task_id = chain["task_id"]
+    assert reader.task(task_id).status == TaskStatus.COMPLETED
+    [finalized] = reader.rounds_finalized(task_id)
+    assert finalized.model_cid == chain["model_manifest_cid"]
+    assert finalized.evidence_cid == chain["evidence_cid"]
+    paid = result["rewards"]["paid_wei"]
+    assert bytes(finalized.rewards_root) == RewardTree.build(task_id, 1, paid).root
+    assert "0x" + bytes(finalized.rewards_root).hex() == result["rewards"]["rewards_root"]
+    commits = reader.updates_committed(task_id)
+    assert {c.update_cid for c in commits} == {p["cid"] for p in chain["model_parts"].values()}
+    assert [o.model_cid for o in reader.rounds_opened(task_id)] == [chain["psi_manifest_cid"]]
+    shares = result["rewards"]["shares_bps"]
+    assert reader.shares(task_id) == [shares[a] for a in reader.participants(task_id)]
