@@ -1,8 +1,10 @@
 """The marketplace REST API of fedmarket (FastAPI, SQLAlchemy, Alembic).
 
-Data owners list datasets (metadata only, signed with their own key and recorded on-chain for
-their address, the API paying the gas); anyone reads federated tasks as the chain records them;
-coordinators list completed tasks' models with contributor shares fixed from on-chain rewards.
+Data owners list datasets (metadata only, signed with their own key together with an access mode
+and a price, and recorded on-chain for their address by DatasetRegistry v2, the API paying the
+gas); anyone reads FedTask v2 tasks as the chain records them (status, schedule, rounds, stakes,
+rewards checked against the on-chain roots); sponsors describe the models they listed on the
+ModelMarket for their final tasks, with the contributors' shares FedTask fixed.
 
 Public surface::
 
@@ -12,8 +14,9 @@ Public surface::
     MarketplaceClient, MarketplaceApiError   # the HTTP client
 
 Layout: ``core/`` (settings, database), ``models.py`` (tables), ``schemas.py`` (wire shapes),
-``crud.py`` (queries), ``listing.py`` (what is signed), ``api/`` (dependencies, the one error
-mapping, one router per resource), ``migrations/`` (Alembic).
+``crud.py`` (queries), ``listing.py`` (what is signed), ``task_view.py`` (a task read from the
+chain), ``api/`` (dependencies, the one error mapping, one router per resource), ``migrations/``
+(Alembic).
 """
 
 from marketplace_api.client import MarketplaceClient
