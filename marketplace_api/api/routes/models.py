@@ -1,26 +1,32 @@
-"""``/models``: trained models offered in the marketplace, with their contributors' shares.
+"""``/models``: the ModelMarket's listings of final tasks' models, described and indexed.
 
-A listing is signed (EIP-191) by the task's coordinator or sponsor, only for a completed task,
-and its model card must describe the task's final model as the chain records it. Contributors'
-shares are fixed at listing time from the rewards the chain allocated them: basis points of the
-total paid, via :func:`incentives.rewards.split_proportional` (exactly 10000 in all). When a task
-paid nothing at all, every participant gets an equal share (the remainder of 10000 going to the
-earliest joiners).
+A model is sold on-chain: once a task is final (completed, its last challenge window passed
+undisputed), its sponsor lists the model on the ModelMarket with a price, a sponsor's cut and the
+model card's CID and keccak hash. ``POST /models`` then records that listing's description here,
+signed (EIP-191) by the lister and bound to the deployment (chain id, FedTask and ModelMarket
+addresses). The API accepts it only when it mirrors the chain: the task is final, the market
+lists its model, the signer is that listing's lister, the card CID is the listing's, the card's
+bytes hash to the listing's card hash, and the card describes the task's final model as FedTask
+recorded it. Contributors and their shares (basis points summing to 10,000) are FedTask's
+(``shares``), which the market pays by. Price, activity and proceeds are read from the market
+whenever a listing is shown (the lister may change them on-chain).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 from pydantic import ValidationError
 
-from chain import FedTaskClient, TaskInfo, TaskStatus
-from incentives.rewards import split_proportional
+from chain import FedTaskClient
+from chain.fed_task import TaskCompletedEvent
+from chain.market import ModelListing as MarketListing
+from chain.market import ModelMarketClient
 from marketplace_api import crud
-from marketplace_api.api.deps import FedTaskDep, ScopeDep, SessionDep, StoreDep
-from marketplace_api.api.routes.tasks import reward_totals
+from marketplace_api.api.deps import FedTaskDep, MarketDep, ScopeDep, SessionDep, StoreDep
 from marketplace_api.crud import Scope
 from marketplace_api.errors import (
     ConflictError,
@@ -32,7 +38,6 @@ from marketplace_api.errors import (
 from marketplace_api.listing import recover_model_lister
 from marketplace_api.models import ModelListing
 from marketplace_api.schemas import (
-    INT32_MAX,
     INT64_MAX,
     AddressStr,
     ContributorPublic,
@@ -42,94 +47,186 @@ from marketplace_api.schemas import (
     ModelPublic,
     ModelSigningParams,
 )
-from storage import ContentIntegrityError, ContentNotFoundError, ContentStore
+from storage import ContentIntegrityError, ContentNotFoundError, ContentStore, content_hash
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/models", tags=["models"])
 
-
-@router.get("/signing-params", response_model=ModelSigningParams)
-def read_model_signing_params(fed_task: FedTaskDep) -> Any:
-    """The chain id and FedTask address a model listing's signature must cover."""
-    return ModelSigningParams(chain_id=fed_task.backend.chain_id, fed_task=fed_task.address)
-
-
-BPS = 10_000
 MAX_CARD_BYTES = 1024 * 1024
 _CARD_LOC = ("body", "card_cid")
 
 
-def to_public(row: ModelListing, scope: Scope) -> ModelPublic:
-    """The API form of a stored model listing."""
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+@router.get("/signing-params", response_model=ModelSigningParams)
+def read_model_signing_params(fed_task: FedTaskDep, market: MarketDep) -> Any:
+    """The chain id, FedTask and ModelMarket addresses a model listing's signature must cover."""
+    return ModelSigningParams(
+        chain_id=fed_task.backend.chain_id, fed_task=fed_task.address, market=market.address
+    )
+
+
+def to_public(row: ModelListing, scope: Scope, listing: MarketListing) -> ModelPublic:
+    """The API form of a stored model listing, with the market's live price and proceeds."""
     return ModelPublic(
-        id=row.id,
+        id=listing.model_id,
         chain_id=scope.chain_id,
         fed_task=scope.fed_task,
+        market=scope.market,
         task_id=row.task_id,
         name=row.name,
         description=row.description,
-        price_wei=int(row.price_wei),
+        price_wei=listing.price,
+        active=listing.active,
+        sponsor_bps=listing.sponsor_bps,
+        proceeds_wei=listing.proceeds,
         model_cid=row.model_cid,
         model_hash=row.model_hash,
         card_cid=row.card_cid,
+        card_hash=row.card_hash or _hex(listing.card_hash),
         metrics=dict(row.metrics),
         contributors=[
-            ContributorPublic(address=c.address, share_bps=c.share_bps, paid_wei=int(c.paid_wei))
-            for c in row.contributors
+            ContributorPublic(address=c.address, share_bps=c.share_bps) for c in row.contributors
         ],
         listed_by=row.listed_by,
         created_at=row.created_at,
     )
 
 
-def load_card(store: ContentStore, card_cid: str, task_id: int, info: TaskInfo) -> ModelCard:
-    """Fetch a model card and check it describes ``task_id``'s final model.
+def _public(row: ModelListing, scope: Scope, market: ModelMarketClient) -> ModelPublic:
+    return to_public(row, scope, market.model(row.model_id or 0))
+
+
+def read_card(store: ContentStore, card_cid: str, card_hash: bytes) -> ModelCard:
+    """Fetch a model card and check its bytes hash to the on-chain listing's card hash.
 
     Raises
     ------
     FieldError
-        At ``card_cid`` when the card is missing, not a JSON object, malformed, or about another
-        model than the one the chain records.
+        At ``card_cid`` when the card is missing, its hash is not the listing's, or it is not a
+        JSON object of the model-card shape.
     """
     try:
-        raw = store.get_json(card_cid, max_bytes=MAX_CARD_BYTES)
+        data = store.get(card_cid, max_bytes=MAX_CARD_BYTES)
     except ContentNotFoundError:
         raise FieldError(_CARD_LOC, "no model card is stored under this CID") from None
     except ContentIntegrityError as exc:
         raise FieldError(_CARD_LOC, f"the model card cannot be read: {exc}") from None
+    if content_hash(data) != bytes(card_hash):
+        raise FieldError(
+            _CARD_LOC,
+            f"the model card hashes to {_hex(content_hash(data))}, not to the card hash "
+            f"{_hex(card_hash)} of the on-chain listing",
+        )
+    try:
+        raw = json.loads(data)
+    except ValueError:
+        raise FieldError(_CARD_LOC, "the model card cannot be read: it is not JSON") from None
     if not isinstance(raw, dict):
         raise FieldError(_CARD_LOC, "the model card is not a JSON object")
     try:
-        card = ModelCard.model_validate(raw)
+        return ModelCard.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors(include_input=False, include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         raise FieldError(_CARD_LOC, f"model card field {where}: {first['msg']}") from None
+
+
+def check_card(card: ModelCard, task_id: int, final: TaskCompletedEvent) -> None:
+    """Raise :class:`FieldError` unless ``card`` describes ``task_id``'s final model on-chain."""
     if card.task_id != task_id:
         raise FieldError(_CARD_LOC, f"the model card is about task {card.task_id}, not {task_id}")
-    chain_hash = "0x" + bytes(info.model_hash).hex()
-    if card.model_cid != info.model_cid or card.model_hash.lower() != chain_hash:
+    chain_hash = _hex(final.final_model_hash)
+    if card.model_cid != final.final_model_cid or card.model_hash.lower() != chain_hash:
         raise FieldError(
             _CARD_LOC,
             f"the model card describes {card.model_cid}, but task {task_id}'s final model on-chain "
-            f"is {info.model_cid} ({chain_hash})",
+            f"is {final.final_model_cid} ({chain_hash})",
         )
-    return card
 
 
-def contributor_shares(fed_task: FedTaskClient, task_id: int) -> list[tuple[str, int, int]]:
-    """(address, share in basis points, wei paid) of each participant, in join order.
+def final_task(fed_task: FedTaskClient, task_id: int) -> TaskCompletedEvent:
+    """The ``TaskCompleted`` of a final task (``TaskUnknown`` reverts for an unknown one).
 
-    Shares are proportional to the rewards allocated on-chain and sum to exactly 10000; equal
-    shares when nothing was paid.
+    Raises
+    ------
+    ConflictError
+        When the task is not final: not completed, or its last round still in its challenge
+        window or disputed (only a final task's model can be listed).
     """
+    info = fed_task.task(task_id)
+    completed = fed_task.events(TaskCompletedEvent, task_id=task_id)
+    if not completed or not fed_task.is_final(task_id):
+        window = " but its last round is in its challenge window or disputed" if completed else ""
+        raise ConflictError(
+            f"task {task_id} is {info.status.name.lower()}{window}: only a final task's model "
+            "can be listed"
+        )
+    return completed[-1]
+
+
+def market_listing(market: ModelMarketClient, body: ModelCreate) -> MarketListing:
+    """The ModelMarket listing of the task's model, checked against the request.
+
+    Raises
+    ------
+    ConflictError
+        When the task's model is not listed on the market.
+    ForbiddenError
+        When the signer is not the listing's lister.
+    FieldError
+        When the card CID or the expected price differs from the listing's.
+    """
+    model_id = market.model_of(body.task_id)
+    if model_id == 0:
+        raise ConflictError(
+            f"task {body.task_id}'s model is not listed on the ModelMarket: its sponsor lists it "
+            "there first (listModel)"
+        )
+    listing = market.model(model_id)
+    if body.signer != listing.lister:
+        raise ForbiddenError(
+            f"only {listing.lister}, who listed task {body.task_id}'s model on the ModelMarket "
+            f"(model {model_id}), may describe it, not {body.signer}"
+        )
+    if body.card_cid != listing.card_cid:
+        raise FieldError(
+            _CARD_LOC,
+            f"the on-chain listing {model_id} carries the card {listing.card_cid}, "
+            f"not {body.card_cid}",
+        )
+    if body.price_wei is not None and int(body.price_wei) != listing.price:
+        raise FieldError(
+            ("body", "price_wei"),
+            f"the on-chain listing {model_id} sells at {listing.price} wei, not {body.price_wei}",
+        )
+    return listing
+
+
+def check_signature(body: ModelCreate, fed_task: FedTaskClient, market: ModelMarketClient) -> None:
+    """Raise :class:`FieldError` at ``signature`` unless ``body.signer`` signed ``body``."""
+    try:
+        lister = recover_model_lister(
+            body,
+            body.signature,
+            chain_id=fed_task.backend.chain_id,
+            fed_task=fed_task.address,
+            market=market.address,
+        )
+    except MalformedSignatureError:
+        raise FieldError(("body", "signature"), "not a valid ECDSA signature") from None
+    if lister != body.signer:
+        raise FieldError(("body", "signature"), f"the signature is not by {body.signer}")
+
+
+def contributors_of(fed_task: FedTaskClient, task_id: int) -> list[tuple[str, int]]:
+    """``(address, share_bps)`` of each participant with a non-zero share, in join order."""
     participants = fed_task.participants(task_id)
-    totals = reward_totals(fed_task.rewards(task_id))
-    paid = [totals.get(p, 0) for p in participants]
-    weights = paid if sum(paid) > 0 else [1] * len(participants)
-    shares = split_proportional(BPS, weights) if participants else []
-    return [(p, s, w) for p, s, w in zip(participants, shares, paid, strict=True)]
+    shares = fed_task.shares(task_id)
+    return [(p, s) for p, s in zip(participants, shares, strict=True) if s > 0]
 
 
 @router.post(
@@ -137,10 +234,10 @@ def contributor_shares(fed_task: FedTaskClient, task_id: int) -> list[tuple[str,
     response_model=ModelPublic,
     status_code=status.HTTP_201_CREATED,
     responses={
-        403: {"description": "Not signed by the task's coordinator or sponsor."},
+        403: {"description": "Not signed by the lister of the on-chain listing."},
         404: {"description": "Unknown task."},
-        409: {"description": "Task not completed, or its model is already listed."},
-        422: {"description": "Invalid signature or model card."},
+        409: {"description": "Task not final, model not listed on-chain, or already recorded."},
+        422: {"description": "Invalid signature, or a card or price unlike the on-chain listing."},
     },
 )
 def create_model(
@@ -148,82 +245,76 @@ def create_model(
     session: SessionDep,
     scope: ScopeDep,
     fed_task: FedTaskDep,
+    market: MarketDep,
     store: StoreDep,
 ) -> Any:
-    """List a completed task's final model, with contributor shares fixed from the chain."""
-    try:
-        lister = recover_model_lister(
-            body, body.signature, chain_id=fed_task.backend.chain_id, fed_task=fed_task.address
-        )
-    except MalformedSignatureError:
-        raise FieldError(("body", "signature"), "not a valid ECDSA signature") from None
-    if lister != body.signer:
-        raise FieldError(("body", "signature"), f"the signature is not by {body.signer}")
-    info = fed_task.task(body.task_id)
-    if body.signer not in (info.coordinator, info.sponsor):
-        raise ForbiddenError(
-            f"only task {body.task_id}'s coordinator or sponsor may list its model, "
-            f"not {body.signer}"
-        )
-    if info.status != TaskStatus.COMPLETED:
-        raise ConflictError(
-            f"task {body.task_id} is {info.status.name.lower()}; only a completed task's model "
-            "can be listed"
-        )
+    """Record the description of a final task's model listed on the ModelMarket."""
+    check_signature(body, fed_task, market)
+    final = final_task(fed_task, body.task_id)
+    listing = market_listing(market, body)
     existing = crud.model_for_task(session, scope, body.task_id)
     if existing is not None:
-        raise ConflictError(f"task {body.task_id}'s model is already listed as model {existing.id}")
-    card = load_card(store, body.card_cid, body.task_id, info)
-    contributors = contributor_shares(fed_task, body.task_id)
-    row = crud.add_model(
-        session,
-        scope,
+        raise ConflictError(
+            f"task {body.task_id}'s model is already recorded as model {existing.model_id}"
+        )
+    card = read_card(store, body.card_cid, listing.card_hash)
+    check_card(card, body.task_id, final)
+    contributors = contributors_of(fed_task, body.task_id)
+    model = crud.NewModel(
+        model_id=listing.model_id,
         task_id=body.task_id,
         name=body.name,
         description=body.description,
-        price_wei=int(body.price_wei),
-        model_cid=info.model_cid,
-        model_hash="0x" + bytes(info.model_hash).hex(),
+        price_wei=listing.price,
+        sponsor_bps=listing.sponsor_bps,
+        model_cid=final.final_model_cid,
+        model_hash=_hex(final.final_model_hash),
         card_cid=body.card_cid,
+        card_hash=_hex(listing.card_hash),
         metrics=card.metrics,
         listed_by=body.signer,
         contributors=contributors,
     )
+    row = crud.add_model(session, scope, model)
     session.commit()
     log.info(
-        "create_model: model %s of task %s listed by %s, %d contributors",
-        row.id,
+        "create_model: model %s of task %s recorded for %s, %d contributors",
+        listing.model_id,
         body.task_id,
         body.signer,
         len(contributors),
     )
-    return to_public(row, scope)
+    return to_public(row, scope, listing)
 
 
 @router.get("", response_model=ModelPage)
 def read_models(
     session: SessionDep,
     scope: ScopeDep,
+    market: MarketDep,
     task_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
     contributor: Annotated[AddressStr | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Any:
-    """Model listings, oldest first, optionally one task's or one contributor's."""
+    """Model listings by ModelMarket id, optionally one task's or one contributor's."""
     rows, total = crud.list_models(
         session, scope, task_id=task_id, contributor=contributor, limit=limit, offset=offset
     )
     return ModelPage(
-        items=[to_public(r, scope) for r in rows], total=total, limit=limit, offset=offset
+        items=[_public(r, scope, market) for r in rows], total=total, limit=limit, offset=offset
     )
 
 
 @router.get("/{model_id}", response_model=ModelPublic, responses={404: {}})
 def read_model(
-    model_id: Annotated[int, Path(ge=1, le=INT32_MAX)], session: SessionDep, scope: ScopeDep
+    model_id: Annotated[int, Path(ge=1, le=INT64_MAX)],
+    session: SessionDep,
+    scope: ScopeDep,
+    market: MarketDep,
 ) -> Any:
-    """One model listing."""
+    """One model listing, by its ModelMarket id."""
     row = crud.get_model(session, scope, model_id)
     if row is None:
         raise NotFoundError(f"model {model_id} is not listed")
-    return to_public(row, scope)
+    return _public(row, scope, market)

@@ -9,7 +9,12 @@ from fastapi.testclient import TestClient
 
 from chain import DatasetRegistryClient, RpcBackend
 from marketplace_api import MarketplaceApiError, MarketplaceClient, Services, create_app
-from tests.integration.marketplace_api.market_world import dataset_metadata, drive_task, make_world
+from tests.integration.marketplace_api.market_world import (
+    dataset_metadata,
+    drive_task,
+    list_on_market,
+    make_world,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.rpc]
 
@@ -40,12 +45,16 @@ def test_listing_and_task_over_json_rpc(anvil_url: str, tmp_path: Path) -> None:
             api.list_dataset(intruder, dataset_metadata(owner.address))
         assert exc.value.status == 422 and exc.value.fields == [("body", "signature")]
 
-        task = drive_task(world, scores=[[2, 1], [1, 1]], n_participants=2)
+        # the v2 task on a node: anvil travels past every deadline
+        task = drive_task(world, scores=[[2, 1], [1, 1]], n_participants=2, claims=[(0, 1)])
         view = api.task(task.task_id)
-        assert view["status"] == "completed"
-        assert [r["paid_wei"] for r in view["rounds"]] == [str(r["paid"]) for r in task.rounds]
-        assert view["totals"] == {a: str(v) for a, v in task.totals.items()}
+        assert (view["status"], view["final"]) == ("completed", True)
+        assert [r["budget_wei"] for r in view["rounds"]] == [str(r["budget"]) for r in task.rounds]
+        assert [r["evidence_status"] for r in view["rounds"]] == ["verified", "verified"]
+        assert view["allocated"] == {a: str(v) for a, v in task.allocated.items()}
+        assert view["claimed"][task.addresses[0]] == str(task.claimed[task.addresses[0]])
         assert task.card_cid is not None
+        model_id = list_on_market(world, task, price=0)
         model = api.list_model(
             task.sponsor,
             task_id=task.task_id,
@@ -54,6 +63,7 @@ def test_listing_and_task_over_json_rpc(anvil_url: str, tmp_path: Path) -> None:
             price_wei=0,
             card_cid=task.card_cid,
         )
+        assert model["id"] == model_id
         assert sum(c["share_bps"] for c in model["contributors"]) == 10_000
     services.close()
 

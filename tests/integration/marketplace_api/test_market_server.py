@@ -20,6 +20,7 @@ from tests.integration.marketplace_api.market_world import (
     TOKEN,
     dataset_metadata,
     drive_task,
+    list_on_market,
     make_world,
 )
 
@@ -42,6 +43,8 @@ def test_whole_story_over_http(tmp_path: Path) -> None:
             health = api.health()
             assert health["status"] == "ok"
             assert health["chain"]["chain_id"] == world.backend.chain_id
+            assert health["contracts"]["market"] == world.deployment.market
+            assert health["contracts"]["court"] == world.deployment.court
 
             owners = [world.funded(), world.funded()]
             listings = [
@@ -74,20 +77,33 @@ def test_whole_story_over_http(tmp_path: Path) -> None:
                 api.list_dataset(owners[0], {**dataset_metadata(owners[0].address), "rows": [[1]]})
             assert bad.value.status == 422 and bad.value.fields == [("body", "rows")]
 
-            task = drive_task(world, scores=[[1, 3]], n_participants=2)
+            paid = world.funded()
+            sold = api.list_dataset(
+                paid,
+                dataset_metadata(paid.address, tags=["medical"], downloadable=True),
+                access_mode="downloadable",
+                price_wei=3 * TOKEN,
+            )
+            assert (sold["access_mode"], sold["price_wei"]) == ("downloadable", str(3 * TOKEN))
+            assert api.datasets(access_mode="downloadable") == [sold]
+
+            task = drive_task(world, scores=[[1, 3]], n_participants=2, claims=[(1, 1)])
             view = api.task(task.task_id)
-            assert view["status"] == "completed"
-            assert view["totals"] == {a: str(v) for a, v in task.totals.items()}
+            assert (view["status"], view["final"]) == ("completed", True)
+            assert view["allocated"] == {a: str(v) for a, v in task.allocated.items()}
+            assert view["claimed"] == {a: str(task.claimed.get(a, 0)) for a in task.addresses}
 
             assert task.card_cid is not None
+            model_id = list_on_market(world, task, price=10 * TOKEN)
             model = api.list_model(
-                task.coordinator,
+                task.sponsor,
                 task_id=task.task_id,
                 name="model",
                 description="two clinics",
                 price_wei=10 * TOKEN,
                 card_cid=task.card_cid,
             )
+            assert model["id"] == model_id
             assert [c["share_bps"] for c in model["contributors"]] == [2500, 7500]
             assert api.model(model["id"]) == model
             assert api.models() == [model]

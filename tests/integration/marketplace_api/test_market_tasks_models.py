@@ -1,25 +1,31 @@
-"""``/tasks`` and ``/models`` over tasks driven on an in-process chain (DB rolled back per test)."""
+"""``/tasks`` and ``/models`` over FedTask v2 tasks driven on an in-process chain.
+
+The chain is shared by the module (time only moves forward on it), the database rolled back per
+test; every test that lists a model on the ModelMarket drives its own task (one listing per task).
+"""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
-from chain import signer_for
-from incentives.rewards import split_proportional
+from chain import ChainRevertError
 from marketplace_api.listing import sign_model_listing
 from marketplace_api.schemas import ModelBase
-from storage import compute_cid, content_hash
+from storage import canonical_json, compute_cid, content_hash
 from tests.integration.marketplace_api.market_world import (
+    STAKE,
     TOKEN,
     ChainWorld,
     DrivenTask,
     drive_task,
+    list_on_market,
     model_card,
+    open_round,
+    start_task,
 )
 
 pytestmark = pytest.mark.slow
@@ -29,25 +35,18 @@ SCORES = [[10**18, 2 * 10**18, 3 * 10**18], [5 * 10**17, 0, 15 * 10**17]]
 
 @pytest.fixture(scope="module")
 def done(world: ChainWorld) -> DrivenTask:
-    """A completed two-round task with three participants and a stored model card."""
-    return drive_task(world, scores=SCORES, submit=[[True] * 3, [True, False, True]])
-
-
-@pytest.fixture(scope="module")
-def unpaid(world: ChainWorld) -> DrivenTask:
-    """A completed task whose every score was zero: nothing paid."""
-    return drive_task(world, scores=[[0, 0, 0]])
+    """A final two-round task with three participants; two rewards claimed."""
+    return drive_task(
+        world, scores=SCORES, submit=[[True] * 3, [True, False, True]], claims=[(0, 1), (2, 2)]
+    )
 
 
 @pytest.fixture(scope="module")
 def training(world: ChainWorld) -> DrivenTask:
     """A task with round 1 finalised and round 2 open."""
     task = drive_task(world, scores=[[1, 1]], n_participants=2, total_rounds=3)
-    coordinator = world.fed_task(signer_for(world.backend, task.coordinator))
-    model = b"round two start " + os.urandom(4)
-    cid = world.store.put(model)
-    coordinator.open_round(task.task_id, 2, cid, content_hash(model))
-    task.rounds.append({"round": 2, "opened_model_cid": cid})
+    cid, digest = open_round(world, task, 2)
+    task.rounds.append({"round": 2, "opened_model_cid": cid, "opened_model_hash": digest})
     return task
 
 
@@ -56,8 +55,9 @@ def listing_body(
     task: DrivenTask,
     *,
     card_cid: str | None = None,
-    price_wei: str = str(25 * TOKEN),
+    price_wei: str | None = None,
     claim: str | None = None,
+    market: str | None = None,
 ) -> dict[str, Any]:
     fields = ModelBase.model_validate(
         {
@@ -68,13 +68,14 @@ def listing_body(
             "card_cid": card_cid or task.card_cid,
         }
     )
-    return {
-        **fields.message_fields(),
-        "signer": claim or account.address,
-        "signature": sign_model_listing(
-            account, fields, chain_id=task.chain_id, fed_task=task.fed_task
-        ),
-    }
+    signature = sign_model_listing(
+        account,
+        fields,
+        chain_id=task.chain_id,
+        fed_task=task.fed_task,
+        market=market or task.market,
+    )
+    return {**fields.message_fields(), "signer": claim or account.address, "signature": signature}
 
 
 def locs(response: Any) -> list[list[Any]]:
@@ -82,58 +83,137 @@ def locs(response: Any) -> list[list[Any]]:
 
 
 # ---- tasks ---------------------------------------------------------------------------------------
-def test_completed_task_reports_rounds_rewards_and_totals(
-    api: TestClient, done: DrivenTask
+def test_final_task_reports_rounds_rewards_stakes_and_shares(
+    api: TestClient, world: ChainWorld, done: DrivenTask
 ) -> None:
     response = api.get(f"/tasks/{done.task_id}")
     assert response.status_code == 200, response.text
     task = response.json()
-    addresses = [p.address for p in done.participants]
+    addresses = done.addresses
     assert task["task_id"] == done.task_id
-    assert task["status"] == "completed"
-    assert task["sponsor"] == done.sponsor.address
-    assert task["coordinator"] == done.coordinator.address
+    assert (task["status"], task["final"]) == ("completed", True)
+    assert (task["sponsor"], task["coordinator"]) == (
+        done.sponsor.address,
+        done.coordinator.address,
+    )
     assert task["participants"] == addresses
     assert task["pool_wei"] == str(done.pool)
-    paid = sum(r["paid"] for r in done.rounds)
-    assert task["escrow_wei"] == str(done.pool - paid)
+    assert task["unallocated_wei"] == "0"  # the last round's cap is all that was left
     assert (task["total_rounds"], task["current_round"], task["round_open"]) == (2, 2, False)
-    assert task["model_cid"] == done.model_cid
-    assert task["model_hash"] == done.model_hash
+    assert task["open_by"] is None and task["ended_at"] >= task["created_at"]
+    assert task["schedule"]["challenge_period"] == 600
+    assert (task["quorum"], task["slash_bps"], task["permissioned"]) == (1, 1_000, False)
+    assert task["stakes"] == {a: str(STAKE) for a in [*addresses, done.coordinator.address]}
+    assert (task["participant_stake_wei"], task["coordinator_staked"]) == (str(STAKE), True)
+    assert (task["model_cid"], task["model_hash"]) == (done.model_cid, done.model_hash)
+    assert task["shares_bps"] == done.shares and sum(done.shares) == 10_000
+    assert task["allocated"] == {a: str(done.allocated[a]) for a in addresses}
+    assert task["claimed"] == {a: str(done.claimed.get(a, 0)) for a in addresses}
     assert len(task["rounds"]) == 2
     for got, want in zip(task["rounds"], done.rounds, strict=True):
-        assert got["round"] == want["round"]
-        assert got["finalized"] is True
+        number = want["round"]
+        assert got["round"] == number
+        assert (got["finalized"], got["claimable"], got["disputed"]) == (True, True, False)
         assert got["opened_model_cid"] == want["opened_model_cid"]
-        assert got["model_cid"] == want["model_cid"]
-        assert got["evidence_cid"] == want["evidence_cid"]
+        assert got["opened_model_hash"] == want["opened_model_hash"]
+        assert (got["model_cid"], got["evidence_cid"]) == (want["model_cid"], want["evidence_cid"])
         assert got["budget_wei"] == str(want["budget"])
-        assert got["paid_wei"] == str(want["paid"])
-        assert [(u["participant"], u["cid"], u["samples"]) for u in got["updates"]] == [
-            (u["participant"], u["cid"], u["samples"]) for u in want["updates"]
-        ]
-        assert all(u["update_hash"].startswith("0x") for u in got["updates"])
+        assert got["rewards_root"] == "0x" + bytes(want["tree"].root).hex()
+        assert got["evidence_status"] == "verified"
+        assert got["reveal_start"] < got["reveal_deadline"] < got["finalize_deadline"]
+        assert got["claimable_at"] > got["reveal_deadline"]
+        assert got["flagged"] == []
         assert got["rewards"] == [
-            {"participant": a, "score": str(s), "amount_wei": str(m)}
-            for a, s, m in zip(addresses, want["scores"], want["amounts"], strict=True)
+            {
+                "participant": a,
+                "allocated_wei": str(amount),
+                "claimed_wei": str(amount if (i, number) in ((0, 1), (2, 2)) else 0),
+            }
+            for i, (a, amount) in enumerate(zip(addresses, want["amounts"], strict=True))
         ]
-    assert task["totals"] == {a: str(done.totals[a]) for a in addresses}
-    # round 2 skipped participant 2 (score 0): only two anchored updates
-    assert len(task["rounds"][1]["updates"]) == 2
-    # every wei amount is a decimal string, scores too (they exceed 2^53)
-    assert isinstance(task["rounds"][0]["rewards"][2]["score"], str)
+        # all submitters but the last came in the batch; the last committed directly
+        submitters = [u["participant"].address for u in want["updates"]]
+        assert [b["count"] for b in got["batches"]] == [len(submitters) - 1]
+        assert [c["participant"] for c in got["direct_commitments"]] == submitters[-1:]
+        assert got["commitments"] == got["accepted"] == len(submitters)
+    claimed = task["rounds"][0]["claimed_wei"]
+    assert claimed == str(done.rounds[0]["amounts"][0])
+    # every wei amount is a decimal string (they exceed 2^53)
+    assert isinstance(task["rounds"][0]["rewards"][2]["allocated_wei"], str)
 
 
 def test_task_in_training_shows_the_open_round(api: TestClient, training: DrivenTask) -> None:
     task = api.get(f"/tasks/{training.task_id}").json()
-    assert task["status"] == "training"
+    assert (task["status"], task["final"]) == ("training", False)
     assert (task["current_round"], task["round_open"]) == (2, True)
+    assert task["open_by"] is None and task["ended_at"] is None
+    assert task["shares_bps"] == []
     assert [r["finalized"] for r in task["rounds"]] == [True, False]
-    open_round = task["rounds"][1]
-    assert open_round["opened_model_cid"] == training.rounds[1]["opened_model_cid"]
-    assert open_round["model_cid"] is None
-    assert open_round["budget_wei"] is None and open_round["paid_wei"] is None
-    assert open_round["updates"] == [] and open_round["rewards"] == []
+    open_round_ = task["rounds"][1]
+    assert open_round_["opened_model_cid"] == training.rounds[1]["opened_model_cid"]
+    # round 2 opens from the model round 1 finalised
+    assert open_round_["opened_model_cid"] == task["rounds"][0]["model_cid"]
+    assert open_round_["model_cid"] is None and open_round_["evidence_cid"] is None
+    assert open_round_["budget_wei"] is None and open_round_["claimable_at"] is None
+    assert open_round_["evidence_status"] == "not_finalized"
+    assert [r["allocated_wei"] for r in open_round_["rewards"]] == [None, None]
+    assert open_round_["batches"] == [] and open_round_["direct_commitments"] == []
+    assert open_round_["commit_deadline"] > 0
+    assert task["allocated"] == {a: str(training.allocated[a]) for a in training.addresses}
+
+
+def test_evidence_that_does_not_match_the_chain_is_not_shown(
+    api: TestClient, world: ChainWorld
+) -> None:
+    """A coordinator publishes other amounts than it paid, or nothing: the chain's figures stand."""
+    task = drive_task(
+        world,
+        scores=[[1, 3], [2, 2]],
+        n_participants=2,
+        evidence=["tampered", "missing"],
+        claims=[(1, 1)],
+    )
+    view = api.get(f"/tasks/{task.task_id}").json()
+    assert [r["evidence_status"] for r in view["rounds"]] == ["mismatch", "unavailable"]
+    for r in view["rounds"]:
+        assert [x["allocated_wei"] for x in r["rewards"]] == [None, None]
+    assert view["allocated"] is None
+    paid = task.claimed[task.addresses[1]]
+    assert view["claimed"] == {task.addresses[0]: "0", task.addresses[1]: str(paid)}
+    assert view["rounds"][0]["claimed_wei"] == str(paid)
+
+
+def test_nothing_paid_means_no_rewards_and_equal_shares(api: TestClient, world: ChainWorld) -> None:
+    task = drive_task(world, scores=[[0, 0, 0]])
+    view = api.get(f"/tasks/{task.task_id}").json()
+    assert view["rounds"][0]["evidence_status"] == "no_rewards"
+    assert view["rounds"][0]["budget_wei"] == "0"
+    assert view["allocated"] == dict.fromkeys(task.addresses, "0")
+    assert view["shares_bps"] == [3334, 3333, 3333]
+    assert view["unallocated_wei"] == str(task.pool)
+
+
+def test_an_aborted_task(api: TestClient, world: ChainWorld) -> None:
+    task = start_task(world, n_participants=2, pool=100 * TOKEN, total_rounds=2)
+    open_round(world, task, 1)
+    fed_task = world.fed_task()
+    world.travel(fed_task.round(task.task_id, 1).finalize_deadline)  # the coordinator stalled
+    world.fed_task(task.sponsor).abort_task(task.task_id)
+    view = api.get(f"/tasks/{task.task_id}").json()
+    assert (view["status"], view["final"], view["open_by"]) == ("aborted", False, None)
+    assert view["ended_at"] is not None
+    assert view["unallocated_wei"] == "0"
+    # the pool back, plus the stalling coordinator's slashed stake (slash_bps of it)
+    assert view["refunded_wei"] == str(task.pool + STAKE * 1_000 // 10_000)
+    assert view["rounds"][0]["finalized"] is False
+
+
+def test_a_task_in_its_last_window_is_not_final(api: TestClient, world: ChainWorld) -> None:
+    task = drive_task(world, scores=[[1, 1]], n_participants=2, final=False)
+    view = api.get(f"/tasks/{task.task_id}").json()
+    assert (view["status"], view["final"]) == ("completed", False)
+    assert view["rounds"][0]["claimable"] is False
+    assert view["rounds"][0]["evidence_status"] == "verified"  # checked, claimable later
 
 
 def test_unknown_task_is_404(api: TestClient) -> None:
@@ -144,132 +224,151 @@ def test_unknown_task_is_404(api: TestClient) -> None:
 
 
 # ---- models --------------------------------------------------------------------------------------
-def test_coordinator_lists_the_model_with_shares_from_the_chain(
-    api: TestClient, done: DrivenTask
-) -> None:
-    response = api.post("/models", json=listing_body(done.coordinator, done))
+def test_sponsor_describes_the_model_it_listed_on_chain(api: TestClient, world: ChainWorld) -> None:
+    task = drive_task(world, scores=SCORES, submit=[[True] * 3, [True, False, True]])
+    model_id = list_on_market(world, task, price=25 * TOKEN, sponsor_bps=1_500)
+    response = api.post("/models", json=listing_body(task.sponsor, task, price_wei=str(25 * TOKEN)))
     assert response.status_code == 201, response.text
     listed = response.json()
-    addresses = [p.address for p in done.participants]
-    paid = [done.totals[a] for a in addresses]
-    shares = split_proportional(10_000, paid)
+    assert listed["id"] == model_id
+    assert (listed["task_id"], listed["market"], listed["fed_task"]) == (
+        task.task_id,
+        task.market,
+        task.fed_task,
+    )
+    assert (listed["price_wei"], listed["active"], listed["proceeds_wei"]) == (
+        str(25 * TOKEN),
+        True,
+        "0",
+    )
+    assert listed["sponsor_bps"] == 1_500
+    shares = world.fed_task().shares(task.task_id)
     assert listed["contributors"] == [
-        {"address": a, "share_bps": s, "paid_wei": str(p)}
-        for a, s, p in zip(addresses, shares, paid, strict=True)
+        {"address": a, "share_bps": s} for a, s in zip(task.addresses, shares, strict=True) if s
     ]
     assert sum(c["share_bps"] for c in listed["contributors"]) == 10_000
-    assert listed["task_id"] == done.task_id
-    assert listed["price_wei"] == str(25 * TOKEN)
-    assert listed["model_cid"] == done.model_cid
-    assert listed["model_hash"] == done.model_hash
-    assert listed["card_cid"] == done.card_cid
+    assert (listed["model_cid"], listed["model_hash"]) == (task.model_cid, task.model_hash)
+    assert (listed["card_cid"], listed["card_hash"]) == (task.card_cid, "0x" + task.card_hash.hex())
     assert listed["metrics"] == {"accuracy": 0.95, "f1": 0.93, "auc": 0.98}
-    assert listed["listed_by"] == done.coordinator.address
-    assert api.get(f"/models/{listed['id']}").json() == listed
+    assert listed["listed_by"] == task.sponsor.address
+    assert api.get(f"/models/{model_id}").json() == listed
     assert api.get("/models").json()["items"] == [listed]
-    mine = api.get("/models", params={"contributor": addresses[0]}).json()
-    assert mine["total"] == 1
-    assert api.get("/models", params={"contributor": done.sponsor.address}).json()["total"] == 0
-    assert api.get("/models", params={"task_id": done.task_id}).json()["total"] == 1
+    assert api.get("/models", params={"contributor": task.addresses[0]}).json()["total"] == 1
+    assert api.get("/models", params={"contributor": task.sponsor.address}).json()["total"] == 0
+    assert api.get("/models", params={"task_id": task.task_id}).json()["total"] == 1
 
-    second = api.post("/models", json=listing_body(done.sponsor, done))
+    # the market is the truth for the price and the proceeds: shown live
+    world.market(task.sponsor).set_price(model_id, 30 * TOKEN)
+    buyer = world.funded()
+    world.tokens(buyer, 30 * TOKEN, task.market)
+    bought, _ = world.market(buyer).buy(model_id, 30 * TOKEN)
+    again = api.get(f"/models/{model_id}").json()
+    assert again["price_wei"] == str(30 * TOKEN)
+    assert again["proceeds_wei"] == str(bought.contributors_amount) != "0"
+
+    second = api.post("/models", json=listing_body(task.sponsor, task))
     assert second.status_code == 409
-    assert "already listed" in second.json()["detail"]
+    assert "already recorded as model" in second.json()["detail"]
 
 
-def test_sponsor_may_list_too(api: TestClient, done: DrivenTask) -> None:
-    response = api.post("/models", json=listing_body(done.sponsor, done))
-    assert response.status_code == 201, response.text
-    assert response.json()["listed_by"] == done.sponsor.address
+def test_only_the_on_chain_lister_may_describe_it(api: TestClient, world: ChainWorld) -> None:
+    task = drive_task(world, scores=[[1, 2]], n_participants=2)
+    model_id = list_on_market(world, task)
+    for account in (task.coordinator, task.participants[0]):
+        response = api.post("/models", json=listing_body(account, task))
+        assert response.status_code == 403
+        assert f"(model {model_id}), may describe it" in response.json()["detail"]
 
 
-def test_nothing_paid_means_equal_shares(api: TestClient, unpaid: DrivenTask) -> None:
-    response = api.post("/models", json=listing_body(unpaid.coordinator, unpaid))
-    assert response.status_code == 201, response.text
-    contributors = response.json()["contributors"]
-    assert [c["share_bps"] for c in contributors] == [3333, 3333, 3334]
-    assert [c["paid_wei"] for c in contributors] == ["0", "0", "0"]
+def test_a_task_that_is_not_final_cannot_be_listed(
+    api: TestClient, world: ChainWorld, training: DrivenTask
+) -> None:
+    pending = drive_task(world, scores=[[1, 1]], n_participants=2, final=False)
+    with pytest.raises(ChainRevertError) as reverted:  # nor can it be on-chain
+        list_on_market(world, pending)
+    assert reverted.value.error_name == "MarketTaskNotFinal"
+    response = api.post("/models", json=listing_body(pending.sponsor, pending))
+    assert response.status_code == 409
+    assert "completed but its last round is in its challenge window" in response.json()["detail"]
+
+    card = world.store.put_json(model_card(training.task_id, training.model_cid, "0x" + "00" * 32))
+    response = api.post("/models", json=listing_body(training.sponsor, training, card_cid=card))
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith(f"task {training.task_id} is training:")
 
 
-def test_participant_may_not_list(api: TestClient, done: DrivenTask) -> None:
-    response = api.post("/models", json=listing_body(done.participants[0], done))
-    assert response.status_code == 403
-    assert "coordinator or sponsor" in response.json()["detail"]
+def test_a_model_not_listed_on_chain_is_refused(api: TestClient, world: ChainWorld) -> None:
+    task = drive_task(world, scores=[[1, 2]], n_participants=2)
+    response = api.post("/models", json=listing_body(task.sponsor, task))
+    assert response.status_code == 409
+    assert "is not listed on the ModelMarket" in response.json()["detail"]
 
 
-def test_signature_must_be_by_the_claimed_signer(api: TestClient, done: DrivenTask) -> None:
-    body = listing_body(done.participants[0], done, claim=done.coordinator.address)
-    response = api.post("/models", json=body)
+def test_a_description_unlike_the_on_chain_listing_is_refused(
+    api: TestClient, world: ChainWorld
+) -> None:
+    task = drive_task(world, scores=[[1, 2]], n_participants=2)
+    model_id = list_on_market(world, task, price=7 * TOKEN)
+    other_card = world.store.put_json({"kind": "fedmarket/model-card", "note": "another card"})
+    response = api.post("/models", json=listing_body(task.sponsor, task, card_cid=other_card))
     assert response.status_code == 422
-    assert locs(response) == [["body", "signature"]]
-    tampered = {**listing_body(done.coordinator, done), "price_wei": "1"}
-    assert locs(api.post("/models", json=tampered)) == [["body", "signature"]]
-
-
-def test_unfinished_task_conflicts(api: TestClient, training: DrivenTask) -> None:
-    card = model_card(training.task_id, training.model_cid, training.model_hash)
-    body = listing_body(training.coordinator, training, card_cid=compute_cid(b"x"))
-    body_with_card = listing_body(training.coordinator, training, card_cid=api_store_put(api, card))
-    for attempt in (body, body_with_card):
-        response = api.post("/models", json=attempt)
-        assert response.status_code == 409
-        assert "training" in response.json()["detail"]
-
-
-def test_unknown_task_is_404_for_models(api: TestClient, done: DrivenTask) -> None:
-    ghost = DrivenTask(
-        123456,
-        done.sponsor,
-        done.coordinator,
-        [],
-        0,
-        card_cid=done.card_cid,
-        chain_id=done.chain_id,
-        fed_task=done.fed_task,
+    assert locs(response) == [["body", "card_cid"]]
+    assert (
+        f"listing {model_id} carries the card {task.card_cid}"
+        in response.json()["detail"][0]["msg"]
     )
-    response = api.post("/models", json=listing_body(done.coordinator, ghost))
-    assert response.status_code == 404
-
-
-def api_store_put(api: TestClient, obj: Any) -> str:
-    """Store ``obj`` as a card in the app's content store."""
-    store = api.app.state.services.store  # type: ignore[attr-defined]
-    return str(store.put_json(obj))
+    response = api.post("/models", json=listing_body(task.sponsor, task, price_wei=str(6 * TOKEN)))
+    assert locs(response) == [["body", "price_wei"]]
+    assert f"sells at {7 * TOKEN} wei" in response.json()["detail"][0]["msg"]
 
 
 @pytest.mark.parametrize(
     ("card", "message"),
     [
-        (None, "no model card is stored"),
-        ("not-json", "cannot be read"),
-        ([1, 2], "not a JSON object"),
-        ({"kind": "something-else"}, "model card field kind"),
-        ({"task_id": "1"}, "model card field task_id"),
-        ({"task_id": -1}, "about task -1"),
-        (
-            {"model_cid": "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"},
-            "final model on-chain",
-        ),
+        ("hash", "not to the card hash"),
         ({"model_hash": "0x" + "ab" * 32}, "final model on-chain"),
-        ({"metrics": {"accuracy": "high"}}, "model card field metrics.accuracy"),
+        ({"task_id": 1}, "about task 1"),
+        ({"kind": "something-else"}, "model card field kind"),
     ],
 )
-def test_card_must_describe_the_final_model(
-    api: TestClient, done: DrivenTask, card: Any, message: str
+def test_the_card_must_be_the_listed_one_and_describe_the_final_model(
+    api: TestClient, world: ChainWorld, card: Any, message: str
 ) -> None:
-    store = api.app.state.services.store  # type: ignore[attr-defined]
-    if card is None:
-        cid = compute_cid(b"a card nobody stored")
-    elif card == "not-json":
-        cid = store.put(b"\x00\x01 not json")
-    elif isinstance(card, list):
-        cid = store.put_json(card)
+    """The card listed on-chain: its bytes hash to the listing's hash, it describes the model.
+
+    The final model is the one FedTask recorded for the task.
+    """
+    task = drive_task(world, scores=[[1, 2]], n_participants=2)
+    if card == "hash":  # the on-chain hash is of other bytes than the stored card
+        list_on_market(world, task, card_hash=content_hash(b"other bytes"))
     else:
-        cid = store.put_json({**model_card(done.task_id, done.model_cid, done.model_hash), **card})
-    response = api.post("/models", json=listing_body(done.coordinator, done, card_cid=cid))
+        bad = canonical_json({**model_card(task.task_id, task.model_cid, task.model_hash), **card})
+        task.card_cid, task.card_hash = str(world.store.put(bad)), content_hash(bad)
+        list_on_market(world, task)
+    response = api.post("/models", json=listing_body(task.sponsor, task))
     assert response.status_code == 422, response.text
     assert locs(response) == [["body", "card_cid"]]
     assert message in response.json()["detail"][0]["msg"]
+
+
+def test_signature_must_be_by_the_claimed_signer_for_this_deployment(
+    api: TestClient, done: DrivenTask
+) -> None:
+    body = listing_body(done.participants[0], done, claim=done.sponsor.address)
+    response = api.post("/models", json=body)
+    assert response.status_code == 422
+    assert locs(response) == [["body", "signature"]]
+    tampered = {**listing_body(done.sponsor, done), "name": "Another name"}
+    assert locs(api.post("/models", json=tampered)) == [["body", "signature"]]
+    other_market = listing_body(done.sponsor, done, market="0x" + "12" * 20)
+    assert locs(api.post("/models", json=other_market)) == [["body", "signature"]]
+
+
+def test_unknown_task_is_404_for_models(api: TestClient, done: DrivenTask) -> None:
+    ghost = DrivenTask(123456, done.sponsor, done.coordinator, [], 0, card_cid=done.card_cid)
+    ghost.chain_id, ghost.fed_task, ghost.market = done.chain_id, done.fed_task, done.market
+    response = api.post("/models", json=listing_body(done.sponsor, ghost))
+    assert response.status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -288,7 +387,7 @@ def test_card_must_describe_the_final_model(
 def test_invalid_model_listing_names_the_field(
     api: TestClient, done: DrivenTask, override: dict[str, Any], loc: list[Any]
 ) -> None:
-    body = {**listing_body(done.coordinator, done), **override}
+    body = {**listing_body(done.sponsor, done), **override}
     response = api.post("/models", json=body)
     assert response.status_code == 422
     assert locs(response) == [loc]
@@ -298,4 +397,15 @@ def test_unknown_model_is_404(api: TestClient) -> None:
     response = api.get("/models/4242")
     assert response.status_code == 404
     assert response.json() == {"detail": "model 4242 is not listed"}
+    assert locs(api.get("/models/0")) == [["path", "model_id"]]
     assert api.get("/models").json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
+
+
+def test_signing_params_bind_the_market(api: TestClient, world: ChainWorld) -> None:
+    params = api.get("/models/signing-params").json()
+    assert params == {
+        "chain_id": world.backend.chain_id,
+        "fed_task": world.deployment.fed_task,
+        "market": world.deployment.market,
+    }
+    assert compute_cid(b"x")  # CIDs used above are CIDv1
