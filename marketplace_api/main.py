@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         title="fedmarket marketplace API",
         summary="Dataset listings signed by their owners, federated tasks read from the chain, "
         "and trained models with their contributors' shares.",
-        version="0.1.0",
+        version="0.2.0",
         lifespan=lifespan,
     )
     app.state.services = services
