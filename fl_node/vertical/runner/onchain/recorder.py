@@ -247,10 +247,10 @@ class TaskRecorder:
         p = self.parties
         task = p.fed_task().task(self.task_id)
         coordinator = p.fed_task("coordinator")
+        self.clock.check_before(task.deadline, "open round 1", "join period")
         if task.coordinator_stake and not task.coordinator_staked:
             self._approve("coordinator", task.coordinator_stake)
             self._sent("stake coordinator", coordinator.stake_as_coordinator(self.task_id))
-        self.clock.check_before(task.deadline, "open round 1", "join period")
         self._sent("open", coordinator.open_round(self.task_id, 1, cid, digest))
         return cid
 

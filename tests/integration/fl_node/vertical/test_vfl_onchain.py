@@ -3,13 +3,12 @@
 :class:`TaskRecorder` drives FedTask v2 exactly as a run does (create and join by invitation,
 stake, open with a PSI manifest, direct commits, finalise with a rewards root and shares,
 claims by proof, remainder and stakes withdrawn), here with made-up model parts: travelling
-past the deadlines, waiting for them in real time, missing one, and on contracts deployed
-beforehand whose roles hold too few tokens.
+past the deadlines, waiting for them in real time, missing them (the test moves the clock),
+and on contracts deployed beforehand whose roles hold too few tokens.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -130,19 +129,28 @@ def test_a_run_that_does_not_own_the_chain_waits_for_its_deadlines(
     assert recorder.parties.fed_task().task(recorder.task_id).status == TaskStatus.COMPLETED
 
 
-@pytest.mark.slow
 def test_a_part_committed_after_its_window_is_refused_before_sending(
     chain: ChainBackend, tmp_path: Path
 ) -> None:
     recorder = TaskRecorder.provision(tmp_path, backend=chain, owns_chain=False)
-    schedule = replace(waiting_schedule(30, 1), commit_period=2)
-    recorder.create_task({"kind": "x"}, TaskTerms(POOL, schedule=schedule))
+    recorder.create_task({"kind": "x"}, TaskTerms(POOL, schedule=waiting_schedule(30, 1)))
     recorder.open_round({"kind": "psi-manifest"})
-    reveal_start = recorder.parties.fed_task().round(recorder.task_id, 1).reveal_start
-    chain.wait_until(reveal_start)
+    chain.travel_to(recorder.parties.fed_task().round(recorder.task_id, 1).reveal_start)
     with pytest.raises(DeadlineMissedError, match="commit the guest's part.*commit period"):
         recorder.commit_part("guest", part("guest"))
     assert "commit guest" not in recorder.transactions
+
+
+def test_a_round_opened_too_late_is_refused_before_the_coordinator_stakes(
+    chain: ChainBackend, tmp_path: Path
+) -> None:
+    recorder = TaskRecorder.provision(tmp_path, backend=chain, owns_chain=False)
+    terms = TaskTerms(POOL, schedule=waiting_schedule(30, 1), coordinator_stake=STAKE)
+    recorder.create_task({"kind": "x"}, terms)
+    chain.travel_to(recorder.parties.fed_task().task(recorder.task_id).deadline)
+    with pytest.raises(DeadlineMissedError, match="open round 1.*join period"):
+        recorder.open_round({"kind": "psi-manifest"})
+    assert not {"stake coordinator", "open"} & set(recorder.transactions)
 
 
 def test_an_existing_deployment_needs_the_pool_and_the_stakes_held(
