@@ -2,8 +2,10 @@
 
 Public surface (imported lazily: ``import fl_node.vertical.crypto.psi`` does not pull in PyTorch)::
 
-    ParticipantNode, Coordinator, RoundReport                   # the two roles
+    ParticipantNode, Coordinator, RoundReport, Phase            # the two roles
+    Mailbox, InMemoryMailbox                                    # signed commitments off-chain
     RoundEvidence, UpdateVerdict                                # what a round publishes
+    audit_task, AuditReport                                     # recomputing a task
     TaskSpec, ModelSpec, TrainConfig                            # what a task asks for
     FedAvg, FedSGD, Strategy, make_strategy                     # aggregation
     LocalDataset, breast_cancer_hospitals, load_csv, save_csv   # data
@@ -17,7 +19,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fl_node.coordinator import Coordinator, RoundReport
+    from fl_node.audit import AuditReport, audit_task
+    from fl_node.coordinator import Coordinator, Phase, RoundReport
     from fl_node.data import LocalDataset, breast_cancer_hospitals, load_csv, save_csv
     from fl_node.errors import (
         DataError,
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     )
     from fl_node.evaluation import BinaryMetrics, binary_metrics
     from fl_node.evidence import RoundEvidence, UpdateVerdict
+    from fl_node.mailbox import InMemoryMailbox, Mailbox
     from fl_node.models import ModelSpec
     from fl_node.participant import ParticipantNode
     from fl_node.strategies import FedAvg, FedSGD, Strategy, make_strategy
@@ -36,8 +40,13 @@ if TYPE_CHECKING:
     from fl_node.training import TrainConfig
 
 _EXPORTS = {
+    "AuditReport": "fl_node.audit",
+    "audit_task": "fl_node.audit",
     "Coordinator": "fl_node.coordinator",
+    "Phase": "fl_node.coordinator",
     "RoundReport": "fl_node.coordinator",
+    "InMemoryMailbox": "fl_node.mailbox",
+    "Mailbox": "fl_node.mailbox",
     "LocalDataset": "fl_node.data",
     "breast_cancer_hospitals": "fl_node.data",
     "load_csv": "fl_node.data",
@@ -63,6 +72,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "AuditReport",
     "BinaryMetrics",
     "Coordinator",
     "DataError",
@@ -70,10 +80,13 @@ __all__ = [
     "FedAvg",
     "FedSGD",
     "FlError",
+    "InMemoryMailbox",
     "LocalDataset",
+    "Mailbox",
     "ModelIntegrityError",
     "ModelSpec",
     "ParticipantNode",
+    "Phase",
     "RoundEvidence",
     "RoundReport",
     "SpecError",
@@ -82,6 +95,7 @@ __all__ = [
     "TrainConfig",
     "UpdateRejectedError",
     "UpdateVerdict",
+    "audit_task",
     "binary_metrics",
     "breast_cancer_hospitals",
     "load_csv",

@@ -90,6 +90,33 @@ def start(
     return Flow(world, task_id, spec, joined, coord)
 
 
+def swap(index: int, kind: type[ParticipantNode], **attrs: object):  # noqa: ANN201
+    """A ``nodes`` factory for :func:`start`: hospital ``index`` runs ``kind`` instead.
+
+    ``victim=i`` in ``attrs`` gives the node hospital ``i``'s node; other attributes are set as
+    given.
+    """
+
+    def nodes(world: World, task_id: int) -> list[ParticipantNode]:
+        made = make_participants(world, task_id, join=False, batched=world.mailbox is not None)
+        old = made[index]
+        made[index] = kind(
+            signer=old.signer,
+            fed_task=world.fed_task(),
+            store=world.store,
+            data=old.data,
+            mailbox=old.mailbox,
+            court=old.court,
+        )
+        for name, value in attrs.items():
+            setattr(made[index], name, made[value] if name == "victim" else value)  # type: ignore[index]
+        for node in made:
+            node.join(task_id)
+        return made
+
+    return nodes
+
+
 def direct_terms(**changes: object) -> TaskTerms:
     """The demo's terms with ``changes``."""
     return replace(DEMO_TERMS, **changes)  # type: ignore[arg-type]

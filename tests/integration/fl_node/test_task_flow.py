@@ -34,7 +34,7 @@ from fl_node.serialization import decode_update, encode_update
 from fl_node.sponsor import invite
 from kernel.types import Round, TaskId
 from storage import compute_cid, content_hash
-from tests.integration.fl_node.flow import POOL, STAKE, Flow, direct_terms, hook, start
+from tests.integration.fl_node.flow import POOL, STAKE, Flow, direct_terms, hook, start, swap
 
 pytestmark = pytest.mark.slow
 
@@ -150,30 +150,13 @@ def _shapes(blob: bytes) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
 
 
-def _swap(index: int, kind: type[ParticipantNode], **attrs: object):
-    """A ``nodes`` factory for :func:`start`: hospital ``index`` runs ``kind`` instead."""
-
-    def nodes(world, task_id):
-        made = make_participants(world, task_id, join=False, batched=world.mailbox is not None)
-        old = made[index]
-        made[index] = kind(signer=old.signer, fed_task=world.fed_task(), store=world.store,
-                           data=old.data, mailbox=old.mailbox)  # fmt: skip
-        for name, value in attrs.items():
-            setattr(made[index], name, made[value] if name == "victim" else value)
-        for node in made:
-            node.join(task_id)
-        return made
-
-    return nodes
-
-
 @pytest.mark.parametrize(
     ("relabel", "reason"),
     [(False, "wrong_round"), (True, "wrong_base")],
     ids=["as-is", "relabelled"],
 )
 def test_a_copy_committed_in_a_later_round_is_rejected(tmp_path, relabel, reason):
-    nodes = _swap(1, Copier, victim=0, relabel=relabel)
+    nodes = swap(1, Copier, victim=0, relabel=relabel)
     flow = start(tmp_path, rounds=2, batched=False, nodes=nodes)
     reports = flow.run(settle=False)
     verdict = reports[1].verdicts[1]
@@ -192,7 +175,7 @@ class Inflating(ParticipantNode):
 
 
 def test_a_sample_count_other_than_the_commitment_is_rejected_flagged_and_slashed(tmp_path):
-    flow = start(tmp_path, rounds=1, nodes=_swap(2, Inflating))
+    flow = start(tmp_path, rounds=1, nodes=swap(2, Inflating))
     [report] = flow.run(settle=False)
     cheat = flow.nodes[2].address
     assert (report.verdicts[2].accepted, report.verdicts[2].reason) == (False, "samples_mismatch")
@@ -286,7 +269,7 @@ class Silent(ParticipantNode):
 
 
 def test_an_update_never_revealed_is_rejected_as_missing(tmp_path):
-    flow = start(tmp_path, rounds=1, nodes=_swap(3, Silent))
+    flow = start(tmp_path, rounds=1, nodes=swap(3, Silent))
     [report] = flow.run(settle=False)
     assert (report.verdicts[3].accepted, report.verdicts[3].reason) == (False, "missing")
     assert report.flagged == ()  # not revealing may be an accident: rejected, not flagged

@@ -1,0 +1,51 @@
+"""Auditing a task from nothing but the chain and the content store, and preparing challenges.
+
+Anyone holding the deployment address and read access to the store can recompute what happened,
+round by round, and check it against what the chain recorded (protocol v2):
+
+- ``model_continuity``: each round starts from the previous round's final model (round 1 from the
+  spec's deterministic initial model), and every model's bytes match their on-chain hash;
+- ``evidence``: the round's evidence file is intact, follows the round-evidence schema
+  (:mod:`fl_node.evidence`; a file that does not is a failed check naming the field) and
+  describes this task, round, participants, models, accepted count and flags as finalised;
+- ``commitments``: the batch document hashes to the root the chain anchors, every leaf is signed
+  by its participant (a participant of the task), no genuine signed commitment the mailbox
+  received in time was left out (when the auditor can read the mailbox), and the evidence's
+  commitments are the batch's leaves superseded by the direct commitments of the events;
+- ``updates``: every verdict is what the coordinator's own checks give on the revealed bytes
+  (bytes matching the commitment, sample count, author, base model, shapes, finite values);
+- ``aggregation``: re-running the task's strategy on the accepted updates reproduces the new model;
+- ``contribution``: the recorded scores follow from the recorded utilities (leave-one-out or exact
+  Shapley arithmetic);
+- ``rewards``: the cap recomputed from the task's events, the budget within it, the scores and
+  amounts following the contributions, the leaves summing to the budget and hashing to the root
+  the chain holds, the flags those the verdicts justify;
+- ``shares`` (last round): the contributors' shares follow their cumulative contributions.
+
+For every round that fails, the audit computes from the published evidence what the round should
+have paid (:mod:`fl_node.audit._corrections`) and stores a
+:class:`~fl_node.challenge.ChallengeEvidence` in the content store, ready for
+``ChallengeCourt.challenge``. The coordinator's validation data stays private, so utilities are
+checked for consistency, not re-measured.
+
+Public surface::
+
+    audit_task(fed_task, store, task_id, *, mailbox, challenges) -> AuditReport
+    AuditReport, RoundAudit, Check, ROUND_CHECKS
+    uphold_bps(report, challenge_info) -> int        # a validator's vote from its own audit
+"""
+
+from fl_node.audit._checks import AGGREGATION_TOLERANCE, ROUND_CHECKS
+from fl_node.audit.report import AuditReport, Check, RoundAudit
+from fl_node.audit.run import audit_task
+from fl_node.audit.verdict import uphold_bps
+
+__all__ = [
+    "AGGREGATION_TOLERANCE",
+    "ROUND_CHECKS",
+    "AuditReport",
+    "Check",
+    "RoundAudit",
+    "audit_task",
+    "uphold_bps",
+]

@@ -1,0 +1,278 @@
+"""The audit's checks: each looks at one round's inputs and says (ok, detail)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+import torch
+
+from chain.commitments import recover_commitment_signer
+from chain.errors import ChainError
+from fl_node.audit._records import RoundInputs, TaskRecord
+from fl_node.commitments import hex32, screen_envelopes
+from fl_node.evidence import BatchRef, ModelRef
+from fl_node.models import trainable_state
+from fl_node.payout import allocate_within_cap, reward_split
+from fl_node.strategies import ClientUpdate
+from fl_node.validation import flagged_in
+from incentives import ExactShapley
+from incentives.contribution import coalition_key
+from kernel.errors import InvalidInputError
+
+AGGREGATION_TOLERANCE = 1e-6
+"""Largest difference allowed between a recomputed and a published parameter."""
+
+
+def scores_from_utilities(
+    method: str, n: int, utilities: Mapping[str, float]
+) -> list[float] | None:
+    """The contributions ``method`` gives ``n`` accepted updates from the published utilities.
+
+    Parameters
+    ----------
+    method : str
+        ``"leave-one-out"`` or ``"shapley-exact"``.
+    n : int
+        Accepted updates.
+    utilities : mapping of str to float
+        Utility of each coalition (keys: sorted indices joined by commas).
+
+    Returns
+    -------
+    list of float or None
+        ``None`` when the method is unknown or a coalition it needs is missing.
+    """
+    if n == 0:
+        return []
+    full = frozenset(range(n))
+    try:
+        if method == "leave-one-out":
+            return [
+                utilities[coalition_key(full)] - utilities[coalition_key(full - {i})]
+                for i in range(n)
+            ]
+        if method == "shapley-exact":
+            return ExactShapley().estimate(n, lambda c: utilities[coalition_key(c)]).scores
+    except KeyError:
+        return None
+    return None
+
+
+def _contribution_consistent(
+    method: str, n: int, utilities: Mapping[str, float], scores: list[float]
+) -> bool:
+    expected = scores_from_utilities(method, n, utilities)
+    if expected is None or len(expected) != len(scores):
+        return False
+    return all(
+        math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+        for a, b in zip(expected, scores, strict=True)
+    )
+
+
+def check_evidence(r: RoundInputs) -> tuple[bool, str]:
+    """The evidence describes this task, round, models and participants, as finalised on-chain."""
+    ev, final = r.evidence, r.final
+    expected = {
+        "task_id": ev.task_id == r.task.task_id,
+        "round": ev.round == final.round,
+        "base_model": ev.base_model
+        == ModelRef(cid=r.opening.model_cid, hash=hex32(r.opening.model_hash)),
+        "new_model": ev.new_model == ModelRef(cid=final.model_cid, hash=hex32(final.model_hash)),
+        "participants": list(ev.participants) == r.task.participants,
+        "updates": [v.participant for v in ev.updates] == r.task.participants,
+        "accepted": sum(v.accepted for v in ev.updates) == final.accepted,
+        "flagged": [f.lower() for f in ev.flagged] == [f.lower() for f in final.flagged],
+    }
+    wrong = [name for name, ok in expected.items() if not ok]
+    detail = f"evidence {final.evidence_cid}"
+    return not wrong, detail + (f": {', '.join(wrong)} differ from the chain" if wrong else "")
+
+
+def _batch_problems(r: RoundInputs) -> list[str]:
+    """What is wrong with the round's batch: its document, signatures, members, its record."""
+    problems = [r.batch_problem] if r.batch_problem else []
+    event = r.task.batches.get(int(r.final.round))
+    members = {p.lower() for p in r.task.participants}
+    if r.batch is not None:
+        for signed in r.batch.batch.commitments:
+            try:
+                signer = recover_commitment_signer(r.task.domain, signed)
+            except (ChainError, InvalidInputError, ValueError):
+                signer = None
+            if signer is None or signer.lower() != signed.participant.lower():
+                problems.append(f"the leaf of {signed.participant} is not signed by it")
+            if signed.participant.lower() not in members:
+                problems.append(f"the leaf of {signed.participant} is not a participant's")
+    expected = None
+    if event is not None:
+        expected = BatchRef(root=hex32(event.root), cid=event.batch_cid, count=int(event.count))
+    if r.evidence.commitments.batch != expected:
+        problems.append("the evidence names another batch than the chain")
+    return problems
+
+
+def _left_out(r: RoundInputs) -> list[str]:
+    """Genuine signed commitments the mailbox received in time that the batch left out."""
+    mailbox, round_ = r.task.mailbox, int(r.final.round)
+    if mailbox is None:
+        return []
+    event = r.task.batches.get(round_)
+    if event is not None:
+        posted_at = r.task.block_time(event.meta.block)
+    else:
+        posted_at = int(r.opening.commit_deadline)
+    envelopes = [e for e in mailbox.collect(r.task.task_id, round_) if e.received_at < posted_at]
+    screened = screen_envelopes(
+        envelopes, r.task.domain, r.task.task_id, round_, r.task.participants
+    )
+    anchored = set()
+    if r.batch is not None:
+        anchored = {c.participant.lower() for c in r.batch.batch.commitments}
+    return [
+        f"the signed commitment of {e.signed.participant} was left out of the batch"
+        for e in screened.kept
+        if e.signed.participant.lower() not in anchored
+    ]
+
+
+def check_commitments(r: RoundInputs) -> tuple[bool, str]:
+    """The batch is what the chain anchors, every leaf signed by its participant, none left out.
+
+    The evidence's commitments are the batch's leaves superseded by the direct commitments.
+    """
+    problems = _batch_problems(r) + _left_out(r)
+    if r.evidence.commitments.entries != r.commitments:
+        problems.append("the evidence's commitments differ from the chain's and the batch's")
+    detail = "; ".join(problems) or f"{len(r.commitments)} commitments verified"
+    return not problems, detail
+
+
+def check_updates(r: RoundInputs) -> tuple[bool, str]:
+    """Every verdict is the one the coordinator's own checks give on the revealed bytes."""
+    problems: list[str] = []
+    for published, (recomputed, _) in zip(r.evidence.updates, r.replayed, strict=False):
+        same = (published.accepted, published.reason) == (recomputed.accepted, recomputed.reason)
+        ids = (published.cid, published.update_hash, published.samples)
+        if not same:
+            problems.append(
+                f"{published.participant}: published {published.reason or 'accepted'}, "
+                f"recomputed {recomputed.reason or 'accepted'}"
+            )
+        elif ids != (recomputed.cid, recomputed.update_hash, recomputed.samples):
+            problems.append(f"{published.participant}: the verdict names another commitment")
+    if len(r.evidence.updates) != len(r.replayed):
+        problems.append("the evidence lists a different number of verdicts")
+    accepted = sum(v.accepted for v, _ in r.replayed)
+    return not problems, "; ".join(problems) or f"{accepted} accepted updates verified"
+
+
+def accepted_updates(r: RoundInputs) -> list[ClientUpdate]:
+    """The replayed updates of the participants the evidence accepts (those that replay)."""
+    return [
+        update
+        for published, (_, update) in zip(r.evidence.updates, r.replayed, strict=False)
+        if published.accepted and update is not None
+    ]
+
+
+def check_aggregation(r: RoundInputs) -> tuple[bool, str]:
+    """Re-running the strategy on the accepted updates gives the published model."""
+    expected = r.task.strategy.aggregate(r.params, accepted_updates(r))
+    actual = trainable_state(r.new.module)
+    diff = max((float((expected[k] - actual[k]).abs().max()) for k in expected), default=0.0)
+    buffers_same = all(
+        torch.equal(a, b)
+        for a, b in zip(r.base.module.buffers(), r.new.module.buffers(), strict=True)
+    )
+    return (
+        diff <= AGGREGATION_TOLERANCE and buffers_same,
+        f"max |recomputed - published| = {diff:.2e}",
+    )
+
+
+def check_contribution(r: RoundInputs) -> tuple[bool, str]:
+    """The recorded scores follow from the recorded utilities by the recorded method."""
+    contribution = r.evidence.contribution
+    scores = list(contribution.scores)
+    accepted_idx = [i for i, v in enumerate(r.evidence.updates) if v.accepted]
+    others_zero = all(s == 0.0 for i, s in enumerate(scores) if i not in accepted_idx)
+    ok = (
+        len(scores) == len(r.task.participants)
+        and others_zero
+        and _contribution_consistent(
+            contribution.method,
+            len(accepted_idx),
+            contribution.utilities,
+            [scores[i] for i in accepted_idx],
+        )
+    )
+    return ok, contribution.method
+
+
+def round_cap(task: TaskRecord, round_: int, block: int) -> int:
+    """The round's cap when it was finalised, recomputed from the task's events.
+
+    ``(pool + slashed into the pool before + 0 - budgets of the earlier rounds)`` over the rounds
+    left. (An upheld dispute with a zero root also returns a round's unclaimed budget to the pool;
+    the events do not say how much was unclaimed then, so such tasks are not recomputed exactly.)
+
+    Parameters
+    ----------
+    task : TaskRecord
+        The task.
+    round_ : int
+        The round.
+    block : int
+        The block it was finalised in.
+    """
+    slashed = sum(int(s.amount) for s in task.slashes if s.meta.block < block)
+    spent = sum(int(f.budget) for r, f in task.finals.items() if r < round_)
+    unallocated = int(task.info.pool) + slashed - spent
+    return unallocated // (int(task.info.total_rounds) - round_ + 1)
+
+
+def check_rewards(r: RoundInputs) -> tuple[bool, str]:
+    """Cap, budget, scores, amounts, leaves and root follow the evidence and match the chain."""
+    ev, final, round_ = r.evidence, r.final, int(r.final.round)
+    cap = round_cap(r.task, round_, final.meta.block)
+    allocation = allocate_within_cap(
+        ev.contribution.scores, [v.accepted for v in ev.updates], cap, int(r.task.info.quorum)
+    )
+    expected = reward_split(r.task.task_id, round_, r.task.participants, cap, allocation)
+    problems = {
+        "cap": ev.rewards.cap == cap,
+        "budget": ev.rewards.budget == expected.budget == int(final.budget) <= cap,
+        "scores": ev.rewards.scores == expected.scores,
+        "amounts": ev.rewards.amounts == expected.amounts,
+        "leaves": ev.rewards.leaves == expected.leaves,
+        "root": ev.rewards.root == expected.root == hex32(final.rewards_root),
+        "flagged": tuple(ev.flagged) == flagged_in(list(ev.updates)),
+    }
+    wrong = [name for name, ok in problems.items() if not ok]
+    detail = f"cap {cap}, budget {int(final.budget)}"
+    return not wrong, detail + (f": {', '.join(wrong)} do not follow" if wrong else "")
+
+
+RoundCheck = Callable[[RoundInputs], tuple[bool, str]]
+
+ROUND_CHECKS: tuple[tuple[str, RoundCheck], ...] = (
+    ("evidence", check_evidence),
+    ("commitments", check_commitments),
+    ("updates", check_updates),
+    ("aggregation", check_aggregation),
+    ("contribution", check_contribution),
+    ("rewards", check_rewards),
+)
+"""The checks run on every round whose models and evidence could be read, in order."""
+
+
+__all__ = [
+    "AGGREGATION_TOLERANCE",
+    "ROUND_CHECKS",
+    "RoundCheck",
+    "accepted_updates",
+    "round_cap",
+    "scores_from_utilities",
+]

@@ -1,0 +1,127 @@
+"""What a failed round should have paid, computed from its published evidence: the challenge.
+
+The court replaces a disputed round's root (never its budget) with the challenger's corrected root,
+and on the last round its shares with the corrected shares. Corrections follow
+:data:`fl_node.challenge.CORRECTION_RULE`: the contributions the evidence publishes (recomputed from
+its utilities when the published scores do not follow from them); zero for an update the audit
+finds invalid; for a valid update the evidence rejected, the mean positive contribution of the
+accepted ones; then the reward rules of :mod:`fl_node.payout` within the round's posted budget.
+A round whose evidence cannot be read has nothing to pay from: its corrected root is zero, which
+returns its unclaimed budget to the pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fl_node.audit._checks import scores_from_utilities
+from fl_node.audit._records import RoundInputs, TaskRecord
+from fl_node.audit.report import RoundAudit
+from fl_node.challenge import ChallengeEvidence, FailedCheck
+from fl_node.commitments import hex32
+from fl_node.evidence import RewardLeaf
+from fl_node.payout import allocate_within_cap, cumulative_contributions, reward_split
+from incentives.shares import shares_bps
+
+
+def _published(r: RoundInputs) -> list[float]:
+    """The evidence's contributions, or those its utilities give when the two disagree."""
+    n = len(r.task.participants)
+    scores = list(r.evidence.contribution.scores)[:n]
+    scores += [0.0] * (n - len(scores))
+    accepted = [i for i, v in enumerate(r.evidence.updates[:n]) if v.accepted]
+    recomputed = scores_from_utilities(
+        r.evidence.contribution.method, len(accepted), r.evidence.contribution.utilities
+    )
+    out = [0.0] * n
+    for position, i in enumerate(accepted):
+        out[i] = recomputed[position] if recomputed is not None else scores[i]
+    return out
+
+
+def corrected_contributions(r: RoundInputs | None, n: int) -> list[float]:
+    """Each participant's contribution in a round as the audit corrects it.
+
+    Parameters
+    ----------
+    r : RoundInputs or None
+        The round's inputs (``None`` when its evidence could not be read: all zero).
+    n : int
+        The number of participants.
+    """
+    if r is None:
+        return [0.0] * n
+    published = _published(r)
+    claimed = [v.accepted for v in r.evidence.updates[:n]] + [False] * n
+    valid = [v.accepted for v, _ in r.replayed]
+    positive = [c for c, ok in zip(published, claimed, strict=False) if ok and c > 0]
+    mean = sum(positive) / len(positive) if positive else 0.0
+    return [
+        0.0 if not ok else (c if was else mean)
+        for c, was, ok in zip(published, claimed, valid, strict=False)
+    ]
+
+
+def corrected_shares(task: TaskRecord, inputs: Mapping[int, RoundInputs | None]) -> tuple[int, ...]:
+    """The shares of the corrected contributions over every round.
+
+    Parameters
+    ----------
+    task : TaskRecord
+        The task.
+    inputs : mapping of int to RoundInputs or None
+        Every finalised round's inputs by round.
+    """
+    n = len(task.participants)
+    per_round = [corrected_contributions(inputs[r], n) for r in sorted(inputs)]
+    return tuple(shares_bps(cumulative_contributions(per_round)))
+
+
+def challenge_of(
+    task: TaskRecord,
+    round_: int,
+    audit: RoundAudit,
+    inputs: Mapping[int, RoundInputs | None],
+) -> ChallengeEvidence:
+    """The challenge evidence of a failed round.
+
+    Parameters
+    ----------
+    task : TaskRecord
+        The task.
+    round_ : int
+        The failed round.
+    audit : RoundAudit
+        Its audit (the failed checks).
+    inputs : mapping of int to RoundInputs or None
+        Every finalised round's inputs by round.
+    """
+    final, n = task.finals[round_], len(task.participants)
+    r = inputs.get(round_)
+    leaves: tuple[RewardLeaf, ...] = ()
+    if r is not None:
+        valid = [v.accepted for v, _ in r.replayed]
+        allocation = allocate_within_cap(
+            corrected_contributions(r, n), valid, int(final.budget), int(task.info.quorum)
+        )
+        split = reward_split(task.task_id, round_, task.participants, int(final.budget), allocation)
+        leaves, root = split.leaves, split.root
+    else:
+        root = hex32(b"\x00" * 32)
+    shares = None
+    if round_ == int(task.info.total_rounds):
+        fixed = corrected_shares(task, inputs)
+        shares = fixed if list(fixed) != list(task.posted_shares or []) else None
+    return ChallengeEvidence(
+        task_id=task.task_id,
+        round=round_,
+        evidence_cid=final.evidence_cid,
+        posted_root=hex32(final.rewards_root),
+        corrected_root=root,
+        corrected_leaves=tuple(leaves),
+        corrected_shares=shares,
+        failures=tuple(FailedCheck(c.name, c.detail) for c in audit.checks if not c.ok),
+    )
+
+
+__all__ = ["challenge_of", "corrected_contributions", "corrected_shares"]

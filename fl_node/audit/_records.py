@@ -1,0 +1,250 @@
+"""What the audit reads: the task once (spec, events), then each round (models, evidence...)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from chain.commitments import FedTaskDomain
+from chain.fed_task import (
+    CommitBatchPostedEvent,
+    FedTaskClient,
+    ParticipantSlashedEvent,
+    RoundFinalizedEvent,
+    RoundOpenedEvent,
+    TaskCompletedEvent,
+    TaskInfo,
+    UpdateCommittedEvent,
+)
+from fl_node.commitments import BatchDocument, round_commitments
+from fl_node.errors import BatchDocumentError
+from fl_node.evidence import NOT_SUBMITTED, CommitmentRecord, RoundEvidence, UpdateVerdict
+from fl_node.mailbox import Mailbox
+from fl_node.models import build_model, trainable_state
+from fl_node.participant import fetch_verified
+from fl_node.serialization import LoadedModel, decode_model, encode_model
+from fl_node.strategies import ClientUpdate, Strategy
+from fl_node.task import TaskSpec
+from fl_node.validation import RoundContext, check_update, shapes_of
+from kernel.types import Address
+from storage import ContentStore, content_hash
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """What the chain and the store say about the task as a whole, read once.
+
+    Attributes
+    ----------
+    task_id : int
+        The task.
+    info : TaskInfo
+        Its state now.
+    strategy : Strategy
+        Its aggregation strategy.
+    initial_hash : bytes
+        Hash of the spec's deterministic initial model (round 1 opens from it).
+    participants : list of Address
+        In join order.
+    domain : FedTaskDomain
+        Where commitment signatures are checked.
+    openings, finals : dict of int to event
+        ``RoundOpened`` and ``RoundFinalized`` by round.
+    batches : dict of int to CommitBatchPostedEvent
+        The batch posted in each round (if any).
+    direct : dict of int to list of UpdateCommittedEvent
+        Direct commitments by round.
+    slashes : list of ParticipantSlashedEvent
+        Stakes slashed into the pool.
+    posted_shares : list of int or None
+        The shares the last round posted (``TaskCompleted``); ``None`` before completion.
+    mailbox : Mailbox or None
+        The commitments' bulletin board, when the auditor can read it.
+    block_time : callable
+        ``block number -> timestamp``.
+    """
+
+    task_id: int
+    info: TaskInfo
+    strategy: Strategy
+    initial_hash: bytes
+    participants: list[Address]
+    domain: FedTaskDomain
+    openings: dict[int, RoundOpenedEvent]
+    finals: dict[int, RoundFinalizedEvent]
+    batches: dict[int, CommitBatchPostedEvent]
+    direct: dict[int, list[UpdateCommittedEvent]]
+    slashes: list[ParticipantSlashedEvent]
+    posted_shares: list[int] | None
+    mailbox: Mailbox | None
+    block_time: Callable[[int], int]
+
+
+def read_task(
+    fed_task: FedTaskClient, store: ContentStore, task_id: int, mailbox: Mailbox | None
+) -> TaskRecord:
+    """The task's spec and every event its rounds are checked against (one scan each).
+
+    Parameters
+    ----------
+    fed_task : FedTaskClient
+        The FedTask contract.
+    store : ContentStore
+        The content store.
+    task_id : int
+        The task.
+    mailbox : Mailbox or None
+        The commitments' bulletin board, if readable.
+    """
+    info = fed_task.task(task_id)
+    spec = TaskSpec.from_bytes(fetch_verified(store, info.spec_cid, info.spec_hash, "task spec"))
+    direct: dict[int, list[UpdateCommittedEvent]] = defaultdict(list)
+    for event in fed_task.updates_committed(task_id):
+        direct[int(event.round)].append(event)
+    completed = fed_task.events(TaskCompletedEvent, task_id=task_id)
+    initial = encode_model(build_model(spec.model), spec.model, round=0, task_id=task_id)
+    return TaskRecord(
+        task_id=task_id,
+        info=info,
+        strategy=spec.make_strategy(),
+        initial_hash=content_hash(initial),
+        participants=list(fed_task.participants(task_id)),
+        domain=fed_task.domain(),
+        openings={int(o.round): o for o in fed_task.rounds_opened(task_id)},
+        finals={int(f.round): f for f in fed_task.rounds_finalized(task_id)},
+        batches={int(b.round): b for b in fed_task.batches_posted(task_id)},
+        direct=dict(direct),
+        slashes=fed_task.events(ParticipantSlashedEvent, task_id=task_id),
+        posted_shares=completed[0].bps if completed else None,
+        mailbox=mailbox,
+        block_time=lambda block: int(fed_task.backend.w3.eth.get_block(block)["timestamp"]),
+    )
+
+
+@dataclass(frozen=True)
+class RoundInputs:
+    """One finalised round's models, evidence, commitments and replayed updates.
+
+    Attributes
+    ----------
+    task : TaskRecord
+        The task.
+    final, opening : events
+        The round's ``RoundFinalized`` and ``RoundOpened``.
+    base, new : LoadedModel
+        The models it started from and produced (bytes verified against the chain).
+    evidence : RoundEvidence
+        Its evidence, read against the schema.
+    params : dict of str to Tensor
+        The base model's trainable tensors.
+    batch : BatchDocument or None
+        The batch document posted in the round.
+    batch_problem : str or None
+        Why the batch document cannot be trusted (unreadable, or not what the chain holds).
+    commitments : tuple of CommitmentRecord
+        The round's commitments recomputed from the chain and the batch document.
+    replayed : list of (UpdateVerdict, ClientUpdate or None)
+        Each participant's verdict recomputed with the coordinator's own checks, in join order.
+    """
+
+    task: TaskRecord
+    final: RoundFinalizedEvent
+    opening: RoundOpenedEvent
+    base: LoadedModel
+    new: LoadedModel
+    evidence: RoundEvidence
+    params: dict[str, torch.Tensor]
+    batch: BatchDocument | None
+    batch_problem: str | None
+    commitments: tuple[CommitmentRecord, ...]
+    replayed: list[tuple[UpdateVerdict, ClientUpdate | None]]
+
+
+def _batch(
+    task: TaskRecord, store: ContentStore, round_: int
+) -> tuple[BatchDocument | None, str | None]:
+    """The round's batch document, or why it cannot be read as the one the chain anchors."""
+    event = task.batches.get(round_)
+    if event is None:
+        return None, None
+    try:
+        document = BatchDocument.from_dict(store.get_json(event.batch_cid))
+    except (BatchDocumentError, LookupError, ValueError) as exc:
+        return None, f"batch document {event.batch_cid}: {exc}"
+    if document.batch.root != event.root or document.batch.count != event.count:
+        return None, "the batch document's root or count differs from the chain's"
+    return document, None
+
+
+def replay(
+    store: ContentStore,
+    participants: list[Address],
+    commitments: tuple[CommitmentRecord, ...],
+    context: RoundContext,
+) -> list[tuple[UpdateVerdict, ClientUpdate | None]]:
+    """Each participant's verdict recomputed from its commitment and the revealed bytes.
+
+    Parameters
+    ----------
+    store : ContentStore
+        Where the updates were revealed.
+    participants : list of Address
+        In join order.
+    commitments : tuple of CommitmentRecord
+        The round's commitments.
+    context : RoundContext
+        The round.
+    """
+    by_participant = {c.participant.lower(): c for c in commitments}
+    out: list[tuple[UpdateVerdict, ClientUpdate | None]] = []
+    for participant in participants:
+        commitment = by_participant.get(participant.lower())
+        if commitment is None:
+            out.append((UpdateVerdict(participant, False, NOT_SUBMITTED), None))
+        else:
+            out.append(check_update(store, commitment, context))
+    return out
+
+
+def read_round(task: TaskRecord, store: ContentStore, final: RoundFinalizedEvent) -> RoundInputs:
+    """Fetch and verify the round's models, parse its evidence, recompute its commitments.
+
+    Parameters
+    ----------
+    task : TaskRecord
+        The task.
+    store : ContentStore
+        The content store.
+    final : RoundFinalizedEvent
+        The round's finalisation.
+
+    Raises
+    ------
+    EvidenceError
+        When the evidence does not follow the schema.
+    FlError, ValueError or LookupError
+        When a model or the evidence cannot be fetched or verified.
+    """
+    round_ = int(final.round)
+    opening = task.openings[round_]
+    base = decode_model(fetch_verified(store, opening.model_cid, opening.model_hash, "model"))
+    new = decode_model(fetch_verified(store, final.model_cid, final.model_hash, "model"))
+    evidence = RoundEvidence.from_dict(store.get_json(final.evidence_cid))
+    params = trainable_state(base.module)
+    batch, problem = _batch(task, store, round_)
+    direct = task.direct.get(round_, [])
+    commitments = round_commitments(task.participants, batch, direct)
+    context = RoundContext(
+        task.task_id, round_, "0x" + bytes(opening.model_hash).hex(), shapes_of(params)
+    )
+    replayed = replay(store, task.participants, commitments, context)
+    return RoundInputs(
+        *(task, final, opening, base, new, evidence, params),
+        *(batch, problem, commitments, replayed),
+    )
+
+
+__all__ = ["RoundInputs", "TaskRecord", "read_round", "read_task", "replay"]

@@ -1,0 +1,121 @@
+"""What an audit finds: one :class:`Check` per property, grouped by round, with the challenge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fl_node.challenge import ChallengeEvidence
+
+
+@dataclass(frozen=True)
+class Check:
+    """One audited property of one round."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class RoundAudit:
+    """Every check of one round and, when one failed, the challenge evidence.
+
+    Attributes
+    ----------
+    round : int
+        The round.
+    checks : list of Check
+        In the order run.
+    challenge : ChallengeEvidence or None
+        What a challenge of the round puts before the court (only when a check failed).
+    challenge_cid : str or None
+        Where :attr:`challenge` is stored in the content store.
+    flagged : tuple of str
+        The participants the round's evidence flags (empty when it could not be read).
+    """
+
+    round: int
+    checks: list[Check] = field(default_factory=list)
+    flagged: tuple[str, ...] = ()
+    challenge: ChallengeEvidence | None = None
+    challenge_cid: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return all(c.ok for c in self.checks)
+
+    def add(self, name: str, ok: bool, detail: str = "") -> None:
+        """Record a check.
+
+        Parameters
+        ----------
+        name : str
+            The check.
+        ok : bool
+            Whether it passed.
+        detail : str, default ""
+            What it found.
+        """
+        self.checks.append(Check(name, bool(ok), detail))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        challenge = None
+        if self.challenge is not None:
+            challenge = {
+                "cid": self.challenge_cid,
+                "corrected_root": self.challenge.corrected_root,
+                "corrected_shares": (
+                    None
+                    if self.challenge.corrected_shares is None
+                    else list(self.challenge.corrected_shares)
+                ),
+            }
+        return {
+            "round": self.round,
+            "ok": self.ok,
+            "checks": [c.__dict__ for c in self.checks],
+            "flagged": list(self.flagged),
+            "challenge": challenge,
+        }
+
+
+@dataclass
+class AuditReport:
+    """The audit of a task."""
+
+    task_id: int
+    rounds: list[RoundAudit]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every round passed."""
+        return all(r.ok for r in self.rounds)
+
+    @property
+    def failures(self) -> list[tuple[int, Check]]:
+        """(round, check) of every failed check."""
+        return [(r.round, c) for r in self.rounds for c in r.checks if not c.ok]
+
+    def round(self, number: int) -> RoundAudit | None:
+        """The audit of round ``number``, or ``None`` when it was not audited.
+
+        Parameters
+        ----------
+        number : int
+            The round.
+        """
+        return next((r for r in self.rounds if r.round == number), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "task_id": self.task_id,
+            "ok": self.ok,
+            "rounds": [r.to_dict() for r in self.rounds],
+        }
+
+
+__all__ = ["AuditReport", "Check", "RoundAudit"]

@@ -1,0 +1,127 @@
+"""Running the audit: every finalised round, the task's shares, and a challenge per failed round."""
+
+from __future__ import annotations
+
+import logging
+
+from chain.fed_task import FedTaskClient, RoundFinalizedEvent
+from fl_node.audit._checks import ROUND_CHECKS
+from fl_node.audit._corrections import challenge_of
+from fl_node.audit._records import RoundInputs, TaskRecord, read_round, read_task
+from fl_node.audit.report import AuditReport, RoundAudit
+from fl_node.errors import EvidenceError, FlError
+from fl_node.evidence import EVIDENCE_VERSION
+from fl_node.mailbox import Mailbox
+from fl_node.payout import contributions_of, cumulative_contributions, shares_record
+from storage import ContentStore
+
+log = logging.getLogger(__name__)
+
+
+def _audit_round(
+    task: TaskRecord, store: ContentStore, final: RoundFinalizedEvent, previous_hash: bytes
+) -> tuple[RoundAudit, RoundInputs | None]:
+    """Every check of one finalised round (fewer when its inputs cannot be read)."""
+    round_ = int(final.round)
+    audit = RoundAudit(round_)
+    opening = task.openings.get(round_)
+    if opening is None:
+        audit.add("model_continuity", False, "no RoundOpened event")
+        return audit, None
+    continuous = bytes(opening.model_hash) == bytes(previous_hash)
+    audit.add(
+        "model_continuity",
+        continuous,
+        "starts from the previous round's model"
+        if continuous
+        else "the opened model is not the previous round's output",
+    )
+    try:
+        inputs = read_round(task, store, final)
+    except EvidenceError as exc:
+        detail = f"evidence {final.evidence_cid} breaks schema v{EVIDENCE_VERSION}: {exc}"
+        audit.add("evidence", False, detail)
+        return audit, None
+    except (FlError, ValueError, LookupError) as exc:
+        audit.add("evidence", False, f"cannot read the round's models or evidence: {exc}")
+        return audit, None
+    audit.flagged = tuple(inputs.evidence.flagged)
+    for name, check in ROUND_CHECKS:
+        try:
+            ok, detail = check(inputs)
+        except (LookupError, ValueError, RuntimeError) as exc:  # inputs the check cannot use
+            ok, detail = False, f"cannot be recomputed: {type(exc).__name__}: {exc}"
+        audit.add(name, ok, detail)
+    return audit, inputs
+
+
+def _check_shares(
+    task: TaskRecord, inputs: dict[int, RoundInputs | None], last: RoundAudit
+) -> None:
+    """The last round's shares follow the cumulative contributions of every round's evidence."""
+    r = inputs.get(last.round)
+    if r is None:
+        return
+    n = len(task.participants)
+    per_round = []
+    for k in sorted(inputs):
+        found = inputs[k]
+        per_round.append(contributions_of([found.evidence])[0] if found else [0.0] * n)
+    expected = shares_record(cumulative_contributions(per_round))
+    posted = list(task.posted_shares or [])
+    ok = r.evidence.shares == expected and posted == list(expected.bps)
+    detail = f"{list(expected.bps)} bps"
+    last.add("shares", ok, detail if ok else f"published {posted}, recomputed {detail}")
+
+
+def audit_task(
+    fed_task: FedTaskClient,
+    store: ContentStore,
+    task_id: int,
+    *,
+    mailbox: Mailbox | None = None,
+    challenges: bool = True,
+) -> AuditReport:
+    """Audit every finalised round of ``task_id``; prepare a challenge of each failed round.
+
+    Parameters
+    ----------
+    fed_task : FedTaskClient
+        The FedTask contract (read only).
+    store : ContentStore
+        Where the task's models, updates, batches and evidence live (challenge evidence is
+        stored there too).
+    task_id : int
+        The task.
+    mailbox : Mailbox or None, default None
+        The commitments' bulletin board, when readable: a genuine signed commitment it received
+        before the batch was posted must be in the batch.
+    challenges : bool, default True
+        Compute and store the challenge evidence of every failed round.
+
+    Raises
+    ------
+    FlError
+        When the task's spec itself cannot be read and verified (nothing else can be checked).
+    """
+    task = read_task(fed_task, store, task_id, mailbox)
+    report = AuditReport(task_id=task_id, rounds=[])
+    inputs: dict[int, RoundInputs | None] = {}
+    previous_hash = task.initial_hash
+    for round_, final in sorted(task.finals.items()):
+        audit, inputs[round_] = _audit_round(task, store, final, previous_hash)
+        report.rounds.append(audit)
+        previous_hash = bytes(final.model_hash)
+    if report.rounds and report.rounds[-1].round == int(task.info.total_rounds):
+        _check_shares(task, inputs, report.rounds[-1])
+    if challenges:
+        for audit in report.rounds:
+            if not audit.ok:
+                audit.challenge = challenge_of(task, audit.round, audit, inputs)
+                audit.challenge_cid = store.put_json(audit.challenge.to_dict())
+    if report.rounds and not report.ok:
+        log.warning("audit_task: task %s has %d failed checks", task_id, len(report.failures))
+    return report
+
+
+__all__ = ["audit_task"]
