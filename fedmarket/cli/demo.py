@@ -18,7 +18,14 @@ from rich.progress import (
 from rich.table import Table
 
 from fedmarket.cli._common import console, out
-from fedmarket.demo.events import ApiStarted, DatasetListed, ModelListed, RoundFinished
+from fedmarket.demo.events import (
+    ApiStarted,
+    DatasetListed,
+    ModelListed,
+    ModelSold,
+    RoundFinished,
+    StakesReturned,
+)
 from fl_node.events import Audited, ChainReady, Event, Finished, RewardsPaid, TaskCreated
 
 
@@ -32,7 +39,7 @@ def demo(
         int, typer.Option(help="Seed of the parties' keys and the hospitals' data split.")
     ] = 2024,
 ) -> None:
-    """Run the whole story on the embedded default: list, sponsor, train, pay, publish, audit."""
+    """Run the whole story on the embedded default: list, sponsor, train, claim, sell, audit."""
     from fedmarket.demo import run_demo
 
     started = time.monotonic()
@@ -68,22 +75,55 @@ def _render(event: Event, progress: Progress, bar: TaskID) -> None:
         case TaskCreated(task_id=task_id, pool_wei=pool_wei, rounds=rounds):
             show(f"task {task_id} created: pool {pool_wei / 1e18:g} FMT, {rounds} rounds")
             progress.update(bar, description="training")
-        case RoundFinished(accuracy=acc, f1=f1, rejected=rejected, paid_wei=paid):
-            status = f"acc {acc:.3f}  F1 {f1:.3f}  rejected {rejected}  paid {paid / 1e18:.1f} FMT"
+        case RoundFinished(accuracy=acc, f1=f1, rejected=rejected, paid_wei=paid, gas_used=gas):
+            status = (
+                f"acc {acc:.3f}  F1 {f1:.3f}  rejected {rejected}  "
+                f"budget {paid / 1e18:.1f} FMT  gas {gas:,}"
+            )
             progress.update(bar, advance=1, status=status)
         case RewardsPaid(paid_wei=paid_wei, remainder_wei=remainder):
             show(
-                f"rewards claimed by {len(paid_wei)} participants, "
-                f"{remainder / 1e18:g} FMT back to the sponsor"
+                f"rewards claimed by proof by {sum(1 for w in paid_wei.values() if w)} "
+                f"participants, {remainder / 1e18:g} FMT back to the sponsor"
             )
-        case ModelListed(model_id=model_id):
-            show(f"model listed in the marketplace as #{model_id}")
+        case StakesReturned(returned_wei=returned):
+            show(f"stakes returned to {len(returned)} parties after the cooldown")
+        case ModelListed(model_id=model_id, price_wei=price):
+            show(f"model listed on ModelMarket as #{model_id} at {price / 1e18:g} FMT")
+        case ModelSold(price_wei=price, contributors_wei=part, claimed_wei=claimed):
+            show(
+                f"model bought for {price / 1e18:g} FMT: {part / 1e18:g} FMT to "
+                f"{len(claimed)} contributors by their shares"
+            )
         case Audited(ok=ok, checks=checks):
             show(f"audit from chain + store: {checks} checks {'passed' if ok else 'FAILED'}")
         case Finished():
             progress.update(bar, description="done")
         case _:
             pass
+
+
+def _rewards_table(summary: dict[str, Any]) -> Table:
+    """Each participant's claimed rewards, share of the model and part of its sale."""
+    rewards = Table(title="rewards (FMT) and shares")
+    for column in ("participant", "address", "claimed", "share (bps)", "sale"):
+        rewards.add_column(
+            column, justify="left" if column in ("participant", "address") else "right"
+        )
+    names = summary.get("participant_names", {})
+    shares = summary["protocol"]["shares_bps"]
+    sale = summary["sale"]["claimed_wei"]
+    for address, wei in summary["rewards"]["paid_wei"].items():
+        rewards.add_row(
+            names.get(address, ""),
+            address,
+            f"{wei / 1e18:.4f}",
+            str(shares.get(address, 0)),
+            f"{sale.get(address, 0) / 1e18:.4f}",
+        )
+    remainder = summary["rewards"]["remainder_wei"]
+    rewards.add_row("remainder", "(back to the sponsor)", f"{remainder / 1e18:.4f}", "", "")
+    return rewards
 
 
 def _print_demo_summary(summary: dict[str, Any], out_dir: Path, seconds: float) -> None:
@@ -94,20 +134,14 @@ def _print_demo_summary(summary: dict[str, Any], out_dir: Path, seconds: float) 
     for key in ("accuracy", "f1", "precision", "recall", "auc"):
         table.add_row(key, f"{metrics[key]:.4f}")
     out.print(table)
-    rewards = Table(title="rewards (FMT)")
-    rewards.add_column("participant")
-    rewards.add_column("address")
-    rewards.add_column("paid", justify="right")
-    names = summary.get("participant_names", {})
-    for address, wei in summary["rewards"]["paid_wei"].items():
-        rewards.add_row(names.get(address, ""), address, f"{wei / 1e18:.4f}")
-    remainder = summary["rewards"]["remainder_wei"]
-    rewards.add_row("remainder", "(back to the sponsor)", f"{remainder / 1e18:.4f}")
-    out.print(rewards)
-    chain = summary["chain"]
+    out.print(_rewards_table(summary))
+    chain, gas = summary["chain"], summary["protocol"]["gas"]
     out.print(
-        f"updates anchored {chain['updates_anchored']}, rejected {chain['updates_rejected']}, "
-        f"gas {chain['gas_used_total']:,} on {chain['backend']}; targets "
+        f"updates committed {chain['updates_committed']} "
+        f"({chain['commitments']['batched']} batched), rejected {chain['updates_rejected']}; "
+        f"gas per round {gas['mean_per_round']:,}, per participant-update "
+        f"{gas['per_participant_update']:,} (anchoring {gas['anchoring_per_participant_update']:,})"
+        f", total {chain['gas_used_total']:,} on {chain['backend']}; targets "
         f"{'met' if summary['acceptance']['met'] else 'NOT met'}"
     )
     out.print(f"wrote {out_dir / 'summary.json'} and the artifacts beside it in {seconds:.1f} s")

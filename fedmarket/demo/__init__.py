@@ -1,26 +1,33 @@
-"""The walking skeleton's story, end to end, on the embedded default.
+"""The walking skeleton's story, end to end, on the embedded default (protocol v2).
 
 ``fedmarket demo --out DIR`` (or ``scripts/demo``) runs it: four hospitals list their datasets
 through the marketplace API (a real uvicorn server; each listing signed by the hospital and
 recorded on-chain for its address), a sponsor designs a task from the listings' statistics and
-escrows a reward pool, four participant nodes train ten rounds of FedAvg with every update
-anchored, the coordinator pays each round by leave-one-out contribution, the participants claim
-their rewards, the final model is published and listed in the marketplace, and the task is
-audited from the chain and the store.
+escrows a reward pool with a schedule of deadlines, a quorum and stakes; the hospitals join with
+their stakes and train ten rounds of FedAvg, each round committing to their updates through the
+coordinator's batch (one signed message each, one transaction per round) and revealing the bytes
+only after the commit phase; the coordinator pays each round's cap by leave-one-out contribution
+through a rewards Merkle tree, the hospitals claim by proof after each challenge window and take
+their stakes back after the cooldown; the final model is published and listed on ModelMarket
+with the contributors' shares, a buyer buys it and the contributors claim their part of the
+payment; the task is audited from the chain, the store and the mailbox. The coordinator crosses
+the deadlines by travelling in time on the in-process chain.
 
 Layout: ``world`` (the parties, provisioned with keys derived from the seed, and the steps each
 takes), ``task`` (the breast-cancer task: listings and spec), ``events`` (the demo's own
-progress events), ``deliverables`` (model files, reports, model card), ``summary``
-(``summary.json``) and ``run`` (:func:`run_demo`, the story step by step). The tests build the
-same world to drive a task step by step.
+progress events), ``deliverables`` (model files, reports, model card), ``sale`` (ModelMarket),
+``summary`` (``summary.json``) and ``run`` (:func:`run_demo`, the story step by step). The
+tests build the same world to drive a task step by step.
 
 Public surface (imported lazily, so the command line can render the demo's events without
 loading PyTorch)::
 
     run_demo(out, *, rounds, pool_tokens, seed, on_event) -> summary dict
-    World, build_world, sponsor_task, make_participants, make_coordinator, TOKEN
+    World, build_world, sponsor_task, make_participants, make_coordinator, step_all, TOKEN
+    DEMO_SCHEDULE, DEMO_TERMS                                   # the task's deadlines and terms
     design_task, dataset_metadata, ACCEPTANCE                  # the breast-cancer task
-    ApiStarted, DatasetListed, RoundFinished, ModelListed      # the demo's own events
+    ApiStarted, DatasetListed, RoundFinished, StakesReturned,  # the demo's own events
+    ModelListed, ModelSold
 """
 
 from __future__ import annotations
@@ -29,42 +36,61 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fedmarket.demo.events import ApiStarted, DatasetListed, ModelListed, RoundFinished
+    from fedmarket.demo.events import (
+        ApiStarted,
+        DatasetListed,
+        ModelListed,
+        ModelSold,
+        RoundFinished,
+        StakesReturned,
+    )
     from fedmarket.demo.run import run_demo
     from fedmarket.demo.task import ACCEPTANCE, dataset_metadata, design_task
     from fedmarket.demo.world import (
+        DEMO_SCHEDULE,
+        DEMO_TERMS,
         TOKEN,
         World,
         build_world,
         make_coordinator,
         make_participants,
         sponsor_task,
+        step_all,
     )
 
 _EXPORTS = {
     "ApiStarted": "fedmarket.demo.events",
     "DatasetListed": "fedmarket.demo.events",
     "ModelListed": "fedmarket.demo.events",
+    "ModelSold": "fedmarket.demo.events",
     "RoundFinished": "fedmarket.demo.events",
+    "StakesReturned": "fedmarket.demo.events",
     "run_demo": "fedmarket.demo.run",
     "ACCEPTANCE": "fedmarket.demo.task",
     "dataset_metadata": "fedmarket.demo.task",
     "design_task": "fedmarket.demo.task",
+    "DEMO_SCHEDULE": "fedmarket.demo.world",
+    "DEMO_TERMS": "fedmarket.demo.world",
     "TOKEN": "fedmarket.demo.world",
     "World": "fedmarket.demo.world",
     "build_world": "fedmarket.demo.world",
     "make_coordinator": "fedmarket.demo.world",
     "make_participants": "fedmarket.demo.world",
     "sponsor_task": "fedmarket.demo.world",
+    "step_all": "fedmarket.demo.world",
 }
 
 __all__ = [
     "ACCEPTANCE",
+    "DEMO_SCHEDULE",
+    "DEMO_TERMS",
     "TOKEN",
     "ApiStarted",
     "DatasetListed",
     "ModelListed",
+    "ModelSold",
     "RoundFinished",
+    "StakesReturned",
     "World",
     "build_world",
     "dataset_metadata",
@@ -73,6 +99,7 @@ __all__ = [
     "make_participants",
     "run_demo",
     "sponsor_task",
+    "step_all",
 ]
 
 

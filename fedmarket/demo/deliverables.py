@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chain.fed_task import TaskCompletedEvent
 from fedmarket.demo.task import MODEL_OUTPUT
 from fedmarket.demo.world import World
 from fl_node.coordinator import RoundReport
@@ -72,17 +73,17 @@ def publish_deliverables(
     out : Path
         Output folder.
     """
-    info = world.fed_task().task(task_id)
-    model_hash = "0x" + info.model_hash.hex()
-    (out / "model.safetensors").write_bytes(world.store.get(info.model_cid))
-    _write_model_config(spec, task_id, info.model_cid, model_hash, out)
-    _write_reports(world, spec, reports, task_id, info.model_cid, out)
+    (completed,) = world.fed_task().events(TaskCompletedEvent, task_id=task_id)
+    model_cid, model_hash = completed.final_model_cid, "0x" + completed.final_model_hash.hex()
+    (out / "model.safetensors").write_bytes(world.store.get(model_cid))
+    _write_model_config(spec, task_id, model_cid, model_hash, out)
+    _write_reports(world, spec, reports, task_id, model_cid, out)
     artifacts = {name: world.store.put((out / name).read_bytes()) for name in ARTIFACT_FILES}
     card = model_card(
         spec,
         reports,
         task_id=task_id,
-        model_cid=info.model_cid,
+        model_cid=model_cid,
         model_hash=model_hash,
         artifacts=artifacts,
     )

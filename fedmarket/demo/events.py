@@ -29,21 +29,48 @@ class DatasetListed(Event):
 
 @dataclass(frozen=True)
 class RoundFinished(Event):
-    """The coordinator finalised round ``round`` and the contract paid it."""
+    """The coordinator finalised round ``round``: its budget is claimable after the window."""
 
     round: int
     accuracy: float
     f1: float
     rejected: int
     paid_wei: int
+    gas_used: int
+
+
+@dataclass(frozen=True)
+class StakesReturned(Event):
+    """The task ended and its cooldown passed: every party took its stake back."""
+
+    task_id: int
+    returned_wei: dict[str, int]
 
 
 @dataclass(frozen=True)
 class ModelListed(Event):
-    """The final model's card was listed in the marketplace as model ``model_id``."""
+    """The sponsor listed the final model on ModelMarket as model ``model_id``."""
 
     model_id: int
     card_cid: str
+    price_wei: int
 
 
-__all__ = ["ApiStarted", "DatasetListed", "ModelListed", "RoundFinished"]
+@dataclass(frozen=True)
+class ModelSold(Event):
+    """A buyer bought the model; the contributors claimed their shares of the proceeds."""
+
+    model_id: int
+    price_wei: int
+    contributors_wei: int
+    claimed_wei: dict[str, int]
+
+
+__all__ = [
+    "ApiStarted",
+    "DatasetListed",
+    "ModelListed",
+    "ModelSold",
+    "RoundFinished",
+    "StakesReturned",
+]

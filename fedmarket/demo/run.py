@@ -1,8 +1,11 @@
-"""The story, step by step: list, sponsor, train, pay, publish, audit.
+"""The story, step by step: list, sponsor, train, claim, publish, sell, audit.
 
 :func:`run_demo` is what ``fedmarket demo`` runs. Each step is one function below, in the
 order the chain sees them, and reports its progress as a typed event
-(:mod:`fl_node.events`, :mod:`fedmarket.demo.events`) to the caller's sink.
+(:mod:`fl_node.events`, :mod:`fedmarket.demo.events`) to the caller's sink. The task runs on
+protocol v2: stakes, deadlines crossed by time travel on the in-process chain, commitments
+batched through the mailbox, claims by Merkle proof after each challenge window, stakes back
+after the cooldown, the final model listed on ModelMarket and bought once.
 """
 
 from __future__ import annotations
@@ -13,21 +16,31 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chain.fed_task import StakeWithdrawnEvent
 from fedmarket.demo.deliverables import publish_deliverables
-from fedmarket.demo.events import ApiStarted, DatasetListed, ModelListed, RoundFinished
+from fedmarket.demo.events import (
+    ApiStarted,
+    DatasetListed,
+    ModelListed,
+    ModelSold,
+    RoundFinished,
+    StakesReturned,
+)
+from fedmarket.demo.sale import MODEL_PRICE, list_model, sell_once
 from fedmarket.demo.summary import Outcome, build_summary
 from fedmarket.demo.task import MODEL_LISTING, TAG, dataset_metadata, design_task
 from fedmarket.demo.world import (
-    COORDINATOR,
+    SPONSOR,
     TOKEN,
     World,
     build_world,
     make_coordinator,
     make_participants,
     sponsor_task,
+    step_all,
 )
 from fl_node.audit import AuditReport, audit_task
-from fl_node.coordinator import RoundReport
+from fl_node.coordinator import Coordinator, RoundReport
 from fl_node.data import FeatureStats
 from fl_node.events import (
     Audited,
@@ -43,6 +56,9 @@ from fl_node.reporting import dump_json
 
 if TYPE_CHECKING:
     from marketplace_api import MarketplaceClient
+
+CLAIM_MIN_ROUNDS = 3
+"""Rounds a hospital lets accumulate before it claims them, in one ``claimMany``."""
 
 
 def run_demo(
@@ -80,7 +96,7 @@ def run_demo(
     world.deployment.save(out / "deployment.json")
     emit(ChainReady(backend=world.backend.describe(), fed_task=world.deployment.fed_task))
     pool = pool_tokens * TOKEN
-    world.token(world.deployer).mint(world.sponsor.address, pool)
+    world.mint(world.sponsor, pool)
     with _marketplace(world, out, emit) as api:
         outcome = _story(world, api, out, rounds=rounds, pool=pool, emit=emit)
     audit = _audit(world, outcome.task_id, out, emit)
@@ -116,33 +132,45 @@ def _marketplace(world: World, out: Path, emit: EventSink) -> Iterator[Marketpla
 def _story(
     world: World, api: MarketplaceClient, out: Path, *, rounds: int, pool: int, emit: EventSink
 ) -> Outcome:
-    """Everything that needs the marketplace: from the listings to the model's listing."""
+    """Everything that needs the marketplace: from the listings to the model's sale."""
     listed = _list_datasets(world, api, emit)
     stats = [FeatureStats.from_dict(item["statistics"]) for item in listed]
     spec = design_task(stats, world.split.feature_names, rounds=rounds)
     task_id = sponsor_task(world, spec, pool=pool, max_participants=len(world.hospitals))
     emit(TaskCreated(task_id=task_id, pool_wei=pool, rounds=rounds))
-    nodes, reports = _train(world, task_id, emit)
-    paid, remainder = _settle(world, task_id, nodes, emit)
-    deliverables = publish_deliverables(world, task_id, spec, reports, out)
-    model = api.list_model(
-        world.accounts[COORDINATOR],
+    nodes, coordinator = _train(world, task_id, emit)
+    remainder = _settle(world, task_id, nodes, emit)
+    deliverables = publish_deliverables(world, task_id, spec, coordinator.reports, out)
+    model_id, listing_gas = list_model(world, task_id, deliverables.card_cid)
+    described = api.list_model(
+        world.accounts[SPONSOR],
         task_id=task_id,
-        price_wei=str(10 * TOKEN),
         card_cid=deliverables.card_cid,
+        price_wei=MODEL_PRICE,
         **MODEL_LISTING,
     )
-    emit(ModelListed(model_id=int(model["id"]), card_cid=deliverables.card_cid))
+    emit(ModelListed(model_id=model_id, card_cid=deliverables.card_cid, price_wei=MODEL_PRICE))
+    sale = sell_once(world, model_id, [n.address for n in nodes])
+    emit(
+        ModelSold(
+            model_id=model_id,
+            price_wei=sale.price,
+            contributors_wei=sale.contributors_amount,
+            claimed_wei=dict(sale.claimed),
+        )
+    )
     return Outcome(
         task_id=task_id,
         spec=spec,
-        reports=reports,
-        participants=[n.address for n in nodes],
-        paid_wei=paid,
+        reports=coordinator.reports,
+        nodes=nodes,
+        coordinator=coordinator,
         remainder_wei=remainder,
         deliverables=deliverables,
         datasets_listed=len(listed),
-        model_listing_id=model["id"],
+        sale=sale,
+        listing_gas=listing_gas,
+        model_listing_id=int(described["id"]),
         task_view_rounds=len(api.task(task_id)["rounds"]),
     )
 
@@ -161,14 +189,15 @@ def _list_datasets(world: World, api: MarketplaceClient, emit: EventSink) -> lis
 
 def _train(
     world: World, task_id: int, emit: EventSink
-) -> tuple[list[ParticipantNode], list[RoundReport]]:
-    """The hospitals join; the coordinator runs every round, the nodes stepping in between."""
-    nodes = make_participants(world, task_id)
-    coordinator = make_coordinator(world, task_id)
+) -> tuple[list[ParticipantNode], Coordinator]:
+    """The hospitals join with their stakes; the coordinator runs every round and settles.
 
-    def step_all(round_: int) -> None:
-        for node in nodes:
-            node.step(task_id)
+    The coordinator moves the chain's clock deadline by deadline and hands over to the
+    hospitals at each phase: they train and post signed commitments, check the batch, reveal,
+    claim after each window, and take their stakes back after the cooldown.
+    """
+    nodes = make_participants(world, task_id, claim_min_rounds=CLAIM_MIN_ROUNDS)
+    coordinator = make_coordinator(world, task_id)
 
     def finished(report: RoundReport) -> None:
         emit(
@@ -177,32 +206,30 @@ def _train(
                 accuracy=report.test.accuracy,
                 f1=report.test.f1,
                 rejected=len(report.rejected),
-                paid_wei=sum(report.amounts),
+                paid_wei=report.budget,
+                gas_used=report.gas.total,
             )
         )
 
-    return nodes, coordinator.run(between=step_all, on_round=finished)
+    coordinator.run(between=step_all(nodes, task_id), on_round=finished)
+    return nodes, coordinator
 
 
-def _settle(
-    world: World, task_id: int, nodes: list[ParticipantNode], emit: EventSink
-) -> tuple[dict[str, int], int]:
-    """The participants claim what they are owed; the sponsor takes back the remainder."""
-    paid: dict[str, int] = {}
-    for node in nodes:
-        if world.fed_task().owed(node.address):
-            world.fed_task(node.signer).claim_rewards()
-        paid[node.address] = world.token().balance_of(node.address)
-    remainder = world.fed_task().task(task_id).escrow
+def _settle(world: World, task_id: int, nodes: list[ParticipantNode], emit: EventSink) -> int:
+    """What the hospitals claimed and the stakes returned; the sponsor takes back the rest."""
+    paid = {str(n.address): sum(c.amount for c in n.claims) for n in nodes}
+    remainder = int(world.fed_task().task(task_id).unallocated)
     if remainder:
         world.fed_task(world.sponsor).withdraw_remainder(task_id)
-    emit(RewardsPaid(task_id=task_id, paid_wei=dict(paid), remainder_wei=remainder))
-    return paid, remainder
+    emit(RewardsPaid(task_id=task_id, paid_wei=paid, remainder_wei=remainder))
+    withdrawn = world.fed_task().events(StakeWithdrawnEvent, task_id=task_id)
+    emit(StakesReturned(task_id=task_id, returned_wei={e.account: e.amount for e in withdrawn}))
+    return remainder
 
 
 def _audit(world: World, task_id: int, out: Path, emit: EventSink) -> AuditReport:
-    """Recompute the task from the chain and the store; write ``audit.json``."""
-    audit = audit_task(world.fed_task(), world.store, task_id)
+    """Recompute the task from the chain, the store and the mailbox; write ``audit.json``."""
+    audit = audit_task(world.fed_task(), world.store, task_id, mailbox=world.mailbox)
     dump_json(audit.to_dict(), out / "audit.json")
     emit(Audited(task_id=task_id, ok=audit.ok, checks=sum(len(r.checks) for r in audit.rounds)))
     return audit

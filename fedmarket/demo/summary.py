@@ -7,14 +7,17 @@ the chain; the CLI prints it and the tests check the demo's promises against it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from chain import ChainBackend
+from chain.fed_task import StakeWithdrawnEvent
 from fedmarket.demo.deliverables import Deliverables
+from fedmarket.demo.sale import Sale
 from fedmarket.demo.world import World
 from fl_node.audit import AuditReport
-from fl_node.coordinator import RoundReport
+from fl_node.coordinator import Coordinator, RoundReport
+from fl_node.participant import ParticipantNode
 from fl_node.task import TaskSpec
 
 HEADLINE_METRICS = ("accuracy", "f1", "precision", "recall", "auc", "ks")
@@ -33,18 +36,22 @@ class Outcome:
         Its specification.
     reports : list of RoundReport
         The coordinator's report of every round.
-    participants : list of str
-        The participants' addresses, in join order.
-    paid_wei : dict of str to int
-        Each participant's token balance after claiming.
+    nodes : list of ParticipantNode
+        The hospitals' nodes, in join order (what they committed and claimed).
+    coordinator : Coordinator
+        The coordinator (its gas).
     remainder_wei : int
-        What was left in escrow and went back to the sponsor.
+        What was left unallocated and went back to the sponsor.
     deliverables : Deliverables
         The stored model card and artifacts.
     datasets_listed : int
         Listings the sponsor found in the marketplace.
+    sale : Sale
+        The model's listing on ModelMarket and its one sale.
+    listing_gas : int
+        Gas of the listing.
     model_listing_id : int
-        The final model's marketplace id.
+        The listing as the marketplace API describes it (the ModelMarket id).
     task_view_rounds : int
         Rounds the marketplace's view of the task shows.
     """
@@ -52,13 +59,25 @@ class Outcome:
     task_id: int
     spec: TaskSpec
     reports: list[RoundReport]
-    participants: list[str]
-    paid_wei: dict[str, int]
+    nodes: list[ParticipantNode]
+    coordinator: Coordinator
     remainder_wei: int
     deliverables: Deliverables
     datasets_listed: int
+    sale: Sale
+    listing_gas: int
     model_listing_id: int
     task_view_rounds: int
+
+    @property
+    def participants(self) -> list[str]:
+        """The participants' addresses, in join order."""
+        return [n.address for n in self.nodes]
+
+    @property
+    def paid_wei(self) -> dict[str, int]:
+        """What each participant claimed over the task."""
+        return {n.address: sum(c.amount for c in n.claims) for n in self.nodes}
 
 
 def chain_gas_used(backend: ChainBackend, senders: Iterable[str], from_block: int) -> int:
@@ -121,8 +140,11 @@ def build_summary(
             "pool_wei": pool_wei,
             "paid_wei": outcome.paid_wei,
             "remainder_wei": outcome.remainder_wei,
-            "per_round_paid_wei": [sum(r.amounts) for r in outcome.reports],
+            "per_round_cap_wei": [r.rewards.cap for r in outcome.reports],
+            "per_round_paid_wei": [r.budget for r in outcome.reports],
         },
+        "protocol": _protocol_section(world, outcome),
+        "sale": _sale_section(outcome),
         "artifacts": _artifacts_section(world, outcome),
         "audit": {
             "ok": audit.ok,
@@ -141,19 +163,95 @@ def build_summary(
 
 def _chain_section(world: World, outcome: Outcome) -> dict[str, Any]:
     senders = {s.address for s in world.parties.signers.values()}
+    commitments = [c for r in outcome.reports for c in r.commitments]
     return {
         "backend": world.backend.name,
         "chain_id": world.backend.chain_id,
         "contracts": world.deployment.to_dict(),
-        "updates_anchored": len(world.fed_task().update_anchors(outcome.task_id)),
+        "updates_committed": len(commitments),
+        "commitments": {
+            "batched": sum(c.source == "batch" for c in commitments),
+            "direct": sum(c.source == "direct" for c in commitments),
+        },
         "updates_rejected": sum(len(r.rejected) for r in outcome.reports),
         "gas_used_total": chain_gas_used(world.backend, senders, 0),
     }
 
 
+def _gas_section(outcome: Outcome) -> dict[str, Any]:
+    """The coordinator's gas per round, and per participant-update (amortised)."""
+    per_round = [{"round": r.round, **asdict(r.gas), "total": r.gas.total} for r in outcome.reports]
+    updates = sum(len(r.commitments) for r in outcome.reports) or 1
+    direct = sum(h.gas_used for n in outcome.nodes for h in n.history)
+    total = sum(r.gas.total for r in outcome.reports)
+    return {
+        "per_round": per_round,
+        "mean_per_round": total // max(1, len(outcome.reports)),
+        "anchoring_per_participant_update": (sum(r.gas.batch for r in outcome.reports) + direct)
+        // updates,
+        "per_participant_update": (total + direct) // updates,
+        "coordinator_stake": outcome.coordinator.stake_gas,
+    }
+
+
+def _claims_section(outcome: Outcome) -> dict[str, Any]:
+    """Every claim transaction, per participant and in all."""
+    by_participant: dict[str, Any] = {
+        n.address: {
+            "transactions": len(n.claims),
+            "rounds": sorted(r for c in n.claims for r in c.rounds),
+            "wei": sum(c.amount for c in n.claims),
+            "gas_used": sum(c.gas_used for c in n.claims),
+        }
+        for n in outcome.nodes
+    }
+    claims = [c for n in outcome.nodes for c in n.claims]
+    return {
+        "transactions": len(claims),
+        "rounds_claimed": sum(len(c.rounds) for c in claims),
+        "gas_used": sum(c.gas_used for c in claims),
+        "by_participant": by_participant,
+    }
+
+
+def _protocol_section(world: World, outcome: Outcome) -> dict[str, Any]:
+    fed_task = world.fed_task()
+    info = fed_task.task(outcome.task_id)
+    withdrawn = fed_task.events(StakeWithdrawnEvent, task_id=outcome.task_id)
+    shares = outcome.reports[-1].shares
+    return {
+        "schedule_seconds": asdict(fed_task.schedule(outcome.task_id)),
+        "quorum": info.quorum,
+        "stakes": {
+            "participant_wei": info.participant_stake,
+            "coordinator_wei": info.coordinator_stake,
+            "slash_bps": info.slash_bps,
+            "returned_wei": {e.account: e.amount for e in withdrawn},
+        },
+        "gas": _gas_section(outcome),
+        "claims": _claims_section(outcome),
+        "shares_bps": dict(zip(outcome.participants, fed_task.shares(outcome.task_id), strict=True))
+        if shares
+        else {},
+    }
+
+
+def _sale_section(outcome: Outcome) -> dict[str, Any]:
+    sale = outcome.sale
+    return {
+        "model_id": sale.model_id,
+        "price_wei": sale.price,
+        "fee_wei": sale.fee,
+        "sponsor_wei": sale.sponsor_amount,
+        "contributors_wei": sale.contributors_amount,
+        "claimed_wei": dict(sale.claimed),
+        "gas_used": sale.gas_used + outcome.listing_gas,
+    }
+
+
 def _artifacts_section(world: World, outcome: Outcome) -> dict[str, Any]:
     return {
-        "global_model_cid": world.fed_task().task(outcome.task_id).model_cid,
+        "global_model_cid": outcome.reports[-1].model_cid,
         "model_card_cid": outcome.deliverables.card_cid,
         "report": "evaluation_report.md",
         "model": "model.safetensors",

@@ -1,4 +1,7 @@
-"""The demo's promises: targets met, every update anchored, every wei accounted for."""
+"""The demo's promises: targets met, every update committed, every wei and stake accounted for.
+
+And the model sold once, its proceeds split by the contributors' shares.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,15 @@ import sys
 
 import pytest
 
-from fedmarket.demo import DatasetListed, RoundFinished, run_demo
+from fedmarket.demo import (
+    DEMO_TERMS,
+    DatasetListed,
+    ModelListed,
+    ModelSold,
+    RoundFinished,
+    StakesReturned,
+    run_demo,
+)
 from fl_node.events import Audited, ChainReady, Event, Finished, RewardsPaid, TaskCreated
 from fl_node.serialization import decode_model
 from storage import LocalCidStore, compute_cid
@@ -33,15 +44,57 @@ def test_summary_meets_the_sponsors_targets(demo):
     assert summary["rounds"] == 10 and summary["participants"] == 4
 
 
-def test_every_update_is_anchored_and_every_wei_accounted_for(demo):
+def test_every_update_is_committed_in_one_batch_per_round(demo):
     _, summary, _ = demo
     chain = summary["chain"]
-    assert chain["updates_anchored"] == summary["rounds"] * summary["participants"]
+    assert chain["updates_committed"] == summary["rounds"] * summary["participants"]
+    assert chain["commitments"] == {"batched": 40, "direct": 0}
     assert chain["updates_rejected"] == 0
-    assert chain["gas_used_total"] > 0
+    gas = summary["protocol"]["gas"]
+    assert [r["round"] for r in gas["per_round"]] == list(range(1, 11))
+    assert all(r["batch"] > 0 and r["total"] == r["open"] + r["batch"] + r["finalize"]
+               for r in gas["per_round"])  # fmt: skip
+    # the batch costs the same every round; anchoring an update is a quarter of it
+    assert len({r["batch"] // 100 for r in gas["per_round"]}) == 1
+    assert (
+        gas["anchoring_per_participant_update"] == sum(r["batch"] for r in gas["per_round"]) // 40
+    )
+    assert chain["gas_used_total"] > sum(r["total"] for r in gas["per_round"])
+
+
+def test_every_wei_is_claimed_by_proof_and_every_stake_returned(demo):
+    _, summary, _ = demo
     rewards = summary["rewards"]
-    assert sum(rewards["paid_wei"].values()) + rewards["remainder_wei"] == rewards["pool_wei"]
-    assert len(rewards["paid_wei"]) == 4
+    assert rewards["per_round_paid_wei"] == rewards["per_round_cap_wei"]  # each round its cap
+    assert sum(rewards["per_round_paid_wei"]) + rewards["remainder_wei"] == rewards["pool_wei"]
+    assert sum(rewards["paid_wei"].values()) == sum(rewards["per_round_paid_wei"])
+    claims = summary["protocol"]["claims"]
+    by_participant = claims["by_participant"]
+    assert {a: p["wei"] for a, p in by_participant.items()} == rewards["paid_wei"]
+    assert claims["transactions"] < claims["rounds_claimed"]  # several rounds per claimMany
+    stakes = summary["protocol"]["stakes"]
+    returned = stakes["returned_wei"]
+    assert len(returned) == 5
+    assert sorted(returned.values()) == [stakes["participant_wei"]] * 4 + [
+        stakes["coordinator_wei"]
+    ]
+    assert stakes["participant_wei"] == DEMO_TERMS.participant_stake
+    schedule = summary["protocol"]["schedule_seconds"]
+    assert schedule["commit_period"] == DEMO_TERMS.schedule.commit_period
+    assert summary["protocol"]["quorum"] == DEMO_TERMS.quorum
+
+
+def test_the_model_is_sold_and_its_proceeds_follow_the_shares(demo):
+    _, summary, _ = demo
+    shares = summary["protocol"]["shares_bps"]
+    assert sum(shares.values()) == 10_000 and set(shares) == set(summary["rewards"]["paid_wei"])
+    sale = summary["sale"]
+    assert sale["price_wei"] == sale["fee_wei"] + sale["sponsor_wei"] + sale["contributors_wei"]
+    assert sale["contributors_wei"] % 10_000 == 0
+    assert sum(sale["claimed_wei"].values()) == sale["contributors_wei"]
+    for address, wei in sale["claimed_wei"].items():
+        assert wei == sale["contributors_wei"] * shares[address] // 10_000
+    assert set(sale["claimed_wei"]) == {a for a, bps in shares.items() if bps}
 
 
 def test_deliverables_are_written_and_match_the_chain(demo):
@@ -63,21 +116,24 @@ def test_deliverables_are_written_and_match_the_chain(demo):
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     card = LocalCidStore(out / "store").get_json(summary["artifacts"]["model_card_cid"])
     assert card["model_cid"] == summary["artifacts"]["global_model_cid"]
+    assert card["shares_bps"] == summary["protocol"]["shares_bps"]
     assert summary["marketplace"] == {
         "datasets_listed": 4,
-        "model_listing_id": summary["marketplace"]["model_listing_id"],
+        "model_listing_id": summary["sale"]["model_id"],
         "task_view_rounds": 10,
     }
     assert sum(isinstance(e, DatasetListed) for e in events) == 4
     assert [e.round for e in events if isinstance(e, RoundFinished)] == list(range(1, 11))
+    assert summary["audit"]["ok"] is True and summary["audit"]["failures"] == []
 
 
 def test_events_tell_the_story_in_order(demo):
     out, summary, events = demo
     kinds = [type(e).__name__ for e in events]
     assert kinds[0] == "ChainReady" and kinds[-1] == "Finished"
-    assert kinds.index("TaskCreated") < kinds.index("RoundFinished") < kinds.index("RewardsPaid")
-    assert kinds.index("ModelListed") < kinds.index("Audited")
+    order = ["TaskCreated", "RoundFinished", "RewardsPaid", "StakesReturned", "ModelListed"]
+    assert [kinds.index(k) for k in order] == sorted(kinds.index(k) for k in order)
+    assert kinds.index("ModelListed") < kinds.index("ModelSold") < kinds.index("Audited")
     by_type = {type(e): e for e in events}
     assert isinstance(by_type[ChainReady], ChainReady)
     assert by_type[TaskCreated] == TaskCreated(
@@ -88,6 +144,9 @@ def test_events_tell_the_story_in_order(demo):
         paid_wei=summary["rewards"]["paid_wei"],
         remainder_wei=summary["rewards"]["remainder_wei"],
     )
+    assert by_type[StakesReturned].returned_wei == summary["protocol"]["stakes"]["returned_wei"]
+    assert by_type[ModelListed].model_id == summary["sale"]["model_id"]
+    assert by_type[ModelSold].claimed_wei == summary["sale"]["claimed_wei"]
     assert by_type[Audited] == Audited(
         task_id=summary["task_id"], ok=True, checks=summary["audit"]["checks"]
     )
@@ -105,7 +164,7 @@ def test_cli_demo_runs_and_reports(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rounds"] == 2
-    assert "targets" in done.stdout
+    assert "targets" in done.stdout and "share (bps)" in done.stdout
 
 
 def test_same_seed_gives_the_same_cids_and_payouts(tmp_path):
@@ -118,6 +177,8 @@ def test_same_seed_gives_the_same_cids_and_payouts(tmp_path):
             "model_card_cid": artifacts["model_card_cid"],
             "paid_wei": summary["rewards"]["paid_wei"],
             "remainder_wei": summary["rewards"]["remainder_wei"],
+            "shares_bps": summary["protocol"]["shares_bps"],
+            "sale": summary["sale"]["claimed_wei"],
         }
 
     first, second = run("first"), run("second")
