@@ -8,7 +8,9 @@ stored (:func:`content_hash`), so anyone holding the bytes can check them agains
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
+from itertools import accumulate
 from typing import Any
 
 from eth_utils.crypto import keccak
@@ -26,13 +28,53 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 """Largest object a store hands back unless asked for more: a guard against memory bombs."""
 
 
+MAX_JSON_DEPTH = 128
+"""Deepest nesting of arrays and objects that :meth:`ContentStore.get_json` parses."""
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
+"""A JSON string, or an unterminated one running to the end: every quote starts a match, and the
+possessive quantifiers never backtrack, so removing all strings is one linear pass."""
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # as signed bytes: +1 in, -1 out
+
+
+def json_too_deep(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether arrays and objects nest more than ``limit`` deep in the JSON text ``data``.
+
+    Counts brackets outside strings without parsing, in linear time and without a Python-level
+    loop over the bytes; a text with at most ``limit`` opening brackets is not scanned at all.
+
+    Parameters
+    ----------
+    data : bytes
+        UTF-8 JSON text (need not be valid: malformed text is for the parser to refuse).
+    limit : int, default MAX_JSON_DEPTH
+        The deepest nesting allowed.
+    """
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    steps = _JSON_STRING.sub(b"", data).translate(_STEPS, _NOT_BRACKETS)
+    return bool(steps) and max(accumulate(memoryview(steps).cast("b"))) > limit
+
+
 def compute_cid(data: bytes) -> Cid:
-    """The CID of ``data`` as an IPFS node would compute it (raw leaves, CIDv1)."""
+    """The CID of ``data`` as an IPFS node would compute it (raw leaves, CIDv1).
+
+    Parameters
+    ----------
+    data : bytes
+        The object's bytes.
+    """
     return Cid(cid_of(data))
 
 
 def validate_cid(text: str) -> Cid:
     """Return ``text`` as a :data:`Cid` after checking its structure.
+
+    Parameters
+    ----------
+    text : str
+        The string to check.
 
     Raises
     ------
@@ -47,7 +89,13 @@ def validate_cid(text: str) -> Cid:
 
 
 def content_hash(data: bytes) -> Hash32:
-    """Keccak-256 of ``data``: the hash anchored on-chain for stored objects."""
+    """Keccak-256 of ``data``: the hash anchored on-chain for stored objects.
+
+    Parameters
+    ----------
+    data : bytes
+        The object's bytes.
+    """
     return Hash32(keccak(data))
 
 
@@ -55,6 +103,11 @@ def canonical_json(obj: Any) -> bytes:
     """Deterministic JSON bytes: sorted keys, no spaces, UTF-8, no NaN.
 
     Two parties that serialise the same object get the same bytes, hence the same CID and hash.
+
+    Parameters
+    ----------
+    obj : Any
+        A JSON-serialisable value (dicts, lists, strings, numbers, booleans, ``None``).
 
     Raises
     ------
@@ -86,15 +139,30 @@ class ContentStore(ABC):
 
     @abstractmethod
     def put(self, data: bytes) -> Cid:
-        """Store ``data`` and return its CID. Storing the same bytes twice is a no-op."""
+        """Store ``data`` and return its CID. Storing the same bytes twice is a no-op.
+
+        Parameters
+        ----------
+        data : bytes
+            The object's bytes.
+        """
 
     @abstractmethod
     def _read(self, cid: Cid, max_bytes: int) -> bytes:
-        """Return the bytes stored under ``cid`` unchecked; raise ContentNotFoundError if absent."""
+        """Return the bytes stored under ``cid`` unchecked; raise ContentNotFoundError if absent.
+
+        Raise ContentTooLargeError, before reading it whole, if it is larger than ``max_bytes``.
+        """
 
     @abstractmethod
     def has(self, cid: Cid) -> bool:
-        """Whether an object is stored under ``cid``."""
+        """Whether an object is stored under ``cid``.
+
+        Parameters
+        ----------
+        cid : Cid
+            A validated CID.
+        """
 
     @abstractmethod
     def _pin(self, cid: Cid) -> None:
@@ -172,18 +240,50 @@ class ContentStore(ABC):
 
     @staticmethod
     def verify(cid: Cid, data: bytes) -> None:
-        """Raise :class:`ContentIntegrityError` unless ``data`` hashes to ``cid``."""
+        """Raise :class:`ContentIntegrityError` unless ``data`` hashes to ``cid``.
+
+        Parameters
+        ----------
+        cid : Cid
+            The CID the bytes were asked for by.
+        data : bytes
+            The bytes received.
+        """
         actual = cid_of(data)
         if actual != cid:
             raise ContentIntegrityError(f"verify: content of {cid} hashes to {actual}")
 
     def put_json(self, obj: Any) -> Cid:
-        """Store ``obj`` as canonical JSON (see :func:`canonical_json`)."""
+        """Store ``obj`` as canonical JSON (see :func:`canonical_json`).
+
+        Parameters
+        ----------
+        obj : Any
+            A JSON-serialisable value.
+        """
         return self.put(canonical_json(obj))
 
     def get_json(self, cid: str, *, max_bytes: int = 16 * 1024 * 1024) -> Any:
-        """Fetch, verify and parse a JSON object stored with :meth:`put_json`."""
+        """Fetch, verify and parse a JSON object stored with :meth:`put_json`.
+
+        Parameters
+        ----------
+        cid : str
+            The object's CID.
+        max_bytes : int, default 16 MiB
+            Refuse objects larger than this.
+
+        Raises
+        ------
+        InvalidCidError, ContentNotFoundError
+        ContentIntegrityError
+            The bytes do not hash to ``cid``, exceed ``max_bytes``, are not JSON, or nest deeper
+            than :data:`MAX_JSON_DEPTH` (refused before parsing: a deep document could exhaust
+            the C stack where another library raised Python's recursion limit, as py_ecc does).
+        """
         data = self.get(cid, max_bytes=max_bytes)
+        if json_too_deep(data):
+            raise ContentIntegrityError(f"get_json: {cid} nests deeper than {MAX_JSON_DEPTH}")
         try:
             return json.loads(data)
         except ValueError as exc:

@@ -1,6 +1,7 @@
 """One test class for every content store; each backend subclasses it with a ``store`` fixture."""
 
 import os
+import time
 
 import pytest
 
@@ -14,6 +15,7 @@ from storage import (
     compute_cid,
     content_hash,
 )
+from storage.base import MAX_JSON_DEPTH, json_too_deep
 
 
 class ContentStoreContract:
@@ -114,3 +116,42 @@ def test_content_hash_is_keccak256():
 def test_canonical_json_rejects_nan():
     with pytest.raises(ValueError):
         canonical_json({"x": float("nan")})
+
+
+def deep(n: int) -> bytes:
+    return b"[" * n + b"]" * n
+
+
+@pytest.mark.parametrize(
+    ("text", "too_deep"),
+    [
+        (b"1", False),
+        (deep(MAX_JSON_DEPTH), False),
+        (deep(MAX_JSON_DEPTH + 1), True),
+        (b'{"a":' * (MAX_JSON_DEPTH + 1) + b"1" + b"}" * (MAX_JSON_DEPTH + 1), True),
+        (deep(100) * 50, False),  # wide, not deep
+        (b"[" + b'"[[[[",' * 300 + b"1]", False),  # brackets inside strings do not count
+        (b"[" + rb'"\"[[[[",' * 300 + b"1]", False),  # nor after an escaped quote
+        (b"[" + rb'"a\\",' * 10 + b"[" * 200, True),  # an escaped backslash ends the string
+        (b'["never closed ' + b"[" * 500, False),  # left for the parser to refuse
+    ],
+)
+def test_json_too_deep(text: bytes, too_deep: bool):
+    assert json_too_deep(text) is too_deep
+
+
+def test_json_too_deep_is_linear_on_hostile_text():
+    started = time.monotonic()
+    for text in (b"[" * 8_000_000, b'["' + rb"\"" * 4_000_000, b"[" + b'"a",[],' * 1_000_000):
+        json_too_deep(text)
+    assert time.monotonic() - started < 5
+
+
+def test_get_json_refuses_deep_documents_before_parsing(tmp_path):
+    import eth_account  # noqa: F401  (py_ecc raises the recursion limit to 100,000 on import)
+
+    store = LocalCidStore(tmp_path)
+    cid = store.put(b"[" * 200_000 + b"]" * 200_000)  # deep enough to crash the C parser
+    with pytest.raises(ContentIntegrityError, match="nests deeper"):
+        store.get_json(cid)
+    assert store.get_json(store.put(deep(MAX_JSON_DEPTH))) is not None
