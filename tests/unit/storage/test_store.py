@@ -1,4 +1,8 @@
-"""One test class for every content store; each backend subclasses it with a ``store`` fixture."""
+"""The local store's own behaviour, and the store's pure helpers.
+
+What every store must do is one shared test class in tests/integration/storage/test_stores.py,
+run over this store and an IPFS daemon.
+"""
 
 import os
 import time
@@ -18,92 +22,46 @@ from storage import (
 from storage.base import MAX_JSON_DEPTH, json_too_deep
 
 
-class ContentStoreContract:
-    """Behaviour every :class:`ContentStore` must have."""
-
-    def test_put_returns_the_ipfs_cid_and_get_round_trips(self, store):
-        data = os.urandom(1000)
-        cid = store.put(data)
-        assert cid == compute_cid(data)
-        assert store.has(cid)
-        assert store.get(cid) == data
-
-    def test_put_is_idempotent(self, store):
-        assert store.put(b"same") == store.put(b"same")
-
-    def test_large_object_spans_several_blocks(self, store):
-        data = os.urandom(700_000)
-        cid = store.put(data)
-        assert cid.startswith("bafybei")
-        assert store.get(cid) == data
-
-    def test_missing_object(self, store):
-        cid = compute_cid(b"never stored " + os.urandom(8))
-        assert not store.has(cid)
-        with pytest.raises(ContentNotFoundError):
-            store.get(cid)
-
-    def test_malformed_cid_is_rejected(self, store):
-        with pytest.raises(InvalidCidError):
-            store.get("../../etc/passwd")
-
-    def test_json_round_trip_is_canonical(self, store):
-        cid = store.put_json({"b": 1, "a": [1, 2]})
-        assert store.get_json(cid) == {"a": [1, 2], "b": 1}
-        assert cid == compute_cid(b'{"a":[1,2],"b":1}')
-
-    def test_size_limit(self, store):
-        cid = store.put(bytes(2048))
-        with pytest.raises(ContentTooLargeError):
-            store.get(cid, max_bytes=1024)
-        with pytest.raises(ContentIntegrityError):  # the family callers already catch
-            store.get(cid, max_bytes=2047)
-        assert store.get(cid, max_bytes=2048) == bytes(2048)
-
-    def test_pin_unpin_pinned(self, store):
-        a, b = store.put(b"pinned a " + os.urandom(8)), store.put(b"pinned b " + os.urandom(8))
-        before = store.pinned()
-        assert a not in before and b not in before  # put alone does not pin
-        assert store.pin(a) == a
-        assert store.pin(a) == a  # twice is a no-op
-        store.pin(b)
-        assert store.pinned() == before | {a, b}
-        assert store.unpin(a) is True
-        assert store.unpin(a) is False
-        assert store.pinned() == before | {b}
-        assert store.get(a)  # unpinned objects stay until a garbage collection
-        store.unpin(b)
-        assert store.pinned() == before
-
-    def test_pin_of_a_missing_object(self, store):
-        missing = compute_cid(b"never stored " + os.urandom(8))
-        with pytest.raises(ContentNotFoundError):
-            store.pin(missing)
-        assert missing not in store.pinned()
-        with pytest.raises(InvalidCidError):
-            store.pin("not-a-cid")
+@pytest.fixture
+def store(tmp_path):
+    return LocalCidStore(tmp_path / "store")
 
 
-class TestLocalCidStore(ContentStoreContract):
-    @pytest.fixture
-    def store(self, tmp_path):
-        return LocalCidStore(tmp_path / "store")
+def test_a_put_writes_one_file_named_by_the_cid(store):
+    data = os.urandom(700_000)
+    cid = store.put(data)
+    assert store.path_of(cid).read_bytes() == data
+    assert [p.name for p in store.root.iterdir()] == [cid]  # no temporary file left behind
 
-    def test_tampered_bytes_fail_verification(self, store):
-        cid = store.put(b"original update")
-        store.path_of(cid).write_bytes(b"poisoned update")
-        with pytest.raises(ContentIntegrityError):
-            store.get(cid)
-        # unverified read returns what is on disk, for callers that check an on-chain hash first
-        assert store.get(cid, verify=False) == b"poisoned update"
 
-    def test_pins_lie_beside_the_objects(self, store):
-        cid = store.put(b"kept")
-        store.pin(cid)
-        assert (store.root / ".pins" / cid).is_file()
-        (store.root / ".pins" / "junk").touch()  # not a CID: ignored
-        assert store.pinned() == {cid}
-        assert LocalCidStore(store.root).pinned() == {cid}  # another process sees them
+def test_tampered_bytes_fail_verification(store):
+    cid = store.put(b"original update")
+    store.path_of(cid).write_bytes(b"poisoned update")
+    with pytest.raises(ContentIntegrityError):
+        store.get(cid)
+    # unverified read returns what is on disk, for callers that check an on-chain hash first
+    assert store.get(cid, verify=False) == b"poisoned update"
+
+
+def test_too_large_is_refused_from_the_file_size(store, monkeypatch):
+    cid = store.put(bytes(2048))
+    monkeypatch.setattr(type(store.path_of(cid)), "read_bytes", lambda self: pytest.fail("read"))
+    with pytest.raises(ContentTooLargeError):
+        store.get(cid, max_bytes=1024)
+
+
+def test_pins_lie_beside_the_objects(store):
+    cid = store.put(b"kept")
+    assert store.pinned() == frozenset()  # no pins folder yet
+    store.pin(cid)
+    assert (store.root / ".pins" / cid).is_file()
+    (store.root / ".pins" / "junk").touch()  # not a CID: ignored
+    assert store.pinned() == {cid}
+    assert LocalCidStore(store.root).pinned() == {cid}  # another process sees them
+    with pytest.raises(ContentNotFoundError):
+        store.pin(compute_cid(b"absent"))
+    with pytest.raises(InvalidCidError):
+        store.unpin("../kept")
 
 
 def test_content_hash_is_keccak256():
