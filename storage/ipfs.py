@@ -16,7 +16,9 @@ The daemon is not trusted:
 Lookups never search the network: they pass ``offline=true`` (honoured by Kubo) and a
 ``timeout`` (honoured by both daemons; js-ipfs waits for a missing block until it), so a CID the
 daemon does not hold is :class:`~storage.errors.ContentNotFoundError` after at most
-``lookup_timeout`` seconds.
+``lookup_timeout`` seconds. Only the root block is looked up that way: a DAG whose root the
+daemon holds but not every leaf makes ``cat`` wait for the missing leaf until the request's read
+``timeout``, and is then retried like any transport failure.
 
 Errors: transport failures and 5xx answers are retried with exponential backoff
 (:class:`RetryPolicy`), then raise :class:`~storage.errors.StoreUnavailableError`; the daemon's
