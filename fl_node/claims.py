@@ -11,14 +11,15 @@ claimed yet, that pay the account something, each with its proof.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from chain.commitments import Claim, RewardTree
 from chain.court import ChallengeCourtClient
 from chain.fed_task import FedTaskClient, RoundFinalizedEvent
+from chain.signer import TxResult
 from fl_node.challenge import ChallengeEvidence
-from fl_node.errors import ChallengeDocumentError, EvidenceError
+from fl_node.errors import ChallengeDocumentError, EvidenceError, TaskStateError
 from fl_node.evidence import RewardLeaf, RoundEvidence
 from kernel.types import Address
 from storage import ContentStore
@@ -223,6 +224,59 @@ def _due(
     return tree.claim_for(account)
 
 
+def submit_claims(fed_task: FedTaskClient, task_id: int, claims: Sequence[Claim]) -> TxResult:
+    """Claim ``claims`` in one transaction: ``claimRewards`` for one, ``claimMany`` for several.
+
+    Parameters
+    ----------
+    fed_task : FedTaskClient
+        FedTask, sending as the claimant.
+    task_id : int
+        The task.
+    claims : sequence of Claim
+        At least one, each round once.
+    """
+    if len(claims) == 1:
+        return fed_task.claim_rewards(task_id, claims[0])
+    return fed_task.claim_many(task_id, claims)
+
+
+def claim_due_now(
+    fed_task: FedTaskClient,
+    store: ContentStore,
+    task_id: int,
+    *,
+    court: ChallengeCourtClient | None = None,
+) -> tuple[list[Claim], TxResult | None]:
+    """Claim, as ``fed_task``'s signer, every round of the task due to it now.
+
+    Parameters
+    ----------
+    fed_task : FedTaskClient
+        FedTask, sending as the claimant.
+    store : ContentStore
+        Where the evidence is stored.
+    task_id : int
+        The task.
+    court : ChallengeCourtClient or None, default None
+        Where corrected roots come from.
+
+    Returns
+    -------
+    tuple of (list of Claim, TxResult or None)
+        What was claimed and the transaction (``None`` when nothing was due).
+    """
+    if fed_task.signer is None:
+        raise TaskStateError("claim_due_now: a read-only client cannot claim")
+    info = fed_task.task(task_id)
+    last = int(info.last_round) - (1 if info.round_open else 0)
+    account = Address(fed_task.signer.address)
+    due = due_claims(fed_task, store, task_id, account, last_finalized=last, court=court)
+    if not due.claims:
+        return [], None
+    return due.claims, submit_claims(fed_task, task_id, due.claims)
+
+
 def paid_by_round(claims: Iterable[Claim]) -> Mapping[int, int]:
     """``round -> amount`` of ``claims``.
 
@@ -234,4 +288,13 @@ def paid_by_round(claims: Iterable[Claim]) -> Mapping[int, int]:
     return {int(c.round): int(c.amount) for c in claims}
 
 
-__all__ = ["ClaimLedger", "DueClaims", "due_claims", "paid_by_round", "reward_tree", "tree_of"]
+__all__ = [
+    "ClaimLedger",
+    "DueClaims",
+    "claim_due_now",
+    "due_claims",
+    "paid_by_round",
+    "reward_tree",
+    "submit_claims",
+    "tree_of",
+]

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from chain.commitments import encode_shares
+from chain.errors import ChainRevertError
 from chain.fed_task import FedTaskClient, Finalization, Schedule
 from chain.signer import Signer, TxResult
 from chain.token import RewardTokenClient
@@ -383,7 +384,13 @@ class Coordinator:
             return None
         document = BatchDocument.of(envelopes)
         cid = self.store.put_json(document.to_dict())
-        tx = self.fed_task.post_batch(document.batch, cid)
+        try:
+            tx = self.fed_task.post_batch(document.batch, cid)
+        except ChainRevertError as exc:  # mined after the deadline: they commit directly
+            if exc.error_name != "TaskDeadlinePassed":
+                raise
+            log.warning("post_batch: round %d's batch came too late: %s", round_, exc)
+            return None
         gas = self._gas.get(round_, RoundGas())
         self._gas[round_] = RoundGas(gas.open, tx.gas_used, gas.finalize)
         log.info("post_batch: round %d, %d commitments under %s", round_, document.batch.count, cid)

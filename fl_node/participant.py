@@ -29,10 +29,11 @@ import torch
 
 from chain.commitments import Claim, SignedInvitation, UpdateCommitment, sign_commitment
 from chain.court import ChallengeCourtClient
+from chain.errors import ChainRevertError
 from chain.fed_task import FedTaskClient, RoundInfo, RoundOpenedEvent, TaskInfo
 from chain.signer import Signer, TxResult
 from chain.token import RewardTokenClient
-from fl_node.claims import ClaimLedger, DueClaims, due_claims
+from fl_node.claims import ClaimLedger, DueClaims, due_claims, submit_claims
 from fl_node.commitments import read_batch
 from fl_node.data import LocalDataset
 from fl_node.errors import ModelIntegrityError, RoundTimeoutError, SpecError, TaskStateError
@@ -44,6 +45,11 @@ from kernel.types import Address, Cid, Hash32, Round, TaskId
 from storage import ContentStore, compute_cid, content_hash, validate_cid
 
 log = logging.getLogger(__name__)
+
+TOO_EARLY = ("TaskRoundNotClaimable", "TaskStakeLocked", "TaskDisputesOpen")
+"""Reverts that only say "not yet": a node's clock (:meth:`ChainBackend.chain_time`) may run
+ahead of the block a call is simulated in (a dev chain mines only on demand), so a claim or a
+withdrawal that looks due is tried again at the next step."""
 
 
 def fetch_verified(store: ContentStore, cid: str, expected_hash: bytes, what: str) -> bytes:
@@ -139,6 +145,7 @@ class _Pending:
     blob: bytes
     inclusion_checked: bool = False
     revealed: bool = False
+    abandoned: bool = False
 
 
 @dataclass(frozen=True)
@@ -284,7 +291,7 @@ class ParticipantNode:
         task_id, round_ = int(info.task_id), int(info.last_round)
         state = self._state(task_id)
         pending = state.pending.get(round_)
-        if pending is not None and pending.revealed:
+        if pending is not None and (pending.revealed or pending.abandoned):
             return None
         rinfo = self.fed_task.round(task_id, round_)
         now = self.fed_task.backend.chain_time()
@@ -296,7 +303,7 @@ class ParticipantNode:
             sent = pending.update
         elif not pending.inclusion_checked and now >= rinfo.commit_deadline:
             self._check_inclusion(pending, rinfo, now)
-        if not pending.revealed and now >= rinfo.reveal_start:
+        if not (pending.revealed or pending.abandoned) and now >= rinfo.reveal_start:
             self._reveal(pending)
         return sent
 
@@ -359,13 +366,24 @@ class ParticipantNode:
         self.history.append(u)
 
     def _commit_directly(self, pending: _Pending) -> None:
-        """``commitUpdate`` from this node's own key (before the reveal start)."""
+        """``commitUpdate`` from this node's own key (before the reveal start).
+
+        A commitment mined after the reveal start reverts: the round is then given up (nothing
+        is revealed), the node goes on with the next one.
+        """
         u = pending.update
-        tx = self.fed_task.commit_update(u.task_id, u.round, u.update_hash, u.samples, u.cid)
-        direct = replace(u, via="direct", gas_used=tx.gas_used)
-        pending.update = direct
         pending.inclusion_checked = True
         self.history = [h for h in self.history if (h.task_id, h.round) != (u.task_id, u.round)]
+        try:
+            tx = self.fed_task.commit_update(u.task_id, u.round, u.update_hash, u.samples, u.cid)
+        except ChainRevertError as exc:
+            if exc.error_name not in ("TaskDeadlinePassed", "TaskRoundNotOpen"):
+                raise
+            log.warning("step: %s too late for round %d: %s", self.address, u.round, exc)
+            pending.abandoned = True
+            return
+        direct = replace(u, via="direct", gas_used=tx.gas_used)
+        pending.update = direct
         self.history.append(direct)
 
     def _check_inclusion(self, pending: _Pending, rinfo: RoundInfo, now: int) -> None:
@@ -443,11 +461,14 @@ class ParticipantNode:
             return None
         return self._claim(task_id, due.claims, self._state(task_id))
 
-    def _claim(self, task_id: int, claims: list[Claim], state: _TaskState) -> ClaimRecord:
-        if len(claims) == 1:
-            tx = self.fed_task.claim_rewards(task_id, claims[0])
-        else:
-            tx = self.fed_task.claim_many(task_id, claims)
+    def _claim(self, task_id: int, claims: list[Claim], state: _TaskState) -> ClaimRecord | None:
+        try:
+            tx = submit_claims(self.fed_task, task_id, claims)
+        except ChainRevertError as exc:
+            if exc.error_name not in TOO_EARLY:
+                raise
+            log.debug("claim: %s not yet: %s", self.address, exc)
+            return None
         state.ledger.settled.update(int(c.round) for c in claims)
         record = ClaimRecord(
             rounds=tuple(int(c.round) for c in claims),
@@ -482,9 +503,15 @@ class ParticipantNode:
             return None
         if not self._stake_free(task_id, info):
             return None
-        self._settle_flags(task_id, info)
-        amount = int(self.fed_task.stake_of(task_id, self.address))
-        self.fed_task.withdraw_stake(task_id)
+        try:
+            self._settle_flags(task_id, info)
+            amount = int(self.fed_task.stake_of(task_id, self.address))
+            self.fed_task.withdraw_stake(task_id)
+        except ChainRevertError as exc:
+            if exc.error_name not in TOO_EARLY:
+                raise
+            log.debug("withdraw_stake: %s not yet: %s", self.address, exc)
+            return None
         state.withdrawn = amount
         log.info("withdraw_stake: %s took back %d wei from task %s", self.address, amount, task_id)
         return amount

@@ -1,7 +1,7 @@
 """The ``fedmarket`` command line: the user-facing layer (rich output, exit codes).
 
-One module per command group (``demo``, ``vfl``, ``chain``, ``data``, ``task``, the roles,
-``serve``), assembled in :mod:`fedmarket.cli.app`; errors become exit codes in
+One module per command group (``demo``, ``vfl``, ``chain``, ``data``, ``task``, ``court``, the
+roles, ``serve``), assembled in :mod:`fedmarket.cli.app`; errors become exit codes in
 :mod:`fedmarket.cli.errors` and nowhere else.
 """
 

@@ -147,4 +147,74 @@ def key_values(
     return out
 
 
-__all__ = ["choice", "float_range", "int_list", "int_range", "key_values"]
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+_MAX_PERIOD = 2**32 - 1
+
+
+def duration(flag: str, value: str, *, allow_zero: bool = False) -> int:
+    """Seconds from ``90``, ``90s``, ``15m``, ``2h`` or ``7d`` (a task's periods).
+
+    Parameters
+    ----------
+    flag : str
+        The option's name.
+    value : str
+        What the user typed.
+    allow_zero : bool, default False
+        Whether 0 is a valid duration (the inclusion period).
+    """
+    text = value.strip().lower()
+    unit = _UNITS.get(text[-1:], 0) if text else 0
+    number = text[:-1] if unit else text
+    seconds = int(number) * (unit or 1) if number.isdigit() else -1
+    if seconds < (0 if allow_zero else 1) or seconds > _MAX_PERIOD:
+        low = "0" if allow_zero else "1s"
+        raise InvalidInputError(
+            f"{flag} must be a duration such as 90s, 15m, 2h or 7d (from {low} to {_MAX_PERIOD}s),"
+            f" not {value!r}"
+        )
+    return seconds
+
+
+def address(flag: str, value: str) -> str:
+    """A checksummed Ethereum address from what the user typed.
+
+    Parameters
+    ----------
+    flag : str
+        The option's name.
+    value : str
+        What the user typed (``0x`` and 40 hex digits, any case).
+    """
+    from eth_utils.address import is_address, to_checksum_address
+
+    if not is_address(value):
+        raise InvalidInputError(f"{flag} must be an address (0x and 40 hex digits), not {value!r}")
+    return str(to_checksum_address(value))
+
+
+def wei(flag: str, value: str) -> int:
+    """A non-negative token amount in wei from what the user typed (digits only).
+
+    Parameters
+    ----------
+    flag : str
+        The option's name.
+    value : str
+        What the user typed.
+    """
+    if not value.strip().isdigit():
+        raise InvalidInputError(f"{flag} must be a whole number of token wei, not {value!r}")
+    return int(value)
+
+
+__all__ = [
+    "address",
+    "choice",
+    "duration",
+    "float_range",
+    "int_list",
+    "int_range",
+    "key_values",
+    "wei",
+]

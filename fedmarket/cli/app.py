@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from fedmarket.cli import chain, data, demo, roles, serve, task, vfl
+from fedmarket.cli import chain, court, data, demo, roles, serve, task, vfl
 from fedmarket.cli._common import setup_logging
 
 app = typer.Typer(
@@ -39,4 +39,7 @@ app.add_typer(task.task_app, name="task")
 app.command()(roles.participant)
 app.command()(roles.coordinator)
 app.command()(roles.audit)
+app.command()(roles.challenge)
+app.command()(roles.claim)
+app.add_typer(court.court_app, name="court")
 app.command()(serve.serve)

@@ -41,7 +41,7 @@ def chain_deploy(
         typer.Option("--key-env", help="Variable with the deployer key (dev chains: the faucet)."),
     ] = None,
 ) -> None:
-    """Deploy RewardToken, DatasetRegistry and FedTask; write their addresses."""
+    """Deploy the five contracts (token, registry, FedTask, court, market); write the addresses."""
     from chain import account_from_env, connect, deploy, signer_for
 
     backend = connect(rpc)

@@ -1,143 +1,265 @@
-"""The roles as processes: ``fedmarket participant``, ``coordinator`` and ``audit``."""
+"""The roles as processes: ``participant``, ``coordinator``, ``audit``, ``challenge``, ``claim``.
+
+Each runs with its own key (from an environment variable, never argv) against any JSON-RPC chain
+and the shared content store. Across processes participants commit directly on-chain (no mailbox
+to share); the coordinator waits for each deadline in real time unless told to ``--travel`` (a dev
+chain it alone drives).
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
+from fedmarket.cli._checks import float_range, int_range
 from fedmarket.cli._common import (
     DeploymentOpt,
     KeyEnvOpt,
     RpcOpt,
     StoreOpt,
     connect_deployment,
+    console,
     out,
 )
 from fedmarket.cli.errors import EXIT_VERDICT
-from kernel.errors import OperationTimeoutError
+from kernel.errors import InvalidInputError, OperationTimeoutError
+
+if TYPE_CHECKING:
+    from chain import ChainBackend, Deployment
+    from chain.commitments import SignedInvitation
+    from fl_node.audit import AuditReport
+    from fl_node.challenge import ChallengeEvidence
+    from fl_node.coordinator import RoundReport
+    from storage import ContentStore
+
+TaskIdOpt = Annotated[int, typer.Option("--task", help="Task id.", callback=int_range("--task", 1))]
+PollOpt = Annotated[
+    float,
+    typer.Option(
+        "--poll",
+        help="Seconds between two looks at the chain.",
+        callback=float_range("--poll", 0, low_open=True),
+    ),
+]
+
+
+def _signer(backend: ChainBackend, key_env: str) -> Any:
+    from chain import account_from_env, signer_for
+
+    return signer_for(backend, account_from_env(key_env))
+
+
+def _read_invitation(path: Path, task_id: int) -> SignedInvitation:
+    """The invitation ``task invite`` wrote, checked against ``--task``."""
+    from chain.commitments import Invitation, SignedInvitation
+    from kernel.types import Address, TaskId
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        invitation = Invitation(TaskId(int(raw["task_id"])), Address(str(raw["participant"])),
+                                int(raw["deadline"]))  # fmt: skip
+        signature = bytes.fromhex(str(raw["signature"]).removeprefix("0x"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInputError(f"--invitation: cannot read {path}: {exc}") from None
+    if invitation.task_id != task_id:
+        raise InvalidInputError(f"--invitation is for task {invitation.task_id}, not {task_id}")
+    return SignedInvitation(invitation, signature)
 
 
 def participant(
     rpc: RpcOpt,
     deployment: DeploymentOpt,
     store: StoreOpt,
-    task_id: Annotated[int, typer.Option("--task", help="Task id.")],
+    task_id: TaskIdOpt,
     data: Annotated[Path, typer.Option(help="This participant's own CSV (features..., label).")],
     key_env: KeyEnvOpt = "FEDMARKET_PARTICIPANT_KEY",
-    join: Annotated[bool, typer.Option(help="Join the task first.")] = True,
-    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 3600.0,
-    poll: Annotated[float, typer.Option(help="Seconds between chain polls.")] = 0.3,
+    join: Annotated[bool, typer.Option(help="Join the task first (with its stake).")] = True,
+    invitation: Annotated[
+        Path | None,
+        typer.Option(help="The sponsor's invitation (`task invite`) to a permissioned task."),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(help="Give up after this many seconds.", callback=float_range("--timeout", 0)),
+    ] = 3600.0,
+    poll: PollOpt = 0.3,
 ) -> None:
-    """Run a participant node: train on DATA whenever a round opens, until the task completes."""
-    from chain import account_from_env, signer_for
+    """Run a participant node until the task is settled.
+
+    It trains on DATA in every round, commits its update on-chain, publishes the bytes from the
+    reveal start, claims its rewards by proof after each challenge window and withdraws its stake
+    once the task ended and the cooldown passed.
+    """
+    from chain.fed_task import StakeWithdrawnEvent
     from fl_node.data import load_csv
     from fl_node.participant import ParticipantNode
     from storage import LocalCidStore
 
+    signed = _read_invitation(invitation, task_id) if invitation is not None else None
     backend, dep = connect_deployment(rpc, deployment)
-    signer = signer_for(backend, account_from_env(key_env))
-    fed_task = dep.fed_task_client(backend)
+    signer = _signer(backend, key_env)
     node = ParticipantNode(
-        signer=signer, fed_task=fed_task, store=LocalCidStore(store), data=load_csv(data)
+        signer=signer,
+        fed_task=dep.fed_task_client(backend),
+        store=LocalCidStore(store),
+        data=load_csv(data),
+        court=dep.court_client(backend),
     )
     spec = node.spec(task_id)
     node.data = load_csv(data, feature_names=spec.feature_names)
     if join:
-        node.join(task_id)
+        node.join(task_id, signed)
     history = node.run(task_id, poll_interval=poll, timeout=timeout)
-    owed = fed_task.owed(signer.address)
-    if owed:
-        fed_task.as_signer(signer).claim_rewards()
+    withdrawn = dep.fed_task_client(backend).events(
+        StakeWithdrawnEvent, task_id=task_id, account=signer.address
+    )
     out.print_json(
         json.dumps(
             {
                 "participant": signer.address,
                 "rounds": [h.round for h in history],
+                "commitments": [h.via for h in history],
                 "bytes_sent": sum(h.bytes_up for h in history),
-                "claimed_wei": str(owed),
+                "claimed_wei": str(sum(c.amount for c in node.claims)),
+                "claims": [list(c.rounds) for c in node.claims],
+                "stake_returned_wei": str(sum(e.amount for e in withdrawn)),
             }
         )
     )
+
+
+def _wait_for_participants(
+    backend: ChainBackend, dep: Deployment, task_id: int, count: int, timeout: float
+) -> None:
+    """Return once ``count`` participants joined; raise after ``timeout`` seconds."""
+    fed_task = dep.fed_task_client(backend)
+    deadline = time.monotonic() + timeout
+    while len(fed_task.participants(task_id)) < count:
+        if time.monotonic() > deadline:
+            raise OperationTimeoutError(
+                f"coordinator: fewer than {count} participants joined in time"
+            )
+        time.sleep(0.3)
 
 
 def coordinator(
     rpc: RpcOpt,
     deployment: DeploymentOpt,
     store: StoreOpt,
-    task_id: Annotated[int, typer.Option("--task", help="Task id.")],
+    task_id: TaskIdOpt,
     validation: Annotated[Path, typer.Option(help="The coordinator's validation CSV.")],
     test: Annotated[Path, typer.Option(help="The held-out test CSV.")],
     participants: Annotated[
-        int, typer.Option(min=1, help="Wait for this many participants to join.")
+        int,
+        typer.Option(
+            help="Wait for this many participants to join.",
+            callback=int_range("--participants", 1, 1024),
+        ),
     ],
     key_env: KeyEnvOpt = "FEDMARKET_COORDINATOR_KEY",
-    round_timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for updates per round.")
+    join_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to wait for participants.", callback=float_range("--join-timeout", 0)
+        ),
     ] = 300.0,
-    join_timeout: Annotated[float, typer.Option(help="Seconds to wait for participants.")] = 300.0,
+    travel: Annotated[
+        bool,
+        typer.Option(
+            "--travel/--no-travel",
+            help="Move a dev chain's clock to each deadline (only one party of a chain may).",
+        ),
+    ] = False,
+    poll: PollOpt = 0.5,
 ) -> None:
-    """Run the coordinator of a task: open rounds, check and aggregate updates, pay, finalise."""
-    from chain import account_from_env, signer_for
+    """Run the coordinator of a task: stake, open, check, aggregate, pay, finalise, settle."""
     from fl_node.coordinator import Coordinator
     from fl_node.data import load_csv
     from storage import LocalCidStore
 
     backend, dep = connect_deployment(rpc, deployment)
-    signer = signer_for(backend, account_from_env(key_env))
-    fed_task = dep.fed_task_client(backend)
-    deadline = time.monotonic() + join_timeout
-    while len(fed_task.participants(task_id)) < participants:
-        if time.monotonic() > deadline:
-            raise OperationTimeoutError(
-                f"coordinator: fewer than {participants} participants joined in time"
-            )
-        time.sleep(0.3)
+    if travel and not backend.can_travel:
+        raise InvalidInputError(f"--travel: {backend.describe()} is not a dev chain")
+    signer = _signer(backend, key_env)
+    _wait_for_participants(backend, dep, task_id, participants, join_timeout)
     node = Coordinator(
         signer=signer,
-        fed_task=fed_task,
+        fed_task=dep.fed_task_client(backend),
         store=LocalCidStore(store),
         validation=load_csv(validation),
         test=load_csv(test),
+        travel=travel,
+        poll=poll,
     )
     node.attach(task_id)
-    reports = node.run(round_timeout=round_timeout)
+    reports = node.run(on_round=lambda r: console.print(f"round {r.round} finalised"))
+    out.print_json(json.dumps(_coordinated(task_id, reports)))
+
+
+def _coordinated(task_id: int, reports: list[RoundReport]) -> dict[str, Any]:
+    """What ``coordinator`` prints once the task is settled."""
     final = reports[-1] if reports else None
-    out.print_json(
-        json.dumps(
-            {
-                "task_id": task_id,
-                "rounds": len(reports),
-                "rejected": [
-                    {"round": r.round, "participant": v.participant, "reason": v.reason}
-                    for r in reports
-                    for v in r.rejected
-                ],
-                "test": final.test.to_dict() if final else None,
-                "model_cid": final.model_cid if final else None,
-            }
-        )
-    )
+    return {
+        "task_id": task_id,
+        "rounds": len(reports),
+        "rejected": [
+            {"round": r.round, "participant": v.participant, "reason": v.reason}
+            for r in reports
+            for v in r.rejected
+        ],
+        "budgets_wei": [str(r.budget) for r in reports],
+        "gas_per_round": [r.gas.total for r in reports],
+        "shares_bps": list(final.shares.bps) if final and final.shares else [],
+        "test": final.test.to_dict() if final else None,
+        "model_cid": final.model_cid if final else None,
+    }
+
+
+def _write_challenges(report: AuditReport, path: Path) -> None:
+    """The challenge evidence of every failed round, as ``challenge --challenge-file`` reads it."""
+    entries = [
+        {
+            "task_id": report.task_id,
+            "round": r.round,
+            "evidence_cid": r.challenge_cid,
+            "corrected_root": r.challenge.corrected_root,
+            "corrected_shares": (
+                None if r.challenge.corrected_shares is None else list(r.challenge.corrected_shares)
+            ),
+            "failed": [c.name for c in r.checks if not c.ok],
+        }
+        for r in report.rounds
+        if r.challenge is not None
+    ]
+    path.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
 
 
 def audit(
     rpc: RpcOpt,
     deployment: DeploymentOpt,
     store: StoreOpt,
-    task_id: Annotated[int, typer.Option("--task", help="Task id.")],
+    task_id: TaskIdOpt,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    challenge_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--challenge-out",
+            metavar="FILE",
+            help="Write the challenge evidence of every failed round (stored in the store).",
+        ),
+    ] = None,
 ) -> None:
     """Recompute a task round by round from the chain and the store; exit 1 if anything differs."""
     from fl_node.audit import audit_task
     from storage import LocalCidStore
 
     backend, dep = connect_deployment(rpc, deployment)
-    fed_task = dep.fed_task_client(backend)
-    report = audit_task(fed_task, LocalCidStore(store), task_id)
+    report = audit_task(dep.fed_task_client(backend), LocalCidStore(store), task_id)
     if json_out:
         out.print_json(json.dumps(report.to_dict()))
     else:
@@ -148,5 +270,115 @@ def audit(
             for c in r.checks:
                 table.add_row(str(r.round), c.name, "ok" if c.ok else "FAILED", c.detail)
         out.print(table)
+    if challenge_out is not None:
+        _write_challenges(report, challenge_out)
     if not report.ok:
         raise typer.Exit(EXIT_VERDICT)
+
+
+def _challenge_evidence(
+    store: ContentStore, task_id: int, round_: int, evidence_cid: str
+) -> ChallengeEvidence:
+    """The stored challenge evidence, checked against ``--task`` and ``--round``."""
+    from fl_node.challenge import ChallengeEvidence
+    from fl_node.errors import ChallengeDocumentError
+
+    try:
+        evidence = ChallengeEvidence.from_dict(store.get_json(evidence_cid))
+    except (ChallengeDocumentError, LookupError, ValueError) as exc:
+        raise InvalidInputError(f"--evidence-cid {evidence_cid}: {exc}") from None
+    if (evidence.task_id, evidence.round) != (task_id, round_):
+        raise InvalidInputError(
+            f"--evidence-cid is about task {evidence.task_id} round {evidence.round}, "
+            f"not task {task_id} round {round_}"
+        )
+    return evidence
+
+
+def _evidence_cid_from(path: Path, task_id: int, round_: int) -> str:
+    """The evidence CID of ``round_`` in a file ``audit --challenge-out`` wrote."""
+    from fl_node.errors import NothingToChallengeError
+
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        found = [e for e in entries if (e["task_id"], e["round"]) == (task_id, round_)]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInputError(f"--challenge-file: cannot read {path}: {exc}") from None
+    if not found:
+        raise NothingToChallengeError(
+            f"--challenge-file {path}: the audit found nothing wrong in round {round_}"
+        )
+    return str(found[0]["evidence_cid"])
+
+
+def challenge(
+    rpc: RpcOpt,
+    deployment: DeploymentOpt,
+    store: StoreOpt,
+    task_id: TaskIdOpt,
+    round_: Annotated[
+        int, typer.Option("--round", help="The round.", callback=int_range("--round", 1))
+    ],
+    evidence_cid: Annotated[
+        str | None, typer.Option("--evidence-cid", help="The audit's challenge evidence.")
+    ] = None,
+    challenge_file: Annotated[
+        Path | None,
+        typer.Option("--challenge-file", help="What `audit --challenge-out` wrote (instead)."),
+    ] = None,
+    key_env: KeyEnvOpt = "FEDMARKET_PARTICIPANT_KEY",
+) -> None:
+    """Challenge a round before the court: bond, evidence CID and corrected root (a participant)."""
+    from fl_node.disputes import challenge_round
+    from storage import LocalCidStore
+
+    if challenge_file is not None and evidence_cid is None:
+        cid = _evidence_cid_from(challenge_file, task_id, round_)
+    elif evidence_cid is not None and challenge_file is None:
+        cid = evidence_cid
+    else:
+        raise InvalidInputError("challenge: give --evidence-cid or --challenge-file (one of them)")
+    evidence = _challenge_evidence(LocalCidStore(store), task_id, round_, cid)
+    backend, dep = connect_deployment(rpc, deployment)
+    court = dep.court_client(backend, _signer(backend, key_env))
+    challenge_id = challenge_round(court, evidence, cid)
+    out.print_json(
+        json.dumps(
+            {
+                "challenge_id": challenge_id,
+                "round": round_,
+                "evidence_cid": cid,
+                "corrected_root": evidence.corrected_root,
+            }
+        )
+    )
+
+
+def claim(
+    rpc: RpcOpt,
+    deployment: DeploymentOpt,
+    store: StoreOpt,
+    task_id: TaskIdOpt,
+    key_env: KeyEnvOpt = "FEDMARKET_PARTICIPANT_KEY",
+) -> None:
+    """Claim every round of a task whose reward is due now, by proof, in one transaction."""
+    from fl_node.claims import claim_due_now
+    from storage import LocalCidStore
+
+    backend, dep = connect_deployment(rpc, deployment)
+    signer = _signer(backend, key_env)
+    claims, _ = claim_due_now(
+        dep.fed_task_client(backend, signer),
+        LocalCidStore(store),
+        task_id,
+        court=dep.court_client(backend),
+    )
+    out.print_json(
+        json.dumps(
+            {
+                "participant": signer.address,
+                "claimed_wei": str(sum(int(c.amount) for c in claims)),
+                "rounds": [int(c.round) for c in claims],
+            }
+        )
+    )

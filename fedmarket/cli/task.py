@@ -1,4 +1,4 @@
-"""``fedmarket task``: design, create and inspect training tasks."""
+"""``fedmarket task``: design, create, invite to and inspect training tasks (protocol v2)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fedmarket.cli._checks import choice, float_range, int_list, int_range, key_values
+from fedmarket.cli._checks import (
+    address,
+    choice,
+    duration,
+    float_range,
+    int_list,
+    int_range,
+    key_values,
+)
 from fedmarket.cli._common import (
     DeploymentOpt,
     KeyEnvOpt,
@@ -20,9 +28,13 @@ from fedmarket.cli._common import (
 from kernel.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from chain.fed_task import FedTaskClient, RoundFinalizedEvent, Schedule
     from fl_node.data import FeatureStats
+    from fl_node.sponsor import TaskTerms
 
-task_app = typer.Typer(help="Design, create and inspect training tasks.", no_args_is_help=True)
+task_app = typer.Typer(
+    help="Design, create, invite to and inspect training tasks.", no_args_is_help=True
+)
 
 TARGET_METRICS = ("accuracy", "precision", "recall", "f1", "auc", "ks")
 """Held-out test metrics a sponsor may set a target on (each in [0, 1], higher is better)."""
@@ -242,44 +254,240 @@ def _listings(api: str, tag: str | None) -> list[dict[str, Any]]:
                 return found
 
 
+def _period(name: str, default: str, what: str) -> Any:
+    """A ``--<name>`` duration option (checked in :func:`_schedule`)."""
+    return typer.Option(f"--{name}", metavar="DURATION", help=f"{what} (e.g. 90s, 15m, 2h, 7d).")
+
+
+JoinOpt = Annotated[str, _period("join-period", "1d", "Round 1 must open within this")]
+CommitOpt = Annotated[str, _period("commit-period", "1h", "Round open -> commit deadline")]
+InclusionOpt = Annotated[
+    str, _period("inclusion-period", "30m", "Commit deadline -> reveal start (0 allowed)")
+]
+RevealOpt = Annotated[str, _period("reveal-period", "1h", "Reveal start -> reveal deadline")]
+FinalizeOpt = Annotated[
+    str, _period("finalize-period", "2h", "Reveal deadline -> finalize deadline")
+]
+ChallengeOpt = Annotated[
+    str, _period("challenge-period", "1d", "Finalisation -> claimable (challenge window)")
+]
+OpenOpt = Annotated[str, _period("open-period", "1d", "Finalisation -> next round must open")]
+GraceOpt = Annotated[str, _period("abort-grace", "1d", "After a missed deadline: anyone aborts")]
+CooldownOpt = Annotated[str, _period("stake-cooldown", "1d", "Task end -> stakes withdrawable")]
+QuorumOpt = Annotated[
+    int,
+    typer.Option(
+        "--quorum",
+        help="Accepted updates a round needs to pay.",
+        callback=int_range("--quorum", 1, 1024),
+    ),
+]
+StakeOpt = Annotated[
+    int,
+    typer.Option(
+        "--participant-stake",
+        help="Token wei each participant locks to join.",
+        callback=int_range("--participant-stake", 0),
+    ),
+]
+CoordinatorStakeOpt = Annotated[
+    int,
+    typer.Option(
+        "--coordinator-stake",
+        help="Token wei the coordinator locks before round 1.",
+        callback=int_range("--coordinator-stake", 0),
+    ),
+]
+SlashOpt = Annotated[
+    int,
+    typer.Option(
+        "--slash-bps",
+        help="Share of a flagged or stalling party's stake slashed (basis points).",
+        callback=int_range("--slash-bps", 0, 10_000),
+    ),
+]
+PermissionedOpt = Annotated[
+    bool,
+    typer.Option("--permissioned/--open", help="Join only if allowlisted (--allow) or invited."),
+]
+AllowOpt = Annotated[
+    list[str] | None,
+    typer.Option("--allow", metavar="ADDRESS", help="Allowlist an account; repeatable."),
+]
+
+
+PERIODS = (
+    "join_period",
+    "commit_period",
+    "inclusion_period",
+    "reveal_period",
+    "finalize_period",
+    "challenge_period",
+    "open_period",
+    "abort_grace",
+    "stake_cooldown",
+)
+"""The schedule's periods, as ``task create`` takes them (``--join-period`` ...)."""
+
+
+PoolOpt = Annotated[
+    int, typer.Option("--pool", help="Reward pool in token wei.", callback=int_range("--pool", 1))
+]
+MaxParticipantsOpt = Annotated[
+    int,
+    typer.Option("--max-participants", callback=int_range("--max-participants", 1, 1024)),
+]
+
+
+def _schedule(periods: dict[str, str]) -> Schedule:
+    """The task's :class:`~chain.fed_task.Schedule` from the ``--*-period`` values."""
+    from chain.fed_task import Schedule
+
+    seconds = {
+        name: duration(f"--{name.replace('_', '-')}", text, allow_zero=name == "inclusion_period")
+        for name, text in periods.items()
+    }
+    return Schedule(**seconds)
+
+
+def _terms(
+    schedule: Schedule,
+    quorum: int,
+    stakes: tuple[int, int],
+    slash_bps: int,
+    access: tuple[bool, list[str]],
+    max_participants: int,
+) -> TaskTerms:
+    """The task's terms, every flag checked against the others."""
+    from fl_node.sponsor import TaskTerms
+
+    permissioned, allow = access
+    if quorum > max_participants:
+        raise InvalidInputError(
+            f"--quorum {quorum} is above --max-participants {max_participants}: no round could pay"
+        )
+    if allow and not permissioned:
+        raise InvalidInputError("--allow applies to --permissioned tasks")
+    return TaskTerms(
+        schedule=schedule,
+        quorum=quorum,
+        participant_stake=stakes[0],
+        coordinator_stake=stakes[1],
+        slash_bps=slash_bps,
+        permissioned=permissioned,
+        allow=tuple(address("--allow", a) for a in allow),
+    )
+
+
 @task_app.command("create")
 def task_create(
     rpc: RpcOpt,
     deployment: DeploymentOpt,
     store: StoreOpt,
     spec_file: Annotated[Path, typer.Option("--spec", help="Task spec JSON (TaskSpec).")],
-    coordinator: Annotated[str, typer.Option(help="Coordinator address.")],
-    pool: Annotated[int, typer.Option(min=1, help="Reward pool in token wei.")],
-    max_participants: Annotated[int, typer.Option(min=1, max=256)] = 4,
+    coordinator: Annotated[str, typer.Option(help="Coordinator address (not the sponsor).")],
+    pool: PoolOpt,
+    max_participants: MaxParticipantsOpt = 4,
+    quorum: QuorumOpt = 1,
+    participant_stake: StakeOpt = 0,
+    coordinator_stake: CoordinatorStakeOpt = 0,
+    slash_bps: SlashOpt = 0,
+    permissioned: PermissionedOpt = False,
+    allow: AllowOpt = None,
+    join_period: JoinOpt = "1d",
+    commit_period: CommitOpt = "1h",
+    inclusion_period: InclusionOpt = "30m",
+    reveal_period: RevealOpt = "1h",
+    finalize_period: FinalizeOpt = "2h",
+    challenge_period: ChallengeOpt = "1d",
+    open_period: OpenOpt = "1d",
+    abort_grace: GraceOpt = "1d",
+    stake_cooldown: CooldownOpt = "1d",
     key_env: KeyEnvOpt = "FEDMARKET_SPONSOR_KEY",
 ) -> None:
-    """Store a task spec and create the task, escrowing POOL from the sponsor (the key's owner)."""
-    from chain import account_from_env, signer_for
-    from fl_node.task import TaskSpec
-    from storage import LocalCidStore, content_hash
+    """Store a task spec and create the task, escrowing POOL from the sponsor (the key's owner).
 
+    The schedule's periods take durations (90s, 15m, 2h, 7d); stakes are in token wei.
+    """
+    from chain import account_from_env, signer_for
+    from fl_node.sponsor import create_task
+    from fl_node.task import TaskSpec
+    from storage import LocalCidStore
+
+    periods = {name: value for name, value in locals().items() if name in PERIODS}
+    terms = _terms(
+        _schedule(periods),
+        quorum,
+        (participant_stake, coordinator_stake),
+        slash_bps,
+        (permissioned, allow or []),
+        max_participants,
+    )
+    coordinator = address("--coordinator", coordinator)
+    spec = TaskSpec.from_bytes(_read(spec_file, "--spec"))
     backend, dep = connect_deployment(rpc, deployment)
     signer = signer_for(backend, account_from_env(key_env))
-    spec = TaskSpec.from_bytes(spec_file.read_bytes())
-    spec_bytes = spec.to_bytes()
-    spec_cid = LocalCidStore(store).put(spec_bytes)
-    dep.token_client(backend, signer).approve(dep.fed_task, pool)
-    task_id, _ = dep.fed_task_client(backend, signer).create_task(
-        spec_cid=spec_cid,
-        spec_hash=content_hash(spec_bytes),
-        coordinator=backend.w3.to_checksum_address(coordinator),
+    task_id = create_task(
+        dep.fed_task_client(backend, signer),
+        dep.token_client(backend, signer),
+        LocalCidStore(store),
+        spec,
+        coordinator=coordinator,
         pool=pool,
-        total_rounds=spec.rounds,
         max_participants=max_participants,
+        terms=terms,
     )
     out.print(task_id)
+
+
+def _read(path: Path, flag: str) -> bytes:
+    """The bytes of ``path``, or :class:`InvalidInputError` naming ``flag``."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"{flag}: cannot read {path}: {exc.strerror}") from None
+
+
+@task_app.command("invite")
+def task_invite(
+    rpc: RpcOpt,
+    deployment: DeploymentOpt,
+    task_id: Annotated[int, typer.Option("--task", help="Task id.")],
+    participant: Annotated[str, typer.Option(help="The invited account.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the invitation JSON.")],
+    valid_for: Annotated[
+        str, typer.Option("--valid-for", metavar="DURATION", help="How long it stays valid.")
+    ] = "7d",
+    key_env: KeyEnvOpt = "FEDMARKET_SPONSOR_KEY",
+) -> None:
+    """Sign the sponsor's invitation of PARTICIPANT to a permissioned task (EIP-712)."""
+    from chain import account_from_env
+    from fl_node.sponsor import invite
+
+    seconds = duration("--valid-for", valid_for)
+    invited = address("--participant", participant)
+    backend, dep = connect_deployment(rpc, deployment)
+    deadline = backend.chain_time() + seconds
+    signed = invite(
+        account_from_env(key_env), dep.fed_task_client(backend), task_id, invited, deadline
+    )
+    document = {
+        "task_id": task_id,
+        "participant": invited,
+        "deadline": deadline,
+        "signature": "0x" + signed.signature.hex(),
+    }
+    out_file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    out.print(f"wrote {out_file}: {invited} may join task {task_id} until {deadline}")
 
 
 @task_app.command("show")
 def task_show(
     rpc: RpcOpt, deployment: DeploymentOpt, task_id: Annotated[int, typer.Argument()]
 ) -> None:
-    """Print a task's on-chain state and its rounds as JSON."""
+    """Print a task's on-chain state, schedule and rounds as JSON."""
+    from dataclasses import asdict
+
     backend, dep = connect_deployment(rpc, deployment)
     client = dep.fed_task_client(backend)
     info = client.task(task_id)
@@ -289,19 +497,33 @@ def task_show(
         "sponsor": info.sponsor,
         "coordinator": info.coordinator,
         "pool_wei": str(info.pool),
-        "escrow_wei": str(info.escrow),
-        "round": info.current_round,
+        "unallocated_wei": str(info.unallocated),
+        "last_round": info.last_round,
+        "total_rounds": info.total_rounds,
         "round_open": info.round_open,
-        "model_cid": info.model_cid,
+        "quorum": info.quorum,
+        "participant_stake_wei": str(info.participant_stake),
+        "coordinator_stake_wei": str(info.coordinator_stake),
+        "slash_bps": info.slash_bps,
+        "permissioned": info.permissioned,
+        "schedule_seconds": asdict(client.schedule(task_id)),
         "participants": client.participants(task_id),
-        "rounds": [
-            {
-                "round": r.round,
-                "model_cid": r.model_cid,
-                "evidence_cid": r.evidence_cid,
-                "paid_wei": str(r.paid),
-            }
-            for r in client.finalized_rounds(task_id)
-        ],
+        "shares_bps": client.shares(task_id),
+        "rounds": [_round_view(client, task_id, f) for f in client.rounds_finalized(task_id)],
     }
     out.print_json(json.dumps(view))
+
+
+def _round_view(client: FedTaskClient, task_id: int, final: RoundFinalizedEvent) -> dict[str, Any]:
+    """One finalised round as ``task show`` prints it."""
+    now = client.round(task_id, int(final.round))
+    return {
+        "round": final.round,
+        "model_cid": final.model_cid,
+        "evidence_cid": final.evidence_cid,
+        "budget_wei": str(now.budget),
+        "claimed_wei": str(now.claimed),
+        "rewards_root": "0x" + bytes(now.rewards_root).hex(),
+        "claimable_at": now.claimable_at,
+        "disputed": now.disputed,
+    }

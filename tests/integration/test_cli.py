@@ -14,6 +14,13 @@ COMMANDS = [
     ["participant"],
     ["coordinator"],
     ["audit"],
+    ["challenge"],
+    ["claim"],
+    ["court"],
+    ["court", "register"],
+    ["court", "vote"],
+    ["court", "resolve"],
+    ["court", "withdraw"],
     ["serve"],
     ["chain"],
     ["chain", "node"],
@@ -24,8 +31,15 @@ COMMANDS = [
     ["task"],
     ["task", "design"],
     ["task", "create"],
+    ["task", "invite"],
     ["task", "show"],
 ]
+
+CHAIN = ["--rpc", "http://127.0.0.1:9", "--deployment", "dep.json"]
+CREATE = [
+    "task", "create", *CHAIN, "--store", "store", "--spec", "spec.json",
+    "--coordinator", "0x" + "ab" * 20, "--pool", "100",
+]  # fmt: skip
 
 
 def fedmarket(*args: str) -> subprocess.CompletedProcess[str]:
@@ -52,6 +66,76 @@ def test_every_command_has_help(command):
         (["data", "fetch", "no-such-dataset"], 2, "unknown dataset"),
         (["task", "design", "--out", "spec.json"], 2, "give --api URL or --stats-from CSV"),
         (["vfl", "--dataset", "mnist"], 2, "unknown dataset"),
+        # every flag of the protocol is checked before anything is sent
+        ([*CREATE, "--commit-period", "soon"], 2, "--commit-period must be a duration"),
+        ([*CREATE, "--reveal-period", "0"], 2, "--reveal-period must be a duration"),
+        ([*CREATE, "--slash-bps", "10001"], 2, "--slash-bps must be an integer from 0 to 10000"),
+        ([*CREATE, "--quorum", "5"], 2, "--quorum 5 is above --max-participants 4"),
+        ([*CREATE, "--participant-stake", "-1"], 2, "--participant-stake must be an integer"),
+        ([*CREATE, "--allow", "0x" + "cd" * 20], 2, "--allow applies to --permissioned tasks"),
+        ([*CREATE, "--permissioned", "--allow", "bob"], 2, "--allow must be an address"),
+        ([*CREATE, "--coordinator", "carol"], 2, "--coordinator must be an address"),
+        (
+            [
+                "task",
+                "invite",
+                *CHAIN,
+                "--task",
+                "1",
+                "--participant",
+                "0x" + "ab" * 20,
+                "--out",
+                "i.json",
+                "--valid-for",
+                "7w",
+            ],
+            2,
+            "--valid-for must be a duration",
+        ),  # fmt: skip
+        (
+            ["challenge", *CHAIN, "--store", "s", "--task", "1", "--round", "1"],
+            2,
+            "give --evidence-cid or --challenge-file",
+        ),  # fmt: skip
+        (
+            [
+                "challenge",
+                *CHAIN,
+                "--store",
+                "s",
+                "--task",
+                "1",
+                "--round",
+                "0",
+                "--evidence-cid",
+                "x",
+            ],
+            2,
+            "--round must be an integer >= 1",
+        ),  # fmt: skip
+        (
+            ["court", "vote", *CHAIN, "--store", "s", "--challenge", "0"],
+            2,
+            "--challenge must be an integer >= 1",
+        ),  # fmt: skip
+        (
+            [
+                "coordinator",
+                *CHAIN,
+                "--store",
+                "s",
+                "--task",
+                "1",
+                "--validation",
+                "v.csv",
+                "--test",
+                "t.csv",
+                "--participants",
+                "0",
+            ],
+            2,
+            "--participants must be",
+        ),  # fmt: skip
     ],
 )
 def test_errors_are_one_line_and_non_zero(tmp_path, args, code, message):
@@ -86,3 +170,23 @@ def test_participant_refuses_a_missing_key(tmp_path):
     )
     assert done.returncode in (2, 3)
     assert done.stderr.startswith("error: ")
+
+
+def test_participant_refuses_an_invitation_it_cannot_read(tmp_path):
+    (tmp_path / "invitation.json").write_text('{"task_id": 2}')
+    done = fedmarket(
+        "participant", *CHAIN, "--store", str(tmp_path), "--task", "1",
+        "--data", str(tmp_path / "x.csv"), "--invitation", str(tmp_path / "invitation.json"),
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: --invitation: cannot read")
+
+
+def test_challenge_refuses_a_round_the_audit_found_nothing_wrong_in(tmp_path):
+    (tmp_path / "challenges.json").write_text("[]")
+    done = fedmarket(
+        "challenge", *CHAIN, "--store", str(tmp_path), "--task", "1", "--round", "2",
+        "--challenge-file", str(tmp_path / "challenges.json"),
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "the audit found nothing wrong in round 2" in done.stderr

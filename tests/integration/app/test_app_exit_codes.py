@@ -26,6 +26,7 @@ from fedmarket.demo import (
     make_coordinator,
     make_participants,
     sponsor_task,
+    step_all,
 )
 from fl_node.data import breast_cancer_hospitals, save_csv
 from fl_node.errors import FlError
@@ -231,7 +232,7 @@ def test_a_reverted_transaction_is_exit_5(dev_chain, table):
     broke = dev_chain.funded()  # gas, but not a single token for the pool
     ran = fedmarket(
         "task", "create", *dev_chain.common(), "--spec", str(dev_chain.spec),
-        "--coordinator", broke.address, "--pool", str(POOL),
+        "--coordinator", new_account().address, "--pool", str(POOL),
         env=key_env(broke, "FEDMARKET_SPONSOR_KEY"),
     )  # fmt: skip
     assert ran.code == table.by_family["RefusedError"] == 5
@@ -281,7 +282,8 @@ def test_audit_exits_0_on_an_honest_task_and_1_once_the_model_is_altered(
     )
     task_id = sponsor_task(world, spec, pool=POOL, max_participants=4)
     nodes = make_participants(world, task_id)
-    make_coordinator(world, task_id).run(between=lambda _: [n.step(task_id) for n in nodes])
+    coordinator = make_coordinator(world, task_id)
+    coordinator.run(between=step_all(nodes, task_id), settle=False)
     world.deployment.save(tmp_path / "dep.json")
     audit = [
         "audit", "--rpc", anvil_url, "--deployment", str(tmp_path / "dep.json"),
@@ -291,7 +293,7 @@ def test_audit_exits_0_on_an_honest_task_and_1_once_the_model_is_altered(
     assert honest.code == table.code_for("success"), honest.stderr
     assert json.loads(honest.stdout)["ok"] is True
 
-    path = world.store.path_of(world.fed_task().task(task_id).model_cid)
+    path = world.store.path_of(coordinator.reports[-1].model_cid)
     data = bytearray(path.read_bytes())
     data[-4:] = torch.tensor([3.0]).numpy().tobytes()
     path.write_bytes(bytes(data))
