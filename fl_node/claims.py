@@ -11,7 +11,7 @@ claimed yet, that pay the account something, each with its proof.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from chain.commitments import Claim, RewardTree
@@ -277,23 +277,11 @@ def claim_due_now(
     return due.claims, submit_claims(fed_task, task_id, due.claims)
 
 
-def paid_by_round(claims: Iterable[Claim]) -> Mapping[int, int]:
-    """``round -> amount`` of ``claims``.
-
-    Parameters
-    ----------
-    claims : iterable of Claim
-        Claims made.
-    """
-    return {int(c.round): int(c.amount) for c in claims}
-
-
 __all__ = [
     "ClaimLedger",
     "DueClaims",
     "claim_due_now",
     "due_claims",
-    "paid_by_round",
     "reward_tree",
     "submit_claims",
     "tree_of",

@@ -10,7 +10,6 @@ participant presents to join a permissioned task.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
@@ -134,19 +133,4 @@ def invite(
     return sign_invitation(sponsor, fed_task.domain(), invitation)
 
 
-def allowlisted(fed_task: FedTaskClient, task_id: int, accounts: Sequence[str]) -> list[bool]:
-    """Whether each of ``accounts`` is on the task's allowlist.
-
-    Parameters
-    ----------
-    fed_task : FedTaskClient
-        The FedTask contract.
-    task_id : int
-        The task.
-    accounts : sequence of str
-        The accounts.
-    """
-    return [fed_task.is_allowed(task_id, a) for a in accounts]
-
-
-__all__ = ["TaskTerms", "allowlisted", "create_task", "invite"]
+__all__ = ["TaskTerms", "create_task", "invite"]

@@ -193,21 +193,6 @@ def address(flag: str, value: str) -> str:
     return str(to_checksum_address(value))
 
 
-def wei(flag: str, value: str) -> int:
-    """A non-negative token amount in wei from what the user typed (digits only).
-
-    Parameters
-    ----------
-    flag : str
-        The option's name.
-    value : str
-        What the user typed.
-    """
-    if not value.strip().isdigit():
-        raise InvalidInputError(f"{flag} must be a whole number of token wei, not {value!r}")
-    return int(value)
-
-
 __all__ = [
     "address",
     "choice",
@@ -216,5 +201,4 @@ __all__ = [
     "int_list",
     "int_range",
     "key_values",
-    "wei",
 ]
