@@ -74,12 +74,24 @@ BUYER = "buyer"
 
 
 def hospital_roles(n_hospitals: int) -> list[str]:
-    """The hospitals' roles: ``hospital-1`` ... ``hospital-N``."""
+    """The hospitals' roles: ``hospital-1`` ... ``hospital-N``.
+
+    Parameters
+    ----------
+    n_hospitals : int
+        How many.
+    """
     return [f"hospital-{i + 1}" for i in range(n_hospitals)]
 
 
 def demo_roles(n_hospitals: int) -> list[str]:
-    """Every role but the deployer, in the order their keys are funded."""
+    """Every role but the deployer, in the order their keys are funded.
+
+    Parameters
+    ----------
+    n_hospitals : int
+        How many hospitals.
+    """
     return [SPONSOR, COORDINATOR, RELAYER, *hospital_roles(n_hospitals), BUYER]
 
 

@@ -48,7 +48,15 @@ class LogRow:
 def training_log(
     reports: Sequence[RoundReport], names: Mapping[str, str] | None = None
 ) -> list[LogRow]:
-    """One row per participant per round, in round then join order."""
+    """One row per participant per round, in round then join order.
+
+    Parameters
+    ----------
+    reports : sequence of RoundReport
+        Every round's report, in order.
+    names : mapping of str to str or None, default None
+        Display names by participant address.
+    """
     names = names or {}
     rows: list[LogRow] = []
     for report in reports:
@@ -79,7 +87,15 @@ def training_log(
 
 
 def report_model_bytes(reports: Sequence[RoundReport], round_: int) -> int:
-    """Size of the global model a round started from (the previous round's output)."""
+    """Size of the global model a round started from (the previous round's output).
+
+    Parameters
+    ----------
+    reports : sequence of RoundReport
+        Every round's report.
+    round_ : int
+        The round.
+    """
     for r in reports:
         if r.round == round_ - 1:
             return r.model_bytes
@@ -88,12 +104,26 @@ def report_model_bytes(reports: Sequence[RoundReport], round_: int) -> int:
 
 
 def write_training_log(rows: Sequence[LogRow], path: Path) -> Path:
-    """Write the training log as CSV."""
+    """Write the training log as CSV.
+
+    Parameters
+    ----------
+    rows : sequence of LogRow
+        The log (:func:`training_log`).
+    path : Path
+        Target file.
+    """
     return write_csv((row.to_dict() for row in rows), list(LogRow.__dataclass_fields__), path)
 
 
 def communication_stats(rows: Sequence[LogRow]) -> dict[str, dict[str, int]]:
-    """Bytes and messages per participant over the task."""
+    """Bytes and messages per participant over the task.
+
+    Parameters
+    ----------
+    rows : sequence of LogRow
+        The training log.
+    """
     out: dict[str, dict[str, int]] = {}
     for row in rows:
         entry = out.setdefault(
@@ -109,7 +139,19 @@ def communication_stats(rows: Sequence[LogRow]) -> dict[str, dict[str, int]]:
 def plot_loss_curve(
     reports: Sequence[RoundReport], rows: Sequence[LogRow], path: Path, title: str
 ) -> Path:
-    """PNG of each participant's training loss and the global model's validation/test loss."""
+    """PNG of each participant's training loss and the global model's validation/test loss.
+
+    Parameters
+    ----------
+    reports : sequence of RoundReport
+        Every round's report.
+    rows : sequence of LogRow
+        The training log.
+    path : Path
+        Target file.
+    title : str
+        The plot's title.
+    """
     by_name: dict[str, list[tuple[int, float]]] = {}
     for row in rows:
         if row.train_loss is not None:
