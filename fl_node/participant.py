@@ -36,7 +36,13 @@ from chain.token import RewardTokenClient
 from fl_node.claims import ClaimLedger, DueClaims, due_claims, submit_claims
 from fl_node.commitments import read_batch
 from fl_node.data import LocalDataset
-from fl_node.errors import ModelIntegrityError, RoundTimeoutError, SpecError, TaskStateError
+from fl_node.errors import (
+    BatchDocumentError,
+    ModelIntegrityError,
+    RoundTimeoutError,
+    SpecError,
+    TaskStateError,
+)
 from fl_node.mailbox import CommitmentEnvelope, Mailbox
 from fl_node.serialization import LoadedModel, UpdateMeta, decode_model, encode_update
 from fl_node.task import TaskSpec
@@ -390,7 +396,11 @@ class ParticipantNode:
         """Once the commit deadline passed: read the batch; if left out, commit directly."""
         u = pending.update
         pending.inclusion_checked = True
-        posted = read_batch(self.fed_task, self.store, u.task_id, u.round)
+        try:
+            posted = read_batch(self.fed_task, self.store, u.task_id, u.round)
+        except BatchDocumentError as exc:  # a batch nobody can check includes nobody
+            log.warning("step: round %d's batch cannot be checked: %s", u.round, exc)
+            posted = None
         mine = posted.document.batch.commitment_of(self.address) if posted else None
         included = (
             mine is not None
