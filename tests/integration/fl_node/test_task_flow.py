@@ -26,8 +26,9 @@ from chain.fed_task import (
 from fedmarket.demo import build_world, design_task, make_participants, sponsor_task
 from fedmarket.demo.world import make_coordinator
 from fl_node.claims import due_claims, reward_tree
+from fl_node.commitments import BatchDocument
 from fl_node.coordinator import Coordinator, Phase
-from fl_node.errors import ModelIntegrityError
+from fl_node.errors import BatchDocumentError, ModelIntegrityError
 from fl_node.mailbox import CommitmentEnvelope
 from fl_node.participant import ParticipantNode, SubmittedUpdate, _Pending
 from fl_node.serialization import decode_update, encode_update
@@ -334,3 +335,21 @@ def test_permissioned_task_admits_the_allowlisted_and_the_invited_only(tmp_path)
         nodes[3].join(task_id, invitation)  # someone else's invitation
     assert refused.value.error_name == "TaskNotInvited"
     assert world.fed_task().participants(task_id) == hospitals[:3]
+
+
+class Unreadable(Coordinator):
+    """Posts the right root but stores something else under the batch's CID."""
+
+    def post_batch(self, round_):
+        envelopes = self.select_envelopes(round_)
+        batch = BatchDocument.of(envelopes).batch
+        self.fed_task.post_batch(batch, self.store.put(b"not a batch document"))
+
+
+def test_a_batch_nobody_can_check_makes_everyone_commit_directly(tmp_path):
+    flow = start(tmp_path, rounds=1, coordinator=Unreadable)
+    with pytest.raises(BatchDocumentError):  # the coordinator cannot finalise against it either
+        flow.run(settle=False)
+    committed = flow.ft.updates_committed(flow.task_id, 1)
+    assert {e.participant for e in committed} == {n.address for n in flow.nodes}
+    assert all(n.history[-1].via == "direct" for n in flow.nodes)
