@@ -6,8 +6,8 @@
   scored nothing, pays 0.
 - :func:`reward_split`: those amounts as the evidence writes them, with the Merkle leaves and root
   that ``finalizeRound`` posts and ``claimRewards`` proves against.
-- :func:`shares_record`: the last round's shares, basis points of each participant's cumulative
-  contribution over every round (:func:`incentives.shares.shares_bps`; negative totals count as 0).
+- :func:`shares_record`: the last round's shares, basis points of each participant's positive
+  contributions summed over every round (:func:`incentives.shares.shares_bps`), the rule rounds pay by.
 """
 
 from __future__ import annotations
@@ -89,7 +89,11 @@ def reward_split(
 
 
 def cumulative_contributions(rounds: Sequence[Sequence[float]]) -> list[float]:
-    """Each participant's contribution summed over ``rounds`` (in round order).
+    """Each participant's positive contributions summed over ``rounds`` (in round order).
+
+    A round pays only positive scores (a negative one earns nothing, it is not a debt), so the
+    shares of the model's sales follow the same rule: a round that hurt the model adds 0, it does
+    not take away what earlier rounds earned.
 
     Parameters
     ----------
@@ -100,7 +104,7 @@ def cumulative_contributions(rounds: Sequence[Sequence[float]]) -> list[float]:
         return []
     totals = [0.0] * len(rounds[0])
     for scores in rounds:
-        totals = [t + s for t, s in zip(totals, scores, strict=True)]
+        totals = [t + max(s, 0.0) for t, s in zip(totals, scores, strict=True)]
     return totals
 
 

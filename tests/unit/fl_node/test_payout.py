@@ -56,12 +56,15 @@ def test_the_split_lists_the_positive_amounts_as_leaves_under_the_root():
     assert nothing.root == "0x" + "00" * 32 and nothing.leaves == ()
 
 
-def test_shares_follow_the_cumulative_contributions_and_sum_to_a_whole():
+def test_shares_follow_the_positive_contributions_and_sum_to_a_whole():
     per_round = [[0.2, -0.1, 0.0], [0.1, 0.05, 0.3]]
     cumulative = cumulative_contributions(per_round)
-    assert cumulative == pytest.approx([0.3, -0.05, 0.3])
+    # A harmful round adds 0 (rounds pay nothing for it), it does not cancel earlier ones.
+    assert cumulative == pytest.approx([0.3, 0.05, 0.3])
     record = shares_record(cumulative)
-    assert sum(record.bps) == 10_000 and record.bps[1] == 0  # a net negative earns no share
-    assert record.bps[0] == record.bps[2] == 5_000
+    assert sum(record.bps) == 10_000
+    assert record.bps == (4_616, 769, 4_615)  # largest remainder, the tie to join order
+    never_helped = shares_record(cumulative_contributions([[0.2, -0.3], [0.1, 0.0]]))
+    assert never_helped.bps == (10_000, 0)
     assert cumulative_contributions([]) == []
     assert contributions_of([]) == []
