@@ -1312,13 +1312,6 @@ class FedTaskClient(RecordsClient):
         return self.events(RewardsClaimedEvent, task_id=task_id, account=account)
 
 
-# v1 names, kept only so that ``chain/__init__.py`` still imports until it exports the v2 names;
-# remove them then.
-UpdateAnchor = UpdateCommittedEvent
-RoundOpening = RoundOpenedEvent
-RoundRecord = RoundFinalizedEvent
-RewardRecord = RewardsClaimedEvent
-
 __all__ = [
     "FED_TASK_EVENTS",
     "AllowlistUpdatedEvent",
