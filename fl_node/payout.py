@@ -7,7 +7,8 @@
 - :func:`reward_split`: those amounts as the evidence writes them, with the Merkle leaves and root
   that ``finalizeRound`` posts and ``claimRewards`` proves against.
 - :func:`shares_record`: the last round's shares, basis points of each participant's positive
-  contributions summed over every round (:func:`incentives.shares.shares_bps`), the rule rounds pay by.
+  contributions summed over every round (:func:`incentives.shares.shares_bps`), the rule rounds
+  pay by.
 """
 
 from __future__ import annotations
