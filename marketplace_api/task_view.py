@@ -1,10 +1,14 @@
-"""A FedTask v2 task as the chain records it, for ``GET /tasks/{id}`` (read fresh, never cached).
+"""A FedTask v2 task as the API shows it: from the index (:func:`indexed_task_view`), per request.
 
-State comes from FedTask's views (``getTask``, ``getSchedule``, ``getRound`` for every round
-opened, ``getParticipants``, ``stakeOf``, ``shares``, ``isFinal``), history from its events:
-``RoundOpened`` (the model a round started from), ``CommitBatchPosted`` and ``UpdateCommitted``
-(the round's commitments), ``RoundFinalized`` (new model, evidence CID, flags) and
-``RewardsClaimed``.
+``GET /tasks/{id}`` answers from the task's row in the index (:class:`~marketplace_api.indexer.
+TaskSnapshot`, rebuilt by the indexer from FedTask's and ChallengeCourt's events), with no chain
+read: the figures that depend on time (whether a round is claimable, whether the task is final,
+by when the next round must open) are worked out against the chain time of the last block
+indexed.
+
+:func:`task_view` reads the same view straight from the chain (FedTask's views ``getTask``,
+``getSchedule``, ``getRound``, ``getParticipants``, ``stakeOf``, ``shares``, ``isFinal``, and its
+events). It is the reference the index is tested against, never called per request.
 
 **Rewards per participant: the chain first, the evidence as its checked detail.** FedTask keeps
 only a Merkle root and a budget per round; who gets what is in the round's evidence document,
@@ -29,13 +33,9 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Annotated, Literal, cast
-
-from eth_utils.address import to_checksum_address
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError
+from typing import cast
 
 from chain import FedTaskClient, TaskInfo, TaskStatus
-from chain.commitments import RewardTree
 from chain.fed_task import (
     CommitBatchPostedEvent,
     RoundFinalizedEvent,
@@ -43,17 +43,24 @@ from chain.fed_task import (
     RoundOpenedEvent,
     UpdateCommittedEvent,
 )
+from marketplace_api.indexer import (
+    Allocation,
+    EvidenceDocument,
+    RoundRecord,
+    TaskSnapshot,
+    check_allocation,
+    fetch_evidence,
+)
 from marketplace_api.schemas import (
     BatchPublic,
     CommitmentPublic,
-    EvidenceStatus,
     RewardPublic,
     RoundPublic,
     SchedulePublic,
     TaskPublic,
     TaskStatusName,
 )
-from storage import ContentStore, StoreError
+from storage import ContentStore
 
 log = logging.getLogger(__name__)
 
@@ -118,55 +125,6 @@ class TaskEvents:
         return events
 
 
-class EvidenceLeaf(BaseModel):
-    """One leaf of a round's rewards tree as the evidence publishes it."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    account: Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
-    amount: StrictInt = Field(ge=1)
-
-
-class EvidenceRewards(BaseModel):
-    """The rewards part of a round's evidence: its leaves (the rest is not read here)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    leaves: list[EvidenceLeaf]
-
-
-class EvidenceDocument(BaseModel):
-    """What the API reads of a round-evidence document (``fedmarket/round-evidence``, v2).
-
-    Only the round it is about and its reward leaves ``{account, amount}``: everything shown from
-    it is confirmed by rebuilding the on-chain rewards root, so nothing else needs trusting.
-    """
-
-    model_config = ConfigDict(extra="ignore")
-
-    kind: Literal["fedmarket/round-evidence"]
-    task_id: StrictInt
-    round: StrictInt
-    rewards: EvidenceRewards
-
-
-@dataclass(frozen=True)
-class Allocation:
-    """What a round's evidence says each participant was allocated, as checked against the chain.
-
-    Attributes
-    ----------
-    status : EvidenceStatus
-        Whether the evidence rebuilds the on-chain root and budget.
-    amounts : dict of str to int or None
-        Wei per account (checksummed) when ``status`` is ``verified`` or ``no_rewards``;
-        ``None`` otherwise.
-    """
-
-    status: EvidenceStatus
-    amounts: dict[str, int] | None
-
-
 def read_evidence(store: ContentStore, evidence_cid: str) -> EvidenceDocument | None:
     """The reward leaves of the evidence stored under ``evidence_cid`` (``None`` if unreadable).
 
@@ -177,13 +135,18 @@ def read_evidence(store: ContentStore, evidence_cid: str) -> EvidenceDocument | 
     evidence_cid : str
         ``RoundFinalized.evidenceCid``.
     """
-    try:
-        return EvidenceDocument.model_validate(
-            store.get_json(evidence_cid, max_bytes=MAX_EVIDENCE_BYTES)
-        )
-    except (StoreError, ValidationError) as exc:
-        log.info("read_evidence: %s is not readable round evidence: %s", evidence_cid, exc)
+    record = fetch_evidence(store, evidence_cid)
+    if record.status != "ok" or record.body is None:
         return None
+    body = record.body
+    return EvidenceDocument.model_validate(
+        {
+            "kind": "fedmarket/round-evidence",
+            "task_id": body["task_id"],
+            "round": body["round"],
+            "rewards": {"leaves": [{"account": a, "amount": w} for a, w in body["leaves"]]},
+        }
+    )
 
 
 def read_allocation(
@@ -206,18 +169,14 @@ def read_allocation(
         return Allocation("not_finalized", None)
     if info.budget == 0:
         return Allocation("no_rewards", {})
-    evidence = read_evidence(store, evidence_cid)
-    if evidence is None or (evidence.task_id, evidence.round) != (task_id, info.round):
-        return Allocation("unavailable", None)
-    amounts: dict[str, int] = {
-        str(to_checksum_address(leaf.account)): leaf.amount for leaf in evidence.rewards.leaves
-    }
-    if len(amounts) != len(evidence.rewards.leaves):  # an account twice
-        return Allocation("mismatch", None)
-    tree = RewardTree.build(task_id, info.round, amounts)
-    if bytes(tree.root) != bytes(info.rewards_root) or tree.budget != info.budget:
-        return Allocation("mismatch", None)
-    return Allocation("verified", amounts)
+    record = fetch_evidence(store, evidence_cid)
+    return check_allocation(
+        task_id,
+        int(info.round),
+        record.body if record.status == "ok" else None,
+        rewards_root=bytes(info.rewards_root),
+        budget=int(info.budget),
+    )
 
 
 def round_public(
@@ -417,12 +376,126 @@ def task_public(
     )
 
 
+# ---- the view from the index -------------------------------------------------------------------
+def indexed_round_public(task: TaskSnapshot, r: RoundRecord, now: int) -> RoundPublic:
+    """One round of an indexed task as the API shows it.
+
+    Parameters
+    ----------
+    task : TaskSnapshot
+        The task's indexed state.
+    r : RoundRecord
+        The round.
+    now : int
+        The chain time of the last block indexed.
+    """
+    amounts = r.allocations
+    return RoundPublic(
+        round=r.round,
+        opened_model_cid=r.opened_model_cid,
+        opened_model_hash=r.opened_model_hash,
+        commit_deadline=r.commit_deadline,
+        reveal_start=r.reveal_start,
+        reveal_deadline=r.reveal_deadline,
+        finalize_deadline=r.finalize_deadline,
+        commitments=task.commitments_of(r),
+        batches=[BatchPublic.model_validate(b.model_dump()) for b in r.batches],
+        direct_commitments=[
+            CommitmentPublic.model_validate(c.model_dump()) for c in r.direct_commitments
+        ],
+        finalized=r.finalized,
+        model_cid=r.model_cid,
+        model_hash=r.model_hash,
+        evidence_cid=r.evidence_cid,
+        rewards_root=r.rewards_root if r.finalized else None,
+        budget_wei=r.budget if r.finalized else None,
+        claimed_wei=r.claimed,
+        accepted=r.accepted,
+        flagged=list(r.flagged),
+        claimable_at=r.claimable_at or None,
+        claimable=r.finalized and now >= r.claimable_at and not r.disputed,
+        disputed=r.disputed,
+        evidence_status=r.evidence_status,
+        rewards=[
+            RewardPublic(
+                participant=p,
+                allocated_wei=None if amounts is None else amounts.get(p, 0),
+                claimed_wei=r.claims.get(p, 0),
+            )
+            for p in task.participants
+        ],
+    )
+
+
+def is_final(task: TaskSnapshot, now: int) -> bool:
+    """Whether the task completed and its last round's window passed undisputed (``isFinal``)."""
+    if task.status != "completed" or len(task.rounds) < task.total_rounds:
+        return False
+    last = task.rounds[task.total_rounds - 1]
+    return now >= last.claimable_at and not last.disputed
+
+
+def indexed_task_view(task: TaskSnapshot, now: int) -> TaskPublic:
+    """An indexed task as the API shows it (the same view :func:`task_view` reads from the chain).
+
+    Parameters
+    ----------
+    task : TaskSnapshot
+        The task's row in the index (its ``detail``).
+    now : int
+        The chain time of the last block indexed (the index's "now").
+    """
+    rounds = [indexed_round_public(task, r, now) for r in task.rounds if r.round <= task.last_round]
+    allocated, claimed = reward_totals(rounds, task.participants)
+    running = task.status in ("joining", "training")
+    pending = task.pending_coordinator
+    return TaskPublic(
+        task_id=task.task_id,
+        sponsor=task.sponsor,
+        coordinator=task.coordinator,
+        status=task.status,
+        final=is_final(task, now),
+        created_at=task.created_at,
+        ended_at=task.ended_at or None,
+        schedule=SchedulePublic.model_validate(task.schedule),
+        open_by=task.deadline if running and not task.round_open else None,
+        total_rounds=task.total_rounds,
+        current_round=task.last_round,
+        round_open=task.round_open,
+        max_participants=task.max_participants,
+        quorum=task.quorum,
+        permissioned=task.permissioned,
+        slash_bps=task.slash_bps,
+        pool_wei=task.pool,
+        unallocated_wei=task.unallocated,
+        slashed_in_wei=task.slashed_in,
+        refunded_wei=task.refunded,
+        participant_stake_wei=task.participant_stake,
+        coordinator_stake_wei=task.coordinator_stake,
+        coordinator_staked=task.coordinator_staked,
+        stakes={a: task.stakes.get(a, 0) for a in [*task.participants, task.coordinator]},
+        open_disputes=task.open_disputes,
+        pending_coordinator=pending,
+        replacement_not_before=task.replacement_not_before if pending else None,
+        spec_cid=task.spec_cid,
+        spec_hash=task.spec_hash,
+        model_cid=task.latest_model_cid,
+        model_hash=task.latest_model_hash,
+        participants=list(task.participants),
+        shares_bps=list(task.shares),
+        rounds=rounds,
+        allocated=allocated,
+        claimed=claimed,
+    )
+
+
 __all__ = [
     "Allocation",
     "EvidenceDocument",
-    "EvidenceLeaf",
-    "EvidenceRewards",
     "TaskEvents",
+    "indexed_round_public",
+    "indexed_task_view",
+    "is_final",
     "read_allocation",
     "read_evidence",
     "task_view",
