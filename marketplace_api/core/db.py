@@ -1,7 +1,7 @@
 """The marketplace database: engine, sessions, and Alembic migrations applied at start-up.
 
-SQLite (the embedded default) and PostgreSQL are both supported. SQLite connections get foreign
-keys switched on and SQLAlchemy takes over ``BEGIN`` from the ``sqlite3`` driver, whose legacy
+SQLite (the embedded default) and PostgreSQL are both supported. SQLite connections get WAL mode,
+a busy timeout and foreign keys switched on, and SQLAlchemy takes over ``BEGIN`` from the ``sqlite3`` driver, whose legacy
 transaction mode would otherwise let a released SAVEPOINT commit on its own (see SQLAlchemy's
 "Transactions with SQLite and the sqlite3 driver").
 """
@@ -30,10 +30,17 @@ MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 
 
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-    """Per connection: let SQLAlchemy emit BEGIN, enforce foreign keys, wait on locks."""
+    """Per connection: let SQLAlchemy emit BEGIN, enforce foreign keys, wait on locks.
+
+    The database file is put in WAL mode (a persistent setting of the file; an in-memory database
+    keeps its own journal): readers never wait for the writer (the indexer) nor it for them, and
+    a writer waits up to the busy timeout for another instead of failing at once.
+    """
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
     finally:
