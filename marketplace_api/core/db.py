@@ -1,9 +1,9 @@
 """The marketplace database: engine, sessions, and Alembic migrations applied at start-up.
 
 SQLite (the embedded default) and PostgreSQL are both supported. SQLite connections get WAL mode,
-a busy timeout and foreign keys switched on, and SQLAlchemy takes over ``BEGIN`` from the ``sqlite3`` driver, whose legacy
-transaction mode would otherwise let a released SAVEPOINT commit on its own (see SQLAlchemy's
-"Transactions with SQLite and the sqlite3 driver").
+a busy timeout and foreign keys switched on, and SQLAlchemy takes over ``BEGIN`` from the
+``sqlite3`` driver, whose legacy transaction mode would otherwise let a released SAVEPOINT commit
+on its own (see SQLAlchemy's "Transactions with SQLite and the sqlite3 driver").
 """
 
 from __future__ import annotations
