@@ -11,14 +11,25 @@
                                    API reads the market and court from it; a v1 file is refused)
 ``FEDMARKET_API_RELAYER_KEY``      hex private key that pays gas to relay signed listings
                                    (**required**, no default; never logged)
-``FEDMARKET_API_STORE_DIR``        folder of the content store (default ``./fedmarket-store``)
+``FEDMARKET_API_STORE_BACKEND``    ``local`` (default: a folder) or ``ipfs`` (an IPFS daemon)
+``FEDMARKET_API_STORE_DIR``        folder of the local content store (default ``./fedmarket-store``)
+``FEDMARKET_API_IPFS_API_URL``     RPC API of the IPFS daemon (default ``http://127.0.0.1:5001``)
 ``FEDMARKET_API_CORS_ORIGINS``     comma-separated origins allowed by CORS (default none)
 ``FEDMARKET_API_MAX_BODY_BYTES``   largest request body accepted (default 1 MiB)
+``FEDMARKET_API_MAX_CONTENT_BYTES`` largest model or dataset upload accepted (default 64 MiB)
+``FEDMARKET_API_PUBLIC_URL``       the API's public origin, e.g. ``https://market.example.org``:
+                                   the domain and URI sign-in messages must name (**required** in
+                                   production; in development the request's own host is used)
+``FEDMARKET_API_CONTENT_MASTER_KEY`` hex 32-byte key that encrypts the content keys at rest
+                                   (**required** in production; never logged)
+``FEDMARKET_API_SESSION_TTL``      seconds a sign-in session lasts (default 3600)
+``FEDMARKET_API_NONCE_TTL``        seconds a sign-in nonce stays usable (default 300)
 =================================  ================================================================
 
 Outside development the well-known development keys (anvil/Hardhat's mnemonic, eth-tester's
-genesis keys) and placeholder passwords are rejected. Secrets are ``SecretStr`` and validation
-errors never echo the value given.
+genesis keys, the development content master key) and placeholder passwords are rejected, and
+the public URL must be ``https``. Secrets are ``SecretStr`` and validation errors never echo the
+value given.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from eth_account import Account
+from eth_utils.crypto import keccak
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -37,6 +49,13 @@ from sqlalchemy.exc import ArgumentError
 from kernel.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
+
+DEFAULT_IPFS_API_URL = "http://127.0.0.1:5001"
+"""Where a Kubo daemon serves its RPC API by default."""
+
+DEVELOPMENT_MASTER_KEY = keccak(b"fedmarket development content master key").hex()
+"""The content master key used in development when none is set: public, so refused in
+production (anyone could open the content keys sealed under it)."""
 
 ENV_PREFIX = "FEDMARKET_API_"
 
@@ -92,13 +111,30 @@ class Settings(BaseSettings):
     relayer_key : SecretStr
         Hex private key (32 bytes) of the account that relays signed listings and pays their gas.
         Required, no default.
+    store_backend : {"local", "ipfs"}, default "local"
+        Where content goes: the folder ``store_dir``, or the IPFS daemon at ``ipfs_api_url``.
     store_dir : Path, default Path("./fedmarket-store")
-        Folder of the content-addressed store.
+        Folder of the local content-addressed store.
+    ipfs_api_url : str, default "http://127.0.0.1:5001"
+        Base URL of the IPFS daemon's RPC API (``store_backend="ipfs"``).
     cors_origins : list of str, default []
         Origins allowed by CORS; comma-separated in the environment. ``*`` is refused in
         production.
     max_body_bytes : int, default 1048576
         Largest request body accepted (HTTP 413 above).
+    max_content_bytes : int, default 67108864
+        Largest model or dataset upload accepted (HTTP 413 above).
+    public_url : str or None, default None
+        The API's public origin (``scheme://host[:port]``): sign-in messages must name its host
+        as their domain and a URI on it. Required in production, where it must be ``https``;
+        in development ``None`` takes the request's own host.
+    content_master_key : SecretStr or None, default None
+        Hex 32-byte key sealing the content keys at rest. Required in production;
+        :data:`DEVELOPMENT_MASTER_KEY` in development when ``None``.
+    session_ttl : int, default 3600
+        Seconds a sign-in session lasts (60 to 7 days).
+    nonce_ttl : int, default 300
+        Seconds a sign-in nonce stays usable (30 to 3600).
     """
 
     model_config = SettingsConfigDict(
@@ -113,9 +149,16 @@ class Settings(BaseSettings):
     chain_url: str | None = None
     deployment_file: Path | None = None
     relayer_key: SecretStr
+    store_backend: Literal["local", "ipfs"] = "local"
     store_dir: Path = Path("./fedmarket-store")
+    ipfs_api_url: str = DEFAULT_IPFS_API_URL
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_content_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    public_url: str | None = None
+    content_master_key: SecretStr | None = None
+    session_ttl: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    nonce_ttl: int = Field(default=300, ge=30, le=3600)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Self:
@@ -154,6 +197,34 @@ class Settings(BaseSettings):
             raise ConfigurationError("must be a non-zero private key")
         return SecretStr("0x" + body.lower())
 
+    @field_validator("content_master_key")
+    @classmethod
+    def _master_key_is_a_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        body = value.get_secret_value().strip().removeprefix("0x")
+        if len(body) != 64 or not all(c in "0123456789abcdefABCDEF" for c in body):
+            raise ConfigurationError("must be a 32-byte hex key (64 hex digits, optional 0x)")
+        if int(body, 16) == 0:
+            raise ConfigurationError("must be a non-zero key")
+        return SecretStr(body.lower())
+
+    @field_validator("public_url", "ipfs_api_url")
+    @classmethod
+    def _url_is_an_origin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError("must be an http(s) URL with a host")
+        if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+            raise ConfigurationError("must be an origin only: scheme://host[:port]")
+        try:
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            raise ConfigurationError("has an invalid port") from None
+        return f"{parts.scheme}://{parts.hostname}{port}"
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
@@ -186,7 +257,32 @@ class Settings(BaseSettings):
             raise ConfigurationError("cors_origins may not be '*' in production")
         if self.chain_url is None:
             raise ConfigurationError("chain_url is required in production")
+        self._production_access_checks()
         return self
+
+    def _production_access_checks(self) -> None:
+        """Sign-in and paid content: a public https origin and a master key of one's own."""
+        if self.public_url is None:
+            raise ConfigurationError("public_url is required in production (sign-in domain)")
+        if not self.public_url.startswith("https://"):
+            raise ConfigurationError("public_url must be https in production")
+        if self.content_master_key is None:
+            raise ConfigurationError("content_master_key is required in production")
+        if self.content_master_key.get_secret_value() == DEVELOPMENT_MASTER_KEY:
+            raise ConfigurationError(
+                "content_master_key is the public development key; use a key of your own"
+            )
+
+    @property
+    def master_key(self) -> bytes:
+        """The content master key (32 bytes): the configured one, or the development key.
+
+        Never logged; :meth:`redacted` leaves it out.
+        """
+        if self.content_master_key is None:
+            log.warning("master_key: no content master key set; using the development key")
+            return bytes.fromhex(DEVELOPMENT_MASTER_KEY)
+        return bytes.fromhex(self.content_master_key.get_secret_value())
 
     @property
     def is_production(self) -> bool:
@@ -201,8 +297,14 @@ class Settings(BaseSettings):
             "chain_url": _origin_only(self.chain_url),
             "deployment_file": str(self.deployment_file) if self.deployment_file else None,
             "relayer": Account.from_key(self.relayer_key.get_secret_value()).address,
+            "store_backend": self.store_backend,
             "store_dir": str(self.store_dir),
+            "ipfs_api_url": _origin_only(self.ipfs_api_url),
             "cors_origins": list(self.cors_origins),
+            "public_url": self.public_url,
+            "content_master_key": "set" if self.content_master_key is not None else "development",
+            "session_ttl": self.session_ttl,
+            "nonce_ttl": self.nonce_ttl,
         }
 
 
@@ -216,4 +318,10 @@ def _origin_only(url: str | None) -> str | None:
     return f"{parts.scheme}://{host}{port}"
 
 
-__all__ = ["DEV_ADDRESSES", "ENV_PREFIX", "Settings"]
+__all__ = [
+    "DEFAULT_IPFS_API_URL",
+    "DEVELOPMENT_MASTER_KEY",
+    "DEV_ADDRESSES",
+    "ENV_PREFIX",
+    "Settings",
+]

@@ -97,6 +97,8 @@ def test_production_accepts_a_real_configuration() -> None:
         chain_url="https://rpc.example",
         database_url="postgresql+psycopg://market:s3cr3t-Long@db/market",
         cors_origins="https://shop.example",
+        public_url="https://market.example",
+        content_master_key=own_key(),
     )
     assert settings.is_production
 
