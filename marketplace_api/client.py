@@ -16,6 +16,7 @@ task is final); :meth:`MarketplaceClient.list_model` then describes that listing
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Literal
 
 import httpx
@@ -23,6 +24,8 @@ from eth_account.signers.local import LocalAccount
 from pydantic import ValidationError
 
 from chain import sign_listing
+from marketplace_api.auth.messages import sign_challenge
+from marketplace_api.content.vault import ArtifactKind
 from marketplace_api.errors import MarketplaceApiError, MarketplaceConnectionError
 from marketplace_api.listing import metadata_document, sign_model_listing
 from marketplace_api.schemas import DatasetBase, ModelBase
@@ -64,6 +67,8 @@ class MarketplaceClient:
         self, base_url: str, *, timeout: float = 30, http: httpx.Client | None = None
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.token: str | None = None
+        """The session token after :meth:`sign_in` (sent as ``Authorization: Bearer``)."""
         self._owned = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
 
@@ -79,8 +84,13 @@ class MarketplaceClient:
         self.close()
 
     # ---- plumbing ------------------------------------------------------------------------------
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _request(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:
         url = f"{self.base_url}{path}"
+        if self.token is not None:
+            kwargs["headers"] = {
+                **kwargs.get("headers", {}),
+                "Authorization": f"Bearer {self.token}",
+            }
         try:
             response = self._http.request(method, url, **kwargs)
         except httpx.TransportError as exc:
@@ -93,6 +103,8 @@ class MarketplaceClient:
             except (ValueError, AttributeError):
                 detail = response.text
             raise MarketplaceApiError.for_status(response.status_code, detail)
+        if raw:
+            return response
         return response.json()
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -118,8 +130,12 @@ class MarketplaceClient:
         deadline: int | None = None,
         access_mode: Literal["federated_only", "downloadable"] = "federated_only",
         price_wei: int | str = 0,
+        wait: float | None = 30.0,
     ) -> dict[str, Any]:
         """Sign a listing of ``metadata`` with ``account`` and ``POST /datasets`` it.
+
+        The API relays it and answers ``202`` with the dataset id and transaction hash; the
+        listing shows once the API's indexer has seen it on-chain, which this waits for.
 
         Parameters
         ----------
@@ -134,11 +150,15 @@ class MarketplaceClient:
             How the dataset can be used (signed).
         price_wei : int or str, default 0
             Price of a licence in token wei (signed; 0 for ``federated_only``).
+        wait : float or None, default 30.0
+            Seconds to wait for the listing to be indexed (:meth:`wait_for_dataset`); ``None``
+            returns the ``202`` answer at once.
 
         Returns
         -------
         dict
-            The recorded listing (``id`` is the on-chain dataset id).
+            The indexed listing (``id`` is the on-chain dataset id), or with ``wait=None`` the
+            relay's answer (``id``, ``tx_hash``, ``block``, ``location``).
         """
         fields = {
             "owner": account.address,
@@ -166,8 +186,36 @@ class MarketplaceClient:
             "signature": "0x" + signature.hex(),
         }
         result: dict[str, Any] = self._request("POST", "/datasets", json=body)
-        log.debug("list_dataset: %s listed as dataset %s", doc.cid, result.get("id"))
-        return result
+        log.debug("list_dataset: %s relayed as dataset %s", doc.cid, result.get("id"))
+        if wait is None:
+            return result
+        return self.wait_for_dataset(int(result["id"]), timeout=wait)
+
+    def wait_for_dataset(self, dataset_id: int, *, timeout: float = 30.0) -> dict[str, Any]:
+        """``GET /datasets/{id}`` until the listing is indexed (404 until then).
+
+        Parameters
+        ----------
+        dataset_id : int
+            The on-chain dataset id.
+        timeout : float, default 30.0
+            Seconds to wait.
+
+        Raises
+        ------
+        MarketplaceApiError
+            404 when the listing is still not indexed after ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        pause = 0.02
+        while True:
+            try:
+                return self.dataset(dataset_id)
+            except MarketplaceApiError as exc:
+                if exc.status != 404 or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
     def datasets(self, **filters: Any) -> list[dict[str, Any]]:
         """``GET /datasets``: the listings matching ``filters`` (owner, tag, access_mode, ...)."""
@@ -200,6 +248,29 @@ class MarketplaceClient:
             The task.
         """
         result: dict[str, Any] = self._get(f"/tasks/{int(task_id)}")
+        return result
+
+    def tasks_page(self, **filters: Any) -> dict[str, Any]:
+        """``GET /tasks``: a page of tasks (items, total, limit, offset).
+
+        Parameters
+        ----------
+        **filters : Any
+            ``status``, ``sponsor``, ``coordinator``, ``participant``, ``limit``, ``offset``
+            (``None`` values left out).
+        """
+        page: dict[str, Any] = self._get("/tasks", filters)
+        return page
+
+    def participant(self, address: str) -> dict[str, Any]:
+        """``GET /participants/{address}``: earnings, stakes and licences of an account.
+
+        Parameters
+        ----------
+        address : str
+            The account.
+        """
+        result: dict[str, Any] = self._get(f"/participants/{address}")
         return result
 
     def model_signing_params(self) -> dict[str, Any]:
@@ -288,6 +359,85 @@ class MarketplaceClient:
         """
         result: dict[str, Any] = self._get(f"/models/{int(model_id)}")
         return result
+
+    # ---- sign-in (EIP-4361) and paid content ---------------------------------------------------
+    def sign_in(self, account: LocalAccount) -> dict[str, Any]:
+        """Sign in with Ethereum: sign the API's challenge with ``account``, keep the token.
+
+        The key signs here; only the message and its signature are sent. Later requests carry
+        the session token (:attr:`token`).
+
+        Parameters
+        ----------
+        account : LocalAccount
+            The account to sign in as (its public key receives the content keys bought).
+
+        Returns
+        -------
+        dict
+            The session: ``address``, ``public_key``, ``expires_at``, ``token``.
+        """
+        challenge = self._request("POST", "/auth/nonce")
+        body = sign_challenge(account, challenge, now=time.time())
+        session: dict[str, Any] = self._request("POST", "/auth/verify", json=body)
+        self.token = str(session["token"])
+        return session
+
+    def session(self) -> dict[str, Any]:
+        """``GET /auth/session``: who the token signs in (raises with status 401 when none)."""
+        result: dict[str, Any] = self._request("GET", "/auth/session")
+        return result
+
+    def sign_out(self) -> None:
+        """``DELETE /auth/session``: end the session; the token is forgotten."""
+        self._request("DELETE", "/auth/session", raw=True)
+        self.token = None
+
+    def upload_content(self, kind: ArtifactKind, item_id: int, data: bytes) -> dict[str, Any]:
+        """``PUT /{models,datasets}/{id}/content``: upload an item's content, as its seller.
+
+        Parameters
+        ----------
+        kind : {"model", "dataset"}
+            A model (its sponsor uploads the final model's bytes) or a downloadable dataset
+            (its owner uploads the CSV).
+        item_id : int
+            The listing's id.
+        data : bytes
+            The plaintext; the service seals it.
+        """
+        media = "application/octet-stream" if kind == "model" else "text/csv"
+        result: dict[str, Any] = self._request(
+            "PUT", f"/{kind}s/{int(item_id)}/content", content=data,
+            headers={"Content-Type": media},
+        )  # fmt: skip
+        return result
+
+    def content_grant(self, kind: ArtifactKind, item_id: int) -> dict[str, Any]:
+        """``GET /{models,datasets}/{id}/content``: the CID and the key wrapped to the buyer.
+
+        Parameters
+        ----------
+        kind : {"model", "dataset"}
+            What was bought.
+        item_id : int
+            The listing's id.
+        """
+        result: dict[str, Any] = self._request("GET", f"/{kind}s/{int(item_id)}/content")
+        return result
+
+    def content_envelope(self, kind: ArtifactKind, item_id: int) -> bytes:
+        """``GET /{models,datasets}/{id}/content/envelope``: the sealed bytes.
+
+        Parameters
+        ----------
+        kind : {"model", "dataset"}
+            What was bought.
+        item_id : int
+            The listing's id.
+        """
+        response = self._request("GET", f"/{kind}s/{int(item_id)}/content/envelope", raw=True)
+        return bytes(response.content)
 
 
 __all__ = ["MarketplaceClient"]

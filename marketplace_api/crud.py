@@ -1,27 +1,35 @@
-"""Reads and writes of the marketplace tables: the only module that builds queries.
+"""The API's reads and writes of the marketplace tables (the indexer's are its own).
 
 Functions take a :class:`~sqlalchemy.orm.Session` and the :class:`Scope` (the deployment) they
 work in, obtained once with :func:`ensure_deployment`; they flush but never commit: the caller
 owns the transaction.
+
+Dataset listings, ModelMarket listings, licences, tasks and events are written only by the
+indexer (:mod:`marketplace_api.indexer`), from the chain: the API only reads them here. What the
+API writes itself is the deployment's row and the descriptions of model listings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from chain import Deployment
 from marketplace_api.models import (
-    ACCESS_MODES,
     ChainDeployment,
+    ChainEvent,
     DatasetListing,
     DatasetTag,
+    IndexCursor,
+    IndexedTask,
+    Licence,
+    MarketModel,
     ModelContributor,
     ModelListing,
+    TaskAccount,
 )
 
 
@@ -141,68 +149,6 @@ def ensure_deployment(session: Session, identity: DeploymentIdentity) -> Scope:
     )
 
 
-def add_dataset(
-    session: Session,
-    scope: Scope,
-    *,
-    dataset_id: int,
-    owner: str,
-    name: str,
-    metadata_cid: str,
-    metadata_hash: str,
-    document: dict[str, Any],
-    tags: Sequence[str],
-    tx_hash: str,
-    block: int,
-    access_mode: str = ACCESS_MODES[0],
-    price_wei: int = 0,
-) -> DatasetListing:
-    """Record a listing (flushed, so constraint violations surface here).
-
-    Parameters
-    ----------
-    session : Session
-        The open session.
-    scope : Scope
-        The deployment the listing was made on.
-    dataset_id : int
-        On-chain dataset id.
-    owner : str
-        Checksummed owner address.
-    name : str
-        Listing name.
-    metadata_cid, metadata_hash : str
-        CID and ``0x`` keccak hash of the metadata document.
-    document : dict
-        The metadata document as JSON.
-    tags : sequence of str
-        Tags, in order.
-    tx_hash, block : str and int
-        The relaying transaction's hash and its block.
-    access_mode : str, default "federated_only"
-        One of :data:`~marketplace_api.models.ACCESS_MODES`.
-    price_wei : int, default 0
-        Price of a licence in token wei (0 for ``federated_only``).
-    """
-    row = DatasetListing(
-        deployment_id=scope.deployment_id,
-        dataset_id=dataset_id,
-        owner=owner,
-        name=name,
-        metadata_cid=metadata_cid,
-        metadata_hash=metadata_hash,
-        document=document,
-        tx_hash=tx_hash,
-        block=block,
-        access_mode=access_mode,
-        price_wei=str(price_wei),
-        tags=[DatasetTag(tag=t, position=i) for i, t in enumerate(tags)],
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
 def _datasets(scope: Scope) -> Select[DatasetListing]:
     return select(DatasetListing).where(DatasetListing.deployment_id == scope.deployment_id)
 
@@ -230,6 +176,8 @@ def list_datasets(
     owner: str | None = None,
     tag: str | None = None,
     access_mode: str | None = None,
+    active: bool | None = None,
+    document_status: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[DatasetListing], int]:
@@ -247,12 +195,20 @@ def list_datasets(
         Only listings carrying this tag.
     access_mode : str or None, default None
         Only listings of this access mode.
+    active : bool or None, default None
+        Only listings active (``True``) or delisted (``False``) on-chain; both when ``None``.
+    document_status : str or None, default None
+        Only listings whose metadata document has this status (``ok``, ``missing``, ``invalid``).
     limit : int, default 50
         Page size.
     offset : int, default 0
         Listings skipped.
     """
     stmt = _datasets(scope)
+    if active is not None:
+        stmt = stmt.where(DatasetListing.active.is_(active))
+    if document_status is not None:
+        stmt = stmt.where(DatasetListing.document_status == document_status)
     if owner is not None:
         stmt = stmt.where(DatasetListing.owner == owner)
     if access_mode is not None:
@@ -401,17 +357,203 @@ def list_models(
     return list(rows), int(total)
 
 
+# ---- the chain index (read only) -----------------------------------------------------------------
+@dataclass(frozen=True)
+class IndexHead:
+    """How far the index of a deployment goes.
+
+    Parameters
+    ----------
+    block : int
+        Every block up to this one is indexed.
+    block_hash : str
+        Its hash.
+    timestamp : int
+        Its time: the index's "now" (whether a window has passed is judged against it).
+    """
+
+    block: int
+    block_hash: str
+    timestamp: int
+
+
+def index_head(session: Session, scope: Scope) -> IndexHead | None:
+    """Where the index of ``scope`` stands (``None`` before the indexer first ran)."""
+    row = session.get(IndexCursor, scope.deployment_id)
+    return None if row is None else IndexHead(row.block, row.block_hash, row.block_timestamp)
+
+
+def get_task(session: Session, scope: Scope, task_id: int) -> IndexedTask | None:
+    """A task's row in the index."""
+    return session.get(IndexedTask, (scope.deployment_id, task_id))
+
+
+def list_tasks(
+    session: Session,
+    scope: Scope,
+    *,
+    status: str | None = None,
+    sponsor: str | None = None,
+    coordinator: str | None = None,
+    participant: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[IndexedTask], int]:
+    """A page of tasks (ascending id) and the number matching the filters.
+
+    Parameters
+    ----------
+    session : Session
+        The open session.
+    scope : Scope
+        The deployment.
+    status : str or None, default None
+        Only tasks of this status (``joining``, ``training``, ``completed``, ...).
+    sponsor, coordinator : str or None, default None
+        Only tasks of this sponsor, of this (current) coordinator.
+    participant : str or None, default None
+        Only tasks this account joined.
+    limit : int, default 50
+        Page size.
+    offset : int, default 0
+        Tasks skipped.
+    """
+    stmt = select(IndexedTask).where(IndexedTask.deployment_id == scope.deployment_id)
+    if status is not None:
+        stmt = stmt.where(IndexedTask.status == status)
+    if sponsor is not None:
+        stmt = stmt.where(IndexedTask.sponsor == sponsor)
+    if coordinator is not None:
+        stmt = stmt.where(IndexedTask.coordinator == coordinator)
+    if participant is not None:
+        joined = select(TaskAccount.task_id).where(
+            TaskAccount.deployment_id == scope.deployment_id,
+            TaskAccount.account == participant,
+            TaskAccount.role == "participant",
+        )
+        stmt = stmt.where(IndexedTask.task_id.in_(joined))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    ordered = stmt.order_by(IndexedTask.task_id).limit(limit).offset(offset)
+    return list(session.scalars(ordered).all()), int(total)
+
+
+def tasks_by_id(session: Session, scope: Scope, task_ids: Sequence[int]) -> dict[int, IndexedTask]:
+    """Indexed tasks by id (those not indexed are absent)."""
+    if not task_ids:
+        return {}
+    stmt = select(IndexedTask).where(
+        IndexedTask.deployment_id == scope.deployment_id, IndexedTask.task_id.in_(list(task_ids))
+    )
+    return {row.task_id: row for row in session.scalars(stmt)}
+
+
+def task_accounts_of(session: Session, scope: Scope, account: str) -> list[TaskAccount]:
+    """Every task ``account`` joined, coordinates or coordinated, by task id."""
+    stmt = (
+        select(TaskAccount)
+        .where(TaskAccount.deployment_id == scope.deployment_id, TaskAccount.account == account)
+        .order_by(TaskAccount.task_id)
+    )
+    return list(session.scalars(stmt).all())
+
+
+def get_market_model(session: Session, scope: Scope, model_id: int) -> MarketModel | None:
+    """A ModelMarket listing as the index has it (price, activity, proceeds: live from events)."""
+    return session.get(MarketModel, (scope.deployment_id, model_id))
+
+
+def market_models(
+    session: Session,
+    scope: Scope,
+    *,
+    model_ids: Sequence[int] | None = None,
+    task_ids: Sequence[int] | None = None,
+    lister: str | None = None,
+) -> list[MarketModel]:
+    """ModelMarket listings of the index (by id), optionally only some ids, tasks or a lister."""
+    stmt = select(MarketModel).where(MarketModel.deployment_id == scope.deployment_id)
+    if model_ids is not None:
+        stmt = stmt.where(MarketModel.model_id.in_(list(model_ids)))
+    if task_ids is not None:
+        stmt = stmt.where(MarketModel.task_id.in_(list(task_ids)))
+    if lister is not None:
+        stmt = stmt.where(MarketModel.lister == lister)
+    return list(session.scalars(stmt.order_by(MarketModel.model_id)).all())
+
+
+def licences_of(session: Session, scope: Scope, buyer: str) -> list[Licence]:
+    """The licences ``buyer`` holds (datasets and models), oldest first."""
+    stmt = (
+        select(Licence)
+        .where(Licence.deployment_id == scope.deployment_id, Licence.buyer == buyer)
+        .order_by(Licence.block, Licence.kind, Licence.item_id)
+    )
+    return list(session.scalars(stmt).all())
+
+
+def has_licence(session: Session, scope: Scope, kind: str, item_id: int, buyer: str) -> bool:
+    """Whether the index holds ``buyer``'s licence of a dataset or model."""
+    key = (scope.deployment_id, kind, item_id, buyer)
+    return session.get(Licence, key) is not None
+
+
+def events(
+    session: Session,
+    scope: Scope,
+    *,
+    contract: str | None = None,
+    names: Sequence[str] | None = None,
+    account: str | None = None,
+    item_ids: Sequence[int] | None = None,
+) -> list[ChainEvent]:
+    """Indexed events in chain order, filtered by contract, event names, account and item ids."""
+    stmt = select(ChainEvent).where(ChainEvent.deployment_id == scope.deployment_id)
+    if contract is not None:
+        stmt = stmt.where(ChainEvent.contract == contract)
+    if names is not None:
+        stmt = stmt.where(ChainEvent.name.in_(list(names)))
+    if account is not None:
+        stmt = stmt.where(ChainEvent.account == account)
+    if item_ids is not None:
+        stmt = stmt.where(ChainEvent.item_id.in_(list(item_ids)))
+    return list(session.scalars(stmt.order_by(ChainEvent.block, ChainEvent.log_index)).all())
+
+
+def dataset_ids_of(session: Session, scope: Scope, owner: str) -> list[int]:
+    """The ids of every listing of ``owner`` (delisted ones too)."""
+    stmt = _datasets(scope).where(DatasetListing.owner == owner).order_by(DatasetListing.dataset_id)
+    return [row.dataset_id for row in session.scalars(stmt)]
+
+
+def count_datasets(session: Session, scope: Scope) -> int:
+    """Listings in the index, delisted ones too (the registry's count, once caught up)."""
+    stmt = select(func.count()).select_from(_datasets(scope).subquery())
+    return int(session.scalar(stmt) or 0)
+
+
 __all__ = [
     "DeploymentIdentity",
+    "IndexHead",
     "NewModel",
     "Scope",
-    "add_dataset",
     "add_model",
+    "count_datasets",
     "dataset_by_owner_hash",
+    "dataset_ids_of",
     "ensure_deployment",
+    "events",
     "get_dataset",
+    "get_market_model",
     "get_model",
+    "get_task",
+    "has_licence",
+    "index_head",
+    "licences_of",
     "list_datasets",
     "list_models",
+    "list_tasks",
+    "market_models",
     "model_for_task",
+    "task_accounts_of",
+    "tasks_by_id",
 ]

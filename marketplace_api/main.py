@@ -3,13 +3,15 @@
 Serve it with ``fedmarket serve`` (configuration from ``FEDMARKET_API_*``, see
 :mod:`marketplace_api.core.config`), or embed it with injected services and
 :func:`marketplace_api.serve_in_thread` as the demo does. The database schema is brought to the
-latest migration when the application starts.
+latest migration when the application starts, and the chain indexer follows the chain in the
+background from start-up to shutdown (see :mod:`marketplace_api.indexer`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,13 +20,24 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from marketplace_api.api import errors
-from marketplace_api.api.routes import datasets, health, models, tasks
+from marketplace_api.api.routes import (
+    auth,
+    content,
+    datasets,
+    health,
+    models,
+    participants,
+    tasks,
+)
 from marketplace_api.core.config import Settings
 from marketplace_api.services import Services
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_CONTENT_BYTES = 64 * 1024 * 1024
+CONTENT_UPLOADS = re.compile(r"^/(models|datasets)/[0-9]+/content$")
+"""Paths of the uploads of paid content (``PUT``), which may exceed the body limit."""
 
 
 class BodySizeLimit:
@@ -36,25 +49,45 @@ class BodySizeLimit:
         The wrapped application.
     max_bytes : int
         Largest body accepted.
+    uploads : re.Pattern or None, default None
+        Paths whose ``PUT`` bodies may reach ``max_upload_bytes`` instead.
+    max_upload_bytes : int, default 0
+        Largest upload accepted on those paths.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        uploads: re.Pattern[str] | None = None,
+        max_upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = uploads
+        self.max_upload_bytes = max_upload_bytes
+
+    def limit(self, scope: Scope) -> int:
+        """The largest body accepted for the request ``scope``."""
+        upload = scope.get("method") == "PUT" and self.uploads is not None
+        if upload and self.uploads is not None and self.uploads.match(scope.get("path", "")):
+            return self.max_upload_bytes
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the declared length, then count the bytes as they arrive."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = HTTPException(413, f"request body larger than {self.max_bytes} bytes")
+        max_bytes = self.limit(scope)
+        too_large = HTTPException(413, f"request body larger than {max_bytes} bytes")
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_bytes:
+                if declared > max_bytes:
                     await _send_413(send, str(too_large.detail))
                     return
         received = 0
@@ -64,7 +97,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise too_large
             return message
 
@@ -122,6 +155,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         try:
             yield
         finally:
+            app_services.stop_indexing()
             if owned:
                 app_services.close()
 
@@ -134,17 +168,28 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     app.state.services = services
     errors.install(app)
-    for router in (health.router, datasets.router, tasks.router, models.router):
+    for router in (
+        health.router,
+        auth.router,
+        datasets.router,
+        tasks.router,
+        participants.router,
+        models.router,
+        content.router,
+    ):
         app.include_router(router)
     if settings is not None and settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
-            allow_headers=["content-type"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["content-type", "authorization"],
         )
     max_body = settings.max_body_bytes if settings is not None else DEFAULT_MAX_BODY_BYTES
-    app.add_middleware(BodySizeLimit, max_bytes=max_body)
+    max_upload = settings.max_content_bytes if settings is not None else DEFAULT_MAX_CONTENT_BYTES
+    app.add_middleware(
+        BodySizeLimit, max_bytes=max_body, uploads=CONTENT_UPLOADS, max_upload_bytes=max_upload
+    )
     return app
 
 

@@ -8,8 +8,7 @@ served from one of its threads).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -27,11 +26,16 @@ from chain import (
 )
 from chain.market import ModelMarketClient
 from kernel.errors import ConfigurationError
+from marketplace_api.auth import SignInPolicy, SignInService
+from marketplace_api.auth import create_tables as create_auth_tables
+from marketplace_api.content import ContentService, KeyVault, open_store
+from marketplace_api.content import create_tables as create_content_tables
 from marketplace_api.core.config import Settings
 from marketplace_api.core.db import Database
 from marketplace_api.crud import DeploymentIdentity, Scope, ensure_deployment
 from marketplace_api.errors import ServiceUnavailableError
-from storage import ContentStore, LocalCidStore
+from marketplace_api.indexer import Indexer, IndexerOptions, IndexerThread, catch_up
+from storage import ContentStore, IpfsStore
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,19 @@ class Services:
     database : Database
         The marketplace database.
     owns_backend : bool, default False
-        Whether :meth:`close` also closes ``backend`` (it does when built from settings).
+        Whether :meth:`close` also closes ``backend`` and ``store`` (it does when built from
+        settings).
+    sign_in : SignInService, default SignInService()
+        Sign-In with Ethereum: nonces and sessions (lifetimes, public URL, clock).
+    vault : KeyVault, default KeyVault.development()
+        Seals content keys at rest under the master key (the public development key unless
+        given: settings require one of their own in production).
+    index_interval : float or None, default 1.0
+        Seconds between two looks of the background indexer at the chain (started by
+        :meth:`start`); ``None`` runs no indexer thread: the index then catches up only when a
+        request needs it (:meth:`catch_up`) or the embedding program syncs it.
+    index_options : IndexerOptions or None, default None
+        Batch size and confirmation depth of the indexer (its poll interval is ``index_interval``).
     """
 
     backend: ChainBackend
@@ -62,11 +78,18 @@ class Services:
     store: ContentStore
     database: Database
     owns_backend: bool = False
+    sign_in: SignInService = field(default_factory=SignInService)
+    vault: KeyVault = field(default_factory=KeyVault.development)
+    index_interval: float | None = 1.0
+    index_options: IndexerOptions | None = None
     registry: DatasetRegistryClient = field(init=False)
     fed_task: FedTaskClient = field(init=False)
     market: ModelMarketClient = field(init=False)
     token: RewardTokenClient = field(init=False)
+    content: ContentService = field(init=False)
     _scope: Scope | None = field(init=False, default=None, repr=False)
+    _indexer: Indexer | None = field(init=False, default=None, repr=False)
+    _index_thread: IndexerThread | None = field(init=False, default=None, repr=False)
 
     @property
     def scope(self) -> Scope:
@@ -81,12 +104,64 @@ class Services:
             raise ServiceUnavailableError("the marketplace (not started yet)")
         return self._scope
 
-    def start(self) -> Scope:
-        """Bring the database schema to head and register the deployment (idempotent).
+    @property
+    def indexer(self) -> Indexer:
+        """The indexer of the deployment into the database.
 
-        Called by the application at start-up.
+        Raises
+        ------
+        ServiceUnavailableError
+            Before :meth:`start` ran.
+        """
+        if self._indexer is None:
+            raise ServiceUnavailableError("the chain index (not started yet)")
+        return self._indexer
+
+    def catch_up(self, timeout: float = 10.0) -> bool:
+        """Have the index hold every block mined so far (waiting at most ``timeout`` seconds).
+
+        Parameters
+        ----------
+        timeout : float, default 10.0
+            Seconds to wait for the background indexer (without one, the index is synced here).
+        """
+        return catch_up(self.indexer, self._index_thread, timeout)
+
+    def wake_indexer(self) -> None:
+        """Have the background indexer look at the chain now (a listing was just relayed)."""
+        if self._index_thread is not None:
+            self._index_thread.wake()
+
+    def stop_indexing(self) -> None:
+        """Stop the background indexer (the application's shutdown does it)."""
+        if self._index_thread is not None:
+            self._index_thread.stop()
+            self._index_thread = None
+
+    def _start_indexing(self, scope: Scope) -> None:
+        options = self.index_options or IndexerOptions()
+        if self.index_interval is not None:
+            options = replace(options, poll_interval=self.index_interval)
+        self._indexer = Indexer(
+            database=self.database,
+            backend=self.backend,
+            deployment=self.deployment,
+            deployment_id=scope.deployment_id,
+            store=self.store,
+            options=options,
+        )
+        if self.index_interval is not None and self._index_thread is None:
+            self._index_thread = IndexerThread(self._indexer)
+            self._index_thread.start()
+
+    def start(self) -> Scope:
+        """Bring the database schema to head, register the deployment, start indexing the chain.
+
+        Called by the application at start-up (idempotent).
         """
         self.database.migrate()
+        create_auth_tables(self.database.engine)
+        create_content_tables(self.database.engine)
         block = self.backend.w3.eth.get_block(self.deployment.block)
         identity = DeploymentIdentity.of(self.deployment, bytes(block["hash"]))
         try:
@@ -94,6 +169,7 @@ class Services:
         except IntegrityError:  # another process registered it at the same moment
             scope = self._register(identity)
         self._scope = scope
+        self._start_indexing(scope)
         log.info(
             "start: deployment %s (chain %s, registry %s, market %s, court %s)",
             scope.deployment_id,
@@ -115,6 +191,13 @@ class Services:
         self.fed_task = self.deployment.fed_task_client(self.backend)
         self.market = self.deployment.market_client(self.backend)
         self.token = self.deployment.token_client(self.backend)
+        self.content = ContentService(
+            store=self.store,
+            vault=self.vault,
+            market=self.market,
+            fed_task=self.fed_task,
+            registry=self.registry,
+        )
 
     @property
     def contracts(self) -> dict[str, str]:
@@ -138,6 +221,9 @@ class Services:
         store: ContentStore,
         database_url: str = "sqlite:///./fedmarket.db",
         database: Database | None = None,
+        index_interval: float | None = 1.0,
+        sign_in: SignInService | None = None,
+        vault: KeyVault | None = None,
     ) -> Services:
         """Services over objects the caller already holds (e.g. an in-process chain).
 
@@ -155,6 +241,12 @@ class Services:
             Database to open when ``database`` is not given.
         database : Database or None, default None
             A database to use as is (tests pass one whose sessions are rolled back).
+        index_interval : float or None, default 1.0
+            Poll interval of the background indexer; ``None`` for none (see the class).
+        sign_in : SignInService or None, default None
+            Sign-in with its policy (``SignInService()`` when ``None``).
+        vault : KeyVault or None, default None
+            The content master key (``KeyVault.development()`` when ``None``).
         """
         signer = relayer if isinstance(relayer, Signer) else signer_for(backend, relayer)
         return cls(
@@ -163,6 +255,9 @@ class Services:
             relayer=signer,
             store=store,
             database=database or Database.from_url(database_url),
+            index_interval=index_interval,
+            sign_in=sign_in or SignInService(),
+            vault=vault or KeyVault.development(),
         )
 
     @classmethod
@@ -200,16 +295,27 @@ class Services:
             backend=backend,
             deployment=deployment,
             relayer=signer_for(backend, account),
-            store=LocalCidStore(Path(settings.store_dir)),
+            store=open_store(settings),
+            sign_in=SignInService(
+                SignInPolicy(
+                    public_url=settings.public_url,
+                    nonce_ttl=settings.nonce_ttl,
+                    session_ttl=settings.session_ttl,
+                )
+            ),
+            vault=KeyVault(settings.master_key),
             database=Database.from_url(settings.database_url),
             owns_backend=True,
         )
 
     def close(self) -> None:
-        """Release the database connections (and the chain connection when owned)."""
+        """Stop indexing, release the database connections (and the chain connection when owned)."""
+        self.stop_indexing()
         self.database.dispose()
         if self.owns_backend:
             self.backend.close()
+            if isinstance(self.store, IpfsStore):
+                self.store.close()
 
 
 __all__ = ["Services"]

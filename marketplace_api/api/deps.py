@@ -2,6 +2,9 @@
 
 ``SessionDep`` opens one database session per request (closed afterwards, rolled back unless the
 handler committed); ``ServicesDep`` is the app's :class:`~marketplace_api.services.Services`.
+``CurrentUser`` is the account signed in with the request's ``Authorization: Bearer`` token
+(Sign-In with Ethereum, :mod:`marketplace_api.auth`); a request without a valid session gets
+401. The OpenAPI publishes the scheme as ``session`` (HTTP bearer).
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ from collections.abc import Iterator
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from chain import DatasetRegistryClient, FedTaskClient
 from chain.market import ModelMarketClient
+from marketplace_api.auth import SignedInUser, SignInService, UnauthorizedError
+from marketplace_api.content import ContentService
 from marketplace_api.crud import Scope
 from marketplace_api.services import Services
 from storage import ContentStore
@@ -75,12 +81,61 @@ def get_scope(services: ServicesDep) -> Scope:
 
 ScopeDep = Annotated[Scope, Depends(get_scope)]
 
+
+def get_sign_in(services: ServicesDep) -> SignInService:
+    """Sign-In with Ethereum: nonces and sessions."""
+    return services.sign_in
+
+
+SignInDep = Annotated[SignInService, Depends(get_sign_in)]
+
+
+def get_content(services: ServicesDep) -> ContentService:
+    """Paid content: sealed uploads and keys granted to licensed buyers."""
+    return services.content
+
+
+ContentDep = Annotated[ContentService, Depends(get_content)]
+
+bearer = HTTPBearer(
+    scheme_name="session",
+    bearerFormat="opaque session token (fms_...)",
+    description="A session token from POST /auth/verify (Sign-In with Ethereum, EIP-4361).",
+    auto_error=False,
+)
+"""The security scheme: ``Authorization: Bearer <token>``."""
+
+
+def get_current_user(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    session: SessionDep,
+    sign_in: SignInDep,
+    scope: ScopeDep,
+) -> SignedInUser:
+    """The account the request's bearer token signs in.
+
+    Raises
+    ------
+    UnauthorizedError
+        No bearer token, or one unknown, expired or signed out (401).
+    """
+    if credentials is None:
+        raise UnauthorizedError("sign in first: Authorization: Bearer <token from /auth/verify>")
+    return sign_in.authenticate(session, credentials.credentials, deployment_id=scope.deployment_id)
+
+
+CurrentUser = Annotated[SignedInUser, Depends(get_current_user)]
+
 __all__ = [
+    "ContentDep",
+    "CurrentUser",
     "FedTaskDep",
     "MarketDep",
     "RegistryDep",
     "ScopeDep",
     "ServicesDep",
     "SessionDep",
+    "SignInDep",
     "StoreDep",
+    "bearer",
 ]

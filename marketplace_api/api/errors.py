@@ -13,6 +13,7 @@ request validation (pydantic)                     422, each field named (input n
 :class:`ChainRevertError`                         by error name (:data:`REVERTS`), else 409
 content store errors (:class:`StoreError`)        503: the store behind the API failed
 chain client errors (:class:`ChainError`)         503 when unreachable, else 502
+:class:`UnauthorizedError`                        401 with ``WWW-Authenticate: Bearer``
 :class:`ForbiddenError`                           403 (a refusal more precise than 409)
 any other fedmarket error, by family              :data:`FAMILY_STATUS`
 chain node unreachable (web3, requests)           503
@@ -53,6 +54,7 @@ from kernel.errors import (
     ServiceUnavailableError,
     family_of,
 )
+from marketplace_api.auth.errors import UnauthorizedError
 from marketplace_api.errors import FieldError, ForbiddenError
 from storage import StoreError
 
@@ -171,6 +173,12 @@ def _service_response(where: str, exc: StoreError | ChainError) -> JSONResponse:
 
 def _family_response(where: str, exc: FedmarketError) -> JSONResponse:
     """The answer to a project error, by its family (:data:`FAMILY_STATUS`)."""
+    if isinstance(exc, UnauthorizedError):
+        return JSONResponse(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            content={"detail": str(exc)},
+            headers={"WWW-Authenticate": 'Bearer realm="fedmarket"'},
+        )
     if isinstance(exc, ForbiddenError):
         return _detail(status.HTTP_403_FORBIDDEN, str(exc))
     family = family_of(type(exc))

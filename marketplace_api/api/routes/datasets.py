@@ -1,25 +1,34 @@
-"""``/datasets``: listings signed by their owners, relayed on-chain by the API, then indexed.
+"""``/datasets``: listings signed by their owners, relayed on-chain by the API, read from the index.
+
+The chain is the source of truth and the database its index: ``POST /datasets`` relays the
+owner's signed listing and answers ``202 Accepted`` with the transaction hash and the dataset id
+as soon as the receipt gives them (``Location: /datasets/{id}``); the listing appears in
+``GET /datasets`` once the indexer (:mod:`marketplace_api.indexer`) sees its ``DatasetListed``
+event, exactly once, like every listing made on-chain without the API. Only the indexer writes
+listing rows, and the API holds no database transaction while it talks to the chain.
 
 The server never trusts a client's hash: it rebuilds the metadata document from the fields
 received, computes its CID and keccak hash, and checks the owner's EIP-712 ``ListDataset``
 signature over them, the access mode, the price, the owner's registry nonce and the deadline
-(:meth:`~chain.registry.DatasetRegistryClient.verify_listing`) before paying gas to relay it.
-Uniqueness is per owner, as on-chain: another account's copy of the same metadata is its own
-listing and blocks nobody; the same owner listing the same document twice is a 409 naming the
-listing it already has. The index records the access mode and price signed at listing; a later
-``updateListing`` or delisting on-chain is not reflected in it.
+(:meth:`~chain.registry.DatasetRegistryClient.verify_listing`) before paying gas to relay it. Text
+the database could not store (NUL and other control characters, unpaired surrogates) is refused
+first, naming the field, so nothing is relayed that cannot be indexed. Uniqueness is per owner,
+as on-chain: the same owner listing the same document twice (a retry, or the same signed request
+relayed twice) is a 409 naming the listing it already has, which ``GET`` then shows. Access mode,
+price and activity follow the registry's events (``ListingUpdated``, ``DatasetDelisted``,
+``DatasetRelisted``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, status
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
-from chain import DatasetRegistryClient, ListingRequest, TxResult
+from chain import ChainRevertError, DatasetRegistryClient, ListingRequest, TxResult
 from chain.registry import DOMAIN_NAME, DOMAIN_VERSION, listing_types
 from kernel.errors import InvalidInputError
 from marketplace_api import crud
@@ -32,19 +41,23 @@ from marketplace_api.errors import (
     MalformedSignatureError,
     NotFoundError,
 )
+from marketplace_api.indexer import unstorable_text
 from marketplace_api.listing import MetadataDocument, metadata_document, recover_dataset_owner
 from marketplace_api.models import DatasetListing
 from marketplace_api.schemas import (
     INT64_MAX,
     AccessModeName,
     AddressStr,
+    ColumnSpec,
     DatasetCreate,
-    DatasetPage,
-    DatasetPublic,
+    Hash32Hex,
     SigningDomain,
     SigningParams,
     Tag,
+    UtcDatetime,
+    Wei,
 )
+from marketplace_api.services import Services
 from storage import ContentStore
 
 log = logging.getLogger(__name__)
@@ -54,20 +67,82 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
 SUGGESTED_VALIDITY_S = 3600
 """Suggested lifetime of a listing signature."""
 
+CATCH_UP_S = 10.0
+"""Longest wait for the index to show a listing a 409 names."""
+
 
 def chain_now(registry: DatasetRegistryClient) -> int:
     """The later of the wall clock and the latest block's timestamp (what a deadline must beat)."""
     return max(int(time.time()), registry.backend.latest_timestamp())
 
 
-def to_public(row: DatasetListing, scope: Scope) -> DatasetPublic:
-    """The API form of a stored listing."""
-    return DatasetPublic.model_validate(
+class DatasetListingPublic(BaseModel):
+    """A listing as the index holds it: the chain's facts and, when readable, its metadata document.
+
+    The document's fields (``name`` ... ``downloadable``) are null unless ``document_status`` is
+    ``ok``: the document under ``metadata_cid`` hashes to ``metadata_hash`` and names ``owner``.
+    """
+
+    model_config = ConfigDict(serialize_by_alias=True, populate_by_name=True)
+
+    id: int = Field(description="The on-chain dataset id (DatasetRegistry).")
+    chain_id: int
+    registry: AddressStr
+    owner: AddressStr
+    active: bool = Field(description="False once delisted on-chain (until relisted).")
+    access_mode: AccessModeName = Field(description="The access mode on-chain now.")
+    price_wei: Wei = Field(description="The price on-chain now.")
+    metadata_cid: str
+    metadata_hash: Hash32Hex
+    tx_hash: Hash32Hex = Field(description="The transaction that listed it.")
+    block: int
+    created_at: UtcDatetime = Field(description="The time of the block that listed it.")
+    sales: int = Field(description="Licences sold on-chain.")
+    document_status: Literal["ok", "missing", "invalid"]
+    document_error: str | None = None
+    name: str | None = None
+    description: str | None = None
+    columns: list[ColumnSpec] | None = Field(default=None, alias="schema")
+    row_count: int | None = None
+    statistics: dict[str, Any] | None = None
+    quality: dict[str, float] | None = None
+    license: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    downloadable: bool | None = None
+
+
+class DatasetListingPage(BaseModel):
+    """A page of listings, by dataset id."""
+
+    items: list[DatasetListingPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class DatasetRelayed(BaseModel):
+    """A listing relayed on-chain: it shows at ``location`` once indexed."""
+
+    id: int = Field(description="The on-chain dataset id, from the receipt.")
+    owner: AddressStr
+    tx_hash: Hash32Hex
+    block: int
+    metadata_cid: str
+    metadata_hash: Hash32Hex
+    status: Literal["relayed"] = "relayed"
+    location: str = Field(description="Where the listing shows once indexed.")
+
+
+def to_public(row: DatasetListing, scope: Scope) -> DatasetListingPublic:
+    """The API form of an indexed listing."""
+    return DatasetListingPublic.model_validate(
         {
-            **row.document,
+            **(row.document or {}),
             "id": row.dataset_id,
             "chain_id": scope.chain_id,
             "registry": scope.registry,
+            "owner": row.owner,
+            "active": row.active,
             "access_mode": row.access_mode,
             "price_wei": int(row.price_wei),
             "metadata_cid": row.metadata_cid,
@@ -75,6 +150,9 @@ def to_public(row: DatasetListing, scope: Scope) -> DatasetPublic:
             "tx_hash": row.tx_hash,
             "block": row.block,
             "created_at": row.created_at,
+            "sales": row.sales,
+            "document_status": row.document_status,
+            "document_error": row.document_error,
         }
     )
 
@@ -170,25 +248,29 @@ def nonce_faults(body: DatasetCreate, registry: DatasetRegistryClient) -> list[F
     ]
 
 
-def refuse_duplicate(
-    session: Session,
-    scope: Scope,
-    registry: DatasetRegistryClient,
-    owner: str,
-    doc: MetadataDocument,
-) -> None:
-    """Raise :class:`ConflictError` when ``owner`` already listed this metadata (on-chain or here).
+def text_faults(body: DatasetCreate) -> list[FieldError]:
+    """Text in the request that the index could not store, each fault naming its field."""
+    fields = body.model_dump(mode="json", by_alias=True)
+    return [FieldError(("body", *loc), why) for loc, why in unstorable_text(fields)]
 
-    Another owner's listing of the same hash does not count: uniqueness is per owner.
+
+def already_listed(
+    services: Services, registry: DatasetRegistryClient, owner: str, doc: MetadataDocument
+) -> ConflictError | None:
+    """The 409 of an owner listing the same metadata again, once the index shows the listing.
+
+    Another owner's listing of the same hash does not count: uniqueness is per owner. The
+    listing is on-chain: the index is brought up to the chain first (bounded), so that a ``GET``
+    of the id named finds it.
     """
     existing = registry.dataset_id_of(owner, bytes(doc.hash))
-    if existing:
-        raise ConflictError(f"{owner} already listed this metadata as dataset {existing}")
-    recorded = crud.dataset_by_owner_hash(session, scope, owner, doc.hash_hex)
-    if recorded is not None:
-        raise ConflictError(
-            f"{owner} already listed this metadata as dataset {recorded.dataset_id}"
-        )
+    if not existing:
+        return None
+    with services.database.session() as session:
+        indexed = crud.get_dataset(session, services.scope, existing) is not None
+    if not indexed and not services.catch_up(timeout=CATCH_UP_S):
+        log.warning("create_dataset: the index did not reach dataset %s in time", existing)
+    return ConflictError(f"{owner} already listed this metadata as dataset {existing}")
 
 
 def verify_before_relay(
@@ -208,73 +290,66 @@ def store_document(store: ContentStore, doc: MetadataDocument) -> None:
         raise CidMismatchError(f"create_dataset: store returned {stored}, expected {doc.cid}")
 
 
-def record_dataset(
-    session: Session,
-    scope: Scope,
-    body: DatasetCreate,
+def relay(
+    services: Services,
+    registry: DatasetRegistryClient,
+    request: ListingRequest,
+    signature: bytes,
     doc: MetadataDocument,
-    dataset_id: int,
-    tx: TxResult,
-) -> DatasetListing:
-    """Index a listing that is already on-chain (logged loudly when that fails)."""
+) -> tuple[int, TxResult]:
+    """Relay the signed listing; a relay the chain refuses because it happened already is a 409.
+
+    Two identical requests racing both pass the checks; the second one's simulation reverts (the
+    owner's nonce is spent, or the pair is listed): it is answered with the listing the first made.
+    """
     try:
-        row = crud.add_dataset(
-            session,
-            scope,
-            dataset_id=dataset_id,
-            owner=body.owner,
-            name=body.name,
-            metadata_cid=doc.cid,
-            metadata_hash=doc.hash_hex,
-            document=body.document_fields(),
-            tags=body.tags,
-            tx_hash=tx.tx_hash,
-            block=tx.block_number,
-            access_mode=body.access_mode,
-            price_wei=int(body.price_wei),
-        )
-        session.commit()
-    except Exception:
-        log.error(
-            "create_dataset: dataset %s is on-chain (tx %s) but could not be recorded",
-            dataset_id,
-            tx.tx_hash,
-        )
+        return registry.list_dataset_for(request, signature)
+    except ChainRevertError:
+        conflict = already_listed(services, registry, request.owner, doc)
+        if conflict is not None:
+            raise conflict from None
         raise
-    return row
 
 
 @router.post(
     "",
-    response_model=DatasetPublic,
-    status_code=status.HTTP_201_CREATED,
+    response_model=DatasetRelayed,
+    status_code=status.HTTP_202_ACCEPTED,
     responses={
-        409: {"description": "The owner already listed this metadata."},
-        422: {"description": "Invalid metadata, access mode, price, signature, nonce or deadline."},
+        409: {"description": "The owner already listed this metadata (the detail names its id)."},
+        422: {
+            "description": "Invalid metadata, unstorable text, access mode, price, signature, "
+            "nonce or deadline."
+        },
     },
 )
 def create_dataset(
     body: DatasetCreate,
-    session: SessionDep,
+    response: Response,
     registry: RegistryDep,
     store: StoreDep,
     services: ServicesDep,
-    scope: ScopeDep,
 ) -> Any:
-    """List a dataset on-chain for its owner, relaying the owner's EIP-712 signature."""
+    """Relay a listing signed by its owner; it shows at ``Location`` once indexed."""
+    faults = text_faults(body)
+    if faults:
+        raise FieldError.many(faults)
     doc = metadata_document(body)
     nonce = registry.nonce(body.owner) if body.nonce is None else body.nonce
     request = listing_request(body, doc, nonce)
+    conflict = already_listed(services, registry, body.owner, doc)
+    if conflict is not None:
+        raise conflict
     faults = document_faults(body) + signature_faults(body, registry, request)
     if faults:
         raise FieldError.many(faults)
-    refuse_duplicate(session, scope, registry, body.owner, doc)
     signature = bytes.fromhex(body.signature[2:])
     verify_before_relay(registry, request, signature)
     store_document(store, doc)
-    dataset_id, tx = registry.list_dataset_for(request, signature)
+    dataset_id, tx = relay(services, registry, request, signature, doc)
+    services.wake_indexer()
     log.info(
-        "create_dataset: dataset %s (%s, %s wei) listed for %s by relayer %s (tx %s, block %s)",
+        "create_dataset: dataset %s (%s, %s wei) relayed for %s by %s (tx %s, block %s)",
         dataset_id,
         body.access_mode,
         body.price_wei,
@@ -283,40 +358,59 @@ def create_dataset(
         tx.tx_hash,
         tx.block_number,
     )
-    row = record_dataset(session, scope, body, doc, dataset_id, tx)
-    return to_public(row, scope)
+    location = f"/datasets/{dataset_id}"
+    response.headers["Location"] = location
+    return DatasetRelayed(
+        id=dataset_id,
+        owner=body.owner,
+        tx_hash=tx.tx_hash,
+        block=tx.block_number,
+        metadata_cid=doc.cid,
+        metadata_hash=doc.hash_hex,
+        location=location,
+    )
 
 
-@router.get("", response_model=DatasetPage)
+@router.get("", response_model=DatasetListingPage)
 def read_datasets(
     session: SessionDep,
     scope: ScopeDep,
     owner: Annotated[AddressStr | None, Query()] = None,
     tag: Annotated[Tag | None, Query()] = None,
     access_mode: Annotated[AccessModeName | None, Query()] = None,
+    listing_status: Annotated[
+        Literal["active", "delisted", "all"],
+        Query(alias="status", description="active (default), delisted, or all"),
+    ] = "active",
+    document: Annotated[
+        Literal["ok", "missing", "invalid"] | None,
+        Query(description="Only listings whose metadata document has this status."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Any:
-    """Listings, oldest first, optionally one owner's, one tag's or one access mode's."""
+    """Listings by id, active ones by default; optionally one owner's, tag's or access mode's."""
     rows, total = crud.list_datasets(
         session,
         scope,
         owner=owner,
         tag=tag,
         access_mode=access_mode,
+        active={"active": True, "delisted": False, "all": None}[listing_status],
+        document_status=document,
         limit=limit,
         offset=offset,
     )
-    return DatasetPage(
+    return DatasetListingPage(
         items=[to_public(r, scope) for r in rows], total=total, limit=limit, offset=offset
     )
 
 
-@router.get("/{dataset_id}", response_model=DatasetPublic, responses={404: {}})
+@router.get("/{dataset_id}", response_model=DatasetListingPublic, responses={404: {}})
 def read_dataset(
     dataset_id: Annotated[int, Path(ge=1, le=INT64_MAX)], session: SessionDep, scope: ScopeDep
 ) -> Any:
-    """One listing by its on-chain id."""
+    """One listing by its on-chain id (delisted ones too: see ``active``)."""
     row = crud.get_dataset(session, scope, dataset_id)
     if row is None:
         raise NotFoundError(f"dataset {dataset_id} is not listed")

@@ -9,7 +9,10 @@ lists its model, the signer is that listing's lister, the card CID is the listin
 bytes hash to the listing's card hash, and the card describes the task's final model as FedTask
 recorded it. Contributors and their shares (basis points summing to 10,000) are FedTask's
 (``shares``), which the market pays by. Price, activity and proceeds are read from the market
-whenever a listing is shown (the lister may change them on-chain).
+whenever a listing is shown (the lister may change them on-chain); ``GET /models/{id}`` also
+shows each contributor's proceeds (entitled, claimed, claimable) and whether the sealed model can
+be downloaded by its buyers (``/models/{id}/content``). The model card is pinned in the content
+store once the listing is recorded.
 """
 
 from __future__ import annotations
@@ -24,9 +27,17 @@ from pydantic import ValidationError
 from chain import FedTaskClient
 from chain.fed_task import TaskCompletedEvent
 from chain.market import ModelListing as MarketListing
-from chain.market import ModelMarketClient
+from chain.market import ModelMarketClient, contributor_entitlement
 from marketplace_api import crud
-from marketplace_api.api.deps import FedTaskDep, MarketDep, ScopeDep, SessionDep, StoreDep
+from marketplace_api.api.deps import (
+    ContentDep,
+    FedTaskDep,
+    MarketDep,
+    ScopeDep,
+    SessionDep,
+    StoreDep,
+)
+from marketplace_api.content import ModelDetail, ProceedsPublic
 from marketplace_api.crud import Scope
 from marketplace_api.errors import (
     ConflictError,
@@ -259,6 +270,7 @@ def create_model(
         )
     card = read_card(store, body.card_cid, listing.card_hash)
     check_card(card, body.task_id, final)
+    store.pin(body.card_cid)
     contributors = contributors_of(fed_task, body.task_id)
     model = crud.NewModel(
         model_id=listing.model_id,
@@ -306,15 +318,37 @@ def read_models(
     )
 
 
-@router.get("/{model_id}", response_model=ModelPublic, responses={404: {}})
+def proceeds_of(
+    market: ModelMarketClient, listing: MarketListing, row: ModelListing
+) -> list[ProceedsPublic]:
+    """Each contributor's proceeds of ``listing``, as the market keeps them now."""
+    return [
+        ProceedsPublic(
+            address=c.address,
+            share_bps=c.share_bps,
+            entitled_wei=contributor_entitlement(listing.proceeds, c.share_bps),
+            claimed_wei=market.claimed_proceeds(listing.model_id, c.address),
+            claimable_wei=market.claimable_proceeds(listing.model_id, c.address),
+        )
+        for c in row.contributors
+    ]
+
+
+@router.get("/{model_id}", response_model=ModelDetail, responses={404: {}})
 def read_model(
     model_id: Annotated[int, Path(ge=1, le=INT64_MAX)],
     session: SessionDep,
     scope: ScopeDep,
     market: MarketDep,
+    content: ContentDep,
 ) -> Any:
-    """One model listing, by its ModelMarket id."""
+    """One model listing, by its ModelMarket id, with its contributors' sale proceeds."""
     row = crud.get_model(session, scope, model_id)
     if row is None:
         raise NotFoundError(f"model {model_id} is not listed")
-    return _public(row, scope, market)
+    listing = market.model(row.model_id or 0)
+    return ModelDetail(
+        **to_public(row, scope, listing).model_dump(),
+        proceeds=proceeds_of(market, listing, row),
+        content=content.summary(session, scope, "model", model_id),
+    )

@@ -76,7 +76,9 @@ def _create_chain_events() -> None:
         sa.Column("args", sa.JSON(), nullable=False),
         sa.Column("extra", sa.JSON(), nullable=True),
         _deployment_fk("chain_events"),
-        sa.PrimaryKeyConstraint("deployment_id", "block", "log_index", name=op.f("pk_chain_events")),
+        sa.PrimaryKeyConstraint(
+            "deployment_id", "block", "log_index", name=op.f("pk_chain_events")
+        ),
         sa.UniqueConstraint(
             "deployment_id",
             "tx_hash",

@@ -1,4 +1,8 @@
-"""``/datasets`` over an in-process chain, on SQLite and PostgreSQL (each test rolled back)."""
+"""``/datasets`` over an in-process chain, on SQLite and PostgreSQL (each test rolled back).
+
+``POST`` relays and answers 202 with the dataset id; the listing shows in ``GET`` once indexed
+(the ``api`` client has the index catch up before each ``GET``).
+"""
 
 from __future__ import annotations
 
@@ -51,6 +55,23 @@ def signed_body(
     return {**body, "nonce": nonce} if send_nonce else body
 
 
+def relayed(api: TestClient, body: dict[str, Any]) -> dict[str, Any]:
+    """POST a listing, check the 202, and return the listing as indexed."""
+    response = api.post("/datasets", json=body)
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    assert response.headers["location"] == answer["location"] == f"/datasets/{answer['id']}"
+    listed = api.get(answer["location"])
+    assert listed.status_code == 200, listed.text
+    got: dict[str, Any] = listed.json()
+    assert (got["id"], got["tx_hash"], got["block"]) == (
+        answer["id"],
+        answer["tx_hash"],
+        answer["block"],
+    )
+    return got
+
+
 def relayer_balance(world: ChainWorld) -> int:
     return int(world.backend.w3.eth.get_balance(world.relayer.address))
 
@@ -64,9 +85,7 @@ def test_signed_listing_is_recorded_on_chain_for_the_owner(
 ) -> None:
     owner = world.funded()
     meta = dataset_metadata(owner.address)
-    response = api.post("/datasets", json=signed_body(api, owner, meta))
-    assert response.status_code == 201, response.text
-    listed = response.json()
+    listed = relayed(api, signed_body(api, owner, meta))
 
     expected = canonical_json(DatasetBase.model_validate(meta).document_fields())
     assert listed["metadata_cid"] == compute_cid(expected)
@@ -90,7 +109,9 @@ def test_signed_listing_is_recorded_on_chain_for_the_owner(
     assert listed["tx_hash"].startswith("0x") and len(listed["tx_hash"]) == 66
     assert listed["block"] >= 1
     assert listed["created_at"].endswith(("Z", "+00:00"))
-    assert api.get(f"/datasets/{listed['id']}").json() == listed
+    assert (listed["active"], listed["sales"], listed["document_status"]) == (True, 0, "ok")
+    assert listed["document_error"] is None
+    assert api.get("/datasets", params={"owner": owner.address}).json()["items"] == [listed]
 
 
 def test_listing_signed_by_another_key_is_refused(api: TestClient, world: ChainWorld) -> None:
@@ -141,15 +162,17 @@ def test_wrong_signature_and_expired_deadline_are_reported_together(
 def test_duplicate_listing_conflicts(api: TestClient, world: ChainWorld) -> None:
     owner = world.funded()
     meta = dataset_metadata(owner.address)
-    first = api.post("/datasets", json=signed_body(api, owner, meta))
-    assert first.status_code == 201
+    body = signed_body(api, owner, meta)
+    first = relayed(api, body)
     spent = relayer_balance(world)
-    again = api.post("/datasets", json=signed_body(api, owner, meta))
-    assert again.status_code == 409
-    assert again.json()["detail"] == (
-        f"{owner.address} already listed this metadata as dataset {first.json()['id']}"
-    )
+    for retry in (body, signed_body(api, owner, meta)):  # the same request, and a fresh one
+        again = api.post("/datasets", json=retry)
+        assert again.status_code == 409
+        assert again.json()["detail"] == (
+            f"{owner.address} already listed this metadata as dataset {first['id']}"
+        )
     assert relayer_balance(world) == spent  # refused before relaying
+    assert api.get(f"/datasets/{first['id']}").json() == first
 
 
 def test_downloadable_listing_records_mode_and_price(api: TestClient, world: ChainWorld) -> None:
@@ -157,13 +180,10 @@ def test_downloadable_listing_records_mode_and_price(api: TestClient, world: Cha
     price = 3 * 10**18 + 7
     meta = dataset_metadata(owner.address, downloadable=True)
     body = signed_body(api, owner, meta, access_mode="downloadable", price=price)
-    response = api.post("/datasets", json=body)
-    assert response.status_code == 201, response.text
-    listed = response.json()
+    listed = relayed(api, body)
     assert (listed["access_mode"], listed["price_wei"]) == ("downloadable", str(price))
     on_chain = world.registry().listing(listed["id"])
     assert (on_chain.access_mode, on_chain.price) == (AccessMode.DOWNLOADABLE, price)
-    assert api.get(f"/datasets/{listed['id']}").json() == listed
 
 
 @pytest.mark.parametrize(
@@ -220,17 +240,23 @@ def test_a_squatters_copy_does_not_block_the_owner(api: TestClient, world: Chain
     squatted, _ = world.registry(squatter).list_dataset(bytes(doc.hash), str(doc.cid))
     assert world.registry().dataset_id_of(squatter.address, bytes(doc.hash)) == squatted
 
-    response = api.post("/datasets", json=body)
-    assert response.status_code == 201, response.text
-    listed = response.json()
+    listed = relayed(api, body)
     assert listed["id"] != squatted and listed["owner"] == owner.address
     assert world.registry().dataset_id_of(owner.address, bytes(doc.hash)) == listed["id"]
     assert world.registry().listing(listed["id"]).owner == owner.address
-    # the squatter's copy went straight to the chain: the index shows the owner's listing only
     assert [
         d["id"] for d in api.get("/datasets", params={"owner": owner.address}).json()["items"]
     ] == [listed["id"]]
-    assert api.get("/datasets", params={"owner": squatter.address}).json()["total"] == 0
+    # the squatter's copy went straight to the chain: indexed under the squatter, its document
+    # (another owner's) not shown as the squatter's
+    copy = api.get(f"/datasets/{squatted}").json()
+    assert (copy["owner"], copy["document_status"], copy["name"]) == (
+        squatter.address,
+        "invalid",
+        None,
+    )
+    assert f"names the owner {owner.address}" in copy["document_error"]
+    assert api.get("/datasets", params={"owner": squatter.address}).json()["total"] == 1
 
 
 def test_a_cancelled_nonce_is_refused_before_relaying(api: TestClient, world: ChainWorld) -> None:
@@ -258,8 +284,7 @@ def test_a_cancelled_nonce_is_refused_before_relaying(api: TestClient, world: Ch
     doc = metadata_document(DatasetBase.model_validate(meta))
     assert world.registry().dataset_id_of(owner.address, bytes(doc.hash)) == 0
     # a new signature over the current nonce lists it
-    fresh = api.post("/datasets", json=signed_body(api, owner, meta, send_nonce=True))
-    assert fresh.status_code == 201, fresh.text
+    relayed(api, signed_body(api, owner, meta, send_nonce=True))
 
 
 def test_a_nonce_not_reached_is_refused(api: TestClient, world: ChainWorld) -> None:
@@ -308,9 +333,8 @@ def test_bad_owner_address_is_refused(api: TestClient, owner: str) -> None:
 def test_lower_case_owner_is_checksummed_before_hashing(api: TestClient, world: ChainWorld) -> None:
     owner = world.funded()
     body = signed_body(api, owner, dataset_metadata(owner.address))
-    response = api.post("/datasets", json={**body, "owner": owner.address.lower()})
-    assert response.status_code == 201, response.text
-    assert response.json()["owner"] == owner.address
+    listed = relayed(api, {**body, "owner": owner.address.lower()})
+    assert listed["owner"] == owner.address
 
 
 @pytest.mark.parametrize(
@@ -379,7 +403,8 @@ def test_invalid_metadata_names_the_field(
     assert loc in locs(response)
 
 
-def test_read_filters_and_pages(api: TestClient, world: ChainWorld) -> None:
+def test_read_filters_and_pages(solo_api: TestClient, solo_world: ChainWorld) -> None:
+    api, world = solo_api, solo_world  # everything listed on this chain is this test's
     alice, bob = world.funded(), world.funded()
     ids = []
     for owner, tags in ((alice, ["medical"]), (bob, ["medical", "credit"]), (alice, ["credit"])):
@@ -387,9 +412,7 @@ def test_read_filters_and_pages(api: TestClient, world: ChainWorld) -> None:
         meta = dataset_metadata(owner.address, tags=tags, downloadable=paid)
         mode = "downloadable" if paid else "federated_only"
         body = signed_body(api, owner, meta, access_mode=mode, price=10**20 if paid else 0)
-        response = api.post("/datasets", json=body)
-        assert response.status_code == 201, response.text
-        ids.append(response.json()["id"])
+        ids.append(relayed(api, body)["id"])
 
     everything = api.get("/datasets").json()
     assert [d["id"] for d in everything["items"]] == ids
