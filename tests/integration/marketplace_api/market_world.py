@@ -287,18 +287,21 @@ def finalize_round(
     updates: list[dict[str, Any]],
     last: bool,
     evidence: str = "honest",
+    model: bytes | None = None,
 ) -> dict[str, Any]:
     """Travel past the reveal deadline and finalise with the rewards of ``scores``.
 
     ``evidence`` is ``honest`` (the published amounts are the tree's), ``tampered`` (the
-    document claims other amounts than the root pays) or ``missing`` (never stored).
+    document claims other amounts than the root pays) or ``missing`` (never stored); ``model``
+    is the new model's bytes (a small random one when ``None``).
     """
     coordinator = world.fed_task(task.coordinator)
     world.travel(coordinator.round(task.task_id, number).reveal_deadline)
     cap = int(coordinator.round_cap(task.task_id, number))
     amounts = split_proportional(cap if any(scores) else 0, list(scores))
     tree = RewardTree.build(task.task_id, number, dict(zip(task.addresses, amounts, strict=True)))
-    model = b"model after round %d " % number + os.urandom(8)
+    if model is None:
+        model = b"model after round %d " % number + os.urandom(8)
     new = (str(world.store.put(model)), content_hash(model))
     published = list(amounts)
     if evidence == "tampered":  # the document gives the first participant one wei more
@@ -352,6 +355,7 @@ def drive_task(
     evidence: Sequence[str] | None = None,
     final: bool = True,
     with_card: bool = True,
+    final_model: bytes | None = None,
 ) -> DrivenTask:
     """Create a task and run ``len(scores)`` rounds of it.
 
@@ -378,6 +382,8 @@ def drive_task(
         When the task completes, travel past the last window so that it is final.
     with_card : bool, default True
         Store a model card of the final model when the task completes.
+    final_model : bytes or None, default None
+        The last round's model bytes (a small random one when ``None``).
     """
     rounds_total = total_rounds or len(scores)
     task = start_task(world, n_participants=n_participants, pool=pool, total_rounds=rounds_total)
@@ -396,6 +402,7 @@ def drive_task(
                 updates=updates,
                 last=number == rounds_total,
                 evidence=evidence[index] if evidence else "honest",
+                model=final_model if number == rounds_total else None,
             )
         )
     for who, number in claims:
