@@ -19,7 +19,10 @@ from fastapi import FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from marketplace_api.api import errors
+from kernel.runtime import pin_recursion_limit
+from marketplace_api.api import docs, errors, metrics, responses
+from marketplace_api.api.guard import JsonGuard
+from marketplace_api.api.methods import AllowedMethods
 from marketplace_api.api.routes import (
     auth,
     content,
@@ -138,6 +141,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     ChainConnectionError
         When the configured chain node cannot be reached.
     """
+    pin_recursion_limit()  # web3 is imported by now, and with it py_ecc, which raises it
     owned = services is None
     if services is None:
         settings = settings or Settings.from_env()
@@ -165,6 +169,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         "and trained models with their contributors' shares.",
         version="0.2.0",
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by docs.install
+        redoc_url=None,
     )
     app.state.services = services
     errors.install(app)
@@ -178,11 +184,16 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         content.router,
     ):
         app.include_router(router)
+    docs.install(app)
+    responses.install(app)
+    # inside the size limit (added last, so outermost), which bounds the bodies the guard reads
+    app.add_middleware(JsonGuard)
+    app.add_middleware(AllowedMethods, routes=app.router.routes)  # inside CORS: preflights pass
     if settings is not None and settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["content-type", "authorization"],
         )
     max_body = settings.max_body_bytes if settings is not None else DEFAULT_MAX_BODY_BYTES
@@ -190,6 +201,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.add_middleware(
         BodySizeLimit, max_bytes=max_body, uploads=CONTENT_UPLOADS, max_upload_bytes=max_upload
     )
+    metrics.install(app, services)  # outermost: every answer is counted
     return app
 
 
