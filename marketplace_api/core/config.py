@@ -24,6 +24,10 @@
                                    (**required** in production; never logged)
 ``FEDMARKET_API_SESSION_TTL``      seconds a sign-in session lasts (default 3600)
 ``FEDMARKET_API_NONCE_TTL``        seconds a sign-in nonce stays usable (default 300)
+``FEDMARKET_API_RELAY_*``,         relayer economics: rate limits per address and per client IP,
+``..._SIGN_IN_IP_*``,              the per-owner gas budget, the relayer's balance floor, the
+``..._RELAYER_*``,                 proxies whose ``X-Forwarded-For`` is believed; the table is in
+``..._TRUSTED_PROXIES``            :mod:`marketplace_api.relay.policy`
 =================================  ================================================================
 
 Outside development the well-known development keys (anvil/Hardhat's mnemonic, eth-tester's
@@ -34,6 +38,7 @@ value given.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -135,6 +140,29 @@ class Settings(BaseSettings):
         Seconds a sign-in session lasts (60 to 7 days).
     nonce_ttl : int, default 300
         Seconds a sign-in nonce stays usable (30 to 3600).
+    relay_address_per_minute, relay_address_burst : float, int, default 6.0, 3
+        Relayed writes a signer address may make a minute, and back to back.
+    relay_ip_per_minute, relay_ip_burst : float, int, default 12.0, 6
+        Relayed writes a client (IP, IPv6 /64) may make a minute, and back to back.
+    sign_in_ip_per_minute, sign_in_ip_burst : float, int, default 30.0, 10
+        Sign-in nonces a client may ask for a minute, and back to back.
+    relay_gas_window : int, default 86400
+        Seconds of the per-owner gas budget's rolling window.
+    relay_fresh_gas, relay_established_gas : int, default 400000, 2000000
+        Gas the relayer spends per window for an owner without, and with, listings on record.
+    relay_established_age : int, default 86400
+        Seconds a listing must be on-chain to make its owner established.
+    relay_gas_estimate : int, default 200000
+        Gas a relayed listing is assumed to need before it is sent.
+    relayer_balance_floor_wei : int, default 10**16
+        Below this relayer balance nothing is relayed (503) and /health is degraded.
+    relayer_balance_refresh : float, default 15.0
+        Seconds a reading of the relayer's balance stays fresh.
+    relayer_low_retry_after : int, default 300
+        ``Retry-After`` of the 503 answered while the balance is low.
+    trusted_proxies : list of str, default []
+        Addresses or CIDR networks of reverse proxies whose ``X-Forwarded-For`` is believed;
+        comma-separated in the environment. Empty: the socket peer is the client.
     """
 
     model_config = SettingsConfigDict(
@@ -159,6 +187,21 @@ class Settings(BaseSettings):
     content_master_key: SecretStr | None = None
     session_ttl: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     nonce_ttl: int = Field(default=300, ge=30, le=3600)
+    relay_address_per_minute: float = Field(default=6.0, gt=0, le=1e6)
+    relay_address_burst: int = Field(default=3, ge=1, le=10**6)
+    relay_ip_per_minute: float = Field(default=12.0, gt=0, le=1e6)
+    relay_ip_burst: int = Field(default=6, ge=1, le=10**6)
+    sign_in_ip_per_minute: float = Field(default=30.0, gt=0, le=1e6)
+    sign_in_ip_burst: int = Field(default=10, ge=1, le=10**6)
+    relay_gas_window: int = Field(default=86_400, ge=1, le=365 * 86_400)
+    relay_fresh_gas: int = Field(default=400_000, ge=21_000, le=10**15)
+    relay_established_gas: int = Field(default=2_000_000, ge=21_000, le=10**15)
+    relay_established_age: int = Field(default=86_400, ge=0, le=365 * 86_400)
+    relay_gas_estimate: int = Field(default=200_000, ge=21_000, le=30_000_000)
+    relayer_balance_floor_wei: int = Field(default=10**16, ge=0, le=10**30)
+    relayer_balance_refresh: float = Field(default=15.0, gt=0, le=3600)
+    relayer_low_retry_after: int = Field(default=300, ge=1, le=86_400)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Self:
@@ -225,11 +268,21 @@ class Settings(BaseSettings):
             raise ConfigurationError("has an invalid port") from None
         return f"{parts.scheme}://{parts.hostname}{port}"
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigurationError("entries must be IP addresses or CIDR networks") from None
         return value
 
     @field_validator("database_url")
@@ -305,6 +358,8 @@ class Settings(BaseSettings):
             "content_master_key": "set" if self.content_master_key is not None else "development",
             "session_ttl": self.session_ttl,
             "nonce_ttl": self.nonce_ttl,
+            "trusted_proxies": list(self.trusted_proxies),
+            "relayer_balance_floor_wei": self.relayer_balance_floor_wei,
         }
 
 
