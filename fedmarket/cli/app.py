@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from fedmarket.cli import chain, court, data, demo, market, roles, serve, task, vfl
+from fedmarket.cli import chain, court, data, demo, index, market, roles, serve, task, vfl
 from fedmarket.cli._common import setup_logging
 
 app = typer.Typer(
@@ -45,3 +45,4 @@ app.add_typer(court.court_app, name="court")
 app.command()(market.buy)
 app.command()(market.proceeds)
 app.command()(serve.serve)
+app.command()(index.index)

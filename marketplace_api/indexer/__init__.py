@@ -11,9 +11,10 @@ reorg replaced. The API runs it in a background thread; ``fedmarket index`` runs
 Public surface::
 
     Indexer(database=, backend=, deployment=, deployment_id=, store=, options=)
-        .sync(to_block=None) -> SyncReport       # index up to the head (less confirmations)
+        .sync(to_block=None, stop=None) -> SyncReport   # up to the head (less confirmations)
         .refresh_missing(limit) -> int           # fetch documents missing before
     IndexerOptions, SyncReport
+    open_index(database=, backend=, deployment=, store=, options=) -> Indexer  # schema at head
     IndexerThread(indexer), follow(indexer, stop), catch_up(indexer, thread, timeout)
     TaskSnapshot, RoundRecord, ...               # what a task's row holds (``detail``)
     unstorable_text(value) -> [(loc, why)]       # text the database cannot store
@@ -44,7 +45,7 @@ from marketplace_api.indexer.errors import (
     UndecodableLogError,
 )
 from marketplace_api.indexer.indexer import Indexer, IndexerOptions, SyncReport, retry_transient
-from marketplace_api.indexer.runner import IndexerThread, catch_up, follow
+from marketplace_api.indexer.runner import IndexerThread, catch_up, follow, open_index
 
 __all__ = [
     "Allocation",
@@ -69,6 +70,7 @@ __all__ = [
     "fetch_evidence",
     "fetch_metadata",
     "follow",
+    "open_index",
     "printable",
     "retry_transient",
     "unstorable_text",

@@ -95,7 +95,8 @@ class SyncReport:
     Attributes
     ----------
     start_block, end_block : int
-        The first block read and the cursor at the end.
+        The first block read (after a rollback: the first block read again) and the cursor at
+        the end.
     events : int
         Events stored (events already stored are not counted).
     ranges : int
@@ -193,13 +194,18 @@ class Indexer:
         """The last block this process knows to be indexed (-1 before the first sync)."""
         return self._indexed_block
 
-    def sync(self, to_block: int | None = None) -> SyncReport:
+    def sync(
+        self, to_block: int | None = None, *, stop: threading.Event | None = None
+    ) -> SyncReport:
         """Index every block up to ``to_block`` (the head less the confirmations when ``None``).
 
         Parameters
         ----------
         to_block : int or None, default None
             Stop there (never beyond the head less the confirmations).
+        stop : threading.Event or None, default None
+            When set, return after the range being written (its transaction is committed
+            first: a stopped sync leaves the index at a range's end, as a finished one does).
 
         Raises
         ------
@@ -214,7 +220,8 @@ class Indexer:
             while True:
                 cursor, rolled = self._unwind_reorg(cursor)
                 report.rollbacks += rolled
-                if cursor[0] >= target:
+                report.start_block = min(report.start_block, cursor[0] + 1)
+                if cursor[0] >= target or (stop is not None and stop.is_set()):
                     break
                 end = min(cursor[0] + self.options.batch_blocks, target)
                 chunk = self._read_range(cursor, end)

@@ -4,7 +4,7 @@ The API runs an :class:`IndexerThread` from its start-up to its shutdown: it pol
 ``poll_interval`` seconds (sooner when woken: a relayed listing wakes it), never dies of an error
 (a chain node or a database that is down is retried after a pause), and now and then fetches
 again the documents that were missing. ``fedmarket index --follow`` runs the same loop in the
-foreground (:func:`follow`).
+foreground (:func:`follow`), after :func:`open_index` readied the database.
 """
 
 from __future__ import annotations
@@ -14,11 +14,67 @@ import threading
 import time
 from collections.abc import Callable
 
-from marketplace_api.indexer.indexer import Indexer, SyncReport, retry_transient
+from sqlalchemy.exc import IntegrityError
+
+from chain import ChainBackend, Deployment
+from marketplace_api.core.db import Database
+from marketplace_api.crud import DeploymentIdentity, ensure_deployment
+from marketplace_api.indexer.indexer import Indexer, IndexerOptions, SyncReport, retry_transient
+from storage import ContentStore
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 30.0
+
+
+def open_index(
+    *,
+    database: Database,
+    backend: ChainBackend,
+    deployment: Deployment,
+    store: ContentStore,
+    options: IndexerOptions | None = None,
+) -> Indexer:
+    """Ready ``database`` for indexing ``deployment`` and return its indexer.
+
+    The schema is brought to head and the deployment registered (as the API's start-up does), so
+    ``fedmarket index`` can run against a fresh database, before or beside the API.
+
+    Parameters
+    ----------
+    database : Database
+        The index.
+    backend : ChainBackend
+        The chain.
+    deployment : Deployment
+        The contracts (checked against the chain by the caller).
+    store : ContentStore
+        Where the metadata and evidence documents are read.
+    options : IndexerOptions or None, default None
+        Batch size, confirmations, poll interval.
+    """
+    database.migrate()
+    block = backend.w3.eth.get_block(deployment.block)
+    identity = DeploymentIdentity.of(deployment, bytes(block["hash"]))
+
+    def register() -> int:
+        with database.session() as session:
+            scope = ensure_deployment(session, identity)
+            session.commit()
+        return scope.deployment_id
+
+    try:
+        deployment_id = register()
+    except IntegrityError:  # the API registered it at the same moment
+        deployment_id = register()
+    return Indexer(
+        database=database,
+        backend=backend,
+        deployment=deployment,
+        deployment_id=deployment_id,
+        store=store,
+        options=options,
+    )
 
 
 def follow(
@@ -48,7 +104,7 @@ def follow(
     last_refresh = time.monotonic()
     while not stop.is_set():
         try:
-            report = retry_transient(indexer.sync)
+            report = retry_transient(lambda: indexer.sync(stop=stop))
             if on_sync is not None:
                 on_sync(report)
             if time.monotonic() - last_refresh >= options.retry_missing_every:
@@ -150,4 +206,4 @@ def catch_up(indexer: Indexer, thread: IndexerThread | None, timeout: float) -> 
     return True
 
 
-__all__ = ["MAX_BACKOFF_S", "IndexerThread", "catch_up", "follow"]
+__all__ = ["MAX_BACKOFF_S", "IndexerThread", "catch_up", "follow", "open_index"]
