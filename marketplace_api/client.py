@@ -217,6 +217,32 @@ class MarketplaceClient:
             time.sleep(pause)
             pause = min(pause * 2, 0.5)
 
+    def wait_indexed(self, block: int, *, timeout: float = 30.0) -> int:
+        """Wait until the API's index has reached ``block`` (``GET /health``); its block.
+
+        Use it after acting on-chain directly, before reading what the action changed.
+
+        Raises
+        ------
+        MarketplaceApiError
+            408 when the index is still behind ``block`` after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        pause = 0.02
+        while True:
+            try:
+                indexed = self.health()["index"]["block"]
+            except MarketplaceApiError as exc:  # a degraded API answers 503 with the same body
+                if exc.status != 503 or time.monotonic() >= deadline:
+                    raise
+                indexed = None
+            if indexed is not None and int(indexed) >= block:
+                return int(indexed)
+            if time.monotonic() >= deadline:
+                raise MarketplaceApiError(408, f"the index is at {indexed}, not yet at {block}")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
     def datasets(self, **filters: Any) -> list[dict[str, Any]]:
         """``GET /datasets``: the listings matching ``filters`` (owner, tag, access_mode, ...)."""
         page: dict[str, Any] = self._get("/datasets", filters)

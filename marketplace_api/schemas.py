@@ -549,12 +549,23 @@ class ChainHealth(BaseModel):
     error: str | None = None
 
 
+class IndexHealth(BaseModel):
+    """How far the chain index goes: every block up to ``block`` is indexed."""
+
+    block: int | None = Field(description="The last indexed block (null before the first run).")
+    block_hash: Hash32Hex | None = None
+    lag_blocks: int | None = Field(
+        default=None, description="Blocks the chain is ahead of the index (null if unknown)."
+    )
+
+
 class Health(BaseModel):
     """Liveness of the API and its dependencies, and the contracts it talks to."""
 
     status: Literal["ok", "degraded"]
     chain: ChainHealth
     database: Literal["ok", "unavailable"]
+    index: IndexHealth = Field(default_factory=lambda: IndexHealth(block=None))
     contracts: dict[str, AddressStr] = Field(
         description="token, registry, fed_task, court and market addresses of the deployment."
     )
@@ -577,6 +588,7 @@ __all__ = [
     "EvidenceStatus",
     "Hash32Hex",
     "Health",
+    "IndexHealth",
     "ModelBase",
     "ModelCard",
     "ModelCreate",

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import urlsplit
 
+from eth_keys.exceptions import BadSignature
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -350,6 +351,8 @@ class SignInService:
         except VerificationError as exc:
             reason = _REASONS.get(type(exc).__name__, "the message does not verify")
             raise SignInRefusedError(f"sign-in refused: {reason}") from None
+        except (BadSignature, ValueError):  # no key recovers from it (e.g. r = s = 0)
+            raise FieldError(("body", "signature"), "not a valid signature") from None
         try:
             signed = bytes.fromhex(signature.removeprefix("0x"))
             return recover_public_key(text, signed, expected_address=message.address)

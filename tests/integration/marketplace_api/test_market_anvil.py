@@ -47,6 +47,7 @@ def test_listing_and_task_over_json_rpc(anvil_url: str, tmp_path: Path) -> None:
 
         # the v2 task on a node: anvil travels past every deadline
         task = drive_task(world, scores=[[2, 1], [1, 1]], n_participants=2, claims=[(0, 1)])
+        api.wait_indexed(world.backend.w3.eth.block_number)  # the task lives on-chain
         view = api.task(task.task_id)
         assert (view["status"], view["final"]) == ("completed", True)
         assert [r["budget_wei"] for r in view["rounds"]] == [str(r["budget"]) for r in task.rounds]
@@ -55,6 +56,7 @@ def test_listing_and_task_over_json_rpc(anvil_url: str, tmp_path: Path) -> None:
         assert view["claimed"][task.addresses[0]] == str(task.claimed[task.addresses[0]])
         assert task.card_cid is not None
         model_id = list_on_market(world, task, price=0)
+        api.wait_indexed(world.backend.w3.eth.block_number)
         model = api.list_model(
             task.sponsor,
             task_id=task.task_id,

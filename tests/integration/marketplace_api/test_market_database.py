@@ -6,6 +6,8 @@ migrations; each test runs inside a transaction rolled back at the end.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -49,21 +51,28 @@ def add(
     access_mode: str = "federated_only",
     price_wei: int = 0,
 ) -> None:
-    crud.add_dataset(
-        session,
-        scope,
+    """Insert a listing row as the indexer's rebuild does (only the indexer writes listings)."""
+    document = {"name": f"dataset {dataset_id}", "statistics": {"mean": [0.1, 2.5e-7]}}
+    row = DatasetListing(
+        deployment_id=scope.deployment_id,
         dataset_id=dataset_id,
         owner=owner,
-        name=f"dataset {dataset_id}",
+        name=document["name"],
         metadata_cid=f"bafkrei{dataset_id:052d}",
         metadata_hash=metadata_hash or "0x" + f"{dataset_id:064x}",
-        document={"name": f"dataset {dataset_id}", "statistics": {"mean": [0.1, 2.5e-7]}},
-        tags=list(tags),
+        document=document,
         tx_hash="0x" + "ab" * 32,
         block=dataset_id,
+        created_at=datetime.now(UTC),
         access_mode=access_mode,
-        price_wei=price_wei,
+        price_wei=str(price_wei),
+        active=True,
+        document_status="ok",
+        sales=0,
     )
+    row.tags = [DatasetTag(tag=t, position=i) for i, t in enumerate(tags)]
+    session.add(row)
+    session.flush()
 
 
 def add_model(

@@ -251,7 +251,12 @@ def test_sponsor_describes_the_model_it_listed_on_chain(api: TestClient, world: 
     assert (listed["card_cid"], listed["card_hash"]) == (task.card_cid, "0x" + task.card_hash.hex())
     assert listed["metrics"] == {"accuracy": 0.95, "f1": 0.93, "auc": 0.98}
     assert listed["listed_by"] == task.sponsor.address
-    assert api.get(f"/models/{model_id}").json() == listed
+    detail = api.get(f"/models/{model_id}").json()
+    assert {k: v for k, v in detail.items() if k in listed} == listed
+    assert detail["content"] is None  # no sealed content uploaded yet
+    assert {p["address"] for p in detail["proceeds"]} == {
+        c["address"] for c in listed["contributors"]
+    }
     assert api.get("/models").json()["items"] == [listed]
     assert api.get("/models", params={"contributor": task.addresses[0]}).json()["total"] == 1
     assert api.get("/models", params={"contributor": task.sponsor.address}).json()["total"] == 0

@@ -110,7 +110,7 @@ def test_list_dataset_signs_mode_price_and_nonce() -> None:
         "license": "CC0-1.0",
     }
     recording_client(sent).list_dataset(
-        account, metadata, access_mode="downloadable", price_wei=10**18
+        account, metadata, access_mode="downloadable", price_wei=10**18, wait=None
     )
     [(path, body)] = sent
     assert path == "/datasets"
