@@ -21,6 +21,8 @@ COMMANDS = [
     ["court", "vote"],
     ["court", "resolve"],
     ["court", "withdraw"],
+    ["buy"],
+    ["proceeds"],
     ["serve"],
     ["chain"],
     ["chain", "node"],
@@ -64,6 +66,32 @@ def test_every_command_has_help(command):
     [
         (["chain", "deploy", "--rpc", "http://127.0.0.1:9", "--out", "x.json"], 3, "cannot reach"),
         (["data", "fetch", "no-such-dataset"], 2, "unknown dataset"),
+        (
+            ["buy", "0", *CHAIN, "--api", "http://127.0.0.1:9", "--max-price", "1"],
+            2,
+            "MODEL_ID must be an integer >= 1",
+        ),
+        (
+            ["buy", "1", *CHAIN, "--api", "http://127.0.0.1:9", "--max-price", "-1"],
+            2,
+            "--max-price must be an integer >= 0",
+        ),
+        (
+            [
+                "buy",
+                "1",
+                *CHAIN,
+                "--api",
+                "http://127.0.0.1:9",
+                "--max-price",
+                "1",
+                "--out",
+                "no-such-folder/m.bin",
+            ],
+            2,
+            "--out no-such-folder/m.bin: no folder no-such-folder",
+        ),
+        (["proceeds", *CHAIN, "--address", "bob"], 2, "--address must be an address"),
         (["task", "design", "--out", "spec.json"], 2, "give --api URL or --stats-from CSV"),
         (["vfl", "--dataset", "mnist"], 2, "unknown dataset"),
         # every flag of the protocol is checked before anything is sent
