@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kernel.runtime import pin_recursion_limit
 from marketplace_api.api import docs, errors, metrics, responses
 from marketplace_api.api.guard import JsonGuard
-from marketplace_api.api.methods import AllowedMethods
+from marketplace_api.api.methods import AllowedMethods, RouteTable
 from marketplace_api.api.routes import (
     auth,
     content,
@@ -188,7 +188,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     responses.install(app)
     # inside the size limit (added last, so outermost), which bounds the bodies the guard reads
     app.add_middleware(JsonGuard)
-    app.add_middleware(AllowedMethods, routes=app.router.routes)  # inside CORS: preflights pass
+    app.add_middleware(AllowedMethods, routes=RouteTable(app))  # inside CORS: preflights pass
     if settings is not None and settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
