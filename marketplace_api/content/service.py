@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chain import DatasetRegistryClient, FedTaskClient
@@ -128,7 +129,8 @@ class ContentService:
         Parameters
         ----------
         db : Session
-            The database session (the caller commits).
+            The database session: its read transaction is committed before the envelope is
+            stored (nothing is written by then); the caller commits the record.
         scope : Scope
             The deployment.
         user : SignedInUser
@@ -146,7 +148,7 @@ class ContentService:
             The caller is not the item's seller (403).
         ConflictError
             The task is not final, the dataset is not downloadable, or other content was
-            uploaded for the item before (409).
+            uploaded for the item before, or by a concurrent request (409).
         FieldError
             The bytes are not the item's content (422).
         """
@@ -161,6 +163,9 @@ class ContentService:
             if existing.content_hash != digest:
                 raise ConflictError(f"other content was uploaded for {kind} {item_id} already")
             return Upload(self._public(existing, ref), created=False)
+        # End the read transaction before the slow part: on SQLite (WAL) a transaction that has
+        # read cannot write once another connection (the indexer) committed, busy timeout or not.
+        db.commit()
         sealed = seal_artifact(data, purpose=ref.purpose)
         cid = self.store.put(sealed.envelope)
         self.store.pin(cid)
@@ -179,7 +184,13 @@ class ContentService:
             uploaded_at=int(self.clock()),
         )
         db.add(row)
-        db.flush()
+        try:
+            db.flush()
+        except IntegrityError:  # another upload of the item was recorded meanwhile
+            db.rollback()
+            raise ConflictError(
+                f"{kind} {item_id}'s content was uploaded by another request meanwhile"
+            ) from None
         log.info("upload: %s %s sealed as %s (%d bytes)", kind, item_id, cid, len(data))
         return Upload(self._public(row, ref), created=True)
 
