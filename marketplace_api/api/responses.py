@@ -152,6 +152,33 @@ def _error_components() -> dict[str, Any]:
     return out
 
 
+BOUNDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})
+"""Keywords whose value is a number the document must publish exactly."""
+EXACT_FLOAT = 2**53
+"""Every integer below this is exactly a float: an integral float bound below it is that integer."""
+
+
+def integral_bounds(node: Any) -> Any:
+    """``node`` with every integral float bound under :data:`EXACT_FLOAT` written as an integer.
+
+    A float bound of a ``number`` field (``le=1e15``) is then ``1000000000000000``, the same
+    number to JSON Schema, which no client can mistake for a rounded integer limit.
+    """
+    if isinstance(node, dict):
+        return {
+            key: int(value)
+            if key in BOUNDS
+            and isinstance(value, float)
+            and value.is_integer()
+            and abs(value) < EXACT_FLOAT
+            else integral_bounds(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [integral_bounds(value) for value in node]
+    return node
+
+
 def complete_document(app: FastAPI, document: dict[str, Any]) -> dict[str, Any]:
     """``document`` with every operation's errors, exact integers and the error schemas."""
     for path in document.get("paths", {}).values():
@@ -164,7 +191,7 @@ def complete_document(app: FastAPI, document: dict[str, Any]) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     document["components"]["schemas"] = dict(sorted(schemas.items()))
-    return document
+    return dict(integral_bounds(document))
 
 
 def install(app: FastAPI) -> None:
