@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from chain import Deployment
 from marketplace_api.models import (
@@ -180,6 +180,7 @@ def list_datasets(
     document_status: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    with_tags: bool = True,
 ) -> tuple[list[DatasetListing], int]:
     """A page of listings (ascending id) and the number matching the filters.
 
@@ -203,6 +204,8 @@ def list_datasets(
         Page size.
     offset : int, default 0
         Listings skipped.
+    with_tags : bool, default True
+        Load each row's ``tags`` (one more query); the API's pages read them from the document.
     """
     stmt = _datasets(scope)
     if active is not None:
@@ -219,6 +222,8 @@ def list_datasets(
         )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     ordered = stmt.order_by(DatasetListing.dataset_id).limit(limit).offset(offset)
+    if not with_tags:
+        ordered = ordered.options(lazyload(DatasetListing.tags))
     rows = session.scalars(ordered).all()
     return list(rows), int(total)
 
@@ -383,6 +388,23 @@ def index_head(session: Session, scope: Scope) -> IndexHead | None:
     return None if row is None else IndexHead(row.block, row.block_hash, row.block_timestamp)
 
 
+IndexToken = tuple[int, int, str]
+"""``(version, block, block_hash)`` of a deployment's index: equal tokens, equal index."""
+
+
+def index_token(session: Session, scope: Scope) -> IndexToken | None:
+    """The index's token, read in one indexed lookup (``None`` before the indexer first ran).
+
+    Every write transaction of the indexer adds one to the version
+    (see :mod:`marketplace_api.cache`).
+    """
+    stmt = select(IndexCursor.version, IndexCursor.block, IndexCursor.block_hash).where(
+        IndexCursor.deployment_id == scope.deployment_id
+    )
+    row = session.execute(stmt).first()
+    return None if row is None else (int(row[0]), int(row[1]), str(row[2]))
+
+
 def get_task(session: Session, scope: Scope, task_id: int) -> IndexedTask | None:
     """A task's row in the index."""
     return session.get(IndexedTask, (scope.deployment_id, task_id))
@@ -534,6 +556,7 @@ def count_datasets(session: Session, scope: Scope) -> int:
 __all__ = [
     "DeploymentIdentity",
     "IndexHead",
+    "IndexToken",
     "NewModel",
     "Scope",
     "add_model",
@@ -548,6 +571,7 @@ __all__ = [
     "get_task",
     "has_licence",
     "index_head",
+    "index_token",
     "licences_of",
     "list_datasets",
     "list_models",

@@ -120,6 +120,12 @@ class DatasetListing(Base):
     __table_args__ = (
         UniqueConstraint("deployment_id", "dataset_id"),
         UniqueConstraint("deployment_id", "owner", "metadata_hash"),
+        Index("ix_dataset_listings_active_page", "deployment_id", "active", "dataset_id"),
+        Index("ix_dataset_listings_owner_page", "deployment_id", "owner", "dataset_id"),
+        Index("ix_dataset_listings_mode_page", "deployment_id", "access_mode", "dataset_id"),
+        Index(
+            "ix_dataset_listings_document_page", "deployment_id", "document_status", "dataset_id"
+        ),
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -155,6 +161,7 @@ class DatasetTag(Base):
     """One tag of a dataset listing (a table of its own so listings can be filtered by tag)."""
 
     __tablename__ = "dataset_tags"
+    __table_args__ = (Index("ix_dataset_tags_tag_listing", "tag", "listing_pk"),)
 
     listing_pk: Mapped[int] = mapped_column(
         Integer, ForeignKey("dataset_listings.pk", ondelete="CASCADE"), primary_key=True
@@ -232,7 +239,8 @@ class IndexCursor(Base):
 
     Every block up to ``block`` is indexed; ``block_hash`` tells whether that block is still the
     chain's (a reorg replaces it), ``block_timestamp`` is the chain time the API shows times
-    against.
+    against. ``version`` (migration 0004) counts the indexer's write transactions: every one
+    locks the cursor and adds one, so a reader that sees the same version sees the same index.
     """
 
     __tablename__ = "index_cursors"
@@ -241,6 +249,7 @@ class IndexCursor(Base):
     block: Mapped[int] = mapped_column(BigInteger)
     block_hash: Mapped[str] = mapped_column(String(HASH_LEN))
     block_timestamp: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class IndexedBlock(Base):
@@ -359,6 +368,11 @@ class IndexedTask(Base):
     """
 
     __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_status_page", "deployment_id", "status", "task_id"),
+        Index("ix_tasks_sponsor_page", "deployment_id", "sponsor", "task_id"),
+        Index("ix_tasks_coordinator_page", "deployment_id", "coordinator", "task_id"),
+    )
 
     deployment_id: Mapped[int] = _deployment_fk()
     task_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -392,6 +406,9 @@ class TaskAccount(Base):
     """
 
     __tablename__ = "task_accounts"
+    __table_args__ = (
+        Index("ix_task_accounts_account_role", "deployment_id", "account", "role", "task_id"),
+    )
 
     deployment_id: Mapped[int] = _deployment_fk()
     task_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,33 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+@dataclass(frozen=True)
+class PoolOptions:
+    """The connection pool of a server database (PostgreSQL); SQLite keeps SQLAlchemy's own.
+
+    Parameters
+    ----------
+    size : int, default 10
+        Connections kept open.
+    max_overflow : int, default 20
+        Connections opened beyond ``size`` under load, closed when returned.
+    timeout : float, default 10.0
+        Seconds to wait for a free connection.
+    recycle : int, default 1800
+        Seconds after which a connection is replaced (servers and proxies drop idle ones).
+    pre_ping : bool, default True
+        Check a connection when it is taken from the pool (a restarted server then costs no
+        failed request).
+    """
+
+    size: int = 10
+    max_overflow: int = 20
+    timeout: float = 10.0
+    recycle: int = 1800
+    pre_ping: bool = True
+
+
+def create_db_engine(url: str, *, echo: bool = False, pool: PoolOptions | None = None) -> Engine:
     """An engine for ``url`` with the settings this service needs.
 
     Parameters
@@ -60,8 +87,22 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         SQLAlchemy URL (``sqlite:///path.db`` or ``postgresql+psycopg://...``).
     echo : bool, default False
         Log every statement (development only: statements may contain personal data).
+    pool : PoolOptions or None, default None
+        Pool of a server database (``PoolOptions()`` when ``None``; ignored for SQLite).
     """
-    engine = create_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"))
+    if url.startswith("sqlite"):
+        engine = create_engine(url, echo=echo)
+    else:
+        p = pool or PoolOptions()
+        engine = create_engine(
+            url,
+            echo=echo,
+            pool_size=p.size,
+            max_overflow=p.max_overflow,
+            pool_timeout=p.timeout,
+            pool_recycle=p.recycle,
+            pool_pre_ping=p.pre_ping,
+        )
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
@@ -185,9 +226,9 @@ class Database:
         self.session_factory = session_factory or sessionmaker(bind=engine, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str) -> Database:
+    def from_url(cls, url: str, pool: PoolOptions | None = None) -> Database:
         """A database for ``url`` (see :func:`create_db_engine`)."""
-        return cls(create_db_engine(url))
+        return cls(create_db_engine(url, pool=pool))
 
     def session(self) -> Session:
         """A new session (use it as a context manager)."""
@@ -209,6 +250,7 @@ class Database:
 
 __all__ = [
     "Database",
+    "PoolOptions",
     "alembic_config",
     "create_db_engine",
     "migration_connection",

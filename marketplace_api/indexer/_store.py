@@ -97,12 +97,13 @@ def lock_cursor(session: Session, deployment_id: int) -> IndexCursor | None:
 
     The first statement is a write to the cursor's row: SQLite takes its write lock here (waiting
     up to the busy timeout), PostgreSQL locks the row, so two indexers of one deployment (the
-    API's and ``fedmarket index``) write one after the other, never over each other.
+    API's and ``fedmarket index``) write one after the other, never over each other. The write
+    adds one to the cursor's ``version``: the API's response cache sees the index changed.
     """
     session.execute(
         update(IndexCursor)
         .where(IndexCursor.deployment_id == deployment_id)
-        .values(block=IndexCursor.block)
+        .values(version=IndexCursor.version + 1)
     )
     return session.get(IndexCursor, deployment_id, populate_existing=True)
 
