@@ -28,16 +28,30 @@ from chain.market import ModelMarketClient
 from kernel.errors import ConfigurationError
 from marketplace_api.auth import SignInPolicy, SignInService
 from marketplace_api.auth import create_tables as create_auth_tables
+from marketplace_api.cache import ResponseCache
 from marketplace_api.content import ContentService, KeyVault, open_store
 from marketplace_api.content import create_tables as create_content_tables
 from marketplace_api.core.config import Settings
-from marketplace_api.core.db import Database
+from marketplace_api.core.db import Database, PoolOptions
 from marketplace_api.crud import DeploymentIdentity, Scope, ensure_deployment
 from marketplace_api.errors import ServiceUnavailableError
 from marketplace_api.indexer import Indexer, IndexerOptions, IndexerThread, catch_up
 from storage import ContentStore, IpfsStore
 
 log = logging.getLogger(__name__)
+
+
+def prepare_database(database: Database) -> None:
+    """Bring the schema to head and create the sign-in and content tables (idempotent).
+
+    Parameters
+    ----------
+    database : Database
+        The marketplace database.
+    """
+    database.migrate()
+    create_auth_tables(database.engine)
+    create_content_tables(database.engine)
 
 
 @dataclass
@@ -70,6 +84,9 @@ class Services:
         request needs it (:meth:`catch_up`) or the embedding program syncs it.
     index_options : IndexerOptions or None, default None
         Batch size and confirmation depth of the indexer (its poll interval is ``index_interval``).
+    response_cache : ResponseCache, default ResponseCache()
+        Pages of the chain index served again while the index is unchanged
+        (:mod:`marketplace_api.cache`); ``ResponseCache(0)`` turns it off.
     """
 
     backend: ChainBackend
@@ -82,6 +99,7 @@ class Services:
     vault: KeyVault = field(default_factory=KeyVault.development)
     index_interval: float | None = 1.0
     index_options: IndexerOptions | None = None
+    response_cache: ResponseCache = field(default_factory=ResponseCache)
     registry: DatasetRegistryClient = field(init=False)
     fed_task: FedTaskClient = field(init=False)
     market: ModelMarketClient = field(init=False)
@@ -159,9 +177,7 @@ class Services:
 
         Called by the application at start-up (idempotent).
         """
-        self.database.migrate()
-        create_auth_tables(self.database.engine)
-        create_content_tables(self.database.engine)
+        prepare_database(self.database)
         block = self.backend.w3.eth.get_block(self.deployment.block)
         identity = DeploymentIdentity.of(self.deployment, bytes(block["hash"]))
         try:
@@ -304,7 +320,16 @@ class Services:
                 )
             ),
             vault=KeyVault(settings.master_key),
-            database=Database.from_url(settings.database_url),
+            database=Database.from_url(
+                settings.database_url,
+                PoolOptions(
+                    size=settings.db_pool_size,
+                    max_overflow=settings.db_max_overflow,
+                    timeout=settings.db_pool_timeout,
+                    recycle=settings.db_pool_recycle,
+                ),
+            ),
+            response_cache=ResponseCache(settings.response_cache),
             owns_backend=True,
         )
 
@@ -318,4 +343,4 @@ class Services:
                 self.store.close()
 
 
-__all__ = ["Services"]
+__all__ = ["Services", "prepare_database"]

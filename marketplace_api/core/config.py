@@ -28,6 +28,11 @@
 ``..._SIGN_IN_IP_*``,              the per-owner gas budget, the relayer's balance floor, the
 ``..._RELAYER_*``,                 proxies whose ``X-Forwarded-For`` is believed; the table is in
 ``..._TRUSTED_PROXIES``            :mod:`marketplace_api.relay.policy`
+``FEDMARKET_API_DB_POOL_SIZE``     PostgreSQL connections kept open per process (default 10)
+``FEDMARKET_API_DB_MAX_OVERFLOW``  extra connections opened under load, closed after (default 20)
+``FEDMARKET_API_DB_POOL_TIMEOUT``  seconds a request waits for a free connection (default 10)
+``FEDMARKET_API_DB_POOL_RECYCLE``  seconds after which a pooled connection is replaced (1800)
+``FEDMARKET_API_RESPONSE_CACHE``   pages of the index kept per process (default 1024; 0: off)
 =================================  ================================================================
 
 Outside development the well-known development keys (anvil/Hardhat's mnemonic, eth-tester's
@@ -163,6 +168,18 @@ class Settings(BaseSettings):
     trusted_proxies : list of str, default []
         Addresses or CIDR networks of reverse proxies whose ``X-Forwarded-For`` is believed;
         comma-separated in the environment. Empty: the socket peer is the client.
+    db_pool_size : int, default 10
+        PostgreSQL connections each process keeps open (SQLite: ignored).
+    db_max_overflow : int, default 20
+        Connections opened beyond the pool under load (closed when returned).
+    db_pool_timeout : float, default 10.0
+        Seconds a request waits for a connection before failing (503).
+    db_pool_recycle : int, default 1800
+        Seconds after which a pooled connection is closed and opened again.
+    response_cache : int, default 1024
+        Pages of the chain index (``GET /datasets``, ``/datasets/{id}``, ``/tasks``,
+        ``/tasks/{id}``) each process keeps, keyed by the query and valid while the index's
+        version is unchanged; 0 turns the cache off.
     """
 
     model_config = SettingsConfigDict(
@@ -202,6 +219,11 @@ class Settings(BaseSettings):
     relayer_balance_refresh: float = Field(default=15.0, gt=0, le=3600)
     relayer_low_retry_after: int = Field(default=300, ge=1, le=86_400)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    db_max_overflow: int = Field(default=20, ge=0, le=1000)
+    db_pool_timeout: float = Field(default=10.0, gt=0, le=300)
+    db_pool_recycle: int = Field(default=1800, ge=1, le=86_400)
+    response_cache: int = Field(default=1024, ge=0, le=1_000_000)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Self:
@@ -360,6 +382,8 @@ class Settings(BaseSettings):
             "nonce_ttl": self.nonce_ttl,
             "trusted_proxies": list(self.trusted_proxies),
             "relayer_balance_floor_wei": self.relayer_balance_floor_wei,
+            "db_pool": f"{self.db_pool_size}+{self.db_max_overflow}",
+            "response_cache": self.response_cache,
         }
 
 

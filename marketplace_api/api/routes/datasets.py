@@ -25,6 +25,7 @@ import logging
 import time
 from typing import Annotated, Any, Literal
 
+from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +34,7 @@ from chain.registry import DOMAIN_NAME, DOMAIN_VERSION, listing_types
 from kernel.errors import InvalidInputError
 from marketplace_api import crud
 from marketplace_api.api.deps import RegistryDep, ScopeDep, ServicesDep, SessionDep, StoreDep
+from marketplace_api.api.pages import cached_json, json_bytes, listing_record
 from marketplace_api.crud import Scope
 from marketplace_api.errors import (
     CidMismatchError,
@@ -375,6 +377,7 @@ def create_dataset(
 def read_datasets(
     session: SessionDep,
     scope: ScopeDep,
+    services: ServicesDep,
     owner: Annotated[AddressStr | None, Query()] = None,
     tag: Annotated[Tag | None, Query()] = None,
     access_mode: Annotated[AccessModeName | None, Query()] = None,
@@ -390,28 +393,42 @@ def read_datasets(
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Any:
     """Listings by id, active ones by default; optionally one owner's, tag's or access mode's."""
-    rows, total = crud.list_datasets(
-        session,
-        scope,
-        owner=owner,
-        tag=tag,
-        access_mode=access_mode,
-        active={"active": True, "delisted": False, "all": None}[listing_status],
-        document_status=document,
-        limit=limit,
-        offset=offset,
-    )
-    return DatasetListingPage(
-        items=[to_public(r, scope) for r in rows], total=total, limit=limit, offset=offset
-    )
+
+    def build() -> bytes:
+        rows, total = crud.list_datasets(
+            session,
+            scope,
+            owner=owner,
+            tag=tag,
+            access_mode=access_mode,
+            active={"active": True, "delisted": False, "all": None}[listing_status],
+            document_status=document,
+            limit=limit,
+            offset=offset,
+            with_tags=False,
+        )
+        registry = to_checksum_address(scope.registry)
+        items = [listing_record(r, scope.chain_id, registry) for r in rows]
+        return json_bytes({"items": items, "total": total, "limit": limit, "offset": offset})
+
+    key = ("datasets", owner, tag, access_mode, listing_status, document, limit, offset)
+    return cached_json(services.response_cache, session, scope, key, build)
 
 
 @router.get("/{dataset_id}", response_model=DatasetListingPublic, responses={404: {}})
 def read_dataset(
-    dataset_id: Annotated[int, Path(ge=1, le=INT64_MAX)], session: SessionDep, scope: ScopeDep
+    dataset_id: Annotated[int, Path(ge=1, le=INT64_MAX)],
+    session: SessionDep,
+    scope: ScopeDep,
+    services: ServicesDep,
 ) -> Any:
     """One listing by its on-chain id (delisted ones too: see ``active``)."""
-    row = crud.get_dataset(session, scope, dataset_id)
-    if row is None:
-        raise NotFoundError(f"dataset {dataset_id} is not listed")
-    return to_public(row, scope)
+
+    def build() -> bytes:
+        row = crud.get_dataset(session, scope, dataset_id)
+        if row is None:
+            raise NotFoundError(f"dataset {dataset_id} is not listed")
+        registry = to_checksum_address(scope.registry)
+        return json_bytes(listing_record(row, scope.chain_id, registry))
+
+    return cached_json(services.response_cache, session, scope, ("dataset", dataset_id), build)

@@ -16,7 +16,8 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from marketplace_api import crud
-from marketplace_api.api.deps import ScopeDep, SessionDep
+from marketplace_api.api.deps import ScopeDep, ServicesDep, SessionDep
+from marketplace_api.api.pages import cached_json
 from marketplace_api.errors import NotFoundError
 from marketplace_api.indexer import TaskSnapshot
 from marketplace_api.models import IndexedTask
@@ -123,6 +124,7 @@ def task_public(snapshot: TaskSnapshot, head: crud.IndexHead) -> IndexedTaskPubl
 def read_tasks(
     session: SessionDep,
     scope: ScopeDep,
+    services: ServicesDep,
     status: Annotated[TaskStatusName | None, Query()] = None,
     sponsor: Annotated[AddressStr | None, Query()] = None,
     coordinator: Annotated[AddressStr | None, Query()] = None,
@@ -131,26 +133,40 @@ def read_tasks(
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Any:
     """Tasks by id, optionally of one status, sponsor, coordinator or participant."""
-    rows, total = crud.list_tasks(
-        session,
-        scope,
-        status=status,
-        sponsor=sponsor,
-        coordinator=coordinator,
-        participant=participant,
-        limit=limit,
-        offset=offset,
-    )
-    return TaskPage(items=[summary(r) for r in rows], total=total, limit=limit, offset=offset)
+
+    def build() -> bytes:
+        rows, total = crud.list_tasks(
+            session,
+            scope,
+            status=status,
+            sponsor=sponsor,
+            coordinator=coordinator,
+            participant=participant,
+            limit=limit,
+            offset=offset,
+        )
+        page = TaskPage(items=[summary(r) for r in rows], total=total, limit=limit, offset=offset)
+        return page.model_dump_json(by_alias=True).encode()
+
+    key = ("tasks", status, sponsor, coordinator, participant, limit, offset)
+    return cached_json(services.response_cache, session, scope, key, build)
 
 
 @router.get("/{task_id}", response_model=IndexedTaskPublic, responses={404: {}})
 def read_task(
-    task_id: Annotated[int, Path(ge=1, le=INT64_MAX)], session: SessionDep, scope: ScopeDep
+    task_id: Annotated[int, Path(ge=1, le=INT64_MAX)],
+    session: SessionDep,
+    scope: ScopeDep,
+    services: ServicesDep,
 ) -> Any:
     """A task: status, schedule, stakes, every round (deadlines, commitments, rewards), shares."""
-    row = crud.get_task(session, scope, task_id)
-    head = crud.index_head(session, scope)
-    if row is None or head is None:
-        raise NotFoundError(f"task {task_id} does not exist")
-    return task_public(TaskSnapshot.model_validate(row.detail), head)
+
+    def build() -> bytes:
+        row = crud.get_task(session, scope, task_id)
+        head = crud.index_head(session, scope)
+        if row is None or head is None:
+            raise NotFoundError(f"task {task_id} does not exist")
+        view = task_public(TaskSnapshot.model_validate(row.detail), head)
+        return view.model_dump_json(by_alias=True).encode()
+
+    return cached_json(services.response_cache, session, scope, ("task", task_id), build)
