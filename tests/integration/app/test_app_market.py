@@ -20,8 +20,10 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 
+import fedmarket.cli.market as market_cli
 from chain import RpcBackend
 from chain.market import contributor_entitlement, sale_split
+from chain.signer import Signer
 from marketplace_api import MarketplaceClient, Services, create_app, serve_in_thread
 from storage import content_hash
 from tests.integration.app.app_cli import Ran, fedmarket
@@ -263,3 +265,52 @@ def test_proceeds_shows_and_claims_pull_balances(shop, run, tmp_path, table) -> 
     refused = run("proceeds", *shop.chain_args(), "--claim", "--address", sponsor.address)
     assert refused.code == table.by_family["InvalidInputError"]
     assert "--claim needs the account's key" in refused.one_error_line()
+
+
+def test_a_price_raised_after_the_check_reverts_on_chain(shop, run, monkeypatch, tmp_path, table):
+    """The sponsor raises the price between ``buy``'s check and its payment: MarketPriceAboveMax."""
+    buyer = shop.buyer(2 * PRICE)
+    pay = market_cli._pay
+    world = shop.world  # a signer of its own: the sponsor also sent from the CLI's processes
+    sponsor_market = world.deployment.market_client(
+        world.backend, Signer(world.backend, shop.task.sponsor)
+    )
+
+    def raised_meanwhile(*args: Any) -> Any:
+        sponsor_market.set_price(shop.model_id, PRICE + 1)
+        return pay(*args)
+
+    monkeypatch.setattr(market_cli, "_pay", raised_meanwhile)
+    target = tmp_path / "model.bin"
+    try:
+        ran = run(*shop.buy_args(max_price=2 * PRICE), "--out", str(target), env=as_party(buyer))
+    finally:
+        sponsor_market.set_price(shop.model_id, PRICE)
+    assert ran.code == table.by_family["RefusedError"] == 5
+    assert "MarketPriceAboveMax" in ran.one_error_line()
+    nothing_paid(shop, buyer, 2 * PRICE, target)
+
+
+def test_a_tampered_download_is_refused_and_a_rerun_pays_nothing(
+    shop, run, monkeypatch, tmp_path, table
+) -> None:
+    buyer = shop.buyer()
+    envelope = MarketplaceClient.content_envelope
+
+    def tampered(self: MarketplaceClient, kind: str, item_id: int) -> bytes:
+        data = bytearray(envelope(self, kind, item_id))  # type: ignore[arg-type]
+        data[-1] ^= 1
+        return bytes(data)
+
+    monkeypatch.setattr(MarketplaceClient, "content_envelope", tampered)
+    target = tmp_path / "model.bin"
+    ran = run(*shop.buy_args(), "--out", str(target), env=as_party(buyer))
+    assert ran.code == table.by_family["IntegrityError"] == 6
+    assert ran.one_error_line() == "error: the envelope is not the CID granted"
+    assert not target.exists() and shop.balance(buyer) == 0  # paid: the licence is held
+
+    monkeypatch.setattr(MarketplaceClient, "content_envelope", envelope)
+    again = run(*shop.buy_args(), "--out", str(target), env=as_party(buyer))
+    assert again.code == 0, again.stderr
+    assert "already licensed" in again.stdout and target.read_bytes() == shop.model
+    assert shop.balance(buyer) == 0
