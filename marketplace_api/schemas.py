@@ -27,16 +27,19 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SerializerFunctionWrapHandler,
     StrictInt,
     StringConstraints,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_serializer,
+    model_validator,
 )
 
-from fl_node.data.stats import FeatureStats
-from fl_node.errors import DataError
 from kernel.errors import InvalidInputError
+from marketplace_api.statistics import FeatureStatistics, schema_faults, sparse
+from marketplace_api.text import Name, Text
 from storage import validate_cid
 
 MAX_COLUMNS = 4096
@@ -122,10 +125,31 @@ class _Request(BaseModel):
 
 # ---- datasets ------------------------------------------------------------------------------------
 class ColumnSpec(_Request):
-    """One column of a dataset's schema."""
+    """One column of a dataset's schema; a numeric one may declare the range of its values."""
 
-    name: str = Field(min_length=1, max_length=200)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+    name: Name
     dtype: Literal["float", "int", "bool", "category", "string"]
+    minimum: FiniteFloat | None = Field(
+        default=None, alias="min", description="Smallest valid value (numeric columns)."
+    )
+    maximum: FiniteFloat | None = Field(
+        default=None, alias="max", description="Largest valid value (numeric columns)."
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> ColumnSpec:
+        declared = self.minimum is not None or self.maximum is not None
+        if declared and self.dtype not in NUMERIC_DTYPES:
+            raise InvalidInputError(f"only float and int columns take a range, not {self.dtype}")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise InvalidInputError(f"min {self.minimum} exceeds max {self.maximum}")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return sparse(self, handler)
 
 
 NUMERIC_DTYPES = frozenset({"float", "int"})
@@ -140,22 +164,23 @@ class DatasetBase(_Request):
 
     model_config = ConfigDict(extra="forbid", serialize_by_alias=True)
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=5000)
+    name: Name
+    description: Text = Field(default="", max_length=5000)
     owner: AddressStr
     columns: list[ColumnSpec] = Field(alias="schema", min_length=1, max_length=MAX_COLUMNS)
     row_count: int = Field(ge=1, le=INT64_MAX)
-    statistics: dict[str, Any] | None = Field(
+    statistics: FeatureStatistics | None = Field(
         default=None,
         description="Per numeric column (float and int, in schema order): count, mean, std, min, "
-        "max, as produced by fl_node.data.FeatureStats.to_dict().",
+        "max (as fl_node.data.FeatureStats.to_dict() produces them), optionally missing and "
+        "columns; null when the owner publishes none.",
     )
     quality: dict[FigureName, FiniteFloat] = Field(
         default_factory=dict,
         max_length=64,
         description="Named quality figures; names ending in _rate must lie in [0, 1].",
     )
-    license: str = Field(min_length=1, max_length=100)
+    license: Text = Field(min_length=1, max_length=100)
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     downloadable: bool = False
 
@@ -170,28 +195,15 @@ class DatasetBase(_Request):
     @field_validator("statistics")
     @classmethod
     def _statistics_valid(
-        cls, value: dict[str, Any] | None, info: ValidationInfo
-    ) -> dict[str, Any] | None:
-        if value is None:
-            return None
-        if len(value) > 5:
-            raise InvalidInputError("statistics take exactly count, mean, std, min and max")
-        try:
-            stats = FeatureStats.from_dict(value)
-        except DataError as exc:
-            raise InvalidInputError(str(exc)) from None
+        cls, value: FeatureStatistics | None, info: ValidationInfo
+    ) -> FeatureStatistics | None:
         columns: list[ColumnSpec] | None = info.data.get("columns")
-        if columns is not None:  # None: the schema itself was invalid (reported there)
-            numeric = sum(1 for c in columns if c.dtype in NUMERIC_DTYPES)
-            if len(stats.mean) != numeric:
-                raise InvalidInputError(
-                    f"statistics cover {len(stats.mean)} columns but the schema has {numeric} "
-                    "numeric (float or int) columns"
-                )
-        row_count: int | None = info.data.get("row_count")
-        if row_count is not None and stats.count > row_count:
-            raise InvalidInputError("statistics count exceeds row_count")
-        return stats.to_dict()
+        if value is None or columns is None:  # None: the schema was invalid (reported there)
+            return value
+        why = schema_faults(value, columns, info.data.get("row_count"))
+        if why is not None:
+            raise InvalidInputError(why)
+        return value
 
     @field_validator("quality")
     @classmethod
@@ -450,8 +462,8 @@ class ModelBase(_Request):
     """What a model listing says about itself: the part its lister signs."""
 
     task_id: int = Field(ge=1, le=INT64_MAX)
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=5000)
+    name: Name
+    description: Text = Field(default="", max_length=5000)
     price_wei: WeiString | None = Field(
         default=None,
         description="The price the lister expects; when given it must be the market's price.",

@@ -60,6 +60,7 @@ from marketplace_api.schemas import (
     Wei,
 )
 from marketplace_api.services import Services
+from marketplace_api.statistics import FeatureStatistics, QualityChecks, quality_report
 from storage import ContentStore
 
 log = logging.getLogger(__name__)
@@ -106,8 +107,13 @@ class DatasetListingPublic(BaseModel):
     description: str | None = None
     columns: list[ColumnSpec] | None = Field(default=None, alias="schema")
     row_count: int | None = None
-    statistics: dict[str, Any] | None = None
+    statistics: FeatureStatistics | None = None
     quality: dict[str, float] | None = None
+    quality_checks: QualityChecks | None = Field(
+        default=None,
+        description="The sponsor contract's checks, computed by the API from the statistics and "
+        "the schema (null unless document_status is ok).",
+    )
     license: str | None = None
     tags: list[str] = Field(default_factory=list)
     downloadable: bool | None = None
@@ -136,8 +142,8 @@ class DatasetRelayed(BaseModel):
 
 
 def to_public(row: DatasetListing, scope: Scope) -> DatasetListingPublic:
-    """The API form of an indexed listing."""
-    return DatasetListingPublic.model_validate(
+    """The API form of an indexed listing, with the quality checks of a readable document."""
+    public = DatasetListingPublic.model_validate(
         {
             **(row.document or {}),
             "id": row.dataset_id,
@@ -157,6 +163,9 @@ def to_public(row: DatasetListing, scope: Scope) -> DatasetListingPublic:
             "document_error": row.document_error,
         }
     )
+    if public.document_status == "ok":
+        public.quality_checks = QualityChecks.model_validate(quality_report(row.document))
+    return public
 
 
 @router.get("/signing-params", response_model=SigningParams)

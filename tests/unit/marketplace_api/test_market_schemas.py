@@ -220,7 +220,7 @@ def test_model_listing_signature_round_trip() -> None:
                     "rows": [[1, 2]],
                 }
             },
-            ("statistics",),
+            ("statistics", "rows"),
         ),
         ({"quality": {"duplicate_rate": -0.1}}, ("quality",)),
         ({"quality": {"Bad Name": 0.1}}, ("quality", "Bad Name", "[key]")),
@@ -245,8 +245,8 @@ def test_invalid_metadata_is_refused_at_the_field(
     [
         ({"tags": ["a", "a"]}, "Value error, tags must be unique"),
         ({"owner": OWNER.replace("C", "c", 1)}, "Value error, address checksum (EIP-55) does not"),
-        ({"statistics": {"count": 0, "mean": [1, 2], "std": [0, 0], "min": [0, 0], "max": [1, 2]}},
-         "Value error, FeatureStats: count must be >= 1"),
+        ({"statistics": {"count": 9, "mean": [1, 2], "std": [0, 0], "min": [0, 3], "max": [1, 2]}},
+         "Value error, column 1: min 3.0 exceeds max 2.0"),
     ],
 )  # fmt: skip
 def test_validator_errors_are_project_errors_in_pydantics_shape(
