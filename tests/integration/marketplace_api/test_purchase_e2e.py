@@ -175,8 +175,11 @@ def test_a_model_is_bought_paid_for_and_decrypted_end_to_end(
         grant = api.content_grant("model", model_id)
         envelope = api.content_envelope("model", model_id)
     assert grant["cid"] == uploaded["cid"] == compute_cid(envelope)
+    from_ipfs = httpx.post(f"{ipfs_daemon.api_url}/api/v0/cat", params={"arg": grant["cid"]},
+                           timeout=30)  # fmt: skip
+    assert from_ipfs.status_code == 200 and from_ipfs.content == envelope  # the daemon's own copy
     assert grant["licence"] == {"block": receipt.block_number, "price_paid_wei": str(PRICE)}
-    plaintext = open_grant(grant, envelope, bytes(buyer.key), expected=ref,
+    plaintext = open_grant(grant, from_ipfs.content, bytes(buyer.key), expected=ref,
                            recipient=buyer.address, expected_hash=chain_hash)  # fmt: skip
     assert plaintext == model and content_hash(plaintext) == chain_hash
     content_key = unwrap_key(bytes.fromhex(grant["wrapped_key"][2:]), bytes(buyer.key),
