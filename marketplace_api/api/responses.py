@@ -17,12 +17,15 @@ turns ``le=2**63 - 1`` into the float ``9.223372036854776e18``, which is another
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi._compat import get_definitions, get_flat_models_from_fields, get_model_name_map
+from fastapi.dependencies.models import Dependant
 from fastapi.encoders import jsonable_encoder
 from fastapi.openapi.utils import get_fields_from_routes, get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -100,6 +103,40 @@ def errors(*specs: ErrorSpec) -> dict[int | str, dict[str, Any]]:
         status, description = spec if isinstance(spec, tuple) else (spec, None)
         out[status] = error_response(status, description)
     return out
+
+
+DEPENDENCY_ERRORS: dict[Callable[..., Any], dict[int | str, dict[str, Any]]] = {}
+"""Errors a route dependency answers, added to every operation that depends on it."""
+
+
+def declare_dependency(dependency: Callable[..., Any], *specs: ErrorSpec) -> None:
+    """Document ``specs`` on every operation that depends on ``dependency``, however deeply.
+
+    A rate limit or a sign-in check answers its errors before the handler runs; declared once
+    here, beside the dependency, every route using it publishes them::
+
+        declare_dependency(relay_gate, (429, "Write limit or gas budget reached."), 503)
+    """
+    DEPENDENCY_ERRORS.setdefault(dependency, {}).update(errors(*specs))
+
+
+def _dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            yield sub.call
+        yield from _dependency_calls(sub)
+
+
+def _dependency_errors(app: FastAPI) -> Iterator[tuple[str, str, int | str, dict[str, Any]]]:
+    """``(path, method, status, response)`` of each error a route's dependencies declare."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        for call in _dependency_calls(route.dependant):
+            for status, response in DEPENDENCY_ERRORS.get(call, {}).items():
+                for method in context.methods or ():
+                    yield str(context.path_format), method.lower(), status, response
 
 
 def _schema_ref(model: type[BaseModel]) -> dict[str, Any]:
@@ -181,6 +218,11 @@ def integral_bounds(node: Any) -> Any:
 
 def complete_document(app: FastAPI, document: dict[str, Any]) -> dict[str, Any]:
     """``document`` with every operation's errors, exact integers and the error schemas."""
+    for path, method, status, response in _dependency_errors(app):
+        operation = document.get("paths", {}).get(path, {}).get(method)
+        if operation is not None:
+            declared = {k: v for k, v in response.items() if k != "model"}
+            operation.setdefault("responses", {}).setdefault(str(status), declared)
     for path in document.get("paths", {}).values():
         for operation in path.values():
             if isinstance(operation, dict) and "responses" in operation:
@@ -221,8 +263,10 @@ __all__ = [
     "DESCRIPTIONS",
     "ApiError",
     "ApiValidationError",
+    "DEPENDENCY_ERRORS",
     "ErrorSpec",
     "FieldFault",
+    "declare_dependency",
     "error_response",
     "errors",
     "install",

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from marketplace_api.api.deps import ContentDep, CurrentUser, ScopeDep, SessionDep
+from marketplace_api.api.responses import errors
 from marketplace_api.content import MEDIA_TYPES, ArtifactKind, ContentGrant, ContentPublic
 from marketplace_api.errors import FieldError
 from marketplace_api.schemas import INT64_MAX
@@ -31,23 +32,22 @@ router = APIRouter(tags=["content"])
 ItemId = Annotated[int, Path(ge=1, le=INT64_MAX)]
 NO_STORE: Final = {"Cache-Control": "no-store"}
 
-_COMMON: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not signed in (Authorization: Bearer, see /auth)."},
-    404: {"description": "No such listing, or its content is not uploaded yet."},
-    503: {"description": "The chain, the content store or the key vault is unavailable."},
-}
+_COMMON = (
+    (404, "No such listing, or its content is not uploaded yet."),
+    (502, "The chain answered a licence or hash query wrongly."),
+    (503, "The chain, the content store or the key vault is unavailable."),
+)
 _UPLOAD: dict[int | str, dict[str, Any]] = {
-    **_COMMON,
+    **errors(
+        *_COMMON,
+        (403, "Not the seller (the model's sponsor, the dataset's owner)."),
+        (409, "Task not final, dataset not downloadable, or other content stored."),
+        (413, "Larger than the service accepts."),
+        (422, "The bytes are not the listing's content (hash, table shape, media type)."),
+    ),
     200: {"description": "The same content was uploaded before (nothing changed)."},
-    403: {"description": "Not the seller (the model's sponsor, the dataset's owner)."},
-    409: {"description": "Task not final, dataset not downloadable, or other content stored."},
-    413: {"description": "Larger than the service accepts."},
-    422: {"description": "The bytes are not the listing's content (hash, table shape)."},
 }
-_DOWNLOAD: dict[int | str, dict[str, Any]] = {
-    **_COMMON,
-    403: {"description": "No licence on-chain: buy first. No key material is sent."},
-}
+_DOWNLOAD = errors(*_COMMON, (403, "No licence on-chain: buy first. No key material is sent."))
 
 
 def _binary_body(media_type: str) -> dict[str, Any]:
@@ -55,7 +55,9 @@ def _binary_body(media_type: str) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
-            "content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary", "minLength": 1}}
+            },
         }
     }
 

@@ -333,3 +333,34 @@ def test_chain_gauges_read_services_and_survive_a_dead_chain() -> None:
     assert ("fedmarket_index_lag_blocks", ()) not in down
     described = {m.name for m in ChainCollector(services).describe()}  # reads nothing
     assert "fedmarket_index_lag_blocks" in described
+
+
+def test_dependency_errors_reach_every_route_that_depends_on_it() -> None:
+    from fastapi import Depends
+
+    from marketplace_api.api import responses
+
+    def limited() -> None:
+        """A stand-in rate limit."""
+
+    def gate(_: None = Depends(limited)) -> None:
+        """A dependency that depends on the limit."""
+
+    responses.declare_dependency(limited, (429, "Slow down."))
+    try:
+        app = FastAPI()
+
+        @app.post("/gated", dependencies=[Depends(gate)])
+        def create_gated() -> None: ...
+
+        @app.get("/free")
+        def read_free() -> None: ...
+
+        responses.install(app)
+        doc = app.openapi()
+    finally:
+        del responses.DEPENDENCY_ERRORS[limited]
+    gated = doc["paths"]["/gated"]["post"]["responses"]
+    assert gated["429"]["description"] == "Slow down."
+    assert schema_name(gated["429"]) == "ApiError"
+    assert "429" not in doc["paths"]["/free"]["get"]["responses"]
