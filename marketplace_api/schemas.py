@@ -571,13 +571,30 @@ class IndexHealth(BaseModel):
     )
 
 
+class RelayerHealth(BaseModel):
+    """The relayer that pays the gas of relayed writes, and whether it still can."""
+
+    address: AddressStr
+    balance_wei: Wei | None = Field(description="Its balance (null when it could not be read).")
+    floor_wei: Wei = Field(description="Below this balance nothing is relayed (503).")
+    low: bool = Field(
+        description="Balance below the floor: relayed writes answer 503; owners can list "
+        "directly on-chain (DatasetRegistry.listDataset), which the index picks up."
+    )
+
+
 class Health(BaseModel):
-    """Liveness of the API and its dependencies, and the contracts it talks to."""
+    """Liveness of the API and its dependencies, and the contracts it talks to.
+
+    ``status`` is ``degraded`` when the chain or the database is down (HTTP 503) or when the
+    relayer's balance is below its floor (HTTP 200: reads and direct on-chain listings work).
+    """
 
     status: Literal["ok", "degraded"]
     chain: ChainHealth
     database: Literal["ok", "unavailable"]
     index: IndexHealth = Field(default_factory=lambda: IndexHealth(block=None))
+    relayer: RelayerHealth | None = None
     contracts: dict[str, AddressStr] = Field(
         description="token, registry, fed_task, court and market addresses of the deployment."
     )
@@ -607,6 +624,7 @@ __all__ = [
     "ModelPage",
     "ModelPublic",
     "ModelSigningParams",
+    "RelayerHealth",
     "RewardPublic",
     "RoundPublic",
     "SchedulePublic",

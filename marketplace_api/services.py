@@ -8,6 +8,7 @@ served from one of its threads).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field, replace
 
 from eth_account import Account
@@ -36,6 +37,7 @@ from marketplace_api.core.db import Database, PoolOptions
 from marketplace_api.crud import DeploymentIdentity, Scope, ensure_deployment
 from marketplace_api.errors import ServiceUnavailableError
 from marketplace_api.indexer import Indexer, IndexerOptions, IndexerThread, catch_up
+from marketplace_api.relay import RelayGuard, RelayPolicy
 from storage import ContentStore, IpfsStore
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,9 @@ class Services:
     response_cache : ResponseCache, default ResponseCache()
         Pages of the chain index served again while the index is unchanged
         (:mod:`marketplace_api.cache`); ``ResponseCache(0)`` turns it off.
+    relay_policy : RelayPolicy, default RelayPolicy.unlimited()
+        Rate limits, gas budget and balance floor of relayed writes (:attr:`relay` enforces
+        them); services built from settings get the configured ones.
     """
 
     backend: ChainBackend
@@ -99,12 +104,14 @@ class Services:
     vault: KeyVault = field(default_factory=KeyVault.development)
     index_interval: float | None = 1.0
     index_options: IndexerOptions | None = None
+    relay_policy: RelayPolicy = field(default_factory=RelayPolicy.unlimited)
     response_cache: ResponseCache = field(default_factory=ResponseCache)
     registry: DatasetRegistryClient = field(init=False)
     fed_task: FedTaskClient = field(init=False)
     market: ModelMarketClient = field(init=False)
     token: RewardTokenClient = field(init=False)
     content: ContentService = field(init=False)
+    relay: RelayGuard = field(init=False)
     _scope: Scope | None = field(init=False, default=None, repr=False)
     _indexer: Indexer | None = field(init=False, default=None, repr=False)
     _index_thread: IndexerThread | None = field(init=False, default=None, repr=False)
@@ -214,6 +221,13 @@ class Services:
             fed_task=self.fed_task,
             registry=self.registry,
         )
+        self.relay = RelayGuard(
+            self.relay_policy,
+            self.database,
+            relayer=self.relayer.address,
+            read_balance=lambda: int(self.backend.w3.eth.get_balance(self.relayer.address)),
+            clock=time.time,
+        )
 
     @property
     def contracts(self) -> dict[str, str]:
@@ -240,6 +254,7 @@ class Services:
         index_interval: float | None = 1.0,
         sign_in: SignInService | None = None,
         vault: KeyVault | None = None,
+        relay_policy: RelayPolicy | None = None,
     ) -> Services:
         """Services over objects the caller already holds (e.g. an in-process chain).
 
@@ -263,6 +278,9 @@ class Services:
             Sign-in with its policy (``SignInService()`` when ``None``).
         vault : KeyVault or None, default None
             The content master key (``KeyVault.development()`` when ``None``).
+        relay_policy : RelayPolicy or None, default None
+            Limits of relayed writes (``RelayPolicy.unlimited()`` when ``None``: the embedding
+            program relays for its own parties).
         """
         signer = relayer if isinstance(relayer, Signer) else signer_for(backend, relayer)
         return cls(
@@ -274,6 +292,7 @@ class Services:
             index_interval=index_interval,
             sign_in=sign_in or SignInService(),
             vault=vault or KeyVault.development(),
+            relay_policy=relay_policy or RelayPolicy.unlimited(),
         )
 
     @classmethod
@@ -331,6 +350,7 @@ class Services:
             ),
             response_cache=ResponseCache(settings.response_cache),
             owns_backend=True,
+            relay_policy=RelayPolicy.from_settings(settings),
         )
 
     def close(self) -> None:

@@ -10,6 +10,8 @@ exception                                         answer
 ================================================  ======================================
 request validation (pydantic)                     422, each field named (input not echoed)
 :class:`FieldError`                               422 naming the field
+relay refusals (:mod:`marketplace_api.relay`)     429 (rate limit, gas budget) or 503 (relayer
+                                                  balance low), with ``Retry-After``
 :class:`ChainRevertError`                         by error name (:data:`REVERTS`), else 409
 content store errors (:class:`StoreError`)        503: the store behind the API failed
 chain client errors (:class:`ChainError`)         503 when unreachable, else 502
@@ -56,6 +58,7 @@ from kernel.errors import (
 )
 from marketplace_api.auth.errors import UnauthorizedError
 from marketplace_api.errors import FieldError, ForbiddenError
+from marketplace_api.relay import RetryLater
 from storage import StoreError
 
 log = logging.getLogger(__name__)
@@ -156,6 +159,15 @@ def revert_response(exc: ChainRevertError) -> JSONResponse:
     return _detail(answer.status, message)
 
 
+def retry_later_response(exc: RetryLater) -> JSONResponse:
+    """The answer to a relay refusal: its status, ``Retry-After`` and a detail naming the limit."""
+    return JSONResponse(
+        status_code=exc.status_code,
+        content={"detail": str(exc)},
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
 def _unavailable(what: str, exc: BaseException) -> JSONResponse:
     log.warning("unavailable: %s: %s: %s", what, type(exc).__name__, exc)
     return _detail(status.HTTP_503_SERVICE_UNAVAILABLE, f"{what} is unavailable; try again later")
@@ -208,6 +220,8 @@ def to_response(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=422, content=_validation_body(list(exc.errors())))
     if isinstance(exc, FieldError):
         return JSONResponse(status_code=422, content=_validation_body(exc.errors))
+    if isinstance(exc, RetryLater):
+        return retry_later_response(exc)
     if isinstance(exc, ChainRevertError):
         log.info("%s: contract rejected: %s", where, exc)
         return revert_response(exc)
@@ -253,6 +267,7 @@ __all__ = [
     "REVERTS",
     "RevertAnswer",
     "install",
+    "retry_later_response",
     "revert_response",
     "to_response",
 ]

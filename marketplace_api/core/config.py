@@ -153,11 +153,11 @@ class Settings(BaseSettings):
         Sign-in nonces a client may ask for a minute, and back to back.
     relay_gas_window : int, default 86400
         Seconds of the per-owner gas budget's rolling window.
-    relay_fresh_gas, relay_established_gas : int, default 400000, 2000000
+    relay_fresh_gas, relay_established_gas : int, default 600000, 3000000
         Gas the relayer spends per window for an owner without, and with, listings on record.
     relay_established_age : int, default 86400
         Seconds a listing must be on-chain to make its owner established.
-    relay_gas_estimate : int, default 200000
+    relay_gas_estimate : int, default 250000
         Gas a relayed listing is assumed to need before it is sent.
     relayer_balance_floor_wei : int, default 10**16
         Below this relayer balance nothing is relayed (503) and /health is degraded.
@@ -211,10 +211,10 @@ class Settings(BaseSettings):
     sign_in_ip_per_minute: float = Field(default=30.0, gt=0, le=1e6)
     sign_in_ip_burst: int = Field(default=10, ge=1, le=10**6)
     relay_gas_window: int = Field(default=86_400, ge=1, le=365 * 86_400)
-    relay_fresh_gas: int = Field(default=400_000, ge=21_000, le=10**15)
-    relay_established_gas: int = Field(default=2_000_000, ge=21_000, le=10**15)
+    relay_fresh_gas: int = Field(default=600_000, ge=21_000, le=10**15)
+    relay_established_gas: int = Field(default=3_000_000, ge=21_000, le=10**15)
     relay_established_age: int = Field(default=86_400, ge=0, le=365 * 86_400)
-    relay_gas_estimate: int = Field(default=200_000, ge=21_000, le=30_000_000)
+    relay_gas_estimate: int = Field(default=250_000, ge=21_000, le=30_000_000)
     relayer_balance_floor_wei: int = Field(default=10**16, ge=0, le=10**30)
     relayer_balance_refresh: float = Field(default=15.0, gt=0, le=3600)
     relayer_low_retry_after: int = Field(default=300, ge=1, le=86_400)

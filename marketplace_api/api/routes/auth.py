@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 
 from marketplace_api.api.deps import CurrentUser, ScopeDep, SessionDep, SignInDep
+from marketplace_api.api.limits import SignInLimit
 from marketplace_api.auth import Challenge, SignedInUser
 from marketplace_api.auth.schemas import (
     ChallengePublic,
@@ -61,7 +62,17 @@ def _challenge(
     )
 
 
-@router.get("/nonce", response_model=ChallengePublic)
+_SIGN_IN_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "The client's sign-in limit (see Retry-After)."}
+}
+
+
+@router.get(
+    "/nonce",
+    response_model=ChallengePublic,
+    responses=_SIGN_IN_LIMITED,
+    dependencies=[SignInLimit],
+)
 def read_nonce(
     request: Request, response: Response, db: SessionDep, sign_in: SignInDep, scope: ScopeDep
 ) -> Any:
@@ -69,7 +80,13 @@ def read_nonce(
     return _challenge(request, response, db, sign_in, scope)
 
 
-@router.post("/nonce", response_model=ChallengePublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/nonce",
+    response_model=ChallengePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=_SIGN_IN_LIMITED,
+    dependencies=[SignInLimit],
+)
 def create_nonce(
     request: Request, response: Response, db: SessionDep, sign_in: SignInDep, scope: ScopeDep
 ) -> Any:

@@ -34,6 +34,7 @@ from chain.registry import DOMAIN_NAME, DOMAIN_VERSION, listing_types
 from kernel.errors import InvalidInputError
 from marketplace_api import crud
 from marketplace_api.api.deps import RegistryDep, ScopeDep, ServicesDep, SessionDep, StoreDep
+from marketplace_api.api.limits import RelayGate
 from marketplace_api.api.pages import cached_json, json_bytes, listing_record
 from marketplace_api.crud import Scope
 from marketplace_api.errors import (
@@ -332,6 +333,7 @@ def relay(
             "description": "Invalid metadata, unstorable text, access mode, price, signature, "
             "nonce or deadline."
         },
+        429: {"description": "A rate limit or the owner's gas budget (see Retry-After)."},
     },
 )
 def create_dataset(
@@ -340,6 +342,7 @@ def create_dataset(
     registry: RegistryDep,
     store: StoreDep,
     services: ServicesDep,
+    gate: RelayGate,
 ) -> Any:
     """Relay a listing signed by its owner; it shows at ``Location`` once indexed."""
     faults = text_faults(body)
@@ -356,8 +359,10 @@ def create_dataset(
         raise FieldError.many(faults)
     signature = bytes.fromhex(body.signature[2:])
     verify_before_relay(registry, request, signature)
-    store_document(store, doc)
-    dataset_id, tx = relay(services, registry, request, signature, doc)
+    with gate.relaying(body.owner) as charge:
+        store_document(store, doc)
+        dataset_id, tx = relay(services, registry, request, signature, doc)
+        charge(tx)
     services.wake_indexer()
     log.info(
         "create_dataset: dataset %s (%s, %s wei) relayed for %s by %s (tx %s, block %s)",

@@ -1,4 +1,9 @@
-"""``GET /health``: is the API up, can it reach the chain and the database, which contracts."""
+"""``GET /health``: is the API up, can it reach the chain and the database, which contracts.
+
+It also reports the relayer's balance against its floor: below it the status is ``degraded``
+but the answer stays 200 (reads, and listings made directly on-chain, still work; only relayed
+writes are refused, with 503). A chain or database that cannot be reached is a 503.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,30 @@ from fastapi.responses import JSONResponse
 
 from marketplace_api import crud
 from marketplace_api.api.deps import ServicesDep
-from marketplace_api.schemas import ChainHealth, Health, IndexHealth
+from marketplace_api.schemas import ChainHealth, Health, IndexHealth, RelayerHealth
+from marketplace_api.services import Services
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/health", tags=["health"])
+
+
+def relayer_health(services: Services) -> RelayerHealth:
+    """The relayer's balance against its floor (``low`` when it could not be read either)."""
+    guard = services.relay
+    try:
+        status = guard.balance_status()
+    except Exception as exc:  # a chain that cannot be read is reported, not raised
+        log.warning("read_health: relayer balance unreadable: %s", type(exc).__name__)
+        floor = guard.policy.balance_floor_wei
+        address = services.relayer.address
+        return RelayerHealth(address=address, balance_wei=None, floor_wei=floor, low=True)
+    return RelayerHealth(
+        address=status.address,
+        balance_wei=status.balance_wei,
+        floor_wei=status.floor_wei,
+        low=status.low,
+    )
 
 
 @router.get(
@@ -45,11 +69,13 @@ def read_health(services: ServicesDep) -> JSONResponse:
             lag = None if chain.block is None else max(0, chain.block - head.block)
             index = IndexHealth(block=head.block, block_hash=head.block_hash, lag_blocks=lag)
     ok = chain.error is None and database == "ok"
+    relayer = relayer_health(services)
     health = Health(
-        status="ok" if ok else "degraded",
+        status="ok" if ok and not relayer.low else "degraded",
         chain=chain,
         database=database,
         contracts=services.contracts,
         index=index,
+        relayer=relayer,
     )
     return JSONResponse(status_code=200 if ok else 503, content=health.model_dump(mode="json"))

@@ -37,6 +37,7 @@ from marketplace_api.api.deps import (
     SessionDep,
     StoreDep,
 )
+from marketplace_api.api.limits import WriteLimit
 from marketplace_api.content import ModelDetail, ProceedsPublic
 from marketplace_api.crud import Scope
 from marketplace_api.errors import (
@@ -249,7 +250,9 @@ def contributors_of(fed_task: FedTaskClient, task_id: int) -> list[tuple[str, in
         404: {"description": "Unknown task."},
         409: {"description": "Task not final, model not listed on-chain, or already recorded."},
         422: {"description": "Invalid signature, or a card or price unlike the on-chain listing."},
+        429: {"description": "The client's write limit (see Retry-After)."},
     },
+    dependencies=[WriteLimit],
 )
 def create_model(
     body: ModelCreate,
