@@ -20,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kernel.runtime import pin_recursion_limit
-from marketplace_api.api import docs, errors, metrics, responses
+from marketplace_api.api import deps, docs, errors, metrics, responses
 from marketplace_api.api.guard import JsonGuard
 from marketplace_api.api.methods import AllowedMethods, RouteTable
 from marketplace_api.api.routes import (
@@ -36,6 +36,11 @@ from marketplace_api.core.config import Settings
 from marketplace_api.services import Services
 
 log = logging.getLogger(__name__)
+
+CHAIN_ERROR = (502, "The chain answered wrongly or refused the transaction.")
+for _chain_client in (deps.get_registry, deps.get_fed_task, deps.get_market, deps.get_content):
+    # every route that talks to the chain can get an answer it cannot use (see api.errors)
+    responses.declare_dependency(_chain_client, CHAIN_ERROR)
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_CONTENT_BYTES = 64 * 1024 * 1024
