@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from marketplace_api.api.deps import ServicesDep, SessionDep
+from marketplace_api.api.responses import DEPENDENCY_ERRORS, declare_dependency
 from marketplace_api.relay import Charger, RelayGuard
 
 
@@ -92,6 +93,35 @@ def sign_in_limit(request: Request, services: ServicesDep) -> None:
     """The client's sign-in limit, before a nonce is issued (429)."""
     services.relay.check_sign_in(client_of(request, services))
 
+
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Whole seconds before trying again is worth it.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+"""How the refusals' ``Retry-After`` is published."""
+
+
+def _declare(dependency: Any, *specs: int | tuple[int, str]) -> None:
+    """Publish ``specs`` on every route using ``dependency``, 429 and 503 with ``Retry-After``."""
+    declare_dependency(dependency, *specs)
+    for status, response in DEPENDENCY_ERRORS[dependency].items():
+        if status in (429, 503):
+            response["headers"] = RETRY_AFTER_HEADER
+
+
+_declare(
+    relay_gate,
+    (429, "The client's or the signer's write limit, or the owner's gas budget, is reached."),
+    (
+        503,
+        "The relayer's balance is below its floor (the detail names both and how to list "
+        "directly on-chain), or a service behind the API is down.",
+    ),
+)
+_declare(write_limit, (429, "The client's write limit is reached."))
+_declare(sign_in_limit, (429, "The client's sign-in limit is reached."))
 
 RelayGate = Annotated[RelayPass, Depends(relay_gate)]
 WriteLimit = Depends(write_limit)

@@ -62,15 +62,9 @@ def _challenge(
     )
 
 
-_SIGN_IN_LIMITED: dict[int | str, dict[str, Any]] = {
-    429: {"description": "The client's sign-in limit (see Retry-After)."}
-}
-
-
 @router.get(
     "/nonce",
     response_model=ChallengePublic,
-    responses=_SIGN_IN_LIMITED,
     dependencies=[SignInLimit],
 )
 def read_nonce(
@@ -84,7 +78,6 @@ def read_nonce(
     "/nonce",
     response_model=ChallengePublic,
     status_code=status.HTTP_201_CREATED,
-    responses=_SIGN_IN_LIMITED,
     dependencies=[SignInLimit],
 )
 def create_nonce(

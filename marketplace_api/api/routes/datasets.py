@@ -333,7 +333,6 @@ def relay(
             "description": "Invalid metadata, unstorable text, access mode, price, signature, "
             "nonce or deadline."
         },
-        429: {"description": "A rate limit or the owner's gas budget (see Retry-After)."},
     },
 )
 def create_dataset(

@@ -250,7 +250,6 @@ def contributors_of(fed_task: FedTaskClient, task_id: int) -> list[tuple[str, in
         404: {"description": "Unknown task."},
         409: {"description": "Task not final, model not listed on-chain, or already recorded."},
         422: {"description": "Invalid signature, or a card or price unlike the on-chain listing."},
-        429: {"description": "The client's write limit (see Retry-After)."},
     },
     dependencies=[WriteLimit],
 )
