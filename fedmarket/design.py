@@ -3,18 +3,26 @@
 Whatever the dataset, a horizontal task's model standardises its inputs with the exact mean and
 standard deviation of the union of the participants' data, pooled from the per-feature
 statistics each data owner publishes (:func:`fl_node.data.pool_stats`). The statistics come
-from the marketplace's listings (:func:`stats_from_listings`) or, for a sponsor holding sample
-files, from CSV files (:func:`stats_from_csv`); :func:`pooled_model` turns them into the
+from the marketplace's listings or, for a sponsor holding sample files, from CSV files
+(:func:`stats_from_csv`); :func:`pooled_model` turns them into the
 :class:`~fl_node.models.ModelSpec`. ``fedmarket task design`` and the demo both build on these.
+
+Anyone can list a dataset, so listings are not taken on trust: :func:`read_listings` reads every
+page of them, and :func:`select_listings` keeps those whose facts hold (a verified document, active
+on-chain, self-consistent statistics, the features most listings share), leaves out outliers by
+robust statistics (medians and median absolute deviations of the listings' means), caps the rows
+any one listing counts for, and says which listings it used and which it left out, and why.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -22,8 +30,13 @@ from fl_node.data import FeatureStats, feature_stats, pool_stats
 from fl_node.models import ModelSpec
 from kernel.errors import InvalidInputError
 
+if TYPE_CHECKING:
+    from marketplace_api import MarketplaceClient
+
 NUMERIC_DTYPES = ("float", "int")
 """Schema dtypes of a listing that are model inputs (other columns are skipped)."""
+PAGE_SIZE = 100
+"""Listings read per request (the API's largest page)."""
 
 
 def pooled_model(
@@ -67,52 +80,280 @@ def pooled_model(
     )
 
 
-def stats_from_listings(
-    listings: Sequence[Mapping[str, Any]], *, label: str = "label"
-) -> tuple[list[FeatureStats], tuple[str, ...]]:
-    """The statistics of marketplace listings and their shared feature columns.
+@dataclass(frozen=True)
+class UsedListing:
+    """A listing whose statistics the design pools.
 
-    The features of a listing are its schema's numeric columns (:data:`NUMERIC_DTYPES`) other
-    than ``label``, in schema order; its ``statistics`` must describe exactly those.
+    Attributes
+    ----------
+    id : int or str
+        The listing's id.
+    rows : int
+        The rows it counts for in the pooling (its ``count``, capped: see :data:`WEIGHT_CAP`).
+    claimed : int
+        The rows its statistics claim.
+    """
+
+    id: int | str
+    rows: int
+    claimed: int
+
+
+@dataclass(frozen=True)
+class ExcludedListing:
+    """A listing the design left out, and why."""
+
+    id: int | str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ListingSelection:
+    """What :func:`select_listings` kept and left out.
+
+    Attributes
+    ----------
+    stats : list of FeatureStats
+        The statistics pooled, one per used listing (counts capped).
+    features : tuple of str
+        The feature columns.
+    used : list of UsedListing
+        The listings pooled, in the order given.
+    excluded : list of ExcludedListing
+        The listings left out, with the reason, in the order given.
+    """
+
+    stats: list[FeatureStats]
+    features: tuple[str, ...]
+    used: list[UsedListing]
+    excluded: list[ExcludedListing]
+
+
+OUTLIER_DEVIATIONS = 5.0
+"""How far a listing's mean may lie from the median of the listings' means, in robust scales."""
+STD_RATIO = 10.0
+"""How many times the median of the listings' standard deviations a listing's may reach."""
+WEIGHT_CAP = 10
+"""No listing counts for more rows than this many times the median listing."""
+MIN_SCREENED = 3
+"""Listings needed to tell an outlier (with two, neither is the odd one out)."""
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    id: int | str
+    features: tuple[str, ...]
+    stats: FeatureStats
+
+
+def read_listings(
+    client: MarketplaceClient, tag: str | None = None, *, page_size: int = PAGE_SIZE
+) -> list[dict[str, Any]]:
+    """Every active listing of the marketplace (tagged ``tag`` when given), page by page.
+
+    Parameters
+    ----------
+    client : MarketplaceClient
+        The marketplace API.
+    tag : str or None, default None
+        Only listings with this tag.
+    page_size : int, default PAGE_SIZE
+        Listings asked for per request.
+    """
+    found: list[dict[str, Any]] = []
+    while True:
+        page = client.datasets_page(tag=tag, limit=page_size, offset=len(found))
+        found.extend(page["items"])
+        if not page["items"] or len(found) >= int(page["total"]):
+            return found
+
+
+def select_listings(
+    listings: Sequence[Mapping[str, Any]], *, label: str = "label"
+) -> ListingSelection:
+    """The listings a design can trust, their statistics, and the ones it leaves out, with why.
+
+    A listing is left out when its facts fail (its metadata document is not ``ok``: unreadable,
+    or not what the owner signed on-chain; it is delisted; it publishes no statistics, or
+    statistics that contradict themselves or its schema; it has no ``label`` column), when its
+    features are not those most listings share, or, among :data:`MIN_SCREENED` or more, when it is
+    an outlier: a feature's mean more than :data:`OUTLIER_DEVIATIONS` robust scales from the
+    median of the listings' means (the scale is the larger of the scaled median absolute deviation
+    of the means and the median of their standard deviations), or a standard deviation over
+    :data:`STD_RATIO` times the median. A listing's rows count at most :data:`WEIGHT_CAP` times
+    the median listing's.
 
     Parameters
     ----------
     listings : sequence of mapping
-        Listings as ``GET /datasets`` returns them (``id``, ``schema``, ``statistics``).
+        Listings as ``GET /datasets`` returns them.
     label : str, default "label"
         The label column (not a feature).
 
     Raises
     ------
     InvalidInputError
-        No listing, a listing without ``label``, listings with different features, or
-        statistics that do not match the features.
+        No listing, none usable (the reasons are listed), or two feature sets shared by as many
+        listings each.
     """
     if not listings:
         raise InvalidInputError("design: the marketplace lists no matching dataset")
-    stats: list[FeatureStats] = []
-    names: tuple[str, ...] = ()
+    excluded: list[ExcludedListing] = []
+    candidates: list[_Candidate] = []
     for listing in listings:
-        ident = f"listing {listing.get('id', '?')}"
-        schema = listing.get("schema") or []
-        if label not in {c.get("name") for c in schema}:
-            raise InvalidInputError(f"design: {ident} has no label column {label!r} (--label)")
-        numeric = [str(c["name"]) for c in schema if c.get("dtype") in NUMERIC_DTYPES]
-        features = tuple(n for n in numeric if n != label)
-        if names and features != names:
-            raise InvalidInputError(f"design: {ident} has other features than the first listing")
-        names = features
-        try:
-            item = FeatureStats.from_dict(dict(listing.get("statistics") or {}))
-        except ValueError as exc:
-            raise InvalidInputError(f"design: {ident}: {exc}") from None
-        if len(item.mean) != len(features):
-            raise InvalidInputError(
-                f"design: {ident} has statistics of {len(item.mean)} columns "
-                f"for {len(features)} numeric features"
+        found = _candidate(listing, label)
+        if isinstance(found, ExcludedListing):
+            excluded.append(found)
+        else:
+            candidates.append(found)
+    candidates = _common_features(candidates, excluded)
+    candidates = _screened(candidates, excluded)
+    if not candidates:
+        reasons = "; ".join(f"listing {e.id}: {e.reason}" for e in excluded[:5])
+        raise InvalidInputError(f"design: no usable listing among {len(listings)} ({reasons})")
+    cap = WEIGHT_CAP * max(1, int(np.median([c.stats.count for c in candidates])))
+    used = [UsedListing(c.id, min(c.stats.count, cap), c.stats.count) for c in candidates]
+    stats = [replace(c.stats, count=u.rows) for c, u in zip(candidates, used, strict=True)]
+    return ListingSelection(stats, candidates[0].features, used, excluded)
+
+
+def _candidate(listing: Mapping[str, Any], label: str) -> _Candidate | ExcludedListing:
+    """The listing as a candidate, or why its own facts leave it out."""
+    ident = listing.get("id", "?")
+    status = listing.get("document_status", "ok")
+    if status != "ok":
+        why = listing.get("document_error") or "unreadable or not what the owner signed"
+        return ExcludedListing(ident, f"metadata document {status}: {why}")
+    if listing.get("active") is False:
+        return ExcludedListing(ident, "delisted on-chain")
+    schema = listing.get("schema") or []
+    if label not in {c.get("name") for c in schema}:
+        return ExcludedListing(ident, f"no label column {label!r} (--label)")
+    raw = listing.get("statistics")
+    if not raw:
+        return ExcludedListing(ident, "publishes no statistics")
+    numeric = [str(c["name"]) for c in schema if c.get("dtype") in NUMERIC_DTYPES]
+    features = tuple(n for n in numeric if n != label)
+    try:
+        stats = FeatureStats.from_dict(dict(raw))
+    except ValueError as exc:
+        return ExcludedListing(ident, f"malformed statistics: {exc}")
+    if len(stats.mean) == len(numeric) and label in numeric:  # the label's are no feature's
+        stats = _columns(stats, [i for i, n in enumerate(numeric) if n != label])
+    if len(stats.mean) != len(features):
+        return ExcludedListing(
+            ident, f"statistics of {len(stats.mean)} columns for {len(features)} numeric features"
+        )
+    why = _contradiction(stats, listing.get("row_count"))
+    if why is not None:
+        return ExcludedListing(ident, f"inconsistent statistics: {why}")
+    return _Candidate(ident, features, stats)
+
+
+def _columns(stats: FeatureStats, keep: list[int]) -> FeatureStats:
+    def pick(values: tuple[float, ...]) -> tuple[float, ...]:
+        return tuple(values[i] for i in keep)
+
+    return FeatureStats(
+        stats.count, pick(stats.mean), pick(stats.std), pick(stats.minimum), pick(stats.maximum)
+    )
+
+
+def _contradiction(stats: FeatureStats, row_count: Any) -> str | None:
+    """What in ``stats`` no dataset could have, or ``None``."""
+    if isinstance(row_count, int) and stats.count > row_count:
+        return f"count {stats.count} exceeds row_count {row_count}"
+    columns = zip(stats.mean, stats.std, stats.minimum, stats.maximum, strict=True)
+    for i, (mean, std, low, high) in enumerate(columns):
+        slack = 1e-9 * max(1.0, abs(low), abs(high))
+        if low > high:
+            return f"column {i}: min {low} exceeds max {high}"
+        if not low - slack <= mean <= high + slack:
+            return f"column {i}: mean {mean} outside [{low}, {high}]"
+        if std > high - low + slack:
+            return f"column {i}: std {std} exceeds max - min"
+    return None
+
+
+def _common_features(
+    candidates: list[_Candidate], excluded: list[ExcludedListing]
+) -> list[_Candidate]:
+    """The candidates with the feature set most of them share; the others are excluded."""
+    counts = Counter(c.features for c in candidates)
+    if not counts:
+        return []
+    ranked = counts.most_common()
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        raise InvalidInputError(
+            f"design: as many listings have {len(ranked[0][0])} features as "
+            f"{len(ranked[1][0])}; choose the datasets with --tag"
+        )
+    chosen = ranked[0][0]
+    for c in candidates:
+        if c.features != chosen:
+            excluded.append(
+                ExcludedListing(c.id, f"other features than the {ranked[0][1]} listings used")
             )
-        stats.append(item)
-    return stats, names
+    return [c for c in candidates if c.features == chosen]
+
+
+def _screened(candidates: list[_Candidate], excluded: list[ExcludedListing]) -> list[_Candidate]:
+    """The candidates that are not outliers among them (all of them when too few to tell)."""
+    if len(candidates) < MIN_SCREENED:
+        return candidates
+    means = np.array([c.stats.mean for c in candidates], dtype=np.float64)
+    stds = np.array([c.stats.std for c in candidates], dtype=np.float64)
+    centre = np.median(means, axis=0)
+    mad = 1.4826 * np.median(np.abs(means - centre), axis=0)
+    spread = np.median(stds, axis=0)
+    scale = np.maximum(np.maximum(mad, spread), 1e-12 * np.maximum(1.0, np.abs(centre)))
+    kept: list[_Candidate] = []
+    for row, c in enumerate(candidates):
+        deviations = np.abs(means[row] - centre) / scale
+        worst = int(np.argmax(deviations))
+        if deviations[worst] > OUTLIER_DEVIATIONS:
+            excluded.append(
+                ExcludedListing(
+                    c.id,
+                    f"outlier: the mean of {c.features[worst]!r} ({means[row, worst]:.6g}) lies "
+                    f"{deviations[worst]:.3g} robust scales from the median {centre[worst]:.6g}",
+                )
+            )
+            continue
+        ratios = stds[row] / np.maximum(spread, 1e-12)
+        wide = int(np.argmax(ratios))
+        if ratios[wide] > STD_RATIO:
+            excluded.append(
+                ExcludedListing(
+                    c.id,
+                    f"outlier: the std of {c.features[wide]!r} ({stds[row, wide]:.6g}) is "
+                    f"{ratios[wide]:.3g} times the median {spread[wide]:.6g}",
+                )
+            )
+            continue
+        kept.append(c)
+    return kept
+
+
+def stats_from_listings(
+    listings: Sequence[Mapping[str, Any]], *, label: str = "label"
+) -> tuple[list[FeatureStats], tuple[str, ...]]:
+    """The pooled statistics of the listings :func:`select_listings` keeps, and their features.
+
+    Parameters
+    ----------
+    listings : sequence of mapping
+        Listings as ``GET /datasets`` returns them.
+    label : str, default "label"
+        The label column (not a feature).
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`select_listings`.
+    """
+    selection = select_listings(listings, label=label)
+    return selection.stats, selection.features
 
 
 def stats_from_csv(
@@ -202,4 +443,14 @@ def _first_bad_value(path: Path, header: list[str], rows: list[list[str]]) -> No
     raise InvalidInputError(f"design: {path} holds a value that is not a finite number")
 
 
-__all__ = ["NUMERIC_DTYPES", "pooled_model", "stats_from_csv", "stats_from_listings"]
+__all__ = [
+    "NUMERIC_DTYPES",
+    "ExcludedListing",
+    "ListingSelection",
+    "UsedListing",
+    "pooled_model",
+    "read_listings",
+    "select_listings",
+    "stats_from_csv",
+    "stats_from_listings",
+]

@@ -29,6 +29,7 @@ from kernel.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from chain.fed_task import FedTaskClient, RoundFinalizedEvent, Schedule
+    from fedmarket.design import ListingSelection
     from fl_node.data import FeatureStats
     from fl_node.sponsor import TaskTerms
 
@@ -228,30 +229,40 @@ def _design_inputs(
     api: str | None, tag: str | None, stats_from: list[Path] | None, label: str
 ) -> tuple[list[FeatureStats], tuple[str, ...]]:
     """The statistics to pool and the feature columns, from the marketplace or CSV files."""
-    from fedmarket.design import stats_from_csv, stats_from_listings
+    from fedmarket.design import stats_from_csv
 
     if api and stats_from:
         raise InvalidInputError("task design: give --api URL or --stats-from CSV, not both")
     if tag and not api:
         raise InvalidInputError("task design: --tag filters the listings of --api; give --api")
     if api:
-        return stats_from_listings(_listings(api, tag), label=label)
+        selection = _selection(api, tag, label)
+        return selection.stats, selection.features
     if stats_from:
         return stats_from_csv(stats_from, label=label)
     raise InvalidInputError("task design: give --api URL or --stats-from CSV")
 
 
-def _listings(api: str, tag: str | None) -> list[dict[str, Any]]:
-    """Every listing of the marketplace at ``api`` (tagged ``tag`` when given), page by page."""
+def _selection(api: str, tag: str | None, label: str) -> ListingSelection:
+    """The listings under ``tag`` (all pages) the design trusts; says which it used and left out."""
+    from rich.markup import escape
+
+    from fedmarket.design import read_listings, select_listings
     from marketplace_api import MarketplaceClient
 
-    found: list[dict[str, Any]] = []
     with MarketplaceClient(api) as client:
-        while True:
-            page = client.datasets_page(tag=tag, limit=100, offset=len(found))
-            found.extend(page["items"])
-            if not page["items"] or len(found) >= int(page["total"]):
-                return found
+        listings = read_listings(client, tag)
+    selection = select_listings(listings, label=label)
+    out.print(
+        f"read {len(listings)} listings: {len(selection.used)} used, "
+        f"{len(selection.excluded)} excluded"
+    )
+    for used in selection.used:
+        capped = f" (capped from {used.claimed})" if used.rows != used.claimed else ""
+        out.print(f"  used listing {used.id}: {used.rows} rows{capped}")
+    for left in selection.excluded:
+        out.print(f"  excluded listing {left.id}: {escape(left.reason)}")
+    return selection
 
 
 def _period(name: str, default: str, what: str) -> Any:

@@ -163,10 +163,14 @@ def test_from_a_running_marketplace_the_spec_pools_the_tagged_listings(
 
 
 @pytest.mark.slow
-def test_listings_of_different_schemas_are_refused(cli, tmp_path, market):
+def test_listings_of_other_features_are_left_out_and_reported(cli, tmp_path, market):
     ran = cli("task", "design", "--api", market.url, "--out", str(tmp_path / "x.json"))
-    assert ran.code == 2
-    assert "has other features than the first listing" in ran.one_error_line()
+    assert ran.code == 0, ran.stderr
+    assert "read 5 listings: 4 used, 1 excluded" in ran.stdout
+    assert "other features than the 4 listings used" in ran.stdout
+    assert TaskSpec.from_bytes((tmp_path / "x.json").read_bytes()).feature_names == (
+        market.feature_names
+    )
     ran = cli("task", "design", "--api", market.url, "--tag", "none", "--out", "x.json")
     assert ran.code == 2
     assert "lists no matching dataset" in ran.one_error_line()
