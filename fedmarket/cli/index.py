@@ -167,34 +167,35 @@ def index(
     from marketplace_api.indexer import IndexerOptions, follow, open_index, retry_transient
     from storage import ContentStore, IpfsStore, LocalCidStore
 
-    backend, dep = connect_deployment(rpc, deployment)
-    content: ContentStore = IpfsStore(ipfs_api) if store_backend == "ipfs" else LocalCidStore(store)
-    db = Database.from_url(database)
-    totals = _Totals()
-    stopped, target = False, None
-    try:
-        indexer = open_index(
-            database=db,
-            backend=backend,
-            deployment=dep,
-            store=content,
-            options=IndexerOptions(
-                batch_blocks=batch_blocks, confirmations=confirmations, poll_interval=poll
-            ),
+    with _stop_on_sigterm() as stop:  # from the start: a SIGTERM while connecting is clean too
+        backend, dep = connect_deployment(rpc, deployment)
+        content: ContentStore = (
+            IpfsStore(ipfs_api) if store_backend == "ipfs" else LocalCidStore(store)
         )
-        with _stop_on_sigterm() as stop:
+        db = Database.from_url(database)
+        totals, target = _Totals(), None
+        try:
+            indexer = open_index(
+                database=db,
+                backend=backend,
+                deployment=dep,
+                store=content,
+                options=IndexerOptions(
+                    batch_blocks=batch_blocks, confirmations=confirmations, poll_interval=poll
+                ),
+            )
             if once:
                 target = int(backend.w3.eth.block_number) - confirmations
                 totals.add(retry_transient(lambda: indexer.sync(target, stop=stop)))
             else:
                 console.print(f"indexing {dep.registry} on {rpc} (SIGTERM or Ctrl-C to stop)")
                 follow(indexer, stop, on_sync=lambda r: _progress(totals, r))
-            stopped = stop.is_set()
-    finally:
-        db.dispose()
-        backend.close()
-        if isinstance(content, IpfsStore):
-            content.close()
+        finally:
+            db.dispose()
+            backend.close()
+            if isinstance(content, IpfsStore):
+                content.close()
+        stopped = stop.is_set()
     out.print(totals.to_json(stopped), highlight=False, soft_wrap=True)
     if target is not None and stopped and (totals.end_block or 0) < target:
         raise KeyboardInterrupt

@@ -85,6 +85,21 @@ def own_node() -> Iterator[str]:
         node.stop()
 
 
+def index_command(
+    rpc: str, deployment: Path, store: Path, database_url: str, *flags: str
+) -> list[str]:
+    """The ``fedmarket index`` command line."""
+    return [
+        sys.executable,
+        "-m",
+        "fedmarket",
+        "index",
+        *("--rpc", rpc, "--deployment", str(deployment)),
+        *("--database", database_url, "--store", str(store)),
+        *flags,
+    ]
+
+
 @dataclass
 class Busy:
     """A node with a busy chain: its URL, the world, what was done, the deployment's file."""
@@ -97,15 +112,7 @@ class Busy:
 
     def command(self, database_url: str, *flags: str) -> list[str]:
         """The ``fedmarket index`` command line over this chain and ``database_url``."""
-        return [
-            sys.executable,
-            "-m",
-            "fedmarket",
-            "index",
-            *("--rpc", self.url, "--deployment", str(self.deployment)),
-            *("--database", database_url, "--store", str(self.store)),
-            *flags,
-        ]
+        return index_command(self.url, self.deployment, self.store, database_url, *flags)
 
     def run_once(self, database_url: str, *flags: str) -> dict[str, Any]:
         """``fedmarket index --once``: its exit 0 and its JSON summary."""
@@ -283,7 +290,11 @@ def test_a_reorg_rolls_back_the_replaced_blocks(
                 deployment=world.deployment,
                 store=world.store,
             ).sync()
-            assert dump_index(database.engine) == dump_index(fresh.engine)
+            reorged, clean = dump_index(database.engine), dump_index(fresh.engine)
+            # what a CID holds never changes: documents read for replaced listings stay cached
+            kept_documents = set(reorged.pop("content_documents"))
+            assert set(clean.pop("content_documents")) < kept_documents
+            assert reorged == clean
         finally:
             fresh.dispose()
     finally:
@@ -306,11 +317,19 @@ def make_world_on(world: ChainWorld, backend: RpcBackend) -> ChainWorld:
 
 
 # ---- behind the served API -------------------------------------------------------------------
-@pytest.fixture
-def served(
-    own_node: str, db_url: str, tmp_path: Path
-) -> Iterator[tuple[ChainWorld, str, Services]]:
+@dataclass
+class Served:
     """The API served over a node of its own and a fresh database, its indexer following."""
+
+    world: ChainWorld
+    url: str
+    node_url: str
+    database_url: str
+    folder: Path
+
+
+@pytest.fixture
+def served(own_node: str, db_url: str, tmp_path: Path) -> Iterator[Served]:
     world = make_world(RpcBackend(own_node), tmp_path / "store")
     services = Services.embedded(
         backend=world.backend,
@@ -322,7 +341,7 @@ def served(
     )
     server = serve_in_thread(create_app(services=services))
     try:
-        yield world, server.url, services
+        yield Served(world, server.url, own_node, db_url, tmp_path)
     finally:
         server.stop()
         services.close()
@@ -332,10 +351,8 @@ def _active_ids(api: MarketplaceClient) -> list[int]:
     return [int(d["id"]) for d in api.datasets(status="active", limit=100)]
 
 
-def test_the_api_follows_what_happens_on_chain_without_it(
-    served: tuple[ChainWorld, str, Services],
-) -> None:
-    world, url, _ = served
+def test_the_api_follows_what_happens_on_chain_without_it(served: Served) -> None:
+    world, url = served.world, served.url
     with MarketplaceClient(url, timeout=30) as api:
         owner = world.funded()
         via_api = api.list_dataset(owner, dataset_metadata(owner.address))["id"]
@@ -364,12 +381,30 @@ LISTINGS = 32
 
 
 def test_concurrent_relayed_listings_all_show_exactly_once(
-    served: tuple[ChainWorld, str, Services],
+    served: Served, record_property: Callable[[str, object], None]
 ) -> None:
-    world, url, services = served
+    """The API's indexer thread and a ``fedmarket index`` process both index meanwhile."""
+    world, url = served.world, served.url
     owners = [world.funded() for _ in range(LISTINGS)]
     metadata = [dataset_metadata(o.address) for o in owners]
     statuses: list[int] = []
+    deployment = world.deployment.save(served.folder / "deployment.json")
+    second_indexer = subprocess.Popen(
+        index_command(
+            served.node_url,
+            deployment,
+            served.folder / "store",
+            served.database_url,
+            *("--poll", "0.05", "--batch-blocks", "2"),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+
+    assert second_indexer.stderr is not None
+    assert "indexing" in second_indexer.stderr.readline()  # it follows the chain now
 
     def post(i: int) -> dict[str, Any]:
         with MarketplaceClient(url, timeout=60) as api:
@@ -379,16 +414,21 @@ def test_concurrent_relayed_listings_all_show_exactly_once(
                 statuses.append(exc.status)
                 raise
 
-    started = time.monotonic()
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
-        relayed = list(pool.map(post, range(LISTINGS)))
-    seconds = time.monotonic() - started
+    try:
+        started = time.monotonic()
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
+            relayed = list(pool.map(post, range(LISTINGS)))
+        record_property("relayed_listings_per_second", LISTINGS / (time.monotonic() - started))
+    finally:
+        second_indexer.send_signal(signal.SIGTERM)
+        out, err = second_indexer.communicate(timeout=60)
+    assert second_indexer.returncode == 0, err
+    assert json.loads(out)["stopped"] is True
     assert statuses == []
     ids = [r["id"] for r in relayed]
     registry = world.registry()
-    assert (
-        sorted(ids) == list(range(1, LISTINGS + 1)) == list(range(1, registry.dataset_count() + 1))
-    )
+    assert sorted(ids) == list(range(1, LISTINGS + 1))
+    assert registry.dataset_count() == LISTINGS
 
     with MarketplaceClient(url, timeout=30) as api:
         # the owner retries: 409 naming the listing, which GET shows
@@ -409,7 +449,6 @@ def test_concurrent_relayed_listings_all_show_exactly_once(
         for relay, owner in zip(relayed, owners, strict=True):
             shown = api.dataset(relay["id"])
             assert (shown["owner"], shown["tx_hash"]) == (owner.address, relay["tx_hash"])
-    assert seconds > 0
 
 
 def test_the_index_command_follows_until_sigterm(busy: Busy, db_url: str) -> None:
