@@ -15,6 +15,7 @@ metric                                      meaning
 ``fedmarket_index_block``                   the last block the index holds
 ``fedmarket_index_lag_blocks``              how far the index is behind the chain
 ``fedmarket_relayer_balance_wei``           what the relayer has left to pay gas with
+``fedmarket_relayer_balance_floor_wei``     below it nothing is relayed (the relay guard's)
 ``fedmarket_metrics_source_up``             1 when a source (chain, index) could be read
 ==========================================  ============================================
 
@@ -64,7 +65,8 @@ class ChainCollector(Collector):
 
     def describe(self) -> Iterator[Metric]:
         """The metrics this collector yields (without reading anything: registration)."""
-        for name in ("chain_block", "relayer_balance_wei", "index_block", "index_lag_blocks"):
+        names = ("chain_block", "index_block", "index_lag_blocks")
+        for name in (*names, "relayer_balance_wei", "relayer_balance_floor_wei"):
             yield GaugeMetricFamily(f"fedmarket_{name}", "")
         yield GaugeMetricFamily("fedmarket_metrics_source_up", "", labels=["source"])
 
@@ -81,13 +83,7 @@ class ChainCollector(Collector):
             yield GaugeMetricFamily(
                 "fedmarket_chain_block", "The chain's latest block.", value=chain_block
             )
-            balance = self._relayer_balance()
-            if balance is not None:
-                yield GaugeMetricFamily(
-                    "fedmarket_relayer_balance_wei",
-                    "The relayer's balance, which pays the gas of relayed listings.",
-                    value=balance,
-                )
+            yield from self._relayer_gauges()
         if index_block is not None:
             yield GaugeMetricFamily(
                 "fedmarket_index_block", "The last block the index holds.", value=index_block
@@ -99,6 +95,23 @@ class ChainCollector(Collector):
                 value=max(chain_block - index_block, 0),
             )
         yield up
+
+    def _relayer_gauges(self) -> Iterator[Metric]:
+        relayer = self._relayer_balance()
+        if relayer is None:
+            return
+        balance, floor = relayer
+        yield GaugeMetricFamily(
+            "fedmarket_relayer_balance_wei",
+            "The relayer's balance, which pays the gas of relayed listings.",
+            value=balance,
+        )
+        if floor is not None:
+            yield GaugeMetricFamily(
+                "fedmarket_relayer_balance_floor_wei",
+                "Below this balance the API relays nothing (503).",
+                value=floor,
+            )
 
     def _chain_block(self) -> int | None:
         try:
@@ -116,10 +129,15 @@ class ChainCollector(Collector):
             return None
         return None if head is None else int(head.block)
 
-    def _relayer_balance(self) -> int | None:
+    def _relayer_balance(self) -> tuple[int, int | None] | None:
+        """The relayer's balance and floor, through the relay guard's watch when there is one."""
         try:
+            watch = getattr(getattr(self.services, "relay", None), "balance_status", None)
+            if callable(watch):  # the guard's cached reading (it stops relaying below the floor)
+                status = watch()
+                return int(status.balance_wei), int(status.floor_wei)
             address = self.services.relayer.address
-            return int(self.services.backend.w3.eth.get_balance(address))
+            return int(self.services.backend.w3.eth.get_balance(address)), None
         except Exception as exc:  # likewise
             log.warning("metrics: relayer balance unreadable: %s", type(exc).__name__)
             return None

@@ -310,6 +310,7 @@ def test_metrics_count_requests_by_route_template() -> None:
 def test_chain_gauges_read_services_and_survive_a_dead_chain() -> None:
     services = MagicMock()
     services.backend.w3.eth.block_number = 120
+    services.relay = None  # no relay guard: the balance is read from the chain
     services.backend.w3.eth.get_balance.return_value = 3 * 10**18
     metrics = ApiMetrics(services)
     head = MagicMock(block=117)
@@ -321,6 +322,13 @@ def test_chain_gauges_read_services_and_survive_a_dead_chain() -> None:
     assert got[("fedmarket_index_lag_blocks", ())] == 3
     assert got[("fedmarket_relayer_balance_wei", ())] == 3 * 10**18
     assert got[("fedmarket_metrics_source_up", (("source", "chain"),))] == 1
+    assert ("fedmarket_relayer_balance_floor_wei", ()) not in got
+
+    services.relay = MagicMock()  # the relay guard's watch, with its floor, when there is one
+    services.relay.balance_status.return_value = MagicMock(balance_wei=5, floor_wei=10**17)
+    watched = samples(metrics.exposition().decode())
+    assert watched[("fedmarket_relayer_balance_wei", ())] == 5
+    assert watched[("fedmarket_relayer_balance_floor_wei", ())] == 10**17
 
     type(services.backend.w3.eth).block_number = property(
         lambda self: (_ for _ in ()).throw(ConnectionError("down"))
