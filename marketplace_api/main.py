@@ -37,6 +37,7 @@ from marketplace_api.services import Services
 
 log = logging.getLogger(__name__)
 
+responses.declare_dependency(deps.get_services, 503)  # the database, chain, store behind it
 CHAIN_ERROR = (502, "The chain answered wrongly or refused the transaction.")
 for _chain_client in (deps.get_registry, deps.get_fed_task, deps.get_market, deps.get_content):
     # every route that talks to the chain can get an answer it cannot use (see api.errors)

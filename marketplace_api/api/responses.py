@@ -8,11 +8,12 @@ field is at fault. A route declares the errors it can answer in one line::
     @router.post("", responses=errors(401, 403, (409, "Already listed: the detail names it.")))
 
 :func:`install` then completes the document of the whole application: it adds the errors any
-route can answer (413 for a body over the limit, 503 when the database or the chain is down,
-422 where a request has parameters or a body, 400 for a body that is not even JSON, 401 where
-a session is required), gives every
-error response its schema, and publishes integer bounds as integers (FastAPI's document model
-turns ``le=2**63 - 1`` into the float ``9.223372036854776e18``, which is another number).
+route can answer (413 for a body over the limit, 422 where a request has parameters or a body,
+400 for a body that is not even JSON, 401 where a session is required, and what the route's
+dependencies declare with :func:`declare_dependency`: 503 on everything that uses the services
+behind the API, 502 on what talks to the chain, 429 behind a rate limit), gives every error
+response its schema, and publishes integer bounds as integers (FastAPI's document model turns
+``le=2**63 - 1`` into the float ``9.223372036854776e18``, which is another number).
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ DESCRIPTIONS: dict[int, str] = {
 }
 """The default description of each error status."""
 
-ALWAYS: tuple[int, ...] = (413, 503)
-"""Errors any operation can answer: a body over the limit, a dependency down."""
+ALWAYS: tuple[int, ...] = (413,)
+"""Errors any operation can answer: a body over the limit (the size limit is middleware)."""
 
 ErrorSpec = int | tuple[int, str]
 """A status, or a status with the route's own description of it."""
