@@ -2,6 +2,7 @@
 
 - :mod:`kernel.errors`: the exception root :class:`FedmarketError` and its families;
 - :mod:`kernel.types`: meaning-carrying types (``Cid``, ``Address``, ``TaskId``, ``Wei``...).
+- :mod:`kernel.runtime`: interpreter settings kept whatever dependencies do (the recursion limit).
 
 The kernel imports nothing from the project; every other package may import it.
 """

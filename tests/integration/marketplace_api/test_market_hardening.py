@@ -282,3 +282,9 @@ def test_names_are_normalised_before_signing_and_listing(
         "/datasets", json={**signed_body(api, owner, meta), **too_long}, headers=bearer(api, owner)
     )
     assert answer.status_code == 422 and ("body", "name") in fields_at_fault(answer)
+
+
+@pytest.mark.parametrize("message", ["\u0000", "example.org wants you to sign in\u0000\n" * 3])
+def test_a_nul_in_a_sign_in_message_is_refused(api: TestClient, message: str) -> None:
+    answer = api.post("/auth/verify", json={"message": message, "signature": "0x" + "11" * 65})
+    assert 400 <= answer.status_code < 500, answer.text
