@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, lazyload
 
 from chain import Deployment
@@ -391,17 +391,21 @@ def index_head(session: Session, scope: Scope) -> IndexHead | None:
 IndexToken = tuple[int, int, str]
 """``(version, block, block_hash)`` of a deployment's index: equal tokens, equal index."""
 
+_CURSORS = IndexCursor.__table__
+_INDEX_TOKEN = select(_CURSORS.c.version, _CURSORS.c.block, _CURSORS.c.block_hash).where(
+    _CURSORS.c.deployment_id == bindparam("deployment_id")
+)
+
 
 def index_token(session: Session, scope: Scope) -> IndexToken | None:
     """The index's token, read in one indexed lookup (``None`` before the indexer first ran).
 
     Every write transaction of the indexer adds one to the version
-    (see :mod:`marketplace_api.cache`).
+    (see :mod:`marketplace_api.cache`). A Core statement on the session's connection: this
+    runs on every cached read, and the ORM's per-statement work would be most of its cost.
     """
-    stmt = select(IndexCursor.version, IndexCursor.block, IndexCursor.block_hash).where(
-        IndexCursor.deployment_id == scope.deployment_id
-    )
-    row = session.execute(stmt).first()
+    found = session.connection().execute(_INDEX_TOKEN, {"deployment_id": scope.deployment_id})
+    row = found.first()
     return None if row is None else (int(row[0]), int(row[1]), str(row[2]))
 
 

@@ -4,7 +4,9 @@
 handler committed); ``ServicesDep`` is the app's :class:`~marketplace_api.services.Services`.
 ``CurrentUser`` is the account signed in with the request's ``Authorization: Bearer`` token
 (Sign-In with Ethereum, :mod:`marketplace_api.auth`); a request without a valid session gets
-401. The OpenAPI publishes the scheme as ``session`` (HTTP bearer).
+401. The OpenAPI publishes the scheme as ``session`` (HTTP bearer). The getters that only read
+an attribute are ``async``: FastAPI runs a sync dependency in the thread pool, a hop that costs
+more than the read.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from marketplace_api.services import Services
 from storage import ContentStore
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The services the app was created with."""
     return cast(Services, request.app.state.services)
 
@@ -42,7 +44,7 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_registry(services: ServicesDep) -> DatasetRegistryClient:
+async def get_registry(services: ServicesDep) -> DatasetRegistryClient:
     """The DatasetRegistry client, sending as the relayer."""
     return services.registry
 
@@ -50,7 +52,7 @@ def get_registry(services: ServicesDep) -> DatasetRegistryClient:
 RegistryDep = Annotated[DatasetRegistryClient, Depends(get_registry)]
 
 
-def get_fed_task(services: ServicesDep) -> FedTaskClient:
+async def get_fed_task(services: ServicesDep) -> FedTaskClient:
     """The read-only FedTask client."""
     return services.fed_task
 
@@ -58,7 +60,7 @@ def get_fed_task(services: ServicesDep) -> FedTaskClient:
 FedTaskDep = Annotated[FedTaskClient, Depends(get_fed_task)]
 
 
-def get_market(services: ServicesDep) -> ModelMarketClient:
+async def get_market(services: ServicesDep) -> ModelMarketClient:
     """The read-only ModelMarket client."""
     return services.market
 
@@ -66,7 +68,7 @@ def get_market(services: ServicesDep) -> ModelMarketClient:
 MarketDep = Annotated[ModelMarketClient, Depends(get_market)]
 
 
-def get_store(services: ServicesDep) -> ContentStore:
+async def get_store(services: ServicesDep) -> ContentStore:
     """The content store."""
     return services.store
 
@@ -74,7 +76,7 @@ def get_store(services: ServicesDep) -> ContentStore:
 StoreDep = Annotated[ContentStore, Depends(get_store)]
 
 
-def get_scope(services: ServicesDep) -> Scope:
+async def get_scope(services: ServicesDep) -> Scope:
     """The deployment whose listings requests see."""
     return services.scope
 
@@ -82,7 +84,7 @@ def get_scope(services: ServicesDep) -> Scope:
 ScopeDep = Annotated[Scope, Depends(get_scope)]
 
 
-def get_sign_in(services: ServicesDep) -> SignInService:
+async def get_sign_in(services: ServicesDep) -> SignInService:
     """Sign-In with Ethereum: nonces and sessions."""
     return services.sign_in
 
@@ -90,7 +92,7 @@ def get_sign_in(services: ServicesDep) -> SignInService:
 SignInDep = Annotated[SignInService, Depends(get_sign_in)]
 
 
-def get_content(services: ServicesDep) -> ContentService:
+async def get_content(services: ServicesDep) -> ContentService:
     """Paid content: sealed uploads and keys granted to licensed buyers."""
     return services.content
 

@@ -9,7 +9,9 @@ therefore copies the columns into the response's shape and :func:`json_bytes` wr
 pydantic-core's serialiser; the unit tests check it against the models, field by field.
 
 :func:`cached_json` answers from :class:`~marketplace_api.cache.ResponseCache` when the index's
-token is the one the page was built under, and builds (and stores) it otherwise.
+token is the one the page was built under, and builds (and stores) it otherwise, all in one hop
+to the thread pool: the routes that use it are ``async`` and take no session dependency (a sync
+dependency costs a hop of its own, a generator dependency two).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from typing import Any
 from fastapi import Response
 from pydantic_core import to_json
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from marketplace_api import crud
 from marketplace_api.cache import ResponseCache
+from marketplace_api.core.db import Database
 from marketplace_api.crud import Scope
 from marketplace_api.models import DatasetListing
 from marketplace_api.statistics import quality_report
@@ -89,36 +93,51 @@ def json_bytes(value: Any) -> bytes:
     return to_json(value)
 
 
-def cached_json(
+def cached_body(
+    database: Database,
     cache: ResponseCache,
-    session: Session,
     scope: Scope,
     key: Hashable,
-    build: Callable[[], bytes],
-) -> Response:
-    """The JSON response of ``key``: from the cache while the index is unchanged, else built.
+    build: Callable[[Session], bytes],
+) -> bytes:
+    """The body of ``key``: from the cache while the index is unchanged, else built (blocking).
+
+    One session serves both: the index's token is read first, then, on a miss, the page's rows.
 
     Parameters
     ----------
+    database : Database
+        The marketplace database.
     cache : ResponseCache
         The process's cache (disabled: every page is built).
-    session : Session
-        The request's session (the index's token is read with it, before the page's rows).
     scope : Scope
         The deployment.
     key : Hashable
         The validated query.
     build : callable
-        Builds the body (its errors, e.g. a 404, pass through and nothing is stored).
+        Builds the body from a session (its errors, e.g. a 404, pass through; nothing is stored).
     """
-    if not cache.enabled:
-        return Response(build(), media_type=JSON)
-    token = crud.index_token(session, scope)
-    body = cache.get(key, token)
-    if body is None:
-        body = build()
-        cache.put(key, token, body)
+    with database.session() as session:
+        if not cache.enabled:
+            return build(session)
+        token = crud.index_token(session, scope)
+        body = cache.get(key, token)
+        if body is None:
+            body = build(session)
+            cache.put(key, token, body)
+        return body
+
+
+async def cached_json(
+    database: Database,
+    cache: ResponseCache,
+    scope: Scope,
+    key: Hashable,
+    build: Callable[[Session], bytes],
+) -> Response:
+    """:func:`cached_body` in the thread pool (one hop per request), as a JSON response."""
+    body = await run_in_threadpool(cached_body, database, cache, scope, key, build)
     return Response(body, media_type=JSON)
 
 
-__all__ = ["cached_json", "json_bytes", "listing_record"]
+__all__ = ["cached_body", "cached_json", "json_bytes", "listing_record"]

@@ -28,12 +28,13 @@ from typing import Annotated, Any, Literal
 from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from chain import ChainRevertError, DatasetRegistryClient, ListingRequest, TxResult
 from chain.registry import DOMAIN_NAME, DOMAIN_VERSION, listing_types
 from kernel.errors import InvalidInputError
 from marketplace_api import crud
-from marketplace_api.api.deps import RegistryDep, ScopeDep, ServicesDep, SessionDep, StoreDep
+from marketplace_api.api.deps import RegistryDep, ScopeDep, ServicesDep, StoreDep
 from marketplace_api.api.limits import RelayGate
 from marketplace_api.api.pages import cached_json, json_bytes, listing_record
 from marketplace_api.crud import Scope
@@ -387,8 +388,7 @@ def create_dataset(
 
 
 @router.get("", response_model=DatasetListingPage)
-def read_datasets(
-    session: SessionDep,
+async def read_datasets(
     scope: ScopeDep,
     services: ServicesDep,
     owner: Annotated[AddressStr | None, Query()] = None,
@@ -407,7 +407,7 @@ def read_datasets(
 ) -> Any:
     """Listings by id, active ones by default; optionally one owner's, tag's or access mode's."""
 
-    def build() -> bytes:
+    def build(session: Session) -> bytes:
         rows, total = crud.list_datasets(
             session,
             scope,
@@ -425,23 +425,23 @@ def read_datasets(
         return json_bytes({"items": items, "total": total, "limit": limit, "offset": offset})
 
     key = ("datasets", owner, tag, access_mode, listing_status, document, limit, offset)
-    return cached_json(services.response_cache, session, scope, key, build)
+    return await cached_json(services.database, services.response_cache, scope, key, build)
 
 
 @router.get("/{dataset_id}", response_model=DatasetListingPublic, responses={404: {}})
-def read_dataset(
+async def read_dataset(
     dataset_id: Annotated[int, Path(ge=1, le=INT64_MAX)],
-    session: SessionDep,
     scope: ScopeDep,
     services: ServicesDep,
 ) -> Any:
     """One listing by its on-chain id (delisted ones too: see ``active``)."""
 
-    def build() -> bytes:
+    def build(session: Session) -> bytes:
         row = crud.get_dataset(session, scope, dataset_id)
         if row is None:
             raise NotFoundError(f"dataset {dataset_id} is not listed")
         registry = to_checksum_address(scope.registry)
         return json_bytes(listing_record(row, scope.chain_id, registry))
 
-    return cached_json(services.response_cache, session, scope, ("dataset", dataset_id), build)
+    key = ("dataset", dataset_id)
+    return await cached_json(services.database, services.response_cache, scope, key, build)

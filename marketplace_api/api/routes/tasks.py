@@ -14,9 +14,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from marketplace_api import crud
-from marketplace_api.api.deps import ScopeDep, ServicesDep, SessionDep
+from marketplace_api.api.deps import ScopeDep, ServicesDep
 from marketplace_api.api.pages import cached_json
 from marketplace_api.errors import NotFoundError
 from marketplace_api.indexer import TaskSnapshot
@@ -121,8 +122,7 @@ def task_public(snapshot: TaskSnapshot, head: crud.IndexHead) -> IndexedTaskPubl
 
 
 @router.get("", response_model=TaskPage)
-def read_tasks(
-    session: SessionDep,
+async def read_tasks(
     scope: ScopeDep,
     services: ServicesDep,
     status: Annotated[TaskStatusName | None, Query()] = None,
@@ -134,7 +134,7 @@ def read_tasks(
 ) -> Any:
     """Tasks by id, optionally of one status, sponsor, coordinator or participant."""
 
-    def build() -> bytes:
+    def build(session: Session) -> bytes:
         rows, total = crud.list_tasks(
             session,
             scope,
@@ -149,19 +149,18 @@ def read_tasks(
         return page.model_dump_json(by_alias=True).encode()
 
     key = ("tasks", status, sponsor, coordinator, participant, limit, offset)
-    return cached_json(services.response_cache, session, scope, key, build)
+    return await cached_json(services.database, services.response_cache, scope, key, build)
 
 
 @router.get("/{task_id}", response_model=IndexedTaskPublic, responses={404: {}})
-def read_task(
+async def read_task(
     task_id: Annotated[int, Path(ge=1, le=INT64_MAX)],
-    session: SessionDep,
     scope: ScopeDep,
     services: ServicesDep,
 ) -> Any:
     """A task: status, schedule, stakes, every round (deadlines, commitments, rewards), shares."""
 
-    def build() -> bytes:
+    def build(session: Session) -> bytes:
         row = crud.get_task(session, scope, task_id)
         head = crud.index_head(session, scope)
         if row is None or head is None:
@@ -169,4 +168,5 @@ def read_task(
         view = task_public(TaskSnapshot.model_validate(row.detail), head)
         return view.model_dump_json(by_alias=True).encode()
 
-    return cached_json(services.response_cache, session, scope, ("task", task_id), build)
+    key = ("task", task_id)
+    return await cached_json(services.database, services.response_cache, scope, key, build)
