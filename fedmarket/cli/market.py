@@ -8,10 +8,11 @@ content key wrapped to its key and the sealed envelope, decrypts locally, checks
 against the on-chain hash, and writes the file. Nothing is paid before every check that can be
 made beforehand has passed; a buyer who already holds a licence pays nothing and downloads again.
 
-``fedmarket proceeds`` shows an account's pull balances from the chain: its shares of the model
-sales of the tasks it contributed to, and what the registry, the market and the court hold for
-it (dataset sales, sponsor cuts, fees, bonds and validator rewards); ``--claim`` pulls them all.
-Task rewards are claimed by proof with ``fedmarket claim``.
+``fedmarket proceeds`` shows what an account can pull from the chain: its shares of the model
+sales of the tasks it contributed to; with ``--store``, the task rewards due to it now (rebuilt
+from the stored evidence, claimed by proof as ``fedmarket claim`` does); and what the registry,
+the market and the court hold for it (dataset sales, sponsor cuts, fees, bonds and validator
+rewards). ``--claim`` pulls them all.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from chain import ChainBackend, Deployment
+    from chain.commitments import Claim
     from chain.market import ModelListing, ModelMarketClient
     from marketplace_api import MarketplaceClient
 
@@ -257,12 +259,70 @@ def _balances(backend: ChainBackend, dep: Deployment, account: str) -> dict[str,
     }
 
 
+@dataclass(frozen=True)
+class TaskRewards:
+    """The rewards of one task an account can claim now, by proof.
+
+    Attributes
+    ----------
+    task_id : int
+        The task.
+    claims : list of Claim
+        One per round due now (window passed, undisputed, unclaimed, paying the account).
+    waiting : int
+        Finalised rounds not claimable yet (window running, disputed, or leaves not found).
+    """
+
+    task_id: int
+    claims: list[Claim]
+    waiting: int
+
+    @property
+    def wei(self) -> int:
+        """What claiming them pays."""
+        return sum(int(c.amount) for c in self.claims)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's entry."""
+        return {
+            "task_id": self.task_id,
+            "rounds": [int(c.round) for c in self.claims],
+            "claimable_wei": str(self.wei),
+            "waiting_rounds": self.waiting,
+        }
+
+
+def _task_rewards(
+    backend: ChainBackend, dep: Deployment, account: str, store_dir: Path
+) -> list[TaskRewards]:
+    """The rewards due now in every task ``account`` joined, rebuilt from the stored evidence."""
+    from chain.fed_task import TaskJoinedEvent
+    from fl_node.claims import due_claims
+    from kernel.types import Address
+    from storage import LocalCidStore
+
+    fed_task = dep.fed_task_client(backend)
+    court = dep.court_client(backend)
+    store = LocalCidStore(store_dir)
+    joined = sorted({int(e.task_id) for e in fed_task.events(TaskJoinedEvent, participant=account)})
+    found = []
+    for task_id in joined:
+        info = fed_task.task(task_id)
+        last = int(info.last_round) - (1 if info.round_open else 0)
+        due = due_claims(
+            fed_task, store, task_id, Address(account), last_finalized=last, court=court
+        )
+        found.append(TaskRewards(task_id, due.claims, due.waiting))
+    return found
+
+
 def _claim_all(
     backend: ChainBackend, dep: Deployment, account: LocalAccount,
-    models: list[dict[str, Any]], balances: dict[str, int],
+    models: list[dict[str, Any]], balances: dict[str, int], rewards: list[TaskRewards],
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Claim every model's proceeds and withdraw every balance that is not zero."""
+    """Claim every model's proceeds and due reward, and withdraw every balance not zero."""
     from chain import signer_for
+    from fl_node.claims import submit_claims
 
     signer = signer_for(backend, account)
     market = dep.market_client(backend, signer)
@@ -271,6 +331,10 @@ def _claim_all(
         if m["claimable_wei"]:
             amount, tx = market.claim_proceeds(m["model_id"])
             done.append({"what": f"model {m['model_id']}", "wei": str(amount), "tx": tx.tx_hash})
+    for t in rewards:
+        if t.claims:
+            tx = submit_claims(dep.fed_task_client(backend, signer), t.task_id, t.claims)
+            done.append({"what": f"task {t.task_id}", "wei": str(t.wei), "tx": tx.tx_hash})
     for name, held in balances.items():
         if not held:
             continue
@@ -284,47 +348,61 @@ def _claim_all(
     return done
 
 
+def _who(account_address: str | None, claim: bool, key_env: str) -> tuple[str, LocalAccount | None]:
+    """The account shown, and its key when it is needed (``--claim``) or given."""
+    from chain import account_from_env
+
+    if account_address is None:
+        account = account_from_env(key_env)
+        return account.address, account
+    if claim:
+        raise InvalidInputError("proceeds: --claim needs the account's key (--key-env)")
+    return check_address("--address", account_address), None
+
+
 def proceeds(
     rpc: RpcOpt,
     deployment: DeploymentOpt,
     claim: Annotated[
-        bool, typer.Option("--claim", help="Claim the proceeds and withdraw the balances.")
+        bool, typer.Option("--claim", help="Claim everything shown, and withdraw the balances.")
     ] = False,
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", help="The shared content store: include task rewards, by proof."),
+    ] = None,
     account_address: Annotated[
         str | None,
         typer.Option("--address", help="Show this account's (no key needed; not with --claim)."),
     ] = None,
     key_env: KeyEnvOpt = "FEDMARKET_PARTICIPANT_KEY",
 ) -> None:
-    """Show sale proceeds and pull balances on-chain; with --claim, pull them all.
+    """Show sale proceeds, rewards and pull balances on-chain; with --claim, pull them all.
 
-    Prints JSON: per model the account's share, claimed and claimable proceeds; the registry's,
-    the market's and the court's withdrawable balances; with --claim, each transaction sent.
+    Prints JSON: per model the account's share, claimed and claimable proceeds; with --store,
+    per task the rounds whose rewards it can claim now; the registry's, the market's and the
+    court's withdrawable balances (dataset sales, sponsor cuts, fees, bonds, validator rewards);
+    with --claim, each transaction sent.
     """
-    from chain import account_from_env
-
-    if account_address is not None and claim:
-        raise InvalidInputError("proceeds: --claim needs the account's key (--key-env)")
-    account = None
-    if account_address is not None:
-        who = check_address("--address", account_address)
-    else:
-        account = account_from_env(key_env)
-        who = account.address
+    who, account = _who(account_address, claim, key_env)
     backend, dep = connect_deployment(rpc, deployment)
     models = _model_shares(backend, dep, who)
+    rewards = _task_rewards(backend, dep, who, store) if store is not None else []
     balances = _balances(backend, dep, who)
-    claimable = sum(m["claimable_wei"] for m in models) + sum(balances.values())
+    claimable = (
+        sum(m["claimable_wei"] for m in models)
+        + sum(t.wei for t in rewards)
+        + sum(balances.values())
+    )
     report: dict[str, Any] = {
         "account": who,
         "models": [
             {**m, "claimed_wei": str(m["claimed_wei"]), "claimable_wei": str(m["claimable_wei"])}
             for m in models
-        ],  # fmt: skip
+        ],
+        "task_rewards": [t.to_dict() for t in rewards] if store is not None else None,
         "balances_wei": {k: str(v) for k, v in balances.items()},
         "claimable_wei": str(claimable),
     }
-    if claim:
-        assert account is not None
-        report["claimed"] = _claim_all(backend, dep, account, models, balances)
+    if claim and account is not None:
+        report["claimed"] = _claim_all(backend, dep, account, models, balances, rewards)
     out.print_json(json.dumps(report))
