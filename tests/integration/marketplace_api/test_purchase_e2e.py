@@ -8,7 +8,8 @@ in the daemon. A buyer signs in (EIP-4361), is refused before paying, pays on-ch
 wrapped key and the envelope, and decrypts locally to the exact bytes whose hash FedTask holds. A
 signed-in non-buyer gets 403 with no key material; an anonymous caller gets 401. The
 contributors' pull balances rise by exactly their shares of the sale, the API shows them, and a
-contributor's claim moves exactly that into its token balance.
+contributor's claim moves exactly that into its token balance. A second buyer then runs
+``fedmarket buy`` against the same server and gets the same bytes.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from marketplace_api.content import open_grant
 from marketplace_api.content.vault import ArtifactRef
 from storage import IpfsStore, compute_cid, content_hash
 from storage.sealing import unwrap_key
+from tests.integration.app.app_cli import fedmarket
 from tests.integration.marketplace_api.market_world import (
     TOKEN,
     ChainWorld,
@@ -131,7 +133,7 @@ def pinned(daemon: IpfsDaemon) -> set[str]:
 
 
 def test_a_model_is_bought_paid_for_and_decrypted_end_to_end(
-    world: ChainWorld, api_url: str, ipfs_daemon: IpfsDaemon
+    world: ChainWorld, api_url: str, ipfs_daemon: IpfsDaemon, anvil_url: str, tmp_path: Path
 ) -> None:
     model = os.urandom(MODEL_BYTES)
     task = sold_task(world, model)
@@ -237,3 +239,20 @@ def test_a_model_is_bought_paid_for_and_decrypted_end_to_end(
         assert market.claimable_proceeds(model_id, claimant.address) == 0
         after = indexed(api, claimant.address, claim.block_number)["earnings"]["proceeds"]
         assert (int(after["claimed_wei"]), int(after["claimable_wei"])) == (paid, 0)
+
+    # a second buyer uses the command line over the same real parts: the same bytes, paid once more
+    second = world.funded()
+    world.deployment.token_client(world.backend, world.deployer).mint(second.address, PRICE)
+    before = {a: market.claimable_proceeds(model_id, a) for a in contributors}
+    target = tmp_path / "bought.bin"
+    ran = fedmarket(
+        "buy", str(model_id), "--rpc", anvil_url, "--deployment", str(tmp_path / "deployment.json"),
+        "--api", api_url, "--max-price", str(PRICE), "--out", str(target),
+        env={"FEDMARKET_BUYER_KEY": "0x" + bytes(second.key).hex()},
+    )  # fmt: skip
+    assert ran.code == 0, ran.stderr
+    assert target.read_bytes() == model and world.token().balance_of(second.address) == 0
+    assert {a: market.claimable_proceeds(model_id, a) - before[a] for a in contributors} == {
+        a: contributor_entitlement(split.contributors_amount, s)
+        for a, s in zip(contributors, shares, strict=True)
+    }
