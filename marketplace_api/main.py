@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
@@ -152,29 +152,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     if services is None:
         settings = settings or Settings.from_env()
         services = Services.from_settings(settings)
-    app_services = services
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app_services.start()
-        log.info(
-            "startup: marketplace API on %s, relayer %s",
-            app_services.backend.describe(),
-            app_services.relayer.address,
-        )
-        try:
-            yield
-        finally:
-            app_services.stop_indexing()
-            if owned:
-                app_services.close()
-
     app = FastAPI(
         title="fedmarket marketplace API",
         summary="Dataset listings signed by their owners, federated tasks read from the chain, "
         "and trained models with their contributors' shares.",
         version="0.2.0",
-        lifespan=lifespan,
+        lifespan=_lifespan(services, owned=owned),
         docs_url=None,  # served from local assets by docs.install
         redoc_url=None,
     )
@@ -192,7 +175,36 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.include_router(router)
     docs.install(app)
     responses.install(app)
-    # inside the size limit (added last, so outermost), which bounds the bodies the guard reads
+    _add_middleware(app, settings, services)
+    return app
+
+
+def _lifespan(
+    services: Services, *, owned: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start ``services`` with the app and stop them with it (closing them when ``owned``)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.start()
+        log.info(
+            "startup: marketplace API on %s, relayer %s",
+            services.backend.describe(),
+            services.relayer.address,
+        )
+        try:
+            yield
+        finally:
+            services.stop_indexing()
+            if owned:
+                services.close()
+
+    return lifespan
+
+
+def _add_middleware(app: FastAPI, settings: Settings | None, services: Services) -> None:
+    """The middleware, innermost first (each one added wraps the ones before)."""
+    # inside the size limit (added later, so outer), which bounds the bodies the guard reads
     app.add_middleware(JsonGuard)
     app.add_middleware(AllowedMethods, routes=RouteTable(app))  # inside CORS: preflights pass
     if settings is not None and settings.cors_origins:
@@ -208,7 +220,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         BodySizeLimit, max_bytes=max_body, uploads=CONTENT_UPLOADS, max_upload_bytes=max_upload
     )
     metrics.install(app, services)  # outermost: every answer is counted
-    return app
 
 
 __all__ = ["BodySizeLimit", "create_app"]
