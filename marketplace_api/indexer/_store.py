@@ -28,6 +28,7 @@ from marketplace_api.indexer._documents import (
 from marketplace_api.indexer._listings import licences_of, reduce_dataset, reduce_model
 from marketplace_api.indexer._tasks import LoggedEvent, reduce_task
 from marketplace_api.models import (
+    CID_LEN,
     ChainEvent,
     ContentDocument,
     DatasetListing,
@@ -78,6 +79,16 @@ def storable(text: str, limit: int = MAX_STORED_TEXT) -> str:
     if len(text) <= limit and not unstorable_text(text):
         return text
     return printable(text, limit)
+
+
+def document_key(cid: str) -> bool:
+    """Whether ``cid`` can key a ``content_documents`` row: storable as is, at most 128 long.
+
+    Anything else listed on-chain as a CID (NUL, control characters, invalid UTF-8 decoded with
+    replacement, hundreds of characters) is no CID: it is never fetched nor looked up (a NUL in
+    a query parameter fails the whole transaction on PostgreSQL), and its listing is invalid.
+    """
+    return len(cid) <= CID_LEN and storable(cid) == cid
 
 
 def storable_args(value: Any) -> Any:
@@ -303,7 +314,7 @@ def rollback_after(session: Session, deployment_id: int, block: int) -> Touched:
 # ---- documents ---------------------------------------------------------------------------------
 def documents(session: Session, kind: str, cids: Iterable[str]) -> dict[str, DocumentRecord]:
     """The recorded documents of ``kind`` under ``cids``, by CID."""
-    wanted = list({c for c in cids if len(c) <= 128})
+    wanted = list({c for c in cids if document_key(c)})
     if not wanted:
         return {}
     stmt = select(ContentDocument).where(
@@ -416,6 +427,9 @@ def rebuild_dataset(session: Session, deployment_id: int, dataset_id: int) -> No
             session.delete(row)
         return
     record = documents(session, METADATA, [listing.metadata_cid]).get(listing.metadata_cid)
+    if record is None and not document_key(listing.metadata_cid):
+        why = f"not a CID: {printable(listing.metadata_cid, 80)}"
+        record = DocumentRecord(listing.metadata_cid, METADATA, "invalid", why)
     status, error, document = listing_document(record, listing.owner, listing.metadata_hash)
     if row is None:
         row = DatasetListing(deployment_id=deployment_id, dataset_id=dataset_id)
@@ -518,6 +532,7 @@ __all__ = [
     "add_blocks",
     "add_events",
     "challenge_tasks",
+    "document_key",
     "documents",
     "events_of_item",
     "events_of_task",

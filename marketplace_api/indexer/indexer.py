@@ -441,18 +441,19 @@ class Indexer:
     def _new_documents(self, events: Sequence[EventRow]) -> list[DocumentRecord]:
         """The documents named by ``events`` that are not recorded yet, fetched from the store."""
         wanted: dict[str, set[str]] = {METADATA: set(), EVIDENCE: set()}
-        for e in events:
+        for e in events:  # as stored (escaped where unstorable): the key the projections use
             if e.name == "DatasetListed":
-                wanted[METADATA].add(str(e.args["metadataCid"]))
+                wanted[METADATA].add(_store.storable(str(e.args["metadataCid"])))
             elif e.name == "RoundFinalized":
-                wanted[EVIDENCE].add(str(e.args["evidenceCid"]))
+                wanted[EVIDENCE].add(_store.storable(str(e.args["evidenceCid"])))
         fetched: list[DocumentRecord] = []
         with self.database.session() as session:
             known = {
                 kind: set(_store.documents(session, kind, cids)) for kind, cids in wanted.items()
             }
         for kind, cids in wanted.items():
-            fetched += [self._fetch(c, kind) for c in sorted(cids - known[kind]) if len(c) <= 128]
+            fresh = sorted(cids - known[kind])
+            fetched += [self._fetch(c, kind) for c in fresh if _store.document_key(c)]
         return fetched
 
     def _fetch(self, cid: str, kind: str) -> DocumentRecord:

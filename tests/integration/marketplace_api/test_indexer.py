@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -35,6 +36,7 @@ from tests.integration.marketplace_api.index_support import (
     busy_chain,
     dump_index,
     fresh_database_url,
+    list_directly,
 )
 from tests.integration.marketplace_api.market_world import DB_KINDS, ChainWorld, make_world
 
@@ -191,3 +193,52 @@ def test_replaced_blocks_are_rolled_back_to_the_last_common_one(
     assert report.rollbacks == 1 and report.events > 0
     assert report.start_block <= replaced[0]
     assert dump_index(fresh[0].engine) == dump_index(fresh[1].engine)
+
+
+class _RawString:
+    """A ``listDataset`` call whose CID is any bytes, UTF-8 or not (web3 refuses to encode them).
+
+    The call is built with a placeholder string of the same length, whose bytes are then swapped
+    for the raw ones in the calldata (a string and bytes encode alike).
+    """
+
+    fn_name = "listDataset"
+
+    def __init__(self, registry: Any, metadata_hash: bytes, raw: bytes) -> None:
+        self.placeholder = b"Z" * len(raw)
+        self.raw = raw
+        self.fn = registry.contract.functions.listDataset(
+            metadata_hash, self.placeholder.decode(), 0, 0
+        )
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn.call(*args, **kwargs)
+
+    def build_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
+        tx = dict(self.fn.build_transaction(params))
+        data = str(tx["data"])
+        assert data.count(self.placeholder.hex()) == 1
+        tx["data"] = data.replace(self.placeholder.hex(), self.raw.hex())
+        return tx
+
+
+def test_hostile_cids_listed_on_chain_cannot_stop_the_indexer(
+    fresh: list[Database], tmp_path: Path
+) -> None:
+    """Anyone can list any string as a CID: NUL, control characters, 300 characters, not UTF-8."""
+    world = make_world(InProcessBackend(), tmp_path / "store")
+    owner = world.funded()
+    registry = world.registry(owner)
+    hostile = ["bafy\x00evil", "bafy\x07bell", "b" * 300]
+    for i, cid in enumerate(hostile):
+        registry.list_dataset(bytes([i + 1]) * 32, cid)
+    registry.signer.transact(_RawString(registry, b"\x09" * 32, b"bafy\xff\xfe\xc0"))
+    honest = list_directly(world, owner)
+    report = indexer_of(world, fresh[0]).sync()
+    assert report.end_block == int(world.backend.w3.eth.block_number)
+    with fresh[0].session() as s:
+        rows = {r.dataset_id: r for r in s.scalars(select(DatasetListing))}
+    assert sorted(rows) == [1, 2, 3, 4, honest]
+    assert [rows[i].document_status for i in (1, 2, 3, 4)] == ["invalid"] * 4
+    assert rows[honest].document_status == "ok"
+    assert "\x00" not in rows[1].metadata_cid and rows[4].metadata_cid == "bafy\ufffd\ufffd\ufffd"
