@@ -20,8 +20,9 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from marketplace_api.core.db import Database
@@ -38,6 +39,11 @@ from marketplace_api.relay.policy import RelayPolicy
 from marketplace_api.relay.ratelimit import Limiter
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+WRITE_ATTEMPTS = 5
+"""Tries of a ledger write the database refused as busy."""
 
 PRUNE_EVERY_S = 300.0
 """Least seconds between two prunings of charges that left the window."""
@@ -59,6 +65,29 @@ class Mined(Protocol):
 
 Charger = Callable[[Mined], None]
 """Charges a mined transaction to the reservation :meth:`RelayGuard.relaying` made."""
+
+
+def _write(session: Session, work: Callable[[], T], attempts: int = WRITE_ATTEMPTS) -> T:
+    """Run ``work`` in a transaction of its own and commit it, again if the database was busy.
+
+    The session's open transaction is ended first: on SQLite (WAL) a transaction that has read
+    cannot start writing once another connection wrote (``database is locked`` at once, whatever
+    the busy timeout); a fresh one waits for the lock instead. A write still refused is retried.
+    """
+    attempt = 1
+    while True:
+        session.commit()
+        try:
+            result = work()
+            session.commit()
+            return result
+        except OperationalError as exc:
+            session.rollback()
+            if attempt >= attempts:
+                raise
+            log.info("write: database busy (%s), attempt %s of %s", exc.orig, attempt, attempts)
+            time.sleep(0.05 * attempt)
+            attempt += 1
 
 
 class RelayGuard:
@@ -189,17 +218,23 @@ class RelayGuard:
 
         def charge(tx: Mined) -> None:
             nonlocal charged
-            ledger.settle(session, charge_id, gas=int(tx.gas_used), tx_hash=tx.tx_hash)
-            session.commit()
             charged = True
+            try:
+                _write(
+                    session,
+                    lambda: ledger.settle(
+                        session, charge_id, gas=int(tx.gas_used), tx_hash=tx.tx_hash
+                    ),
+                )
+            except SQLAlchemyError as exc:  # the relay succeeded: the estimate stays charged
+                log.warning("relaying: charge of %s not recorded: %s", tx.tx_hash, exc)
 
         try:
             yield charge
         except BaseException:
             if not charged:
                 session.rollback()
-                ledger.release(session, charge_id)
-                session.commit()
+                _write(session, lambda: ledger.release(session, charge_id))
             raise
         finally:
             self.balance.invalidate()
@@ -210,11 +245,14 @@ class RelayGuard:
         budget = self.policy.budget
         now = int(self.clock())
         since = now - budget.window
-        self._prune(session, since)
-        charge_id = ledger.reserve(
-            session, deployment_id, owner, action=action, at=now, gas=budget.estimate
-        )
-        session.commit()
+
+        def reserve() -> int:
+            self._prune(session, since)
+            return ledger.reserve(
+                session, deployment_id, owner, action=action, at=now, gas=budget.estimate
+            )
+
+        charge_id = _write(session, reserve)
         history = ledger.established(
             session,
             deployment_id,
@@ -230,9 +268,9 @@ class RelayGuard:
             now=now,
             estimate=budget.estimate,
         )
+        session.commit()  # end the read before writing again (see _write)
         if not decision.allowed:
-            ledger.release(session, charge_id)
-            session.commit()
+            _write(session, lambda: ledger.release(session, charge_id))
             raise self._over_budget(owner, history, decision)
         return charge_id
 

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 
-from chain import new_account, sign_listing
-from marketplace_api import Services, create_app, crud
+from chain import InProcessBackend, RpcBackend, new_account, sign_listing
+from marketplace_api import Services, create_app, crud, serve_in_thread
 from marketplace_api.auth import sign_challenge
 from marketplace_api.core.db import Database
 from marketplace_api.listing import metadata_document
@@ -37,7 +40,13 @@ from marketplace_api.relay import (
 from marketplace_api.relay.policy import ADDRESS_LIMIT, IP_LIMIT, SIGN_IN_LIMIT
 from marketplace_api.schemas import DatasetBase
 from tests.integration.marketplace_api.conftest import IndexedClient
-from tests.integration.marketplace_api.market_world import ChainWorld, dataset_metadata
+from tests.integration.marketplace_api.market_world import (
+    DB_KINDS,
+    ChainWorld,
+    dataset_metadata,
+    empty_database,
+    make_world,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -176,6 +185,34 @@ def test_a_flood_of_fresh_keys_is_held_to_the_per_ip_limit_while_an_honest_owner
         with database.session() as session:
             _, indexed = crud.list_datasets(session, services.scope, active=None)
         assert indexed == world.registry().dataset_count() == 6
+
+
+@pytest.mark.rpc
+def test_the_flood_on_a_json_rpc_node_costs_the_relayer_only_what_was_let_through(
+    anvil_url: str, database: Database, tmp_path: Path
+) -> None:
+    world = make_world(RpcBackend(anvil_url), tmp_path / "store")
+    policy = RelayPolicy(
+        ip=RateLimit.per_minute(IP_LIMIT, 6, 3), sign_in_ip=WIDE_SIGN_IN, balance_floor_wei=10**15
+    )
+    before = balance(world)
+    with guarded_api(world, database, policy, Clock(7_000_000.0)) as (api, services):
+        flood = [list_as(api, world, new_account(), ATTACKER) for _ in range(8)]
+        honest = list_as(api, world, new_account(), HONEST)
+        assert [r.status_code for r in flood] == [202] * 3 + [429] * 5
+        assert honest.status_code == 202, honest.text
+        w3 = world.backend.w3
+        receipts = [
+            w3.eth.get_transaction_receipt(r.json()["tx_hash"]) for r in [*flood[:3], honest]
+        ]
+        paid = sum(int(r["gasUsed"]) * int(r["effectiveGasPrice"]) for r in receipts)
+        assert before - balance(world) == paid  # the relayer paid for these four, nothing else
+        assert sum(c.gas for c in ledger(database)) == sum(int(r["gasUsed"]) for r in receipts)
+        assert services.catch_up()
+        with database.session() as session:
+            _, indexed = crud.list_datasets(session, services.scope, active=None)
+        assert indexed == world.registry().dataset_count() == 4
+    world.backend.close()
 
 
 def test_an_owner_gas_budget_is_charged_with_the_receipts_and_refuses_with_its_window(
@@ -339,3 +376,54 @@ def test_sign_in_nonces_are_limited_per_client_whatever_it_forwards(
             for i in range(4)
         ]
     assert answers == [201, 201, 201, 429]
+
+
+@pytest.mark.parametrize("kind", DB_KINDS)
+def test_concurrent_relays_through_a_served_api_are_each_charged_and_never_a_5xx(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Eight owners at once, each listing twice, on a real database file or server.
+
+    Every listing is charged in the shared ledger while others write it (on SQLite a write that
+    follows a read must not fail as "database is locked" after the relayer paid).
+    """
+    world = make_world(InProcessBackend(), tmp_path / "store")
+    policy = RelayPolicy(
+        ip=WIDE, sign_in_ip=WIDE_SIGN_IN, address=replace(WIDE, name=ADDRESS_LIMIT)
+    )
+    owners = [new_account() for _ in range(8)]
+    with empty_database(kind, request, tmp_path) as engine:
+        services = Services.embedded(
+            backend=world.backend,
+            deployment=world.deployment,
+            relayer=world.relayer,
+            store=world.store,
+            database=Database(engine),
+            index_interval=0.2,
+            relay_policy=policy,
+        )
+        with serve_in_thread(create_app(services=services)) as server:
+
+            def lists_twice(owner: LocalAccount) -> list[int]:
+                with httpx.Client(base_url=server.url, timeout=60) as http:
+                    challenge = http.post("/auth/nonce").json()
+                    message = sign_challenge(owner, challenge, now=time.time())
+                    token = http.post("/auth/verify", json=message).json()["token"]
+                    headers = {"Authorization": f"Bearer {token}"}
+                    return [
+                        http.post(
+                            "/datasets", json=signed_listing(world, owner), headers=headers
+                        ).status_code
+                        for _ in range(2)
+                    ]
+
+            with ThreadPoolExecutor(len(owners)) as pool:
+                codes = [c for answers in pool.map(lists_twice, owners) for c in answers]
+            assert codes == [202] * 16
+            assert services.catch_up(timeout=30)
+            charges = ledger(services.database)
+            assert len(charges) == 16 and all(c.tx_hash for c in charges)
+            with services.database.session() as session:
+                _, indexed = crud.list_datasets(session, services.scope, active=None)
+            assert indexed == world.registry().dataset_count() == 16
+        services.close()
