@@ -23,6 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 IMPLICIT = frozenset({"OPTIONS"})
 """Methods every routed path takes (answered here)."""
+CACHED_PATHS = 4096
+"""Paths whose matching routes are remembered (the cache starts over when full)."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ class RouteEntry:
 class RouteTable:
     """The application's routes, flattened (included routers' prefixes applied).
 
-    Built on first use and again whenever routes were added since.
+    Built on first use and again whenever routes were added since; the routes matching a path
+    are remembered for the next request to it (at most :data:`CACHED_PATHS` paths).
 
     Parameters
     ----------
@@ -50,6 +53,8 @@ class RouteTable:
         self.app = app
         self._entries: list[RouteEntry] = []
         self._built_from = -1
+        self._matches: dict[str, list[RouteEntry]] = {}
+        self._allowed: dict[str, list[str]] = {}
 
     def entries(self) -> list[RouteEntry]:
         """Every route, in the application's order."""
@@ -70,6 +75,7 @@ class RouteTable:
                     )
                 )
             self._entries, self._built_from = entries, len(self.app.routes)
+            self._matches, self._allowed = {}, {}
         return self._entries
 
     def matching(self, path: str) -> list[RouteEntry]:
@@ -78,8 +84,15 @@ class RouteTable:
         Where several templates match (``/datasets/signing-params`` and
         ``/datasets/{dataset_id}``), a literal segment beats a parameter, whatever the method.
         """
-        found = [e for e in self.entries() if e.pattern.match(path)]
-        return sorted(found, key=lambda e: e.params)
+        entries = self.entries()
+        cached = self._matches.get(path)
+        if cached is not None:
+            return cached
+        found = sorted((e for e in entries if e.pattern.match(path)), key=lambda e: e.params)
+        if len(self._matches) >= CACHED_PATHS:
+            self._matches = {}
+        self._matches[path] = found
+        return found
 
     def template(self, path: str) -> str | None:
         """The template of the route that serves ``path`` (``None`` when none does)."""
@@ -88,12 +101,19 @@ class RouteTable:
 
     def allowed_methods(self, path: str) -> list[str]:
         """The methods ``path`` takes, sorted; empty when no route with methods has it."""
+        cached = self._allowed.get(path)
+        if cached is not None and self._built_from == len(self.app.routes):
+            return cached
         found = [e for e in self.matching(path) if e.methods is not None]
-        if not found:
-            return []
-        best = found[0].template
-        methods = {m for e in found if e.template == best for m in e.methods or ()}
-        return sorted(methods | IMPLICIT)
+        allowed: list[str] = []
+        if found:
+            best = found[0].template
+            methods = {m for e in found if e.template == best for m in e.methods or ()}
+            allowed = sorted(methods | IMPLICIT)
+        if len(self._allowed) >= CACHED_PATHS:
+            self._allowed = {}
+        self._allowed[path] = allowed
+        return allowed
 
 
 def is_preflight(scope: Scope) -> bool:
