@@ -7,6 +7,7 @@ import math
 import pytest
 
 from kernel.errors import ConfigurationError, RefusedError, ServiceUnavailableError
+from marketplace_api import Settings
 from marketplace_api.relay import (
     BalanceWatch,
     Bucket,
@@ -15,6 +16,7 @@ from marketplace_api.relay import (
     RateLimit,
     RateLimitedError,
     RelayerBalanceLowError,
+    RelayPolicy,
     client_key,
     parse_networks,
     take,
@@ -147,3 +149,39 @@ def test_the_refusals_carry_their_limit_status_and_family() -> None:
     assert (low.status_code, low.retry_after, low.limit) == (503, 300, "relayer balance")
     assert isinstance(rate, RefusedError) and isinstance(budget, RefusedError)
     assert isinstance(low, ServiceUnavailableError)
+
+
+def test_the_policy_from_the_settings() -> None:
+    settings = Settings.from_env(
+        relayer_key="0x" + "11" * 32,
+        relay_ip_per_minute=3,
+        relay_ip_burst=2,
+        relay_fresh_gas=500_000,
+        relayer_balance_floor_wei=5,
+        trusted_proxies="10.0.0.0/8, ::1",
+    )
+    policy = RelayPolicy.from_settings(settings)
+    assert (policy.ip.rate, policy.ip.burst) == (3 / 60, 2)
+    assert (policy.budget.fresh_gas, policy.balance_floor_wei) == (500_000, 5)
+    assert client_key("10.1.2.3", "198.51.100.1", policy.trusted_proxies) == "198.51.100.1"
+    defaults = RelayPolicy.from_settings(Settings.from_env(relayer_key="0x" + "11" * 32))
+    assert defaults == RelayPolicy()  # the settings' defaults are the policy's
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fault"),
+    [
+        ({"trusted_proxies": "proxy.example"}, "TRUSTED_PROXIES"),
+        ({"relay_ip_burst": 0}, "RELAY_IP_BURST"),
+        ({"relay_gas_estimate": 10}, "RELAY_GAS_ESTIMATE"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused(overrides: dict[str, object], fault: str) -> None:
+    with pytest.raises(ConfigurationError, match=fault):
+        Settings.from_env(relayer_key="0x" + "11" * 32, **overrides)
+
+
+def test_an_allowance_below_one_listing_is_refused_when_the_policy_is_built() -> None:
+    settings = Settings.from_env(relayer_key="0x" + "11" * 32, relay_fresh_gas=100_000)
+    with pytest.raises(ConfigurationError, match="honest owners could never list"):
+        RelayPolicy.from_settings(settings)
