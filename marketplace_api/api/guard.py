@@ -8,8 +8,11 @@ the non-standard ``NaN``, ``Infinity`` and ``-Infinity`` are answered 422 naming
 shape of every other 422 (:mod:`marketplace_api.api.errors`). Everything else goes on to FastAPI
 unchanged, which then parses a body it knows to be shallow and finite.
 
-The scan is a few passes of compiled regular expressions and C loops: strings are blanked first
-(brackets and letters inside them do not count), so its cost is linear in the body's length.
+The scan is a few passes of compiled regular expressions, byte translations and substring searches
+(strings are blanked first: brackets, digits and letters inside them do not count), so its cost is
+linear in the body's length and, measured on this machine, no slower than ``json.loads`` of the
+same body (tens of milliseconds a megabyte; the worst case, a megabyte of exponents over 300 each
+converted to check it, costs about what parsing it does).
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 """A JSON string, or an unterminated one running to the end (possessive: never backtracks)."""
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # as signed bytes: +1 in, -1 out
-_NUMBER_CHARS = rb"0-9.eE+\-"
-_TOKEN_START = rb"(?<![" + _NUMBER_CHARS + rb"])"
-"""Matches start where a number does: never inside a run of number characters (linear scans)."""
-_LONG_NUMBER = _TOKEN_START + rb"-?[0-9.][" + _NUMBER_CHARS + rb"]{%d,}"
-_BIG_EXPONENT = re.compile(_TOKEN_START + rb"-?[0-9.][0-9.]*[eE][+\-]?[0-9]{3,}")
-_NOT_FINITE = re.compile(rb"NaN|Infinity")
+_RUNS = bytes(ord("n") if b in b"0123456789.eE+-" else ord(" ") for b in range(256))
+"""Marks the characters a number literal is made of ``n``, all others a space."""
+_BIG_NUMBER = re.compile(
+    rb"(?<![0-9.])-?[0-9]+(?:\.[0-9]+)?[eE]\+?0*(?:[3-9][0-9]{2}|[1-9][0-9]{3,})(?![0-9])"
+)
+"""A number literal with an exponent of 300 or more: only those can overflow in 64 characters."""
+_BIG_EXPONENT = re.compile(rb"[eE]\+?0*(?:[3-9][0-9]{2}|[1-9][0-9]{3,})")
+"""The exponent alone: a quick look for whether :data:`_BIG_NUMBER` has anything to find."""
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -83,21 +88,17 @@ def json_fault(data: bytes, limits: JsonLimits = JsonLimits()) -> JsonFault | No
     bare = _STRING.sub(b'""', data) if b'"' in data else data
     if _too_deep(bare, limits.max_depth):
         return JsonFault("json_too_deep", f"JSON nests deeper than {limits.max_depth} levels")
-    if _NOT_FINITE.search(bare):
+    if b"NaN" in bare or b"Infinity" in bare:
         return JsonFault("json_not_finite", "NaN and Infinity are not JSON numbers")
-    long = re.compile(_LONG_NUMBER % limits.max_number_chars)
-    if long.search(bare):
+    runs = bare.translate(_RUNS)
+    if b"n" * (limits.max_number_chars + 1) in runs:
         return JsonFault(
             "json_number_too_long",
             f"a number is longer than {limits.max_number_chars} characters",
         )
-    for match in _BIG_EXPONENT.finditer(bare):
-        try:
-            value = float(match.group())
-        except ValueError:  # malformed: the parser's to refuse
-            continue
-        if math.isinf(value):
-            return JsonFault("json_number_overflow", "a number is too large for a float")
+    big = _BIG_EXPONENT.search(bare) is not None
+    if big and any(map(math.isinf, map(float, _BIG_NUMBER.findall(bare)))):
+        return JsonFault("json_number_overflow", "a number is too large for a float")
     return None
 
 

@@ -24,6 +24,8 @@ from marketplace_api.main import BodySizeLimit
         (b'{"mean": [-Infinity]}', "json_not_finite"),
         (b'{"count": 1e400}', "json_number_overflow"),
         (b'{"count": -1.5E+309}', "json_number_overflow"),
+        (b"[1.8e308]", "json_number_overflow"),
+        (b"[1e0400]", "json_number_overflow"),
         (b'{"mean": [' + b"9" * 400 + b"]}", "json_number_too_long"),
         (b'{"mean": [0.' + b"1" * 70 + b"]}", "json_number_too_long"),
     ],
@@ -41,6 +43,7 @@ def test_unsafe_bodies_are_named(text: bytes, fault: str):
         b'{"name": "NaN Infinity \\" [[[["}',  # nor do words in strings
         b'{"mean": [1e308, -1.7976931348623157e308, 1e-400, 0.5, -3, 12345678901234567890]}',
         b'{"flag": true, "none": null, "off": false, "e": "1e999"}',
+        b"[1.7e308, 0.00001e310, 1e-999, 5E+300]",
         b"",
         b"not json at all",  # malformed: the parser refuses it, safely
     ],
