@@ -124,6 +124,9 @@ class Signer:
                 tx = fn.build_transaction(params)
             except ContractLogicError as exc:
                 raise revert_error(exc) from None
+            except Exception as exc:
+                self._raise_if_unfunded(exc, name)
+                raise
             if fixed is None:
                 tx["gas"] = int(int(tx["gas"]) * GAS_MARGIN)
             signed = self.account.sign_transaction(tx)
@@ -132,11 +135,26 @@ class Signer:
             except ContractLogicError as exc:  # eth-tester mines on send
                 self._nonce = None
                 raise revert_error(exc) from None
-            except Exception:
+            except Exception as exc:
                 self._nonce = None  # resynchronise from the node next time
+                self._raise_if_unfunded(exc, name)
                 raise
             self._nonce = nonce + 1
         return self._wait(tx_hash, tx, name)
+
+    def _raise_if_unfunded(self, exc: Exception, name: str) -> None:
+        """Raise :class:`FundingError` when ``exc`` says the account cannot pay the gas.
+
+        Nodes answer an account short of ether with an RPC error (anvil and geth: "insufficient
+        funds for gas * price + value"; Hardhat: "doesn't have enough funds"; eth-tester:
+        "cannot afford txn gas"), which would otherwise surface as an unexpected error; anything
+        else is left to the caller.
+        """
+        text = str(exc).lower()
+        if any(m in text for m in ("insufficient funds", "enough funds", "cannot afford txn gas")):
+            raise FundingError(
+                f"{self.address} has too little ether to pay the gas of {name}: fund it first"
+            ) from None
 
     def send_value(self, to: str, wei: int) -> TxResult:
         """Send plain ether (gas money) to ``to``."""

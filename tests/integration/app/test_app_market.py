@@ -4,8 +4,9 @@ A final task's model is listed on the ModelMarket, described and uploaded by its
 API served from this process (SQLite, a local store). Buyers run ``fedmarket buy`` with their own
 key: the file written is the exact model whose hash FedTask holds, and each refusal (price above
 ``--max-price``, content not uploaded, unknown model, too few tokens, the API down, an existing
-``--out``, a missing key) exits with its documented code, one line, and nothing paid. Contributors
-then see and claim their proceeds with ``fedmarket proceeds``; the sponsor withdraws its cut.
+``--out``, a missing key, no ether for gas) exits with its documented code, one line, and nothing
+paid. Contributors then see and claim their proceeds with ``fedmarket proceeds``; the sponsor
+withdraws its cut.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 import fedmarket.cli.market as market_cli
-from chain import RpcBackend
+from chain import RpcBackend, new_account
 from chain.market import contributor_entitlement, sale_split
 from chain.signer import Signer
 from marketplace_api import MarketplaceClient, Services, create_app, serve_in_thread
@@ -64,8 +65,8 @@ class Shop:
         return ["buy", target, *self.chain_args(), "--api", self.api_url,
                 "--max-price", str(max_price)]  # fmt: skip
 
-    def buyer(self, tokens: int = PRICE) -> LocalAccount:
-        account = self.world.funded()
+    def buyer(self, tokens: int = PRICE, *, gas: bool = True) -> LocalAccount:
+        account = self.world.funded() if gas else new_account()
         if tokens:
             self.world.deployment.token_client(self.world.backend, self.world.deployer).mint(
                 account.address, tokens
@@ -179,14 +180,15 @@ def nothing_paid(shop: Shop, buyer: LocalAccount, tokens: int, target: Path) -> 
         ("unknown model", "NotFoundError", "model 99 is not listed on the ModelMarket"),
         ("API down", "ServiceUnavailableError", "cannot reach the marketplace API"),
         ("no key", "InvalidInputError", "environment variable FEDMARKET_BUYER_KEY is not set"),
+        ("no gas", "InvalidInputError", "has too little ether to pay the gas of approve"),
     ],
-    ids=["max-price", "tokens", "unknown", "api-down", "no-key"],
+    ids=["max-price", "tokens", "unknown", "api-down", "no-key", "no-gas"],
 )  # fmt: skip
 def test_buy_refuses_before_paying(
     shop, run, monkeypatch, tmp_path, table, case, family, message
 ) -> None:
     tokens = PRICE - 1 if case == "too few tokens" else PRICE
-    buyer = shop.buyer(tokens)
+    buyer = shop.buyer(tokens, gas=case != "no gas")
     target = tmp_path / "model.bin"
     args = shop.buy_args(
         model_id=99 if case == "unknown model" else None,
