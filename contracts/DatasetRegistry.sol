@@ -17,7 +17,9 @@ import {IDatasetRegistry} from "./interfaces/IDatasetRegistry.sol";
  * @title DatasetRegistry
  * @notice Dataset listings attributed to their owners, with access modes, prices, sales and licences.
  * @dev Owners list directly with {listDataset}, or sign an EIP-712 `ListDataset` message that a relayer (the
- * marketplace API) submits with {listDatasetFor}. Uniqueness is per `(owner, metadataHash)`. Ids start at 1.
+ * marketplace API) submits with {listDatasetFor}; likewise for edits ({updateListingFor}, `UpdateListing`) and
+ * delisting or relisting ({setListingActiveFor}, `SetListingActive`). All signed kinds share the owner's
+ * nonces and the domain. Uniqueness is per `(owner, metadataHash)`. Ids start at 1.
  * Sales are pull payments: `token.balanceOf(this) == Σ withdrawable` at all times. Roles:
  * `DEFAULT_ADMIN_ROLE` (grants the others), `PAUSER_ROLE`, `FEE_ROLE`; the constructor's admin holds all three.
  */
@@ -47,6 +49,12 @@ contract DatasetRegistry is IDatasetRegistry, AccessControl, Pausable, Reentranc
         "ListDataset(address owner,bytes32 metadataHash,string metadataCid,uint8 accessMode,uint256 price,"
         "uint256 nonce,uint256 deadline)"
     );
+    /// @notice EIP-712 type hash of the relayed listing edit.
+    bytes32 public constant UPDATE_LISTING_TYPEHASH =
+        keccak256("UpdateListing(uint256 datasetId,uint8 accessMode,uint256 price,uint256 nonce,uint256 deadline)");
+    /// @notice EIP-712 type hash of the relayed delisting (`active` false) or relisting (`active` true).
+    bytes32 public constant SET_LISTING_ACTIVE_TYPEHASH =
+        keccak256("SetListingActive(uint256 datasetId,bool active,uint256 nonce,uint256 deadline)");
     /// @notice Role of the accounts that pause and unpause.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     /// @notice Role of the accounts that set the protocol fee and its recipient.
@@ -128,31 +136,44 @@ contract DatasetRegistry is IDatasetRegistry, AccessControl, Pausable, Reentranc
 
     /// @inheritdoc IDatasetRegistry
     function updateListing(uint256 datasetId, AccessMode accessMode, uint256 price) external {
-        StoredListing storage listing = _owned(datasetId);
-        _checkPrice(accessMode, price);
-        listing.accessMode = accessMode;
-        listing.price = price;
-        emit ListingUpdated(datasetId, accessMode, price);
+        _update(datasetId, _owned(datasetId), accessMode, price);
+    }
+
+    /// @inheritdoc IDatasetRegistry
+    function updateListingFor(
+        uint256 datasetId,
+        AccessMode accessMode,
+        uint256 price,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        StoredListing storage listing = _signedByOwner(
+            UPDATE_LISTING_TYPEHASH, datasetId, abi.encode(uint8(accessMode), price), deadline, signature
+        );
+        _update(datasetId, listing, accessMode, price);
     }
 
     /// @inheritdoc IDatasetRegistry
     function delistDataset(uint256 datasetId) external {
-        StoredListing storage listing = _owned(datasetId);
-        if (!listing.active) {
-            revert RegistryAlreadyDelisted(datasetId);
-        }
-        listing.active = false;
-        emit DatasetDelisted(datasetId, msg.sender);
+        _setActive(datasetId, _owned(datasetId), false);
     }
 
     /// @inheritdoc IDatasetRegistry
     function relistDataset(uint256 datasetId) external whenNotPaused {
-        StoredListing storage listing = _owned(datasetId);
-        if (listing.active) {
-            revert RegistryNotDelisted(datasetId);
+        _setActive(datasetId, _owned(datasetId), true);
+    }
+
+    /// @inheritdoc IDatasetRegistry
+    function setListingActiveFor(uint256 datasetId, bool active, uint256 deadline, bytes calldata signature)
+        external
+    {
+        // As for the owner's own calls: relisting waits for the end of a pause, delisting never does.
+        if (active) {
+            _requireNotPaused();
         }
-        listing.active = true;
-        emit DatasetRelisted(datasetId, msg.sender);
+        StoredListing storage listing =
+            _signedByOwner(SET_LISTING_ACTIVE_TYPEHASH, datasetId, abi.encode(active), deadline, signature);
+        _setActive(datasetId, listing, active);
     }
 
     /// @inheritdoc IDatasetRegistry
@@ -336,6 +357,78 @@ contract DatasetRegistry is IDatasetRegistry, AccessControl, Pausable, Reentranc
                 abi.encode(uint8(accessMode), price, _useNonce(owner), deadline)
             )
         );
+    }
+
+    /**
+     * @dev Checks a relayed EIP-712 message about listing `datasetId` and returns the listing: the deadline, then
+     * the listing's existence, then that its owner signed the message with their current nonce, which it consumes.
+     * Reverts with {RegistryExpiredSignature}, {RegistryUnknownDataset} or {RegistryInvalidSigner} (also for a
+     * malformed signature, reported as signer 0).
+     * @param typeHash The message's type hash; its fields are `datasetId`, then `fields`, then nonce and deadline.
+     * @param datasetId The listing's id.
+     * @param fields The ABI encoding (static words) of the message's own fields.
+     * @param deadline Last timestamp at which the signature is valid.
+     * @param signature The owner's 65-byte ECDSA signature `r || s || v` of the typed data.
+     * @return listing The stored listing.
+     */
+    function _signedByOwner(
+        bytes32 typeHash,
+        uint256 datasetId,
+        bytes memory fields,
+        uint256 deadline,
+        bytes calldata signature
+    ) private returns (StoredListing storage listing) {
+        if (block.timestamp > deadline) {
+            revert RegistryExpiredSignature(deadline);
+        }
+        listing = _existing(datasetId);
+        address owner = listing.owner;
+        // Static words only: the concatenation is exactly abi.encode of the message's fields.
+        bytes32 structHash = keccak256(
+            bytes.concat(abi.encode(typeHash, datasetId), fields, abi.encode(_useNonce(owner), deadline))
+        );
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(_hashTypedDataV4(structHash), signature);
+        if (err != ECDSA.RecoverError.NoError || signer != owner) {
+            revert RegistryInvalidSigner(signer, owner);
+        }
+    }
+
+    /**
+     * @dev Sets a listing's access mode and price. Reverts with {RegistryInvalidPrice}.
+     * @param datasetId The listing's id.
+     * @param listing The stored listing.
+     * @param accessMode The new access mode.
+     * @param price The new price (0 for `FederatedOnly`).
+     */
+    function _update(uint256 datasetId, StoredListing storage listing, AccessMode accessMode, uint256 price)
+        private
+    {
+        _checkPrice(accessMode, price);
+        listing.accessMode = accessMode;
+        listing.price = price;
+        emit ListingUpdated(datasetId, accessMode, price);
+    }
+
+    /**
+     * @dev Delists (`active` false) or relists (`active` true) a listing. Reverts with {RegistryAlreadyDelisted}
+     * or {RegistryNotDelisted} when it is already so.
+     * @param datasetId The listing's id.
+     * @param listing The stored listing.
+     * @param active Whether the listing becomes active.
+     */
+    function _setActive(uint256 datasetId, StoredListing storage listing, bool active) private {
+        if (listing.active == active) {
+            if (active) {
+                revert RegistryNotDelisted(datasetId);
+            }
+            revert RegistryAlreadyDelisted(datasetId);
+        }
+        listing.active = active;
+        if (active) {
+            emit DatasetRelisted(datasetId, listing.owner);
+        } else {
+            emit DatasetDelisted(datasetId, listing.owner);
+        }
     }
 
     /**

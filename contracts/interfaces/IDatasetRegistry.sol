@@ -7,10 +7,12 @@ pragma solidity ^0.8.24;
  * @dev A listing records a dataset's metadata hash and CID under its owner's address, with an access mode:
  * `FederatedOnly` (metadata only; the data is used through tasks) or `Downloadable` for a price. A
  * `(owner, metadataHash)` pair is listed once, so copying someone's hash lists it under the copier's name and
- * blocks nobody. The owner lists directly, or signs an EIP-712 `ListDataset` message that anyone (the
- * marketplace API) relays. Buying a downloadable listing pulls its price in the reward token (credited as
- * received), credits a capped protocol fee to the fee recipient and the rest to the owner (pull payments,
- * {withdraw}), and records a licence. A pause stops listing and buying, never withdrawals.
+ * blocks nobody. The owner lists, edits, delists and relists directly, or signs an EIP-712 message (`ListDataset`,
+ * `UpdateListing`, `SetListingActive`) that anyone (the marketplace API) relays; the three kinds share one
+ * nonce per owner, so a signature is used once, as the kind it was made for. Buying a downloadable listing
+ * pulls its price in the reward token (credited as received), credits a capped protocol fee to the fee recipient
+ * and the rest to the owner (pull payments, {withdraw}), and records a licence. A pause stops listing, relisting
+ * and buying, never delisting, edits or withdrawals.
  */
 interface IDatasetRegistry {
     /**
@@ -50,7 +52,8 @@ interface IDatasetRegistry {
     error RegistryExpiredSignature(uint256 deadline);
 
     /**
-     * @notice The relayed signature was not made by the listing's owner (or was made for another nonce).
+     * @notice The relayed signature was not made by the listing's owner (or was made for another nonce, another
+     * message kind or other fields).
      * @param signer The address recovered from the signature (zero when the signature is malformed).
      * @param owner The owner the listing was requested for.
      */
@@ -264,8 +267,8 @@ interface IDatasetRegistry {
     ) external returns (uint256 datasetId);
 
     /**
-     * @notice Consumes the caller's current nonce, so that a `ListDataset` signature made for it and not yet
-     * relayed can never be used.
+     * @notice Consumes the caller's current nonce, so that a signature made for it (`ListDataset`,
+     * `UpdateListing` or `SetListingActive`) and not yet relayed can never be used.
      * @return nonce The nonce consumed.
      */
     function useNonce() external returns (uint256 nonce);
@@ -281,6 +284,28 @@ interface IDatasetRegistry {
     function updateListing(uint256 datasetId, AccessMode accessMode, uint256 price) external;
 
     /**
+     * @notice Changes a listing's access mode and price on behalf of its owner, who signed an EIP-712
+     * `UpdateListing` message. Emits {ListingUpdated}, as {updateListing} does.
+     * @dev The message is `UpdateListing(uint256 datasetId,uint8 accessMode,uint256 price,uint256 nonce,
+     * uint256 deadline)` with `nonce = nonces(owner)` of the listing's owner; the nonce is consumed. Works while
+     * paused and on a delisted listing, like {updateListing}. Reverts with {RegistryExpiredSignature},
+     * {RegistryUnknownDataset}, {RegistryInvalidSigner} (also for a malformed signature, reported as signer 0,
+     * and for a replayed or cancelled nonce) or {RegistryInvalidPrice}, checked in that order.
+     * @param datasetId The listing's id.
+     * @param accessMode The new access mode.
+     * @param price The new price in token wei (0 for `FederatedOnly`).
+     * @param deadline Last timestamp at which the signature is valid.
+     * @param signature The owner's 65-byte ECDSA signature `r || s || v` of the typed data.
+     */
+    function updateListingFor(
+        uint256 datasetId,
+        AccessMode accessMode,
+        uint256 price,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /**
      * @notice Marks one of the caller's listings inactive. The `(owner, metadataHash)` pair stays taken.
      * @dev Reverts with {RegistryUnknownDataset}, {RegistryNotOwner} or {RegistryAlreadyDelisted}, in that order.
      * @param datasetId The listing's id.
@@ -294,6 +319,23 @@ interface IDatasetRegistry {
      * @param datasetId The listing's id.
      */
     function relistDataset(uint256 datasetId) external;
+
+    /**
+     * @notice Delists (`active` false) or relists (`active` true) a listing on behalf of its owner, who signed
+     * an EIP-712 `SetListingActive` message. Emits {DatasetDelisted} or {DatasetRelisted}, as {delistDataset} and
+     * {relistDataset} do.
+     * @dev The message is `SetListingActive(uint256 datasetId,bool active,uint256 nonce,uint256 deadline)` with
+     * `nonce = nonces(owner)` of the listing's owner; the nonce is consumed. Relisting is not possible while
+     * paused (`EnforcedPause`, checked first), delisting is. Reverts with {RegistryExpiredSignature},
+     * {RegistryUnknownDataset}, {RegistryInvalidSigner} (as for {updateListingFor}), then
+     * {RegistryAlreadyDelisted} or {RegistryNotDelisted}, in that order.
+     * @param datasetId The listing's id.
+     * @param active Whether the listing becomes active.
+     * @param deadline Last timestamp at which the signature is valid.
+     * @param signature The owner's 65-byte ECDSA signature `r || s || v` of the typed data.
+     */
+    function setListingActiveFor(uint256 datasetId, bool active, uint256 deadline, bytes calldata signature)
+        external;
 
     /**
      * @notice Buys a licence for a downloadable dataset at its current price.
@@ -394,7 +436,8 @@ interface IDatasetRegistry {
     function token() external view returns (address tokenAddress);
 
     /**
-     * @notice The nonce the owner's next `ListDataset` signature must carry.
+     * @notice The nonce the owner's next signed message (`ListDataset`, `UpdateListing` or `SetListingActive`)
+     * must carry.
      * @param owner The owner.
      * @return nonce The current nonce.
      */

@@ -25,6 +25,10 @@ abstract contract RegistryFixture is Test {
         "ListDataset(address owner,bytes32 metadataHash,string metadataCid,uint8 accessMode,uint256 price,"
         "uint256 nonce,uint256 deadline)"
     );
+    bytes32 internal constant UPDATE_TYPEHASH =
+        keccak256("UpdateListing(uint256 datasetId,uint8 accessMode,uint256 price,uint256 nonce,uint256 deadline)");
+    bytes32 internal constant SET_ACTIVE_TYPEHASH =
+        keccak256("SetListingActive(uint256 datasetId,bool active,uint256 nonce,uint256 deadline)");
 
     RewardToken internal token;
     DatasetRegistry internal registry;
@@ -82,15 +86,6 @@ abstract contract RegistryFixture is Test {
         uint256 nonce,
         uint256 deadline
     ) internal view returns (bytes32) {
-        bytes32 domainSeparator = keccak256(
-            abi.encode(
-                DOMAIN_TYPEHASH,
-                keccak256("FedMarket DatasetRegistry"),
-                keccak256("2"),
-                block.chainid,
-                address(registry)
-            )
-        );
         bytes32 structHash = keccak256(
             abi.encode(
                 LIST_TYPEHASH,
@@ -103,7 +98,69 @@ abstract contract RegistryFixture is Test {
                 deadline
             )
         );
+        return _typedDigest(structHash);
+    }
+
+    /// @dev The EIP-712 digest of an UpdateListing message, computed independently of the registry.
+    function _updateDigest(
+        uint256 datasetId,
+        IDatasetRegistry.AccessMode accessMode,
+        uint256 price,
+        uint256 nonce,
+        uint256 deadline
+    ) internal view returns (bytes32) {
+        return
+            _typedDigest(keccak256(abi.encode(UPDATE_TYPEHASH, datasetId, uint8(accessMode), price, nonce, deadline)));
+    }
+
+    /// @dev The EIP-712 digest of a SetListingActive message, computed independently of the registry.
+    function _setActiveDigest(uint256 datasetId, bool active, uint256 nonce, uint256 deadline)
+        internal
+        view
+        returns (bytes32)
+    {
+        return _typedDigest(keccak256(abi.encode(SET_ACTIVE_TYPEHASH, datasetId, active, nonce, deadline)));
+    }
+
+    /// @dev A 65-byte `r || s || v` signature of an UpdateListing message by `key`.
+    function _signUpdate(
+        uint256 key,
+        uint256 datasetId,
+        IDatasetRegistry.AccessMode accessMode,
+        uint256 price,
+        uint256 nonce,
+        uint256 deadline
+    ) internal view returns (bytes memory) {
+        return _signDigest(key, _updateDigest(datasetId, accessMode, price, nonce, deadline));
+    }
+
+    /// @dev A 65-byte `r || s || v` signature of a SetListingActive message by `key`.
+    function _signSetActive(uint256 key, uint256 datasetId, bool active, uint256 nonce, uint256 deadline)
+        internal
+        view
+        returns (bytes memory)
+    {
+        return _signDigest(key, _setActiveDigest(datasetId, active, nonce, deadline));
+    }
+
+    /// @dev `\x19\x01 || domainSeparator || structHash`, hashed, with the registry's domain built by hand.
+    function _typedDigest(bytes32 structHash) internal view returns (bytes32) {
+        bytes32 domainSeparator = keccak256(
+            abi.encode(
+                DOMAIN_TYPEHASH,
+                keccak256("FedMarket DatasetRegistry"),
+                keccak256("2"),
+                block.chainid,
+                address(registry)
+            )
+        );
         return keccak256(abi.encodePacked("\x19\x01", domainSeparator, structHash));
+    }
+
+    /// @dev A 65-byte `r || s || v` signature of `digest` by `key`.
+    function _signDigest(uint256 key, bytes32 digest) internal pure returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
+        return abi.encodePacked(r, s, v);
     }
 
     /// @dev A 65-byte `r || s || v` signature of a ListDataset message by `key`.
@@ -117,9 +174,7 @@ abstract contract RegistryFixture is Test {
         uint256 nonce,
         uint256 deadline
     ) internal view returns (bytes memory) {
-        bytes32 digest = _digest(listingOwner, metadataHash, metadataCid, accessMode, price, nonce, deadline);
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
-        return abi.encodePacked(r, s, v);
+        return _signDigest(key, _digest(listingOwner, metadataHash, metadataCid, accessMode, price, nonce, deadline));
     }
 
     /// @dev The address `ecrecover` yields for a 65-byte signature over `digest`.
