@@ -60,6 +60,10 @@ class TransactionFailedError(ChainError, RefusedError):
     """A transaction was mined but failed, and no revert reason could be recovered."""
 
 
+class NotListingOwnerError(ChainError, RefusedError):
+    """A relayed edit names an owner who does not hold the listing (found before relaying)."""
+
+
 class ChainRevertError(ChainError, RefusedError):
     """A call or transaction reverted with a recognised error.
 

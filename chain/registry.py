@@ -7,7 +7,15 @@ A listing records a dataset's metadata hash and CID under its owner's address, w
 API) relays (:meth:`DatasetRegistryClient.list_dataset_for`) after checking it
 (:func:`recover_listing_signer`, :meth:`DatasetRegistryClient.verify_listing`); the contract
 records the listing under the owner. ``(owner, metadataHash)`` is listed once, so a squatter
-copying a hash lists it under its own name and blocks nobody. Downloadable listings are bought
+copying a hash lists it under its own name and blocks nobody. Edits and delistings are relayed
+the same way: the owner signs an ``UpdateListing`` (:class:`ListingUpdateRequest`,
+:func:`sign_listing_update`) or ``SetListingActive`` message (:class:`ListingActiveRequest`,
+:func:`sign_listing_active`), the relayer checks and simulates it
+(:meth:`DatasetRegistryClient.verify_listing_update`,
+:meth:`DatasetRegistryClient.verify_listing_active`) and relays it
+(:meth:`DatasetRegistryClient.update_listing_for`, :meth:`DatasetRegistryClient.set_active_for`);
+the three kinds share the owner's nonce, so a signature is used once, as what it was made for, and
+the contract emits the events of the owner's own calls. Downloadable listings are bought
 with :meth:`DatasetRegistryClient.buy_dataset`: a capped protocol fee to the fee recipient, the
 rest to the owner's pull balance, a licence recorded.
 """
@@ -30,6 +38,7 @@ from chain._typed_data import (
     sign_typed_data,
     typed_domain,
 )
+from chain.errors import NotListingOwnerError
 from chain.signer import TxResult
 from kernel.errors import InvalidInputError
 from kernel.types import Address, Cid, Hash32, Wei
@@ -49,6 +58,32 @@ _LIST_DATASET_FIELDS = [
     {"name": "metadataCid", "type": "string"},
     {"name": "accessMode", "type": "uint8"},
     {"name": "price", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
+
+
+UPDATE_LISTING_TYPE = (
+    "UpdateListing(uint256 datasetId,uint8 accessMode,uint256 price,uint256 nonce,uint256 deadline)"
+)
+"""The EIP-712 type of a relayed edit; its keccak is the contract's ``UPDATE_LISTING_TYPEHASH``."""
+
+_UPDATE_LISTING_FIELDS = [
+    {"name": "datasetId", "type": "uint256"},
+    {"name": "accessMode", "type": "uint8"},
+    {"name": "price", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
+
+SET_LISTING_ACTIVE_TYPE = (
+    "SetListingActive(uint256 datasetId,bool active,uint256 nonce,uint256 deadline)"
+)
+"""The EIP-712 type of a relayed delisting or relisting (``SET_LISTING_ACTIVE_TYPEHASH``)."""
+
+_SET_LISTING_ACTIVE_FIELDS = [
+    {"name": "datasetId", "type": "uint256"},
+    {"name": "active", "type": "bool"},
     {"name": "nonce", "type": "uint256"},
     {"name": "deadline", "type": "uint256"},
 ]
@@ -97,6 +132,62 @@ class ListingRequest:
     metadata_cid: str
     access_mode: AccessMode = AccessMode.FEDERATED_ONLY
     price: int = 0
+    nonce: int
+    deadline: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListingUpdateRequest:
+    """What an owner signs to have a listing's access mode and price changed (``UpdateListing``).
+
+    Attributes
+    ----------
+    owner : str
+        The listing's owner, who signs. Not a field of the message: the contract checks the
+        signature against the listing's recorded owner.
+    dataset_id : int
+        The listing's id.
+    access_mode : AccessMode
+        The new access mode.
+    price : int
+        The new price in token wei (0 for ``FEDERATED_ONLY``).
+    nonce : int
+        The owner's current registry nonce (:meth:`DatasetRegistryClient.nonce`), shared with
+        listings and delistings.
+    deadline : int
+        Last timestamp at which the signature is valid.
+    """
+
+    owner: str
+    dataset_id: int
+    access_mode: AccessMode
+    price: int
+    nonce: int
+    deadline: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListingActiveRequest:
+    """What an owner signs to have a listing delisted or relisted (``SetListingActive``).
+
+    Attributes
+    ----------
+    owner : str
+        The listing's owner, who signs (not a field of the message, as for
+        :class:`ListingUpdateRequest`).
+    dataset_id : int
+        The listing's id.
+    active : bool
+        ``False`` delists, ``True`` relists.
+    nonce : int
+        The owner's current registry nonce (:meth:`DatasetRegistryClient.nonce`).
+    deadline : int
+        Last timestamp at which the signature is valid.
+    """
+
+    owner: str
+    dataset_id: int
+    active: bool
     nonce: int
     deadline: int
 
@@ -184,6 +275,176 @@ def recover_listing_signer(
 def list_dataset_typehash() -> Hash32:
     """``keccak256`` of :data:`LIST_DATASET_TYPE`, the contract's ``LIST_DATASET_TYPEHASH``."""
     return Hash32(keccak(text=LIST_DATASET_TYPE))
+
+
+def listing_update_types() -> dict[str, list[dict[str, str]]]:
+    """The EIP-712 ``types`` of an edit (``EIP712Domain`` and ``UpdateListing``)."""
+    return {
+        "EIP712Domain": [dict(f) for f in EIP712_DOMAIN_TYPE],
+        "UpdateListing": [dict(f) for f in _UPDATE_LISTING_FIELDS],
+    }
+
+
+def listing_active_types() -> dict[str, list[dict[str, str]]]:
+    """The EIP-712 ``types`` of a delisting or relisting (``EIP712Domain``, ``SetListingActive``).
+
+    ``active`` False delists, True relists; one message kind for both keeps one nonce rule.
+    """
+    return {
+        "EIP712Domain": [dict(f) for f in EIP712_DOMAIN_TYPE],
+        "SetListingActive": [dict(f) for f in _SET_LISTING_ACTIVE_FIELDS],
+    }
+
+
+def listing_update_typed_data(
+    chain_id: int, registry: str, request: ListingUpdateRequest
+) -> dict[str, Any]:
+    """The EIP-712 message of an edit, for ``encode_typed_data(full_message=...)``.
+
+    Parameters
+    ----------
+    chain_id : int
+        The chain the registry lives on.
+    registry : str
+        The registry's address (the domain's verifying contract).
+    request : ListingUpdateRequest
+        What is signed.
+    """
+    return {
+        "types": listing_update_types(),
+        "primaryType": "UpdateListing",
+        "domain": typed_domain(DOMAIN_NAME, DOMAIN_VERSION, chain_id, registry),
+        "message": {
+            "datasetId": request.dataset_id,
+            "accessMode": int(request.access_mode),
+            "price": request.price,
+            "nonce": request.nonce,
+            "deadline": request.deadline,
+        },
+    }
+
+
+def listing_active_typed_data(
+    chain_id: int, registry: str, request: ListingActiveRequest
+) -> dict[str, Any]:
+    """The EIP-712 message of a delisting or relisting, for ``encode_typed_data``.
+
+    Parameters
+    ----------
+    chain_id : int
+        The chain the registry lives on.
+    registry : str
+        The registry's address (the domain's verifying contract).
+    request : ListingActiveRequest
+        What is signed.
+    """
+    return {
+        "types": listing_active_types(),
+        "primaryType": "SetListingActive",
+        "domain": typed_domain(DOMAIN_NAME, DOMAIN_VERSION, chain_id, registry),
+        "message": {
+            "datasetId": request.dataset_id,
+            "active": request.active,
+            "nonce": request.nonce,
+            "deadline": request.deadline,
+        },
+    }
+
+
+def sign_listing_update(
+    account: LocalAccount, chain_id: int, registry: str, request: ListingUpdateRequest
+) -> bytes:
+    """The owner's 65-byte signature of an edit (the owner's side).
+
+    Parameters
+    ----------
+    account : LocalAccount
+        The owner's key (its address should be ``request.owner``).
+    chain_id : int
+        The chain the registry lives on.
+    registry : str
+        The registry's address.
+    request : ListingUpdateRequest
+        What is signed.
+    """
+    return sign_typed_data(account, listing_update_typed_data(chain_id, registry, request))
+
+
+def sign_listing_active(
+    account: LocalAccount, chain_id: int, registry: str, request: ListingActiveRequest
+) -> bytes:
+    """The owner's 65-byte signature of a delisting or relisting (the owner's side).
+
+    Parameters
+    ----------
+    account : LocalAccount
+        The owner's key (its address should be ``request.owner``).
+    chain_id : int
+        The chain the registry lives on.
+    registry : str
+        The registry's address.
+    request : ListingActiveRequest
+        What is signed.
+    """
+    return sign_typed_data(account, listing_active_typed_data(chain_id, registry, request))
+
+
+def recover_listing_update_signer(
+    chain_id: int, registry: str, request: ListingUpdateRequest, signature: bytes
+) -> Address:
+    """The address that signed an edit (the relayer's side).
+
+    Parameters
+    ----------
+    chain_id : int
+        The chain the registry lives on.
+    registry : str
+        The registry's address.
+    request : ListingUpdateRequest
+        What was signed.
+    signature : bytes
+        The 65-byte signature.
+
+    Raises
+    ------
+    SignatureError
+        When the signature is malformed by the contract's rules.
+    """
+    return recover_typed_data(listing_update_typed_data(chain_id, registry, request), signature)
+
+
+def recover_listing_active_signer(
+    chain_id: int, registry: str, request: ListingActiveRequest, signature: bytes
+) -> Address:
+    """The address that signed a delisting or relisting (the relayer's side).
+
+    Parameters
+    ----------
+    chain_id : int
+        The chain the registry lives on.
+    registry : str
+        The registry's address.
+    request : ListingActiveRequest
+        What was signed.
+    signature : bytes
+        The 65-byte signature.
+
+    Raises
+    ------
+    SignatureError
+        When the signature is malformed by the contract's rules.
+    """
+    return recover_typed_data(listing_active_typed_data(chain_id, registry, request), signature)
+
+
+def update_listing_typehash() -> Hash32:
+    """``keccak256`` of :data:`UPDATE_LISTING_TYPE`, the contract's ``UPDATE_LISTING_TYPEHASH``."""
+    return Hash32(keccak(text=UPDATE_LISTING_TYPE))
+
+
+def set_listing_active_typehash() -> Hash32:
+    """``keccak256`` of :data:`SET_LISTING_ACTIVE_TYPE` (``SET_LISTING_ACTIVE_TYPEHASH``)."""
+    return Hash32(keccak(text=SET_LISTING_ACTIVE_TYPE))
 
 
 def dataset_sale_split(paid: int, fee_bps: int) -> tuple[Wei, Wei]:
@@ -463,14 +724,7 @@ class DatasetRegistryClient(SalesClient):
         signer = recover_listing_signer(self.backend.chain_id, self.address, request, signature)
         if signer.lower() != request.owner.lower():
             raise SignatureError(f"verify_listing: signed by {signer}, not by {request.owner}")
-        current = self.nonce(request.owner)
-        if request.nonce != current:
-            raise SignatureError(
-                f"verify_listing: nonce {request.nonce} is not the owner's current nonce {current}"
-            )
-        now = int(self.backend.w3.eth.get_block("latest")["timestamp"])
-        if request.deadline < now:
-            raise SignatureError(f"verify_listing: deadline {request.deadline} passed ({now})")
+        self._check_fresh("verify_listing", request.owner, request.nonce, request.deadline)
         return signer
 
     def use_nonce(self) -> tuple[int, TxResult]:
@@ -520,6 +774,108 @@ class DatasetRegistryClient(SalesClient):
         """
         return self._send(self.contract.functions.relistDataset(dataset_id))
 
+    def update_listing_for(self, request: ListingUpdateRequest, signature: bytes) -> TxResult:
+        """Relay an edit signed by the listing's owner (the signer of this client pays the gas).
+
+        The contract checks the deadline, that the listing exists, that its owner made
+        ``signature`` for their current nonce (``RegistryInvalidSigner`` otherwise), then the
+        price (``RegistryInvalidPrice``); it emits ``ListingUpdated`` as :meth:`update_listing`
+        does. Works while paused and on a delisted listing. :meth:`verify_listing_update` makes
+        the same checks first without sending anything.
+
+        Parameters
+        ----------
+        request : ListingUpdateRequest
+            The signed request (its ``owner`` and ``nonce`` are not sent: the contract uses the
+            listing's owner and that owner's current nonce).
+        signature : bytes
+            The owner's 65-byte signature (:func:`sign_listing_update`).
+        """
+        return self._send(self._update_for(request, signature))
+
+    def set_active_for(self, request: ListingActiveRequest, signature: bytes) -> TxResult:
+        """Relay a delisting (``active`` False) or relisting signed by the listing's owner.
+
+        Checked as :meth:`update_listing_for`, then ``RegistryAlreadyDelisted`` or
+        ``RegistryNotDelisted`` when the listing already is so; a relisting reverts with
+        ``EnforcedPause`` while the registry is paused, a delisting never does. Emits
+        ``DatasetDelisted`` or ``DatasetRelisted`` as :meth:`delist` and :meth:`relist` do.
+
+        Parameters
+        ----------
+        request : ListingActiveRequest
+            The signed request (``owner`` and ``nonce`` are not sent).
+        signature : bytes
+            The owner's 65-byte signature (:func:`sign_listing_active`).
+        """
+        return self._send(self._set_active_for(request, signature))
+
+    def verify_listing_update(self, request: ListingUpdateRequest, signature: bytes) -> Address:
+        """Check a signed edit as the contract will, then simulate it, before relaying it.
+
+        Parameters
+        ----------
+        request : ListingUpdateRequest
+            The signed request.
+        signature : bytes
+            The owner's signature.
+
+        Returns
+        -------
+        Address
+            The owner, who signed it.
+
+        Raises
+        ------
+        SignatureError
+            As :meth:`verify_listing`: malformed, signed by another account than
+            ``request.owner``, a nonce that is not the owner's current one, or a deadline passed.
+        ChainRevertError
+            ``RegistryUnknownDataset`` when there is no such listing; the simulated call's revert
+            (``RegistryInvalidPrice``) otherwise. Nothing is sent.
+        NotListingOwnerError
+            When ``request.owner`` does not own the listing.
+        """
+        chain_id = self.backend.chain_id
+        signer = recover_listing_update_signer(chain_id, self.address, request, signature)
+        self._check_edit("verify_listing_update", signer, request.owner, request.dataset_id)
+        self._check_fresh("verify_listing_update", request.owner, request.nonce, request.deadline)
+        self._call(self._update_for(request, signature))
+        return signer
+
+    def verify_listing_active(self, request: ListingActiveRequest, signature: bytes) -> Address:
+        """Check a signed delisting or relisting as the contract will, then simulate it.
+
+        Parameters
+        ----------
+        request : ListingActiveRequest
+            The signed request.
+        signature : bytes
+            The owner's signature.
+
+        Returns
+        -------
+        Address
+            The owner, who signed it.
+
+        Raises
+        ------
+        SignatureError
+            As :meth:`verify_listing_update`.
+        ChainRevertError
+            ``RegistryUnknownDataset`` when there is no such listing; the simulated call's revert
+            otherwise: ``RegistryAlreadyDelisted``, ``RegistryNotDelisted``, or ``EnforcedPause``
+            for a relisting while paused. Nothing is sent.
+        NotListingOwnerError
+            When ``request.owner`` does not own the listing.
+        """
+        chain_id = self.backend.chain_id
+        signer = recover_listing_active_signer(chain_id, self.address, request, signature)
+        self._check_edit("verify_listing_active", signer, request.owner, request.dataset_id)
+        self._check_fresh("verify_listing_active", request.owner, request.nonce, request.deadline)
+        self._call(self._set_active_for(request, signature))
+        return signer
+
     def buy_dataset(self, dataset_id: int, max_price: int) -> tuple[DatasetBoughtEvent, TxResult]:
         """Buy a licence for a downloadable dataset at its current price.
 
@@ -567,7 +923,7 @@ class DatasetRegistryClient(SalesClient):
         )
 
     def nonce(self, owner: str) -> int:
-        """The nonce ``owner``'s next ``ListDataset`` signature must carry.
+        """The nonce ``owner``'s next signed message must carry (listing, edit or delisting).
 
         Parameters
         ----------
@@ -599,6 +955,14 @@ class DatasetRegistryClient(SalesClient):
     def list_dataset_typehash(self) -> Hash32:
         """The contract's ``LIST_DATASET_TYPEHASH`` (equal to :func:`list_dataset_typehash`)."""
         return Hash32(bytes(self._call(self.contract.functions.LIST_DATASET_TYPEHASH())))
+
+    def update_listing_typehash(self) -> Hash32:
+        """The contract's ``UPDATE_LISTING_TYPEHASH`` (equal to :func:`update_listing_typehash`)."""
+        return Hash32(bytes(self._call(self.contract.functions.UPDATE_LISTING_TYPEHASH())))
+
+    def set_listing_active_typehash(self) -> Hash32:
+        """The contract's ``SET_LISTING_ACTIVE_TYPEHASH`` (:func:`set_listing_active_typehash`)."""
+        return Hash32(bytes(self._call(self.contract.functions.SET_LISTING_ACTIVE_TYPEHASH())))
 
     def dataset_listed_events(
         self,
@@ -696,6 +1060,35 @@ class DatasetRegistryClient(SalesClient):
             )
             for e in self._logs("NonceUsed", **event_filters(owner=owner))
         ]
+
+    def _update_for(self, request: ListingUpdateRequest, signature: bytes) -> Any:
+        """The bound ``updateListingFor`` call of a signed edit."""
+        return self.contract.functions.updateListingFor(
+            request.dataset_id, int(request.access_mode), request.price, request.deadline, signature
+        )
+
+    def _set_active_for(self, request: ListingActiveRequest, signature: bytes) -> Any:
+        """The bound ``setListingActiveFor`` call of a signed delisting or relisting."""
+        return self.contract.functions.setListingActiveFor(
+            request.dataset_id, request.active, request.deadline, signature
+        )
+
+    def _check_edit(self, op: str, signer: str, owner: str, dataset_id: int) -> None:
+        """Refuse an edit not signed by ``owner``, or of a listing ``owner`` does not hold."""
+        if signer.lower() != owner.lower():
+            raise SignatureError(f"{op}: signed by {signer}, not by {owner}")
+        holder = self.listing(dataset_id).owner
+        if holder.lower() != owner.lower():
+            raise NotListingOwnerError(f"{op}: dataset {dataset_id} is owned by {holder}")
+
+    def _check_fresh(self, op: str, owner: str, nonce: int, deadline: int) -> None:
+        """Refuse a signed message whose nonce is not the owner's current one or that expired."""
+        current = self.nonce(owner)
+        if nonce != current:
+            raise SignatureError(f"{op}: nonce {nonce} is not the owner's current nonce {current}")
+        now = int(self.backend.w3.eth.get_block("latest")["timestamp"])
+        if deadline < now:
+            raise SignatureError(f"{op}: deadline {deadline} passed ({now})")
 
     def _listed_id(self, result: TxResult) -> int:
         (event,) = self._emitted(result, "DatasetListed")
