@@ -69,6 +69,8 @@ class MarketplaceClient:
         self.base_url = base_url.rstrip("/")
         self.token: str | None = None
         """The session token after :meth:`sign_in` (sent as ``Authorization: Bearer``)."""
+        self.signed_in_as: str | None = None
+        """The address :attr:`token` signs in (writes sign in as their signer first)."""
         self._owned = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
 
@@ -169,6 +171,7 @@ class MarketplaceClient:
             base = DatasetBase.model_validate(fields)
         except ValidationError as exc:
             raise _local_errors(exc) from None
+        self._as(account)
         params = self.signing_params(base.owner)
         doc = metadata_document(base)
         chosen = int(params["deadline"]) if deadline is None else deadline
@@ -351,6 +354,7 @@ class MarketplaceClient:
             )
         except ValidationError as exc:
             raise _local_errors(exc) from None
+        self._as(account)
         domain = self.model_signing_params()
         signature = sign_model_listing(
             account,
@@ -407,7 +411,13 @@ class MarketplaceClient:
         body = sign_challenge(account, challenge, now=time.time())
         session: dict[str, Any] = self._request("POST", "/auth/verify", json=body)
         self.token = str(session["token"])
+        self.signed_in_as = str(session["address"])
         return session
+
+    def _as(self, account: LocalAccount) -> None:
+        """Sign in as ``account`` unless the session already is its (every write needs one)."""
+        if self.token is None or self.signed_in_as != account.address:
+            self.sign_in(account)
 
     def session(self) -> dict[str, Any]:
         """``GET /auth/session``: who the token signs in (raises with status 401 when none)."""
@@ -418,6 +428,7 @@ class MarketplaceClient:
         """``DELETE /auth/session``: end the session; the token is forgotten."""
         self._request("DELETE", "/auth/session", raw=True)
         self.token = None
+        self.signed_in_as = None
 
     def upload_content(self, kind: ArtifactKind, item_id: int, data: bytes) -> dict[str, Any]:
         """``PUT /{models,datasets}/{id}/content``: upload an item's content, as its seller.

@@ -23,6 +23,7 @@ from chain.market import ModelMarketClient
 from marketplace_api.auth import SignedInUser, SignInService, UnauthorizedError
 from marketplace_api.content import ContentService
 from marketplace_api.crud import Scope
+from marketplace_api.errors import ForbiddenError
 from marketplace_api.services import Services
 from storage import ContentStore
 
@@ -128,6 +129,28 @@ def get_current_user(
 
 CurrentUser = Annotated[SignedInUser, Depends(get_current_user)]
 
+
+def ensure_signed_in_as(user: SignedInUser, address: str, role: str) -> None:
+    """Refuse (403) a write by a session that is not ``address``'s.
+
+    Parameters
+    ----------
+    user : SignedInUser
+        Who the request's session signs in.
+    address : str
+        The account the write acts for (a listing's owner, a task's sponsor...).
+    role : str
+        What ``address`` is, for the message ("the listing's owner").
+
+    Raises
+    ------
+    ForbiddenError
+        The session is another account's.
+    """
+    if user.address.lower() != address.lower():
+        raise ForbiddenError(f"signed in as {user.address}, but only {role} {address} may do this")
+
+
 __all__ = [
     "ContentDep",
     "CurrentUser",
@@ -140,4 +163,5 @@ __all__ = [
     "SignInDep",
     "StoreDep",
     "bearer",
+    "ensure_signed_in_as",
 ]

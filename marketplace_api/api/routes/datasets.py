@@ -34,7 +34,14 @@ from chain import ChainRevertError, DatasetRegistryClient, ListingRequest, TxRes
 from chain.registry import DOMAIN_NAME, DOMAIN_VERSION, listing_types
 from kernel.errors import InvalidInputError
 from marketplace_api import crud
-from marketplace_api.api.deps import RegistryDep, ScopeDep, ServicesDep, StoreDep
+from marketplace_api.api.deps import (
+    CurrentUser,
+    RegistryDep,
+    ScopeDep,
+    ServicesDep,
+    StoreDep,
+    ensure_signed_in_as,
+)
 from marketplace_api.api.limits import RelayGate
 from marketplace_api.api.pages import cached_json, json_bytes, listing_record
 from marketplace_api.crud import Scope
@@ -329,6 +336,8 @@ def relay(
     response_model=DatasetRelayed,
     status_code=status.HTTP_202_ACCEPTED,
     responses={
+        401: {"description": "No session (sign in first: /auth/nonce, /auth/verify)."},
+        403: {"description": "The session is not the owner's."},
         409: {"description": "The owner already listed this metadata (the detail names its id)."},
         422: {
             "description": "Invalid metadata, unstorable text, access mode, price, signature, "
@@ -343,8 +352,10 @@ def create_dataset(
     store: StoreDep,
     services: ServicesDep,
     gate: RelayGate,
+    user: CurrentUser,
 ) -> Any:
-    """Relay a listing signed by its owner; it shows at ``Location`` once indexed."""
+    """Relay a listing its signed-in owner signed; it shows at ``Location`` once indexed."""
+    ensure_signed_in_as(user, body.owner, "the listing's owner")
     faults = text_faults(body)
     if faults:
         raise FieldError.many(faults)

@@ -31,11 +31,13 @@ from chain.market import ModelMarketClient, contributor_entitlement
 from marketplace_api import crud
 from marketplace_api.api.deps import (
     ContentDep,
+    CurrentUser,
     FedTaskDep,
     MarketDep,
     ScopeDep,
     SessionDep,
     StoreDep,
+    ensure_signed_in_as,
 )
 from marketplace_api.api.limits import WriteLimit
 from marketplace_api.content import ModelDetail, ProceedsPublic
@@ -246,7 +248,11 @@ def contributors_of(fed_task: FedTaskClient, task_id: int) -> list[tuple[str, in
     response_model=ModelPublic,
     status_code=status.HTTP_201_CREATED,
     responses={
-        403: {"description": "Not signed by the lister of the on-chain listing."},
+        401: {"description": "No session (sign in first: /auth/nonce, /auth/verify)."},
+        403: {
+            "description": "Not signed by the lister of the on-chain listing, or the session is "
+            "another account's."
+        },
         404: {"description": "Unknown task."},
         409: {"description": "Task not final, model not listed on-chain, or already recorded."},
         422: {"description": "Invalid signature, or a card or price unlike the on-chain listing."},
@@ -260,8 +266,10 @@ def create_model(
     fed_task: FedTaskDep,
     market: MarketDep,
     store: StoreDep,
+    user: CurrentUser,
 ) -> Any:
     """Record the description of a final task's model listed on the ModelMarket."""
+    ensure_signed_in_as(user, body.signer, "the listing's signer")
     check_signature(body, fed_task, market)
     final = final_task(fed_task, body.task_id)
     listing = market_listing(market, body)

@@ -12,20 +12,24 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from chain import InProcessBackend
+from chain import InProcessBackend, new_account
 from marketplace_api import Services, create_app
+from marketplace_api.auth.messages import sign_challenge
 from marketplace_api.core.db import Database, run_migrations
 from tests.integration.marketplace_api.market_world import (
     DB_KINDS,
+    KNOWN_ACCOUNTS,
     ChainWorld,
     empty_database,
     make_world,
@@ -69,13 +73,52 @@ def make_app(world: ChainWorld, database: Database) -> FastAPI:
     return create_app(services=services)
 
 
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 class IndexedClient(TestClient):
-    """A test client that has the index catch up with the chain before each ``GET``."""
+    """A test client that has the index catch up with the chain before each ``GET``.
+
+    Every write needs a session: a write sent without an ``Authorization`` header is sent
+    signed in as the account it acts for (the JSON body's ``owner`` or ``signer``, when a test
+    made that account: :data:`KNOWN_ACCOUNTS`), else as a bystander. Tests of the sessions
+    themselves pass their own header (the authorisation matrix does).
+    """
+
+    bystander = new_account()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tokens: dict[str, str] = {}
+
+    def sign_in_as(self, account: LocalAccount) -> dict[str, str]:
+        """The ``Authorization`` header of a session of ``account`` (signed in once, kept)."""
+        if account.address not in self.tokens:
+            challenge = super().request("POST", "/auth/nonce").json()
+            body = sign_challenge(account, challenge, now=time.time())
+            answer = super().request("POST", "/auth/verify", json=body)
+            assert answer.status_code == 200, answer.text
+            self.tokens[account.address] = answer.json()["token"]
+        return {"Authorization": f"Bearer {self.tokens[account.address]}"}
+
+    def acting_account(self, kwargs: dict[str, Any]) -> LocalAccount:
+        """Whom a write acts for: its body's owner or signer when known, else the bystander."""
+        body = kwargs.get("json")
+        if isinstance(body, dict):
+            for key in ("owner", "signer"):
+                account = KNOWN_ACCOUNTS.get(str(body.get(key)).lower())
+                if account is not None:
+                    return account
+        return self.bystander
 
     def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         if method.upper() == "GET":
             services: Services = self.app.state.services  # type: ignore[attr-defined]
             services.catch_up()
+        headers = dict(kwargs.get("headers") or {})
+        writes = method.upper() in WRITES and not str(url).startswith("/auth")
+        if writes and not any(k.lower() == "authorization" for k in headers):
+            kwargs["headers"] = {**headers, **self.sign_in_as(self.acting_account(kwargs))}
         return super().request(method, url, *args, **kwargs)
 
 

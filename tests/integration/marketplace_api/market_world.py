@@ -41,6 +41,16 @@ from incentives.shares import shares_bps
 from marketplace_api.core.db import Database, create_db_engine
 from storage import ContentStore, LocalCidStore, canonical_json, content_hash
 
+KNOWN_ACCOUNTS: dict[str, LocalAccount] = {}
+"""Accounts the tests made, by lower-case address: test clients sign in as a write's owner."""
+
+
+def known(account: LocalAccount) -> LocalAccount:
+    """Remember ``account`` (see :data:`KNOWN_ACCOUNTS`); returns it."""
+    KNOWN_ACCOUNTS[account.address.lower()] = account
+    return account
+
+
 GAS = 10**18
 TOKEN = 10**18
 STAKE = 5 * TOKEN
@@ -59,8 +69,8 @@ class ChainWorld:
     store: ContentStore
 
     def funded(self) -> LocalAccount:
-        """A fresh account with gas money."""
-        account = new_account()
+        """A fresh account with gas money (known to the tests' clients, which sign in as it)."""
+        account = known(new_account())
         fund(self.backend, account.address, GAS)
         return account
 

@@ -21,9 +21,11 @@ def client_answering(status: int, body: object | None = None, text: str = "") ->
             return httpx.Response(status, json=body)
         return httpx.Response(status, text=text)
 
-    return MarketplaceClient(
+    client = MarketplaceClient(
         "http://api", http=httpx.Client(transport=httpx.MockTransport(handler))
     )
+    client.token = "fms_test"  # signed in already: the tests' accounts are set per test
+    return client
 
 
 def test_error_detail_is_carried() -> None:
@@ -95,9 +97,11 @@ def recording_client(sent: list[tuple[str, dict[str, object]]]) -> MarketplaceCl
         sent.append((path, body))
         return httpx.Response(201, json=body)
 
-    return MarketplaceClient(
+    client = MarketplaceClient(
         "http://api", http=httpx.Client(transport=httpx.MockTransport(handler))
     )
+    client.token = "fms_test"  # signed in already: the tests' accounts are set per test
+    return client
 
 
 def test_list_dataset_signs_mode_price_and_nonce() -> None:
@@ -109,9 +113,9 @@ def test_list_dataset_signs_mode_price_and_nonce() -> None:
         "row_count": 3,
         "license": "CC0-1.0",
     }
-    recording_client(sent).list_dataset(
-        account, metadata, access_mode="downloadable", price_wei=10**18, wait=None
-    )
+    client = recording_client(sent)
+    client.signed_in_as = account.address
+    client.list_dataset(account, metadata, access_mode="downloadable", price_wei=10**18, wait=None)
     [(path, body)] = sent
     assert path == "/datasets"
     assert (body["access_mode"], body["price_wei"], body["nonce"], body["deadline"]) == (
@@ -133,7 +137,9 @@ def test_list_model_binds_the_market() -> None:
     sent: list[tuple[str, dict[str, object]]] = []
     account = new_account()
     card = compute_cid(b"card")
-    recording_client(sent).list_model(account, task_id=3, name="m", card_cid=card)
+    client = recording_client(sent)
+    client.signed_in_as = account.address
+    client.list_model(account, task_id=3, name="m", card_cid=card)
     [(path, body)] = sent
     assert path == "/models" and body["price_wei"] is None and body["signer"] == account.address
     fields = ModelBase.model_validate({"task_id": 3, "name": "m", "card_cid": card})
