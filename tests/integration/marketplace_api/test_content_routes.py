@@ -55,7 +55,8 @@ def test_only_the_sponsor_uploads_and_only_the_final_bytes(
     task, model_id, data = listed(world)
     path = f"/models/{model_id}/content"
     headers = {"Content-Type": "application/octet-stream"}
-    assert api.put(path, content=data, headers=headers).status_code == 401
+    anonymous = TestClient(api.app).put(path, content=data, headers=headers)  # no session added
+    assert anonymous.status_code == 401, anonymous.text
 
     stranger = signed_in(api, world.funded())
     status, detail = status_of(stranger.upload_content, "model", model_id, data)
