@@ -105,6 +105,10 @@ DOCUMENT_STATUSES = ("ok", "missing", "invalid")
 whose bytes hash to the on-chain metadata hash; nothing (yet); or something else."""
 
 
+_PAGE_INCLUDE = ["active", "pk"]
+"""What the page indexes of listings carry on PostgreSQL: counts and offsets read them alone."""
+
+
 class DatasetListing(Base):
     """A DatasetRegistry listing, as its events made it, with what its metadata document says.
 
@@ -120,11 +124,33 @@ class DatasetListing(Base):
     __table_args__ = (
         UniqueConstraint("deployment_id", "dataset_id"),
         UniqueConstraint("deployment_id", "owner", "metadata_hash"),
-        Index("ix_dataset_listings_active_page", "deployment_id", "active", "dataset_id"),
-        Index("ix_dataset_listings_owner_page", "deployment_id", "owner", "dataset_id"),
-        Index("ix_dataset_listings_mode_page", "deployment_id", "access_mode", "dataset_id"),
         Index(
-            "ix_dataset_listings_document_page", "deployment_id", "document_status", "dataset_id"
+            "ix_dataset_listings_active_page",
+            "deployment_id",
+            "active",
+            "dataset_id",
+            postgresql_include=_PAGE_INCLUDE,
+        ),
+        Index(
+            "ix_dataset_listings_owner_page",
+            "deployment_id",
+            "owner",
+            "dataset_id",
+            postgresql_include=_PAGE_INCLUDE,
+        ),
+        Index(
+            "ix_dataset_listings_mode_page",
+            "deployment_id",
+            "access_mode",
+            "dataset_id",
+            postgresql_include=_PAGE_INCLUDE,
+        ),
+        Index(
+            "ix_dataset_listings_document_page",
+            "deployment_id",
+            "document_status",
+            "dataset_id",
+            postgresql_include=_PAGE_INCLUDE,
         ),
     )
 

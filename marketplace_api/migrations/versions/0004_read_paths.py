@@ -5,8 +5,10 @@
   while nothing was indexed since.
 - ``dataset_listings``: ``(deployment_id, <filter>, dataset_id)`` for each filter of
   ``GET /datasets`` (active, owner, access mode, document status), so a page is read in id order
-  from the index and stops after ``limit`` rows; ``dataset_tags (tag, listing_pk)`` answers the
-  tag filter from the index alone.
+  from the index and stops after ``limit`` rows; on PostgreSQL they also hold ``active`` and
+  ``pk`` (``INCLUDE``), so counting a filter and skipping to a deep offset read the index only
+  (SQLite has no ``INCLUDE``). ``dataset_tags (tag, listing_pk)`` answers the tag filter from the
+  index alone.
 - ``tasks``: the same for the status, sponsor and coordinator filters of ``GET /tasks``;
   ``task_accounts (deployment_id, account, role, task_id)`` for the participant filter and an
   account's tasks.
@@ -25,6 +27,9 @@ revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+LISTING_INCLUDE = ["active", "pk"]
+"""Columns the listings' page indexes carry on PostgreSQL (``INCLUDE``)."""
 
 INDEXES: dict[str, list[tuple[str, list[str]]]] = {
     "dataset_listings": [
@@ -53,9 +58,10 @@ def upgrade() -> None:
             sa.Column("version", sa.BigInteger(), server_default="0", nullable=False)
         )
     for table, indexes in INDEXES.items():
+        include = LISTING_INCLUDE if table == "dataset_listings" else []
         with op.batch_alter_table(table) as batch_op:
             for name, columns in indexes:
-                batch_op.create_index(name, columns)
+                batch_op.create_index(name, columns, postgresql_include=include)
 
 
 def downgrade() -> None:
