@@ -27,18 +27,16 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    SerializerFunctionWrapHandler,
     StrictInt,
     StringConstraints,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
 from kernel.errors import InvalidInputError
-from marketplace_api.statistics import FeatureStatistics, schema_faults, sparse
+from marketplace_api.statistics import FeatureStatistics, is_none, schema_faults
 from marketplace_api.text import Name, Text
 from storage import validate_cid
 
@@ -132,10 +130,16 @@ class ColumnSpec(_Request):
     name: Name
     dtype: Literal["float", "int", "bool", "category", "string"]
     minimum: FiniteFloat | None = Field(
-        default=None, alias="min", description="Smallest valid value (numeric columns)."
+        default=None,
+        alias="min",
+        description="Smallest valid value (numeric columns).",
+        exclude_if=is_none,
     )
     maximum: FiniteFloat | None = Field(
-        default=None, alias="max", description="Largest valid value (numeric columns)."
+        default=None,
+        alias="max",
+        description="Largest valid value (numeric columns).",
+        exclude_if=is_none,
     )
 
     @model_validator(mode="after")
@@ -146,10 +150,6 @@ class ColumnSpec(_Request):
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
             raise InvalidInputError(f"min {self.minimum} exceeds max {self.maximum}")
         return self
-
-    @model_serializer(mode="wrap")
-    def _without_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return sparse(self, handler)
 
 
 NUMERIC_DTYPES = frozenset({"float", "int"})
@@ -221,7 +221,12 @@ class DatasetBase(_Request):
         return value
 
     def document_fields(self) -> dict[str, Any]:
-        """The JSON form of exactly the :class:`DatasetBase` fields (what is signed)."""
+        """The JSON form of exactly the :class:`DatasetBase` fields (what is signed).
+
+        Optional parts left out are absent, not null (a column's range, the statistics' missing
+        counts and column names: ``exclude_if=is_none``), so
+        documents signed before they existed keep their bytes.
+        """
         return self.model_dump(mode="json", by_alias=True, include=set(DatasetBase.model_fields))
 
 

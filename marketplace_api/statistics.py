@@ -12,8 +12,8 @@ statistics no dataset has. The schema-dependent checks (column count and names, 
 the statistics and the schema, never taken from the owner: missing values at most
 :data:`MISSING_LIMIT` per column, and values outside a column's declared range flagged.
 
-The optional fields are left out of the serialised form when absent, so documents signed before
-they existed keep their bytes, hash and CID.
+The optional fields are left out of the JSON form when absent (:func:`is_none`), so
+documents signed before they existed keep their bytes, hash and CID.
 """
 
 from __future__ import annotations
@@ -25,9 +25,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     StringConstraints,
-    model_serializer,
     model_validator,
 )
 
@@ -51,14 +49,9 @@ Spread = Annotated[float, Field(allow_inf_nan=False, ge=0.0, le=MAX_MAGNITUDE)]
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-def sparse(model: BaseModel, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-    """The serialised ``model`` without its optional fields that are ``None``."""
-    data: dict[str, Any] = handler(model)
-    for name, info in type(model).model_fields.items():
-        if info.default is None and getattr(model, name) is None:
-            data.pop(name, None)
-            data.pop(info.serialization_alias or info.alias or name, None)
-    return data
+def is_none(value: object) -> bool:
+    """``exclude_if`` of the optional fields: absent from the JSON form when ``None``."""
+    return value is None
 
 
 def _close_below(low: float, high: float) -> bool:
@@ -89,9 +82,11 @@ class FeatureStatistics(BaseModel):
     min: list[Stat] = Field(min_length=1, max_length=MAX_STAT_COLUMNS)
     max: list[Stat] = Field(min_length=1, max_length=MAX_STAT_COLUMNS)
     missing: list[Annotated[int, Field(ge=0, le=_INT64_MAX)]] | None = Field(
-        default=None, max_length=MAX_STAT_COLUMNS
+        default=None, max_length=MAX_STAT_COLUMNS, exclude_if=is_none
     )
-    columns: list[ColumnName] | None = Field(default=None, max_length=MAX_STAT_COLUMNS)
+    columns: list[ColumnName] | None = Field(
+        default=None, max_length=MAX_STAT_COLUMNS, exclude_if=is_none
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> FeatureStatistics:
@@ -112,10 +107,6 @@ class FeatureStatistics(BaseModel):
         if self.missing is not None and any(m > self.count for m in self.missing):
             raise InvalidInputError("statistics: missing values exceed count")
         return self
-
-    @model_serializer(mode="wrap")
-    def _without_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return sparse(self, handler)
 
 
 class NumericColumn(Protocol):
@@ -233,12 +224,12 @@ def quality_report(document: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 __all__ = [
+    "is_none",
     "MAX_MAGNITUDE",
     "MISSING_LIMIT",
     "FeatureStatistics",
     "QualityChecks",
     "numeric_columns",
-    "sparse",
     "quality_report",
     "schema_faults",
 ]
