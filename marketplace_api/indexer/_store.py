@@ -119,6 +119,25 @@ def lock_cursor(session: Session, deployment_id: int) -> IndexCursor | None:
     return session.get(IndexCursor, deployment_id, populate_existing=True)
 
 
+def create_cursor(
+    session: Session, deployment_id: int, block: int, block_hash: str, timestamp: int
+) -> None:
+    """Create the deployment's cursor with one ``INSERT`` (``IntegrityError`` when it exists).
+
+    The insert is the transaction's first statement, so SQLite takes its write lock at once
+    (waiting up to the busy timeout); a read first would make a concurrent writer's commit fail
+    this transaction with "database is locked", without waiting.
+    """
+    session.execute(
+        insert(IndexCursor).values(
+            deployment_id=deployment_id,
+            block=block,
+            block_hash=block_hash,
+            block_timestamp=timestamp,
+        )
+    )
+
+
 def set_cursor(
     session: Session, deployment_id: int, block: int, block_hash: str, timestamp: int
 ) -> None:
@@ -532,6 +551,7 @@ __all__ = [
     "add_blocks",
     "add_events",
     "challenge_tasks",
+    "create_cursor",
     "document_key",
     "documents",
     "events_of_item",

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from chain import ChainBackend, ChainError, Deployment, FedTaskClient
@@ -317,10 +317,12 @@ class Indexer:
         start = self._header(max(self.deployment.block - 1, 0))
         if start is None:
             raise ChainMovedError("sync: the chain has no block before the deployment")
-        with self.database.session() as session:
-            if session.get(IndexCursor, self.deployment_id) is None:
-                _store.set_cursor(session, self.deployment_id, *start)
+        try:  # the insert comes first: a read before it would not wait for SQLite's write lock
+            with self.database.session() as session:
+                _store.create_cursor(session, self.deployment_id, *start)
                 session.commit()
+        except IntegrityError:  # another indexer of the deployment created it meanwhile
+            log.info("sync: the cursor of deployment %s was created meanwhile", self.deployment_id)
         return self._cursor()
 
     def _unwind_reorg(self, cursor: tuple[int, str, int]) -> tuple[tuple[int, str, int], int]:

@@ -137,10 +137,11 @@ def list_directly(
     downloadable: bool = False,
     price: int = 0,
     stored: bool = True,
+    metadata: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> int:
     """``owner`` lists a dataset on-chain without the API (its document stored unless not)."""
-    meta = dataset_metadata(owner.address, downloadable=downloadable, **overrides)
+    meta = metadata or dataset_metadata(owner.address, downloadable=downloadable, **overrides)
     doc = metadata_document(DatasetBase.model_validate(meta))
     if stored:
         world.store.put(doc.data)

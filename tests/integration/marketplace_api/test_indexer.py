@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from sqlalchemy import select, update
 
 from chain import InProcessBackend
 from marketplace_api.core.db import Database
-from marketplace_api.indexer import Indexer, IndexerOptions, open_index
+from marketplace_api.indexer import IndexBusyError, Indexer, IndexerOptions, open_index
+from marketplace_api.listing import metadata_document
 from marketplace_api.models import (
     ChainEvent,
     DatasetListing,
@@ -31,6 +33,7 @@ from marketplace_api.models import (
     Licence,
     MarketModel,
 )
+from marketplace_api.schemas import DatasetBase
 from tests.integration.marketplace_api.index_support import (
     BusyChain,
     busy_chain,
@@ -38,7 +41,12 @@ from tests.integration.marketplace_api.index_support import (
     fresh_database_url,
     list_directly,
 )
-from tests.integration.marketplace_api.market_world import DB_KINDS, ChainWorld, make_world
+from tests.integration.marketplace_api.market_world import (
+    DB_KINDS,
+    ChainWorld,
+    dataset_metadata,
+    make_world,
+)
 
 pytestmark = pytest.mark.slow
 log = logging.getLogger(__name__)
@@ -242,3 +250,53 @@ def test_hostile_cids_listed_on_chain_cannot_stop_the_indexer(
     assert [rows[i].document_status for i in (1, 2, 3, 4)] == ["invalid"] * 4
     assert rows[honest].document_status == "ok"
     assert "\x00" not in rows[1].metadata_cid and rows[4].metadata_cid == "bafy\ufffd\ufffd\ufffd"
+
+
+def test_a_document_found_later_shows_and_converges_to_a_fresh_index(
+    fresh: list[Database], tmp_path: Path
+) -> None:
+    world = make_world(InProcessBackend(), tmp_path / "store")
+    owner = world.funded()
+    meta = dataset_metadata(owner.address)
+    late = list_directly(world, owner, stored=False, metadata=meta)
+    indexer = indexer_of(world, fresh[0])
+    indexer.sync()
+    with fresh[0].session() as s:
+        row = s.scalars(select(DatasetListing)).one()
+        assert (row.dataset_id, row.document_status, row.name) == (late, "missing", None)
+    assert indexer.refresh_missing() == 0  # still not in the store
+    list_directly(world, world.funded())  # stores nothing of the first one's document
+    world.store.put(metadata_document(DatasetBase.model_validate(meta)).data)
+    assert indexer.refresh_missing() == 1
+    indexer.sync()
+    with fresh[0].session() as s:
+        row = s.scalars(select(DatasetListing).where(DatasetListing.dataset_id == late)).one()
+        assert (row.document_status, row.name) == ("ok", meta["name"])
+    indexer_of(world, fresh[1]).sync()
+    assert dump_index(fresh[0].engine) == dump_index(fresh[1].engine)
+
+
+def test_two_indexers_of_one_database_take_turns(
+    busy: tuple[ChainWorld, BusyChain], fresh: list[Database]
+) -> None:
+    """The API's thread and ``fedmarket index`` may run at once: they write one after the other."""
+    world, _ = busy
+    indexer_of(world, fresh[1]).sync()
+    second = Database.from_url(fresh[0].engine.url.render_as_string(hide_password=False))
+    indexers = [indexer_of(world, fresh[0], batch_blocks=2), indexer_of(world, second, 3)]
+    head = int(world.backend.w3.eth.block_number)
+    busy_errors: list[str] = []
+
+    def run(indexer: Indexer) -> None:
+        while indexer.indexed_block < head:
+            try:
+                indexer.sync()
+            except IndexBusyError as exc:  # the other one wrote first: read again
+                busy_errors.append(str(exc))
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(run, indexers))
+    finally:
+        second.dispose()
+    assert dump_index(fresh[0].engine) == dump_index(fresh[1].engine)
