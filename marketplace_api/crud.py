@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, lazyload
 
 from chain import Deployment
@@ -409,15 +410,16 @@ _INDEX_TOKEN = select(_CURSORS.c.version, _CURSORS.c.block, _CURSORS.c.block_has
 )
 
 
-def index_token(session: Session, scope: Scope) -> IndexToken | None:
+def index_token(connection: Session | Connection, scope: Scope) -> IndexToken | None:
     """The index's token, read in one indexed lookup (``None`` before the indexer first ran).
 
     Every write transaction of the indexer adds one to the version
-    (see :mod:`marketplace_api.cache`). A Core statement on the session's connection: this
-    runs on every cached read, and the ORM's per-statement work would be most of its cost.
+    (see :mod:`marketplace_api.cache`). A Core statement on a connection (a session's, or one
+    outside any transaction): this runs on every cached read, and the ORM's per-statement work
+    would be most of its cost.
     """
-    found = session.connection().execute(_INDEX_TOKEN, {"deployment_id": scope.deployment_id})
-    row = found.first()
+    conn = connection.connection() if isinstance(connection, Session) else connection
+    row = conn.execute(_INDEX_TOKEN, {"deployment_id": scope.deployment_id}).first()
     return None if row is None else (int(row[0]), int(row[1]), str(row[2]))
 
 

@@ -102,7 +102,8 @@ def cached_body(
 ) -> bytes:
     """The body of ``key``: from the cache while the index is unchanged, else built (blocking).
 
-    One session serves both: the index's token is read first, then, on a miss, the page's rows.
+    The index's token is read first, outside any transaction (one round trip), then, on a miss
+    only, the page's rows in a session.
 
     Parameters
     ----------
@@ -117,15 +118,17 @@ def cached_body(
     build : callable
         Builds the body from a session (its errors, e.g. a 404, pass through; nothing is stored).
     """
-    with database.session() as session:
-        if not cache.enabled:
+    if not cache.enabled:
+        with database.session() as session:
             return build(session)
-        token = crud.index_token(session, scope)
-        body = cache.get(key, token)
-        if body is None:
+    with database.single_read() as connection:
+        token = crud.index_token(connection, scope)
+    body = cache.get(key, token)
+    if body is None:
+        with database.session() as session:
             body = build(session)
-            cache.put(key, token, body)
-        return body
+        cache.put(key, token, body)
+    return body
 
 
 async def cached_json(

@@ -9,16 +9,18 @@ on its own (see SQLAlchemy's "Transactions with SQLite and the sqlite3 driver").
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from marketplace_api.errors import MigrationError
@@ -223,7 +225,24 @@ class Database:
 
     def __init__(self, engine: Engine, session_factory: sessionmaker[Session] | None = None):
         self.engine = engine
+        self._own_sessions = session_factory is None
         self.session_factory = session_factory or sessionmaker(bind=engine, expire_on_commit=False)
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
+    def single_read(self) -> Iterator[Connection]:
+        """A connection for one read that needs no transaction (no ``BEGIN``, no ``ROLLBACK``).
+
+        An autocommit connection from the pool; where the sessions are bound to a connection of
+        the caller's (a test's rolled-back transaction), a session's connection instead, so the
+        read sees what the sessions see.
+        """
+        if self._own_sessions:
+            with self._autocommit.connect() as connection:
+                yield connection
+        else:
+            with self.session() as session:
+                yield session.connection()
 
     @classmethod
     def from_url(cls, url: str, pool: PoolOptions | None = None) -> Database:
@@ -248,7 +267,47 @@ class Database:
         self.engine.dispose()
 
 
+T = TypeVar("T")
+
+WRITE_ATTEMPTS = 5
+"""How many times :func:`write_transaction` tries a write the database refused as busy."""
+
+
+def write_transaction(session: Session, work: Callable[[], T], attempts: int = WRITE_ATTEMPTS) -> T:
+    """Run ``work`` in a transaction of its own and commit it, again if the database was busy.
+
+    The session's open transaction is ended first: on SQLite (WAL) a transaction that has read
+    cannot start writing once another connection (the indexer) wrote: ``database is locked`` at
+    once, whatever the busy timeout; a fresh one waits for the lock instead. A write still
+    refused is retried, ``work`` again from the start (so it must re-read what it checks).
+
+    Parameters
+    ----------
+    session : Session
+        The request's session (whatever it holds is committed first).
+    work : callable
+        Reads and writes in ``session``; its result is returned.
+    attempts : int, default 5
+        Tries before the database's error is raised.
+    """
+    attempt = 1
+    while True:
+        session.commit()
+        try:
+            result = work()
+            session.commit()
+            return result
+        except OperationalError as exc:
+            session.rollback()
+            if attempt >= attempts:
+                raise
+            log.info("write: database busy (%s), attempt %s of %s", exc.orig, attempt, attempts)
+            time.sleep(0.05 * attempt)
+            attempt += 1
+
+
 __all__ = [
+    "write_transaction",
     "Database",
     "PoolOptions",
     "alembic_config",
