@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
+WARMUP_LIMIT_S = 120.0
+"""Longest wait for the warm-up's requests (a server that answers nothing ends the run)."""
+
 
 @dataclass(frozen=True)
 class LoadResult:
@@ -79,20 +82,43 @@ class LoadResult:
 
 
 class _Tally:
-    def __init__(self, measure_from: float) -> None:
-        self.measure_from = measure_from
+    """Counts requests; the measured window opens once the warm-up's time and requests passed."""
+
+    def __init__(
+        self,
+        warm_until: float,
+        warm_requests: int,
+        duration_s: float,
+        on_open: Callable[[], None] | None = None,
+    ) -> None:
+        self.warm_until = warm_until
+        self.warm_requests = warm_requests
+        self.duration_s = duration_s
+        self.on_open = on_open
+        self.measure_from = float("inf")
+        self.deadline = warm_until + WARMUP_LIMIT_S + duration_s  # until the window opens
+        self.warm_seen = 0
         self.latencies: list[float] = []
         self.errors = 0
         self.requests = 0
 
     def record(self, started: float, ended: float, ok: bool) -> None:
         if started < self.measure_from:
+            self.warm_seen += 1
+            if self.measure_from == float("inf") and self._warm(ended):
+                self.measure_from = ended
+                self.deadline = ended + self.duration_s
+                if self.on_open is not None:
+                    self.on_open()
             return
         self.requests += 1
         if ok:
             self.latencies.append((ended - started) * 1000.0)
         else:
             self.errors += 1
+
+    def _warm(self, now: float) -> bool:
+        return now >= self.warm_until and self.warm_seen >= self.warm_requests
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
@@ -120,11 +146,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _connection(
-    host: str, port: int, requests: Sequence[bytes], deadline: float, tally: _Tally
-) -> None:
+async def _connection(host: str, port: int, requests: Sequence[bytes], tally: _Tally) -> None:
     i = 0
-    while time.perf_counter() < deadline:
+    while time.perf_counter() < tally.deadline:
         try:
             reader, writer = await asyncio.open_connection(host, port)
         except OSError:
@@ -132,8 +156,7 @@ async def _connection(
             await asyncio.sleep(0.05)
             continue
         try:
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
+            while (started := time.perf_counter()) < tally.deadline:
                 writer.write(requests[i % len(requests)])
                 i += 1
                 status = await _read_response(reader)
@@ -161,6 +184,7 @@ async def run_load(
     concurrency: int = 16,
     duration_s: float = 10.0,
     warmup_s: float = 1.0,
+    warmup_rounds: int = 0,
     cpu: Callable[[], dict[str, float]] | None = None,
 ) -> LoadResult:
     """Send ``GET`` requests for ``paths`` over ``concurrency`` connections for a while.
@@ -179,21 +203,21 @@ async def run_load(
         Measured seconds.
     warmup_s : float, default 1.0
         Seconds before the measured window (requests sent then are not counted).
+    warmup_rounds : int, default 0
+        The window also waits until ``warmup_rounds * len(paths)`` requests were answered (a
+        cache sees every path a few times before it is measured).
     cpu : callable or None, default None
         CPU seconds used so far, by party; read when the window opens and when it closes (the
         result's ``cpu_ms`` is the difference, in ms).
     """
     encoded = [request_bytes(host, port, p) for p in paths]
-    start = time.perf_counter()
-    tally = _Tally(start + warmup_s)
-    deadline = start + warmup_s + duration_s
-    shares = [list(encoded[c:]) + list(encoded[:c]) for c in range(concurrency)]
     readings: list[dict[str, float]] = []
-    if cpu is not None:
-        loop = asyncio.get_running_loop()
-        loop.call_later(warmup_s, lambda: readings.append(cpu()))
-    await asyncio.gather(*(_connection(host, port, s, deadline, tally) for s in shares))
-    measured = time.perf_counter() - tally.measure_from
+    on_open = None if cpu is None else (lambda: readings.append(cpu()))
+    warm = warmup_rounds * len(paths)
+    tally = _Tally(time.perf_counter() + warmup_s, warm, duration_s, on_open)
+    shares = [list(encoded[c:]) + list(encoded[:c]) for c in range(concurrency)]
+    await asyncio.gather(*(_connection(host, port, s, tally) for s in shares))
+    measured = max(0.0, time.perf_counter() - tally.measure_from)
     if cpu is not None and readings:
         readings.append(cpu())
     tally.latencies.sort()
@@ -219,6 +243,7 @@ def load(
     concurrency: int = 16,
     duration_s: float = 10.0,
     warmup_s: float = 1.0,
+    warmup_rounds: int = 0,
     cpu: Callable[[], dict[str, float]] | None = None,
 ) -> LoadResult:
     """:func:`run_load` on a fresh event loop (uvloop's when installed).
@@ -237,6 +262,8 @@ def load(
         Measured seconds.
     warmup_s : float, default 1.0
         Unmeasured seconds first.
+    warmup_rounds : int, default 0
+        Unmeasured requests first, per path (see :func:`run_load`).
     cpu : callable or None, default None
         See :func:`run_load`.
     """
@@ -250,6 +277,7 @@ def load(
         concurrency=concurrency,
         duration_s=duration_s,
         warmup_s=warmup_s,
+        warmup_rounds=warmup_rounds,
         cpu=cpu,
     )
     try:

@@ -122,14 +122,15 @@ def _process_tree(pid: int) -> list[int]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of ``pid`` and its living descendants."""
+    """User and system CPU seconds of ``pid`` and its descendants, living or reaped."""
     total = 0
     for p in _process_tree(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        # utime, stime, and cutime, cstime: a child that exited moves its time to its parent's
+        total += sum(int(f) for f in fields[11:15])
     return total / _TICKS
 
 
@@ -195,8 +196,9 @@ def build_world(chain_url: str, database_url: str, work: Path, options: BenchOpt
                 head=head,
             )
             session.commit()
-        with database.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
+        autocommit = database.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        with autocommit as conn:  # VACUUM: statistics, and the visibility map for index scans
+            conn.exec_driver_sql("VACUUM ANALYZE")
         log.info("build_world: seeded in %.1f s", time.perf_counter() - started)
     finally:
         database.dispose()
@@ -281,6 +283,7 @@ def measure(
             concurrency=options.concurrency,
             duration_s=options.duration_s,
             warmup_s=min(1.0, options.duration_s / 2),
+            warmup_rounds=2 * options.workers,
             cpu=cpu,
         )
         log.info("measure: %s", result.summary())
