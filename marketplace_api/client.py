@@ -23,12 +23,19 @@ import httpx
 from eth_account.signers.local import LocalAccount
 from pydantic import ValidationError
 
-from chain import sign_listing
+from chain import (
+    AccessMode,
+    ListingActiveRequest,
+    ListingUpdateRequest,
+    sign_listing,
+    sign_listing_active,
+    sign_listing_update,
+)
 from marketplace_api.auth.messages import sign_challenge
 from marketplace_api.content.vault import ArtifactKind
 from marketplace_api.errors import MarketplaceApiError, MarketplaceConnectionError
 from marketplace_api.listing import metadata_document, sign_model_listing
-from marketplace_api.schemas import DatasetBase, ModelBase
+from marketplace_api.schemas import ACCESS_MODE_VALUES, DatasetBase, ModelBase
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +126,13 @@ class MarketplaceClient:
         result: dict[str, Any] = self._get("/health")
         return result
 
-    def signing_params(self, owner: str) -> dict[str, Any]:
-        """``GET /datasets/signing-params``: domain, nonce and suggested deadline for ``owner``."""
-        result: dict[str, Any] = self._get("/datasets/signing-params", {"owner": owner})
+    def signing_params(self, owner: str, kind: str = "listing") -> dict[str, Any]:
+        """``GET /datasets/signing-params``: domain, types, nonce and a deadline for ``owner``.
+
+        ``kind`` is ``listing`` (``POST``), ``update`` (mode and price) or ``active``.
+        """
+        query = {"owner": owner, "kind": kind}
+        result: dict[str, Any] = self._get("/datasets/signing-params", query)
         return result
 
     def list_dataset(
@@ -193,6 +204,73 @@ class MarketplaceClient:
         if wait is None:
             return result
         return self.wait_for_dataset(int(result["id"]), timeout=wait)
+
+    def update_dataset(
+        self,
+        account: LocalAccount,
+        dataset_id: int,
+        *,
+        access_mode: Literal["federated_only", "downloadable"],
+        price_wei: int | str = 0,
+    ) -> dict[str, Any]:
+        """Sign a change of a listing's access mode and price; ``PATCH /datasets/{id}`` relays it.
+
+        Returns
+        -------
+        dict
+            The relay's answer (``tx_hash``, ``block``, ``change``); the listing shows the change
+            once indexed (:meth:`wait_indexed` with ``block``).
+        """
+        self._as(account)
+        params = self.signing_params(account.address, "update")
+        request = ListingUpdateRequest(
+            owner=account.address,
+            dataset_id=int(dataset_id),
+            access_mode=AccessMode(ACCESS_MODE_VALUES[access_mode]),
+            price=int(price_wei),
+            nonce=int(params["nonce"]),
+            deadline=int(params["deadline"]),
+        )
+        signature = sign_listing_update(
+            account, int(params["chain_id"]), params["registry"], request
+        )
+        body = {
+            "access_mode": access_mode,
+            "price_wei": str(price_wei),
+            "nonce": request.nonce,
+            "deadline": request.deadline,
+            "signature": "0x" + signature.hex(),
+        }
+        result: dict[str, Any] = self._request("PATCH", f"/datasets/{int(dataset_id)}", json=body)
+        return result
+
+    def set_dataset_active(
+        self, account: LocalAccount, dataset_id: int, *, active: bool
+    ) -> dict[str, Any]:
+        """Sign a delisting (``active=False``: ``DELETE``) or relisting (``PATCH``) and send it."""
+        self._as(account)
+        params = self.signing_params(account.address, "active")
+        request = ListingActiveRequest(
+            owner=account.address,
+            dataset_id=int(dataset_id),
+            active=active,
+            nonce=int(params["nonce"]),
+            deadline=int(params["deadline"]),
+        )
+        signature = sign_listing_active(
+            account, int(params["chain_id"]), params["registry"], request
+        )
+        body: dict[str, Any] = {
+            "nonce": request.nonce,
+            "deadline": request.deadline,
+            "signature": "0x" + signature.hex(),
+        }
+        path = f"/datasets/{int(dataset_id)}"
+        if active:
+            result: dict[str, Any] = self._request("PATCH", path, json={**body, "active": True})
+        else:
+            result = self._request("DELETE", path, json=body)
+        return result
 
     def wait_for_dataset(self, dataset_id: int, *, timeout: float = 30.0) -> dict[str, Any]:
         """``GET /datasets/{id}`` until the listing is indexed (404 until then).

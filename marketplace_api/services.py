@@ -35,6 +35,7 @@ from marketplace_api.content import create_tables as create_content_tables
 from marketplace_api.core.config import Settings
 from marketplace_api.core.db import Database, PoolOptions
 from marketplace_api.crud import DeploymentIdentity, Scope, ensure_deployment
+from marketplace_api.descriptions import create_tables as create_description_tables
 from marketplace_api.errors import ServiceUnavailableError
 from marketplace_api.indexer import Indexer, IndexerOptions, IndexerThread, catch_up
 from marketplace_api.relay import RelayGuard, RelayPolicy
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 
 
 def prepare_database(database: Database) -> None:
-    """Bring the schema to head and create the sign-in and content tables (idempotent).
+    """Bring the schema to head; create the sign-in, content and description tables (idempotent).
 
     Parameters
     ----------
@@ -54,6 +55,7 @@ def prepare_database(database: Database) -> None:
     database.migrate()
     create_auth_tables(database.engine)
     create_content_tables(database.engine)
+    create_description_tables(database.engine)
 
 
 @dataclass
@@ -104,8 +106,8 @@ class Services:
     vault: KeyVault = field(default_factory=KeyVault.development)
     index_interval: float | None = 1.0
     index_options: IndexerOptions | None = None
-    relay_policy: RelayPolicy = field(default_factory=RelayPolicy.unlimited)
     response_cache: ResponseCache = field(default_factory=ResponseCache)
+    relay_policy: RelayPolicy = field(default_factory=RelayPolicy.unlimited)
     registry: DatasetRegistryClient = field(init=False)
     fed_task: FedTaskClient = field(init=False)
     market: ModelMarketClient = field(init=False)

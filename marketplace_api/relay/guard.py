@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from marketplace_api.core.db import Database
+from marketplace_api.core.db import write_transaction as _write
 from marketplace_api.relay import ledger
 from marketplace_api.relay.balance import BalanceStatus, BalanceWatch
 from marketplace_api.relay.budget import BudgetDecision, decide
@@ -65,29 +66,6 @@ class Mined(Protocol):
 
 Charger = Callable[[Mined], None]
 """Charges a mined transaction to the reservation :meth:`RelayGuard.relaying` made."""
-
-
-def _write(session: Session, work: Callable[[], T], attempts: int = WRITE_ATTEMPTS) -> T:
-    """Run ``work`` in a transaction of its own and commit it, again if the database was busy.
-
-    The session's open transaction is ended first: on SQLite (WAL) a transaction that has read
-    cannot start writing once another connection wrote (``database is locked`` at once, whatever
-    the busy timeout); a fresh one waits for the lock instead. A write still refused is retried.
-    """
-    attempt = 1
-    while True:
-        session.commit()
-        try:
-            result = work()
-            session.commit()
-            return result
-        except OperationalError as exc:
-            session.rollback()
-            if attempt >= attempts:
-                raise
-            log.info("write: database busy (%s), attempt %s of %s", exc.orig, attempt, attempts)
-            time.sleep(0.05 * attempt)
-            attempt += 1
 
 
 class RelayGuard:

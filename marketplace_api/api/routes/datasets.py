@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from eth_utils.address import to_checksum_address
@@ -31,7 +32,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from chain import ChainRevertError, DatasetRegistryClient, ListingRequest, TxResult
-from chain.registry import DOMAIN_NAME, DOMAIN_VERSION, listing_types
+from chain.registry import (
+    DOMAIN_NAME,
+    DOMAIN_VERSION,
+    listing_active_types,
+    listing_types,
+    listing_update_types,
+)
 from kernel.errors import InvalidInputError
 from marketplace_api import crud
 from marketplace_api.api.deps import (
@@ -177,10 +184,27 @@ def to_public(row: DatasetListing, scope: Scope) -> DatasetListingPublic:
     return public
 
 
+SIGNED_KINDS: dict[str, tuple[str, Callable[[], dict[str, list[dict[str, str]]]]]] = {
+    "listing": ("ListDataset", listing_types),
+    "update": ("UpdateListing", listing_update_types),
+    "active": ("SetListingActive", listing_active_types),
+}
+"""What an owner signs for each kind of write: a listing, an edit of mode and price, a delisting
+or relisting (``PATCH``/``DELETE /datasets/{id}``); all share the owner's registry nonce."""
+
+
 @router.get("/signing-params", response_model=SigningParams)
-def read_signing_params(owner: Annotated[AddressStr, Query()], registry: RegistryDep) -> Any:
-    """What ``owner`` needs to sign a listing: EIP-712 domain and types, nonce, a deadline."""
+def read_signing_params(
+    owner: Annotated[AddressStr, Query()],
+    registry: RegistryDep,
+    kind: Annotated[
+        Literal["listing", "update", "active"],
+        Query(description="listing (POST), update (PATCH mode and price), active (delist/relist)"),
+    ] = "listing",
+) -> Any:
+    """What ``owner`` needs to sign a write: EIP-712 domain and types, nonce, a deadline."""
     chain_id = registry.backend.chain_id
+    primary_type, types = SIGNED_KINDS[kind]
     return SigningParams(
         owner=owner,
         chain_id=chain_id,
@@ -191,7 +215,8 @@ def read_signing_params(owner: Annotated[AddressStr, Query()], registry: Registr
             chain_id=chain_id,
             verifying_contract=registry.address,
         ),
-        types=listing_types(),
+        primary_type=primary_type,
+        types=types(),
         nonce=registry.nonce(owner),
         deadline=chain_now(registry) + SUGGESTED_VALIDITY_S,
     )

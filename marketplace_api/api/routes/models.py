@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from chain import FedTaskClient
 from chain.fed_task import TaskCompletedEvent
@@ -41,6 +42,7 @@ from marketplace_api.api.deps import (
 )
 from marketplace_api.api.limits import WriteLimit
 from marketplace_api.content import ModelDetail, ProceedsPublic
+from marketplace_api.core.db import write_transaction
 from marketplace_api.crud import Scope
 from marketplace_api.errors import (
     ConflictError,
@@ -236,6 +238,16 @@ def check_signature(body: ModelCreate, fed_task: FedTaskClient, market: ModelMar
         raise FieldError(("body", "signature"), f"the signature is not by {body.signer}")
 
 
+def record_model(session: Session, scope: Scope, model: crud.NewModel) -> ModelListing:
+    """Insert the description unless the task's model is recorded already (409)."""
+    existing = crud.model_for_task(session, scope, model.task_id)
+    if existing is not None:
+        raise ConflictError(
+            f"task {model.task_id}'s model is already recorded as model {existing.model_id}"
+        )
+    return crud.add_model(session, scope, model)
+
+
 def contributors_of(fed_task: FedTaskClient, task_id: int) -> list[tuple[str, int]]:
     """``(address, share_bps)`` of each participant with a non-zero share, in join order."""
     participants = fed_task.participants(task_id)
@@ -297,8 +309,7 @@ def create_model(
         listed_by=body.signer,
         contributors=contributors,
     )
-    row = crud.add_model(session, scope, model)
-    session.commit()
+    row = write_transaction(session, lambda: record_model(session, scope, model))
     log.info(
         "create_model: model %s of task %s recorded for %s, %d contributors",
         listing.model_id,
