@@ -146,6 +146,23 @@ def put_model_content(api: IndexedClient, world: ChainWorld) -> Write:
     )
 
 
+def put_dataset_content(api: IndexedClient, world: ChainWorld) -> Write:
+    owner = world.funded()
+    meta = dataset_metadata(owner.address, downloadable=True)
+    client = MarketplaceClient("http://testserver", http=api)
+    listing = client.list_dataset(owner, meta, access_mode="downloadable", price_wei=TOKEN)
+    rows = [f"{10 + i % 7}.5,{12 + i % 5}.25,{1 + i % 9},site-{i % 3},{i % 2}" for i in range(120)]
+    table = "\n".join(["radius,texture,visits,site,label", *rows]) + "\n"
+    return Write(
+        "PUT",
+        f"/datasets/{listing['id']}/content",
+        owner,
+        content=table.encode(),
+        content_type="text/csv",
+        ok=201,
+    )
+
+
 def post_task(api: IndexedClient, world: ChainWorld) -> Write:
     task = drive_task(world, scores=[[1, 1]], n_participants=2)
     body = {"task_id": task.task_id, "title": "Heart disease", "tags": ["medical"]}
@@ -167,6 +184,7 @@ WRITES: dict[str, Callable[[IndexedClient, ChainWorld], Write]] = {
     "DELETE /datasets/{id}": delete_dataset,
     "POST /models": post_model,
     "PUT /models/{id}/content": put_model_content,
+    "PUT /datasets/{id}/content": put_dataset_content,
     "POST /tasks": post_task,
     "PATCH /tasks/{id}": patch_task,
 }
