@@ -25,7 +25,13 @@ from marketplace_api.indexer._documents import (
     printable,
     unstorable_text,
 )
-from marketplace_api.indexer._listings import licences_of, reduce_dataset, reduce_model
+from marketplace_api.indexer._listings import (
+    DatasetProjection,
+    LicenceRow,
+    licences_of,
+    reduce_dataset,
+    reduce_model,
+)
 from marketplace_api.indexer._tasks import LoggedEvent, reduce_task
 from marketplace_api.models import (
     CID_LEN,
@@ -264,9 +270,22 @@ def challenge_tasks(
     return {int(c): int(t) for c, t in session.execute(stmt) if c is not None and t is not None}
 
 
-def _logged(session: Session, deployment_id: int, *conditions: Any) -> list[LoggedEvent]:
+def _logged_rows(
+    session: Session, deployment_id: int, *conditions: Any
+) -> list[tuple[int | None, LoggedEvent]]:
+    """``(item_id, event)`` of the events matching ``conditions``, in chain order."""
     stmt = (
-        select(ChainEvent, IndexedBlock.timestamp)
+        select(
+            ChainEvent.item_id,
+            ChainEvent.contract,
+            ChainEvent.name,
+            ChainEvent.block,
+            ChainEvent.log_index,
+            ChainEvent.tx_hash,
+            IndexedBlock.timestamp,
+            ChainEvent.args,
+            ChainEvent.extra,
+        )
         .join(
             IndexedBlock,
             (IndexedBlock.deployment_id == ChainEvent.deployment_id)
@@ -276,18 +295,27 @@ def _logged(session: Session, deployment_id: int, *conditions: Any) -> list[Logg
         .order_by(ChainEvent.block, ChainEvent.log_index)
     )
     return [
-        LoggedEvent(
-            contract=e.contract,
-            name=e.name,
-            block=e.block,
-            log_index=e.log_index,
-            tx_hash=e.tx_hash,
-            timestamp=int(ts),
-            args=e.args,
-            extra=e.extra,
+        (
+            None if item is None else int(item),
+            LoggedEvent(
+                contract=contract,
+                name=name,
+                block=int(block),
+                log_index=int(log_index),
+                tx_hash=tx_hash,
+                timestamp=int(ts),
+                args=args,
+                extra=extra,
+            ),
         )
-        for e, ts in session.execute(stmt)
+        for item, contract, name, block, log_index, tx_hash, ts, args, extra in session.execute(
+            stmt
+        )
     ]
+
+
+def _logged(session: Session, deployment_id: int, *conditions: Any) -> list[LoggedEvent]:
+    return [e for _, e in _logged_rows(session, deployment_id, *conditions)]
 
 
 def events_of_item(
@@ -297,6 +325,18 @@ def events_of_item(
     return _logged(
         session, deployment_id, ChainEvent.contract == contract, ChainEvent.item_id == item_id
     )
+
+
+def events_of_items(
+    session: Session, deployment_id: int, contract: str, item_ids: Sequence[int]
+) -> dict[int, list[LoggedEvent]]:
+    """The events of each of ``item_ids`` (one query), in chain order; ``[]`` for one with none."""
+    found: dict[int, list[LoggedEvent]] = {i: [] for i in item_ids}
+    conditions = (ChainEvent.contract == contract, ChainEvent.item_id.in_(list(item_ids)))
+    for item, event in _logged_rows(session, deployment_id, *conditions):
+        if item is not None:
+            found[item].append(event)
+    return found
 
 
 def events_of_task(session: Session, deployment_id: int, task_id: int) -> list[LoggedEvent]:
@@ -392,8 +432,7 @@ def referring_entities(session: Session, deployment_id: int, cid: str, kind: str
 # ---- projections -------------------------------------------------------------------------------
 def rebuild(session: Session, deployment_id: int, touched: Touched) -> None:
     """Replay the events of every touched entity into its projection (deleted when none left)."""
-    for dataset_id in sorted(touched.datasets):
-        rebuild_dataset(session, deployment_id, dataset_id)
+    rebuild_datasets(session, deployment_id, touched.datasets)
     for model_id in sorted(touched.models):
         rebuild_model(session, deployment_id, model_id)
     for task_id in sorted(touched.tasks):
@@ -405,6 +444,20 @@ def _utc(timestamp: int) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
 
 
+def _licence_row(deployment_id: int, r: LicenceRow) -> dict[str, Any]:
+    return {
+        "deployment_id": deployment_id,
+        "kind": r.kind,
+        "item_id": r.item_id,
+        "buyer": r.buyer,
+        "paid_wei": str(r.paid),
+        "fee_wei": str(r.fee),
+        "block": r.block,
+        "tx_hash": r.tx_hash,
+        "bought_at": r.bought_at,
+    }
+
+
 def _replace_licences(
     session: Session, deployment_id: int, kind: str, item_id: int, events: Sequence[LoggedEvent]
 ) -> None:
@@ -413,39 +466,72 @@ def _replace_licences(
             Licence.deployment_id == deployment_id, Licence.kind == kind, Licence.item_id == item_id
         )
     )
-    rows = [
-        {
-            "deployment_id": deployment_id,
-            "kind": r.kind,
-            "item_id": r.item_id,
-            "buyer": r.buyer,
-            "paid_wei": str(r.paid),
-            "fee_wei": str(r.fee),
-            "block": r.block,
-            "tx_hash": r.tx_hash,
-            "bought_at": r.bought_at,
-        }
-        for r in licences_of(events)
-    ]
+    rows = [_licence_row(deployment_id, r) for r in licences_of(events)]
     if rows:
         session.execute(insert(Licence), rows)
 
 
+REBUILD_CHUNK = 500
+"""Listings rebuilt per query (the ``IN`` lists stay well below every database's limit)."""
+
+
 def rebuild_dataset(session: Session, deployment_id: int, dataset_id: int) -> None:
     """Replay one listing's events into its row, its tags and its licences."""
-    events = events_of_item(session, deployment_id, "registry", dataset_id)
-    _replace_licences(session, deployment_id, "dataset", dataset_id, events)
-    listing = reduce_dataset(events)
-    row = session.scalars(
-        select(DatasetListing).where(
-            DatasetListing.deployment_id == deployment_id, DatasetListing.dataset_id == dataset_id
+    rebuild_datasets(session, deployment_id, [dataset_id])
+
+
+def rebuild_datasets(session: Session, deployment_id: int, dataset_ids: Iterable[int]) -> None:
+    """Replay listings' events into their rows, tags and licences, a few queries per chunk.
+
+    The same as :func:`rebuild_dataset` for each, but a range that lists hundreds of datasets
+    costs a handful of statements instead of five per listing.
+    """
+    ids = sorted(set(dataset_ids))
+    for start in range(0, len(ids), REBUILD_CHUNK):
+        _rebuild_dataset_chunk(session, deployment_id, ids[start : start + REBUILD_CHUNK])
+
+
+def _rebuild_dataset_chunk(session: Session, deployment_id: int, ids: list[int]) -> None:
+    events = events_of_items(session, deployment_id, "registry", ids)
+    session.execute(
+        delete(Licence).where(
+            Licence.deployment_id == deployment_id,
+            Licence.kind == "dataset",
+            Licence.item_id.in_(ids),
         )
-    ).first()
+    )
+    licences = [_licence_row(deployment_id, r) for i in ids for r in licences_of(events[i])]
+    if licences:
+        session.execute(insert(Licence), licences)
+    listings = {i: reduce_dataset(events[i]) for i in ids}
+    rows = {
+        r.dataset_id: r
+        for r in session.scalars(
+            select(DatasetListing).where(
+                DatasetListing.deployment_id == deployment_id, DatasetListing.dataset_id.in_(ids)
+            )
+        )
+    }
+    cids = [listing.metadata_cid for listing in listings.values() if listing is not None]
+    records = documents(session, METADATA, cids)
+    for i in ids:
+        _apply_dataset(session, deployment_id, i, listings[i], rows.get(i), records)
+
+
+def _apply_dataset(
+    session: Session,
+    deployment_id: int,
+    dataset_id: int,
+    listing: DatasetProjection | None,
+    row: DatasetListing | None,
+    records: Mapping[str, DocumentRecord],
+) -> None:
+    """Make ``row`` (the listing's row, if any) what ``listing`` says (deleted when ``None``)."""
     if listing is None:
         if row is not None:
             session.delete(row)
         return
-    record = documents(session, METADATA, [listing.metadata_cid]).get(listing.metadata_cid)
+    record = records.get(listing.metadata_cid)
     if record is None and not document_key(listing.metadata_cid):
         why = f"not a CID: {printable(listing.metadata_cid, 80)}"
         record = DocumentRecord(listing.metadata_cid, METADATA, "invalid", why)
@@ -555,10 +641,13 @@ __all__ = [
     "document_key",
     "documents",
     "events_of_item",
+    "events_of_items",
     "events_of_task",
     "lock_cursor",
     "missing_documents",
     "rebuild",
+    "rebuild_dataset",
+    "rebuild_datasets",
     "recorded_blocks",
     "referring_entities",
     "rollback_after",
