@@ -196,7 +196,7 @@ async def run_load(
     host, port : str, int
         The server.
     paths : sequence of str
-        Paths to ask for, in turn (each connection starts at a different one).
+        Paths to ask for, in turn (the connections start spread evenly over them).
     concurrency : int, default 16
         Connections, each with one request in flight.
     duration_s : float, default 10.0
@@ -215,7 +215,10 @@ async def run_load(
     on_open = None if cpu is None else (lambda: readings.append(cpu()))
     warm = warmup_rounds * len(paths)
     tally = _Tally(time.perf_counter() + warmup_s, warm, duration_s, on_open)
-    shares = [list(encoded[c:]) + list(encoded[:c]) for c in range(concurrency)]
+    # Connections start spread evenly over the paths: in lock-step from neighbouring paths, the
+    # warm-up would cover only its own number of paths, not every path several times.
+    starts = [c * len(encoded) // concurrency for c in range(concurrency)]
+    shares = [list(encoded[s:]) + list(encoded[:s]) for s in starts]
     await asyncio.gather(*(_connection(host, port, s, tally) for s in shares))
     measured = max(0.0, time.perf_counter() - tally.measure_from)
     if cpu is not None and readings:
