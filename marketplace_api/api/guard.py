@@ -4,14 +4,17 @@
 reads a JSON request body whole and scans it with :func:`json_fault`, without recursion and
 without parsing it: arrays and objects nested deeper than :attr:`JsonLimits.max_depth`, a number
 literal longer than :attr:`JsonLimits.max_number_chars` or too large for a float (``1e400``), and
-the non-standard ``NaN``, ``Infinity`` and ``-Infinity`` are answered 422 naming the body, in the
-shape of every other 422 (:mod:`marketplace_api.api.errors`). Everything else goes on to FastAPI
-unchanged, which then parses a body it knows to be shallow and finite.
+the non-standard ``NaN``, ``Infinity`` and ``-Infinity`` are answered 422 in the shape of every
+other 422 (:mod:`marketplace_api.api.errors`). Too deep a body is named as a whole (``["body"]``);
+a refused number is named by its field, as pydantic would (``["body", "statistics", "count"]``),
+found by parsing the body, now known to be shallow, with the refused numbers never converted.
+Everything else goes on to FastAPI unchanged, which then parses a body it knows to be shallow and
+finite.
 
 The scan is a few passes of compiled regular expressions, byte translations and substring searches
 (strings are blanked first: brackets, digits and letters inside them do not count), so its cost is
 linear in the body's length and, measured on this machine, no slower than ``json.loads`` of the
-same body (tens of milliseconds a megabyte; the worst case, a megabyte of exponents over 300 each
+same body (tens of milliseconds a megabyte; the worst case, a megabyte of exponents over 200 each
 converted to check it, costs about what parsing it does).
 """
 
@@ -36,10 +39,11 @@ _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # as signed bytes: +1 in
 _RUNS = bytes(ord("n") if b in b"0123456789.eE+-" else ord(" ") for b in range(256))
 """Marks the characters a number literal is made of ``n``, all others a space."""
 _BIG_NUMBER = re.compile(
-    rb"(?<![0-9.])-?[0-9]+(?:\.[0-9]+)?[eE]\+?0*(?:[3-9][0-9]{2}|[1-9][0-9]{3,})(?![0-9])"
+    rb"(?<![0-9.])-?[0-9]+(?:\.[0-9]+)?[eE]\+?0*(?:[2-9][0-9]{2}|[1-9][0-9]{3,})(?![0-9])"
 )
-"""A number literal with an exponent of 300 or more: only those can overflow in 64 characters."""
-_BIG_EXPONENT = re.compile(rb"[eE]\+?0*(?:[3-9][0-9]{2}|[1-9][0-9]{3,})")
+"""A number literal with an exponent of 200 or more: only those can overflow in 80 characters
+(a mantissa of at most 80 digits times 1e199 stays below 1e280)."""
+_BIG_EXPONENT = re.compile(rb"[eE]\+?0*(?:[2-9][0-9]{2}|[1-9][0-9]{3,})")
 """The exponent alone: a quick look for whether :data:`_BIG_NUMBER` has anything to find."""
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -52,12 +56,13 @@ class JsonLimits:
     ----------
     max_depth : int, default 32
         Deepest nesting of arrays and objects.
-    max_number_chars : int, default 64
-        Longest number literal (sign, digits, point and exponent).
+    max_number_chars : int, default 80
+        Longest number literal (sign, digits, point and exponent): every ``uint256`` integer
+        (78 digits) fits.
     """
 
     max_depth: int = 32
-    max_number_chars: int = 64
+    max_number_chars: int = 80
 
 
 @dataclass(frozen=True)
@@ -66,10 +71,11 @@ class JsonFault:
 
     type: str
     msg: str
+    loc: tuple[str | int, ...] = ("body",)
 
     def body(self) -> bytes:
-        """The 422 answer: FastAPI's validation shape, the location naming the body."""
-        detail = [{"loc": ["body"], "msg": self.msg, "type": self.type}]
+        """The 422 answer: FastAPI's validation shape, the location naming the field."""
+        detail = [{"loc": list(self.loc), "msg": self.msg, "type": self.type}]
         return json.dumps({"detail": detail}).encode()
 
 
@@ -89,17 +95,53 @@ def json_fault(data: bytes, limits: JsonLimits = JsonLimits()) -> JsonFault | No
     if _too_deep(bare, limits.max_depth):
         return JsonFault("json_too_deep", f"JSON nests deeper than {limits.max_depth} levels")
     if b"NaN" in bare or b"Infinity" in bare:
-        return JsonFault("json_not_finite", "NaN and Infinity are not JSON numbers")
+        fault = JsonFault("json_not_finite", "NaN and Infinity are not JSON numbers")
+        return _located(data, fault, limits)
     runs = bare.translate(_RUNS)
     if b"n" * (limits.max_number_chars + 1) in runs:
-        return JsonFault(
+        fault = JsonFault(
             "json_number_too_long",
             f"a number is longer than {limits.max_number_chars} characters",
         )
+        return _located(data, fault, limits)
     big = _BIG_EXPONENT.search(bare) is not None
     if big and any(map(math.isinf, map(float, _BIG_NUMBER.findall(bare)))):
-        return JsonFault("json_number_overflow", "a number is too large for a float")
+        fault = JsonFault("json_number_overflow", "a number is too large for a float")
+        return _located(data, fault, limits)
     return None
+
+
+_UNSAFE = object()
+"""Stands for a refused number in the parse that locates it."""
+
+
+def _located(data: bytes, fault: JsonFault, limits: JsonLimits) -> JsonFault:
+    """``fault`` naming the field of the first refused number, when the body parses.
+
+    Only a body already known to nest at most :attr:`JsonLimits.max_depth` deep gets here, so
+    parsing it is safe; refused numbers are never converted (they parse as a marker).
+    """
+
+    def number(text: str) -> object:
+        if len(text) > limits.max_number_chars or math.isinf(float(text)):
+            return _UNSAFE
+        return 0
+
+    try:
+        value = json.loads(data, parse_constant=lambda _: _UNSAFE, parse_float=number,
+                           parse_int=number)  # fmt: skip
+    except ValueError:  # malformed as well: the body is at fault
+        return fault
+    stack: list[tuple[tuple[str | int, ...], object]] = [(("body",), value)]
+    while stack:  # depth-first, in document order
+        loc, item = stack.pop()
+        if item is _UNSAFE:
+            return JsonFault(fault.type, fault.msg, loc)
+        if isinstance(item, dict):
+            stack.extend(((*loc, k), v) for k, v in reversed(list(item.items())))
+        elif isinstance(item, list):
+            stack.extend(((*loc, i), v) for i, v in reversed(list(enumerate(item))))
+    return fault
 
 
 def _too_deep(bare: bytes, limit: int) -> bool:

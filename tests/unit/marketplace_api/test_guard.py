@@ -26,8 +26,9 @@ from marketplace_api.main import BodySizeLimit
         (b'{"count": -1.5E+309}', "json_number_overflow"),
         (b"[1.8e308]", "json_number_overflow"),
         (b"[1e0400]", "json_number_overflow"),
+        (b"[" + b"9" * 70 + b"e299]", "json_number_overflow"),  # a long mantissa
         (b'{"mean": [' + b"9" * 400 + b"]}", "json_number_too_long"),
-        (b'{"mean": [0.' + b"1" * 70 + b"]}", "json_number_too_long"),
+        (b'{"mean": [0.' + b"1" * 79 + b"]}", "json_number_too_long"),
     ],
 )
 def test_unsafe_bodies_are_named(text: bytes, fault: str):
@@ -44,6 +45,7 @@ def test_unsafe_bodies_are_named(text: bytes, fault: str):
         b'{"mean": [1e308, -1.7976931348623157e308, 1e-400, 0.5, -3, 12345678901234567890]}',
         b'{"flag": true, "none": null, "off": false, "e": "1e999"}',
         b"[1.7e308, 0.00001e310, 1e-999, 5E+300]",
+        b'{"nonce": %d}' % (2**256 - 1),  # every uint256 fits
         b"",
         b"not json at all",  # malformed: the parser refuses it, safely
     ],
@@ -99,7 +101,22 @@ def test_refusals_have_the_shape_of_the_apis_422s():
     }
     for text in (b'{"a": 1e400}', b'{"a": Infinity}', b'{"a": ' + b"1" * 400 + b"}"):
         answer = client.post("/echo", content=text)  # no content type: FastAPI parses JSON
-        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body"]
+        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "a"]
+
+
+@pytest.mark.parametrize(
+    ("text", "loc"),
+    [
+        (b'{"quality": {"a": 1, "accuracy": NaN}}', ("body", "quality", "accuracy")),
+        (b'{"s": {"count": 1e400, "m": [1, 2]}}', ("body", "s", "count")),
+        (b'{"m": [1, ' + b"9" * 400 + b"]}", ("body", "m", 1)),
+        (b'{"a": [1, 2, {"b": -Infinity}], "c": NaN}', ("body", "a", 2, "b")),
+        (b"[Infinity", ("body",)),  # malformed too: the body is at fault
+    ],
+)
+def test_a_refused_number_is_located_like_pydantic_locates_fields(text: bytes, loc: tuple):
+    found = json_fault(text)
+    assert found is not None and found.loc == loc
 
 
 def test_accepted_bodies_reach_the_route_unchanged():
