@@ -77,6 +77,23 @@ class SignedEdit(BaseModel):
     signature: SignatureHex
 
 
+def _one_kind_schema(schema: dict[str, Any]) -> None:
+    """Publish :class:`DatasetUpdate`'s rule: its fields never null, one kind of change."""
+    for name in ("access_mode", "price_wei", "active"):
+        prop = schema["properties"][name]
+        kept = [s for s in prop.pop("anyOf", []) if s.get("type") != "null"]
+        if kept:
+            prop.update(kept[0])
+        prop.pop("default", None)
+    schema["oneOf"] = [
+        {"required": ["access_mode"], "not": {"required": ["active"]}},
+        {"required": ["active"], "not": {"anyOf": [{"required": [f]} for f in PRICING]}},
+    ]
+
+
+PRICING = ("access_mode", "price_wei")
+
+
 class DatasetUpdate(SignedEdit):
     """A signed edit of a listing, one kind per request.
 
@@ -84,19 +101,25 @@ class DatasetUpdate(SignedEdit):
     (``SetListingActive``: false delists, true relists).
     """
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_kind_schema)
+
     access_mode: AccessModeName | None = None
     price_wei: WeiString | None = None
     active: bool | None = None
 
     @model_validator(mode="after")
     def one_kind(self) -> DatasetUpdate:
-        """Either access mode and price, or active."""
-        pricing = self.access_mode is not None or self.price_wei is not None
-        if pricing and self.active is not None:
+        """Either access mode (and price), or active; a field given is never null."""
+        given = self.model_fields_set & {"access_mode", "price_wei", "active"}
+        nulls = sorted(f for f in given if getattr(self, f) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null: leave it out instead")
+        pricing = bool(given & {"access_mode", "price_wei"})
+        if pricing and "active" in given:
             raise ValueError("one change per request: access_mode and price_wei, or active")
-        if not pricing and self.active is None:
+        if not given:
             raise ValueError("nothing to change: give access_mode and price_wei, or active")
-        if pricing and self.access_mode is None:
+        if pricing and "access_mode" not in given:
             raise ValueError("access_mode is required with price_wei")
         return self
 
