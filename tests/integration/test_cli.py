@@ -24,6 +24,7 @@ COMMANDS = [
     ["buy"],
     ["proceeds"],
     ["serve"],
+    ["index"],
     ["chain"],
     ["chain", "node"],
     ["chain", "deploy"],
@@ -92,6 +93,9 @@ def test_every_command_has_help(command):
             "--out no-such-folder/m.bin: no folder no-such-folder",
         ),
         (["proceeds", *CHAIN, "--address", "bob"], 2, "--address must be an address"),
+        (["index", *CHAIN, "--batch-blocks", "0"], 2, "--batch-blocks must be an integer from 1"),
+        (["index", *CHAIN, "--poll", "0"], 2, "--poll must be a number > 0"),
+        (["index", *CHAIN, "--store-backend", "s3"], 2, "--store-backend must be one of"),
         (["task", "design", "--out", "spec.json"], 2, "give --api URL or --stats-from CSV"),
         (["vfl", "--dataset", "mnist"], 2, "unknown dataset"),
         # every flag of the protocol is checked before anything is sent
