@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -62,6 +62,8 @@ _ACCOUNT_ARGS = (
 )
 """The argument whose address an event is filed under (the first present)."""
 _ITEM_ARGS = ("datasetId", "modelId", "challengeId")
+_HEADER_BATCH = 200
+"""Block headers asked for in one JSON-RPC batch."""
 _MAX_REORG_SCAN = 4096
 """Recorded blocks compared with the chain's when looking for the last common block."""
 
@@ -131,6 +133,11 @@ class _Range:
     events: list[EventRow] = field(default_factory=list)
     blocks: dict[int, tuple[str, int]] = field(default_factory=dict)
     documents: list[DocumentRecord] = field(default_factory=list)
+
+
+def _header_of(block: Any) -> tuple[int, str, int]:
+    """``(number, hash, timestamp)`` of a block as web3 returns it."""
+    return int(block["number"]), "0x" + bytes(block["hash"]).hex(), int(block["timestamp"])
 
 
 def _entities(event: DecodedEvent) -> tuple[int | None, int | None, str | None]:
@@ -302,7 +309,35 @@ class Indexer:
             if "not found" in str(exc).lower() or type(exc).__name__ == "BlockNotFound":
                 return None
             raise
-        return int(block["number"]), "0x" + bytes(block["hash"]).hex(), int(block["timestamp"])
+        return _header_of(block)
+
+    def _headers(self, numbers: Sequence[int]) -> dict[int, tuple[int, str, int] | None]:
+        """:meth:`_header` of each block, in JSON-RPC batches where the node takes them.
+
+        One round trip per :data:`_HEADER_BATCH` blocks instead of one per block; a provider
+        without batches (eth-tester), or a batch that fails (a block gone), is asked block by
+        block, which tells a missing block from an error.
+        """
+        found: dict[int, tuple[int, str, int] | None] = {}
+        w3 = self.backend.w3
+        for start in range(0, len(numbers) if len(numbers) > 1 else 0, _HEADER_BATCH):
+            chunk = numbers[start : start + _HEADER_BATCH]
+            try:
+                with w3.batch_requests() as batch:
+                    for number in chunk:
+                        batch.add(w3.eth.get_block(number))
+                    replies = batch.execute()
+            except Exception as exc:  # no batches here, or one reply failed: one by one below
+                log.debug("sync: batch of %d headers failed (%s)", len(chunk), exc)
+                continue
+            for number, reply in zip(chunk, replies, strict=True):
+                block: Any = reply
+                if isinstance(block, Mapping) and int(block["number"]) == number:
+                    found[number] = _header_of(block)
+        for number in numbers:
+            if number not in found:
+                found[number] = self._header(number)
+        return found
 
     def _target(self, to_block: int | None) -> int:
         head = int(self.backend.w3.eth.block_number) - self.options.confirmations
@@ -398,8 +433,9 @@ class Indexer:
     def _blocks(self, hashes: dict[int, str]) -> dict[int, tuple[str, int]]:
         """Hash and time of each block with events, checked against the logs' block hashes."""
         blocks: dict[int, tuple[str, int]] = {}
+        headers = self._headers(sorted(hashes))
         for number, log_hash in sorted(hashes.items()):
-            header = self._header(number)
+            header = headers.get(number)
             if header is None or header[1] != log_hash:
                 raise ChainMovedError(f"sync: block {number} changed while indexing")
             blocks[number] = (header[1], header[2])
