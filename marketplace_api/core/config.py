@@ -2,8 +2,8 @@
 
 =================================  ================================================================
 ``FEDMARKET_API_ENVIRONMENT``      ``development`` (default) or ``production``
-``FEDMARKET_API_DATABASE_URL``     SQLAlchemy URL (default ``sqlite:///./fedmarket.db``; PostgreSQL:
-                                   ``postgresql+psycopg://user:pass@host/db``)
+``FEDMARKET_API_DATABASE_URL``     SQLAlchemy URL (default ``sqlite:///./fedmarket.db``; PostgreSQL,
+                                   required in production: ``postgresql+psycopg://user:pass@host/db``)
 ``FEDMARKET_API_CHAIN_URL``        JSON-RPC URL of the chain node (unset: the API must be given its
                                    services, e.g. an in-process chain, by the embedding program)
 ``FEDMARKET_API_DEPLOYMENT_FILE``  deployment JSON written by ``fedmarket chain deploy``
@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     environment : {"development", "production"}, default "development"
         ``production`` turns on the checks against development keys and placeholders.
     database_url : str, default "sqlite:///./fedmarket.db"
-        SQLAlchemy URL of the marketplace database.
+        SQLAlchemy URL of the marketplace database (PostgreSQL in production).
     chain_url : str or None, default None
         JSON-RPC URL of the chain. ``None`` is only valid when the embedding program injects the
         services (see :meth:`marketplace_api.Services.embedded`).
@@ -333,6 +333,11 @@ class Settings(BaseSettings):
         if self.chain_url is None:
             raise ConfigurationError("chain_url is required in production")
         self._production_access_checks()
+        if make_url(self.database_url).get_backend_name() != "postgresql":
+            raise ConfigurationError(
+                "database_url must be PostgreSQL in production (SQLite is for development: one "
+                "writer at a time, no pooled connections)"
+            )
         return self
 
     def _production_access_checks(self) -> None:

@@ -32,6 +32,7 @@ def production(**overrides: object) -> dict[str, object]:
         "chain_url": "https://rpc.example",
         "public_url": "https://market.example",
         "content_master_key": own_key(),
+        "database_url": "postgresql+psycopg://market:s3cr3t-Long@db/market",
     }
     values.update(overrides)
     return values

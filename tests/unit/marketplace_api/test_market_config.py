@@ -90,6 +90,18 @@ def test_production_refuses_placeholders(overrides: dict[str, object], message: 
         Settings.from_env(**values)
 
 
+def test_production_refuses_sqlite() -> None:
+    with pytest.raises(ConfigurationError, match="must be PostgreSQL in production"):
+        Settings.from_env(
+            relayer_key=own_key(),
+            environment="production",
+            chain_url="https://rpc.example",
+            database_url="sqlite:///./market.db",
+            public_url="https://market.example",
+            content_master_key=own_key(),
+        )
+
+
 def test_production_accepts_a_real_configuration() -> None:
     settings = Settings.from_env(
         relayer_key=own_key(),
