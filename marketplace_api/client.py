@@ -49,6 +49,40 @@ def _local_errors(exc: ValidationError) -> MarketplaceApiError:
     return MarketplaceApiError.for_status(422, detail)
 
 
+def _dataset_base(account: LocalAccount, metadata: dict[str, Any], access_mode: str) -> DatasetBase:
+    """The listing's fields, validated here as the server will (a 422 before anything is sent)."""
+    fields = {"owner": account.address, "downloadable": access_mode == "downloadable", **metadata}
+    try:
+        return DatasetBase.model_validate(fields)
+    except ValidationError as exc:
+        raise _local_errors(exc) from None
+
+
+def _signed_listing(
+    account: LocalAccount,
+    base: DatasetBase,
+    params: dict[str, Any],
+    deadline: int | None,
+    access_mode: Literal["federated_only", "downloadable"],
+    price_wei: int | str,
+) -> dict[str, Any]:
+    """The ``POST /datasets`` body: the document's fields and the owner's EIP-712 signature."""
+    chosen = int(params["deadline"]) if deadline is None else deadline
+    nonce = int(params["nonce"])
+    request = metadata_document(base).request(
+        base.owner, nonce=nonce, deadline=chosen, access_mode=access_mode, price=int(price_wei)
+    )
+    signature = sign_listing(account, int(params["chain_id"]), params["registry"], request)
+    return {
+        **base.document_fields(),
+        "access_mode": access_mode,
+        "price_wei": str(price_wei),
+        "nonce": nonce,
+        "deadline": chosen,
+        "signature": "0x" + signature.hex(),
+    }
+
+
 class MarketplaceClient:
     """Talks to one marketplace API.
 
@@ -173,34 +207,12 @@ class MarketplaceClient:
             The indexed listing (``id`` is the on-chain dataset id), or with ``wait=None`` the
             relay's answer (``id``, ``tx_hash``, ``block``, ``location``).
         """
-        fields = {
-            "owner": account.address,
-            "downloadable": access_mode == "downloadable",
-            **metadata,
-        }
-        try:
-            base = DatasetBase.model_validate(fields)
-        except ValidationError as exc:
-            raise _local_errors(exc) from None
+        base = _dataset_base(account, metadata, access_mode)
         self._as(account)
         params = self.signing_params(base.owner)
-        doc = metadata_document(base)
-        chosen = int(params["deadline"]) if deadline is None else deadline
-        nonce = int(params["nonce"])
-        request = doc.request(
-            base.owner, nonce=nonce, deadline=chosen, access_mode=access_mode, price=int(price_wei)
-        )
-        signature = sign_listing(account, int(params["chain_id"]), params["registry"], request)
-        body = {
-            **base.document_fields(),
-            "access_mode": access_mode,
-            "price_wei": str(price_wei),
-            "nonce": nonce,
-            "deadline": chosen,
-            "signature": "0x" + signature.hex(),
-        }
+        body = _signed_listing(account, base, params, deadline, access_mode, price_wei)
         result: dict[str, Any] = self._request("POST", "/datasets", json=body)
-        log.debug("list_dataset: %s relayed as dataset %s", doc.cid, result.get("id"))
+        log.debug("list_dataset: %s relayed as dataset %s", base.name, result.get("id"))
         if wait is None:
             return result
         return self.wait_for_dataset(int(result["id"]), timeout=wait)

@@ -170,6 +170,31 @@ def dataset_by_owner_hash(
     return session.scalars(stmt).first()
 
 
+def _filtered_datasets(
+    scope: Scope,
+    owner: str | None,
+    tag: str | None,
+    access_mode: str | None,
+    active: bool | None,
+    document_status: str | None,
+) -> Select[DatasetListing]:
+    """The listings of ``scope`` matching every filter given (see :func:`list_datasets`)."""
+    stmt = _datasets(scope)
+    if active is not None:  # "= true", not "IS TRUE": only the former is an index condition
+        stmt = stmt.where(DatasetListing.active == active)
+    if document_status is not None:
+        stmt = stmt.where(DatasetListing.document_status == document_status)
+    if owner is not None:
+        stmt = stmt.where(DatasetListing.owner == owner)
+    if access_mode is not None:
+        stmt = stmt.where(DatasetListing.access_mode == access_mode)
+    if tag is not None:
+        stmt = stmt.where(
+            DatasetListing.pk.in_(select(DatasetTag.listing_pk).where(DatasetTag.tag == tag))
+        )
+    return stmt
+
+
 def list_datasets(
     session: Session,
     scope: Scope,
@@ -208,19 +233,7 @@ def list_datasets(
     with_tags : bool, default True
         Load each row's ``tags`` (one more query); the API's pages read them from the document.
     """
-    stmt = _datasets(scope)
-    if active is not None:  # "= true", not "IS TRUE": only the former is an index condition
-        stmt = stmt.where(DatasetListing.active == active)
-    if document_status is not None:
-        stmt = stmt.where(DatasetListing.document_status == document_status)
-    if owner is not None:
-        stmt = stmt.where(DatasetListing.owner == owner)
-    if access_mode is not None:
-        stmt = stmt.where(DatasetListing.access_mode == access_mode)
-    if tag is not None:
-        stmt = stmt.where(
-            DatasetListing.pk.in_(select(DatasetTag.listing_pk).where(DatasetTag.tag == tag))
-        )
+    stmt = _filtered_datasets(scope, owner, tag, access_mode, active, document_status)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     # The page's keys first (an index-only scan past the offset), then only those rows: skipping
     # 9,000 listings no longer reads 9,000 documents.

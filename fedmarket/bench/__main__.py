@@ -1,5 +1,7 @@
 """``python -m fedmarket.bench``: the API benchmark (what ``scripts/bench-api`` runs)."""
 
+import sys
+
 from fedmarket.bench.api import main
 
-raise SystemExit(main())
+sys.exit(main())

@@ -213,8 +213,7 @@ async def run_load(
     encoded = [request_bytes(host, port, p) for p in paths]
     readings: list[dict[str, float]] = []
     on_open = None if cpu is None else (lambda: readings.append(cpu()))
-    warm = warmup_rounds * len(paths)
-    tally = _Tally(time.perf_counter() + warmup_s, warm, duration_s, on_open)
+    tally = _Tally(time.perf_counter() + warmup_s, warmup_rounds * len(paths), duration_s, on_open)
     # Connections start spread evenly over the paths: in lock-step from neighbouring paths, the
     # warm-up would cover only its own number of paths, not every path several times.
     starts = [c * len(encoded) // concurrency for c in range(concurrency)]
@@ -224,9 +223,6 @@ async def run_load(
     if cpu is not None and readings:
         readings.append(cpu())
     tally.latencies.sort()
-    used: dict[str, float] = {}
-    if len(readings) == 2:
-        used = {k: 1000.0 * (readings[1][k] - readings[0].get(k, 0.0)) for k in readings[1]}
     return LoadResult(
         name=name,
         requests=tally.requests,
@@ -234,8 +230,15 @@ async def run_load(
         duration_s=measured,
         latencies_ms=tally.latencies,
         concurrency=concurrency,
-        cpu_ms=used,
+        cpu_ms=_cpu_used(readings),
     )
+
+
+def _cpu_used(readings: list[dict[str, float]]) -> dict[str, float]:
+    """CPU ms by party between the window's two readings (empty without both)."""
+    if len(readings) != 2:
+        return {}
+    return {k: 1000.0 * (readings[1][k] - readings[0].get(k, 0.0)) for k in readings[1]}
 
 
 def load(

@@ -154,51 +154,75 @@ def listing_rows(
     return listings, tags, busy
 
 
+BENCH_SCHEDULE = {
+    "join_period": 86_400,
+    "commit_period": 3600,
+    "inclusion_period": 600,
+    "reveal_period": 600,
+    "finalize_period": 600,
+    "challenge_period": 600,
+    "open_period": 3600,
+    "abort_grace": 86_400,
+    "stake_cooldown": 3600,
+}
+"""The schedule of every benchmark task."""
+
+
+def _round_record(
+    task_id: int,
+    r: int,
+    participants: list[str],
+    coordinator: str,
+    created: int,
+    rng: random.Random,
+) -> dict[str, Any]:
+    """Round ``r`` of a benchmark task: finalised with allocations unless it is the fourth."""
+    finalized = r < 4
+    allocations = {p: 10**18 * rng.randint(1, 9) for p in participants} if finalized else None
+    return {
+        "round": r,
+        "opened_model_cid": f"bafkbench{task_id}r{r}",
+        "opened_model_hash": _hex32("model", task_id, r - 1),
+        "commit_deadline": created + 3600 * r,
+        "reveal_start": created + 3600 * r + 600,
+        "reveal_deadline": created + 3600 * r + 1200,
+        "finalize_deadline": created + 3600 * r + 1800,
+        "direct_count": len(participants),
+        "commitments": len(participants),
+        "direct_commitments": [
+            {
+                "participant": p,
+                "update_hash": _hex32("update", task_id, r, p),
+                "samples": rng.randint(100, 5000),
+                "update_cid": f"bafkupdate{task_id}r{r}p{i}",
+                "block": 100 + r,
+                "tx_hash": _hex32("commit", task_id, r, p),
+            }
+            for i, p in enumerate(participants)
+        ],
+        "finalized": finalized,
+        "finalizer": coordinator if finalized else None,
+        "model_cid": f"bafkbench{task_id}r{r}" if finalized else None,
+        "model_hash": _hex32("model", task_id, r) if finalized else None,
+        "evidence_cid": f"bafkevidence{task_id}r{r}" if finalized else None,
+        "rewards_root": _hex32("root", task_id, r),
+        "budget": sum(allocations.values()) if allocations else 0,
+        "accepted": len(participants),
+        "claimable_at": created + 3600 * r + 2400 if finalized else 0,
+        "claims": {participants[0]: allocations[participants[0]]} if allocations else {},
+        "evidence_status": "verified" if finalized else "not_finalized",
+        "allocations": allocations,
+    }
+
+
 def task_snapshot(task_id: int, rng: random.Random, now: int) -> TaskSnapshot:
     """A training task four rounds in: eight participants, direct commitments, allocations."""
     sponsor, coordinator = address(10_000 + task_id), address(20_000 + task_id)
     participants = [address(30_000 + 10 * task_id + i) for i in range(8)]
     created = now - 86_400
-    rounds = []
-    for r in range(1, 5):
-        finalized = r < 4
-        allocations = {p: 10**18 * rng.randint(1, 9) for p in participants} if finalized else None
-        rounds.append(
-            {
-                "round": r,
-                "opened_model_cid": f"bafkbench{task_id}r{r}",
-                "opened_model_hash": _hex32("model", task_id, r - 1),
-                "commit_deadline": created + 3600 * r,
-                "reveal_start": created + 3600 * r + 600,
-                "reveal_deadline": created + 3600 * r + 1200,
-                "finalize_deadline": created + 3600 * r + 1800,
-                "direct_count": len(participants),
-                "commitments": len(participants),
-                "direct_commitments": [
-                    {
-                        "participant": p,
-                        "update_hash": _hex32("update", task_id, r, p),
-                        "samples": rng.randint(100, 5000),
-                        "update_cid": f"bafkupdate{task_id}r{r}p{i}",
-                        "block": 100 + r,
-                        "tx_hash": _hex32("commit", task_id, r, p),
-                    }
-                    for i, p in enumerate(participants)
-                ],
-                "finalized": finalized,
-                "finalizer": coordinator if finalized else None,
-                "model_cid": f"bafkbench{task_id}r{r}" if finalized else None,
-                "model_hash": _hex32("model", task_id, r) if finalized else None,
-                "evidence_cid": f"bafkevidence{task_id}r{r}" if finalized else None,
-                "rewards_root": _hex32("root", task_id, r),
-                "budget": sum(allocations.values()) if allocations else 0,
-                "accepted": len(participants),
-                "claimable_at": created + 3600 * r + 2400 if finalized else 0,
-                "claims": {participants[0]: allocations[participants[0]]} if allocations else {},
-                "evidence_status": "verified" if finalized else "not_finalized",
-                "allocations": allocations,
-            }
-        )
+    rounds = [
+        _round_record(task_id, r, participants, coordinator, created, rng) for r in range(1, 5)
+    ]
     return TaskSnapshot.model_validate(
         {
             "task_id": task_id,
@@ -221,17 +245,7 @@ def task_snapshot(task_id: int, rng: random.Random, now: int) -> TaskSnapshot:
             "coordinator_stake": 5 * 10**18,
             "spec_cid": f"bafkspec{task_id}",
             "spec_hash": _hex32("spec", task_id),
-            "schedule": {
-                "join_period": 86_400,
-                "commit_period": 3600,
-                "inclusion_period": 600,
-                "reveal_period": 600,
-                "finalize_period": 600,
-                "challenge_period": 600,
-                "open_period": 3600,
-                "abort_grace": 86_400,
-                "stake_cooldown": 3600,
-            },
+            "schedule": BENCH_SCHEDULE,
             "participants": participants,
             "stakes": dict.fromkeys(participants, 10**18) | {coordinator: 5 * 10**18},
             "rounds": rounds,

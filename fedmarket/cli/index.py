@@ -27,9 +27,11 @@ import typer
 
 from fedmarket.cli._checks import choice, float_range, int_range
 from fedmarket.cli._common import connect_deployment, console, out
+from fedmarket.cli.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
-    from marketplace_api.indexer import SyncReport
+    from marketplace_api.indexer import IndexerOptions, SyncReport
+    from storage import ContentStore
 
 RpcEnvOpt = Annotated[
     str,
@@ -125,6 +127,30 @@ def _stop_on_sigterm() -> Iterator[threading.Event]:
         signal.signal(signal.SIGTERM, previous)
 
 
+OnceOpt = Annotated[bool, typer.Option("--once", help="Catch up with the chain's head, then exit.")]
+BatchBlocksOpt = Annotated[
+    int,
+    typer.Option(
+        help="Blocks per range (one transaction each).",
+        callback=int_range("--batch-blocks", 1, 100_000),
+    ),
+]
+ConfirmationsOpt = Annotated[
+    int,
+    typer.Option(
+        help="Blocks left unindexed below the head.",
+        callback=int_range("--confirmations", 0, 10_000),
+    ),
+]
+PollOpt = Annotated[
+    float,
+    typer.Option(
+        help="Seconds between two looks at the chain when following it.",
+        callback=float_range("--poll", 0.0, 3600.0, low_open=True),
+    ),
+]
+
+
 def index(
     rpc: RpcEnvOpt,
     deployment: DeploymentEnvOpt,
@@ -132,30 +158,10 @@ def index(
     store: StoreDirOpt = Path("./fedmarket-store"),
     store_backend: StoreBackendOpt = "local",
     ipfs_api: IpfsOpt = "http://127.0.0.1:5001",
-    once: Annotated[
-        bool, typer.Option("--once", help="Catch up with the chain's head, then exit.")
-    ] = False,
-    batch_blocks: Annotated[
-        int,
-        typer.Option(
-            help="Blocks per range (one transaction each).",
-            callback=int_range("--batch-blocks", 1, 100_000),
-        ),
-    ] = 2000,
-    confirmations: Annotated[
-        int,
-        typer.Option(
-            help="Blocks left unindexed below the head.",
-            callback=int_range("--confirmations", 0, 10_000),
-        ),
-    ] = 0,
-    poll: Annotated[
-        float,
-        typer.Option(
-            help="Seconds between two looks at the chain when following it.",
-            callback=float_range("--poll", 0.0, 3600.0, low_open=True),
-        ),
-    ] = 1.0,
+    once: OnceOpt = False,
+    batch_blocks: BatchBlocksOpt = 2000,
+    confirmations: ConfirmationsOpt = 0,
+    poll: PollOpt = 1.0,
 ) -> None:
     """Mirror the deployment's events into the database (--once: catch up and exit).
 
@@ -163,42 +169,68 @@ def index(
     whether a stop (SIGTERM) cut it short. SIGTERM stops cleanly after the range being written;
     a --once run stopped before the head exits 130.
     """
-    from marketplace_api.core.db import Database
-    from marketplace_api.indexer import IndexerOptions, follow, open_index, retry_transient
-    from storage import ContentStore, IpfsStore, LocalCidStore
+    from marketplace_api.indexer import IndexerOptions
 
+    options = IndexerOptions(
+        batch_blocks=batch_blocks, confirmations=confirmations, poll_interval=poll
+    )
     with _stop_on_sigterm() as stop:  # from the start: a SIGTERM while connecting is clean too
-        backend, dep = connect_deployment(rpc, deployment)
-        content: ContentStore = (
-            IpfsStore(ipfs_api) if store_backend == "ipfs" else LocalCidStore(store)
+        totals, target = _run_index(
+            rpc,
+            deployment,
+            database,
+            _content_store(store_backend, store, ipfs_api),
+            options,
+            once=once,
+            stop=stop,
         )
-        db = Database.from_url(database)
-        totals, target = _Totals(), None
-        try:
-            indexer = open_index(
-                database=db,
-                backend=backend,
-                deployment=dep,
-                store=content,
-                options=IndexerOptions(
-                    batch_blocks=batch_blocks, confirmations=confirmations, poll_interval=poll
-                ),
-            )
-            if once:
-                target = int(backend.w3.eth.block_number) - confirmations
-                totals.add(retry_transient(lambda: indexer.sync(target, stop=stop)))
-            else:
-                console.print(f"indexing {dep.registry} on {rpc} (SIGTERM or Ctrl-C to stop)")
-                follow(indexer, stop, on_sync=lambda r: _progress(totals, r))
-        finally:
-            db.dispose()
-            backend.close()
-            if isinstance(content, IpfsStore):
-                content.close()
         stopped = stop.is_set()
     out.print(totals.to_json(stopped), highlight=False, soft_wrap=True)
     if target is not None and stopped and (totals.end_block or 0) < target:
-        raise KeyboardInterrupt
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _content_store(backend: str, folder: Path, ipfs_api: str) -> ContentStore:
+    """The content store the index reads metadata documents from."""
+    from storage import IpfsStore, LocalCidStore
+
+    return IpfsStore(ipfs_api) if backend == "ipfs" else LocalCidStore(folder)
+
+
+def _run_index(
+    rpc: str,
+    deployment: Path,
+    database: str,
+    content: ContentStore,
+    options: IndexerOptions,
+    *,
+    once: bool,
+    stop: threading.Event,
+) -> tuple[_Totals, int | None]:
+    """Index until the head (``once``) or until ``stop``; the totals and the head aimed at."""
+    from marketplace_api.core.db import Database
+    from marketplace_api.indexer import follow, open_index, retry_transient
+    from storage import IpfsStore
+
+    backend, dep = connect_deployment(rpc, deployment)
+    db = Database.from_url(database)
+    totals, target = _Totals(), None
+    try:
+        indexer = open_index(
+            database=db, backend=backend, deployment=dep, store=content, options=options
+        )
+        if once:
+            target = int(backend.w3.eth.block_number) - options.confirmations
+            totals.add(retry_transient(lambda: indexer.sync(target, stop=stop)))
+        else:
+            console.print(f"indexing {dep.registry} on {rpc} (SIGTERM or Ctrl-C to stop)")
+            follow(indexer, stop, on_sync=lambda r: _progress(totals, r))
+    finally:
+        db.dispose()
+        backend.close()
+        if isinstance(content, IpfsStore):
+            content.close()
+    return totals, target
 
 
 def _progress(totals: _Totals, report: SyncReport) -> None:

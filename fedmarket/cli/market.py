@@ -157,31 +157,37 @@ def _write(target: Path, data: bytes) -> None:
         raise
 
 
+ModelIdArg = Annotated[
+    int,
+    typer.Argument(
+        metavar="MODEL_ID",
+        help="The ModelMarket listing id.",
+        callback=int_range("MODEL_ID", 1),
+    ),
+]
+MaxPriceOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-price",
+        help="The most you agree to pay, in token wei (a higher price is refused).",
+        callback=int_range("--max-price", 0),
+    ),
+]
+OutFileOpt = Annotated[
+    Path | None,
+    typer.Option("--out", help="Where to write the model (default model-MODEL_ID.bin)."),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
+
+
 def buy(
-    model_id: Annotated[
-        int,
-        typer.Argument(
-            metavar="MODEL_ID",
-            help="The ModelMarket listing id.",
-            callback=int_range("MODEL_ID", 1),
-        ),
-    ],
+    model_id: ModelIdArg,
     rpc: RpcOpt,
     deployment: DeploymentOpt,
     api: ApiOpt,
-    max_price: Annotated[
-        int,
-        typer.Option(
-            "--max-price",
-            help="The most you agree to pay, in token wei (a higher price is refused).",
-            callback=int_range("--max-price", 0),
-        ),
-    ],
-    out_file: Annotated[
-        Path | None,
-        typer.Option("--out", help="Where to write the model (default model-MODEL_ID.bin)."),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
+    max_price: MaxPriceOpt,
+    out_file: OutFileOpt = None,
+    force: ForceOpt = False,
     key_env: KeyEnvOpt = "FEDMARKET_BUYER_KEY",
 ) -> None:
     """Buy model MODEL_ID, download it, decrypt it and check it against the on-chain hash.
@@ -210,6 +216,13 @@ def buy(
             purchase = Purchase(int(licence.price_paid), None, licence.at_block)
         data = _download(client, account, dep, backend.chain_id, model_id, model_hash)
     _write(target, data)
+    _report(model_id, purchase, data, model_hash, target)
+
+
+def _report(
+    model_id: int, purchase: Purchase, data: bytes, model_hash: bytes, target: Path
+) -> None:
+    """The one summary line of a purchase."""
     paid = (
         f"paid {purchase.paid_wei} wei (tx {purchase.tx_hash})"
         if purchase.tx_hash

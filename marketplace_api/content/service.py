@@ -166,18 +166,33 @@ class ContentService:
         # End the read transaction before the slow part: on SQLite (WAL) a transaction that has
         # read cannot write once another connection (the indexer) committed, busy timeout or not.
         db.commit()
+        row = self._seal_and_record(db, scope, user, ref, data, digest)
+        log.info("upload: %s %s sealed as %s (%d bytes)", kind, item_id, row.cid, len(data))
+        return Upload(self._public(row, ref), created=True)
+
+    def _seal_and_record(
+        self, db: Session, scope: Scope, user: SignedInUser, ref: ArtifactRef, data: bytes,
+        digest: str,
+    ) -> ContentKey:  # fmt: skip
+        """Seal ``data``, store and pin the envelope, and add the record of its sealed key.
+
+        Raises
+        ------
+        ConflictError
+            Another upload of the item was recorded meanwhile (409).
+        """
         sealed = seal_artifact(data, purpose=ref.purpose)
         cid = self.store.put(sealed.envelope)
         self.store.pin(cid)
         row = ContentKey(
             deployment_id=scope.deployment_id,
-            kind=kind,
-            item_id=item_id,
+            kind=ref.kind,
+            item_id=ref.item_id,
             cid=str(cid),
             envelope_size=len(sealed.envelope),
             size=len(data),
             content_hash=digest,
-            media_type=MEDIA_TYPES[kind],
+            media_type=MEDIA_TYPES[ref.kind],
             sealed_key=self.vault.seal_key(sealed.key, context=ref.vault_context(cid)),
             key_id=self.vault.key_id,
             uploaded_by=user.address,
@@ -189,10 +204,9 @@ class ContentService:
         except IntegrityError:  # another upload of the item was recorded meanwhile
             db.rollback()
             raise ConflictError(
-                f"{kind} {item_id}'s content was uploaded by another request meanwhile"
+                f"{ref.kind} {ref.item_id}'s content was uploaded by another request meanwhile"
             ) from None
-        log.info("upload: %s %s sealed as %s (%d bytes)", kind, item_id, cid, len(data))
-        return Upload(self._public(row, ref), created=True)
+        return row
 
     def _check_model(self, model_id: int, user: SignedInUser, data: bytes) -> None:
         """The sponsor who listed the model, a final task, the final model's exact bytes."""

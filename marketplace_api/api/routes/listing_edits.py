@@ -113,14 +113,14 @@ class DatasetUpdate(SignedEdit):
         given = self.model_fields_set & {"access_mode", "price_wei", "active"}
         nulls = sorted(f for f in given if getattr(self, f) is None)
         if nulls:
-            raise ValueError(f"{', '.join(nulls)} cannot be null: leave it out instead")
+            raise InvalidInputError(f"{', '.join(nulls)} cannot be null: leave it out instead")
         pricing = bool(given & {"access_mode", "price_wei"})
         if pricing and "active" in given:
-            raise ValueError("one change per request: access_mode and price_wei, or active")
+            raise InvalidInputError("one change per request: access_mode and price_wei, or active")
         if not given:
-            raise ValueError("nothing to change: give access_mode and price_wei, or active")
+            raise InvalidInputError("nothing to change: give access_mode and price_wei, or active")
         if pricing and "access_mode" not in given:
-            raise ValueError("access_mode is required with price_wei")
+            raise InvalidInputError("access_mode is required with price_wei")
         return self
 
 
