@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.engine import Connection
@@ -150,6 +151,11 @@ def ensure_deployment(session: Session, identity: DeploymentIdentity) -> Scope:
     )
 
 
+def _count(session: Session, stmt: Select[Any]) -> int:
+    """How many rows ``stmt`` selects."""
+    return int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+
 def _datasets(scope: Scope) -> Select[DatasetListing]:
     return select(DatasetListing).where(DatasetListing.deployment_id == scope.deployment_id)
 
@@ -234,7 +240,7 @@ def list_datasets(
         Load each row's ``tags`` (one more query); the API's pages read them from the document.
     """
     stmt = _filtered_datasets(scope, owner, tag, access_mode, active, document_status)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = _count(session, stmt)
     # The page's keys first (an index-only scan past the offset), then only those rows: skipping
     # 9,000 listings no longer reads 9,000 documents.
     keys = (
@@ -251,7 +257,7 @@ def list_datasets(
     if not with_tags:
         ordered = ordered.options(lazyload(DatasetListing.tags))
     rows = session.scalars(ordered).all()
-    return list(rows), int(total)
+    return list(rows), total
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -382,10 +388,10 @@ def list_models(
                 select(ModelContributor.model_id).where(ModelContributor.address == contributor)
             )
         )
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = _count(session, stmt)
     ordered = stmt.order_by(ModelListing.model_id).limit(limit).offset(offset)
     rows = session.scalars(ordered).all()
-    return list(rows), int(total)
+    return list(rows), total
 
 
 # ---- the chain index (read only) -----------------------------------------------------------------
@@ -485,9 +491,9 @@ def list_tasks(
             TaskAccount.role == "participant",
         )
         stmt = stmt.where(IndexedTask.task_id.in_(joined))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = _count(session, stmt)
     ordered = stmt.order_by(IndexedTask.task_id).limit(limit).offset(offset)
-    return list(session.scalars(ordered).all()), int(total)
+    return list(session.scalars(ordered).all()), total
 
 
 def tasks_by_id(session: Session, scope: Scope, task_ids: Sequence[int]) -> dict[int, IndexedTask]:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from marketplace_api.errors import ConflictError, NotFoundError
+from marketplace_api.models import NAMING_CONVENTION
 
 ADDRESS_LEN = 42
 TITLE_LEN = 200
@@ -25,13 +26,7 @@ TITLE_LEN = 200
 class DescriptionBase(DeclarativeBase):
     """Declarative base of the task-description table (a metadata of its own)."""
 
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(column_0_label)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class TaskDescription(DescriptionBase):

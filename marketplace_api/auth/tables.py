@@ -12,6 +12,8 @@ from sqlalchemy import BigInteger, Integer, MetaData, String
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from marketplace_api.models import NAMING_CONVENTION
+
 ADDRESS_LEN = 42
 NONCE_LEN = 64
 DIGEST_LEN = 64
@@ -21,12 +23,7 @@ PUBLIC_KEY_LEN = 66
 class AuthBase(DeclarativeBase):
     """Declarative base of the sign-in tables (a metadata of their own)."""
 
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(column_0_label)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class SignInNonce(AuthBase):

@@ -13,6 +13,8 @@ from sqlalchemy import BigInteger, Integer, LargeBinary, MetaData, String, Uniqu
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from marketplace_api.models import NAMING_CONVENTION
+
 ADDRESS_LEN = 42
 HASH_LEN = 66
 CID_LEN = 128
@@ -23,13 +25,7 @@ KEY_ID_LEN = 16
 class ContentBase(DeclarativeBase):
     """Declarative base of the content-key table (a metadata of its own)."""
 
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(column_0_label)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class ContentKey(ContentBase):

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -256,11 +256,6 @@ class Database:
     def migrate(self) -> None:
         """Apply the migrations up to head."""
         run_migrations(self.engine)
-
-    def ping(self) -> None:
-        """Run ``SELECT 1``; raises the driver's error when the database is down."""
-        with self.session() as session:
-            session.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         """Close the pooled connections."""

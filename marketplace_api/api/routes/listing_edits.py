@@ -16,6 +16,7 @@ even with a valid signature of the owner's); the signature binds the change to t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, status
@@ -189,14 +190,14 @@ def relay_update(
     signature: bytes,
 ) -> TxResult:
     """Check the signed update as the contract will, then relay it within the owner's budget."""
-    try:
-        registry.verify_listing_update(request, signature)
-    except (InvalidInputError, NotListingOwnerError, ChainRevertError) as exc:
-        raise _refusal(exc, request.dataset_id) from None
-    with gate.relaying(request.owner, "update_listing") as charge:
-        tx = registry.update_listing_for(request, signature)
-        charge(tx)
-    return tx
+    return _relay(
+        gate,
+        request.owner,
+        request.dataset_id,
+        "update_listing",
+        lambda: registry.verify_listing_update(request, signature),
+        lambda: registry.update_listing_for(request, signature),
+    )
 
 
 def relay_active(
@@ -206,13 +207,31 @@ def relay_active(
     signature: bytes,
 ) -> TxResult:
     """Check the signed (de)listing as the contract will, then relay it within the budget."""
+    return _relay(
+        gate,
+        request.owner,
+        request.dataset_id,
+        "relist" if request.active else "delist",
+        lambda: registry.verify_listing_active(request, signature),
+        lambda: registry.set_active_for(request, signature),
+    )
+
+
+def _relay(
+    gate: RelayPass,
+    owner: str,
+    dataset_id: int,
+    action: str,
+    verify: Callable[[], object],
+    send: Callable[[], TxResult],
+) -> TxResult:
+    """``verify`` (no gas; its refusals as API errors), then ``send`` charged to ``owner``."""
     try:
-        registry.verify_listing_active(request, signature)
+        verify()
     except (InvalidInputError, NotListingOwnerError, ChainRevertError) as exc:
-        raise _refusal(exc, request.dataset_id) from None
-    action = "relist" if request.active else "delist"
-    with gate.relaying(request.owner, action) as charge:
-        tx = registry.set_active_for(request, signature)
+        raise _refusal(exc, dataset_id) from None
+    with gate.relaying(owner, action) as charge:
+        tx = send()
         charge(tx)
     return tx
 
