@@ -31,6 +31,22 @@ context, length=32)``, where ``E`` and ``R`` are the compressed ephemeral and re
 and ``z`` is libsecp256k1's ECDH secret, ``SHA-256(compressed(e * R))``. The associated data is the
 50-byte header followed by the caller's *context* (for example the listing id and the buyer's
 address), so a wrapped key opens only in the context it was made for.
+
+Browser-wrapped key, version 1: ECIES over P-256 (NIST secp256r1), 130 bytes, for a browser
+that holds a WebCrypto ECDH key (a wallet cannot do ECDH with its account key)::
+
+    offset  size  field
+    0       4     magic b"FMBK"
+    4       1     version = 1
+    5       65    ephemeral public key E (SEC1 uncompressed, 0x04 || x || y)
+    70      12    nonce (random, 96 bits)
+    82      48    AES-256-GCM ciphertext of the 32-byte content key, then its tag
+
+The key-encryption key is ``HKDF-SHA256(ikm=z, salt=E || R, info=b"fedmarket browser key-wrap
+v1" || context, length=32)``, where ``R`` is the recipient's uncompressed public key (as
+WebCrypto exports it, ``"raw"``) and ``z`` the x-coordinate of ``e * R`` (what WebCrypto's
+``deriveBits`` returns for ECDH). The associated data is the 82-byte header followed by the
+caller's *context*.
 """
 
 from __future__ import annotations
@@ -43,9 +59,11 @@ from typing import Final
 
 from coincurve import PrivateKey, PublicKey
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_account.messages import defunct_hash_message
 from eth_keys.datatypes import PublicKey as EthPublicKey
 from eth_keys.datatypes import Signature as EthSignature
@@ -76,6 +94,15 @@ WRAPPED_KEY_BYTES: Final = _WRAP_HEADER.size + KEY_BYTES + TAG_BYTES
 """Length of a wrapped content key (98)."""
 
 _WRAP_INFO: Final = b"fedmarket key-wrap v1"
+
+P256_WRAP_MAGIC: Final = b"FMBK"
+P256_WRAP_VERSION: Final = 1
+P256_POINT_BYTES: Final = 65
+_P256_WRAP_HEADER = struct.Struct(">4sB65s12s")
+P256_WRAPPED_KEY_BYTES: Final = _P256_WRAP_HEADER.size + KEY_BYTES + TAG_BYTES
+"""Length of a browser-wrapped content key (130)."""
+
+_P256_WRAP_INFO: Final = b"fedmarket browser key-wrap v1"
 
 
 @dataclass(frozen=True)
@@ -289,6 +316,155 @@ def unwrap_key(wrapped: bytes, private_key: bytes, *, context: bytes | str) -> b
         ) from None
 
 
+def _p256_point(public_key: bytes) -> ec.EllipticCurvePublicKey:
+    """Parse a 65-byte uncompressed P-256 point, refusing anything not on the curve."""
+    raw = bytes(public_key)
+    if len(raw) != P256_POINT_BYTES or raw[0] != 4:
+        raise InvalidKeyError(
+            f"a P-256 public key is {P256_POINT_BYTES} bytes starting 0x04 (uncompressed), "
+            f"not {len(raw)} bytes"
+        )
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+    except ValueError as exc:
+        raise InvalidKeyError("not a point of P-256") from exc
+
+
+def _p256_raw(public_key: ec.EllipticCurvePublicKey) -> bytes:
+    return public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+
+
+def check_p256_public_key(public_key: bytes) -> bytes:
+    """Check a P-256 public key as WebCrypto exports it (``"raw"``) and return its 65 bytes.
+
+    Parameters
+    ----------
+    public_key : bytes
+        ``0x04 || x || y``, 65 bytes.
+
+    Raises
+    ------
+    InvalidKeyError
+        Not 65 bytes starting ``0x04``, or not a point of P-256.
+    """
+    return _p256_raw(_p256_point(public_key))
+
+
+def _p256_kek(shared: bytes, ephemeral: bytes, recipient: bytes, context: bytes) -> bytes:
+    """The browser wrap's key-encryption key (see the module docstring)."""
+    hkdf = HKDF(
+        algorithm=SHA256(),
+        length=KEY_BYTES,
+        salt=ephemeral + recipient,
+        info=_P256_WRAP_INFO + context,
+    )
+    return hkdf.derive(shared)
+
+
+def wrap_key_p256(
+    content_key: bytes, recipient_public_key: bytes, *, context: bytes | str
+) -> bytes:
+    """Encrypt a content key to the holder of a P-256 key (a browser's WebCrypto ECDH key).
+
+    Parameters
+    ----------
+    content_key : bytes
+        The 32-byte content key.
+    recipient_public_key : bytes
+        The recipient's 65-byte uncompressed P-256 point, as WebCrypto exports it (``"raw"``).
+    context : bytes or str
+        Associated data the wrapped key is bound to; the same context must be given to
+        :func:`unwrap_key_p256` (or to the browser's unwrap).
+
+    Raises
+    ------
+    InvalidKeyError
+        ``content_key`` is not 32 bytes or the public key is not a point of P-256.
+    """
+    _check_key(content_key)
+    recipient_key = _p256_point(recipient_public_key)
+    recipient = _p256_raw(recipient_key)
+    ephemeral = ec.generate_private_key(ec.SECP256R1())
+    ephemeral_pub = _p256_raw(ephemeral.public_key())
+    shared = ephemeral.exchange(ec.ECDH(), recipient_key)
+    kek = _p256_kek(shared, ephemeral_pub, recipient, _as_bytes(context))
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    header = _P256_WRAP_HEADER.pack(P256_WRAP_MAGIC, P256_WRAP_VERSION, ephemeral_pub, nonce)
+    return header + AESGCM(kek).encrypt(nonce, content_key, header + _as_bytes(context))
+
+
+def _p256_private_key(private_key: bytes) -> ec.EllipticCurvePrivateKey:
+    if len(private_key) != KEY_BYTES:
+        raise InvalidKeyError(f"a P-256 private key is 32 bytes, not {len(private_key)}")
+    try:
+        return ec.derive_private_key(int.from_bytes(private_key, "big"), ec.SECP256R1())
+    except ValueError as exc:
+        raise InvalidKeyError("not a valid P-256 private key") from exc
+
+
+def unwrap_key_p256(wrapped: bytes, private_key: bytes, *, context: bytes | str) -> bytes:
+    """Decrypt a content key wrapped by :func:`wrap_key_p256` (what the browser does, in Python).
+
+    Parameters
+    ----------
+    wrapped : bytes
+        The 130-byte browser-wrapped key.
+    private_key : bytes
+        The recipient's 32-byte P-256 private scalar (big-endian).
+    context : bytes or str
+        The associated data it was wrapped with.
+
+    Raises
+    ------
+    InvalidKeyError
+        ``private_key`` is not a valid P-256 private key.
+    SealedDataError
+        The wrapped key is malformed or fails authentication: a changed byte, another
+        recipient's key or the wrong context.
+    """
+    secret = _p256_private_key(private_key)
+    if len(wrapped) != P256_WRAPPED_KEY_BYTES:
+        raise SealedDataError(
+            f"unwrap_key_p256: {len(wrapped)} bytes, a browser-wrapped key is "
+            f"{P256_WRAPPED_KEY_BYTES}"
+        )
+    header = wrapped[: _P256_WRAP_HEADER.size]
+    magic, version, ephemeral_pub, nonce = _P256_WRAP_HEADER.unpack(header)
+    if magic != P256_WRAP_MAGIC:
+        raise SealedDataError("unwrap_key_p256: not a browser-wrapped key (bad magic)")
+    if version != P256_WRAP_VERSION:
+        raise SealedDataError(f"unwrap_key_p256: unsupported wrapped-key version {version}")
+    try:
+        ephemeral = _p256_point(ephemeral_pub)
+    except InvalidKeyError:
+        raise SealedDataError("unwrap_key_p256: the ephemeral key is not a P-256 point") from None
+    shared = secret.exchange(ec.ECDH(), ephemeral)
+    recipient = _p256_raw(secret.public_key())
+    kek = _p256_kek(shared, ephemeral_pub, recipient, _as_bytes(context))
+    try:
+        return AESGCM(kek).decrypt(nonce, wrapped[len(header) :], header + _as_bytes(context))
+    except InvalidTag:
+        raise SealedDataError(
+            "unwrap_key_p256: authentication failed (tampered, another recipient or wrong context)"
+        ) from None
+
+
+def p256_public_key_of(private_key: bytes) -> bytes:
+    """The 65-byte uncompressed P-256 public key of a 32-byte private scalar (for tests, clients).
+
+    Parameters
+    ----------
+    private_key : bytes
+        A 32-byte P-256 private scalar (big-endian).
+
+    Raises
+    ------
+    InvalidKeyError
+        ``private_key`` is not a valid P-256 private key.
+    """
+    return _p256_raw(_p256_private_key(private_key).public_key())
+
+
 def public_key_of(private_key: bytes) -> bytes:
     """The compressed (33-byte) public key of a secp256k1 private key.
 
@@ -388,15 +564,20 @@ def recover_public_key(
 __all__ = [
     "ENVELOPE_OVERHEAD",
     "KEY_BYTES",
+    "P256_WRAPPED_KEY_BYTES",
     "WRAPPED_KEY_BYTES",
     "SealedArtifact",
     "address_of",
+    "check_p256_public_key",
     "new_content_key",
     "open_sealed",
+    "p256_public_key_of",
     "public_key_of",
     "recover_public_key",
     "seal",
     "seal_artifact",
     "unwrap_key",
+    "unwrap_key_p256",
     "wrap_key",
+    "wrap_key_p256",
 ]
