@@ -10,11 +10,19 @@ Public surface::
     ContentService, Upload              # the server side (routes call it)
     KeyVault, ArtifactRef               # master-key sealing; how items are named in AAD
     open_grant, check_grant             # the buyer's side
+    browser_key_message, browser_key_context   # the browser path (P-256 key the wallet signed)
     open_store                          # the store the settings name
     ContentGrant, ContentPublic, ModelDetail, ProceedsPublic   # wire shapes
+    BrowserKeyRequest, BrowserKeyMessage, BrowserContentGrant
     create_tables                       # the content-key table, created at start-up
 """
 
+from marketplace_api.content.browser import (
+    BROWSER_WRAP,
+    MAX_EXPIRY_S,
+    browser_key_context,
+    browser_key_message,
+)
 from marketplace_api.content.buyer import check_grant, open_grant
 from marketplace_api.content.errors import (
     ContentNotUploadedError,
@@ -23,6 +31,9 @@ from marketplace_api.content.errors import (
     VaultError,
 )
 from marketplace_api.content.schemas import (
+    BrowserContentGrant,
+    BrowserKeyMessage,
+    BrowserKeyRequest,
     ContentGrant,
     ContentPublic,
     ContentSummary,
@@ -36,9 +47,14 @@ from marketplace_api.content.tables import create_tables
 from marketplace_api.content.vault import ArtifactKind, ArtifactRef, KeyVault
 
 __all__ = [
+    "BROWSER_WRAP",
+    "MAX_EXPIRY_S",
     "MEDIA_TYPES",
     "ArtifactKind",
     "ArtifactRef",
+    "BrowserContentGrant",
+    "BrowserKeyMessage",
+    "BrowserKeyRequest",
     "ContentGrant",
     "ContentNotUploadedError",
     "ContentPublic",
@@ -52,6 +68,8 @@ __all__ = [
     "ProceedsPublic",
     "Upload",
     "VaultError",
+    "browser_key_context",
+    "browser_key_message",
     "check_grant",
     "create_tables",
     "open_grant",

@@ -3,6 +3,9 @@
 - :class:`ContentPublic`: what an upload recorded (the sealed envelope's CID, sizes, hash);
 - :class:`ContentGrant`: what a licensed buyer gets: the envelope's CID and the content key
   wrapped (ECIES) to the public key that signed in, with the associated data both are bound to;
+- :class:`BrowserKeyRequest`, :class:`BrowserKeyMessage`, :class:`BrowserContentGrant`: the
+  browser path, where the key is wrapped (P-256) to a WebCrypto key the account's wallet signed
+  for, since a browser wallet cannot do ECDH with the account key;
 - :class:`ModelDetail`: a model listing with each contributor's proceeds (entitled, claimed,
   claimable) and whether its content can be bought.
 
@@ -11,9 +14,9 @@ Amounts are decimal strings (``Wei``), hashes and keys ``0x`` hex, times unix se
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from marketplace_api.schemas import AddressStr, Hash32Hex, ModelPublic, Wei
 
@@ -67,6 +70,57 @@ class ContentGrant(ContentSummary):
     licence: LicencePublic
 
 
+P256Hex = Annotated[
+    str,
+    StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$"),
+    Field(description="A 65-byte uncompressed P-256 point (0x04 || x || y), as WebCrypto "
+          "exports it (raw), in 0x hex.", examples=["0x04" + "ab" * 64]),
+]  # fmt: skip
+SignatureHex = Annotated[
+    str,
+    StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$"),
+    Field(description="65-byte EIP-191 personal_sign signature (r || s || v), 0x hex."),
+]
+
+
+class BrowserKeyRequest(BaseModel):
+    """A browser's WebCrypto public key, signed for by the signed-in account's wallet."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public_key: P256Hex
+    expires: int = Field(
+        ge=0, le=2**63 - 1, description="Unix seconds: in the future, at most an hour ahead."
+    )
+    signature: SignatureHex = Field(
+        description="personal_sign, by the signed-in account, of the text "
+        "GET .../content/browser-message answers for this key and expiry."
+    )
+
+
+class BrowserKeyMessage(BaseModel):
+    """The exact text the account signs (personal_sign) to let one browser key receive the key."""
+
+    message: str = Field(description="Sign exactly this text, UTF-8, with personal_sign.")
+    account: AddressStr = Field(description="The signed-in account that must sign it.")
+    public_key: str = Field(description="The browser's P-256 public key (lower-case 0x hex).")
+    expires: int = Field(description="Unix seconds; send the same value with the signature.")
+
+
+class BrowserContentGrant(ContentGrant):
+    """A licensed buyer's content key wrapped (P-256) to the browser key its wallet signed for.
+
+    ``wrapped_key`` is the 130-byte FMBK v1 wrap of ``storage.sealing.wrap_key_p256``; its
+    context is ``key_context`` (``ArtifactRef.key_context(recipient) + ":browser"``), which the
+    page recomputes rather than trusting this copy.
+    """
+
+    wrap: Literal["p256-browser-v1"] = Field(description="How wrapped_key is wrapped.")
+    public_key: str = Field(description="The browser's P-256 public key the key is wrapped to.")
+    wrapped_key: str = Field(description="The content key, wrapped to public_key (0x hex).")
+    expires: int = Field(description="Until when the wallet's authorisation of the key ran.")
+
+
 class ProceedsPublic(BaseModel):
     """A contributor's part of a model's sales so far, as the ModelMarket keeps it."""
 
@@ -87,6 +141,9 @@ class ModelDetail(ModelPublic):
 
 
 __all__ = [
+    "BrowserContentGrant",
+    "BrowserKeyMessage",
+    "BrowserKeyRequest",
     "ContentGrant",
     "ContentPublic",
     "ContentSummary",

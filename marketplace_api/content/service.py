@@ -11,7 +11,9 @@ Download (:meth:`ContentService.grant`, :meth:`ContentService.envelope`): the si
 licence is read from the chain (``hasLicence``) **before** anything about the content is
 touched; a caller without one gets :class:`NoLicenceError` (403) and no key material. A licensed
 buyer gets the envelope's CID and the content key wrapped (ECIES) to the public key it signed in
-with, bound to the item and its address.
+with, bound to the item and its address. A browser, whose wallet cannot do that ECDH, gets the
+key wrapped (P-256) to a WebCrypto key the account signed for instead
+(:meth:`ContentService.browser_grant`, :mod:`marketplace_api.content.browser`).
 """
 
 from __future__ import annotations
@@ -31,8 +33,20 @@ from chain.market import ModelMarketClient
 from chain.registry import AccessMode
 from kernel.types import Address
 from marketplace_api.auth import SignedInUser
+from marketplace_api.content.browser import (
+    BROWSER_WRAP,
+    DEFAULT_EXPIRY_S,
+    browser_key_context,
+    browser_key_message,
+    check_browser_signature,
+    check_expires,
+    parse_public_key,
+)
 from marketplace_api.content.errors import ContentNotUploadedError, NoLicenceError
 from marketplace_api.content.schemas import (
+    BrowserContentGrant,
+    BrowserKeyMessage,
+    BrowserKeyRequest,
     ContentGrant,
     ContentPublic,
     ContentSummary,
@@ -45,7 +59,7 @@ from marketplace_api.crud import Scope
 from marketplace_api.errors import ConflictError, FieldError, ForbiddenError
 from storage import ContentStore, content_hash
 from storage.base import json_too_deep
-from storage.sealing import seal_artifact, wrap_key
+from storage.sealing import seal_artifact, wrap_key, wrap_key_p256
 
 log = logging.getLogger(__name__)
 
@@ -278,11 +292,7 @@ class ContentService:
             Licensed, but the seller has not uploaded the content yet (404).
         """
         ref = self.ref(scope, kind, item_id)
-        licence = self._licence(ref, user.address)
-        row = self._uploaded(db, scope, ref)
-        key = self.vault.open_key(
-            row.sealed_key, key_id=row.key_id, context=ref.vault_context(row.cid)
-        )
+        row, key, licence = self._content_key(db, scope, ref, user.address)
         context = ref.key_context(user.address)
         wrapped = wrap_key(key, user.public_key, context=context)
         log.info("grant: %s %s key wrapped to %s", kind, item_id, user.address)
@@ -297,6 +307,92 @@ class ContentService:
             wrapped_key=_hex(wrapped),
             licence=licence,
         )
+
+    def browser_message(
+        self, scope: Scope, user: SignedInUser, kind: ArtifactKind, item_id: int,
+        public_key: str, expires: int | None,
+    ) -> BrowserKeyMessage:  # fmt: skip
+        """The text the signed-in account signs to let a browser key receive the content key.
+
+        Parameters
+        ----------
+        scope, user, kind, item_id
+            As :meth:`grant`.
+        public_key : str
+            The browser's P-256 point, ``0x04...`` hex.
+        expires : int or None
+            Unix seconds; None proposes :data:`DEFAULT_EXPIRY_S` from now.
+
+        Raises
+        ------
+        FieldError
+            The point is not on P-256, or the expiry is past or too far ahead (422).
+        """
+        point = parse_public_key(public_key, ("query", "public_key"))
+        now = self.clock()
+        when = int(now) + DEFAULT_EXPIRY_S if expires is None else expires
+        check_expires(when, now, ("query", "expires"))
+        text = browser_key_message(user.address, self.ref(scope, kind, item_id), point, when)
+        return BrowserKeyMessage(
+            message=text, account=user.address, public_key="0x" + point.hex(), expires=when
+        )
+
+    def browser_grant(
+        self, db: Session, scope: Scope, user: SignedInUser, kind: ArtifactKind, item_id: int,
+        request: BrowserKeyRequest,
+    ) -> BrowserContentGrant:  # fmt: skip
+        """The content key wrapped (P-256) to a browser key the account's wallet signed for.
+
+        Parameters
+        ----------
+        db, scope, user, kind, item_id
+            As :meth:`grant`.
+        request : BrowserKeyRequest
+            The browser's public key, the expiry and the account's signature over
+            :func:`~marketplace_api.content.browser.browser_key_message`.
+
+        Raises
+        ------
+        FieldError
+            Bad point, expiry or signature encoding (422, naming the field).
+        ForbiddenError
+            The signature is not the signed-in account's over this key, item and expiry (403).
+        NoLicenceError, ContentNotUploadedError
+            As :meth:`grant`.
+        """
+        point = parse_public_key(request.public_key, ("body", "public_key"))
+        check_expires(request.expires, self.clock(), ("body", "expires"))
+        ref = self.ref(scope, kind, item_id)
+        message = browser_key_message(user.address, ref, point, request.expires)
+        check_browser_signature(message, request.signature, user.address)
+        row, key, licence = self._content_key(db, scope, ref, user.address)
+        context = browser_key_context(ref, user.address)
+        wrapped = wrap_key_p256(key, point, context=context)
+        log.info("browser_grant: %s %s key wrapped to a browser of %s", kind, item_id, user.address)
+        return BrowserContentGrant(
+            **self._summary(row, ref).model_dump(),
+            chain_id=ref.chain_id,
+            contract=ref.contract,
+            recipient=user.address,
+            public_key="0x" + point.hex(),
+            purpose=ref.purpose,
+            key_context=context,
+            wrapped_key=_hex(wrapped),
+            wrap=BROWSER_WRAP,
+            expires=request.expires,
+            licence=licence,
+        )
+
+    def _content_key(
+        self, db: Session, scope: Scope, ref: ArtifactRef, account: Address
+    ) -> tuple[ContentKey, bytes, LicencePublic]:
+        """The licence (checked first), the uploaded record and its opened content key."""
+        licence = self._licence(ref, account)
+        row = self._uploaded(db, scope, ref)
+        key = self.vault.open_key(
+            row.sealed_key, key_id=row.key_id, context=ref.vault_context(row.cid)
+        )
+        return row, key, licence
 
     def envelope(
         self, db: Session, scope: Scope, user: SignedInUser, kind: ArtifactKind, item_id: int

@@ -10,6 +10,10 @@
   without a licence, 403 and no key material.
 - ``GET .../content/envelope``: the sealed envelope's bytes, for the same buyers (anyone
   holding the CID may also fetch it from IPFS: it is useless without the key).
+- ``GET .../content/browser-message`` and ``POST .../content/browser``: the browser path. A
+  page makes a WebCrypto P-256 key, has the wallet ``personal_sign`` the text the first answers,
+  and posts key, expiry and signature; a licensed buyer gets the key wrapped (P-256) to that
+  browser key (:mod:`marketplace_api.content.browser`).
 """
 
 from __future__ import annotations
@@ -17,11 +21,19 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from marketplace_api.api.deps import ContentDep, CurrentUser, ScopeDep, SessionDep
 from marketplace_api.api.responses import errors
-from marketplace_api.content import MEDIA_TYPES, ArtifactKind, ContentGrant, ContentPublic
+from marketplace_api.content import (
+    MEDIA_TYPES,
+    ArtifactKind,
+    BrowserContentGrant,
+    BrowserKeyMessage,
+    BrowserKeyRequest,
+    ContentGrant,
+    ContentPublic,
+)
 from marketplace_api.errors import FieldError
 from marketplace_api.schemas import INT64_MAX
 
@@ -48,6 +60,24 @@ _UPLOAD: dict[int | str, dict[str, Any]] = {
     200: {"description": "The same content was uploaded before (nothing changed)."},
 }
 _DOWNLOAD = errors(*_COMMON, (403, "No licence on-chain: buy first. No key material is sent."))
+_BROWSER = errors(
+    *_COMMON,
+    (403, "No licence on-chain, or the signature is not the signed-in account's over this "
+          "key, item and expiry. No key material is sent."),
+    (422, "public_key not on P-256, expires past or over an hour ahead, malformed signature."),
+)  # fmt: skip
+_MESSAGE = errors((422, "public_key not on P-256, or expires past or over an hour ahead."))
+BrowserKey = Annotated[
+    str,
+    Query(
+        pattern=r"^0x[0-9a-fA-F]{130}$",
+        description="The browser's WebCrypto P-256 public key (raw export, 0x04 || x || y).",
+    ),
+]
+Expires = Annotated[
+    int | None,
+    Query(ge=0, le=INT64_MAX, description="Unix seconds, at most an hour ahead; default +10 min."),
+]
 
 
 def _binary_body(media_type: str) -> dict[str, Any]:
@@ -114,6 +144,22 @@ def _grant(
     content: ContentDep, response: Response,
 ) -> ContentGrant:  # fmt: skip
     grant = content.grant(db, scope, user, kind, item_id)
+    response.headers.update(NO_STORE)
+    return grant
+
+
+def _browser_message(
+    kind: ArtifactKind, item_id: int, user: CurrentUser, scope: ScopeDep, content: ContentDep,
+    public_key: str, expires: int | None,
+) -> BrowserKeyMessage:  # fmt: skip
+    return content.browser_message(scope, user, kind, item_id, public_key, expires)
+
+
+def _browser_grant(
+    kind: ArtifactKind, item_id: int, user: CurrentUser, body: BrowserKeyRequest, db: SessionDep,
+    scope: ScopeDep, content: ContentDep, response: Response,
+) -> BrowserContentGrant:  # fmt: skip
+    grant = content.browser_grant(db, scope, user, kind, item_id, body)
     response.headers.update(NO_STORE)
     return grant
 
@@ -206,3 +252,71 @@ def read_dataset_envelope(
 ) -> Response:
     """The dataset's sealed envelope, for a licensed buyer."""
     return _envelope("dataset", dataset_id, user, db, scope, content)
+
+
+@router.get(
+    "/models/{model_id}/content/browser-message",
+    response_model=BrowserKeyMessage,
+    responses=_MESSAGE,
+)
+def read_model_browser_message(
+    model_id: ItemId,
+    user: CurrentUser,
+    scope: ScopeDep,
+    content: ContentDep,
+    public_key: BrowserKey,
+    expires: Expires = None,
+) -> Any:
+    """The text the wallet signs (personal_sign) to let this browser key receive the key."""
+    return _browser_message("model", model_id, user, scope, content, public_key, expires)
+
+
+@router.post(
+    "/models/{model_id}/content/browser", response_model=BrowserContentGrant, responses=_BROWSER
+)
+def create_model_browser_grant(
+    model_id: ItemId,
+    user: CurrentUser,
+    body: BrowserKeyRequest,
+    db: SessionDep,
+    scope: ScopeDep,
+    content: ContentDep,
+    response: Response,
+) -> Any:
+    """A licensed buyer's content key wrapped (P-256) to the browser key its wallet signed for."""
+    return _browser_grant("model", model_id, user, body, db, scope, content, response)
+
+
+@router.get(
+    "/datasets/{dataset_id}/content/browser-message",
+    response_model=BrowserKeyMessage,
+    responses=_MESSAGE,
+)
+def read_dataset_browser_message(
+    dataset_id: ItemId,
+    user: CurrentUser,
+    scope: ScopeDep,
+    content: ContentDep,
+    public_key: BrowserKey,
+    expires: Expires = None,
+) -> Any:
+    """The text the wallet signs (personal_sign) to let this browser key receive the key."""
+    return _browser_message("dataset", dataset_id, user, scope, content, public_key, expires)
+
+
+@router.post(
+    "/datasets/{dataset_id}/content/browser",
+    response_model=BrowserContentGrant,
+    responses=_BROWSER,
+)
+def create_dataset_browser_grant(
+    dataset_id: ItemId,
+    user: CurrentUser,
+    body: BrowserKeyRequest,
+    db: SessionDep,
+    scope: ScopeDep,
+    content: ContentDep,
+    response: Response,
+) -> Any:
+    """A licensed buyer's content key wrapped (P-256) to the browser key its wallet signed for."""
+    return _browser_grant("dataset", dataset_id, user, body, db, scope, content, response)
