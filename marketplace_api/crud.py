@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Numeric, Select, bindparam, cast, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, lazyload
 
@@ -258,6 +258,80 @@ def list_datasets(
         ordered = ordered.options(lazyload(DatasetListing.tags))
     rows = session.scalars(ordered).all()
     return list(rows), total
+
+
+CatalogueSort = Literal["newest", "oldest", "price", "price_desc", "name"]
+"""Orders of the catalogue page (:func:`search_datasets`)."""
+
+
+@dataclass(frozen=True)
+class CatalogueQuery:
+    """What a visitor of the catalogue asked for: every field narrows, ``None`` leaves open.
+
+    Attributes
+    ----------
+    text : str or None
+        Words to find in a listing's name or among its tags (case-insensitive).
+    tag : str or None
+        Only listings carrying this tag.
+    access_mode : str or None
+        Only listings of this access mode.
+    min_price_wei, max_price_wei : int or None
+        Price bounds, inclusive.
+    sort : CatalogueSort
+        The order of the page.
+    limit, offset : int
+        The page.
+    """
+
+    text: str | None = None
+    tag: str | None = None
+    access_mode: str | None = None
+    min_price_wei: int | None = None
+    max_price_wei: int | None = None
+    sort: CatalogueSort = "newest"
+    limit: int = 24
+    offset: int = 0
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _catalogue_order(sort: CatalogueSort) -> list[Any]:
+    price = cast(DatasetListing.price_wei, Numeric(78, 0))
+    by_id = DatasetListing.dataset_id
+    orders: dict[str, list[Any]] = {
+        "newest": [by_id.desc()],
+        "oldest": [by_id],
+        "price": [price, by_id],
+        "price_desc": [price.desc(), by_id],
+        "name": [func.lower(DatasetListing.name), by_id],
+    }
+    return orders[sort]
+
+
+def search_datasets(
+    session: Session, scope: Scope, query: CatalogueQuery
+) -> tuple[list[DatasetListing], int]:
+    """Active listings matching ``query``, in its order, and how many match.
+
+    Prices are stored as decimal strings (they exceed 64 bits); they are compared and sorted
+    as ``NUMERIC(78, 0)``, exact on PostgreSQL and as floating point on SQLite.
+    """
+    stmt = _filtered_datasets(scope, None, query.tag, query.access_mode, True, None)
+    price = cast(DatasetListing.price_wei, Numeric(78, 0))
+    if query.min_price_wei is not None:
+        stmt = stmt.where(price >= query.min_price_wei)
+    if query.max_price_wei is not None:
+        stmt = stmt.where(price <= query.max_price_wei)
+    for word in (query.text or "").lower().split()[:8]:
+        tagged = select(DatasetTag.listing_pk).where(DatasetTag.tag == word)
+        named = func.lower(DatasetListing.name).like(f"%{_escape_like(word)}%", escape="\\")
+        stmt = stmt.where(or_(named, DatasetListing.pk.in_(tagged)))
+    total = _count(session, stmt)
+    page = stmt.order_by(*_catalogue_order(query.sort)).limit(query.limit).offset(query.offset)
+    return list(session.scalars(page).all()), total
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -591,6 +665,8 @@ def count_datasets(session: Session, scope: Scope) -> int:
 
 
 __all__ = [
+    "CatalogueQuery",
+    "CatalogueSort",
     "DeploymentIdentity",
     "IndexHead",
     "IndexToken",
@@ -611,6 +687,7 @@ __all__ = [
     "index_token",
     "licences_of",
     "list_datasets",
+    "search_datasets",
     "list_models",
     "list_tasks",
     "market_models",

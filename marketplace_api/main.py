@@ -32,9 +32,11 @@ from marketplace_api.api.routes import (
     models,
     participants,
     tasks,
+    transactions,
 )
 from marketplace_api.core.config import Settings
 from marketplace_api.services import Services
+from marketplace_api.web import install as install_pages
 
 log = logging.getLogger(__name__)
 
@@ -173,9 +175,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         participants.router,
         models.router,
         content.router,
+        transactions.router,
     ):
         app.include_router(router)
     docs.install(app)
+    install_pages(app)
     responses.install(app)
     _add_middleware(app, settings, services)
     return app

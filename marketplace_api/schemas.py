@@ -237,11 +237,10 @@ ACCESS_MODE_VALUES: dict[str, int] = {"federated_only": 0, "downloadable": 1}
 """The ``uint8 accessMode`` each access mode is signed and recorded as."""
 
 
-class DatasetCreate(DatasetBase):
-    """A listing request: the metadata plus the owner's EIP-712 ``ListDataset`` signature.
+class DatasetDraft(DatasetBase):
+    """A listing before its signature.
 
-    The owner signs the metadata document's hash and CID together with ``access_mode``,
-    ``price_wei``, its registry nonce and ``deadline`` (see ``GET /datasets/signing-params``).
+    ``POST /datasets/typed-data`` turns it into the EIP-712 message the owner's wallet signs.
     """
 
     access_mode: AccessModeName = Field(
@@ -257,7 +256,6 @@ class DatasetCreate(DatasetBase):
         description="The registry nonce signed (the owner's current one when omitted).",
     )
     deadline: int = Field(ge=0, le=2**64 - 1, description="Unix time after which it is void.")
-    signature: SignatureHex
 
     @field_validator("price_wei")
     @classmethod
@@ -265,6 +263,16 @@ class DatasetCreate(DatasetBase):
         if info.data.get("access_mode") == "federated_only" and value != "0":
             raise InvalidInputError("a federated_only listing has price 0")
         return value
+
+
+class DatasetCreate(DatasetDraft):
+    """A listing request: the metadata plus the owner's EIP-712 ``ListDataset`` signature.
+
+    The owner signs the metadata document's hash and CID together with ``access_mode``,
+    ``price_wei``, its registry nonce and ``deadline`` (see ``GET /datasets/signing-params``).
+    """
+
+    signature: SignatureHex
 
 
 class DatasetPublic(DatasetBase):
@@ -617,6 +625,7 @@ __all__ = [
     "ContributorPublic",
     "DatasetBase",
     "DatasetCreate",
+    "DatasetDraft",
     "DatasetPage",
     "DatasetPublic",
     "EvidenceStatus",

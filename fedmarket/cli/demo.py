@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -38,6 +39,16 @@ def demo(
     seed: Annotated[
         int, typer.Option(help="Seed of the parties' keys and the hospitals' data split.")
     ] = 2024,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Leave the marketplace running at the end (its URL is printed) until Ctrl-C.",
+        ),
+    ] = False,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="The marketplace's port with --serve.")
+    ] = 8000,
 ) -> None:
     """Run the whole story on the embedded default: list, sponsor, train, claim, sell, audit."""
     from fedmarket.demo import run_demo
@@ -58,8 +69,28 @@ def demo(
             pool_tokens=pool,
             seed=seed,
             on_event=lambda event: _render(event, progress, bar),
+            hold=(lambda url: _hold(url, out_dir, started)) if serve else None,
+            port=port if serve else 0,
         )
+    if not serve:
+        _print_demo_summary(summary, out_dir, time.monotonic() - started)
+
+
+def _hold(url: str, out_dir: Path, started: float) -> None:
+    """Print the summary (written by now) and the URL, then keep the marketplace up until Ctrl-C."""
+    summary = json.loads((out_dir / "summary.json").read_text())
     _print_demo_summary(summary, out_dir, time.monotonic() - started)
+    task = summary.get("task_id")
+    console.print(f"\n[bold]The marketplace is running at {url}/[/bold]")
+    if task is not None:
+        console.print(f"  the task the demo ran: {url}/ui/tasks/{task}")
+    console.print("  (the chain is in this process: pages and reads work, wallets cannot connect)")
+    console.print("Press Ctrl-C to stop.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopping the marketplace")
 
 
 def _render(event: Event, progress: Progress, bar: TaskID) -> None:

@@ -11,7 +11,7 @@ after the cooldown, the final model listed on ModelMarket and bought once.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,6 +68,8 @@ def run_demo(
     pool_tokens: int = 1000,
     seed: int = 2024,
     on_event: EventSink | None = None,
+    hold: Callable[[str], None] | None = None,
+    port: int = 0,
 ) -> dict[str, Any]:
     """Run the whole story and write ``summary.json`` and the deliverables into ``out``.
 
@@ -83,6 +85,12 @@ def run_demo(
         Seed of the parties' keys and of the data split.
     on_event : EventSink or None, default None
         Receives each progress event (the CLI renders them); logged at DEBUG when ``None``.
+    hold : callable or None, default None
+        Called with the marketplace's URL once everything is written, while the service still
+        runs over the demo's chain and store (``fedmarket demo --serve`` blocks there until
+        interrupted, so a newcomer can click through the task); the service stops when it returns.
+    port : int, default 0
+        The marketplace's port on 127.0.0.1 (0 picks a free one).
 
     Returns
     -------
@@ -97,19 +105,23 @@ def run_demo(
     emit(ChainReady(backend=world.backend.describe(), fed_task=world.deployment.fed_task))
     pool = pool_tokens * TOKEN
     world.mint(world.sponsor, pool)
-    with _marketplace(world, out, emit) as api:
+    with _marketplace(world, out, emit, port) as api:
         outcome = _story(world, api, out, rounds=rounds, pool=pool, emit=emit)
-    audit = _audit(world, outcome.task_id, out, emit)
-    summary = build_summary(
-        world, outcome, audit, pool_wei=pool, seconds=round(time.monotonic() - started, 2)
-    )
-    path = dump_json(summary, out / "summary.json")
-    emit(Finished(summary_path=str(path), seconds=summary["seconds"]))
+        audit = _audit(world, outcome.task_id, out, emit)
+        summary = build_summary(
+            world, outcome, audit, pool_wei=pool, seconds=round(time.monotonic() - started, 2)
+        )
+        path = dump_json(summary, out / "summary.json")
+        emit(Finished(summary_path=str(path), seconds=summary["seconds"]))
+        if hold is not None:
+            hold(api.base_url)
     return summary
 
 
 @contextmanager
-def _marketplace(world: World, out: Path, emit: EventSink) -> Iterator[MarketplaceClient]:
+def _marketplace(
+    world: World, out: Path, emit: EventSink, port: int = 0
+) -> Iterator[MarketplaceClient]:
     """The marketplace API as a real server over the world's chain and store, and its client."""
     from marketplace_api import MarketplaceClient, Services, create_app, serve_in_thread
 
@@ -120,7 +132,7 @@ def _marketplace(world: World, out: Path, emit: EventSink) -> Iterator[Marketpla
         store=world.store,
         database_url=f"sqlite:///{out / 'marketplace.db'}",
     )
-    server = serve_in_thread(create_app(services=services))
+    server = serve_in_thread(create_app(services=services), port=port)
     emit(ApiStarted(url=server.url))
     try:
         with MarketplaceClient(server.url) as api:

@@ -24,6 +24,11 @@ class ChallengePublic(BaseModel):
     chain_id: int = Field(description="The message's Chain ID.")
     version: Literal["1"] = "1"
     statement: str = Field(description="A statement to show the signer (any is accepted).")
+    message: str | None = Field(
+        default=None,
+        description="With ?address=: the EIP-4361 message to sign, built from the fields above "
+        "(a wallet page signs it as it is instead of formatting its own).",
+    )
 
 
 class SignInRequest(BaseModel):

@@ -15,19 +15,22 @@ challenge; a message that is not EIP-4361 at all is 422.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from eth_utils.address import to_checksum_address
+from fastapi import APIRouter, Query, Request, Response, status
 
 from marketplace_api.api.deps import CurrentUser, ScopeDep, SessionDep, SignInDep
 from marketplace_api.api.limits import SignInLimit
 from marketplace_api.auth import Challenge, SignedInUser
+from marketplace_api.auth.messages import build_message
 from marketplace_api.auth.schemas import (
     ChallengePublic,
     SessionIssued,
     SessionPublic,
     SignInRequest,
 )
+from marketplace_api.schemas import AddressStr
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,12 @@ _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
 
 
 def _challenge(
-    request: Request, response: Response, db: SessionDep, sign_in: SignInDep, scope: ScopeDep
+    request: Request,
+    response: Response,
+    db: SessionDep,
+    sign_in: SignInDep,
+    scope: ScopeDep,
+    address: str | None = None,
 ) -> ChallengePublic:
     challenge: Challenge = sign_in.issue_challenge(
         db,
@@ -50,7 +58,7 @@ def _challenge(
     )
     db.commit()
     response.headers.update(NO_STORE)
-    return ChallengePublic(
+    public = ChallengePublic(
         nonce=challenge.nonce,
         issued_at=challenge.issued_at,
         expires_at=challenge.expires_at,
@@ -60,6 +68,10 @@ def _challenge(
         chain_id=challenge.chain_id,
         statement=challenge.statement,
     )
+    if address is not None:
+        fields = public.model_dump()
+        public.message = build_message(fields, to_checksum_address(address), now=public.issued_at)
+    return public
 
 
 @router.get(
@@ -68,10 +80,17 @@ def _challenge(
     dependencies=[SignInLimit],
 )
 def read_nonce(
-    request: Request, response: Response, db: SessionDep, sign_in: SignInDep, scope: ScopeDep
+    request: Request,
+    response: Response,
+    db: SessionDep,
+    sign_in: SignInDep,
+    scope: ScopeDep,
+    address: Annotated[
+        AddressStr | None, Query(description="The signer: the answer then holds the message.")
+    ] = None,
 ) -> Any:
     """A fresh single-use nonce and what the sign-in message must name."""
-    return _challenge(request, response, db, sign_in, scope)
+    return _challenge(request, response, db, sign_in, scope, address)
 
 
 @router.post(

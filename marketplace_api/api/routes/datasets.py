@@ -36,6 +36,7 @@ from chain.registry import (
     DOMAIN_NAME,
     DOMAIN_VERSION,
     listing_active_types,
+    listing_typed_data,
     listing_types,
     listing_update_types,
 )
@@ -68,6 +69,7 @@ from marketplace_api.schemas import (
     AddressStr,
     ColumnSpec,
     DatasetCreate,
+    DatasetDraft,
     Hash32Hex,
     SigningDomain,
     SigningParams,
@@ -293,7 +295,7 @@ def nonce_faults(body: DatasetCreate, registry: DatasetRegistryClient) -> list[F
     ]
 
 
-def text_faults(body: DatasetCreate) -> list[FieldError]:
+def text_faults(body: DatasetDraft) -> list[FieldError]:
     """Text in the request that the index could not store, each fault naming its field."""
     fields = body.model_dump(mode="json", by_alias=True)
     return [FieldError(("body", *loc), why) for loc, why in unstorable_text(fields)]
@@ -354,6 +356,54 @@ def relay(
         if conflict is not None:
             raise conflict from None
         raise
+
+
+class TypedDataPublic(BaseModel):
+    """An EIP-712 message as ``eth_signTypedData_v4`` takes it (integers over 2^53 as strings)."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    types: dict[str, list[dict[str, str]]]
+    primary_type: str = Field(alias="primaryType")
+    domain: dict[str, Any]
+    message: dict[str, Any]
+
+
+def _wallet_value(value: Any) -> Any:
+    """A typed-data value as a wallet's JSON takes it: bytes as 0x hex, big integers as text."""
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return str(value)
+    return value
+
+
+@router.post("/typed-data", response_model=TypedDataPublic, responses={422: {}})
+def create_typed_data(body: DatasetDraft, registry: RegistryDep) -> Any:
+    """The EIP-712 ``ListDataset`` message of a draft listing, for the owner's wallet to sign.
+
+    The metadata document is built from the draft exactly as ``POST /datasets`` builds it, so
+    its hash and CID are the ones the relay will check the signature against. The owner's
+    current registry nonce is used when the draft names none.
+    """
+    faults = text_faults(body)
+    if faults:
+        raise FieldError.many(faults)
+    doc = metadata_document(body)
+    nonce = registry.nonce(body.owner) if body.nonce is None else body.nonce
+    request = doc.request(
+        body.owner,
+        nonce=nonce,
+        deadline=body.deadline,
+        access_mode=body.access_mode,
+        price=int(body.price_wei),
+    )
+    full = listing_typed_data(registry.backend.chain_id, registry.address, request)
+    message = {k: _wallet_value(v) for k, v in full["message"].items()}
+    return TypedDataPublic(
+        types=full["types"], primary_type=full["primaryType"], domain=full["domain"],
+        message=message,
+    )  # fmt: skip
 
 
 @router.post(
