@@ -12,7 +12,7 @@
 //   import { downloadItem, saveBytes } from "/static/download.js";
 //   const { bytes, hash } = await downloadItem({ provider: window.ethereum, account, kind: "model",
 //     id: 3, expectedHash, chainId: 31337, contract: marketAddress,
-//     headers: { Authorization: `Bearer ${token}` } });
+//     token });  // the session's bearer token (or headers: {Authorization: ...})
 //   saveBytes(bytes, "model-3.bin");
 
 import { keccak256, keccak256Hex, toHex } from "./keccak.js";
@@ -143,10 +143,11 @@ export async function unwrapContentKey(privateKey, publicKey, wrapped, context) 
   }
   const header = wrapped.subarray(0, WRAP_HEADER);
   const kek = await keyEncryptionKey(privateKey, wrapped.subarray(5, 70), publicKey, context);
+  const aad = concat(header, utf8.encode(context));
   let raw;
   try {
     raw = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: wrapped.subarray(70, 82), additionalData: concat(header, utf8.encode(context)) },
+      { name: "AES-GCM", iv: wrapped.subarray(70, 82), additionalData: aad },
       kek,
       wrapped.subarray(WRAP_HEADER),
     );
@@ -176,10 +177,10 @@ export async function openEnvelope(contentKey, envelope, purpose) {
   if (length !== BigInt(envelope.length - ENVELOPE_HEADER - TAG)) {
     throw new DownloadError("the envelope's length does not match its header");
   }
-  const header = envelope.subarray(0, ENVELOPE_HEADER);
+  const aad = concat(envelope.subarray(0, ENVELOPE_HEADER), utf8.encode(purpose));
   try {
     const plain = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: envelope.subarray(5, 17), additionalData: concat(header, utf8.encode(purpose)) },
+      { name: "AES-GCM", iv: envelope.subarray(5, 17), additionalData: aad },
       contentKey,
       envelope.subarray(ENVELOPE_HEADER),
     );
@@ -234,13 +235,26 @@ async function signText(provider, account, text) {
 
 async function browserGrant({ provider, account, base, key, headers }) {
   const query = `public_key=${key.publicKeyHex}`;
-  const shown = await (
-    await call(`${base}/content/browser-message?${query}`, "Asking for the text to sign", {}, headers)
-  ).json();
+  const asked = `${base}/content/browser-message?${query}`;
+  const shown = await (await call(asked, "Asking for the text to sign", {}, headers)).json();
+  checkMessage(shown.message, account, key);
   const signature = await signText(provider, account, shown.message);
   const body = JSON.stringify({ public_key: key.publicKeyHex, expires: shown.expires, signature });
   const init = { method: "POST", body, headers: { "Content-Type": "application/json" } };
-  return (await call(`${base}/content/browser`, "Asking for the content key", init, headers)).json();
+  const granted = await call(`${base}/content/browser`, "Asking for the key", init, headers);
+  return granted.json();
+}
+
+function checkMessage(text, account, key) {
+  // The service defines the text; the wallet signs only one that is a browser-key text for
+  // this account and this key (never, say, a sign-in message for another site).
+  const lines = String(text).split("\n");
+  const ok =
+    lines.length === 5 &&
+    lines[0] === "fedmarket browser key" &&
+    lines[1] === `Account: ${checksumAddress(account)}` &&
+    lines[3] === `Key: ${key.publicKeyHex}`;
+  if (!ok) throw new DownloadError("the service asked to sign an unexpected text: not signed");
 }
 
 function checkGrant(grant, key, account) {
@@ -264,14 +278,17 @@ function checkGrant(grant, key, account) {
  * @param {string} options.expectedHash keccak-256 of the plaintext, 0x hex (read on-chain)
  * @param {number} options.chainId
  * @param {string} options.contract the ModelMarket (models) or DatasetRegistry (datasets)
- * @param {object} [options.headers] sent with each request, e.g. {Authorization: "Bearer fms_..."}
+ * @param {string} [options.token] the session's bearer token (sent as Authorization: Bearer)
+ * @param {object} [options.headers] more headers sent with each request
  * @param {string} [options.baseUrl] the API's origin; "" (same origin) by default
  * @param {function} [options.onStep] called with "key", "sign", "grant", "envelope", "decrypt"
  * @returns {Promise<{bytes: Uint8Array, hash: string}>}
  */
 export async function downloadItem(options) {
   const { provider, account, kind, id, expectedHash, chainId, contract } = options;
-  const { headers = {}, baseUrl = "", onStep = () => {} } = options;
+  const { token, baseUrl = "", onStep = () => {} } = options;
+  const headers = { ...(options.headers || {}) };
+  if (token) headers.Authorization = `Bearer ${token}`;
   if (!provider?.request) throw new DownloadError("no wallet (EIP-1193 provider) to sign with");
   const purpose = purposeOf(kind, chainId, contract, id);
   const context = browserKeyContext(purpose, account);
@@ -285,7 +302,8 @@ export async function downloadItem(options) {
   const wrapped = fromHex(grant.wrapped_key, "the wrapped key");
   const contentKey = await unwrapContentKey(key.privateKey, key.publicKey, wrapped, context);
   onStep("envelope");
-  const response = await call(`${base}/content/envelope`, "Fetching the sealed content", {}, headers);
+  const sealed = `${base}/content/envelope`;
+  const response = await call(sealed, "Fetching the sealed content", {}, headers);
   const envelope = new Uint8Array(await response.arrayBuffer());
   onStep("decrypt");
   const bytes = await openEnvelope(contentKey, envelope, purpose);
