@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chain import ChainBackend
 from chain.fed_task import StakeWithdrawnEvent
 from fedmarket.demo.deliverables import publish_deliverables
 from fedmarket.demo.events import (
@@ -70,6 +71,7 @@ def run_demo(
     on_event: EventSink | None = None,
     hold: Callable[[str], None] | None = None,
     port: int = 0,
+    backend: ChainBackend | None = None,
 ) -> dict[str, Any]:
     """Run the whole story and write ``summary.json`` and the deliverables into ``out``.
 
@@ -91,6 +93,9 @@ def run_demo(
         interrupted, so a newcomer can click through the task); the service stops when it returns.
     port : int, default 0
         The marketplace's port on 127.0.0.1 (0 picks a free one).
+    backend : ChainBackend or None, default None
+        The chain (one with a faucet and time travel, such as anvil); a fresh in-process chain
+        when ``None``.
 
     Returns
     -------
@@ -100,7 +105,7 @@ def run_demo(
     emit = on_event or log_sink
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
-    world = build_world(out / "store", seed=seed)
+    world = build_world(out / "store", seed=seed, backend=backend)
     world.deployment.save(out / "deployment.json")
     emit(ChainReady(backend=world.backend.describe(), fed_task=world.deployment.fed_task))
     pool = pool_tokens * TOKEN

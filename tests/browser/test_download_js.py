@@ -1,7 +1,7 @@
 """download.js and keccak.js in Debian's Chromium, against the Python that made the bytes.
 
 The static folder is served on 127.0.0.1 (a secure context, so WebCrypto is there) by a small
-HTTP server; Playwright's sync API drives /usr/bin/chromium. Checked: keccak-256 against
+HTTP server; Playwright's sync API drives Debian's Chromium (conftest's ``chromium``, no demo). Checked: keccak-256 against
 eth_utils on known vectors, every length around the 136-byte block and a megabyte; EIP-55, the
 purpose and the key context against the server's functions; the P-256 unwrap and the envelope
 open against :func:`storage.sealing.wrap_key_p256` and :func:`storage.sealing.seal`, with a
@@ -27,7 +27,7 @@ from eth_account.messages import encode_defunct
 from eth_utils import keccak, to_checksum_address
 
 pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, Page, Route, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, Route  # noqa: E402
 
 from kernel.errors import FedmarketError  # noqa: E402
 from marketplace_api.content import ArtifactRef, browser_key_context, browser_key_message  # noqa: E402
@@ -37,7 +37,6 @@ from storage.sealing import new_content_key, seal, wrap_key_p256  # noqa: E402
 pytestmark = pytest.mark.slow
 
 STATIC = Path(__file__).resolve().parents[2] / "marketplace_api" / "web" / "static"
-CHROMIUM = "/usr/bin/chromium"
 CONTRACT = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
 CHAIN_ID = 31337
 
@@ -59,22 +58,10 @@ def origin() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
-def page(browser: Browser, origin: str) -> Iterator[Page]:
+def page(chromium: Browser, origin: str) -> Iterator[Page]:
     """A page on the static origin, keccak.js and download.js imported as ``k`` and ``d``."""
-    context = browser.new_context()
+    context = chromium.new_context()
     tab = context.new_page()
     tab.route(f"{origin}/blank.html", lambda route: route.fulfill(
         status=200, content_type="text/html", body="<!doctype html><title>t</title><body></body>"
