@@ -13,7 +13,9 @@ from tests.browser.conftest import Market, axe_violations
 pytestmark = pytest.mark.slow
 
 
-def test_catalogue_lists_the_seeded_datasets_and_search_narrows_them(market: Market, wallet_page, shots):
+def test_catalogue_lists_the_seeded_datasets_and_search_narrows_them(
+    market: Market, wallet_page, shots
+):
     page, _ = wallet_page(market.funded())
     page.goto(market.url + "/")
     cards = page.locator("#datasets li.card")
@@ -50,7 +52,9 @@ def test_the_catalogue_is_readable_on_a_phone(market: Market, wallet_page, shots
     shots(page, "catalogue-phone")
 
 
-def test_dataset_page_shows_schema_statistics_checks_and_its_transaction(market: Market, wallet_page, shots):
+def test_dataset_page_shows_schema_statistics_checks_and_its_transaction(
+    market: Market, wallet_page, shots
+):
     page, _ = wallet_page(market.funded())
     page.goto(market.url + "/ui/datasets/1")
     text = page.locator("main").inner_text()

@@ -108,7 +108,8 @@ class TestWallet:
             return json.dumps({"error": {"code": refusal.code, "message": str(refusal)}})
         except Exception as exc:  # the page sees what a wallet would say: an RPC error
             log.info("wallet %s failed: %s", method, exc)
-            return json.dumps({"error": {"code": -32603, "message": f"{type(exc).__name__}: {exc}"}})
+            error = {"code": -32603, "message": f"{type(exc).__name__}: {exc}"}
+            return json.dumps({"error": error})
         return json.dumps({"result": _jsonable(result)})
 
     @property
