@@ -1,13 +1,14 @@
 """download.js and keccak.js in Debian's Chromium, against the Python that made the bytes.
 
 The static folder is served on 127.0.0.1 (a secure context, so WebCrypto is there) by a small
-HTTP server; Playwright's sync API drives Debian's Chromium (conftest's ``chromium``, no demo). Checked: keccak-256 against
-eth_utils on known vectors, every length around the 136-byte block and a megabyte; EIP-55, the
-purpose and the key context against the server's functions; the P-256 unwrap and the envelope
-open against :func:`storage.sealing.wrap_key_p256` and :func:`storage.sealing.seal`, with a
-changed byte and a wrong context refused; and ``downloadItem`` end to end against routes
-answered by the server's own message, signature check and wrap (an EIP-1193 provider backed by
-a test key signs), with a wrong hash and a refused signature reported as readable errors.
+HTTP server; Playwright's sync API drives conftest's ``chromium`` (no demo is run). Checked:
+keccak-256 against eth_utils on known vectors, every length around the 136-byte block and a
+megabyte; EIP-55, the purpose and the key context against the server's functions; the P-256
+unwrap and the envelope open against :func:`storage.sealing.wrap_key_p256` and
+:func:`storage.sealing.seal`, with a changed byte and a wrong context refused; and
+``downloadItem`` end to end against routes answered by the server's own message, signature check
+and wrap (an EIP-1193 provider backed by a test key signs), with a wrong hash, a text that is not
+a browser-key text and a refused signature reported as readable errors.
 """
 
 from __future__ import annotations
