@@ -40,6 +40,8 @@ def _bounds(series: Sequence[Series]) -> tuple[float, float] | None:
         return None
     low, high = min(finite), max(finite)
     pad = (high - low) * 0.08 or abs(high) * 0.1 or 1.0
+    if not math.isfinite((high + pad) - (low - pad)):  # a span past float's range: no scale
+        return None
     return low - pad, high + pad
 
 
@@ -71,6 +73,7 @@ def line_chart(
     y_label : str
         The y axis' name.
     """
+    series = series[: len(COLOURS)]  # the axis fits the lines drawn, not those left out
     bounds = _bounds(series)
     if bounds is None or not x_labels:
         return Markup("")
@@ -103,7 +106,7 @@ def line_chart(
                f'text-anchor="middle">round</text>')  # fmt: skip
     out.append(f'<text class="axis" transform="translate(14 {MARGIN_TOP + plot_h / 2:.1f}) '
                f'rotate(-90)" text-anchor="middle">{escape(y_label)}</text>')  # fmt: skip
-    for k, s in enumerate(series[: len(COLOURS)]):
+    for k, s in enumerate(series):
         dash = f' stroke-dasharray="{DASHES[k]}"' if DASHES[k] else ""
         out.append(f'<path class="line" d="{_path(s.values, x, y_of)}" stroke="{COLOURS[k]}"'
                    f'{dash}><title>{escape(s.label)}</title></path>')  # fmt: skip
