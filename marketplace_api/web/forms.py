@@ -6,6 +6,7 @@ its input, instead of a JSON error a person cannot act on.
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
@@ -26,11 +27,33 @@ def token_amount(raw: str | None, field: str, errors: dict[str, str]) -> int | N
     if not amount.is_finite() or amount < 0:
         errors[field] = "enter a number of tokens, zero or more"
         return None
-    wei = amount * TOKEN_WEI
-    if wei != wei.to_integral_value() or wei > MAX_WEI:
+    wei = _exact_wei(amount) if len(text) <= MAX_TEXT else None
+    if wei is None or wei > MAX_WEI:
         errors[field] = "at most 18 decimals, and less than 2^256 wei"
         return None
-    return int(wei)
+    return wei
+
+
+MAX_TEXT: Final = 120
+
+
+def _exact_wei(amount: Decimal) -> int | None:
+    """``amount`` tokens in wei, exactly (``None`` past 18 decimals or 10^80 wei).
+
+    Integer arithmetic, not Decimal's: its context rounds to 28 digits (a 2^70 wei price came
+    back rounded), overflows (``1e999999`` raised) and underflows (``1e-999999999`` gave 0).
+    """
+    _, digits, exponent = amount.as_tuple()
+    units = int("".join(map(str, digits)) or "0")
+    shift = int(exponent) + 18
+    if units == 0:
+        return 0
+    if shift >= 0:
+        return units * 10**shift if shift <= 80 else None
+    if -shift > MAX_TEXT:
+        return None
+    whole, rest = divmod(units, 10**-shift)
+    return None if rest else whole
 
 
 def whole_number(
@@ -40,7 +63,8 @@ def whole_number(
     text = (raw or "").strip()
     if not text:
         return default
-    if not text.isdigit() or int(text) > maximum:
+    # isascii: str.isdigit holds for "²", which int() refuses; the length bounds int()'s work
+    if not (text.isascii() and text.isdigit()) or len(text) > 40 or int(text) > maximum:
         errors[field] = f"a whole number from 0 to {maximum}"
         return default
     return int(text)
@@ -64,7 +88,7 @@ def short_text(raw: str | None, field: str, errors: dict[str, str], *, limit: in
     text = (raw or "").strip()
     if not text:
         return None
-    if len(text) > limit or any(ord(c) < 32 for c in text):
+    if len(text) > limit or any(unicodedata.category(c) == "Cc" for c in text):  # C0, DEL, C1
         errors[field] = f"at most {limit} printable characters"
         return None
     return text
