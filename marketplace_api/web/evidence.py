@@ -32,7 +32,9 @@ _Short = Annotated[str, StringConstraints(max_length=500)]
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # NaN and infinities are not JSON (canonical_json never writes them) and a NaN contribution
+    # leaves the leaderboard's order undefined: such a document is not readable evidence.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 class _Metrics(_Lenient):
