@@ -168,7 +168,7 @@ class DatasetBase(_Request):
     description: Text = Field(default="", max_length=5000)
     owner: AddressStr
     columns: list[ColumnSpec] = Field(alias="schema", min_length=1, max_length=MAX_COLUMNS)
-    row_count: int = Field(ge=1, le=INT64_MAX)
+    row_count: StrictInt = Field(ge=1, le=INT64_MAX)
     statistics: FeatureStatistics | None = Field(
         default=None,
         description="Per numeric column (float and int, in schema order): count, mean, std, min, "
@@ -249,13 +249,15 @@ class DatasetDraft(DatasetBase):
         "downloadable (a licence is sold for price_wei).",
     )
     price_wei: WeiString = Field(default="0", description="Price of a licence in token wei.")
-    nonce: int | None = Field(
+    nonce: StrictInt | None = Field(
         default=None,
         ge=0,
         le=UINT256_MAX,
         description="The registry nonce signed (the owner's current one when omitted).",
     )
-    deadline: int = Field(ge=0, le=2**64 - 1, description="Unix time after which it is void.")
+    deadline: StrictInt = Field(
+        ge=0, le=2**64 - 1, description="Unix time after which it is void."
+    )
 
     @field_validator("price_wei")
     @classmethod

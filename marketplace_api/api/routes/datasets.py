@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from eth_utils.address import to_checksum_address
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -52,6 +52,7 @@ from marketplace_api.api.deps import (
 )
 from marketplace_api.api.limits import RelayGate
 from marketplace_api.api.pages import cached_json, json_bytes, listing_record
+from marketplace_api.api.strict import strict_body
 from marketplace_api.crud import Scope
 from marketplace_api.errors import (
     CidMismatchError,
@@ -378,7 +379,12 @@ def _wallet_value(value: Any) -> Any:
     return value
 
 
-@router.post("/typed-data", response_model=TypedDataPublic, responses={422: {}})
+@router.post(
+    "/typed-data",
+    response_model=TypedDataPublic,
+    responses={422: {}},
+    dependencies=[Depends(strict_body(DatasetDraft))],
+)
 def create_typed_data(body: DatasetDraft, registry: RegistryDep) -> Any:
     """The EIP-712 ``ListDataset`` message of a draft listing, for the owner's wallet to sign.
 
@@ -408,6 +414,7 @@ def create_typed_data(body: DatasetDraft, registry: RegistryDep) -> Any:
 
 @router.post(
     "",
+    dependencies=[Depends(strict_body(DatasetCreate))],
     response_model=DatasetRelayed,
     status_code=status.HTTP_202_ACCEPTED,
     responses={
