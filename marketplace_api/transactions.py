@@ -7,7 +7,9 @@ is rebuilt from the round's verified allocations), and the wallet shows it, sign
 it. A plan is a list of steps the wallet sends in order (an ERC-20 approval before the call that
 spends it, when the allowance is short).
 
-Each builder is a pure function of what it reads; nothing here writes to the chain.
+Each builder is a pure function of what it reads; nothing here writes to the chain. A plan whose
+first step already spends is simulated (:func:`simulate`), so a step that would revert is refused
+with the contract's reason before the wallet is asked to sign it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eth_typing import HexStr
+from eth_utils.address import to_checksum_address
+from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import ContractLogicError
 
 from chain.commitments import RewardTree
+from chain.signer import revert_error
 from marketplace_api.indexer import TaskSnapshot
 
 
@@ -45,6 +52,21 @@ def call(contract: Contract, function: str, args: Sequence[Any], label: str) -> 
     """A step calling ``function(*args)`` on ``contract``."""
     data = contract.encode_abi(function, args=list(args))
     return Step(to=str(contract.address), data=str(data), label=label)
+
+
+def simulate(w3: Web3, account: str, step: Step) -> None:
+    """Run ``step`` as ``account`` would send it now (``eth_call``); raise its revert, decoded.
+
+    Raises
+    ------
+    ChainRevertError
+        The step would revert: the error's name and arguments say why.
+    """
+    try:
+        w3.eth.call({"from": to_checksum_address(account), "to": to_checksum_address(step.to),
+                     "data": HexStr(step.data)})  # fmt: skip
+    except ContractLogicError as exc:
+        raise revert_error(exc) from None
 
 
 def approval(token: Contract, spender: str, amount: int, allowance: int, what: str) -> list[Step]:
@@ -94,4 +116,4 @@ def claim_step(fed_task: Contract, task_id: int, due: Sequence[DueReward]) -> St
     )
 
 
-__all__ = ["DueReward", "Step", "approval", "call", "claim_step", "due_rewards"]
+__all__ = ["DueReward", "Step", "approval", "call", "claim_step", "due_rewards", "simulate"]

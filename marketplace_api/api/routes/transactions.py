@@ -4,7 +4,9 @@ Each answer is a :class:`TransactionPlan`: the steps the wallet sends in order f
 (see :mod:`marketplace_api.transactions`). Nothing is signed or sent by the service, and no
 session is needed: a plan only encodes what anyone could encode from the chain and the index.
 What cannot succeed is refused here with the reason (a model not for sale, nothing to claim,
-a task no longer joining), so the wallet is not asked to sign a transaction that would revert.
+a task no longer joining; otherwise the first step is simulated and a revert is answered as every
+revert is, by the contract error's name), so the wallet is not asked to sign a transaction that
+would revert.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Annotated, Any, Literal
 from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
+from web3 import Web3
 from web3.contract import Contract
 
 from chain.artifacts import load_artifact
@@ -29,7 +32,14 @@ from marketplace_api.api.routes.content import ItemId
 from marketplace_api.errors import ConflictError, NotFoundError
 from marketplace_api.indexer import TaskSnapshot
 from marketplace_api.schemas import AddressStr
-from marketplace_api.transactions import Step, approval, call, claim_step, due_rewards
+from marketplace_api.transactions import (
+    Step,
+    approval,
+    call,
+    claim_step,
+    due_rewards,
+    simulate,
+)
 
 router = APIRouter(prefix="/transactions", tags=["transactions"])
 
@@ -56,7 +66,12 @@ class TransactionPlan(BaseModel):
     steps: list[StepPublic]
 
 
-def _plan(scope: crud.Scope, account: str, steps: list[Step]) -> TransactionPlan:
+def _plan(
+    scope: crud.Scope, account: str, steps: list[Step], w3: Web3 | None = None
+) -> TransactionPlan:
+    """The plan of ``steps``; with ``w3``, its first step is simulated first (see ``simulate``)."""
+    if w3 is not None and steps:
+        simulate(w3, account, steps[0])
     public = [StepPublic(to=s.to, data=s.data, label=s.label) for s in steps]
     return TransactionPlan(chain_id=scope.chain_id, account=account, steps=public)
 
@@ -80,7 +95,7 @@ def buy_model(
     allowance = services.token.allowance(account, str(market.contract.address))
     steps = approval(token, str(market.contract.address), listing.price, allowance, "ModelMarket")
     steps.append(call(market.contract, "buy", [model_id, listing.price], f"Buy model {model_id}"))
-    return _plan(scope, account, steps)
+    return _plan(scope, account, steps, services.backend.w3 if len(steps) == 1 else None)
 
 
 @router.get("/models/{model_id}/claim-proceeds", response_model=TransactionPlan,
@@ -92,7 +107,7 @@ def claim_proceeds(
     if market.claimable_proceeds(model_id, account) <= 0:
         raise ConflictError(f"{account} has no proceeds of model {model_id} to claim")
     step = call(market.contract, "claimProceeds", [model_id], f"Claim proceeds of model {model_id}")
-    return _plan(scope, account, [step])
+    return _plan(scope, account, [step], market.backend.w3)
 
 
 def _snapshot(session: SessionDep, scope: crud.Scope, task_id: int) -> TaskSnapshot:
@@ -113,7 +128,7 @@ def claim_rewards(
     due = due_rewards(snapshot, account, head.timestamp if head else 0)
     if not due:
         raise ConflictError(f"{account} has no reward of task {task_id} to claim now")
-    return _plan(scope, account, [claim_step(fed_task.contract, task_id, due)])
+    return _plan(scope, account, [claim_step(fed_task.contract, task_id, due)], fed_task.backend.w3)
 
 
 @router.get("/tasks/{task_id}/join", response_model=TransactionPlan, responses=_REFUSED)
@@ -133,7 +148,7 @@ def join_task(
         services.token.contract, spender, snapshot.participant_stake, allowance, "FedTask"
     )
     steps.append(call(fed_task.contract, "joinTask", [task_id, 0, b""], f"Join task {task_id}"))
-    return _plan(scope, account, steps)
+    return _plan(scope, account, steps, services.backend.w3 if len(steps) == 1 else None)
 
 
 @router.get("/tasks/{task_id}/withdraw-stake", response_model=TransactionPlan,
@@ -149,7 +164,7 @@ def withdraw_stake(
     step = call(
         fed_task.contract, "withdrawStake", [task_id], f"Take back the stake of task {task_id}"
     )
-    return _plan(scope, account, [step])
+    return _plan(scope, account, [step], fed_task.backend.w3)
 
 
 @router.get("/withdraw/{contract}", response_model=TransactionPlan, responses=_REFUSED)
@@ -162,7 +177,8 @@ def withdraw_balance(
     """``withdraw()`` of the account's balance in the registry, the market or the court."""
     clients = {"registry": services.registry, "market": services.market}
     target = clients[contract].contract if contract in clients else _court(services)
-    return _plan(scope, account, [call(target, "withdraw", [], f"Withdraw from the {contract}")])
+    step = call(target, "withdraw", [], f"Withdraw from the {contract}")
+    return _plan(scope, account, [step], services.backend.w3)
 
 
 def _court(services: ServicesDep) -> Contract:
