@@ -115,3 +115,22 @@ def test_unknown_ids_answer_a_404_page(market: Market):
         response = httpx.get(market.url + path)
         assert response.status_code == 404, path
         assert "does not exist" in response.text
+
+
+def test_pages_refuse_injected_inline_scripts(market: Market, wallet_page):
+    page, _ = wallet_page(market.funded())
+    response = page.goto(market.url + "/")
+    assert response is not None
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    blocked = page.evaluate(
+        """() => new Promise((resolve) => {
+          document.addEventListener('securitypolicyviolation', () => resolve(true));
+          const s = document.createElement('script');
+          s.textContent = 'window.__injected = true';
+          document.body.appendChild(s);
+          setTimeout(() => resolve(false), 1000);
+        })"""
+    )
+    assert blocked is True
+    assert page.evaluate("window.__injected === undefined")
