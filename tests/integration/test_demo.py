@@ -6,9 +6,12 @@ And the model sold once, its proceeds split by the contributors' shares.
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 from fedmarket.demo import (
@@ -184,3 +187,31 @@ def test_same_seed_gives_the_same_cids_and_payouts(tmp_path):
     first, second = run("first"), run("second")
     assert first == second
     assert len(first["evidence"]) == 2 and sum(first["paid_wei"].values()) > 0
+
+
+def test_cli_demo_serve_leaves_the_marketplace_running_until_interrupted(tmp_path):
+    """``fedmarket demo --serve``: the URL is printed, the task's page answers, Ctrl-C stops it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fedmarket", "demo", "--out", str(tmp_path), "--rounds", "2",
+         "--serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        url = None
+        assert process.stdout is not None
+        for line in process.stdout:
+            found = re.search(r"running at (http://127\.0\.0\.1:\d+)", line)
+            if found:
+                url = found.group(1)
+                break
+        assert url is not None, "the demo never printed the marketplace's URL"
+        task_page = httpx.get(f"{url}/ui/tasks/1", timeout=60)
+        assert task_page.status_code == 200 and "Loss curve" in task_page.text
+        assert httpx.get(f"{url}/", timeout=30).status_code == 200
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
