@@ -44,12 +44,18 @@ def test_a_bad_filter_is_named_beside_its_field_not_a_server_error(market: Marke
     assert "number of tokens" in page.locator("#min_price-error").inner_text()
 
 
-def test_the_catalogue_is_readable_on_a_phone(market: Market, wallet_page, shots):
+def test_every_page_is_readable_on_a_phone(market: Market, wallet_page, shots):
     page, _ = wallet_page(market.funded(), phone=True)
-    page.goto(market.url + "/")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
-    shots(page, "catalogue-phone")
+    task = market.summary["task_id"]
+    owner = market.role("hospital-1").address
+    for path, name in (("/", "catalogue"), (f"/ui/tasks/{task}", "task"), ("/ui/models/1", "model"),
+                       ("/ui/datasets/1", "dataset"), (f"/ui/participants/{owner}", "participant"),
+                       ("/ui/list", "list-form")):  # fmt: skip
+        page.goto(market.url + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} scrolls sideways on a phone ({width}px)"
+        if name in ("catalogue", "task"):
+            shots(page, f"{name}-phone")
 
 
 def test_dataset_page_shows_schema_statistics_checks_and_its_transaction(
