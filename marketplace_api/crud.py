@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Numeric, Select, bindparam, cast, func, or_, select
+from sqlalchemy import Numeric, Select, bindparam, cast, func, literal, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, lazyload
 
@@ -321,10 +321,12 @@ def search_datasets(
     """
     stmt = _filtered_datasets(scope, None, query.tag, query.access_mode, True, None)
     price = cast(DatasetListing.price_wei, Numeric(78, 0))
+    # Bounds travel as text cast like the column: SQLite cannot bind an int past 2^63 (it raised
+    # OverflowError), and both sides then convert alike (exact on PostgreSQL).
     if query.min_price_wei is not None:
-        stmt = stmt.where(price >= query.min_price_wei)
+        stmt = stmt.where(price >= cast(literal(str(query.min_price_wei)), Numeric(78, 0)))
     if query.max_price_wei is not None:
-        stmt = stmt.where(price <= query.max_price_wei)
+        stmt = stmt.where(price <= cast(literal(str(query.max_price_wei)), Numeric(78, 0)))
     for word in (query.text or "").lower().split()[:8]:
         tagged = select(DatasetTag.listing_pk).where(DatasetTag.tag == word)
         named = func.lower(DatasetListing.name).like(f"%{_escape_like(word)}%", escape="\\")
