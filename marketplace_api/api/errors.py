@@ -129,6 +129,9 @@ _CHAIN_UNREACHABLE = (
 )
 """Foreign exceptions that mean the chain node could not be reached in time."""
 
+CHAIN_DOWN: tuple[type[Exception], ...] = (FedmarketError, *_CHAIN_UNREACHABLE)
+"""What a page that needs the chain answers with a page of its own (not the API's JSON 503)."""
+
 
 def _validation_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
     return {

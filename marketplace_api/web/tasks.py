@@ -18,9 +18,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse
 
 from fl_node.audit import AuditReport, audit_task
-from kernel.errors import FedmarketError
 from marketplace_api import crud
 from marketplace_api.api.deps import ScopeDep, ServicesDep, SessionDep
+from marketplace_api.api.errors import CHAIN_DOWN
 from marketplace_api.api.routes.tasks import IndexedTaskPublic, summary, task_public
 from marketplace_api.indexer import TaskSnapshot
 from marketplace_api.web.catalogue import item_id, not_found
@@ -98,15 +98,18 @@ def cumulative_standings(task: IndexedTaskPublic, rounds: list[RoundSummary]) ->
     return sorted(standings, key=lambda s: (-s.contribution, s.participant))
 
 
-def loss_chart(rounds: list[RoundSummary]) -> dict[str, Any]:
-    """The loss curve (validation and test log-loss per round) and its legend."""
+def loss_chart(rounds: list[RoundSummary]) -> dict[str, Any] | None:
+    """The loss curve (validation and test log-loss per round) and its legend.
+
+    ``None`` when the evidence carries no loss to draw (the page says so, not an empty frame).
+    """
     series = [
         Series("validation log-loss", [r.validation_loss for r in rounds]),
         Series("test log-loss", [r.test_loss for r in rounds]),
     ]
     labels = [str(r.round) for r in rounds]
     chart = line_chart(series, x_labels=labels, title="Loss per round", y_label="log-loss")
-    return {"svg": chart, "legend": legend(series)}
+    return {"svg": chart, "legend": legend(series)} if chart else None
 
 
 def _snapshot(session: Any, scope: crud.Scope, task_id: int) -> IndexedTaskPublic | None:
@@ -196,7 +199,7 @@ def task_audit(
     if report is None and finalized:
         try:
             report = audit_task(services.fed_task, services.store, number, challenges=False)
-        except FedmarketError as exc:
+        except CHAIN_DOWN as exc:  # the fragment says why
             log.warning("task_audit: task %s could not be audited: %s", number, exc)
             error = str(exc)
         else:

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Request
 from hexbytes import HexBytes
 from starlette.responses import HTMLResponse
 
-from kernel.errors import FedmarketError
 from marketplace_api import crud
 from marketplace_api.api.deps import ContentDep, MarketDep, ScopeDep, ServicesDep, SessionDep
+from marketplace_api.api.errors import CHAIN_DOWN
 from marketplace_api.api.routes.models import read_model, to_public
 from marketplace_api.web.catalogue import item_id, not_found
 from marketplace_api.web.forms import whole_number
@@ -53,7 +53,7 @@ def model_list(
     rows, total = crud.list_models(session, scope, limit=PAGE_SIZE, offset=offset)
     try:
         items = [to_public(r, scope, market.model(r.model_id or 0)) for r in rows]
-    except FedmarketError as exc:
+    except CHAIN_DOWN as exc:  # a page, not the API's JSON 503
         return chain_down(request, site, "The model list", exc)
     context = {
         "title": "Models",
@@ -82,7 +82,7 @@ def model_page(
         return not_found(request, site, f"Model {model_id}")
     try:
         detail = read_model(number, session, scope, market, content)
-    except FedmarketError as exc:
+    except CHAIN_DOWN as exc:  # a page, not the API's JSON 503
         return chain_down(request, site, f"Model {number}", exc)
     context = {"title": detail.name, "nav": "models", "site": site, "m": detail}
     return render(request, "model.html", context)
