@@ -102,6 +102,10 @@ def shapes(seeded: Seeded, listings: int) -> dict[str, list[str]]:
         ],
         "GET /datasets/{id}": [f"/datasets/{i}" for i in ids[::step]],
         "GET /tasks/{id}": [f"/tasks/{i}" for i in seeded.task_ids] or ["/tasks"],
+        "page / (catalogue)": ["/"],
+        f"page /?q=…&sort=price (search {TAGS[0]}, by price)": [f"/?q={TAGS[0]}&sort=price"],
+        "page /ui/datasets/{id}": [f"/ui/datasets/{i}" for i in ids[::step]],
+        "page /ui/tasks/{id}": [f"/ui/tasks/{i}" for i in seeded.task_ids] or ["/ui/tasks"],
     }
 
 
