@@ -6,6 +6,7 @@ scaling) is :mod:`fedmarket.design`, shared with ``fedmarket task design``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fedmarket.design import pooled_model
@@ -29,6 +30,50 @@ MODEL_LISTING = {
 """The final model's marketplace listing."""
 
 
+def describe_dataset(
+    data: LocalDataset,
+    feature_names: Sequence[str],
+    *,
+    name: str,
+    description: str = "",
+    license: str = "CC-BY-4.0",
+    tags: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A listing's metadata computed from a party's rows: schema, statistics, quality, never rows.
+
+    The shape of ``POST /datasets`` without the owner and the signature (the listing form of the
+    pages reads it as an uploaded file; ``fedmarket data describe`` writes it).
+
+    Parameters
+    ----------
+    data : LocalDataset
+        The rows (only their statistics leave this function).
+    feature_names : sequence of str
+        The feature columns, in order (the label comes last, ``label``).
+    name, description, license : str
+        Shown to buyers and sponsors.
+    tags : sequence of str
+        Search tags.
+    """
+    rows = data.x.tolist()
+    duplicates = len(rows) - len({tuple(r) for r in rows})
+    return {
+        "name": name,
+        "description": description,
+        "schema": [{"name": n, "dtype": "float"} for n in feature_names]
+        + [{"name": "label", "dtype": "bool"}],
+        "row_count": data.rows,
+        "statistics": data.stats().to_dict(),
+        "quality": {
+            "missing_rate": 0.0,
+            "duplicate_rate": duplicates / data.rows,
+            "label_positive_rate": data.positive_rate(),
+        },
+        "license": license,
+        "tags": list(tags),
+    }
+
+
 def dataset_metadata(
     data: LocalDataset, feature_names: tuple[str, ...], owner: str
 ) -> dict[str, Any]:
@@ -43,28 +88,17 @@ def dataset_metadata(
     owner : str
         The hospital's address.
     """
-    rows = data.x.tolist()
-    duplicates = len(rows) - len({tuple(r) for r in rows})
-    return {
-        "name": f"{data.name}: breast cancer diagnoses",
-        "description": (
+    described = describe_dataset(
+        data,
+        feature_names,
+        name=f"{data.name}: breast cancer diagnoses",
+        description=(
             f"Fine-needle aspirate features of {data.rows} patients of {data.name} "
             "(Wisconsin diagnostic breast cancer, UCI, CC BY 4.0); label 1 = malignant."
         ),
-        "owner": owner,
-        "schema": [{"name": n, "dtype": "float"} for n in feature_names]
-        + [{"name": "label", "dtype": "bool"}],
-        "row_count": data.rows,
-        "statistics": data.stats().to_dict(),
-        "quality": {
-            "missing_rate": 0.0,
-            "duplicate_rate": duplicates / data.rows,
-            "label_positive_rate": data.positive_rate(),
-        },
-        "license": "CC-BY-4.0",
-        "tags": ["medical", TAG, "tabular", "binary-classification"],
-        "downloadable": False,
-    }
+        tags=["medical", TAG, "tabular", "binary-classification"],
+    )
+    return {**described, "owner": owner, "downloadable": False}
 
 
 def design_task(

@@ -6,9 +6,13 @@ asks it to sign, and the service relays or the wallet sends.
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
+from fedmarket.demo.task import describe_dataset
+from fl_node.data import breast_cancer_hospitals
 from tests.browser.conftest import Market, axe_violations
 
 pytestmark = pytest.mark.slow
@@ -101,3 +105,45 @@ def test_sign_in_then_sign_out(market: Market, wallet_page):
     assert signed_out.value.status == 204
     assert page.evaluate("sessionStorage.getItem('fedmarket.session')") is None
     assert httpx.get(f"{market.url}/auth/session", headers=auth).status_code == 401
+
+
+def test_an_owner_uploads_the_metadata_its_node_computed_and_lists_it(
+    market: Market, wallet_page, tmp_path
+):
+    """``fedmarket data describe`` output, uploaded in the form: statistics travel, rows do not."""
+    split = breast_cancer_hospitals(2, seed=7)
+    data = split.hospitals[0]
+    metadata = describe_dataset(
+        data, split.feature_names, name="clinic-9 biopsies", tags=["medical", "biopsy"]
+    )
+    path = tmp_path / "metadata.json"
+    path.write_text(json.dumps(metadata))
+    page, _ = wallet_page(market.funded())
+    page.goto(market.url + "/ui/list")
+    page.set_input_files("#metadata-file", str(path))
+    page.wait_for_selector("#metadata-loaded:not([hidden])")
+    assert page.input_value("#name") == "clinic-9 biopsies"
+    assert page.input_value("#row_count") == str(data.rows)
+    page.click("#list-submit")
+    page.wait_for_selector("#listed-link", timeout=60_000).click()
+    page.wait_for_url("**/ui/datasets/**")
+    dataset_id = int(page.url.rsplit("/", 1)[1])
+    listed = httpx.get(f"{market.url}/datasets/{dataset_id}").json()
+    assert listed["statistics"]["count"] == data.rows
+    assert listed["statistics"]["mean"] == pytest.approx(metadata["statistics"]["mean"])
+    assert listed["quality_checks"]["passed"] is True
+    assert page.locator("#stats ~ div table tbody tr").count() == len(split.feature_names)
+
+
+def test_a_file_that_is_not_metadata_is_refused_beside_its_input(
+    market: Market, wallet_page, tmp_path
+):
+    path = tmp_path / "rows.csv"
+    path.write_text("a,b,label\n1,2,0\n")
+    page, wallet = wallet_page(market.funded())
+    page.goto(market.url + "/ui/list")
+    page.set_input_files("#metadata-file", str(path))
+    error = page.wait_for_selector("#metadata-error:not([hidden])")
+    assert "Not a metadata file" in error.inner_text()
+    assert page.get_attribute("#metadata-file", "aria-invalid") == "true"
+    assert wallet.calls == []

@@ -31,6 +31,7 @@ COMMANDS = [
     ["data"],
     ["data", "fetch"],
     ["data", "split-hospitals"],
+    ["data", "describe"],
     ["task"],
     ["task", "design"],
     ["task", "create"],
@@ -222,3 +223,26 @@ def test_challenge_refuses_a_round_the_audit_found_nothing_wrong_in(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2
     assert "the audit found nothing wrong in round 2" in done.stderr
+
+
+def test_data_describe_writes_statistics_and_never_a_row(tmp_path):
+    import csv
+    import json
+
+    assert fedmarket("data", "split-hospitals", "--out", str(tmp_path)).returncode == 0
+    source = tmp_path / "hospital-1.csv"
+    target = tmp_path / "metadata.json"
+    done = fedmarket("data", "describe", str(source), "--out", str(target), "--name", "clinic",
+                     "--tag", "medical", "--tag", "breast-cancer")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    metadata = json.loads(target.read_text())
+    with source.open(newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    assert metadata["name"] == "clinic" and metadata["tags"] == ["medical", "breast-cancer"]
+    assert [c["name"] for c in metadata["schema"]] == header
+    assert metadata["row_count"] == len(rows) == metadata["statistics"]["count"]
+    written = target.read_text()
+    assert not any(",".join(row) in written for row in rows)  # statistics only
+    missing = fedmarket("data", "describe", str(tmp_path / "none.csv"), "--out", str(target),
+                        "--name", "x")  # fmt: skip
+    assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0

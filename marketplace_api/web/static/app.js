@@ -126,6 +126,43 @@ function columnsOf(text) {
   });
 }
 
+// A metadata file (fedmarket data describe) fills the form and adds its statistics and quality.
+let loaded = null;
+
+function columnsText(schema) {
+  return schema.map((c) => [c.name, c.dtype, c.minimum ?? "", c.maximum ?? ""].join(",").replace(/,+$/, "")).join("\n");
+}
+
+async function loadMetadata(input) {
+  const error = document.getElementById("metadata-error");
+  const note = document.getElementById("metadata-loaded");
+  error.hidden = true;
+  loaded = null;
+  const file = input.files && input.files[0];
+  if (!file) return;
+  let doc;
+  try {
+    doc = JSON.parse(await file.text());
+    if (!doc || typeof doc !== "object" || !Array.isArray(doc.schema)) throw new Error("no schema");
+  } catch (e) {
+    error.hidden = false;
+    error.textContent = "Not a metadata file: expected the JSON that fedmarket data describe writes.";
+    input.setAttribute("aria-invalid", "true");
+    return;
+  }
+  input.removeAttribute("aria-invalid");
+  const form = document.getElementById("list-form");
+  for (const field of ["name", "description", "license"]) {
+    if (typeof doc[field] === "string") form.elements[field].value = doc[field];
+  }
+  if (Number.isInteger(doc.row_count)) form.elements.row_count.value = String(doc.row_count);
+  if (Array.isArray(doc.tags)) form.elements.tags.value = doc.tags.join(", ");
+  form.elements.columns.value = columnsText(doc.schema);
+  loaded = { schema: doc.schema, columns: form.elements.columns.value, statistics: doc.statistics ?? null, quality: doc.quality ?? {} };
+  note.hidden = false;
+  note.textContent = `Loaded ${doc.schema.length} columns${doc.statistics ? " and their statistics" : ""} from ${file.name}.`;
+}
+
 function weiOf(tokens) {
   const text = (tokens || "0").trim();
   if (!/^\d+(\.\d{1,18})?$/.test(text)) throw new wallet.ApiError("price: enter a number of tokens, like 12.5", 422, "price_wei");
@@ -165,7 +202,7 @@ async function submitListing(event) {
     name: data.get("name"),
     description: data.get("description") || "",
     owner: current.address,
-    schema: columnsOf(data.get("columns") || ""),
+    schema: loaded && loaded.columns === data.get("columns") ? loaded.schema : columnsOf(data.get("columns") || ""),
     row_count: Number(data.get("row_count")),
     license: data.get("license"),
     tags: (data.get("tags") || "").split(",").map((t) => t.trim().toLowerCase()).filter(Boolean),
@@ -173,6 +210,8 @@ async function submitListing(event) {
     access_mode: access,
     price_wei: weiOf(data.get("price")),
   };
+  if (loaded && loaded.statistics) draft.statistics = loaded.statistics;
+  if (loaded && loaded.quality) draft.quality = loaded.quality;
   const params = await wallet.api(`/datasets/signing-params?owner=${current.address}`);
   draft.deadline = params.deadline;
   draft.nonce = params.nonce;
@@ -205,6 +244,7 @@ function wire() {
   });
   const form = document.getElementById("list-form");
   if (form) {
+    document.getElementById("metadata-file").addEventListener("change", (e) => { loadMetadata(e.target).catch(fail); });
     form.addEventListener("submit", (event) => {
       submitListing(event).catch((error) => { showFieldError(error); step(wallet.describe(error), "failed"); fail(error); });
     });
