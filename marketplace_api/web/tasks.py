@@ -79,9 +79,12 @@ def cumulative_standings(task: IndexedTaskPublic, rounds: list[RoundSummary]) ->
     it does not (a task still training), the rounds' published contributions are summed.
     """
     final = next((r for r in reversed(rounds) if r.cumulative is not None), None)
+    # by address, not position: a document that lists fewer verdicts, or in another order,
+    # must not credit one participant with another's contribution
+    verdicts = [{e.participant.lower(): e for e in r.entries} for r in rounds]
     standings = []
     for i, who in enumerate(task.participants):
-        entries = [r.entries[i] for r in rounds if i < len(r.entries)]
+        entries = [v[who.lower()] for v in verdicts if who.lower() in v]
         summed = sum(e.contribution or 0.0 for e in entries)
         if final is not None and final.cumulative is not None and i < len(final.cumulative):
             summed = final.cumulative[i]
