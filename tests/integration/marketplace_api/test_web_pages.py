@@ -698,3 +698,28 @@ def test_sign_in_message_verifies_for_its_signer_only(api: TestClient, world: Ch
         response = api.get("/auth/nonce", params={"address": bad})
         assert response.status_code == 422
         assert response.json()["detail"][0]["loc"] == ["query", "address"]
+
+
+ODD_QUERIES = [
+    {"offset": "²"},
+    {"offset": "9" * 5000},
+    {"offset": str(10**9 + 1)},
+    {"offset": str(10**9)},
+    {"status": "<script>"},
+    {"status": "completed", "offset": "-1"},
+    {"q": "%" * 100},
+    {"q": "\\"},
+    {"q": "' OR 1=1 --"},
+    {"tag": "x" * 41},
+    {"min_price": "1" * 200},
+    {"max_price": "0x" + "f" * 64},
+]
+
+
+def test_no_page_answers_5xx_to_odd_queries(api: TestClient, task: DrivenTask) -> None:
+    pages = ["/", "/ui/tasks", "/ui/models", f"/ui/tasks/{task.task_id}", "/ui/list"]
+    for path in pages:
+        for params in ODD_QUERIES:
+            response = api.get(path, params=params)
+            assert response.status_code < 500, (path, params, response.text)
+            assert response.headers["content-type"].startswith("text/html"), (path, params)

@@ -251,3 +251,16 @@ def test_no_rounds_ranks_everyone_at_zero_by_address() -> None:
         (people[0], 0.0, None),
     ]
     assert all(math.isfinite(s.contribution) for s in got)
+
+
+def test_standings_follow_the_participant_not_the_position() -> None:
+    """A round whose verdicts are listed in another order still credits each to its author."""
+    people = ["0x" + "a" * 40, "0x" + "b" * 40, "0x" + "c" * 40]
+    rounds = [
+        summary_of(1, [1.0, 2.0, 3.0], [True, True, True], people),
+        summary_of(2, [5.0, 0.5], [True, True], [people[2], people[0]]),  # b silent, order differs
+    ]
+    got = {s.participant: s for s in cumulative_standings(task_of(people, [0, 0, 0]), rounds)}
+    want = brute_force(people, rounds)
+    assert {p: s.contribution for p, s in got.items()} == want
+    assert [got[p].accepted for p in people] == [2, 1, 2]
