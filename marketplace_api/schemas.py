@@ -255,9 +255,7 @@ class DatasetDraft(DatasetBase):
         le=UINT256_MAX,
         description="The registry nonce signed (the owner's current one when omitted).",
     )
-    deadline: StrictInt = Field(
-        ge=0, le=2**64 - 1, description="Unix time after which it is void."
-    )
+    deadline: StrictInt = Field(ge=0, le=2**64 - 1, description="Unix time after which it is void.")
 
     @field_validator("price_wei")
     @classmethod
