@@ -24,6 +24,8 @@ from fastapi.testclient import TestClient
 
 from chain.fed_task import Schedule, TaskConfig
 from marketplace_api.web import catalogue
+from marketplace_api.web import tasks as tasks_page
+from marketplace_api.web.evidence import Entry, RoundSummary
 from storage import canonical_json, content_hash
 from tests.integration.marketplace_api.market_world import (
     PERIOD,
@@ -314,6 +316,39 @@ def test_task_page_without_losses_says_so(api: TestClient, task: DrivenTask) -> 
     assert "no loss figures" in response.text
     for p in task.addresses:
         assert p in response.text
+
+
+def test_task_page_lists_rejected_updates_with_their_reasons(
+    api: TestClient, task: DrivenTask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the evidence says of each update is on the page: losses, ranks, refusals and why."""
+    cheat, honest, idle = task.addresses
+    verdicts = (
+        Entry(honest, True, None, "", 0.21, 120, 0.30),
+        Entry(
+            cheat, False, "hash_mismatch", "bytes differ <b>from</b> the commitment", None, 0, 0.0
+        ),
+        Entry(idle, False, "not_submitted", "", None, 0, 0.0),
+    )
+
+    numbers = {r["evidence_cid"]: i + 1 for i, r in enumerate(task.rounds)}
+
+    def summary_of(_store: object, cid: str | None) -> RoundSummary | None:
+        number = numbers[cid]
+        return RoundSummary(number, 0.5 / number, 0.6 / number, 0.9, 0.8, 0.95,
+                            "leave-one-out", verdicts, None, None)  # fmt: skip
+
+    monkeypatch.setattr(tasks_page, "round_summary", summary_of)
+    response = api.get(f"/ui/tasks/{task.task_id}")
+    assert response.status_code == 200, response.text
+    rejected = response.text.split('id="rejections"')[1].split("</ul>")[0]
+    assert cheat in rejected and "hash mismatch" in rejected
+    assert "bytes differ &lt;b&gt;from&lt;/b&gt; it" in rejected  # escaped
+    assert idle not in rejected  # not submitting is not a rejection
+    board = response.text.split('id="leaderboard"')[1].split("</table>")[0]
+    assert board.index(honest) < board.index(cheat)  # ranked by contribution
+    assert response.text.count('class="round-board"') == len(task.rounds)
+    assert 'id="loss-curve"' in response.text
 
 
 def test_audit_of_a_task_whose_evidence_holds_only_rewards(
