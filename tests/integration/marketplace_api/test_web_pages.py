@@ -343,7 +343,7 @@ def test_task_page_lists_rejected_updates_with_their_reasons(
     assert response.status_code == 200, response.text
     rejected = response.text.split('id="rejections"')[1].split("</ul>")[0]
     assert cheat in rejected and "hash mismatch" in rejected
-    assert "bytes differ &lt;b&gt;from&lt;/b&gt; it" in rejected  # escaped
+    assert "bytes differ &lt;b&gt;from&lt;/b&gt; the commitment" in rejected  # escaped
     assert idle not in rejected  # not submitting is not a rejection
     board = response.text.split('id="leaderboard"')[1].split("</table>")[0]
     assert board.index(honest) < board.index(cheat)  # ranked by contribution
