@@ -42,9 +42,13 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
-    """Debian's Chromium under Playwright (headless)."""
+    """Debian's Chromium under Playwright (headless), for this package's tests only.
+
+    Playwright's sync API runs an event loop in the calling thread while it is open: kept past
+    this package, it would break every later test that starts a loop of its own (asyncio.run).
+    """
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

@@ -34,7 +34,8 @@ def test_the_quick_benchmark_serves_every_shape_without_errors(tmp_path: Path) -
     assert record["options"]["listings"] == 120
     assert set(record["runs"]) == {"cache on"}
     for run, shapes in record["runs"].items():
-        assert len(shapes) == 7, run
+        assert len(shapes) == 11, run  # seven JSON shapes and four pages
+        assert sum(1 for shape in shapes if shape["name"].startswith("page ")) == 4
         for shape in shapes:
             assert shape["errors"] == 0, (run, shape)
             assert shape["requests"] > 0 and shape["rps"] > 0, (run, shape)
