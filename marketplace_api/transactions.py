@@ -14,19 +14,23 @@ with the contract's reason before the wallet is asked to sign it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from eth_typing import HexStr
 from eth_utils.address import to_checksum_address
+from eth_utils.exceptions import ValidationError
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, Web3Exception
 
 from chain.commitments import RewardTree
 from chain.signer import revert_error
 from marketplace_api.indexer import TaskSnapshot
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,10 @@ def simulate(w3: Web3, account: str, step: Step) -> None:
                      "data": HexStr(step.data)})  # fmt: skip
     except ContractLogicError as exc:
         raise revert_error(exc) from None
+    except (Web3Exception, ValidationError, ValueError) as exc:
+        # a node that will not run the call at all (eth-tester charges the gas of an eth_call to
+        # an account without ether): nothing is known, and the wallet estimates it again anyway
+        log.info("simulate: %s not simulated: %s", step.label, type(exc).__name__)
 
 
 def approval(token: Contract, spender: str, amount: int, allowance: int, what: str) -> list[Step]:
