@@ -59,7 +59,10 @@ SEEDS: list[dict[str, Any]] = [
     {"name": f"{TAG} epsilon big", "tags": [TAG], "price": 2**80 + 7},
     {"name": f"{TAG} zeta withdrawn", "tags": [TAG], "price": TOKEN, "delist": True},
 ]
-_seeded: list[dict[str, Any]] = []
+_seeded: dict[int, tuple[ChainWorld, list[dict[str, Any]]]] = {}
+"""The listings seeded on each module world (by the world's id, the world kept so the id is not
+reused): pytest runs the SQLite tests of every module before the PostgreSQL ones, and a module's
+world is made again for the second pass, on a new chain."""
 
 
 def list_dataset(api: TestClient, owner: LocalAccount, **fields: Any) -> int:
@@ -79,15 +82,19 @@ def seeded(api: TestClient, world: ChainWorld) -> list[dict[str, Any]]:
 
     The chain keeps them; each test's database indexes them again.
     """
-    if not _seeded:
-        owner = world.funded()
-        for seed in SEEDS:
-            fields = {k: v for k, v in seed.items() if k != "delist"}
-            dataset_id = list_dataset(api, owner, **fields)
-            if seed.get("delist"):
-                world.registry(owner).delist(dataset_id)
-            _seeded.append({**seed, "id": dataset_id, "owner": owner.address})
-    return _seeded
+    known = _seeded.get(id(world))
+    if known is not None and known[0] is world:
+        return known[1]
+    rows: list[dict[str, Any]] = []
+    owner = world.funded()
+    for seed in SEEDS:
+        fields = {k: v for k, v in seed.items() if k != "delist"}
+        dataset_id = list_dataset(api, owner, **fields)
+        if seed.get("delist"):
+            world.registry(owner).delist(dataset_id)
+        rows.append({**seed, "id": dataset_id, "owner": owner.address})
+    _seeded[id(world)] = (world, rows)
+    return rows
 
 
 def ids_on(html: str) -> list[int]:
@@ -453,14 +460,17 @@ def plan(api: TestClient, path: str, account: LocalAccount | str, status: int = 
 
 
 PRICE = 25 * TOKEN
-_models: dict[int, int] = {}
+_models: dict[tuple[int, int], tuple[ChainWorld, int]] = {}
+"""Model listings by (world id, task id), as :data:`_seeded`."""
 
 
 def sold_model(world: ChainWorld, task: DrivenTask) -> int:
     """The module task's model, listed once on the market."""
-    if task.task_id not in _models:
-        _models[task.task_id] = list_on_market(world, task, price=PRICE, sponsor_bps=1_000)
-    return _models[task.task_id]
+    known = _models.get((id(world), task.task_id))
+    if known is None or known[0] is not world:
+        listed = list_on_market(world, task, price=PRICE, sponsor_bps=1_000)
+        known = _models[(id(world), task.task_id)] = (world, listed)
+    return known[1]
 
 
 @pytest.mark.parametrize("approved", [False, True], ids=["approve-and-buy", "buy-only"])
