@@ -26,15 +26,19 @@ FloatArray = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class LocalDataset:
-    """One party's rows: features ``x`` (float32) and binary labels ``y`` (float32 0/1)."""
+    """One party's rows: features ``x`` and targets ``y``.
+
+    ``x`` is float32, ``(n, d)`` for a table or ``(n, C, H, W)`` for images. ``y`` is float32 0/1
+    for a binary task, float32 values for regression, int64 class indices for multi-class.
+    """
 
     name: str
     x: FloatArray
-    y: FloatArray
+    y: npt.NDArray[np.generic]
 
     def __post_init__(self) -> None:
-        if self.x.ndim != 2 or self.y.ndim != 1 or self.x.shape[0] != self.y.shape[0]:
-            raise DataError(f"LocalDataset {self.name}: x must be (n, d) and y (n,)")
+        if self.x.ndim not in (2, 4) or self.y.ndim != 1 or self.x.shape[0] != self.y.shape[0]:
+            raise DataError(f"LocalDataset {self.name}: x must be (n, d) or (n, C, H, W), y (n,)")
 
     @property
     def rows(self) -> int:
