@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -37,7 +36,7 @@ from chain.token import RewardTokenClient
 from fl_node.commitments import BatchDocument, PostedBatch, commitments_of_round, screen_envelopes
 from fl_node.data import LocalDataset
 from fl_node.errors import NotCoordinatorError, TaskStateError
-from fl_node.evaluation import BinaryMetrics, binary_metrics
+from fl_node.evaluation import Metrics, task_metrics
 from fl_node.evidence import (
     NOT_SUBMITTED,
     AggregationRecord,
@@ -53,7 +52,8 @@ from fl_node.evidence import (
     UpdateVerdict,
 )
 from fl_node.mailbox import CommitmentEnvelope, Mailbox
-from fl_node.models import TabularClassifier, build_model, trainable_state
+from fl_node.models import FedModel, build_model, trainable_state
+from fl_node.objectives import predict
 from fl_node.participant import fetch_verified, round_opening
 from fl_node.payout import (
     allocate_within_cap,
@@ -83,7 +83,18 @@ UTILITY_DESCRIPTION = (
     "negative log loss of the coalition's aggregate on the coordinator's validation set "
     "(coalition keys index the accepted updates in participant order)"
 )
-"""What a coalition's utility measures, as the evidence states it."""
+"""What a coalition's utility measures, as the evidence states it (binary and multi-class)."""
+
+REGRESSION_UTILITY_DESCRIPTION = (
+    "negative RMSE of the coalition's aggregate on the coordinator's validation set "
+    "(coalition keys index the accepted updates in participant order)"
+)
+"""The same for a regression task."""
+
+
+def utility_description(task: str) -> str:
+    """What a coalition's utility measures for a task kind."""
+    return REGRESSION_UTILITY_DESCRIPTION if task == "regression" else UTILITY_DESCRIPTION
 
 
 class Phase(StrEnum):
@@ -137,8 +148,8 @@ class RoundReport:
     model_hash: str
     model_bytes: int
     evidence_cid: str
-    validation: BinaryMetrics
-    test: BinaryMetrics
+    validation: Metrics
+    test: Metrics
     gas: RoundGas
     seconds: float
     utilities: dict[str, float] = field(default_factory=dict)
@@ -186,11 +197,9 @@ class _RoundWork:
     shares: SharesRecord | None
 
 
-def _predict(model: torch.nn.Module, data: LocalDataset) -> np.ndarray:
-    model.eval()
-    with torch.no_grad():
-        logits = model(torch.from_numpy(np.ascontiguousarray(data.x)))
-    return torch.sigmoid(logits).numpy().astype(np.float64)
+def _metrics(model: FedModel, data: LocalDataset) -> Metrics:
+    """``model``'s metrics on ``data``, by its task kind."""
+    return task_metrics(model.spec.task, data.y, predict(model, data.x))
 
 
 class Coordinator:
@@ -246,7 +255,7 @@ class Coordinator:
         self.schedule: Schedule | None = None
         self.strategy: Strategy | None = None
         self.estimator: ContributionEstimator | None = None
-        self.model: TabularClassifier | None = None
+        self.model: FedModel | None = None
         self.model_cid: str | None = None
         self.model_hash: bytes | None = None
         self.reports: list[RoundReport] = []
@@ -292,12 +301,12 @@ class Coordinator:
             finals = [f for f in self.fed_task.rounds_finalized(task_id) if f.round == last]
             cid = finals[0].model_cid
         loaded = decode_model(fetch_verified(self.store, cid, model_hash, "global model"))
-        if not isinstance(loaded.module, TabularClassifier):
+        if not isinstance(loaded.module, FedModel):
             raise TaskStateError(f"attach: the model of task {task_id} is not tabular")
         self.model = loaded.module
         self.model_cid, self.model_hash = cid, bytes(model_hash)
 
-    def _set_model(self, model: TabularClassifier, *, round_: int) -> int:
+    def _set_model(self, model: FedModel, *, round_: int) -> int:
         if self.task_id is None or self.spec is None:
             raise TaskStateError("Coordinator: attach(task_id) first")
         blob = encode_model(model, self.spec.model, round=round_, task_id=self.task_id)
@@ -306,7 +315,7 @@ class Coordinator:
         self.model_hash = content_hash(blob)
         return len(blob)
 
-    def _require(self) -> tuple[int, TaskSpec, Strategy, ContributionEstimator, TabularClassifier]:
+    def _require(self) -> tuple[int, TaskSpec, Strategy, ContributionEstimator, FedModel]:
         if (
             self.task_id is None
             or self.spec is None
@@ -432,8 +441,8 @@ class Coordinator:
         report = self._report(work, model_bytes, evidence_cid, gas, started)
         self.reports.append(report)
         log.info(
-            "finalize_round: task %s round %d: %d accepted, %d rejected, test acc %.3f, pays %d",
-            *(task_id, round_, report.accepted, len(report.rejected), report.test.accuracy),
+            "finalize_round: task %s round %d: %d accepted, %d rejected, test loss %.4f, pays %d",
+            *(task_id, round_, report.accepted, len(report.rejected), report.test.loss),
             report.budget,
         )
         return report
@@ -465,7 +474,7 @@ class Coordinator:
 
     def _aggregate(
         self, params: Mapping[str, Tensor], accepted: list[tuple[int, ClientUpdate]]
-    ) -> TabularClassifier:
+    ) -> FedModel:
         """The next global model: the strategy's aggregate of the accepted updates."""
         _, spec, strategy, _, _ = self._require()
         next_model = build_model(spec.model)
@@ -491,7 +500,7 @@ class Coordinator:
         def utility(coalition: Coalition) -> float:
             chosen = [updates[i] for i in sorted(coalition)]
             scratch.load_state_dict(strategy.aggregate(params, chosen), strict=False)
-            return -binary_metrics(self.validation.y, _predict(scratch, self.validation)).log_loss
+            return -_metrics(scratch, self.validation).loss
 
         contributions = [0.0] * n_participants
         if not updates:
@@ -541,11 +550,11 @@ class Coordinator:
         ]
         return shares_record(cumulative_contributions([*contributions_of(earlier), contributions]))
 
-    def _evaluate(self, model: TabularClassifier) -> RoundMetrics:
+    def _evaluate(self, model: FedModel) -> RoundMetrics:
         """``model``'s metrics on the validation and the held-out test set."""
         return RoundMetrics(
-            validation=binary_metrics(self.validation.y, _predict(model, self.validation)),
-            test=binary_metrics(self.test.y, _predict(model, self.test)),
+            validation=_metrics(model, self.validation),
+            test=_metrics(model, self.test),
         )
 
     def _model_ref(self) -> ModelRef:
@@ -573,7 +582,7 @@ class Coordinator:
             ),
             contribution=ContributionRecord(
                 method=estimator.name,
-                utility=UTILITY_DESCRIPTION,
+                utility=utility_description(spec.model.task),
                 validation_rows=self.validation.rows,
                 validation_data_hash="0x" + content_hash(validation_bytes).hex(),
                 utilities=work.utilities,
@@ -732,4 +741,12 @@ def _no_hook(round_: int, phase: Phase) -> None:
     """A :data:`RoundHook` that does nothing."""
 
 
-__all__ = ["Coordinator", "Phase", "RoundGas", "RoundHook", "RoundReport", "UTILITY_DESCRIPTION"]
+__all__ = [
+    "UTILITY_DESCRIPTION",
+    "Coordinator",
+    "Phase",
+    "RoundGas",
+    "RoundHook",
+    "RoundReport",
+    "utility_description",
+]

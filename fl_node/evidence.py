@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from fl_node.errors import EvidenceError
-from fl_node.evaluation import BinaryMetrics
+from fl_node.evaluation import BinaryMetrics, Metrics, MulticlassMetrics, RegressionMetrics
 from kernel.types import Address
 
 EVIDENCE_KIND = "fedmarket/round-evidence"
@@ -77,7 +77,6 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _HASH = re.compile(r"0x[0-9a-f]{64}")
 _SIGNATURE = re.compile(r"0x[0-9a-f]{130}")
 _COALITION = re.compile(r"([0-9]+(,[0-9]+)*)?")
-_METRICS = tuple(f.name for f in fields(BinaryMetrics))
 _T = TypeVar("_T")
 
 
@@ -583,21 +582,29 @@ class SharesRecord:
         )
 
 
-def _metrics_from_dict(value: Any, where: str) -> BinaryMetrics:
-    doc = _object(value, where, set(_METRICS))
-    numbers = {k: _number(doc[k], f"{where}.{k}") for k in _METRICS}
+def _metrics_from_dict(value: Any, where: str) -> Metrics:
+    """Binary, multi-class or regression metrics, told apart by ``macro_f1`` and ``rmse``."""
+    keys = set(_mapping(value, where))
+    record: type[Metrics] = BinaryMetrics
+    if "macro_f1" in keys:
+        record = MulticlassMetrics
+    elif "rmse" in keys or "mae" in keys:
+        record = RegressionMetrics
+    names = tuple(f.name for f in fields(record))
+    doc = _object(value, where, set(names))
+    numbers = {k: _number(doc[k], f"{where}.{k}") for k in names}
     rows = numbers.pop("rows")
     if not float(rows).is_integer() or rows < 0:
         raise EvidenceError(f"{where}.rows", "must be a whole number of rows")
-    return BinaryMetrics(**numbers, rows=int(rows))
+    return record(**numbers, rows=int(rows))
 
 
 @dataclass(frozen=True)
 class RoundMetrics:
     """The new global model's metrics on the validation and the held-out test set."""
 
-    validation: BinaryMetrics
-    test: BinaryMetrics
+    validation: Metrics
+    test: Metrics
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (every metric a float, ``rows`` included)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -14,7 +15,8 @@ from torch import nn
 
 from fl_node.data import LocalDataset
 from fl_node.errors import SpecError
-from fl_node.models import trainable_state
+from fl_node.models import FedModel, trainable_state
+from fl_node.objectives import task_loss
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ class TrainConfig:
         Stop after this many optimizer steps in a round (0 = no limit). FedSGD uses 1.
     seed : int, default 0
         Base seed of the batch order; mixed with the round number.
+    proximal_mu : float, default 0.0
+        FedProx: weight of ``(mu / 2) * ||w - w_global||^2`` added to the local loss.
     """
 
     local_epochs: int = 2
@@ -48,12 +52,22 @@ class TrainConfig:
     weight_decay: float = 1e-4
     max_steps: int = 0
     seed: int = 0
+    proximal_mu: float = 0.0
 
     def __post_init__(self) -> None:
         if self.local_epochs < 1 or self.batch_size < 0 or self.max_steps < 0:
             raise SpecError("TrainConfig: local_epochs >= 1, batch_size >= 0, max_steps >= 0")
-        if not (self.lr > 0 and 0 <= self.momentum < 1 and self.weight_decay >= 0):
-            raise SpecError("TrainConfig: lr > 0, 0 <= momentum < 1, weight_decay >= 0")
+        if self.local_epochs > 1000 or self.batch_size > 1_000_000 or self.max_steps > 10**7:
+            raise SpecError(
+                "TrainConfig: local_epochs <= 1000, batch_size <= 1e6, max_steps <= 1e7"
+            )
+        numbers = (self.lr, self.momentum, self.weight_decay, self.proximal_mu)
+        if not all(math.isfinite(v) for v in numbers):
+            raise SpecError("TrainConfig: hyperparameters must be finite")
+        if not (0 < self.lr <= 100 and 0 <= self.momentum < 1 and self.weight_decay >= 0):
+            raise SpecError("TrainConfig: 0 < lr <= 100, 0 <= momentum < 1, weight_decay >= 0")
+        if not 0 <= self.proximal_mu <= 1000:
+            raise SpecError("TrainConfig: 0 <= proximal_mu <= 1000")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -112,13 +126,15 @@ def train_local(
     *,
     round: int,
     device: torch.device | None = None,
+    mixed_precision: bool = False,
 ) -> LocalResult:
     """Train ``model`` in place on ``data``; return the parameter delta (new - old).
 
     Parameters
     ----------
     model : nn.Module
-        The global model (a fresh copy owned by the caller); trained in place.
+        The global model (a fresh :class:`~fl_node.models.FedModel` owned by the caller); trained
+        in place.
     data : LocalDataset
         This party's rows; they never leave this function.
     config : TrainConfig
@@ -126,15 +142,25 @@ def train_local(
     round : int
         Round number, mixed into the batch-order seed.
     device : torch.device or None, default None
-        Where to train (:func:`pick_device` when ``None``).
+        Where to train (:func:`pick_device` when ``None``): the same code runs on CPU and CUDA.
+    mixed_precision : bool, default False
+        On CUDA, run forward and backward under bfloat16 autocast (weights stay float32).
     """
     device = device or pick_device()
+    if not isinstance(model, FedModel):
+        raise SpecError("train_local: the model must be built by fl_node.models.build_model")
     with cpu_threads_for(model, device):
-        return _train(model, data, config, round_=round, device=device)
+        return _train(model, data, config, round_=round, device=device, amp=mixed_precision)
 
 
 def _train(
-    model: nn.Module, data: LocalDataset, config: TrainConfig, *, round_: int, device: torch.device
+    model: FedModel,
+    data: LocalDataset,
+    config: TrainConfig,
+    *,
+    round_: int,
+    device: torch.device,
+    amp: bool,
 ) -> LocalResult:
     before = trainable_state(model)
     model.to(device).train()
@@ -143,26 +169,36 @@ def _train(
     optimizer = torch.optim.SGD(
         model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
-    loss_fn = nn.BCEWithLogitsLoss()
+    anchor = [p.detach().clone() for p in model.parameters()] if config.proximal_mu else []
     generator = torch.Generator().manual_seed(config.seed * 100_003 + round_)
     batch = config.batch_size or data.rows
-    losses: list[float] = []
+    total = torch.zeros((), device=device)
     steps = 0
-    for _ in range(config.local_epochs):
+    budget = config.local_epochs * -(-data.rows // batch)
+    budget = min(budget, config.max_steps) if config.max_steps else budget
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+    while steps < budget:
         order = torch.randperm(data.rows, generator=generator).to(device)
         for start in range(0, data.rows, batch):
             idx = order[start : start + batch]
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x[idx]), y[idx])
-            loss.backward()
+            with autocast:
+                loss = task_loss(model, x[idx], y[idx])
+            if anchor:
+                loss = loss + _proximal(model, anchor, config.proximal_mu)
+            loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
-            losses.append(float(loss.detach()))
+            total += loss.detach()  # summed on the device: no host sync per step
             steps += 1
-            if config.max_steps and steps >= config.max_steps:
+            if steps >= budget:
                 break
-        if config.max_steps and steps >= config.max_steps:
-            break
     model.to("cpu")
     after = trainable_state(model)
     delta = {k: after[k] - before[k] for k in before}
-    return LocalResult(delta=delta, samples=data.rows, loss=float(np.mean(losses)), steps=steps)
+    return LocalResult(delta=delta, samples=data.rows, loss=float(total) / steps, steps=steps)
+
+
+def _proximal(model: nn.Module, anchor: list[torch.Tensor], mu: float) -> torch.Tensor:
+    """FedProx's ``(mu / 2) * ||w - w_global||^2``."""
+    terms = [((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor, strict=True)]
+    return 0.5 * mu * torch.stack(terms).sum()

@@ -220,8 +220,8 @@ def _train(
         emit(
             RoundFinished(
                 round=report.round,
-                accuracy=report.test.accuracy,
-                f1=report.test.f1,
+                accuracy=report.test.values().get("accuracy", float("nan")),
+                f1=report.test.values().get("f1", float("nan")),
                 rejected=len(report.rejected),
                 paid_wei=report.budget,
                 gas_used=report.gas.total,

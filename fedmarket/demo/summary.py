@@ -17,6 +17,7 @@ from fedmarket.demo.sale import Sale
 from fedmarket.demo.world import World
 from fl_node.audit import AuditReport
 from fl_node.coordinator import Coordinator, RoundReport
+from fl_node.evaluation import meets
 from fl_node.participant import ParticipantNode
 from fl_node.task import TaskSpec
 
@@ -129,10 +130,10 @@ def build_summary(
         "task_id": outcome.task_id,
         "rounds": len(outcome.reports),
         "participants": len(outcome.participants),
-        "metrics": {k: test[k] for k in HEADLINE_METRICS},
+        "metrics": {k: test[k] for k in HEADLINE_METRICS if k in test},
         "acceptance": {
             "targets": acceptance,
-            "met": all(test[k] >= v for k, v in acceptance.items()),
+            "met": all(meets(outcome.reports[-1].test, acceptance).values()),
         },
         "chain": _chain_section(world, outcome),
         "participant_names": {a: world.names[a] for a in outcome.participants},

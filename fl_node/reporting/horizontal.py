@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fl_node.coordinator import RoundReport
+from fl_node.evaluation import LOWER_IS_BETTER, RegressionMetrics, headline, meets
 from fl_node.reporting.common import Series, plot_lines, write_csv
 from fl_node.task import TaskSpec
 
@@ -136,6 +137,12 @@ def communication_stats(rows: Sequence[LogRow]) -> dict[str, dict[str, int]]:
     return out
 
 
+def _loss_label(reports: Sequence[RoundReport]) -> str:
+    if reports and isinstance(reports[0].test, RegressionMetrics):
+        return "loss (training: MSE of the standardised target; global: RMSE)"
+    return "cross-entropy"
+
+
 def plot_loss_curve(
     reports: Sequence[RoundReport], rows: Sequence[LogRow], path: Path, title: str
 ) -> Path:
@@ -170,26 +177,26 @@ def plot_loss_curve(
         Series(
             "global (validation)",
             rounds,
-            [r.validation.log_loss for r in reports],
+            [r.validation.loss for r in reports],
             "k--",
             {"linewidth": 2},
         ),
-        Series("global (test)", rounds, [r.test.log_loss for r in reports], "k-", {"linewidth": 2}),
+        Series("global (test)", rounds, [r.test.loss for r in reports], "k-", {"linewidth": 2}),
     ]
     return plot_lines(
-        series, path, title=title, xlabel="round", ylabel="binary cross-entropy", legend_size=7
+        series, path, title=title, xlabel="round", ylabel=_loss_label(reports), legend_size=7
     )
 
 
 def _test_section(spec: TaskSpec, final: RoundReport) -> list[str]:
     """The held-out test metrics against the acceptance targets."""
     lines = ["## Held-out test set", "", "| metric | value | target |", "|---|---|---|"]
-    test = final.test.to_dict()
-    for key in ("accuracy", "precision", "recall", "f1", "auc", "ks", "log_loss"):
+    for key, value in final.test.values().items():
         target = spec.acceptance.get(key)
-        shown = "" if target is None else f">= {target}"
-        lines.append(f"| {key} | {test[key]:.4f} | {shown} |")
-    met = all(test.get(k, 0.0) >= v for k, v in spec.acceptance.items())
+        bound = "<=" if key in LOWER_IS_BETTER else ">="
+        shown = "" if target is None else f"{bound} {target}"
+        lines.append(f"| {key} | {value:.4f} | {shown} |")
+    met = all(meets(final.test, spec.acceptance).values())
     lines += [
         "",
         f"Acceptance targets {'met' if met else 'NOT met'}; test rows: {final.test.rows}.",
@@ -203,13 +210,18 @@ def _rounds_section(reports: Sequence[RoundReport], names: Mapping[str, str]) ->
     lines = [
         "## Rounds",
         "",
-        "| round | accepted | rejected | val loss | test acc | test F1 | paid (tokens) |",
+        "| round | accepted | rejected | val loss | test {} | test {} | paid (tokens) |".format(
+            *(name for name, _ in headline(reports[0].test))
+        )
+        if reports
+        else "| round | accepted | rejected | val loss | test | test | paid (tokens) |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in reports:
+        (_, first), (_, second) = headline(r.test)
         lines.append(
-            f"| {r.round} | {r.accepted} | {len(r.rejected)} | {r.validation.log_loss:.4f} | "
-            f"{r.test.accuracy:.4f} | {r.test.f1:.4f} | {sum(r.amounts) / 10**18:.6f} |"
+            f"| {r.round} | {r.accepted} | {len(r.rejected)} | {r.validation.loss:.4f} | "
+            f"{first:.4f} | {second:.4f} | {sum(r.amounts) / 10**18:.6f} |"
         )
     rejected = [(r.round, v) for r in reports for v in r.rejected]
     if rejected:

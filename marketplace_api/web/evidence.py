@@ -40,8 +40,10 @@ class _Lenient(BaseModel):
 class _Metrics(_Lenient):
     accuracy: float | None = None
     f1: float | None = None
+    macro_f1: float | None = None
     auc: float | None = None
     log_loss: float | None = None
+    rmse: float | None = None
 
 
 class _RoundMetrics(_Lenient):
@@ -128,10 +130,10 @@ def _summary(doc: _Evidence) -> RoundSummary:
     test, validation = doc.metrics.test, doc.metrics.validation
     return RoundSummary(
         round=doc.round,
-        validation_loss=validation.log_loss,
-        test_loss=test.log_loss,
+        validation_loss=validation.log_loss if validation.rmse is None else validation.rmse,
+        test_loss=test.log_loss if test.rmse is None else test.rmse,
         accuracy=test.accuracy,
-        f1=test.f1,
+        f1=test.f1 if test.macro_f1 is None else test.macro_f1,
         auc=test.auc,
         method=doc.contribution.method,
         entries=entries,
