@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 
 from fl_node.data import FeatureStats, feature_stats, pool_stats
+from fl_node.errors import SpecError
 from fl_node.models import ModelSpec
 from kernel.errors import InvalidInputError
 
@@ -45,39 +46,51 @@ def pooled_model(
     kind: str = "mlp",
     hidden: tuple[int, ...] = (16,),
     seed: int = 0,
+    **shape: Any,
 ) -> ModelSpec:
     """The model spec whose input scaling is the pooled mean and std of ``stats``.
 
     Parameters
     ----------
     stats : sequence of FeatureStats
-        One summary per dataset, all of the same width.
-    kind : {"mlp", "logreg"}, default "mlp"
-        Model kind.
+        One summary per dataset, all of the same width (per channel for images).
+    kind : str, default "mlp"
+        Model family (:data:`fl_node.models.MODEL_KINDS`).
     hidden : tuple of int, default (16,)
-        Hidden widths of the MLP (``()`` for logistic regression).
+        Hidden widths of the MLP or the CNN's dense part (``()`` for a linear model).
     seed : int, default 0
         Seed of the initial weights.
+    **shape : Any
+        The rest of :class:`~fl_node.models.ModelSpec`: ``task``, ``classes``, ``input_shape``,
+        ``channels``, ``layers``, and ``target`` (a sequence of one-column FeatureStats of a
+        regression target, pooled the same way into ``target_mean`` and ``target_std``).
 
     Raises
     ------
     InvalidInputError
-        No statistics, or datasets of different widths.
+        No statistics, datasets of different widths, or a spec the model refuses.
     """
     if not stats:
         raise InvalidInputError("design: no dataset statistics to pool")
+    target = shape.pop("target", None)
     try:
         mean, std = pool_stats(stats)
-    except ValueError as exc:
+        if target:
+            (t_mean,), (t_std,) = pool_stats(target)
+            shape.update(target_mean=float(t_mean), target_std=float(t_std) or 1.0)
+        image = shape.get("input_shape") or ()
+        width = int(np.prod(image)) if image else len(mean)
+        return ModelSpec(
+            n_features=width,
+            feature_mean=tuple(mean),
+            feature_std=tuple(std),
+            kind=kind,
+            hidden=hidden,
+            seed=seed,
+            **shape,
+        )
+    except (ValueError, TypeError, SpecError) as exc:
         raise InvalidInputError(f"design: {exc}") from None
-    return ModelSpec(
-        n_features=len(mean),
-        feature_mean=tuple(mean),
-        feature_std=tuple(std),
-        kind=kind,
-        hidden=hidden,
-        seed=seed,
-    )
 
 
 @dataclass(frozen=True)

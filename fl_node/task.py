@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fl_node.errors import SpecError
+from fl_node.evaluation import LOWER_IS_BETTER, METRIC_NAMES
 from fl_node.models import ModelSpec
 from fl_node.strategies import STRATEGIES, Strategy, make_strategy
 from fl_node.training import TrainConfig
@@ -68,8 +69,29 @@ class TaskSpec:
             raise SpecError(f"TaskSpec: unknown contribution method {self.contribution!r}")
         if not (self.server_lr > 0 and math.isfinite(self.server_lr)):
             raise SpecError("TaskSpec: server_lr must be positive")
-        if len(self.feature_names) != self.model.n_features:
-            raise SpecError("TaskSpec: feature_names must match the model's input width")
+        if len(self.feature_names) != (0 if self.model.is_image else self.model.n_features):
+            raise SpecError(
+                "TaskSpec: feature_names must match the model's input width (none for images)"
+            )
+        self._check_acceptance()
+
+    def _check_acceptance(self) -> None:
+        """Targets name metrics of the task's kind, with finite values in their range."""
+        known = METRIC_NAMES[self.model.task]
+        for name, value in self.acceptance.items():
+            if name not in known:
+                raise SpecError(
+                    f"TaskSpec: acceptance target {name!r} is not a {self.model.task} metric "
+                    f"({', '.join(known)})"
+                )
+            bounded = name in LOWER_IS_BETTER or name == "r2" or 0.0 <= value <= 1.0
+            if not math.isfinite(value) or not bounded or (name in LOWER_IS_BETTER and value < 0):
+                raise SpecError(f"TaskSpec: acceptance target {name}={value} is out of range")
+
+    @property
+    def kind(self) -> str:
+        """The task kind: ``binary``, ``multiclass`` or ``regression``."""
+        return self.model.task
 
     def make_strategy(self) -> Strategy:
         """The aggregation strategy this task uses."""

@@ -200,6 +200,7 @@ def build_world(
     backend: ChainBackend | None = None,
     n_hospitals: int = 4,
     seed: int = 2024,
+    split: FederatedSplit | None = None,
 ) -> World:
     """Deploy the contracts and fund every party, each with its own key derived from ``seed``.
 
@@ -213,19 +214,23 @@ def build_world(
         Number of hospitals (participants).
     seed : int, default 2024
         Seed of the parties' keys and of the hospitals' data split.
+    split : FederatedSplit or None, default None
+        The parties' data (one participant per dataset); the demo's breast-cancer hospitals
+        when ``None``.
 
     Raises
     ------
     FundingError
         The chain has no faucet to deploy the contracts and fund the parties.
     """
-    roles = demo_roles(n_hospitals)
+    split = split or breast_cancer_hospitals(n_hospitals, seed=seed)
+    roles = demo_roles(len(split.hospitals))
     chain = backend or InProcessBackend()
     parties = provision(chain, roles, new_key=lambda role: demo_account(seed, role))
     return World(
         parties=parties,
         store=LocalCidStore(store_dir),
-        split=breast_cancer_hospitals(n_hospitals, seed=seed),
+        split=split,
         names={parties.address(r): r for r in roles},
         mailbox=InMemoryMailbox(clock=chain.chain_time),
     )

@@ -46,8 +46,14 @@ class LocalDataset:
         return int(self.x.shape[0])
 
     def stats(self) -> FeatureStats:
-        """Per-feature statistics (what a listing may publish)."""
+        """Per-feature statistics (what a listing may publish); per channel for images."""
+        if self.x.ndim == 4:
+            return feature_stats(self.x.transpose(0, 2, 3, 1).reshape(-1, self.x.shape[1]))
         return feature_stats(self.x)
+
+    def target_stats(self) -> FeatureStats:
+        """Statistics of the target as one column (what a regression task standardises by)."""
+        return feature_stats(self.y.astype(np.float64).reshape(-1, 1))
 
     def positive_rate(self) -> float:
         """Share of rows labelled 1."""
