@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
 
-from fl_node.errors import AggregationError
+from fl_node.errors import AggregationError, SpecError
 
 
 def weighted_average(
@@ -44,3 +45,48 @@ def apply_delta(
         k: (v + scale * delta[k].to(v.dtype)) if k in delta else v.clone()
         for k, v in params.items()
     }
+
+
+MAX_SERVER_LR = 100.0
+"""Largest server learning rate a spec may ask for: beyond it a round is a jump, not a step."""
+
+
+def check_hyperparameter(
+    owner: str,
+    name: str,
+    value: object,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a float when it is a finite real number in its range, else :class:`SpecError`.
+
+    Parameters
+    ----------
+    owner, name : str
+        Who asks and for what (in the error message).
+    value : object
+        What the spec says (bool, str, NaN and infinities are refused).
+    low, high : float
+        The closed range ``[low, high]``.
+    low_open, high_open : bool, default False
+        Exclude ``low`` (``high``) itself: ``(low, high]`` (``[low, high)``).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SpecError(f"{owner}: {name} must be a number, not {type(value).__name__}")
+    number = float(value)
+    below = number <= low if low_open else number < low
+    above = number >= high if high_open else number > high
+    if not math.isfinite(number) or below or above:
+        where = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise SpecError(f"{owner}: {name} = {number!r} is outside {where}")
+    return number
+
+
+def require_finite(tensors: Mapping[str, torch.Tensor], where: str) -> None:
+    """Raise :class:`AggregationError` when a tensor holds NaN or an infinity."""
+    for name, tensor in tensors.items():
+        if not bool(torch.isfinite(tensor).all()):
+            raise AggregationError(f"{where}: tensor {name} holds NaN or infinity")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from fl_node.errors import AggregationError, SpecError
-from fl_node.strategies import ClientUpdate, FedAvg, FedSGD, make_strategy
+from fl_node.strategies import ClientUpdate, FedAvg, FedSGD, ServerState, make_strategy
 from fl_node.strategies._utils import apply_delta, weighted_average
 from fl_node.training import TrainConfig
 
@@ -70,3 +70,32 @@ def test_apply_delta_and_factory():
     assert isinstance(make_strategy("fedavg"), FedAvg)
     with pytest.raises(SpecError):
         make_strategy("nope")
+
+
+@pytest.mark.parametrize("cls", [FedAvg, FedSGD])
+@pytest.mark.parametrize("server_lr", [float("nan"), float("inf"), 0.0, -1.0, 1e4])
+def test_stateless_strategies_refuse_bad_server_lr(cls, server_lr):
+    with pytest.raises(SpecError):
+        cls(server_lr=server_lr)
+
+
+@pytest.mark.parametrize("cls", [FedAvg, FedSGD])
+def test_stateless_strategies_pass_the_state_through(cls):
+    strategy = cls(server_lr=0.5)
+    params = {"w": t(1.0, 2.0)}
+    updates = [ClientUpdate({"w": t(2.0, 2.0)}, 4)]
+    state = strategy.initial_state(params)
+    assert state == ServerState.empty(strategy.name) and not strategy.stateful
+    out, after = strategy.aggregate_with_state(params, updates, state)
+    assert torch.equal(out["w"], strategy.aggregate(params, updates)["w"])
+    assert torch.allclose(out["w"], t(2.0, 3.0))
+    assert after is state
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_stateless_strategies_refuse_a_non_finite_update(bad):
+    updates = [ClientUpdate({"w": t(1.0)}, 1), ClientUpdate({"w": t(bad)}, 1)]
+    with pytest.raises(AggregationError):
+        FedAvg().aggregate({"w": t(0.0)}, updates)
+    with pytest.raises(AggregationError):
+        FedAvg().aggregate({"w": t(0.0)}, [ClientUpdate({"w": t(1.0)}, 0)])
