@@ -40,7 +40,6 @@ from fl_node.errors import (
     BatchDocumentError,
     ModelIntegrityError,
     RoundTimeoutError,
-    SpecError,
     TaskStateError,
 )
 from fl_node.mailbox import CommitmentEnvelope, Mailbox
@@ -241,12 +240,7 @@ class ParticipantNode:
         invitation : SignedInvitation or None, default None
             The sponsor's invitation (permissioned tasks, unless allowlisted).
         """
-        spec = self.spec(task_id)
-        if self.data.x.shape[1] != spec.model.n_features:
-            raise SpecError(
-                f"join: task {task_id} wants {spec.model.n_features} features, "
-                f"{self.data.name} has {self.data.x.shape[1]}"
-            )
+        self.spec(task_id).check_data(self.data)
         stake = self.fed_task.task(task_id).participant_stake
         if stake:
             self._token().approve(self.fed_task.address, stake)

@@ -11,6 +11,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from fl_node.data import LocalDataset
 from fl_node.errors import SpecError
 from fl_node.evaluation import LOWER_IS_BETTER, METRIC_NAMES
 from fl_node.models import ModelSpec
@@ -87,6 +90,26 @@ class TaskSpec:
             bounded = name in LOWER_IS_BETTER or name == "r2" or 0.0 <= value <= 1.0
             if not math.isfinite(value) or not bounded or (name in LOWER_IS_BETTER and value < 0):
                 raise SpecError(f"TaskSpec: acceptance target {name}={value} is out of range")
+
+    def check_data(self, data: LocalDataset) -> None:
+        """Raise :class:`SpecError` unless ``data`` has this task's input shape and targets."""
+        model = self.model
+        wanted = model.input_shape or (model.n_features,)
+        if tuple(data.x.shape[1:]) != tuple(wanted):
+            raise SpecError(
+                f"task {self.name!r} wants inputs of shape {wanted}, "
+                f"{data.name} has {tuple(data.x.shape[1:])}"
+            )
+        y = data.y
+        if model.task == "multiclass":
+            if y.dtype.kind not in "iu" or (
+                data.rows and not 0 <= y.min() <= y.max() < model.classes
+            ):
+                raise SpecError(f"{data.name}: labels must be class indices 0..{model.classes - 1}")
+        elif model.task == "binary" and data.rows and not np.isin(y, (0, 1)).all():
+            raise SpecError(f"{data.name}: binary labels must be 0 or 1")
+        elif data.rows and not np.isfinite(y.astype(np.float64)).all():
+            raise SpecError(f"{data.name}: regression targets must be finite")
 
     @property
     def kind(self) -> str:

