@@ -1,0 +1,413 @@
+"""Deriving a schema's values from the parties' statistics, never from pooled rows.
+
+The sponsor designs the task from what the listings publish. A :class:`SchemaPlan` says what
+each column is (numeric, categorical, dropped), which cells mean missing and how a missing cell
+is imputed; each party computes a :class:`PartySummary` of its own file under that plan
+(:func:`summarise`: per numeric column its count, sum, range and 101 quantiles; per categorical
+column and for the label, rows per value); :func:`derive_schema` combines the summaries into a
+:class:`~fl_node.data.schema.DataSchema` whose numbers are:
+
+- means: exact (sums over counts);
+- medians: solved from the parties' interpolated distributions (:func:`pooled_quantile`; exact
+  for one party, within the quantile grid's resolution for several);
+- ranges, category lists, most-frequent categories and label classes: exact.
+
+:func:`infer_plan` guesses a plan from one file (a column is numeric when every present cell is
+a number), which ``fedmarket data schema`` uses to write a schema from a party's own file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from fl_node.data._cells import category_values, label_numbers, numeric_cells
+from fl_node.data.formats import RawImages, RawTable
+from fl_node.data.schema import (
+    MAX_CATEGORIES,
+    CategoricalColumn,
+    Column,
+    ColumnKind,
+    DataSchema,
+    DroppedColumn,
+    ImageSpec,
+    NumericColumn,
+    Target,
+    TargetKind,
+    canonical,
+)
+from fl_node.errors import DataError, SpecError
+
+_T = TypeVar("_T")
+
+QUANTILE_LEVELS = tuple(i / 100 for i in range(101))
+"""The levels at which each party publishes a numeric column's quantiles."""
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """What a column is and how its missing cells are filled, before any value is known.
+
+    ``impute``: ``"mean"``, ``"median"`` or ``"constant"`` for numbers, ``"most-frequent"`` or
+    ``"constant"`` for categories; ``constant`` is the fill of a constant rule. ``categories``
+    are declared first, in order, before those the parties report.
+    """
+
+    name: str
+    kind: ColumnKind
+    impute: str = ""
+    constant: float | str | None = None
+    missing_tokens: tuple[str, ...] = ()
+    missing_values: tuple[float, ...] = ()
+    max_missing: float | None = None
+    categories: tuple[str, ...] = ()
+
+    def rule(self) -> str:
+        """The imputation rule (the kind's default when none is given)."""
+        return self.impute or ("mean" if self.kind == "numeric" else "most-frequent")
+
+
+@dataclass(frozen=True)
+class SchemaPlan:
+    """A table schema without its values: columns in file order, the target, the limits.
+
+    The target's classes may be left empty: they are then the label values the parties report
+    (sorted; for a binary target with two values, the larger one is positive).
+    """
+
+    name: str
+    columns: tuple[ColumnPlan, ...]
+    target: Target
+    missing_limit: float = 0.05
+    notes: str = ""
+
+    def features(self) -> tuple[ColumnPlan, ...]:
+        """Columns that become features."""
+        return tuple(c for c in self.columns if c.kind != "drop")
+
+
+@dataclass(frozen=True)
+class NumericSummary:
+    """One party's numeric column: counts, sum, range and quantiles at :data:`QUANTILE_LEVELS`."""
+
+    count: int
+    missing: int
+    total: float
+    minimum: float
+    maximum: float
+    quantiles: tuple[float, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class CategorySummary:
+    """One party's categorical column (or class label): rows per value, and missing cells."""
+
+    counts: tuple[tuple[str, int], ...]
+    missing: int
+
+
+@dataclass(frozen=True)
+class PartySummary:
+    """What one party publishes about its file: per column (by name) and for the label."""
+
+    rows: int
+    numeric: tuple[tuple[str, NumericSummary], ...]
+    categorical: tuple[tuple[str, CategorySummary], ...]
+    label: CategorySummary | NumericSummary
+
+
+def numeric_summary(values: npt.NDArray[np.float64], missing: int = 0) -> NumericSummary:
+    """Summary of numbers (NaN entries are ignored, ``missing`` counted as given)."""
+    valid = values[~np.isnan(values)]
+    if not valid.size:
+        return NumericSummary(0, missing, 0.0, math.nan, math.nan, ())
+    return NumericSummary(
+        count=int(valid.size),
+        missing=missing,
+        total=float(valid.sum()),
+        minimum=float(valid.min()),
+        maximum=float(valid.max()),
+        quantiles=tuple(float(q) for q in np.quantile(valid, QUANTILE_LEVELS)),
+    )
+
+
+def category_summary(values: Sequence[str | None], where: str = "column") -> CategorySummary:
+    """Rows per value (``None`` is missing); more than :data:`MAX_CATEGORIES` values is refused."""
+    counts = Counter(v for v in values if v is not None)
+    if len(counts) > MAX_CATEGORIES:
+        raise DataError(f"{where}: more than {MAX_CATEGORIES} distinct values")
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], _order(kv[0])))
+    return CategorySummary(tuple(ordered), sum(v is None for v in values))
+
+
+def summarise(plan: SchemaPlan, table: RawTable) -> PartySummary:
+    """One party's statistics of ``table`` under ``plan`` (computed where the rows are)."""
+    numeric, categorical = [], []
+    for col in plan.features():
+        cells = table.column(col.name)
+        if col.kind == "numeric":
+            read = numeric_cells(cells, col.missing_tokens, col.missing_values)
+            if read.bad:
+                line, cell = table.lines[read.bad[0]], cells[read.bad[0]]
+                raise DataError(
+                    f"{table.source}, line {line}, column {col.name}: {cell!r} is not a number"
+                )
+            numeric.append((col.name, numeric_summary(read.values, int(read.missing.sum()))))
+        else:
+            values = category_values(cells, col.missing_tokens).values
+            categorical.append((col.name, category_summary(values, f"{table.source}: {col.name}")))
+    cells = table.column(plan.target.column)
+    label: CategorySummary | NumericSummary
+    if plan.target.kind == "regression":
+        read = label_numbers(plan.target, cells)
+        label = numeric_summary(read.values, int(read.missing.sum()))
+    else:
+        values = category_values(cells, plan.target.missing_tokens).values
+        label = category_summary(values, f"{table.source}: label")
+    return PartySummary(table.rows, tuple(numeric), tuple(categorical), label)
+
+
+def pooled_quantile(parts: Sequence[NumericSummary], level: float) -> float:
+    """The ``level`` quantile of the union, solved from each part's interpolated quantiles.
+
+    Each part's distribution function is the piecewise-linear one through its published
+    quantiles; the pooled one is their count-weighted mix, inverted by linear interpolation.
+    Exact for one part; for several, as close as the parts' quantile grids allow.
+    """
+    used = [p for p in parts if p.count and len(p.quantiles) == len(QUANTILE_LEVELS)]
+    if not used:
+        raise DataError("pooled_quantile: no part has values")
+    grid = np.unique(np.concatenate([np.asarray(p.quantiles) for p in used]))
+    total = float(sum(p.count for p in used))
+    cdf = np.zeros_like(grid)
+    for part in used:
+        cdf += part.count * _part_cdf(part, grid)
+    cdf = np.maximum.accumulate(cdf / total)
+    lo = int(np.searchsorted(cdf, level, side="left"))
+    if lo == 0:
+        return float(grid[0])
+    if lo >= grid.size:
+        return float(grid[-1])
+    span = cdf[lo] - cdf[lo - 1]
+    share = 0.0 if span <= 0 else (level - cdf[lo - 1]) / span
+    return float(grid[lo - 1] + share * (grid[lo] - grid[lo - 1]))
+
+
+def _part_cdf(part: NumericSummary, grid: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """A part's interpolated distribution function on ``grid`` (ties take the highest level)."""
+    qs = np.asarray(part.quantiles)
+    levels = np.asarray(QUANTILE_LEVELS)
+    right = np.searchsorted(qs, grid, side="right")
+    out = np.empty_like(grid)
+    for i, (g, r) in enumerate(zip(grid, right, strict=True)):
+        if r == 0:
+            out[i] = 0.0
+        elif r >= qs.size:
+            out[i] = 1.0
+        elif qs[r - 1] == g or qs[r] == qs[r - 1]:
+            out[i] = levels[r - 1]
+        else:
+            step = (g - qs[r - 1]) / (qs[r] - qs[r - 1])
+            out[i] = levels[r - 1] + step * (levels[r] - levels[r - 1])
+    return out
+
+
+def _numeric_column(plan: ColumnPlan, parts: Sequence[NumericSummary]) -> NumericColumn:
+    used = [p for p in parts if p.count]
+    if not used:
+        raise DataError(f"column {plan.name}: no party has a value (drop it)")
+    low, high = min(p.minimum for p in used), max(p.maximum for p in used)
+    rule = plan.rule()
+    if rule == "mean":
+        fill = sum(p.total for p in used) / sum(p.count for p in used)
+    elif rule == "median":
+        fill = pooled_quantile(used, 0.5)
+    elif isinstance(plan.constant, int | float):
+        fill = float(plan.constant)
+    else:
+        raise SpecError(f"column {plan.name}: a constant fill needs a number")
+    return NumericColumn(
+        name=plan.name,
+        minimum=min(low, fill),
+        maximum=max(high, fill),
+        fill=fill,
+        impute=rule,
+        missing_tokens=plan.missing_tokens,
+        missing_values=plan.missing_values,
+        max_missing=plan.max_missing,
+    )
+
+
+def _order(value: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(value), value)
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def _categorical_column(plan: ColumnPlan, parts: Sequence[CategorySummary]) -> CategoricalColumn:
+    counts: Counter[str] = Counter()
+    for part in parts:
+        counts.update(dict(part.counts))
+    declared = [canonical(c) for c in plan.categories]
+    categories = list(dict.fromkeys([*declared, *sorted(counts, key=_order)]))
+    if plan.rule() == "most-frequent":
+        if not counts:
+            raise DataError(f"column {plan.name}: no party has a value (drop it)")
+        fill = min(counts, key=lambda k: (-counts[k], _order(k)))
+    else:
+        fill = canonical(str(plan.constant))
+        categories = list(dict.fromkeys([*categories, fill]))
+    if len(categories) > MAX_CATEGORIES:
+        raise DataError(f"column {plan.name}: more than {MAX_CATEGORIES} categories")
+    return CategoricalColumn(
+        name=plan.name,
+        categories=tuple(categories),
+        fill=fill,
+        impute=plan.rule(),
+        missing_tokens=plan.missing_tokens,
+        max_missing=plan.max_missing,
+    )
+
+
+def _target(target: Target, labels: Sequence[CategorySummary | NumericSummary]) -> Target:
+    if target.kind == "regression":
+        return target
+    if target.kind == "binary" and target.positive and target.negative:
+        return target
+    if target.kind == "multiclass" and target.classes:
+        return target
+    seen = {v for part in labels if isinstance(part, CategorySummary) for v, _ in part.counts}
+    values = sorted(seen, key=_order)
+    if target.kind == "multiclass":
+        return replace(target, classes=tuple(values))
+    if len(values) != 2:
+        raise DataError(
+            f"label {target.column}: {len(values)} values ({', '.join(values[:5])}); "
+            "declare which are positive"
+        )
+    return replace(target, negative=(values[0],), positive=(values[1],))
+
+
+def derive_schema(plan: SchemaPlan, summaries: Sequence[PartySummary]) -> DataSchema:
+    """The schema whose fills, ranges, categories and classes come from the parties' summaries.
+
+    Parameters
+    ----------
+    plan : SchemaPlan
+        The kinds, missing rules and imputation rules.
+    summaries : sequence of PartySummary
+        One per party, from :func:`summarise` under the same plan.
+    """
+    if not summaries:
+        raise DataError("derive_schema: need at least one party's summary")
+    columns: list[Column] = []
+    for col in plan.columns:
+        if col.kind == "numeric":
+            parts = [_lookup(s.numeric, col.name) for s in summaries]
+            columns.append(_numeric_column(col, parts))
+        elif col.kind == "categorical":
+            cats = [_lookup(s.categorical, col.name) for s in summaries]
+            columns.append(_categorical_column(col, cats))
+        else:
+            columns.append(DroppedColumn(col.name))
+    return DataSchema(
+        name=plan.name,
+        target=_target(plan.target, [s.label for s in summaries]),
+        columns=tuple(columns),
+        missing_limit=plan.missing_limit,
+        notes=plan.notes,
+    )
+
+
+def _lookup(pairs: tuple[tuple[str, _T], ...], name: str) -> _T:
+    found = dict(pairs)
+    if name not in found:
+        raise DataError(f"a party's summary has no column {name!r}")
+    return found[name]
+
+
+def _is_numeric(cells: Sequence[str], tokens: Sequence[str], values: Sequence[float]) -> bool:
+    return not numeric_cells(cells, tokens, values).bad
+
+
+def infer_plan(
+    table: RawTable,
+    *,
+    label: str,
+    kind: TargetKind,
+    name: str = "dataset",
+    categorical: Sequence[str] = (),
+    drop: Sequence[str] = (),
+    missing_tokens: Sequence[str] = (),
+    missing_values: Mapping[str, Sequence[float]] | None = None,
+    numeric_impute: str = "mean",
+) -> SchemaPlan:
+    """A plan guessed from one file: numeric where every present cell is a number.
+
+    Parameters
+    ----------
+    table : RawTable
+        The party's file.
+    label : str
+        The label column.
+    kind : {"binary", "multiclass", "regression"}
+        The target's kind.
+    name : str, default "dataset"
+        The schema's name.
+    categorical : sequence of str, default ()
+        Columns to treat as categories even when they hold numbers.
+    drop : sequence of str, default ()
+        Columns to ignore.
+    missing_tokens : sequence of str, default ()
+        Cells that mean missing in every column (``"?"``).
+    missing_values : mapping or None, default None
+        Column -> numbers that mean missing there (``{"chol": [0]}``).
+    numeric_impute : {"mean", "median"}, default "mean"
+        The rule for numeric columns.
+    """
+    named = (label, *categorical, *drop, *(missing_values or {}))
+    unknown = [c for c in named if c not in table.columns]
+    if unknown:
+        listed = ", ".join(table.columns)
+        raise DataError(f"{table.source}: no column {unknown[0]!r} (columns: {listed})")
+    tokens = tuple(missing_tokens)
+    plans = []
+    for col in table.columns:
+        values = tuple((missing_values or {}).get(col, ()))
+        if col == label or col in drop:
+            plans.append(ColumnPlan(col, "drop"))
+        elif col in categorical or not _is_numeric(table.column(col), tokens, values):
+            plans.append(ColumnPlan(col, "categorical", missing_tokens=tokens))
+        else:
+            plans.append(ColumnPlan(col, "numeric", numeric_impute, None, tokens, values))
+    return SchemaPlan(name, tuple(plans), Target(label, kind, missing_tokens=tokens))
+
+
+def infer_schema(table: RawTable, **options: object) -> DataSchema:
+    """:func:`derive_schema` of :func:`infer_plan`'s plan from this one file's summary."""
+    plan = infer_plan(table, **options)  # type: ignore[arg-type]
+    return derive_schema(plan, [summarise(plan, table)])
+
+
+def image_schema(
+    images: RawImages, *, name: str = "images", kind: TargetKind = "multiclass"
+) -> DataSchema:
+    """A schema for ``images``: their shape, their labels as classes, 0..255 or 0..1 pixels."""
+    n, c, h, w = images.x.shape
+    classes = tuple(sorted(set(images.labels), key=_order))
+    if len(classes) > MAX_CATEGORIES:
+        raise DataError(f"{images.source}: more than {MAX_CATEGORIES} classes")
+    pixel_max = 255.0 if n and float(np.max(images.x)) > 1.0 else 1.0
+    target = Target("label", kind, classes=classes)
+    if kind == "binary":
+        if len(classes) != 2:
+            raise DataError(f"{images.source}: a binary target needs 2 classes, not {len(classes)}")
+        target = Target("label", kind, positive=(classes[1],), negative=(classes[0],))
+    return DataSchema(name=name, target=target, image=ImageSpec(int(c), int(h), int(w), pixel_max))
