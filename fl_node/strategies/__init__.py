@@ -18,7 +18,7 @@ from fl_node.strategies.fedopt import FedOpt
 from fl_node.strategies.fedprox import FedProx, proximal_penalty
 from fl_node.strategies.fedsgd import FedSGD
 from fl_node.strategies.fedyogi import FedYogi
-from fl_node.strategies.sampling import sample_clients, sample_size
+from fl_node.strategies.sampling import ClientSampling, mix_seed, sample_clients, sample_size
 from fl_node.strategies.state import ServerState
 
 STRATEGIES: dict[str, type[Strategy]] = {
@@ -65,6 +65,7 @@ __all__ = [
     "PARAMETERS",
     "STRATEGIES",
     "AggregateResult",
+    "ClientSampling",
     "ClientUpdate",
     "FedAdagrad",
     "FedAdam",
@@ -76,6 +77,7 @@ __all__ = [
     "ServerState",
     "Strategy",
     "make_strategy",
+    "mix_seed",
     "proximal_penalty",
     "sample_clients",
     "sample_size",

@@ -51,13 +51,15 @@ def fedopt_step(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One tensor's step given its new second moment: ``(x_{t+1}, m_t, v_t)``.
 
-    ``v_next`` is ``v_t`` already computed by the strategy's rule (float64); ``m_t`` and ``v_t``
-    come back as float32, ``x_{t+1}`` in ``x``'s dtype.
+    ``v_next`` is ``v_t`` already computed by the strategy's rule (float64). The arithmetic runs
+    on ``x``'s device (IEEE float64 add, multiply, divide and square root round the same on CPU
+    and GPU); ``m_t`` and ``v_t`` come back as float32 on the CPU, ``x_{t+1}`` like ``x``.
     """
-    m_t = (beta1 * m.double() + (1.0 - beta1) * delta.double()).float()
-    v_t = v_next.float()
+    device = x.device
+    m64 = beta1 * m.to(device, torch.float64) + (1.0 - beta1) * delta.to(device, torch.float64)
+    m_t, v_t = m64.float(), v_next.to(device).float()
     step = server_lr * m_t.double() / (v_t.double().sqrt() + tau)
-    return (x.double() + step).to(x.dtype), m_t, v_t
+    return (x.double() + step).to(x.dtype), m_t.cpu(), v_t.cpu()
 
 
 class FedOpt(Strategy):
@@ -131,8 +133,9 @@ class FedOpt(Strategy):
         new_params = {k: v.clone() for k, v in params.items()}
         new_state = dict(state.tensors)
         for name, delta in mean.items():
-            v_prev = state.tensors[f"v/{name}"].double()
-            delta64 = delta.double()
+            device = params[name].device
+            v_prev = state.tensors[f"v/{name}"].to(device, torch.float64)
+            delta64 = delta.to(device, torch.float64)
             v_next = self.second_moment(v_prev, delta64 * delta64)
             new_params[name], new_state[f"m/{name}"], new_state[f"v/{name}"] = fedopt_step(
                 params[name],

@@ -10,8 +10,8 @@ from Crypto.Hash import keccak as pycryptodome_keccak
 from eth_abi.packed import encode_packed
 
 from fl_node.errors import SpecError
-from fl_node.strategies import sample_clients, sample_size
-from fl_node.strategies.sampling import TAG
+from fl_node.strategies import ClientSampling, mix_seed, sample_clients, sample_size
+from fl_node.strategies.sampling import MIX_TAG, TAG
 
 
 def addresses(n, salt=0):
@@ -121,3 +121,39 @@ def test_every_subset_is_about_equally_likely():
 def test_bad_inputs_are_refused(people, fraction, seed, round):
     with pytest.raises(SpecError):
         sample_clients(people, fraction, seed, round)
+
+
+def test_mix_seed_is_the_abi_encoded_keccak_and_changes_with_the_entropy():
+    block = bytes(range(32))
+    packed = encode_packed(["bytes32", "uint256", "bytes32"], [MIX_TAG, 99, block])
+    want = int.from_bytes(pycryptodome_keccak.new(digest_bits=256, data=packed).digest(), "big")
+    assert mix_seed(99, block) == want
+    assert mix_seed(99, block[:-1] + b"\xff") != want
+    assert mix_seed(98, block) != want
+    for bad_seed, entropy in [(-1, block), (2**256, block), (1, b""), (1, "0xab")]:
+        with pytest.raises(SpecError):
+            mix_seed(bad_seed, entropy)
+
+
+def test_the_spec_record_round_trips_and_refuses_junk():
+    rule = ClientSampling(fraction=0.3, seed=2**255 + 1)
+    assert ClientSampling.from_dict(rule.to_dict()) == rule
+    assert rule.to_dict() == {"fraction": 0.3, "seed": str(2**255 + 1)}
+    people = addresses(10)
+    assert rule.choose(people, 4) == sample_clients(people, 0.3, 2**255 + 1, 4)
+    assert ClientSampling().choose(people, 0) == tuple(sorted(people))
+    junk = [
+        {"fraction": 0.3},
+        {"fraction": 0.3, "seed": 5},
+        {"fraction": 0.3, "seed": "007"},
+        {"fraction": 0.3, "seed": "-1"},
+        {"fraction": 0.3, "seed": str(2**256)},
+        {"fraction": "0.3", "seed": "1"},
+        {"fraction": 0.3, "seed": "1", "extra": 1},
+        [0.3, "1"],
+    ]
+    for raw in junk:
+        with pytest.raises(SpecError):
+            ClientSampling.from_dict(raw)
+    with pytest.raises(SpecError):
+        ClientSampling(fraction=float("nan"))
