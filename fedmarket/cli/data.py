@@ -1,17 +1,47 @@
-"""``fedmarket data``: the dataset registry and the demo's hospital files."""
+"""``fedmarket data``: the registry, the demo's hospital files, and the data a party brings.
+
+``check``, ``split`` and ``schema`` work on any table or image dataset under a task's data
+schema (:mod:`fl_node.data.schema`); ``--schema`` takes a schema file or a ready schema's name
+(``heart-disease``, ``mnist``).
+
+``fedmarket data check`` exits 0 when every file passes, 1 (the verdict is negative) when a file
+breaks the schema's rules (one ``problem:`` line each), and 2 when a file or schema cannot be
+read at all.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fedmarket.cli._common import out
+from fedmarket.cli._common import console, out
+from fedmarket.cli.errors import EXIT_VERDICT
 
 data_app = typer.Typer(
-    help="Datasets: the registry and the demo's hospital files.", no_args_is_help=True
+    help="Datasets: the registry, the demo's files, and checking, splitting and describing "
+    "a party's own data.",
+    no_args_is_help=True,
 )
+
+if TYPE_CHECKING:
+    from fl_node.data import DataSchema
+
+SchemaOpt = Annotated[
+    str,
+    typer.Option("--schema", help="A schema JSON file, or a ready schema: heart-disease, mnist."),
+]
+
+
+def _schema(value: str) -> DataSchema:
+    """A schema file, else a ready schema by name."""
+    from fl_node.data import DataSchema, load_schema
+    from fl_node.data.schemas import READY
+
+    if value in READY and not Path(value).is_file():
+        return load_schema(value)
+    return DataSchema.load(value)
 
 
 @data_app.command("fetch")
@@ -73,3 +103,194 @@ def data_describe(
     )
     out_path.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     out.print(f"{out_path}: {data.rows} rows, {len(features)} features described (no rows copied)")
+
+
+@data_app.command("check")
+def data_check(
+    files: Annotated[list[Path], typer.Argument(help="The party's files (CSV, NPZ, IDX, folder).")],
+    schema: SchemaOpt,
+) -> None:
+    """Check files against the task's schema: missing values, ranges, categories, labels.
+
+    Exit 0 when all pass, 1 when one breaks the schema's rules, 2 when one cannot be read.
+    """
+    from fl_node.data import check, read_raw
+
+    spec = _schema(schema)
+    failed = 0
+    for file in files:
+        report = check(spec, read_raw(file, spec))
+        for line in report.lines():
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+        failed += not report.ok
+    if failed:
+        console.print(f"{failed} of {len(files)} file(s) break the schema's rules", markup=False)
+        raise typer.Exit(EXIT_VERDICT)
+
+
+@data_app.command("split")
+def data_split_any(
+    inputs: Annotated[list[Path], typer.Argument(help="Data files, joined in order.")],
+    schema: SchemaOpt,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the parts' files.")],
+    parties: Annotated[int, typer.Option(min=1, max=10_000, help="Parties to deal to.")] = 4,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="iid, dirichlet (label skew), quantity (size skew), or files "
+            "(each input is one party)."
+        ),
+    ] = "iid",
+    alpha: Annotated[float, typer.Option(min=1e-6, help="Dirichlet concentration.")] = 0.5,
+    seed: Annotated[int, typer.Option(help="Seed of every draw.")] = 0,
+    test_fraction: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.2,
+    validation_fraction: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.1,
+    min_rows: Annotated[int, typer.Option(min=1, help="Fewest rows per party.")] = 1,
+) -> None:
+    """Split a dataset into party-NN files plus validation and test files, and split.json.
+
+    Tables are written as CSV with a header (raw cells), images as NPZ (x, y); both are read
+    back with the same schema by ``data check`` and the participants.
+    """
+    from fl_node.data.formats import concat_raw, read_raw
+    from fl_node.data.partition import (
+        partition,
+        partition_by_source,
+        write_manifest,
+        write_parts,
+    )
+
+    spec = _schema(schema)
+    sources = [read_raw(f, spec) for f in inputs]
+    columns = None if spec.image is not None else spec.column_names()
+    raw = concat_raw(sources, columns)
+    fractions = {"test_fraction": test_fraction, "validation_fraction": validation_fraction}
+    if mode == "files":
+        parts = partition_by_source(spec, sources, seed=seed, **fractions)
+    else:
+        parts = partition(
+            spec, raw, parties=parties, mode=mode, alpha=alpha, seed=seed,  # type: ignore[arg-type]
+            min_rows=min_rows, **fractions,
+        )  # fmt: skip
+    files = write_parts(spec, raw, parts, out_dir)
+    settings = {"inputs": [str(f) for f in inputs], "mode": mode, "parties": len(parts) - 2,
+                "alpha": alpha, "seed": seed, "min_rows": min_rows, **fractions}  # fmt: skip
+    write_manifest(files, out_dir / "split.json", settings)
+    for part in files:
+        labels = ", ".join(f"{k}: {n}" for k, n in part.labels)
+        out.print(f"{part.path.name}: {part.rows} rows ({labels})", markup=False, soft_wrap=True)
+
+
+def _pairs(values: list[str] | None) -> dict[str, list[float]]:
+    """``COL=V`` options as column -> numbers."""
+    from fl_node.errors import DataError
+
+    found: dict[str, list[float]] = {}
+    for item in values or []:
+        column, sep, number = item.partition("=")
+        try:
+            found.setdefault(column, []).append(float(number))
+        except ValueError:
+            raise DataError(f"--missing-value {item!r}: write COLUMN=NUMBER") from None
+        if not sep:
+            raise DataError(f"--missing-value {item!r}: write COLUMN=NUMBER")
+    return found
+
+
+_Texts = list[str] | None
+_FilesArg = Annotated[list[Path] | None, typer.Argument(help="Parties' files (one or more).")]
+_ReadyOpt = Annotated[str | None, typer.Option(help="Write a ready schema: heart-disease, mnist.")]
+_ColumnsOpt = Annotated[str | None, typer.Option(help="A headerless CSV's column names: a,b,c.")]
+_CategoricalOpt = Annotated[_Texts, typer.Option(help="A categorical column (repeat it).")]
+_DropOpt = Annotated[_Texts, typer.Option(help="A column to ignore (repeat it).")]
+_MissingOpt = Annotated[_Texts, typer.Option(help="A cell meaning missing, e.g. ? (repeat it).")]
+_MissingValueOpt = Annotated[_Texts, typer.Option(help="COL=V: the number V means missing in COL.")]
+_PositiveOpt = Annotated[_Texts, typer.Option(help="A binary label's value meaning 1 (repeat).")]
+_ShapeOpt = Annotated[str | None, typer.Option(help="CxHxW: the files hold images of this shape.")]
+
+
+@data_app.command("schema")
+def data_schema(
+    files: _FilesArg = None,
+    out_path: Annotated[Path, typer.Option("--out", help="The JSON to write.")] = Path(
+        "schema.json"
+    ),
+    ready: _ReadyOpt = None,
+    label: Annotated[str, typer.Option(help="The label column.")] = "label",
+    kind: Annotated[str, typer.Option(help="binary, multiclass or regression.")] = "binary",
+    name: Annotated[str, typer.Option(help="The schema's name.")] = "dataset",
+    columns: _ColumnsOpt = None,
+    categorical: _CategoricalOpt = None,
+    drop: _DropOpt = None,
+    missing: _MissingOpt = None,
+    missing_value: _MissingValueOpt = None,
+    positive: _PositiveOpt = None,
+    impute: Annotated[str, typer.Option(help="Numeric fill: mean or median.")] = "mean",
+    image_shape: _ShapeOpt = None,
+) -> None:
+    """Write a schema inferred from the parties' own files (kinds, ranges, fill values).
+
+    Each file is summarised on its own and the summaries combined (no rows pooled). A
+    column is numeric when every present cell is a number, else categorical.
+    """
+    from fl_node.data import load_schema
+    from fl_node.errors import DataError
+
+    if ready is not None:
+        spec = load_schema(ready)
+    elif not files:
+        raise DataError("give the parties' files, or --ready NAME")
+    elif image_shape is not None or _holds_images(files[0]):
+        spec = _image_schema(files, image_shape, name=name, kind=kind)
+    else:
+        options: dict[str, object] = {
+            "label": label,
+            "kind": kind,
+            "name": name,
+            "categorical": categorical or (),
+            "drop": drop or (),
+            "missing_tokens": missing or (),
+            "missing_values": _pairs(missing_value),
+            "numeric_impute": impute,
+            "positive": positive or (),
+        }
+        names = columns.split(",") if columns else None
+        spec = _table_schema(files, names, options)
+    spec.save(out_path)
+    shape = "x".join(map(str, spec.input_shape))
+    out.print(f"{out_path}: {spec.target_kind} target, {shape} inputs, {spec.n_classes} "
+              f"output(s)", markup=False)  # fmt: skip
+
+
+def _holds_images(path: Path) -> bool:
+    return path.is_dir() or "idx3-ubyte" in path.name or path.suffix.lower() == ".npz"
+
+
+def _image_schema(files: list[Path], shape: str | None, *, name: str, kind: str) -> DataSchema:
+    """The schema of image files; ``shape`` (``CxHxW``) defaults to MNIST's 1x28x28."""
+    from fl_node.data import DataSchema, ImageSpec, RawImages, Target, image_schema, read_raw
+    from fl_node.data.formats import concat_raw
+    from fl_node.errors import DataError
+
+    try:
+        c, h, w = (int(v) for v in (shape or "1x28x28").lower().split("x"))
+    except ValueError:
+        raise DataError(f"--image-shape {shape!r}: write CxHxW, e.g. 1x28x28") from None
+    probe = DataSchema(
+        name, Target("label", "multiclass", classes=("0", "1")), image=ImageSpec(c, h, w)
+    )
+    raw = concat_raw([read_raw(f, probe) for f in files])
+    if not isinstance(raw, RawImages):
+        raise DataError("the files do not hold images")
+    return image_schema(raw, name=name, kind=kind)  # type: ignore[arg-type]
+
+
+def _table_schema(
+    files: list[Path], names: list[str] | None, options: dict[str, object]
+) -> DataSchema:
+    from fl_node.data import derive_schema, read_csv, summarise
+    from fl_node.data.derive import infer_plan, merge_plans
+
+    tables = [read_csv(f, names=names, header=False if names else None) for f in files]
+    plan = merge_plans([infer_plan(t, **options) for t in tables])  # type: ignore[arg-type]
+    return derive_schema(plan, [summarise(plan, t) for t in tables])

@@ -279,7 +279,7 @@ def _categorical_column(plan: ColumnPlan, parts: Sequence[CategorySummary]) -> C
 def _target(target: Target, labels: Sequence[CategorySummary | NumericSummary]) -> Target:
     if target.kind == "regression":
         return target
-    if target.kind == "binary" and target.positive and target.negative:
+    if target.kind == "binary" and target.negative:
         return target
     if target.kind == "multiclass" and target.classes:
         return target
@@ -287,6 +287,9 @@ def _target(target: Target, labels: Sequence[CategorySummary | NumericSummary]) 
     values = sorted(seen, key=_order)
     if target.kind == "multiclass":
         return replace(target, classes=tuple(values))
+    if target.positive:
+        positive = {canonical(v) for v in target.positive}
+        return replace(target, negative=tuple(v for v in values if v not in positive))
     if len(values) != 2:
         raise DataError(
             f"label {target.column}: {len(values)} values ({', '.join(values[:5])}); "
@@ -348,6 +351,7 @@ def infer_plan(
     missing_tokens: Sequence[str] = (),
     missing_values: Mapping[str, Sequence[float]] | None = None,
     numeric_impute: str = "mean",
+    positive: Sequence[str] = (),
 ) -> SchemaPlan:
     """A plan guessed from one file: numeric where every present cell is a number.
 
@@ -371,6 +375,9 @@ def infer_plan(
         Column -> numbers that mean missing there (``{"chol": [0]}``).
     numeric_impute : {"mean", "median"}, default "mean"
         The rule for numeric columns.
+    positive : sequence of str, default ()
+        For a binary target, the label values that mean 1 (the others mean 0); when empty, a
+        label with two values takes the larger as positive.
     """
     named = (label, *categorical, *drop, *(missing_values or {}))
     unknown = [c for c in named if c not in table.columns]
@@ -387,7 +394,30 @@ def infer_plan(
             plans.append(ColumnPlan(col, "categorical", missing_tokens=tokens))
         else:
             plans.append(ColumnPlan(col, "numeric", numeric_impute, None, tokens, values))
-    return SchemaPlan(name, tuple(plans), Target(label, kind, missing_tokens=tokens))
+    target = Target(label, kind, positive=tuple(positive), missing_tokens=tokens)
+    return SchemaPlan(name, tuple(plans), target)
+
+
+def merge_plans(plans: Sequence[SchemaPlan]) -> SchemaPlan:
+    """One plan for several parties' files: a column is categorical where any file's is.
+
+    Parameters
+    ----------
+    plans : sequence of SchemaPlan
+        :func:`infer_plan` of each file, with the same columns.
+    """
+    if not plans:
+        raise DataError("merge_plans: no plan")
+    first = plans[0]
+    kinds = [{c.name: c for c in p.columns} for p in plans]
+    columns = []
+    for col in first.columns:
+        if any(col.name not in k for k in kinds):
+            raise DataError(f"merge_plans: column {col.name!r} is not in every file")
+        if any(k[col.name].kind == "categorical" for k in kinds):
+            col = replace(col, kind="categorical", impute="", missing_values=())
+        columns.append(col)
+    return replace(first, columns=tuple(columns))
 
 
 def infer_schema(table: RawTable, **options: object) -> DataSchema:

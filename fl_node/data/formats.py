@@ -104,6 +104,29 @@ class RawImages:
 RawData = RawTable | RawImages
 
 
+def concat_raw(parts: Sequence[RawData], columns: Sequence[str] | None = None) -> RawData:
+    """Several files' rows as one, in order (tables in ``columns``' order, the first's if None).
+
+    Line numbers are kept per row; the source names every file.
+    """
+    if not parts:
+        raise DataError("concat_raw: nothing to join")
+    source = " + ".join(p.source for p in parts)
+    if all(isinstance(p, RawImages) for p in parts):
+        images = [p for p in parts if isinstance(p, RawImages)]
+        shapes = {p.x.shape[1:] for p in images}
+        if len(shapes) != 1:
+            raise DataError(f"concat_raw: images of different shapes {sorted(shapes)}")
+        labels = tuple(label for p in images for label in p.labels)
+        return RawImages(source, np.concatenate([p.x for p in images]), labels)
+    tables = [p for p in parts if isinstance(p, RawTable)]
+    if len(tables) != len(parts):
+        raise DataError("concat_raw: cannot join tables and images")
+    names = tuple(columns or tables[0].columns)
+    cells = tuple(tuple(c for t in tables for c in t.column(n)) for n in names)
+    return RawTable(source, names, cells, tuple(line for t in tables for line in t.lines))
+
+
 def read_raw(path: str | Path, schema: DataSchema) -> RawData:
     """Read ``path`` in the layout ``schema`` expects (its suffix or being a folder chooses).
 
@@ -360,6 +383,8 @@ def read_pixel_csv(path: str | Path, spec: ImageSpec) -> RawImages:
         )
     labels = tuple(canonical(repr(float(v))) for v in table[:, -1])
     pixels = table[:, :-1].reshape(-1, spec.channels, spec.height, spec.width)
+    if pixels.size and np.all((pixels >= 0) & (pixels <= 255) & (pixels == np.round(pixels))):
+        pixels = pixels.astype(np.uint8)  # bytes, as IDX and image files hold them
     return RawImages(str(source), pixels, labels)
 
 
