@@ -49,6 +49,7 @@ from fl_node.evidence import (
     RoundEvidence,
     RoundMetrics,
     SharesRecord,
+    StateRecord,
     UpdateVerdict,
 )
 from fl_node.mailbox import CommitmentEnvelope, Mailbox
@@ -63,7 +64,7 @@ from fl_node.payout import (
     shares_record,
 )
 from fl_node.serialization import decode_model, encode_model
-from fl_node.strategies import ClientUpdate, Strategy
+from fl_node.strategies import ClientUpdate, ServerState, Strategy
 from fl_node.task import TaskSpec
 from fl_node.training import cpu_threads_for, pick_device
 from fl_node.validation import RoundContext, check_update, flagged_in, shapes_of
@@ -258,6 +259,7 @@ class Coordinator:
         self.model: FedModel | None = None
         self.model_cid: str | None = None
         self.model_hash: bytes | None = None
+        self.server_state: ServerState | None = None
         self.reports: list[RoundReport] = []
         self.refused: list[tuple[CommitmentEnvelope, str]] = []
         self.stake_gas = 0
@@ -291,7 +293,23 @@ class Coordinator:
             self._set_model(build_model(spec.model), round_=0)
         else:
             self._resume_model(task_id, int(info.last_round), info.round_open, info.model_hash)
+        self.server_state = self._resume_state(task_id)
         return spec
+
+    def _resume_state(self, task_id: int) -> ServerState:
+        """The strategy's server state: the last finalised round's, or the initial one."""
+        _, _, strategy, _, model = self._require()
+        finals = list(self.fed_task.rounds_finalized(task_id)) if strategy.stateful else []
+        if not finals:
+            return strategy.initial_state(trainable_state(model))
+        evidence = RoundEvidence.from_dict(self.store.get_json(finals[-1].evidence_cid))
+        state = evidence.aggregation.state
+        if state is None:
+            raise TaskStateError(f"attach: task {task_id}'s evidence carries no server state")
+        blob = fetch_verified(
+            self.store, state.after.cid, bytes.fromhex(state.after.hash[2:]), "server state"
+        )
+        return ServerState.from_bytes(blob)
 
     def _resume_model(self, task_id: int, last: int, open_: bool, model_hash: bytes) -> None:
         """Load the model a task in progress stands at (checked against the chain's hash)."""
@@ -425,7 +443,8 @@ class Coordinator:
         params = trainable_state(model)
         verdicts, accepted = self._collect_updates(round_, participants, commitments, params)
         contributions, utilities = self._measure_contributions(params, accepted, len(participants))
-        next_model = self._aggregate(params, accepted)
+        next_model, next_state = self._aggregate(params, accepted)
+        state_record = self._store_state(next_state)
         work = self._round_work(
             round_,
             participants,
@@ -436,7 +455,8 @@ class Coordinator:
         )
         base_model = self._model_ref()
         model_bytes = self._set_model(next_model, round_=round_)
-        evidence_cid = self.store.put_json(self._evidence(work, base_model).to_dict())
+        evidence_cid = self.store.put_json(self._evidence(work, base_model, state_record).to_dict())
+        self.server_state = next_state
         gas = self._finalize_on_chain(work, evidence_cid, info.total_rounds)
         report = self._report(work, model_bytes, evidence_cid, gas, started)
         self.reports.append(report)
@@ -457,7 +477,11 @@ class Coordinator:
         """One verdict per participant, and the accepted updates with their participant index."""
         task_id = self._require()[0]
         assert self.model_hash is not None
-        context = RoundContext(task_id, round_, "0x" + self.model_hash.hex(), shapes_of(params))
+        spec = self._require()[1]
+        sampled = frozenset(a.lower() for a in spec.sampled(participants, round_))
+        context = RoundContext(
+            task_id, round_, "0x" + self.model_hash.hex(), shapes_of(params), sampled
+        )
         by_participant = {c.participant.lower(): c for c in commitments}
         verdicts: list[UpdateVerdict] = []
         accepted: list[tuple[int, ClientUpdate]] = []
@@ -474,14 +498,18 @@ class Coordinator:
 
     def _aggregate(
         self, params: Mapping[str, Tensor], accepted: list[tuple[int, ClientUpdate]]
-    ) -> FedModel:
-        """The next global model: the strategy's aggregate of the accepted updates."""
+    ) -> tuple[FedModel, ServerState]:
+        """The next global model and server state: the strategy's aggregate of the updates."""
         _, spec, strategy, _, _ = self._require()
+        result = strategy.aggregate_with_state(params, [u for _, u in accepted], self._state())
         next_model = build_model(spec.model)
-        next_model.load_state_dict(
-            strategy.aggregate(params, [u for _, u in accepted]), strict=False
-        )
-        return next_model
+        next_model.load_state_dict(result.params, strict=False)
+        return next_model, result.state
+
+    def _state(self) -> ServerState:
+        if self.server_state is None:
+            raise TaskStateError("Coordinator: attach(task_id) first")
+        return self.server_state
 
     def _measure_contributions(
         self,
@@ -496,10 +524,12 @@ class Coordinator:
         _, spec, strategy, estimator, _ = self._require()
         updates = [u for _, u in accepted]
         scratch = build_model(spec.model)
+        state = self._state()
 
         def utility(coalition: Coalition) -> float:
             chosen = [updates[i] for i in sorted(coalition)]
-            scratch.load_state_dict(strategy.aggregate(params, chosen), strict=False)
+            aggregate = strategy.aggregate_with_state(params, chosen, state).params
+            scratch.load_state_dict(aggregate, strict=False)
             return -_metrics(scratch, self.validation).loss
 
         contributions = [0.0] * n_participants
@@ -562,7 +592,19 @@ class Coordinator:
         assert self.model_cid is not None and self.model_hash is not None
         return ModelRef(cid=self.model_cid, hash="0x" + self.model_hash.hex())
 
-    def _evidence(self, work: _RoundWork, base_model: ModelRef) -> RoundEvidence:
+    def _store_state(self, after: ServerState) -> StateRecord | None:
+        """Store the server state before and after the round (stateful strategies only)."""
+        if not self._require()[2].stateful:
+            return None
+        refs = []
+        for state in (self._state(), after):
+            blob = state.to_bytes()
+            refs.append(ModelRef(cid=self.store.put(blob), hash="0x" + content_hash(blob).hex()))
+        return StateRecord(before=refs[0], after=refs[1])
+
+    def _evidence(
+        self, work: _RoundWork, base_model: ModelRef, state: StateRecord | None
+    ) -> RoundEvidence:
         """The round's evidence document (commitments, verdicts, utilities, rewards, shares)."""
         task_id, spec, _, estimator, _ = self._require()
         validation_bytes = self.validation.x.tobytes() + self.validation.y.tobytes()
@@ -579,6 +621,8 @@ class Coordinator:
                 strategy=spec.strategy,
                 server_lr=spec.server_lr,
                 weights={v.participant: v.samples for v in work.verdicts if v.accepted},
+                params=dict(spec.strategy_params),
+                state=state,
             ),
             contribution=ContributionRecord(
                 method=estimator.name,

@@ -66,6 +66,7 @@ REJECTION_REASONS = (
     "wrong_participant",
     "wrong_base",
     "samples_mismatch",
+    "not_sampled",
 )
 """Every reason a verdict may give (see :class:`~fl_node.errors.UpdateRejectedError`)."""
 
@@ -367,20 +368,57 @@ class UpdateVerdict:
 
 
 @dataclass(frozen=True)
+class StateRecord:
+    """A stateful strategy's server state (FedOpt's moments) before and after the round.
+
+    Each is stored in the content store (:meth:`~fl_node.strategies.ServerState.to_bytes`);
+    ``before`` must be the previous round's ``after`` (the initial state in round 1), so the
+    audit can recompute every round on its own and check the chain of states.
+    """
+
+    before: ModelRef
+    after: ModelRef
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"before": self.before.to_dict(), "after": self.after.to_dict()}
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> StateRecord:
+        """Read and check the JSON form at ``where``."""
+        doc = _object(value, where, {"before", "after"})
+        return cls(
+            before=ModelRef.from_dict(doc["before"], f"{where}.before"),
+            after=ModelRef.from_dict(doc["after"], f"{where}.after"),
+        )
+
+
+@dataclass(frozen=True)
 class AggregationRecord:
-    """How the accepted updates were combined: the strategy and each update's weight."""
+    """How the accepted updates were combined.
+
+    The strategy, its hyperparameters, each update's weight, and a stateful strategy's server
+    state.
+    """
 
     strategy: str
     server_lr: float
     weights: Mapping[Address, int]
+    params: Mapping[str, float] = field(default_factory=dict)
+    state: StateRecord | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
+        """JSON-ready form (``params`` and ``state`` only when there are any)."""
+        out: dict[str, Any] = {
             "strategy": self.strategy,
             "server_lr": self.server_lr,
             "weights": dict(self.weights),
         }
+        if self.params:
+            out["params"] = dict(self.params)
+        if self.state is not None:
+            out["state"] = self.state.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, value: Any, where: str) -> AggregationRecord:
@@ -393,8 +431,10 @@ class AggregationRecord:
         where : str
             Its path in the document (for error messages).
         """
-        doc = _object(value, where, {"strategy", "server_lr", "weights"})
+        doc = _object(value, where, {"strategy", "server_lr", "weights"}, {"params", "state"})
         weights = _mapping(doc["weights"], f"{where}.weights")
+        params = _mapping(doc.get("params", {}), f"{where}.params")
+        state = doc.get("state")
         return cls(
             strategy=_str(doc["strategy"], f"{where}.strategy"),
             server_lr=_number(doc["server_lr"], f"{where}.server_lr"),
@@ -402,6 +442,8 @@ class AggregationRecord:
                 _address(k, f"{where}.weights key"): _int(v, f"{where}.weights.{k}")
                 for k, v in weights.items()
             },
+            params={str(k): _number(v, f"{where}.params.{k}") for k, v in params.items()},
+            state=None if state is None else StateRecord.from_dict(state, f"{where}.state"),
         )
 
 
@@ -764,5 +806,6 @@ __all__ = [
     "RoundEvidence",
     "RoundMetrics",
     "SharesRecord",
+    "StateRecord",
     "UpdateVerdict",
 ]

@@ -299,6 +299,8 @@ class ParticipantNode:
         if pending is None:
             if now >= rinfo.reveal_start or self._committed_on_chain(task_id, round_):
                 return None
+            if not self._sampled(task_id, round_):
+                return None
             pending = state.pending[round_] = self._train_and_commit(info, rinfo, now)
             sent = pending.update
         elif not pending.inclusion_checked and now >= rinfo.commit_deadline:
@@ -306,6 +308,17 @@ class ParticipantNode:
         if not (pending.revealed or pending.abandoned) and now >= rinfo.reveal_start:
             self._reveal(pending)
         return sent
+
+    def _sampled(self, task_id: int, round_: int) -> bool:
+        """Whether the task's client sampling chose this node for ``round_``."""
+        spec = self.spec(task_id)
+        if spec.sample_fraction >= 1.0:
+            return True
+        chosen = spec.sampled(list(self.fed_task.participants(task_id)), round_)
+        if self.address.lower() not in {a.lower() for a in chosen}:
+            log.info("step: %s is not sampled in round %d", self.data.name, round_)
+            return False
+        return True
 
     def _committed_on_chain(self, task_id: int, round_: int) -> bool:
         """Whether this account already committed directly (e.g. before a restart)."""

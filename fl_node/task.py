@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from fl_node.data import LocalDataset
 from fl_node.errors import SpecError
 from fl_node.evaluation import LOWER_IS_BETTER, METRIC_NAMES
 from fl_node.models import ModelSpec
-from fl_node.strategies import STRATEGIES, Strategy, make_strategy
+from fl_node.strategies import STRATEGIES, Strategy, make_strategy, sample_clients
 from fl_node.training import TrainConfig
 from storage import canonical_json
 
@@ -38,10 +39,20 @@ class TaskSpec:
         Base local training configuration (the strategy may adapt it).
     rounds : int
         Number of rounds.
-    strategy : {"fedavg", "fedsgd"}, default "fedavg"
-        Aggregation rule.
+    strategy : str, default "fedavg"
+        Aggregation rule (:data:`fl_node.strategies.STRATEGIES`: fedavg, fedsgd, fedprox,
+        fedadam, fedyogi, fedadagrad).
     server_lr : float, default 1.0
         Server learning rate of the strategy.
+    strategy_params : dict of str to float
+        The strategy's other hyperparameters (FedProx ``mu``, FedOpt ``beta1``, ``tau``...).
+    sample_fraction : float, default 1.0
+        Share of the participants that train each round, chosen by
+        :func:`~fl_node.strategies.sample_clients` from ``sample_seed``, the round and the
+        joined addresses: anyone can recompute the choice, and the seed is anchored on-chain
+        with the spec's hash.
+    sample_seed : int, default 0
+        Seed of the client sampling.
     contribution : {"leave-one-out", "shapley-exact"}, default "leave-one-out"
         How the coordinator measures contributions.
     acceptance : dict of str to float
@@ -62,6 +73,9 @@ class TaskSpec:
     contribution: str = "leave-one-out"
     acceptance: dict[str, float] = field(default_factory=dict)
     description: str = ""
+    strategy_params: dict[str, float] = field(default_factory=dict)
+    sample_fraction: float = 1.0
+    sample_seed: int = 0
 
     def __post_init__(self) -> None:
         if not self.name or self.rounds < 1:
@@ -77,6 +91,11 @@ class TaskSpec:
                 "TaskSpec: feature_names must match the model's input width (none for images)"
             )
         self._check_acceptance()
+        if not (0.0 < self.sample_fraction <= 1.0) or not 0 <= self.sample_seed < 2**256:
+            raise SpecError(
+                "TaskSpec: sample_fraction must be in (0, 1], sample_seed in [0, 2^256)"
+            )
+        self.make_strategy()  # refuses unknown or out-of-range hyperparameters
 
     def _check_acceptance(self) -> None:
         """Targets name metrics of the task's kind, with finite values in their range."""
@@ -118,7 +137,13 @@ class TaskSpec:
 
     def make_strategy(self) -> Strategy:
         """The aggregation strategy this task uses."""
-        return make_strategy(self.strategy, self.server_lr)
+        return make_strategy(self.strategy, self.server_lr, **self.strategy_params)
+
+    def sampled(self, participants: Sequence[str], round_: int) -> tuple[str, ...]:
+        """The participants who train in ``round_`` (all of them unless the task samples)."""
+        if self.sample_fraction >= 1.0:
+            return tuple(participants)
+        return sample_clients(participants, self.sample_fraction, self.sample_seed, round_)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -134,6 +159,9 @@ class TaskSpec:
             "contribution": self.contribution,
             "acceptance": dict(self.acceptance),
             "feature_names": list(self.feature_names),
+            "strategy_params": dict(self.strategy_params),
+            "sample_fraction": self.sample_fraction,
+            "sample_seed": self.sample_seed,
         }
 
     def to_bytes(self) -> bytes:
@@ -158,6 +186,11 @@ class TaskSpec:
                 contribution=str(raw["contribution"]),
                 acceptance={str(k): float(v) for k, v in raw.get("acceptance", {}).items()},
                 feature_names=tuple(str(n) for n in raw["feature_names"]),
+                strategy_params={
+                    str(k): float(v) for k, v in raw.get("strategy_params", {}).items()
+                },
+                sample_fraction=float(raw.get("sample_fraction", 1.0)),
+                sample_seed=int(raw.get("sample_seed", 0)),
             )
         except SpecError:
             raise

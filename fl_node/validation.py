@@ -54,12 +54,15 @@ class RoundContext:
         0x-hex keccak-256 of the model the round opened with.
     shapes : mapping of str to tuple of int
         The model's trainable tensors and their shapes.
+    sampled : frozenset of str or None, default None
+        Lower-case addresses the task's client sampling chose this round (``None``: everyone).
     """
 
     task_id: int
     round: int
     base_model_hash: str
     shapes: Mapping[str, tuple[int, ...]]
+    sampled: frozenset[str] | None = None
 
 
 def fetch_update(store: ContentStore, commitment: CommitmentRecord) -> bytes:
@@ -158,6 +161,9 @@ def check_update(
         update_hash=commitment.update_hash,
         samples=commitment.samples,
     )
+    if context.sampled is not None and commitment.participant.lower() not in context.sampled:
+        detail = "the task's client sampling did not choose this participant this round"
+        return replace(base, reason="not_sampled", detail=detail), None
     data = b""
     try:
         data = fetch_update(store, commitment)

@@ -19,6 +19,7 @@ from fl_node.validation import flagged_in
 from incentives import ExactShapley
 from incentives.contribution import coalition_key
 from kernel.errors import InvalidInputError
+from storage import content_hash
 
 AGGREGATION_TOLERANCE = 1e-6
 """Largest difference allowed between a recomputed and a published parameter."""
@@ -178,18 +179,29 @@ def accepted_updates(r: RoundInputs) -> list[ClientUpdate]:
 
 
 def check_aggregation(r: RoundInputs) -> tuple[bool, str]:
-    """Re-running the strategy on the accepted updates gives the published model."""
-    expected = r.task.strategy.aggregate(r.params, accepted_updates(r))
+    """Re-running the strategy on the accepted updates gives the published model.
+
+    A stateful strategy (FedOpt) starts from the server state the evidence names, read from the
+    store and checked against its hash, and must end at the state the evidence names after.
+    """
+    strategy = r.task.strategy
+    state = r.state_before
+    if state is None:
+        return False, r.state_problem
+    result = strategy.aggregate_with_state(r.params, accepted_updates(r), state)
+    expected = result.params
     actual = trainable_state(r.new.module)
     diff = max((float((expected[k] - actual[k]).abs().max()) for k in expected), default=0.0)
     buffers_same = all(
         torch.equal(a, b)
         for a, b in zip(r.base.module.buffers(), r.new.module.buffers(), strict=True)
     )
-    return (
-        diff <= AGGREGATION_TOLERANCE and buffers_same,
-        f"max |recomputed - published| = {diff:.2e}",
-    )
+    record = r.evidence.aggregation.state
+    state_same = record is None or hex32(content_hash(result.state.to_bytes())) == record.after.hash
+    detail = f"max |recomputed - published| = {diff:.2e}"
+    if not state_same:
+        detail += "; the recomputed server state differs from the published one"
+    return diff <= AGGREGATION_TOLERANCE and buffers_same and state_same, detail
 
 
 def check_contribution(r: RoundInputs) -> tuple[bool, str]:

@@ -20,13 +20,13 @@ from chain.fed_task import (
     UpdateCommittedEvent,
 )
 from fl_node.commitments import BatchDocument, round_commitments
-from fl_node.errors import BatchDocumentError
+from fl_node.errors import BatchDocumentError, FlError
 from fl_node.evidence import NOT_SUBMITTED, CommitmentRecord, RoundEvidence, UpdateVerdict
 from fl_node.mailbox import Mailbox
 from fl_node.models import build_model, trainable_state
 from fl_node.participant import fetch_verified
 from fl_node.serialization import LoadedModel, decode_model, encode_model
-from fl_node.strategies import ClientUpdate, Strategy
+from fl_node.strategies import ClientUpdate, ServerState, Strategy
 from fl_node.task import TaskSpec
 from fl_node.validation import RoundContext, check_update, shapes_of
 from kernel.types import Address
@@ -65,6 +65,8 @@ class TaskRecord:
         The commitments' bulletin board, when the auditor can read it.
     block_time : callable
         ``block number -> timestamp``.
+    spec : TaskSpec
+        The task's spec (its client sampling, its strategy's hyperparameters).
     """
 
     task_id: int
@@ -81,6 +83,7 @@ class TaskRecord:
     posted_shares: list[int] | None
     mailbox: Mailbox | None
     block_time: Callable[[int], int]
+    spec: TaskSpec
 
 
 def read_task(
@@ -121,6 +124,7 @@ def read_task(
         posted_shares=completed[0].bps if completed else None,
         mailbox=mailbox,
         block_time=lambda block: int(fed_task.backend.w3.eth.get_block(block)["timestamp"]),
+        spec=spec,
     )
 
 
@@ -148,6 +152,12 @@ class RoundInputs:
         The round's commitments recomputed from the chain and the batch document.
     replayed : list of (UpdateVerdict, ClientUpdate or None)
         Each participant's verdict recomputed with the coordinator's own checks, in join order.
+    state_before : ServerState or None
+        A stateful strategy's server state before the round, read from the store and checked
+        against the hash its evidence names (``None`` when it cannot be read: see
+        ``state_problem``); the initial state for a stateless strategy.
+    state_problem : str
+        Why ``state_before`` could not be read.
     """
 
     task: TaskRecord
@@ -161,6 +171,8 @@ class RoundInputs:
     batch_problem: str | None
     commitments: tuple[CommitmentRecord, ...]
     replayed: list[tuple[UpdateVerdict, ClientUpdate | None]]
+    state_before: ServerState | None
+    state_problem: str
 
 
 def _batch(
@@ -237,14 +249,42 @@ def read_round(task: TaskRecord, store: ContentStore, final: RoundFinalizedEvent
     batch, problem = _batch(task, store, round_)
     direct = task.direct.get(round_, [])
     commitments = round_commitments(task.participants, batch, direct)
+    sampled = frozenset(a.lower() for a in task.spec.sampled(task.participants, round_))
     context = RoundContext(
-        task.task_id, round_, "0x" + bytes(opening.model_hash).hex(), shapes_of(params)
+        task.task_id, round_, "0x" + bytes(opening.model_hash).hex(), shapes_of(params), sampled
     )
     replayed = replay(store, task.participants, commitments, context)
+    state, state_problem = _state_before(task, store, evidence, params, round_)
     return RoundInputs(
         *(task, final, opening, base, new, evidence, params),
-        *(batch, problem, commitments, replayed),
+        *(batch, problem, commitments, replayed, state, state_problem),
     )
+
+
+def _state_before(
+    task: TaskRecord,
+    store: ContentStore,
+    evidence: RoundEvidence,
+    params: dict[str, torch.Tensor],
+    round_: int,
+) -> tuple[ServerState | None, str]:
+    """The server state the round started from (the initial one for a stateless strategy)."""
+    strategy, record = task.strategy, evidence.aggregation.state
+    if not strategy.stateful:
+        return strategy.initial_state(params), ""
+    if record is None:
+        return None, "a stateful strategy's evidence must name its server state"
+    if round_ == 1:
+        initial = strategy.initial_state(params).to_bytes()
+        if "0x" + content_hash(initial).hex() != record.before.hash:
+            return None, "round 1 does not start from the strategy's initial server state"
+    try:
+        expected = bytes.fromhex(record.before.hash[2:])
+        return ServerState.from_bytes(
+            fetch_verified(store, record.before.cid, expected, "state")
+        ), ""
+    except (FlError, ValueError, LookupError) as exc:
+        return None, f"cannot read the server state before the round: {exc}"
 
 
 __all__ = ["RoundInputs", "TaskRecord", "read_round", "read_task", "replay"]

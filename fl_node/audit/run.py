@@ -55,6 +55,25 @@ def _audit_round(
     return audit, inputs
 
 
+def _check_state_chain(
+    audit: RoundAudit, inputs: RoundInputs | None, previous: str | None
+) -> str | None:
+    """A stateful strategy's round starts from the previous round's server state."""
+    state = inputs.evidence.aggregation.state if inputs else None
+    if state is None:
+        return None
+    if previous is not None:
+        ok = state.before.hash == previous
+        audit.add(
+            "server_state",
+            ok,
+            "starts from the previous round's server state"
+            if ok
+            else "the server state before the round is not the previous round's after",
+        )
+    return state.after.hash
+
+
 def _check_shares(
     task: TaskRecord, inputs: dict[int, RoundInputs | None], last: RoundAudit
 ) -> None:
@@ -108,8 +127,10 @@ def audit_task(
     report = AuditReport(task_id=task_id, rounds=[])
     inputs: dict[int, RoundInputs | None] = {}
     previous_hash = task.initial_hash
+    previous_state: str | None = None
     for round_, final in sorted(task.finals.items()):
         audit, inputs[round_] = _audit_round(task, store, final, previous_hash)
+        previous_state = _check_state_chain(audit, inputs[round_], previous_state)
         report.rounds.append(audit)
         previous_hash = bytes(final.model_hash)
     if report.rounds and report.rounds[-1].round == int(task.info.total_rounds):
