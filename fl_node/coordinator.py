@@ -478,7 +478,7 @@ class Coordinator:
         task_id = self._require()[0]
         assert self.model_hash is not None
         spec = self._require()[1]
-        sampled = frozenset(a.lower() for a in spec.sampled(participants, round_))
+        sampled = frozenset(a.lower() for a in spec.sampled(participants, round_, self.model_hash))
         context = RoundContext(
             task_id, round_, "0x" + self.model_hash.hex(), shapes_of(params), sampled
         )
@@ -619,7 +619,7 @@ class Coordinator:
             updates=tuple(work.verdicts),
             aggregation=AggregationRecord(
                 strategy=spec.strategy,
-                server_lr=spec.server_lr,
+                server_lr=spec.effective_server_lr,
                 weights={v.participant: v.samples for v in work.verdicts if v.accepted},
                 params=dict(spec.strategy_params),
                 state=state,

@@ -299,7 +299,7 @@ class ParticipantNode:
         if pending is None:
             if now >= rinfo.reveal_start or self._committed_on_chain(task_id, round_):
                 return None
-            if not self._sampled(task_id, round_):
+            if not self._sampled(task_id, round_, bytes(info.model_hash)):
                 return None
             pending = state.pending[round_] = self._train_and_commit(info, rinfo, now)
             sent = pending.update
@@ -309,12 +309,13 @@ class ParticipantNode:
             self._reveal(pending)
         return sent
 
-    def _sampled(self, task_id: int, round_: int) -> bool:
+    def _sampled(self, task_id: int, round_: int, base_model_hash: bytes) -> bool:
         """Whether the task's client sampling chose this node for ``round_``."""
         spec = self.spec(task_id)
         if spec.sample_fraction >= 1.0:
             return True
-        chosen = spec.sampled(list(self.fed_task.participants(task_id)), round_)
+        participants = list(self.fed_task.participants(task_id))
+        chosen = spec.sampled(participants, round_, base_model_hash)
         if self.address.lower() not in {a.lower() for a in chosen}:
             log.info("step: %s is not sampled in round %d", self.data.name, round_)
             return False

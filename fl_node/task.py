@@ -19,6 +19,7 @@ from fl_node.errors import SpecError
 from fl_node.evaluation import LOWER_IS_BETTER, METRIC_NAMES
 from fl_node.models import ModelSpec
 from fl_node.strategies import STRATEGIES, Strategy, make_strategy, sample_clients
+from fl_node.strategies.sampling import mix_seed
 from fl_node.training import TrainConfig
 from storage import canonical_json
 
@@ -42,8 +43,9 @@ class TaskSpec:
     strategy : str, default "fedavg"
         Aggregation rule (:data:`fl_node.strategies.STRATEGIES`: fedavg, fedsgd, fedprox,
         fedadam, fedyogi, fedadagrad).
-    server_lr : float, default 1.0
-        Server learning rate of the strategy.
+    server_lr : float or None, default None
+        Server learning rate of the strategy (``None``: the strategy's default, 1.0 for FedAvg,
+        0.1 for the FedOpt family; the stored spec always writes the value used).
     strategy_params : dict of str to float
         The strategy's other hyperparameters (FedProx ``mu``, FedOpt ``beta1``, ``tau``...).
     sample_fraction : float, default 1.0
@@ -69,7 +71,7 @@ class TaskSpec:
     rounds: int
     feature_names: tuple[str, ...]
     strategy: str = "fedavg"
-    server_lr: float = 1.0
+    server_lr: float | None = None
     contribution: str = "leave-one-out"
     acceptance: dict[str, float] = field(default_factory=dict)
     description: str = ""
@@ -84,7 +86,9 @@ class TaskSpec:
             raise SpecError(f"TaskSpec: unknown strategy {self.strategy!r}")
         if self.contribution not in CONTRIBUTION_METHODS:
             raise SpecError(f"TaskSpec: unknown contribution method {self.contribution!r}")
-        if not (self.server_lr > 0 and math.isfinite(self.server_lr)):
+        if self.server_lr is not None and not (
+            self.server_lr > 0 and math.isfinite(self.server_lr)
+        ):
             raise SpecError("TaskSpec: server_lr must be positive")
         if len(self.feature_names) != (0 if self.model.is_image else self.model.n_features):
             raise SpecError(
@@ -139,11 +143,24 @@ class TaskSpec:
         """The aggregation strategy this task uses."""
         return make_strategy(self.strategy, self.server_lr, **self.strategy_params)
 
-    def sampled(self, participants: Sequence[str], round_: int) -> tuple[str, ...]:
-        """The participants who train in ``round_`` (all of them unless the task samples)."""
+    @property
+    def effective_server_lr(self) -> float:
+        """The server learning rate the strategy uses (its default when the spec names none)."""
+        return float(self.make_strategy().params()["server_lr"])
+
+    def sampled(
+        self, participants: Sequence[str], round_: int, base_model_hash: bytes
+    ) -> tuple[str, ...]:
+        """The participants who train in ``round_`` (all of them unless the task samples).
+
+        The spec's seed is mixed with the hash of the model the round opened with, which nobody
+        knows before the previous round is finalised: a participant cannot choose an address
+        at join time that the sampling favours in later rounds.
+        """
         if self.sample_fraction >= 1.0:
             return tuple(participants)
-        return sample_clients(participants, self.sample_fraction, self.sample_seed, round_)
+        seed = mix_seed(self.sample_seed, bytes(base_model_hash))
+        return sample_clients(participants, self.sample_fraction, seed, round_)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -155,7 +172,7 @@ class TaskSpec:
             "train": self.train.to_dict(),
             "rounds": self.rounds,
             "strategy": self.strategy,
-            "server_lr": self.server_lr,
+            "server_lr": self.effective_server_lr,
             "contribution": self.contribution,
             "acceptance": dict(self.acceptance),
             "feature_names": list(self.feature_names),

@@ -61,6 +61,8 @@ def float_range(
     wanted = "a number " + " and ".join(parts)
 
     def check(value: float) -> float:
+        if value is None:  # an optional flag left out
+            return value
         below = value <= low if low_open else value < low
         above = value >= high if high_open else value > high
         if not math.isfinite(value) or below or above:

@@ -133,10 +133,10 @@ StrategyOpt = Annotated[
     ),
 ]
 ServerLrOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--server-lr",
-        help="Server learning rate of the strategy.",
+        help="Server learning rate of the strategy (default: the strategy's own).",
         callback=float_range("--server-lr", 0, low_open=True),
     ),
 ]
@@ -179,7 +179,7 @@ def task_design(
     max_steps: MaxStepsOpt = 0,
     train_seed: TrainSeedOpt = 0,
     strategy: StrategyOpt = "fedavg",
-    server_lr: ServerLrOpt = 1.0,
+    server_lr: ServerLrOpt = None,
     contribution: ContributionOpt = "leave-one-out",
     target: TargetOpt = None,
 ) -> None:

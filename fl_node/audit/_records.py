@@ -249,7 +249,8 @@ def read_round(task: TaskRecord, store: ContentStore, final: RoundFinalizedEvent
     batch, problem = _batch(task, store, round_)
     direct = task.direct.get(round_, [])
     commitments = round_commitments(task.participants, batch, direct)
-    sampled = frozenset(a.lower() for a in task.spec.sampled(task.participants, round_))
+    chosen = task.spec.sampled(task.participants, round_, bytes(opening.model_hash))
+    sampled = frozenset(a.lower() for a in chosen)
     context = RoundContext(
         task.task_id, round_, "0x" + bytes(opening.model_hash).hex(), shapes_of(params), sampled
     )
