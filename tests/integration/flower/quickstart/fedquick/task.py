@@ -73,7 +73,7 @@ def train(net: FedModel, data: LocalDataset, epochs: int, lr: float) -> float:
             loss = criterion(net(x[batch]), y[batch])
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
     return float(np.mean(losses))
 
 
