@@ -30,7 +30,13 @@ import torch
 from chain.commitments import Claim, SignedInvitation, UpdateCommitment, sign_commitment
 from chain.court import ChallengeCourtClient
 from chain.errors import ChainRevertError
-from chain.fed_task import FedTaskClient, RoundInfo, RoundOpenedEvent, TaskInfo
+from chain.fed_task import (
+    FedTaskClient,
+    RoundInfo,
+    RoundOpenedEvent,
+    TaskInfo,
+    UpdateCommittedEvent,
+)
 from chain.signer import Signer, TxResult
 from chain.token import RewardTokenClient
 from fl_node.claims import ClaimLedger, DueClaims, due_claims, submit_claims
@@ -81,6 +87,12 @@ def fetch_verified(store: ContentStore, cid: str, expected_hash: bytes, what: st
         raise ModelIntegrityError(f"{what} {cid}: bytes do not match the on-chain hash")
     store.verify(validate_cid(cid), data)
     return data
+
+
+def read_spec(fed_task: FedTaskClient, store: ContentStore, task_id: int) -> TaskSpec:
+    """The spec of ``task_id``, fetched from the store and checked against its on-chain hash."""
+    info = fed_task.task(task_id)
+    return TaskSpec.from_bytes(fetch_verified(store, info.spec_cid, info.spec_hash, "task spec"))
 
 
 def round_opening(fed_task: FedTaskClient, task_id: int, round: int) -> RoundOpenedEvent:
@@ -257,9 +269,7 @@ class ParticipantNode:
             The task.
         """
         if task_id not in self._specs:
-            info = self.fed_task.task(task_id)
-            data = fetch_verified(self.store, info.spec_cid, info.spec_hash, "task spec")
-            self._specs[task_id] = TaskSpec.from_bytes(data)
+            self._specs[task_id] = read_spec(self.fed_task, self.store, task_id)
         return self._specs[task_id]
 
     # ---- one round ------------------------------------------------------------------------------
@@ -322,8 +332,16 @@ class ParticipantNode:
         return True
 
     def _committed_on_chain(self, task_id: int, round_: int) -> bool:
-        """Whether this account already committed directly (e.g. before a restart)."""
-        return self.fed_task.commitment_of(task_id, round_, self.address) is not None
+        """Whether this account already committed directly (e.g. before a restart).
+
+        Read from the ``UpdateCommitted`` events (``commitUpdate`` is the only way to commit
+        directly, and it emits one): the backend's event cache serves every node of a process
+        with one scan of the new blocks, where ``commitmentOf`` is one call per node.
+        """
+        found = self.fed_task.events(
+            UpdateCommittedEvent, task_id=task_id, round=round_, participant=self.address
+        )
+        return bool(found)
 
     def _global_model(self, info: TaskInfo, round_: int) -> tuple[LoadedModel, int]:
         """The round's model, checked against the chain's hash (event and task state)."""

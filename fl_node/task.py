@@ -10,11 +10,12 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fl_node.data import LocalDataset
+from fl_node.data import DataSchema, LocalDataset, load_csv, load_party
 from fl_node.errors import SpecError
 from fl_node.evaluation import LOWER_IS_BETTER, METRIC_NAMES
 from fl_node.models import ModelSpec
@@ -55,6 +56,10 @@ class TaskSpec:
         with the spec's hash.
     sample_seed : int, default 0
         Seed of the client sampling.
+    schema : DataSchema or None, default None
+        What every party's file holds and how it is imputed and encoded (a table's columns or
+        images, and the target); ``None`` for the historical numeric CSV with a ``label``
+        column. With a schema, ``feature_names`` are its encoded names.
     contribution : {"leave-one-out", "shapley-exact"}, default "leave-one-out"
         How the coordinator measures contributions.
     acceptance : dict of str to float
@@ -78,6 +83,7 @@ class TaskSpec:
     strategy_params: dict[str, float] = field(default_factory=dict)
     sample_fraction: float = 1.0
     sample_seed: int = 0
+    schema: DataSchema | None = None
 
     def __post_init__(self) -> None:
         if not self.name or self.rounds < 1:
@@ -99,7 +105,44 @@ class TaskSpec:
             raise SpecError(
                 "TaskSpec: sample_fraction must be in (0, 1], sample_seed in [0, 2^256)"
             )
-        self.make_strategy()  # refuses unknown or out-of-range hyperparameters
+        strategy = self.make_strategy()  # refuses unknown or out-of-range hyperparameters
+        if self.server_lr is None:  # the strategy's default, written down
+            object.__setattr__(self, "server_lr", float(strategy.params()["server_lr"]))
+        if self.schema is not None:
+            self._check_schema(self.schema)
+
+    def _check_schema(self, schema: DataSchema) -> None:
+        """The schema and the model agree on the task kind, the classes and the inputs."""
+        model = self.model
+        if schema.target_kind != model.task:
+            raise SpecError(
+                f"TaskSpec: the schema's target is {schema.target_kind}, "
+                f"the model's task {model.task}"
+            )
+        if model.task == "multiclass" and schema.n_classes != model.classes:
+            raise SpecError(
+                f"TaskSpec: the schema has {schema.n_classes} classes, the model {model.classes}"
+            )
+        if tuple(schema.input_shape) != tuple(model.input_shape or (model.n_features,)):
+            raise SpecError(
+                f"TaskSpec: the schema's inputs are {schema.input_shape}, the "
+                f"model's {model.input_shape or (model.n_features,)}"
+            )
+        if schema.image is None and tuple(self.feature_names) != schema.encoded_names():
+            raise SpecError("TaskSpec: feature_names must be the schema's encoded names")
+
+    def load_data(self, path: str | Path, name: str | None = None) -> LocalDataset:
+        """A party's file read, imputed and encoded as this task says, and checked against it.
+
+        With a schema any layout it reads (CSV, NPZ, IDX, image folder); without one the
+        historical numeric CSV whose columns are ``feature_names`` then ``label``.
+        """
+        if self.schema is not None:
+            data = load_party(path, self.schema, name)
+        else:
+            data = load_csv(path, name=name, feature_names=self.feature_names)
+        self.check_data(data)
+        return data
 
     def _check_acceptance(self) -> None:
         """Targets name metrics of the task's kind, with finite values in their range."""
@@ -179,6 +222,7 @@ class TaskSpec:
             "strategy_params": dict(self.strategy_params),
             "sample_fraction": self.sample_fraction,
             "sample_seed": self.sample_seed,
+            **({"schema": self.schema.to_dict()} if self.schema is not None else {}),
         }
 
     def to_bytes(self) -> bytes:
@@ -208,6 +252,7 @@ class TaskSpec:
                 },
                 sample_fraction=float(raw.get("sample_fraction", 1.0)),
                 sample_seed=int(raw.get("sample_seed", 0)),
+                schema=DataSchema.from_dict(raw["schema"]) if "schema" in raw else None,
             )
         except SpecError:
             raise

@@ -76,7 +76,10 @@ def participant(
     deployment: DeploymentOpt,
     store: StoreOpt,
     task_id: TaskIdOpt,
-    data: Annotated[Path, typer.Option(help="This participant's own CSV (features..., label).")],
+    data: Annotated[
+        Path,
+        typer.Option(help="This participant's own data file (any layout the task's schema reads)."),
+    ],
     key_env: KeyEnvOpt = "FEDMARKET_PARTICIPANT_KEY",
     join: Annotated[bool, typer.Option(help="Join the task first (with its stake).")] = True,
     invitation: Annotated[
@@ -96,22 +99,20 @@ def participant(
     once the task ended and the cooldown passed.
     """
     from chain.fed_task import StakeWithdrawnEvent
-    from fl_node.data import load_csv
-    from fl_node.participant import ParticipantNode
+    from fl_node.participant import ParticipantNode, read_spec
     from storage import LocalCidStore
 
     signed = _read_invitation(invitation, task_id) if invitation is not None else None
     backend, dep = connect_deployment(rpc, deployment)
     signer = _signer(backend, key_env)
+    fed_task, content = dep.fed_task_client(backend), LocalCidStore(store)
     node = ParticipantNode(
         signer=signer,
-        fed_task=dep.fed_task_client(backend),
-        store=LocalCidStore(store),
-        data=load_csv(data),
+        fed_task=fed_task,
+        store=content,
+        data=read_spec(fed_task, content, task_id).load_data(data),
         court=dep.court_client(backend),
     )
-    spec = node.spec(task_id)
-    node.data = load_csv(data, feature_names=spec.feature_names)
     if join:
         node.join(task_id, signed)
     history = node.run(task_id, poll_interval=poll, timeout=timeout)
@@ -152,8 +153,10 @@ def coordinator(
     deployment: DeploymentOpt,
     store: StoreOpt,
     task_id: TaskIdOpt,
-    validation: Annotated[Path, typer.Option(help="The coordinator's validation CSV.")],
-    test: Annotated[Path, typer.Option(help="The held-out test CSV.")],
+    validation: Annotated[
+        Path, typer.Option(help="The coordinator's validation file (read by the task's schema).")
+    ],
+    test: Annotated[Path, typer.Option(help="The held-out test file (read by the task's schema).")],
     participants: Annotated[
         int,
         typer.Option(
@@ -179,7 +182,7 @@ def coordinator(
 ) -> None:
     """Run the coordinator of a task: stake, open, check, aggregate, pay, finalise, settle."""
     from fl_node.coordinator import Coordinator
-    from fl_node.data import load_csv
+    from fl_node.participant import read_spec
     from storage import LocalCidStore
 
     backend, dep = connect_deployment(rpc, deployment)
@@ -187,12 +190,14 @@ def coordinator(
         raise InvalidInputError(f"--travel: {backend.describe()} is not a dev chain")
     signer = _signer(backend, key_env)
     _wait_for_participants(backend, dep, task_id, participants, join_timeout)
+    fed_task, content = dep.fed_task_client(backend), LocalCidStore(store)
+    spec = read_spec(fed_task, content, task_id)
     node = Coordinator(
         signer=signer,
-        fed_task=dep.fed_task_client(backend),
-        store=LocalCidStore(store),
-        validation=load_csv(validation),
-        test=load_csv(test),
+        fed_task=fed_task,
+        store=content,
+        validation=spec.load_data(validation),
+        test=spec.load_data(test),
         travel=travel,
         poll=poll,
     )
