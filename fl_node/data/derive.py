@@ -174,48 +174,63 @@ def summarise(plan: SchemaPlan, table: RawTable) -> PartySummary:
 
 
 def pooled_quantile(parts: Sequence[NumericSummary], level: float) -> float:
-    """The ``level`` quantile of the union, solved from each part's interpolated quantiles.
+    """The ``level`` quantile of the union, solved from each part's published quantiles.
 
-    Each part's distribution function is the piecewise-linear one through its published
-    quantiles; the pooled one is their count-weighted mix, inverted by linear interpolation.
-    Exact for one part; for several, as close as the parts' quantile grids allow.
+    Each part's distribution function is the piecewise-linear one through its quantiles, with a
+    jump where quantiles tie (a value many rows share); the pooled one is their count-weighted
+    mix, inverted where it crosses ``level`` (at the jump's value when it crosses inside one).
+    Exact for one part at the published levels; for several, as close as their grids allow.
     """
     used = [p for p in parts if p.count and len(p.quantiles) == len(QUANTILE_LEVELS)]
     if not used:
         raise DataError("pooled_quantile: no part has values")
     grid = np.unique(np.concatenate([np.asarray(p.quantiles) for p in used]))
     total = float(sum(p.count for p in used))
-    cdf = np.zeros_like(grid)
+    below = np.zeros_like(grid)  # F(v-) at each grid value
+    upto = np.zeros_like(grid)  # F(v)
     for part in used:
-        cdf += part.count * _part_cdf(part, grid)
-    cdf = np.maximum.accumulate(cdf / total)
-    lo = int(np.searchsorted(cdf, level, side="left"))
-    if lo == 0:
-        return float(grid[0])
-    if lo >= grid.size:
-        return float(grid[-1])
-    span = cdf[lo] - cdf[lo - 1]
-    share = 0.0 if span <= 0 else (level - cdf[lo - 1]) / span
-    return float(grid[lo - 1] + share * (grid[lo] - grid[lo - 1]))
+        left, right = _part_cdf(part.quantiles, grid)
+        below += part.count * left / total
+        upto += part.count * right / total
+    xs = np.repeat(grid, 2)
+    fs = np.maximum.accumulate(np.column_stack([below, upto]).ravel())
+    k = int(np.searchsorted(fs, level - 1e-12, side="left"))
+    if k == 0:
+        return float(xs[0])
+    if k >= xs.size:
+        return float(xs[-1])
+    if xs[k] == xs[k - 1] or fs[k] <= fs[k - 1]:
+        return float(xs[k])
+    share = (level - fs[k - 1]) / (fs[k] - fs[k - 1])
+    return float(xs[k - 1] + share * (xs[k] - xs[k - 1]))
 
 
-def _part_cdf(part: NumericSummary, grid: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """A part's interpolated distribution function on ``grid`` (ties take the highest level)."""
-    qs = np.asarray(part.quantiles)
+def _part_cdf(
+    quantiles: Sequence[float], grid: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """A part's distribution function on ``grid``: its left limits and its values."""
+    qs = np.asarray(quantiles, dtype=np.float64)
     levels = np.asarray(QUANTILE_LEVELS)
-    right = np.searchsorted(qs, grid, side="right")
-    out = np.empty_like(grid)
-    for i, (g, r) in enumerate(zip(grid, right, strict=True)):
-        if r == 0:
-            out[i] = 0.0
-        elif r >= qs.size:
-            out[i] = 1.0
-        elif qs[r - 1] == g or qs[r] == qs[r - 1]:
-            out[i] = levels[r - 1]
-        else:
-            step = (g - qs[r - 1]) / (qs[r] - qs[r - 1])
-            out[i] = levels[r - 1] + step * (levels[r] - levels[r - 1])
-    return out
+    left = np.empty_like(grid)
+    right = np.empty_like(grid)
+    for i, g in enumerate(grid):
+        left[i] = _interpolate(qs, levels, g, int(np.searchsorted(qs, g, side="left")) - 1)
+        right[i] = _interpolate(qs, levels, g, int(np.searchsorted(qs, g, side="right")) - 1)
+    return left, right
+
+
+def _interpolate(
+    qs: npt.NDArray[np.float64], levels: npt.NDArray[np.float64], g: float, j: int
+) -> float:
+    """The level at ``g`` on the segment that starts at quantile ``j`` (-1: before the first)."""
+    if j < 0:
+        return 0.0
+    if j >= qs.size - 1:
+        return 1.0
+    if qs[j] == g:
+        return float(levels[j])
+    step = (g - qs[j]) / (qs[j + 1] - qs[j])
+    return float(levels[j] + step * (levels[j + 1] - levels[j]))
 
 
 def _numeric_column(plan: ColumnPlan, parts: Sequence[NumericSummary]) -> NumericColumn:

@@ -161,8 +161,12 @@ def _need_image(schema: DataSchema, source: Path) -> ImageSpec:
     return schema.image
 
 
-def read_bytes(path: Path, limit: int = MAX_BYTES) -> bytes:
-    """The bytes of ``path``, decompressed when it ends in ``.gz``, refusing more than ``limit``."""
+def read_bytes(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of ``path``, decompressed when it ends in ``.gz``.
+
+    More than ``limit`` bytes (:data:`MAX_BYTES` when ``None``) is refused.
+    """
+    limit = MAX_BYTES if limit is None else limit
     try:
         opener = gzip.open if path.name.lower().endswith(".gz") else open
         with opener(path, "rb") as fh:
@@ -307,7 +311,7 @@ def _npz_arrays(path: Path) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.gen
         raise DataError(f"{path}: its arrays hold more than {MAX_BYTES} bytes")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            if set(npz.files) < {"x", "y"}:
+            if not {"x", "y"} <= set(npz.files):
                 raise DataError(f"{path}: an NPZ needs arrays 'x' and 'y' (it has {npz.files})")
             return npz["x"], npz["y"]
     except (ValueError, OSError) as exc:

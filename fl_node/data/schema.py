@@ -45,6 +45,8 @@ MAX_TEXT = 200
 MAX_IMAGE_VALUES = 3 * 512 * 512
 """Most values of one image (``C * H * W``)."""
 IMAGE_CHANNELS = (1, 3, 4)
+MAX_DEPTH = 16
+"""Deepest nesting of a schema file's JSON."""
 MAX_SCHEMA_BYTES = 4 << 20
 """Largest schema file read (4 MiB)."""
 
@@ -337,12 +339,12 @@ class DataSchema:
             raise SpecError(f"{source}: cannot read the schema ({exc.strerror})") from None
         if len(data) > MAX_SCHEMA_BYTES:
             raise SpecError(f"{source}: a schema is at most {MAX_SCHEMA_BYTES} bytes")
+        _check_depth(data, source)
         try:
             raw = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+            return cls.from_dict(raw)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise SpecError(f"{source}: not JSON ({exc})") from None
-        try:
-            return cls.from_dict(raw)
         except SpecError as exc:
             raise SpecError(f"{source}: {exc}") from None
 
@@ -384,6 +386,29 @@ class DataSchema:
 
 
 # --- parsing helpers -------------------------------------------------------------------------
+
+
+def _check_depth(data: bytes, source: Path) -> None:
+    """Refuse JSON nested deeper than :data:`MAX_DEPTH` before parsing it.
+
+    The parser recurses once per level; under a recursion limit a dependency raised (py_ecc
+    sets 100,000) a deep document would overflow the C stack instead of raising.
+    """
+    depth, in_string, escaped = 0, False, False
+    for byte in data:
+        if escaped:
+            escaped = False
+        elif in_string:
+            escaped = byte == 0x5C  # backslash
+            in_string = byte != 0x22  # closing quote
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SpecError(f"{source}: JSON nested deeper than {MAX_DEPTH} levels")
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
 
 
 def _no_constant(name: str) -> object:
