@@ -20,13 +20,13 @@ import csv
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
-from fl_node.data import FeatureStats, feature_stats, pool_stats
+from fl_node.data import DataSchema, FeatureStats, feature_stats, load_party, pool_stats
 from fl_node.errors import SpecError
 from fl_node.models import ModelSpec
 from kernel.errors import InvalidInputError
@@ -91,6 +91,36 @@ def pooled_model(
         )
     except (ValueError, TypeError, SpecError) as exc:
         raise InvalidInputError(f"design: {exc}") from None
+
+
+@dataclass(frozen=True)
+class DesignInputs:
+    """What a design pools.
+
+    Each dataset's feature statistics, the feature names, and for a regression task each
+    dataset's target statistics (one column).
+    """
+
+    stats: list[FeatureStats]
+    features: tuple[str, ...]
+    target: list[FeatureStats] = field(default_factory=list)
+    classes: int = 0
+
+
+def inputs_from_files(schema: DataSchema, files: Sequence[Path]) -> DesignInputs:
+    """Each party's file read and encoded by ``schema`` and summarised alone (rows never pooled).
+
+    Per file: per-feature (per-channel for images) statistics, and the target's for regression.
+    """
+    stats: list[FeatureStats] = []
+    target: list[FeatureStats] = []
+    for path in files:
+        data = load_party(path, schema)
+        stats.append(data.stats())
+        if schema.target_kind == "regression":
+            target.append(data.target_stats())
+    features = () if schema.image is not None else schema.encoded_names()
+    return DesignInputs(stats, features, target, schema.n_classes)
 
 
 @dataclass(frozen=True)

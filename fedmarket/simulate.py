@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from chain import ChainBackend
 from fedmarket.demo.world import (
     DEMO_TERMS,
@@ -27,6 +29,7 @@ from fedmarket.demo.world import (
 from fl_node.audit import AuditReport, audit_task
 from fl_node.coordinator import RoundReport
 from fl_node.data import FederatedSplit
+from fl_node.evaluation import Metrics, task_metrics
 from fl_node.sponsor import TaskTerms
 from fl_node.task import TaskSpec
 
@@ -105,4 +108,27 @@ def simulate(
     )
 
 
-__all__ = ["POOL", "Simulation", "simulate"]
+def centralised_baseline(spec: TaskSpec, split: FederatedSplit) -> Metrics:
+    """The reference a federation is compared with: one linear model on the pooled rows.
+
+    Only an experiment can pool the parties' rows; this is what the federated model's held-out
+    metrics are measured against. scikit-learn's logistic regression (binary, multi-class,
+    L2 with C = 1) or ridge regression (alpha = 1), on features standardised with the pooled
+    rows' own mean and deviation, scored on the same test set by the same metrics.
+    """
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.concatenate([h.x.reshape(h.rows, -1) for h in split.hospitals])
+    y = np.concatenate([h.y for h in split.hospitals])
+    test_x = split.test.x.reshape(split.test.rows, -1)
+    if spec.kind == "regression":
+        regressor = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(x, y)
+        return task_metrics("regression", split.test.y, regressor.predict(test_x))
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x, y)
+    prob = classifier.predict_proba(test_x)
+    return task_metrics(spec.kind, split.test.y, prob[:, 1] if spec.kind == "binary" else prob)
+
+
+__all__ = ["POOL", "Simulation", "centralised_baseline", "simulate"]

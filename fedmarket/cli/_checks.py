@@ -85,7 +85,7 @@ def choice(flag: str, choices: Callable[[], Iterable[str]]) -> Callable[[str], s
 
     def check(value: str) -> str:
         allowed = sorted(choices())
-        if value not in allowed:
+        if value is not None and value not in allowed:  # None: an optional flag left out
             raise InvalidInputError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")
         return value
 

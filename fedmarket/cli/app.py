@@ -11,7 +11,19 @@ from typing import Annotated
 
 import typer
 
-from fedmarket.cli import chain, court, data, demo, index, market, roles, serve, task, vfl
+from fedmarket.cli import (
+    chain,
+    court,
+    data,
+    demo,
+    index,
+    market,
+    roles,
+    serve,
+    simulate,
+    task,
+    vfl,
+)
 from fedmarket.cli._common import setup_logging
 
 app = typer.Typer(
@@ -33,6 +45,7 @@ def _root(
 
 app.command()(demo.demo)
 app.command()(vfl.vfl)
+app.command()(simulate.simulate)
 app.add_typer(chain.chain_app, name="chain")
 app.add_typer(data.data_app, name="data")
 app.add_typer(task.task_app, name="task")

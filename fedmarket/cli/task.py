@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,16 +30,22 @@ from kernel.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from chain.fed_task import FedTaskClient, RoundFinalizedEvent, Schedule
-    from fedmarket.design import ListingSelection
-    from fl_node.data import FeatureStats
+    from fedmarket.design import DesignInputs, ListingSelection
+    from fl_node.data import DataSchema
+    from fl_node.models import ModelSpec
     from fl_node.sponsor import TaskTerms
 
 task_app = typer.Typer(
     help="Design, create, invite to and inspect training tasks.", no_args_is_help=True
 )
 
-TARGET_METRICS = ("accuracy", "precision", "recall", "f1", "auc", "ks")
-"""Held-out test metrics a sponsor may set a target on (each in [0, 1], higher is better)."""
+TARGET_METRICS = (
+    *("accuracy", "precision", "recall", "f1", "auc", "ks", "log_loss"),
+    *("macro_f1", "mae", "rmse", "r2"),
+)
+"""Held-out test metrics a sponsor may set a target on: a floor, or a ceiling for log_loss, mae
+and rmse; the task's kind decides which apply (binary: accuracy..log_loss; multiclass:
+accuracy, macro_f1, auc, log_loss; regression: mae, rmse, r2)."""
 DEFAULT_HIDDEN = "16"
 
 
@@ -67,7 +74,67 @@ ApiOpt = Annotated[
 TagOpt = Annotated[str | None, typer.Option("--tag", help="With --api: only listings so tagged.")]
 StatsFromOpt = Annotated[
     list[Path] | None,
-    typer.Option("--stats-from", metavar="CSV", help="CSV file (header, numbers); repeatable."),
+    typer.Option(
+        "--stats-from",
+        metavar="FILE",
+        help="A party's file: its statistics are computed alone and pooled, never its rows "
+        "(with --schema any layout the schema reads, else a numeric CSV); repeatable.",
+    ),
+]
+SchemaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--schema",
+        metavar="FILE|NAME",
+        help="The task's data schema: a JSON file (fedmarket data schema) or a ready one "
+        "(heart-disease, mnist). It sets the task kind, the classes and the encoding.",
+    ),
+]
+KindOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--kind",
+        help="binary, multiclass or regression (default: the schema's, else binary).",
+        callback=choice("--kind", lambda: ("binary", "multiclass", "regression")),
+    ),
+]
+LayersOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--layers",
+        metavar="JSON",
+        help='--model declared: a JSON list of layers, e.g. [{"op": "linear", "size": 32}, '
+        '{"op": "relu"}] (ops: linear, conv2d, maxpool2d, avgpool2d, flatten, relu, tanh, '
+        "gelu, sigmoid, dropout).",
+    ),
+]
+ChannelsOpt = Annotated[
+    str | None, typer.Option("--channels", help="--model cnn: convolution channels, e.g. 16,32.")
+]
+StrategyParamOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--strategy-param",
+        metavar="NAME=VALUE",
+        help="A hyperparameter of the strategy: mu (fedprox); beta1, beta2, tau (fedadam, "
+        "fedyogi; fedadagrad: beta1, tau); repeatable.",
+    ),
+]
+SampleOpt = Annotated[
+    float,
+    typer.Option(
+        "--sample-fraction",
+        help="Share of the participants that train each round (client sampling).",
+        callback=float_range("--sample-fraction", 0, 1, low_open=True),
+    ),
+]
+SampleSeedOpt = Annotated[
+    int,
+    typer.Option(
+        "--sample-seed",
+        help="Seed of the client sampling.",
+        callback=int_range("--sample-seed", 0, 2**63),
+    ),
 ]
 LabelOpt = Annotated[
     str, typer.Option("--label", help="Label column of the listings or CSV files (not a feature).")
@@ -77,7 +144,12 @@ NameOpt = Annotated[
 ]
 DescriptionOpt = Annotated[str, typer.Option("--description", help="Free text.")]
 ModelOpt = Annotated[
-    str, typer.Option("--model", help="mlp or logreg.", callback=choice("--model", _model_kinds))
+    str,
+    typer.Option(
+        "--model",
+        help="linear (logreg), mlp, cnn (images) or declared (--layers).",
+        callback=choice("--model", _model_kinds),
+    ),
 ]
 HiddenOpt = Annotated[
     str | None,
@@ -129,7 +201,9 @@ TrainSeedOpt = Annotated[int, typer.Option("--train-seed", help="Seed of the bat
 StrategyOpt = Annotated[
     str,
     typer.Option(
-        "--strategy", help="fedavg or fedsgd.", callback=choice("--strategy", _strategies)
+        "--strategy",
+        help="fedavg, fedsgd, fedprox, fedadam, fedyogi or fedadagrad.",
+        callback=choice("--strategy", _strategies),
     ),
 ]
 ServerLrOpt = Annotated[
@@ -164,11 +238,15 @@ def task_design(
     api: ApiOpt = None,
     tag: TagOpt = None,
     stats_from: StatsFromOpt = None,
+    schema: SchemaOpt = None,
+    kind: KindOpt = None,
     label: LabelOpt = "label",
     name: NameOpt = None,
     description: DescriptionOpt = "",
     model: ModelOpt = "mlp",
     hidden: HiddenOpt = None,
+    channels: ChannelsOpt = None,
+    layers: LayersOpt = None,
     seed: SeedOpt = 7,
     rounds: RoundsOpt = 10,
     local_epochs: EpochsOpt = 2,
@@ -180,67 +258,145 @@ def task_design(
     train_seed: TrainSeedOpt = 0,
     strategy: StrategyOpt = "fedavg",
     server_lr: ServerLrOpt = None,
+    strategy_param: StrategyParamOpt = None,
+    sample_fraction: SampleOpt = 1.0,
+    sample_seed: SampleSeedOpt = 0,
     contribution: ContributionOpt = "leave-one-out",
     target: TargetOpt = None,
 ) -> None:
-    """Write a task spec for tabular data, its input scaling pooled from published statistics.
+    """Write a task spec for any dataset, its input scaling pooled from published statistics.
 
-    Statistics from the marketplace (--api, --tag) or CSV files (--stats-from); flags set the rest.
+    Statistics from the marketplace (--api, --tag) or the parties' files (--stats-from, each
+    summarised alone); --schema declares the data (kind, classes, encoding); flags set the rest.
     """
-    from fedmarket.design import pooled_model
     from fl_node.task import TaskSpec
     from fl_node.training import TrainConfig
 
-    stats, features = _design_inputs(api, tag, stats_from, label)
+    data = _schema(schema)
+    design = _design_inputs(api, tag, stats_from, label, data)
+    task_kind = kind or (data.target_kind if data else "binary")
+    model_spec = _model(design, data, task_kind, model, (hidden, channels, layers, seed))
+    train = TrainConfig(
+        *(local_epochs, batch_size, lr, momentum, weight_decay, max_steps, train_seed)
+    )
     spec = TaskSpec(
-        name=name or tag or "horizontal-task",
+        name=name or tag or (data.name if data else "horizontal-task"),
         description=description,
-        model=pooled_model(stats, kind=model, hidden=_hidden(model, hidden), seed=seed),
-        train=TrainConfig(
-            local_epochs=local_epochs,
-            batch_size=batch_size,
-            lr=lr,
-            momentum=momentum,
-            weight_decay=weight_decay,
-            max_steps=max_steps,
-            seed=train_seed,
-        ),
+        model=model_spec,
+        train=train,
         rounds=rounds,
-        feature_names=features,
+        feature_names=() if model_spec.is_image else design.features,
         strategy=strategy,
         server_lr=server_lr,
         contribution=contribution,
-        acceptance=key_values("--target", target or [], TARGET_METRICS, 0.0, 1.0),
+        acceptance=key_values("--target", target or [], TARGET_METRICS, -math.inf, math.inf),
+        strategy_params=key_values(
+            "--strategy-param", strategy_param or [], _strategy_params(), -math.inf, math.inf
+        ),
+        sample_fraction=sample_fraction,
+        sample_seed=sample_seed,
+        schema=data,
     )
     out_file.write_bytes(spec.to_bytes())
-    out.print(f"wrote {out_file}: {spec.name}, {len(features)} features, {rounds} rounds")
+    out.print(
+        f"wrote {out_file}: {spec.name}, a {task_kind} task, {model_spec.kind} on "
+        f"{model_spec.input_shape or (model_spec.n_features,)} inputs, {rounds} rounds"
+    )
+
+
+def _strategy_params() -> list[str]:
+    from fl_node.strategies import PARAMETERS
+
+    return sorted({p for names in PARAMETERS.values() for p in names} - {"server_lr"})
+
+
+def _schema(value: str | None) -> DataSchema | None:
+    """``--schema``: a ready schema's name or a JSON file."""
+    from fl_node.data import DataSchema, load_schema
+    from fl_node.data.schemas import READY
+
+    if value is None:
+        return None
+    if value in READY:
+        return load_schema(value)
+    path = Path(value)
+    if not path.is_file():
+        raise InvalidInputError(f"--schema: no file {value} (ready: {', '.join(READY)})")
+    try:
+        return DataSchema.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"--schema {value}: not JSON ({exc})") from None
+
+
+def _model(
+    design: DesignInputs,
+    data: DataSchema | None,
+    task_kind: str,
+    family: str,
+    shape: tuple[str | None, str | None, Path | None, int],
+) -> ModelSpec:
+    """The model spec: the family, its sizes and the pooled scaling of the design's inputs."""
+    from fedmarket.design import pooled_model
+    from fl_node.models import LayerSpec
+
+    hidden, channels, layers, seed = shape
+    extra: dict[str, Any] = {"task": task_kind, "target": design.target or None}
+    if task_kind == "multiclass":
+        extra["classes"] = data.n_classes if data else design.classes
+    if data is not None and data.image is not None:
+        extra["input_shape"] = data.image.shape
+    if channels is not None:
+        extra["channels"] = tuple(int_list("--channels", channels))
+    if layers is not None:
+        extra["layers"] = tuple(LayerSpec.from_dict(v) for v in _json_list(layers))
+    return pooled_model(
+        design.stats, kind=family, hidden=_hidden(family, hidden), seed=seed, **extra
+    )
+
+
+def _json_list(path: Path) -> list[Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"--layers {path}: {exc}") from None
+    if not isinstance(value, list):
+        raise InvalidInputError(f"--layers {path}: a JSON list of layers")
+    return value
 
 
 def _hidden(model: str, hidden: str | None) -> tuple[int, ...]:
-    """The hidden widths: ``--hidden`` for an MLP; none (and no ``--hidden``) for logreg."""
-    if model != "mlp":
+    """Hidden widths: ``--hidden`` for an MLP or a CNN's dense part; none for linear models."""
+    if model in ("linear", "logreg", "declared"):
         if hidden is not None:
-            raise InvalidInputError(f"--hidden applies to --model mlp, not {model}")
+            raise InvalidInputError(f"--hidden applies to --model mlp or cnn, not {model}")
         return ()
     return int_list("--hidden", hidden or DEFAULT_HIDDEN)
 
 
 def _design_inputs(
-    api: str | None, tag: str | None, stats_from: list[Path] | None, label: str
-) -> tuple[list[FeatureStats], tuple[str, ...]]:
-    """The statistics to pool and the feature columns, from the marketplace or CSV files."""
-    from fedmarket.design import stats_from_csv
+    api: str | None,
+    tag: str | None,
+    stats_from: list[Path] | None,
+    label: str,
+    schema: DataSchema | None,
+) -> DesignInputs:
+    """The statistics to pool and the feature columns, from the marketplace or the files."""
+    from fedmarket.design import DesignInputs, inputs_from_files, stats_from_csv
 
     if api and stats_from:
-        raise InvalidInputError("task design: give --api URL or --stats-from CSV, not both")
+        raise InvalidInputError("task design: give --api URL or --stats-from FILE, not both")
     if tag and not api:
         raise InvalidInputError("task design: --tag filters the listings of --api; give --api")
     if api:
+        if schema is not None:
+            raise InvalidInputError("task design: --schema designs from --stats-from files")
         selection = _selection(api, tag, label)
-        return selection.stats, selection.features
+        return DesignInputs(selection.stats, selection.features)
+    if stats_from and schema is not None:
+        return inputs_from_files(schema, stats_from)
     if stats_from:
-        return stats_from_csv(stats_from, label=label)
-    raise InvalidInputError("task design: give --api URL or --stats-from CSV")
+        return DesignInputs(*stats_from_csv(stats_from, label=label))
+    raise InvalidInputError("task design: give --api URL or --stats-from FILE")
 
 
 def _selection(api: str, tag: str | None, label: str) -> ListingSelection:
