@@ -6,6 +6,7 @@ from typing import Any, Self
 
 from web3.contract import Contract
 
+from chain._cache import matches, read_cache
 from chain.artifacts import load_artifact
 from chain.backends import ChainBackend
 from chain.errors import ChainError
@@ -55,14 +56,33 @@ class ContractClient:
         return self.signer.transact(fn, label=label)
 
     def _call(self, fn: Any) -> Any:
-        return call_view(fn)
+        """A view's answer, from the backend's per-head cache when it has one."""
+        cache = read_cache(self.backend)
+        if cache is None:
+            return call_view(fn)
+        try:
+            data = str(fn._encode_transaction_data())
+        except Exception:  # arguments web3 refuses: the direct call raises its usual error
+            return call_view(fn)
+        return cache.view((self.address, data), lambda: call_view(fn))
 
     def _logs(self, event: str, *, from_block: int | None = None, **filters: Any) -> list[Any]:
-        """Logs of ``event`` filtered on indexed arguments.
+        """Logs of ``event`` filtered on indexed arguments, oldest first.
 
-        Scans from ``from_block`` (never before :attr:`from_block`, the deployment block).
+        Scans from ``from_block`` (never before :attr:`from_block`, the deployment block). With
+        the backend's read cache, every log of the event since the deployment block is kept and
+        only new blocks are scanned; the filters are applied to the kept logs.
         """
         ev = getattr(self.contract.events, event)
         start = self.from_block if from_block is None else max(from_block, self.from_block)
-        logs: list[Any] = ev.get_logs(from_block=start, argument_filters=filters or None)
-        return sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"]))
+        cache = read_cache(self.backend)
+        if cache is None:
+            logs: list[Any] = ev.get_logs(from_block=start, argument_filters=filters or None)
+            return sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"]))
+
+        def fetch(first: int, last: int) -> list[Any]:
+            found: list[Any] = ev.get_logs(from_block=first, to_block=last)
+            return found
+
+        every = cache.logs((self.address, event, self.from_block), fetch)
+        return [e for e in every if e["blockNumber"] >= start and matches(e["args"], filters)]

@@ -27,7 +27,8 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
+from web3 import HTTPProvider, Web3
+from web3.exceptions import BlockNotFound
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse
 
@@ -63,6 +64,9 @@ class ChainBackend(ABC):
     """When set, transactions are simulated once with ``eth_call`` and sent with this gas limit
     instead of being estimated: py-evm's estimate is a binary search of about a dozen executions,
     which dominates the in-process chain's cost. Gas *used* is unaffected."""
+    cache_reads: bool = True
+    """Serve view calls and event scans from a cache kept per chain head (:mod:`chain._cache`);
+    ``False`` reads the chain every time."""
 
     @property
     def chain_id(self) -> int:
@@ -83,6 +87,24 @@ class ChainBackend(ABC):
     def latest_timestamp(self) -> int:
         """Timestamp of the latest mined block."""
         return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def head(self) -> tuple[int, bytes]:
+        """Number and hash of the latest mined block."""
+        block = self.w3.eth.get_block("latest")
+        return int(block["number"]), bytes(block["hash"])
+
+    def block_hash(self, number: int) -> bytes | None:
+        """Hash of the block ``number`` on the chain now, or ``None`` past the head.
+
+        Parameters
+        ----------
+        number : int
+            The block.
+        """
+        try:
+            return bytes(self.w3.eth.get_block(number)["hash"])
+        except BlockNotFound:
+            return None
 
     @abstractmethod
     def chain_time(self) -> int:
@@ -179,11 +201,17 @@ class _InProcessProvider(EthereumTesterProvider):
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.RLock()
+        self._chain_id: RPCResponse | None = None
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         from eth_tester.exceptions import TransactionFailed
 
+        if method == "eth_chainId" and self._chain_id is not None:
+            return self._chain_id  # web3 asks before every call and transaction
         with self._lock:
+            if method == "eth_chainId":
+                self._chain_id = super().make_request(method, params)
+                return self._chain_id
             try:
                 return super().make_request(method, params)
             except TransactionFailed as exc:
@@ -253,9 +281,18 @@ class InProcessBackend(ChainBackend):
         tester = provider.ethereum_tester
         assert tester is not None
         self._tester: Any = tester
+        self._lock = provider._lock
         keys = tester.backend.account_keys  # funded genesis accounts
         self._faucet: LocalAccount = Account.from_key(keys[0].to_bytes())
+        # a call without a sender is made from the first account, as eth-tester would pick it
+        # (it asks eth_accounts twice per call to do so)
+        self.w3.eth.default_account = self._faucet.address
         _cache_receipts(tester.backend)
+
+    @property
+    def _chain(self) -> Any:
+        """py-evm's chain (eth-tester replaces it when it resets to a snapshot)."""
+        return self._tester.backend.chain
 
     def faucet_account(self) -> LocalAccount:
         """The first genesis account of the in-process chain."""
@@ -264,6 +301,27 @@ class InProcessBackend(ChainBackend):
     def chain_time(self) -> int:
         """The latest block's timestamp (the next block's is later)."""
         return self.latest_timestamp()
+
+    def latest_timestamp(self) -> int:
+        """Timestamp of the latest mined block, read from py-evm without a JSON-RPC round trip."""
+        with self._lock:
+            return int(self._chain.get_canonical_head().timestamp)
+
+    def head(self) -> tuple[int, bytes]:
+        """Number and hash of the latest mined block, read from py-evm directly."""
+        with self._lock:
+            header = self._chain.get_canonical_head()
+            return int(header.block_number), bytes(header.hash)
+
+    def block_hash(self, number: int) -> bytes | None:
+        """Hash of the canonical block ``number``, or ``None`` past the head."""
+        from eth.exceptions import HeaderNotFound
+
+        with self._lock:
+            try:
+                return bytes(self._chain.get_canonical_block_header_by_number(number).hash)
+            except HeaderNotFound:
+                return None
 
     @property
     def can_travel(self) -> bool:
@@ -294,6 +352,28 @@ class InProcessBackend(ChainBackend):
         return f"in-process py-evm (chain {self.chain_id})"
 
 
+class _RpcProvider(HTTPProvider):
+    """web3's HTTP provider that asks the node for its chain id once.
+
+    web3 validates every call and transaction against ``eth_chainId``: one more round trip each,
+    for an answer that never changes on a connection.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._chain_id: RPCResponse | None = None
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        if method != "eth_chainId":
+            return super().make_request(method, params)
+        if self._chain_id is None:
+            answer = super().make_request(method, params)
+            if "error" in answer:
+                return answer
+            self._chain_id = answer
+        return self._chain_id
+
+
 class RpcBackend(ChainBackend):
     """A JSON-RPC endpoint.
 
@@ -314,7 +394,7 @@ class RpcBackend(ChainBackend):
         if not url.startswith(("http://", "https://")):
             raise ChainConnectionError(f"RpcBackend: not an http(s) URL: {url!r}")
         self.url = url
-        self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        self.w3 = Web3(_RpcProvider(url, request_kwargs={"timeout": timeout}))
         try:
             chain_id = int(self.w3.eth.chain_id)
         except Exception as exc:  # connection refused, DNS, TLS...: one readable error
@@ -335,6 +415,28 @@ class RpcBackend(ChainBackend):
     def faucet_account(self) -> LocalAccount | None:
         """The configured (or dev-chain) gas faucet, if any."""
         return self._faucet
+
+    def _latest(self) -> dict[str, Any]:
+        """The latest block's header fields as the node sends them (hex strings, no formatting)."""
+        response = self.w3.provider.make_request(
+            RPCEndpoint("eth_getBlockByNumber"), ["latest", False]
+        )
+        result = response.get("result")
+        if not isinstance(result, dict):
+            raise ChainConnectionError(f"{self.describe()}: no latest block ({response!r:.200})")
+        return result
+
+    def latest_timestamp(self) -> int:
+        """Timestamp of the latest mined block, from one raw request.
+
+        web3's block formatting costs more than anvil's answer.
+        """
+        return int(self._latest()["timestamp"], 16)
+
+    def head(self) -> tuple[int, bytes]:
+        """Number and hash of the latest mined block (one raw request)."""
+        latest = self._latest()
+        return int(latest["number"], 16), bytes.fromhex(str(latest["hash"])[2:])
 
     def chain_time(self) -> int:
         """The later of the latest block's timestamp and this machine's clock.

@@ -1,6 +1,14 @@
-"""``python -m fedmarket.bench``: the API benchmark (what ``scripts/bench-api`` runs)."""
+"""``python -m fedmarket.bench``: the API benchmark, or with ``fl`` first the federated one.
+
+``scripts/bench-api`` runs the first, ``scripts/bench`` the second.
+"""
 
 import sys
+
+if sys.argv[1:2] == ["fl"]:
+    from fedmarket.bench.fl import main as fl_main
+
+    sys.exit(fl_main(sys.argv[2:]))
 
 from fedmarket.bench.api import main
 

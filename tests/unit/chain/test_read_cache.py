@@ -1,0 +1,115 @@
+"""The per-head read cache against reading every time: same answers, fewer reads, reorgs seen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chain._cache import ReadCache, matches
+from chain.errors import ChainError
+
+
+class FakeChain:
+    """A chain of numbered blocks whose hashes a test can rewrite (a reorg)."""
+
+    cache_reads = True
+
+    def __init__(self) -> None:
+        self.hashes = [b"h0"]
+        self.logs: dict[int, list[dict[str, Any]]] = {}
+        self.fetched: list[tuple[int, int]] = []
+
+    def mine(self, *logs: dict[str, Any]) -> None:
+        number = len(self.hashes)
+        self.hashes.append(f"h{number}".encode())
+        self.logs[number] = [
+            {"blockNumber": number, "logIndex": i, "args": args} for i, args in enumerate(logs)
+        ]
+
+    def head(self) -> tuple[int, bytes]:
+        return len(self.hashes) - 1, self.hashes[-1]
+
+    def block_hash(self, number: int) -> bytes | None:
+        return self.hashes[number] if number < len(self.hashes) else None
+
+    def fetch(self, first: int, last: int) -> list[dict[str, Any]]:
+        self.fetched.append((first, last))
+        return [e for n in range(first, last + 1) for e in reversed(self.logs.get(n, []))]
+
+    def every_log(self) -> list[dict[str, Any]]:
+        return [e for n in sorted(self.logs) for e in self.logs[n]]
+
+
+def test_logs_scan_only_new_blocks_and_match_a_full_scan() -> None:
+    chain = FakeChain()
+    cache = ReadCache(chain)  # type: ignore[arg-type]
+    key = ("0xc", "Ev", 0)
+    chain.mine({"round": 1})
+    assert cache.logs(key, chain.fetch) == chain.every_log()
+    chain.mine({"round": 2}, {"round": 3})
+    chain.mine()
+    assert cache.logs(key, chain.fetch) == chain.every_log()  # oldest first, as a full scan
+    assert cache.logs(key, chain.fetch) == chain.every_log()
+    assert chain.fetched == [(0, 1), (2, 3)]  # nothing scanned twice, nothing at an unmoved head
+
+
+def test_logs_are_scanned_again_when_the_last_scanned_block_left_the_chain() -> None:
+    chain = FakeChain()
+    cache = ReadCache(chain)  # type: ignore[arg-type]
+    key = ("0xc", "Ev", 0)
+    chain.mine({"round": 1})
+    chain.mine({"round": 2})
+    cache.logs(key, chain.fetch)
+    # a reorg replaces block 2, then the chain grows past it
+    chain.hashes[2] = b"other"
+    chain.logs[2] = [{"blockNumber": 2, "logIndex": 0, "args": {"round": 9}}]
+    chain.mine()
+    assert cache.logs(key, chain.fetch) == chain.every_log()
+    assert chain.fetched[-1] == (0, 3)
+    # a revert to a shorter chain
+    del chain.hashes[2:]
+    del chain.logs[2], chain.logs[3]
+    assert cache.logs(key, chain.fetch) == chain.every_log()
+    assert chain.fetched[-1] == (0, 1)
+
+
+def test_views_are_kept_for_one_head_only() -> None:
+    chain = FakeChain()
+    cache = ReadCache(chain)  # type: ignore[arg-type]
+    reads: list[int] = []
+
+    def read() -> int:
+        reads.append(1)
+        return len(chain.hashes)
+
+    assert cache.view(("0xc", "0x01"), read) == 1
+    assert cache.view(("0xc", "0x01"), read) == 1
+    assert len(reads) == 1 and cache.hits == 1
+    chain.mine()
+    assert cache.view(("0xc", "0x01"), read) == 2
+    assert len(reads) == 2
+
+
+def test_a_failed_read_is_not_kept() -> None:
+    chain = FakeChain()
+    cache = ReadCache(chain)  # type: ignore[arg-type]
+
+    def fail() -> int:
+        raise ChainError("reverted")
+
+    with pytest.raises(ChainError):
+        cache.view(("0xc", "0x02"), fail)
+    assert cache.view(("0xc", "0x02"), lambda: 5) == 5
+
+
+def test_matches_compares_as_a_node_filters() -> None:
+    args = {"account": "0xAbC", "round": 3, "root": b"\x01\x02"}
+    assert matches(args, {"account": "0xabc", "round": 3})
+    assert matches(args, {"root": bytearray(b"\x01\x02")})
+    assert matches(args, {"round": [1, 3]})
+    assert not matches(args, {"round": 4})
+    assert not matches(args, {"account": "0xabd"})
+    assert matches(args, {})
+    with pytest.raises(ChainError):
+        matches(args, {"nope": 1})
