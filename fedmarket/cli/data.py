@@ -11,6 +11,7 @@ read at all.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,7 +27,7 @@ data_app = typer.Typer(
 )
 
 if TYPE_CHECKING:
-    from fl_node.data import DataSchema
+    from fl_node.data import DataSchema, SchemaPlan
 
 SchemaOpt = Annotated[
     str,
@@ -207,6 +208,46 @@ _MissingOpt = Annotated[_Texts, typer.Option(help="A cell meaning missing, e.g. 
 _MissingValueOpt = Annotated[_Texts, typer.Option(help="COL=V: the number V means missing in COL.")]
 _PositiveOpt = Annotated[_Texts, typer.Option(help="A binary label's value meaning 1 (repeat).")]
 _ShapeOpt = Annotated[str | None, typer.Option(help="CxHxW: the files hold images of this shape.")]
+_PlanOpt = Annotated[
+    str | None, typer.Option(help="A plan JSON, or heart-disease: derive from --summary files.")
+]
+_SummaryOpt = Annotated[
+    list[Path] | None, typer.Option(help="A party's summary (fedmarket data summary; repeat).")
+]
+_PlanOutOpt = Annotated[
+    Path | None, typer.Option(help="Also write the plan (kinds and rules, no values) here.")
+]
+
+
+def _plan(value: str) -> SchemaPlan:
+    """A plan file, else the ready heart-disease plan by name."""
+    from fl_node.data import SchemaPlan
+    from fl_node.data.schemas import heart_disease_plan
+
+    if value == "heart-disease" and not Path(value).is_file():
+        return heart_disease_plan()
+    return SchemaPlan.load(value)
+
+
+@data_app.command("summary")
+def data_summary(
+    file: Annotated[Path, typer.Argument(help="This party's CSV file.")],
+    plan: Annotated[str, typer.Option(help="The sponsor's plan JSON, or heart-disease.")],
+    out_path: Annotated[Path, typer.Option("--out", help="The summary JSON to write.")],
+) -> None:
+    """Write what this party publishes about its file under the sponsor's plan.
+
+    Counts, sums and ranges per numeric column (quantiles every 5 % where the plan imputes by
+    the median), rows per category and per label value; never a row. The sponsor combines the
+    parties' summaries with ``fedmarket data schema --plan PLAN --summary FILE ...``.
+    """
+    from fl_node.data import read_csv, summarise
+
+    spec = _plan(plan)
+    table = read_csv(file, names=[c.name for c in spec.columns])
+    summary = summarise(spec, table)
+    out_path.write_text(summary.to_json(), encoding="utf-8")
+    out.print(f"{out_path}: {summary.rows} rows summarised (no rows copied)", markup=False)
 
 
 @data_app.command("schema")
@@ -227,17 +268,23 @@ def data_schema(
     positive: _PositiveOpt = None,
     impute: Annotated[str, typer.Option(help="Numeric fill: mean or median.")] = "mean",
     image_shape: _ShapeOpt = None,
+    plan: _PlanOpt = None,
+    summary: _SummaryOpt = None,
+    plan_out: _PlanOutOpt = None,
 ) -> None:
     """Write a schema inferred from the parties' own files (kinds, ranges, fill values).
 
     Each file is summarised on its own and the summaries combined (no rows pooled). A
-    column is numeric when every present cell is a number, else categorical.
+    column is numeric when every present cell is a number, else categorical. With ``--plan``
+    and ``--summary``, the schema comes from the summaries the parties published instead.
     """
-    from fl_node.data import load_schema
+    from fl_node.data import PartySummary, derive_schema, load_schema
     from fl_node.errors import DataError
 
     if ready is not None:
         spec = load_schema(ready)
+    elif plan is not None:
+        spec = derive_schema(_plan(plan), [PartySummary.load(s) for s in summary or []])
     elif not files:
         raise DataError("give the parties' files, or --ready NAME")
     elif image_shape is not None or _holds_images(files[0]):
@@ -255,7 +302,7 @@ def data_schema(
             "positive": positive or (),
         }
         names = columns.split(",") if columns else None
-        spec = _table_schema(files, names, options)
+        spec = _table_schema(files, names, options, plan_out)
     spec.save(out_path)
     shape = "x".join(map(str, spec.input_shape))
     out.print(f"{out_path}: {spec.target_kind} target, {shape} inputs, {spec.n_classes} "
@@ -286,11 +333,13 @@ def _image_schema(files: list[Path], shape: str | None, *, name: str, kind: str)
 
 
 def _table_schema(
-    files: list[Path], names: list[str] | None, options: dict[str, object]
+    files: list[Path], names: list[str] | None, options: dict[str, object], plan_out: Path | None
 ) -> DataSchema:
     from fl_node.data import derive_schema, read_csv, summarise
     from fl_node.data.derive import infer_plan, merge_plans
 
     tables = [read_csv(f, names=names, header=False if names else None) for f in files]
     plan = merge_plans([infer_plan(t, **options) for t in tables])  # type: ignore[arg-type]
+    if plan_out is not None:
+        plan_out.write_text(json.dumps(plan.to_dict(), indent=2) + "\n", encoding="utf-8")
     return derive_schema(plan, [summarise(plan, t) for t in tables])

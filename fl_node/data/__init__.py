@@ -5,16 +5,14 @@
 - :mod:`~fl_node.data.formats`: reading CSV, NPZ, image folders and MNIST IDX files raw;
 - :mod:`~fl_node.data.check`: a party's file against the schema, before training;
 - :mod:`~fl_node.data.preprocess`: encoding by the schema's carried rules;
-- :mod:`~fl_node.data.derive`: the schema's values from the parties' statistics;
+- :mod:`~fl_node.data.derive`: the schema's values from the parties' statistics, which
+  :mod:`~fl_node.data.summary` holds as JSON (plans and party summaries);
 - :mod:`~fl_node.data.split`: seeded IID, label-Dirichlet and quantity-skewed splits;
 - the demo's breast-cancer hospitals, per-feature statistics and the demo's CSV files.
 """
 
 from fl_node.data.check import CheckReport, ColumnCheck, LabelCheck, check
 from fl_node.data.derive import (
-    ColumnPlan,
-    PartySummary,
-    SchemaPlan,
     derive_schema,
     image_schema,
     infer_plan,
@@ -44,6 +42,7 @@ from fl_node.data.schema import (
 from fl_node.data.schemas import load_schema
 from fl_node.data.split import split_dirichlet, split_holdout, split_iid, split_quantity_skew
 from fl_node.data.stats import FeatureStats, feature_stats, pool_stats
+from fl_node.data.summary import ColumnPlan, PartySummary, SchemaPlan
 
 __all__ = [
     "CategoricalColumn",

@@ -3,14 +3,18 @@
 The sponsor designs the task from what the listings publish. A :class:`SchemaPlan` says what
 each column is (numeric, categorical, dropped), which cells mean missing and how a missing cell
 is imputed; each party computes a :class:`PartySummary` of its own file under that plan
-(:func:`summarise`: per numeric column its count, sum, range and 101 quantiles; per categorical
-column and for the label, rows per value); :func:`derive_schema` combines the summaries into a
-:class:`~fl_node.data.schema.DataSchema` whose numbers are:
+(:func:`summarise`: per numeric column its count, sum and range, and for a column imputed by
+its median its quantiles every 5 %; per categorical column and for the label, rows per value);
+:func:`derive_schema` combines the summaries into a :class:`~fl_node.data.schema.DataSchema`
+whose numbers are:
 
 - means: exact (sums over counts);
 - medians: solved from the parties' interpolated distributions (:func:`pooled_quantile`; exact
   for one party, within the quantile grid's resolution for several);
 - ranges, category lists, most-frequent categories and label classes: exact.
+
+Plans and summaries are JSON (``to_dict`` / ``from_dict``, bounded and validated like a schema),
+so a party can publish its summary with its listing and the sponsor combine them.
 
 :func:`infer_plan` guesses a plan from one file (a column is numeric when every present cell is
 a number), which ``fedmarket data schema`` uses to write a schema from a party's own file.
@@ -21,7 +25,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TypeVar
 
 import numpy as np
@@ -31,9 +35,9 @@ from fl_node.data._cells import category_values, label_numbers, numeric_cells
 from fl_node.data.formats import RawImages, RawTable
 from fl_node.data.schema import (
     MAX_CATEGORIES,
+    MAX_TEXT,
     CategoricalColumn,
     Column,
-    ColumnKind,
     DataSchema,
     DroppedColumn,
     ImageSpec,
@@ -42,88 +46,33 @@ from fl_node.data.schema import (
     TargetKind,
     canonical,
 )
+from fl_node.data.summary import (
+    QUANTILE_LEVELS,
+    CategorySummary,
+    ColumnPlan,
+    NumericSummary,
+    PartySummary,
+    SchemaPlan,
+)
 from fl_node.errors import DataError, SpecError
 
 _T = TypeVar("_T")
 
-QUANTILE_LEVELS = tuple(i / 100 for i in range(101))
-"""The levels at which each party publishes a numeric column's quantiles."""
 
+def numeric_summary(
+    values: npt.NDArray[np.float64], missing: int = 0, *, quantiles: bool = True
+) -> NumericSummary:
+    """Summary of numbers (NaN entries are ignored, ``missing`` counted as given).
 
-@dataclass(frozen=True)
-class ColumnPlan:
-    """What a column is and how its missing cells are filled, before any value is known.
-
-    ``impute``: ``"mean"``, ``"median"`` or ``"constant"`` for numbers, ``"most-frequent"`` or
-    ``"constant"`` for categories; ``constant`` is the fill of a constant rule. ``categories``
-    are declared first, in order, before those the parties report.
+    Parameters
+    ----------
+    values : array of float
+        The column's values, NaN where missing.
+    missing : int, default 0
+        Missing cells, as counted by the column's rules.
+    quantiles : bool, default True
+        Whether to include the quantiles at :data:`QUANTILE_LEVELS` (a median needs them).
     """
-
-    name: str
-    kind: ColumnKind
-    impute: str = ""
-    constant: float | str | None = None
-    missing_tokens: tuple[str, ...] = ()
-    missing_values: tuple[float, ...] = ()
-    max_missing: float | None = None
-    categories: tuple[str, ...] = ()
-
-    def rule(self) -> str:
-        """The imputation rule (the kind's default when none is given)."""
-        return self.impute or ("mean" if self.kind == "numeric" else "most-frequent")
-
-
-@dataclass(frozen=True)
-class SchemaPlan:
-    """A table schema without its values: columns in file order, the target, the limits.
-
-    The target's classes may be left empty: they are then the label values the parties report
-    (sorted; for a binary target with two values, the larger one is positive).
-    """
-
-    name: str
-    columns: tuple[ColumnPlan, ...]
-    target: Target
-    missing_limit: float = 0.05
-    notes: str = ""
-
-    def features(self) -> tuple[ColumnPlan, ...]:
-        """Columns that become features."""
-        return tuple(c for c in self.columns if c.kind != "drop")
-
-
-@dataclass(frozen=True)
-class NumericSummary:
-    """One party's numeric column: counts, sum, range and quantiles at :data:`QUANTILE_LEVELS`."""
-
-    count: int
-    missing: int
-    total: float
-    minimum: float
-    maximum: float
-    quantiles: tuple[float, ...] = field(default=(), repr=False)
-
-
-@dataclass(frozen=True)
-class CategorySummary:
-    """One party's categorical column (or class label): rows per value, and missing cells."""
-
-    counts: tuple[tuple[str, int], ...]
-    missing: int
-
-
-@dataclass(frozen=True)
-class PartySummary:
-    """What one party publishes about its file: per column (by name) and for the label."""
-
-    rows: int
-    numeric: tuple[tuple[str, NumericSummary], ...]
-    categorical: tuple[tuple[str, CategorySummary], ...]
-    label: CategorySummary | NumericSummary
-
-
-def numeric_summary(values: npt.NDArray[np.float64], missing: int = 0) -> NumericSummary:
-    """Summary of numbers (NaN entries are ignored, ``missing`` counted as given)."""
     valid = values[~np.isnan(values)]
     if not valid.size:
         return NumericSummary(0, missing, 0.0, math.nan, math.nan, ())
@@ -133,7 +82,7 @@ def numeric_summary(values: npt.NDArray[np.float64], missing: int = 0) -> Numeri
         total=float(valid.sum()),
         minimum=float(valid.min()),
         maximum=float(valid.max()),
-        quantiles=tuple(float(q) for q in np.quantile(valid, QUANTILE_LEVELS)),
+        quantiles=tuple(float(q) for q in np.quantile(valid, QUANTILE_LEVELS)) if quantiles else (),
     )
 
 
@@ -142,6 +91,9 @@ def category_summary(values: Sequence[str | None], where: str = "column") -> Cat
     counts = Counter(v for v in values if v is not None)
     if len(counts) > MAX_CATEGORIES:
         raise DataError(f"{where}: more than {MAX_CATEGORIES} distinct values")
+    long = next((v for v in counts if len(v) > MAX_TEXT), None)
+    if long is not None:
+        raise DataError(f"{where}: a value of {len(long)} characters (at most {MAX_TEXT})")
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], _order(kv[0])))
     return CategorySummary(tuple(ordered), sum(v is None for v in values))
 
@@ -158,7 +110,10 @@ def summarise(plan: SchemaPlan, table: RawTable) -> PartySummary:
                 raise DataError(
                     f"{table.source}, line {line}, column {col.name}: {cell!r} is not a number"
                 )
-            numeric.append((col.name, numeric_summary(read.values, int(read.missing.sum()))))
+            summary = numeric_summary(
+                read.values, int(read.missing.sum()), quantiles=col.rule() == "median"
+            )
+            numeric.append((col.name, summary))
         else:
             values = category_values(cells, col.missing_tokens).values
             categorical.append((col.name, category_summary(values, f"{table.source}: {col.name}")))
@@ -166,7 +121,7 @@ def summarise(plan: SchemaPlan, table: RawTable) -> PartySummary:
     label: CategorySummary | NumericSummary
     if plan.target.kind == "regression":
         read = label_numbers(plan.target, cells)
-        label = numeric_summary(read.values, int(read.missing.sum()))
+        label = numeric_summary(read.values, int(read.missing.sum()), quantiles=False)
     else:
         values = category_values(cells, plan.target.missing_tokens).values
         label = category_summary(values, f"{table.source}: label")

@@ -42,8 +42,8 @@ MAX_BYTES = 1 << 30
 """Most bytes read from one file, after decompression (1 GiB)."""
 MAX_ROWS = 2_000_000
 """Most rows (or images) of one file."""
-MAX_CELLS = 20_000_000
-"""Most cells of one text table."""
+MAX_CELLS = 5_000_000
+"""Most cells of one text table (kept as text: larger numeric data belongs in NPZ or IDX)."""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
@@ -206,12 +206,12 @@ def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
     return rows
 
 
-def _has_header(first: Sequence[str], schema: DataSchema | None) -> bool:
-    """Whether ``first`` is a header: one of the schema's column names is in it (or no schema)."""
-    if schema is None:
+def _has_header(first: Sequence[str], expected: Sequence[str] | None) -> bool:
+    """Whether ``first`` is a header: one of the expected column names is in it (or none known)."""
+    if expected is None:
         return True
     texts = {c.strip() for c in first if not _is_number(c)}
-    return bool(texts & set(schema.column_names()))
+    return bool(texts & set(expected))
 
 
 def _is_number(cell: str) -> bool:
@@ -238,15 +238,17 @@ def read_csv(
     schema : DataSchema or None, default None
         Names the columns of a headerless file; with a header, the columns it must hold.
     header : bool or None, default None
-        Whether the first row is a header; ``None`` decides: a header when its names are the
-        schema's columns, or when there is neither a schema nor ``names``.
+        Whether the first row is a header; ``None`` decides: a header when it holds one of the
+        expected names (``names``, else the schema's), or when no names are expected.
     names : sequence of str or None, default None
-        The columns of a headerless file (the schema's when ``None``).
+        The columns of a headerless file (the schema's when ``None``); a header, when the file
+        has one, names them instead.
     """
     source = Path(path)
     rows = _csv_rows(source)
     if header is None:
-        header = names is None and _has_header(rows[0][1], schema)
+        expected = names if names is not None or schema is None else schema.column_names()
+        header = _has_header(rows[0][1], expected)
     if header:
         columns = tuple(c.strip() for c in rows[0][1])
         rows = rows[1:]
@@ -340,6 +342,8 @@ def read_npz(path: str | Path, schema: DataSchema) -> RawData:
     if schema.image is not None:
         return _fit_images(RawImages(str(source), x, labels), schema.image, source)
     names = tuple(n for n in schema.column_names() if n != schema.target.column)
+    if x.size > MAX_CELLS:
+        raise DataError(f"{source}: more than {MAX_CELLS} cells for a table")
     if x.ndim != 2 or x.shape[1] != len(names):
         raise DataError(f"{source}: 'x' must be (n, {len(names)}) for this schema, not {x.shape}")
     cells = [tuple(canonical(repr(float(v))) for v in col) for col in x.T.tolist()]
@@ -446,8 +450,9 @@ def read_image_folder(path: str | Path, spec: ImageSpec) -> RawImages:
         for f in sub.iterdir()
         if f.suffix.lower() in IMAGE_SUFFIXES
     )
-    if not files or len(files) > MAX_ROWS:
-        raise DataError(f"{root}: need 1 to {MAX_ROWS} images in one sub-folder per class")
+    most = min(MAX_ROWS, MAX_BYTES // (spec.channels * spec.height * spec.width))
+    if not files or len(files) > most:
+        raise DataError(f"{root}: need 1 to {most} images in one sub-folder per class")
     mode = {1: "L", 3: "RGB", 4: "RGBA"}[spec.channels]
     x = np.empty((len(files), spec.height, spec.width, spec.channels), dtype=np.uint8)
     for i, (_, file) in enumerate(files):

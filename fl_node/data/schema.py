@@ -20,11 +20,25 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast
 
+from fl_node.data._json import MAX_TEXT as MAX_TEXT
+from fl_node.data._json import MAX_TOKENS as MAX_TOKENS
+from fl_node.data._json import canonical as canonical
+from fl_node.data._json import canonical_or as canonical_or
+from fl_node.data._json import choice as _choice
+from fl_node.data._json import fraction as _fraction
+from fl_node.data._json import integer as _int
+from fl_node.data._json import keys as _keys
+from fl_node.data._json import load_json
+from fl_node.data._json import mapping as _mapping
+from fl_node.data._json import number as _number
+from fl_node.data._json import numbers as _numbers
+from fl_node.data._json import optional_number as _optional_number
+from fl_node.data._json import text as _text
+from fl_node.data._json import texts as _texts
 from fl_node.errors import SpecError
 
 SCHEMA_VERSION = 1
@@ -38,40 +52,14 @@ MAX_CATEGORIES = 1024
 """Most categories of one column (and classes of a target)."""
 MAX_ENCODED_WIDTH = 65536
 """Most features after one-hot encoding."""
-MAX_TOKENS = 32
-"""Most missing tokens or missing values of one column."""
-MAX_TEXT = 200
-"""Longest name, category or token, in characters."""
 MAX_IMAGE_VALUES = 3 * 512 * 512
 """Most values of one image (``C * H * W``)."""
 IMAGE_CHANNELS = (1, 3, 4)
-MAX_DEPTH = 16
-"""Deepest nesting of a schema file's JSON."""
 MAX_SCHEMA_BYTES = 4 << 20
 """Largest schema file read (4 MiB)."""
 
 TargetKind = Literal["binary", "multiclass", "regression"]
 ColumnKind = Literal["numeric", "categorical", "drop"]
-
-
-def canonical(token: str) -> str:
-    """The canonical form of a raw cell: stripped, and numbers written one way.
-
-    Parameters
-    ----------
-    token : str
-        A raw cell (``"1.0"``, ``" 7 "``, ``"?"``).
-    """
-    text = token.strip()
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    if not math.isfinite(value):
-        return text
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -187,9 +175,9 @@ class Target:
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
         out: dict[str, object] = {"column": self.column, "kind": self.kind}
-        if self.kind == "binary":
+        if self.kind == "binary" and (self.positive or self.negative):
             out.update(positive=list(self.positive), negative=list(self.negative))
-        if self.kind == "multiclass":
+        if self.kind == "multiclass" and self.classes:
             out["classes"] = list(self.classes)
         if self.class_names:
             out["class_names"] = list(self.class_names)
@@ -332,19 +320,9 @@ class DataSchema:
     def load(cls, path: str | Path) -> DataSchema:
         """Read a schema file (at most :data:`MAX_SCHEMA_BYTES`), raising :class:`SpecError`."""
         source = Path(path)
+        raw = load_json(source, MAX_SCHEMA_BYTES, "schema")
         try:
-            with source.open("rb") as fh:
-                data = fh.read(MAX_SCHEMA_BYTES + 1)
-        except OSError as exc:
-            raise SpecError(f"{source}: cannot read the schema ({exc.strerror})") from None
-        if len(data) > MAX_SCHEMA_BYTES:
-            raise SpecError(f"{source}: a schema is at most {MAX_SCHEMA_BYTES} bytes")
-        _check_depth(data, source)
-        try:
-            raw = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
             return cls.from_dict(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise SpecError(f"{source}: not JSON ({exc})") from None
         except SpecError as exc:
             raise SpecError(f"{source}: {exc}") from None
 
@@ -377,115 +355,12 @@ class DataSchema:
             raise SpecError("schema: declare exactly one of 'columns' (a table) or 'image'")
         return cls(
             name=_text(doc.get("name"), "schema.name"),
-            target=_target(doc.get("target"), "schema.target"),
+            target=parse_target(doc.get("target"), "schema.target"),
             columns=_columns(columns) if columns is not None else (),
             image=_image(image, "schema.image") if image is not None else None,
             missing_limit=_fraction(doc.get("missing_limit", 0.05), "schema.missing_limit"),
             notes=_text(doc.get("notes", ""), "schema.notes", limit=4000, empty=True),
         )
-
-
-# --- parsing helpers -------------------------------------------------------------------------
-
-
-def _check_depth(data: bytes, source: Path) -> None:
-    """Refuse JSON nested deeper than :data:`MAX_DEPTH` before parsing it.
-
-    The parser recurses once per level; under a recursion limit a dependency raised (py_ecc
-    sets 100,000) a deep document would overflow the C stack instead of raising.
-    """
-    depth, in_string, escaped = 0, False, False
-    for byte in data:
-        if escaped:
-            escaped = False
-        elif in_string:
-            escaped = byte == 0x5C  # backslash
-            in_string = byte != 0x22  # closing quote
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise SpecError(f"{source}: JSON nested deeper than {MAX_DEPTH} levels")
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-
-
-def _no_constant(name: str) -> object:
-    raise SpecError(f"{name} is not a number a schema may hold")
-
-
-def _mapping(raw: object, where: str) -> Mapping[str, object]:
-    if not isinstance(raw, Mapping) or not all(isinstance(k, str) for k in raw):
-        raise SpecError(f"{where}: must be an object")
-    return cast(Mapping[str, object], raw)
-
-
-def _keys(doc: Mapping[str, object], where: str, allowed: set[str]) -> None:
-    extra = sorted(set(doc) - allowed)
-    if extra:
-        raise SpecError(
-            f"{where}: unknown key {extra[0]!r} (allowed: {', '.join(sorted(allowed))})"
-        )
-
-
-def _text(raw: object, where: str, *, limit: int = MAX_TEXT, empty: bool = False) -> str:
-    if not isinstance(raw, str) or len(raw) > limit or (not empty and not raw.strip()):
-        raise SpecError(
-            f"{where}: must be a {'' if empty else 'non-empty '}string of at most {limit} chars"
-        )
-    return raw
-
-
-def _number(raw: object, where: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-        raise SpecError(f"{where}: must be a finite number")
-    return float(raw)
-
-
-def _optional_number(raw: object, where: str) -> float | None:
-    return None if raw is None else _number(raw, where)
-
-
-def _fraction(raw: object, where: str) -> float:
-    value = _number(raw, where)
-    if not 0.0 <= value <= 1.0:
-        raise SpecError(f"{where}: must be between 0 and 1")
-    return value
-
-
-def _int(raw: object, where: str, low: int, high: int) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
-        raise SpecError(f"{where}: must be an integer from {low} to {high}")
-    return raw
-
-
-def _texts(raw: object, where: str, limit: int) -> tuple[str, ...]:
-    if not isinstance(raw, list | tuple) or len(raw) > limit:
-        raise SpecError(f"{where}: must be a list of at most {limit} strings")
-    values = tuple(_text(canonical_or(v), f"{where}[{i}]") for i, v in enumerate(raw))
-    if len({canonical(v) for v in values}) != len(values):
-        raise SpecError(f"{where}: values must be distinct")
-    return values
-
-
-def canonical_or(raw: object) -> object:
-    """Numbers in a list of raw values become their canonical text; anything else is unchanged."""
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return canonical(repr(raw))
-    return raw
-
-
-def _numbers(raw: object, where: str) -> tuple[float, ...]:
-    if not isinstance(raw, list | tuple) or len(raw) > MAX_TOKENS:
-        raise SpecError(f"{where}: must be a list of at most {MAX_TOKENS} numbers")
-    return tuple(_number(v, f"{where}[{i}]") for i, v in enumerate(raw))
-
-
-def _choice(raw: object, where: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(raw, str) or raw not in choices:
-        raise SpecError(f"{where}: must be one of {', '.join(choices)}")
-    return raw
 
 
 def _column(raw: object, where: str) -> Column:
@@ -545,7 +420,8 @@ def _columns(raw: object) -> tuple[Column, ...]:
     return tuple(_column(c, f"schema.columns[{i}]") for i, c in enumerate(raw))
 
 
-def _target(raw: object, where: str) -> Target:
+def parse_target(raw: object, where: str, *, strict: bool = True) -> Target:
+    """Parse a target's JSON; ``strict=False`` lets a plan leave its classes to be derived."""
     doc = _mapping(raw, where)
     _keys(
         doc,
@@ -564,7 +440,7 @@ def _target(raw: object, where: str) -> Target:
     )
     kind = cast(TargetKind, _choice(doc.get("kind"), f"{where}.kind", TARGET_KINDS))
     need = {"binary": ("positive", "negative"), "multiclass": ("classes",), "regression": ()}[kind]
-    for key in need:
+    for key in need if strict else ():
         if key not in doc:
             raise SpecError(f"{where}.{key}: a {kind} target must declare it")
     return Target(

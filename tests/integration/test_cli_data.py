@@ -146,7 +146,22 @@ def test_a_heart_schema_written_from_options_reads_the_raw_files(data_dir, tmp_p
     )
 
 
-@pytest.mark.parametrize("command", ["check", "split", "schema"])
+def test_the_heart_schema_from_the_hospitals_published_summaries(data_dir, tmp_path):
+    summaries = []
+    for hospital in HOSPITALS:
+        target = tmp_path / f"{hospital}.json"
+        raw = data_dir / "heart_disease_uci" / f"processed.{hospital}.data"
+        done = fedmarket("data", "summary", raw, "--plan", "heart-disease", "--out", target)
+        assert done.returncode == 0, done.stderr
+        assert not any(line in target.read_text() for line in raw.read_text().splitlines())
+        summaries += ["--summary", target]
+    schema = tmp_path / "schema.json"
+    done = fedmarket("data", "schema", "--plan", "heart-disease", *summaries, "--out", schema)
+    assert done.returncode == 0, done.stderr
+    assert DataSchema.load(schema) == load_schema("heart-disease")
+
+
+@pytest.mark.parametrize("command", ["check", "split", "schema", "summary"])
 def test_the_new_commands_have_help(command):
     from typer.testing import CliRunner
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from fl_node.data.derive import ColumnPlan, SchemaPlan
 from fl_node.data.schema import DataSchema, Target
+from fl_node.data.summary import ColumnPlan, SchemaPlan
 from fl_node.errors import DataError
 
 READY = {"heart-disease": "heart_disease.json", "mnist": "mnist.json"}

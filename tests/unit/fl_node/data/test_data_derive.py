@@ -9,14 +9,10 @@ import numpy as np
 import pytest
 
 from fl_node.data import RawTable, derive_schema, infer_plan, infer_schema, summarise
-from fl_node.data.derive import (
-    NumericSummary,
-    merge_plans,
-    numeric_summary,
-    pooled_quantile,
-)
+from fl_node.data.derive import merge_plans, numeric_summary, pooled_quantile
 from fl_node.data.schema import CategoricalColumn, NumericColumn, canonical
 from fl_node.data.schemas import heart_disease_plan
+from fl_node.data.summary import NumericSummary
 from fl_node.errors import DataError
 
 
