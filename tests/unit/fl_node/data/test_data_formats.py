@@ -107,11 +107,11 @@ def test_an_npz_with_pickled_objects_or_wrong_arrays_is_refused(tmp_path):
 
 def test_an_npz_whose_arrays_unpack_beyond_the_limit_is_refused(tmp_path, monkeypatch):
     path = tmp_path / "big.npz"
-    np.savez_compressed(path, x=np.zeros((1000, 2)), y=np.zeros(1000))
-    with zipfile.ZipFile(path) as archive:
-        size = sum(i.file_size for i in archive.infolist())
-    monkeypatch.setattr(formats, "MAX_BYTES", size - 1)
-    with pytest.raises(DataError, match="more than"):
+    np.savez_compressed(path, x=np.zeros((1000, 2)), y=np.zeros(1000))  # 24,000 bytes
+    monkeypatch.setattr(formats, "MAX_BYTES", 24_000)
+    assert read_raw(path, TABLE).rows == 1000
+    monkeypatch.setattr(formats, "MAX_BYTES", 23_999)
+    with pytest.raises(DataError, match="declare more than 23999 bytes"):
         read_raw(path, TABLE)
 
 
@@ -192,3 +192,19 @@ def test_a_file_of_the_wrong_kind_for_the_schema_is_refused(tmp_path, shared_dat
     (tmp_path / "px.csv").write_text("1,2,3\n")
     with pytest.raises(DataError, match="expected 61"):
         read_raw(tmp_path / "px.csv", IMAGES)
+
+
+def test_an_npz_whose_header_declares_a_huge_array_is_refused_before_allocating(tmp_path):
+    import io
+
+    header = io.BytesIO()
+    declared = {"descr": "<f8", "fortran_order": False, "shape": (10**9, 784)}  # 6 TB
+    np.lib.format.write_array_header_1_0(header, declared)
+    labels = io.BytesIO()
+    np.save(labels, np.zeros(3))
+    path = tmp_path / "liar.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x.npy", header.getvalue() + bytes(16))
+        archive.writestr("y.npy", labels.getvalue())
+    with pytest.raises(DataError, match="liar.npz: its arrays declare more than"):
+        read_raw(path, IMAGES)
