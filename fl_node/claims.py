@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from chain.commitments import Claim, RewardTree
 from chain.court import ChallengeCourtClient
-from chain.fed_task import FedTaskClient, RoundFinalizedEvent
+from chain.fed_task import FedTaskClient, RewardsClaimedEvent, RoundFinalizedEvent
 from chain.signer import TxResult
 from fl_node.challenge import ChallengeEvidence
 from fl_node.errors import ChallengeDocumentError, EvidenceError, TaskStateError
@@ -111,12 +111,28 @@ class ClaimLedger:
         The ``RoundFinalized`` events read so far, by round.
     trees : dict of int to RewardTree
         Rewards trees already rebuilt, by round.
+    due : dict of int to Claim
+        Claims found due and not made yet, by round. A round past its window undisputed never
+        changes again, and only this account can claim its reward, so a node that waits to claim
+        several rounds at once does not read them again at every step; :meth:`forget_due` drops
+        them when a claim says otherwise.
     """
 
     settled: set[int] = field(default_factory=set)
     windows: dict[int, int] = field(default_factory=dict)
     finalized: dict[int, RoundFinalizedEvent] = field(default_factory=dict)
     trees: dict[int, RewardTree] = field(default_factory=dict)
+    due: dict[int, Claim] = field(default_factory=dict)
+
+    def settle(self, rounds: Iterable[int]) -> None:
+        """Mark ``rounds`` claimed."""
+        for round_ in rounds:
+            self.settled.add(round_)
+            self.due.pop(round_, None)
+
+    def forget_due(self) -> None:
+        """Read every due claim again (one was made elsewhere: a claim reverted as claimed)."""
+        self.due.clear()
 
 
 @dataclass(frozen=True)
@@ -192,6 +208,17 @@ def _finalized(
     return book.finalized[round_]
 
 
+def _claimed(fed_task: FedTaskClient, task_id: int, round_: int, account: Address) -> bool:
+    """Whether ``account`` claimed ``round_``, from the ``RewardsClaimed`` events.
+
+    FedTask emits one exactly when it sets the claim bit, and the backend's event cache serves
+    every node of a process with one scan of the new blocks (``hasClaimed`` is one call per node
+    and round).
+    """
+    found = fed_task.events(RewardsClaimedEvent, task_id=task_id, round=round_, account=account)
+    return bool(found)
+
+
 def _due(
     fed_task: FedTaskClient,
     store: ContentStore,
@@ -203,10 +230,12 @@ def _due(
 ) -> Claim | None:
     """One round's claim if it is due now; marks the round settled when there is none to make."""
     task_id, round_ = where
+    if round_ in book.due:
+        return book.due[round_]
     info = fed_task.round(task_id, round_)
     if info.disputed or now < info.claimable_at:
         return None
-    if fed_task.has_claimed(task_id, round_, account):
+    if _claimed(fed_task, task_id, round_, account):
         book.settled.add(round_)
         return None
     tree = book.trees.get(round_)
@@ -221,7 +250,8 @@ def _due(
     if not tree.amount_of(account):
         book.settled.add(round_)
         return None
-    return tree.claim_for(account)
+    book.due[round_] = tree.claim_for(account)
+    return book.due[round_]
 
 
 def submit_claims(fed_task: FedTaskClient, task_id: int, claims: Sequence[Claim]) -> TxResult:

@@ -501,11 +501,15 @@ class ParticipantNode:
         try:
             tx = submit_claims(self.fed_task, task_id, claims)
         except ChainRevertError as exc:
+            if exc.error_name == "TaskAlreadyClaimed":  # claimed elsewhere: read them again
+                state.ledger.forget_due()
+                log.warning("claim: %s had claimed already: %s", self.address, exc)
+                return None
             if exc.error_name not in TOO_EARLY:
                 raise
             log.debug("claim: %s not yet: %s", self.address, exc)
             return None
-        state.ledger.settled.update(int(c.round) for c in claims)
+        state.ledger.settle(int(c.round) for c in claims)
         record = ClaimRecord(
             rounds=tuple(int(c.round) for c in claims),
             amount=sum(int(c.amount) for c in claims),
