@@ -314,13 +314,17 @@ def _holds_images(path: Path) -> bool:
 
 
 def _image_schema(files: list[Path], shape: str | None, *, name: str, kind: str) -> DataSchema:
-    """The schema of image files; ``shape`` (``CxHxW``) defaults to MNIST's 1x28x28."""
+    """The schema of image files; ``shape`` (``CxHxW``) is read from the first file when None."""
     from fl_node.data import DataSchema, ImageSpec, RawImages, Target, image_schema, read_raw
-    from fl_node.data.formats import concat_raw
+    from fl_node.data.formats import concat_raw, probe_image_shape
     from fl_node.errors import DataError
 
     try:
-        c, h, w = (int(v) for v in (shape or "1x28x28").lower().split("x"))
+        c, h, w = (
+            probe_image_shape(files[0])
+            if shape is None
+            else tuple(int(v) for v in shape.lower().split("x"))
+        )
     except ValueError:
         raise DataError(f"--image-shape {shape!r}: write CxHxW, e.g. 1x28x28") from None
     probe = DataSchema(

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from fl_node.data.schema import DataSchema, ImageSpec, canonical
+from fl_node.data.schema import IMAGE_CHANNELS, DataSchema, ImageSpec, canonical
 from fl_node.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -483,3 +483,72 @@ def read_image_folder(path: str | Path, spec: ImageSpec) -> RawImages:
     labels = tuple(canonical(cls) for cls, _ in files)
     logger.info("read_image_folder: %s images from %s", len(files), root)
     return RawImages(str(root), np.ascontiguousarray(x.transpose(0, 3, 1, 2)), labels)
+
+
+def probe_image_shape(path: str | Path) -> tuple[int, int, int]:
+    """The ``(C, H, W)`` of the images at ``path`` (a folder, IDX images or NPZ), read cheaply.
+
+    A folder's first image gives its size and mode (grey 1, RGB 3, RGBA 4 channels); an IDX
+    file's header its size; an NPZ's ``x`` header ``(n, C, H, W)``, ``(n, H, W)`` or
+    ``(n, H, W, C)``.
+    """
+    source = Path(path)
+    if source.is_dir():
+        return _probe_folder(source)
+    if "idx3-ubyte" in source.name:
+        head = _idx_head(source)
+        return (1, head[1], head[2])
+    if source.suffix.lower() == ".npz":
+        return _probe_npz(source)
+    raise DataError(f"{source}: give the image shape (CxHxW) for this file")
+
+
+def _probe_folder(root: Path) -> tuple[int, int, int]:
+    from PIL import Image, UnidentifiedImageError
+
+    first = next(
+        (f for sub in sorted(root.iterdir()) if sub.is_dir() for f in sorted(sub.iterdir())
+         if f.suffix.lower() in IMAGE_SUFFIXES),
+        None,
+    )  # fmt: skip
+    if first is None:
+        raise DataError(f"{root}: no image in a class sub-folder")
+    try:
+        with Image.open(first) as img:
+            channels = {"RGBA": 4, "RGB": 3, "P": 3}.get(img.mode, 1)
+            return (channels, img.size[1], img.size[0])
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataError(f"{first}: not a readable image ({exc})") from None
+
+
+def _idx_head(path: Path) -> tuple[int, ...]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(16)
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read: {exc}") from None
+    if len(head) < 16 or head[:4] != b"\x00\x00\x08\x03":
+        raise DataError(f"{path}: not an IDX file of images")
+    return tuple(int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(3))
+
+
+def _probe_npz(path: Path) -> tuple[int, int, int]:
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("x.npy") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape = read(fh)[0]
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: no readable array 'x' ({exc})") from None
+    if len(shape) == 3:
+        return (1, int(shape[1]), int(shape[2]))
+    if len(shape) == 4 and shape[1] in IMAGE_CHANNELS:
+        return (int(shape[1]), int(shape[2]), int(shape[3]))
+    if len(shape) == 4 and shape[3] in IMAGE_CHANNELS:
+        return (int(shape[3]), int(shape[1]), int(shape[2]))
+    raise DataError(f"{path}: 'x' of shape {shape} is not images; give the shape (CxHxW)")

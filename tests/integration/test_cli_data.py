@@ -161,6 +161,16 @@ def test_the_heart_schema_from_the_hospitals_published_summaries(data_dir, tmp_p
     assert DataSchema.load(schema) == load_schema("heart-disease")
 
 
+def test_an_image_schema_is_read_from_the_files(data_dir, tmp_path):
+    target = tmp_path / "digits.json"
+    idx = data_dir / "mnist_t10k" / "t10k-images-idx3-ubyte.gz"
+    done = fedmarket("data", "schema", idx, "--kind", "multiclass", "--out", target)
+    assert done.returncode == 0, done.stderr
+    schema = DataSchema.load(target)
+    ready = load_schema("mnist")
+    assert (schema.image, schema.target.classes) == (ready.image, ready.target.classes)
+
+
 @pytest.mark.parametrize("command", ["check", "split", "schema", "summary"])
 def test_the_new_commands_have_help(command):
     from typer.testing import CliRunner

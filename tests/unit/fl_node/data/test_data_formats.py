@@ -208,3 +208,19 @@ def test_an_npz_whose_header_declares_a_huge_array_is_refused_before_allocating(
         archive.writestr("y.npy", labels.getvalue())
     with pytest.raises(DataError, match="liar.npz: its arrays declare more than"):
         read_raw(path, IMAGES)
+
+
+def test_the_image_shape_is_probed_from_a_folder_idx_or_npz(tmp_path, shared_data):
+    from fl_node.data.formats import probe_image_shape
+
+    _save_png(tmp_path / "rgb" / "cat" / "0.png", np.zeros((4, 5, 3), dtype=np.uint8))
+    _save_png(tmp_path / "grey" / "7" / "0.png", np.zeros((28, 28), dtype=np.uint8))
+    assert probe_image_shape(tmp_path / "rgb") == (3, 4, 5)
+    assert probe_image_shape(tmp_path / "grey") == (1, 28, 28)
+    idx = shared_data / "mnist_t10k" / "t10k-images-idx3-ubyte.gz"
+    assert probe_image_shape(idx) == (1, 28, 28)
+    np.savez(tmp_path / "hwc.npz", x=np.zeros((2, 32, 32, 3), dtype=np.uint8), y=np.zeros(2))
+    assert probe_image_shape(tmp_path / "hwc.npz") == (3, 32, 32)
+    np.savez(tmp_path / "flat.npz", x=np.zeros((2, 784)), y=np.zeros(2))
+    with pytest.raises(DataError, match="not images"):
+        probe_image_shape(tmp_path / "flat.npz")
