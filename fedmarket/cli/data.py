@@ -110,6 +110,7 @@ def data_describe(
 def data_check(
     files: Annotated[list[Path], typer.Argument(help="The party's files (CSV, NPZ, IDX, folder).")],
     schema: SchemaOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
 ) -> None:
     """Check files against the task's schema: missing values, ranges, categories, labels.
 
@@ -118,12 +119,13 @@ def data_check(
     from fl_node.data import check, read_raw
 
     spec = _schema(schema)
-    failed = 0
-    for file in files:
-        report = check(spec, read_raw(file, spec))
-        for line in report.lines():
+    reports = [check(spec, read_raw(file, spec)) for file in files]
+    if as_json:
+        out.print_json(data=[r.to_dict() for r in reports])
+    else:
+        for line in (line for r in reports for line in r.lines()):
             out.print(line, markup=False, highlight=False, soft_wrap=True)
-        failed += not report.ok
+    failed = sum(not r.ok for r in reports)
     if failed:
         console.print(f"{failed} of {len(files)} file(s) break the schema's rules", markup=False)
         raise typer.Exit(EXIT_VERDICT)

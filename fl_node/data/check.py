@@ -11,7 +11,7 @@ when there is none.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -120,6 +120,17 @@ class CheckReport:
     def ok(self) -> bool:
         """Whether the file may train under the schema."""
         return not self.problems
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form: the verdict, counts per column and the label's balance."""
+        return {
+            "source": self.source,
+            "ok": self.ok,
+            "rows": self.rows,
+            "problems": list(self.problems),
+            "columns": [asdict(c) for c in self.columns],
+            "label": {**asdict(self.label), "counts": dict(self.label.counts)},
+        }
 
     def lines(self) -> list[str]:
         """A readable report: a summary, the label balance, then one line per fault."""

@@ -75,6 +75,11 @@ def test_a_file_breaking_the_rules_exits_1_and_an_unreadable_one_2(tmp_path):
     )
     assert "problem: label: 1 rows with undeclared values ('5') (first at line 2)" in done.stdout
     assert "1 of 1 file(s) break the schema's rules" in done.stderr
+    as_json = fedmarket("data", "check", bad, "--schema", "heart-disease", "--json")
+    assert as_json.returncode == 1
+    [report] = json.loads(as_json.stdout)
+    assert report["ok"] is False and report["rows"] == 2 and len(report["problems"]) == 2
+    assert report["label"]["counts"] == {"no disease": 1, "disease": 0}
     ragged = tmp_path / "ragged.data"
     ragged.write_text("63,1,1\n")
     done = fedmarket("data", "check", ragged, "--schema", "heart-disease")
