@@ -17,12 +17,15 @@ from fl_node.data.derive import (
     image_schema,
     infer_plan,
     infer_schema,
+    merge_plans,
     pooled_quantile,
     summarise,
 )
 from fl_node.data.formats import (
     RawImages,
     RawTable,
+    concat_raw,
+    probe_image_shape,
     read_csv,
     read_idx,
     read_image_folder,
@@ -30,6 +33,7 @@ from fl_node.data.formats import (
 )
 from fl_node.data.hospitals import FederatedSplit, LocalDataset, breast_cancer_hospitals
 from fl_node.data.io import load_csv, save_csv
+from fl_node.data.partition import PartFile, partition, partition_by_source, write_parts
 from fl_node.data.preprocess import encode, load_party
 from fl_node.data.schema import (
     CategoricalColumn,
@@ -57,6 +61,7 @@ __all__ = [
     "LabelCheck",
     "LocalDataset",
     "NumericColumn",
+    "PartFile",
     "PartySummary",
     "RawImages",
     "RawTable",
@@ -64,6 +69,7 @@ __all__ = [
     "Target",
     "breast_cancer_hospitals",
     "check",
+    "concat_raw",
     "derive_schema",
     "encode",
     "feature_stats",
@@ -73,8 +79,12 @@ __all__ = [
     "load_csv",
     "load_party",
     "load_schema",
+    "merge_plans",
+    "partition",
+    "partition_by_source",
     "pool_stats",
     "pooled_quantile",
+    "probe_image_shape",
     "read_csv",
     "read_idx",
     "read_image_folder",
@@ -85,4 +95,5 @@ __all__ = [
     "split_iid",
     "split_quantity_skew",
     "summarise",
+    "write_parts",
 ]
