@@ -179,6 +179,7 @@ class _TaskState:
     """What the node remembers of one task between two steps."""
 
     pending: dict[int, _Pending] = field(default_factory=dict)
+    prepared: dict[int, _Pending] = field(default_factory=dict)
     ledger: ClaimLedger = field(default_factory=ClaimLedger)
     withdrawn: int | None = None
 
@@ -307,9 +308,7 @@ class ParticipantNode:
         now = self.fed_task.backend.chain_time()
         sent = None
         if pending is None:
-            if now >= rinfo.reveal_start or self._committed_on_chain(task_id, round_):
-                return None
-            if not self._sampled(task_id, round_, bytes(info.model_hash)):
+            if not self._training_due(info, rinfo, now):
                 return None
             pending = state.pending[round_] = self._train_and_commit(info, rinfo, now)
             sent = pending.update
@@ -318,6 +317,41 @@ class ParticipantNode:
         if not (pending.revealed or pending.abandoned) and now >= rinfo.reveal_start:
             self._reveal(pending)
         return sent
+
+    def _training_due(self, info: TaskInfo, rinfo: RoundInfo, now: int) -> bool:
+        """Whether this node still has to train and commit in the open round."""
+        task_id, round_ = int(info.task_id), int(info.last_round)
+        if now >= rinfo.reveal_start or self._committed_on_chain(task_id, round_):
+            return False
+        return self._sampled(task_id, round_, bytes(info.model_hash))
+
+    def prepare(self, task_id: int) -> bool:
+        """Train the open round's update now, if it is due, for the next :meth:`step` to commit.
+
+        Only reads the chain and the store and trains: several nodes sharing a machine (a
+        simulation) call it from a thread pool so their training runs in parallel (torch releases
+        the GIL), then :meth:`step` each in turn, which commits in a fixed order.
+
+        Parameters
+        ----------
+        task_id : int
+            The task.
+
+        Returns
+        -------
+        bool
+            Whether an update was trained.
+        """
+        info = self.fed_task.task(task_id)
+        state = self._state(task_id)
+        round_ = int(info.last_round)
+        if not info.round_open or round_ in state.pending or round_ in state.prepared:
+            return False
+        rinfo = self.fed_task.round(task_id, round_)
+        if not self._training_due(info, rinfo, self.fed_task.backend.chain_time()):
+            return False
+        state.prepared[round_] = self._train(info)
+        return True
 
     def _sampled(self, task_id: int, round_: int, base_model_hash: bytes) -> bool:
         """Whether the task's client sampling chose this node for ``round_``."""
@@ -356,8 +390,8 @@ class ParticipantNode:
             )
         return loaded, len(data)
 
-    def _train_and_commit(self, info: TaskInfo, rinfo: RoundInfo, now: int) -> _Pending:
-        """Train on the round's model, build the update, commit it (mailbox or direct)."""
+    def _train(self, info: TaskInfo) -> _Pending:
+        """Train on the open round's model and build the update (nothing is sent)."""
         task_id, round_ = int(info.task_id), int(info.last_round)
         spec = self.spec(task_id)
         loaded, bytes_down = self._global_model(info, round_)
@@ -377,14 +411,20 @@ class ParticipantNode:
             *(task_id, round_, compute_cid(blob), content_hash(blob), result.samples),
             *(result.loss, len(blob), bytes_down, "batch", 0),
         )
-        pending = _Pending(update, blob)
+        return _Pending(update, blob)
+
+    def _train_and_commit(self, info: TaskInfo, rinfo: RoundInfo, now: int) -> _Pending:
+        """Commit the round's update (trained by :meth:`prepare`, or now): mailbox or direct."""
+        round_ = int(info.last_round)
+        pending = self._state(int(info.task_id)).prepared.pop(round_, None) or self._train(info)
         if self.mailbox is not None and now < rinfo.commit_deadline:
             self._post(pending)
         else:
             self._commit_directly(pending)
+        u = pending.update
         log.info(
             "step: %s round %d loss %.4f, %d samples, committed via %s",
-            *(self.data.name, round_, result.loss, result.samples, pending.update.via),
+            *(self.data.name, round_, u.train_loss, u.samples, u.via),
         )
         return pending
 

@@ -10,10 +10,13 @@ from deadline to deadline (:data:`DEMO_SCHEDULE`), the only party that does.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from eth_account.signers.local import LocalAccount
 
 from chain import (
@@ -346,8 +349,14 @@ def make_coordinator(world: World, task_id: int, *, batched: bool = True) -> Coo
     return coordinator
 
 
-def step_all(nodes: list[ParticipantNode], task_id: int) -> Callable[[int, Phase], None]:
+def step_all(
+    nodes: list[ParticipantNode], task_id: int, *, parallel: bool = True
+) -> Callable[[int, Phase], None]:
     """A :data:`~fl_node.coordinator.RoundHook` that steps every node at every phase.
+
+    When a round opens, the nodes first train in parallel (:meth:`ParticipantNode.prepare` in a
+    thread pool, one worker per core: torch releases the GIL), then each steps in turn, so the
+    commitments, batches and CIDs are those of stepping them one by one.
 
     Parameters
     ----------
@@ -355,13 +364,29 @@ def step_all(nodes: list[ParticipantNode], task_id: int) -> Callable[[int, Phase
         The participants.
     task_id : int
         The task.
+    parallel : bool, default True
+        Train in parallel; ``False`` trains each node in its own step.
     """
+    workers = min(len(nodes), os.cpu_count() or 1) if parallel else 1
 
     def step(round_: int, phase: Phase) -> None:
+        if workers > 1 and phase == Phase.OPENED:
+            _prepare_all(nodes, task_id, workers)
         for node in nodes:
             node.step(task_id)
 
     return step
+
+
+def _prepare_all(nodes: list[ParticipantNode], task_id: int, workers: int) -> None:
+    """Every node's :meth:`~ParticipantNode.prepare` on ``workers`` threads sharing the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, before // workers))
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="train") as pool:
+            list(pool.map(lambda node: node.prepare(task_id), nodes))
+    finally:
+        torch.set_num_threads(before)
 
 
 __all__ = [
