@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def simulate(
     backend: ChainBackend | None = None,
     terms: TaskTerms = DEMO_TERMS,
     audit: bool = True,
+    on_round: Callable[[RoundReport], None] | None = None,
 ) -> Simulation:
     """Run ``spec`` over ``split`` (one participant per dataset) and audit it.
 
@@ -81,6 +83,8 @@ def simulate(
         Schedule, quorum, stakes; the quorum is capped at the number of parties.
     audit : bool, default True
         Audit every round from the chain and the store at the end.
+    on_round : callable or None, default None
+        Called with each round's report as it is finalised (progress display).
     """
     started = time.perf_counter()
     world = build_world(store_dir, backend=backend, split=split)
@@ -92,7 +96,7 @@ def simulate(
     nodes = make_participants(world, task_id)
     coordinator = make_coordinator(world, task_id)
     ready = time.perf_counter()
-    reports = coordinator.run(between=step_all(nodes, task_id))
+    reports = coordinator.run(between=step_all(nodes, task_id), on_round=on_round)
     trained = time.perf_counter()
     checked = (
         audit_task(world.fed_task(), world.store, task_id, mailbox=world.mailbox) if audit else None

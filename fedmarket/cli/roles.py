@@ -116,9 +116,7 @@ def participant(
     if join:
         node.join(task_id, signed)
     history = node.run(task_id, poll_interval=poll, timeout=timeout)
-    withdrawn = dep.fed_task_client(backend).events(
-        StakeWithdrawnEvent, task_id=task_id, account=signer.address
-    )
+    withdrawn = fed_task.events(StakeWithdrawnEvent, task_id=task_id, account=signer.address)
     out.print_json(
         json.dumps(
             {

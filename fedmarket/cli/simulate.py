@@ -17,9 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fedmarket.cli._common import console, out
 from kernel.errors import InvalidInputError
+
+_COLUMNS = (
+    TextColumn("[bold]{task.description}"),
+    BarColumn(),
+    MofNCompleteColumn(),
+    TimeElapsedColumn(),
+)
 
 if TYPE_CHECKING:
     from fedmarket.simulate import Simulation
@@ -46,7 +54,9 @@ def simulate(
     """Run a task over the parties' files on one machine, audited, and print its metrics."""
     from fedmarket.simulate import centralised_baseline
     from fedmarket.simulate import simulate as run
+    from fl_node.coordinator import RoundReport
     from fl_node.data import FederatedSplit
+    from fl_node.evaluation import headline
     from fl_node.task import TaskSpec
 
     if len(party) < 2:
@@ -61,8 +71,17 @@ def simulate(
         validation=spec.load_data(validation, "validation"),
         test=spec.load_data(test, "test"),
     )
-    with tempfile.TemporaryDirectory(prefix="fedmarket-simulate-") as store:
-        result = run(spec, split, Path(store), backend=_backend(rpc))
+    with (
+        tempfile.TemporaryDirectory(prefix="fedmarket-simulate-") as store,
+        Progress(*_COLUMNS, console=console, transient=True) as progress,
+    ):
+        bar = progress.add_task("rounds", total=spec.rounds)
+
+        def advance(report: RoundReport) -> None:
+            (name, value), _ = headline(report.test)
+            progress.update(bar, advance=1, description=f"round {report.round}: {name} {value:.4f}")
+
+        result = run(spec, split, Path(store), backend=_backend(rpc), on_round=advance)
     summary = _summary(result, centralised_baseline(spec, split) if baseline else None)
     text = json.dumps(summary, indent=2)
     if out_file is not None:

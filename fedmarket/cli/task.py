@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -264,11 +263,7 @@ def task_design(
     contribution: ContributionOpt = "leave-one-out",
     target: TargetOpt = None,
 ) -> None:
-    """Write a task spec for any dataset, its input scaling pooled from published statistics.
-
-    Statistics from the marketplace (--api, --tag) or the parties' files (--stats-from, each
-    summarised alone); --schema declares the data (kind, classes, encoding); flags set the rest.
-    """
+    """Write a task spec for any dataset, scaled by --api listings or --stats-from files."""
     from fl_node.task import TaskSpec
     from fl_node.training import TrainConfig
 
@@ -276,23 +271,17 @@ def task_design(
     design = _design_inputs(api, tag, stats_from, label, data)
     task_kind = kind or (data.target_kind if data else "binary")
     model_spec = _model(design, data, task_kind, model, (hidden, channels, layers, seed))
-    train = TrainConfig(
-        *(local_epochs, batch_size, lr, momentum, weight_decay, max_steps, train_seed)
-    )
+    train = TrainConfig(local_epochs, batch_size, lr, momentum, weight_decay, max_steps, train_seed)
+    params = key_values("--strategy-param", strategy_param or [], _strategy_params(), -1e9, 1e9)
     spec = TaskSpec(
-        name=name or tag or (data.name if data else "horizontal-task"),
-        description=description,
-        model=model_spec,
-        train=train,
-        rounds=rounds,
+        *(name or tag or (data.name if data else "horizontal-task"), model_spec, train, rounds),
         feature_names=() if model_spec.is_image else design.features,
         strategy=strategy,
         server_lr=server_lr,
         contribution=contribution,
-        acceptance=key_values("--target", target or [], TARGET_METRICS, -math.inf, math.inf),
-        strategy_params=key_values(
-            "--strategy-param", strategy_param or [], _strategy_params(), -math.inf, math.inf
-        ),
+        acceptance=key_values("--target", target or [], TARGET_METRICS, -1e9, 1e9),
+        description=description,
+        strategy_params=params,
         sample_fraction=sample_fraction,
         sample_seed=sample_seed,
         schema=data,
