@@ -5,7 +5,7 @@ process (ten participants and a coordinator in a simulation) reads the same task
 at each step: on py-evm each ``eth_call`` costs 6-9 ms and each ``eth_getLogs`` scans every block
 from the deployment on. So, per backend:
 
-- **views**: an answer is kept for the chain head it was read at, keyed by contract and calldata;
+- **views**: an answer is kept for the chain head it was read at, keyed by contract and call;
   a new head drops them all;
 - **logs**: every log of one event of one contract is kept, and a later read only scans the
   blocks mined since (one scan per event, whatever the filters: they are applied here, as the
@@ -106,7 +106,7 @@ class ReadCache:
         Parameters
         ----------
         key : tuple of str
-            The contract's address and the call's data.
+            The contract's address and the call (signature and arguments).
         read : callable
             Reads it from the chain (its errors are not cached).
         """
