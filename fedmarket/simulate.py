@@ -29,10 +29,13 @@ from fedmarket.demo.world import (
 )
 from fl_node.audit import AuditReport, audit_task
 from fl_node.coordinator import RoundReport
-from fl_node.data import FederatedSplit
+from fl_node.data import FederatedSplit, LocalDataset
 from fl_node.evaluation import Metrics, task_metrics
+from fl_node.models import build_model
+from fl_node.objectives import predict
 from fl_node.sponsor import TaskTerms
 from fl_node.task import TaskSpec
+from fl_node.training import train_local
 
 log = logging.getLogger(__name__)
 
@@ -135,4 +138,23 @@ def centralised_baseline(spec: TaskSpec, split: FederatedSplit) -> Metrics:
     return task_metrics(spec.kind, split.test.y, prob[:, 1] if spec.kind == "binary" else prob)
 
 
-__all__ = ["POOL", "Simulation", "centralised_baseline", "simulate"]
+def centralised_same_model(spec: TaskSpec, split: FederatedSplit) -> Metrics:
+    """The task's own model trained on the pooled rows, as many epochs as the federation ran.
+
+    The same initial weights, optimiser and batch size; ``rounds x local_epochs`` epochs over the
+    union of the parties' rows (each row is seen as often as in the federation). The gap to the
+    federated model is what federation costs on this split.
+    """
+    pooled = LocalDataset(
+        "pooled",
+        np.concatenate([h.x for h in split.hospitals]),
+        np.concatenate([h.y for h in split.hospitals]),
+    )
+    epochs = spec.train.local_epochs * spec.rounds
+    model = build_model(spec.model)
+    config = replace(spec.train, local_epochs=epochs, max_steps=0, proximal_mu=0.0)
+    train_local(model, pooled, config, round=1)
+    return task_metrics(spec.kind, split.test.y, predict(model, split.test.x))
+
+
+__all__ = ["POOL", "Simulation", "centralised_baseline", "centralised_same_model", "simulate"]

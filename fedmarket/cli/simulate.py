@@ -31,7 +31,9 @@ _COLUMNS = (
 
 if TYPE_CHECKING:
     from fedmarket.simulate import Simulation
+    from fl_node.data import FederatedSplit
     from fl_node.evaluation import Metrics
+    from fl_node.task import TaskSpec
 
 
 def simulate(
@@ -48,29 +50,58 @@ def simulate(
         str | None, typer.Option(help="A dev chain's JSON-RPC URL (default: in-process).")
     ] = None,
     baseline: Annotated[
-        bool, typer.Option(help="Also train a centralised linear model on the pooled rows.")
+        bool,
+        typer.Option(
+            help="Also train, on the pooled rows, a centralised linear model and the task's own "
+            "model (as many epochs as the federation ran)."
+        ),
     ] = False,
 ) -> None:
     """Run a task over the parties' files on one machine, audited, and print its metrics."""
-    from fedmarket.simulate import centralised_baseline
-    from fedmarket.simulate import simulate as run
-    from fl_node.coordinator import RoundReport
-    from fl_node.data import FederatedSplit
-    from fl_node.evaluation import headline
-    from fl_node.task import TaskSpec
+    from fedmarket.simulate import centralised_baseline, centralised_same_model
 
     if len(party) < 2:
         raise InvalidInputError("--party: give at least two participants' files")
+    spec, split = _inputs(spec_file, party, validation, test)
+    result = _run(spec, split, rpc)
+    references = {}
+    if baseline:
+        references["centralised_baseline"] = centralised_baseline(spec, split)
+        references["centralised_same_model"] = centralised_same_model(spec, split)
+    text = json.dumps(_summary(result, references), indent=2)
+    if out_file is not None:
+        out_file.write_text(text + "\n", encoding="utf-8")
+    out.print_json(text)
+    if result.audit is not None and not result.audit.ok:
+        console.print("[red]the audit found a failed check[/red]")
+        raise typer.Exit(1)
+
+
+def _inputs(
+    spec_file: Path, party: list[Path], validation: Path, test: Path
+) -> tuple[TaskSpec, FederatedSplit]:
+    """The spec, and every file read and encoded by it."""
+    from fl_node.data import FederatedSplit
+    from fl_node.task import TaskSpec
+
     try:
         spec = TaskSpec.from_bytes(spec_file.read_bytes())
     except OSError as exc:
         raise InvalidInputError(f"--spec {spec_file}: {exc.strerror}") from None
-    split = FederatedSplit(
+    return spec, FederatedSplit(
         feature_names=spec.feature_names,
         hospitals=tuple(spec.load_data(p, f"party-{i + 1}") for i, p in enumerate(party)),
         validation=spec.load_data(validation, "validation"),
         test=spec.load_data(test, "test"),
     )
+
+
+def _run(spec: TaskSpec, split: FederatedSplit, rpc: str | None) -> Simulation:
+    """The simulation, with a progress bar of its rounds."""
+    from fedmarket.simulate import simulate as run
+    from fl_node.coordinator import RoundReport
+    from fl_node.evaluation import headline
+
     with (
         tempfile.TemporaryDirectory(prefix="fedmarket-simulate-") as store,
         Progress(*_COLUMNS, console=console, transient=True) as progress,
@@ -81,15 +112,7 @@ def simulate(
             (name, value), _ = headline(report.test)
             progress.update(bar, advance=1, description=f"round {report.round}: {name} {value:.4f}")
 
-        result = run(spec, split, Path(store), backend=_backend(rpc), on_round=advance)
-    summary = _summary(result, centralised_baseline(spec, split) if baseline else None)
-    text = json.dumps(summary, indent=2)
-    if out_file is not None:
-        out_file.write_text(text + "\n", encoding="utf-8")
-    out.print_json(text)
-    if result.audit is not None and not result.audit.ok:
-        console.print("[red]the audit found a failed check[/red]")
-        raise typer.Exit(1)
+        return run(spec, split, Path(store), backend=_backend(rpc), on_round=advance)
 
 
 def _backend(rpc: str | None) -> Any:
@@ -100,7 +123,7 @@ def _backend(rpc: str | None) -> Any:
     return RpcBackend(rpc)
 
 
-def _summary(result: Simulation, baseline: Metrics | None) -> dict[str, Any]:
+def _summary(result: Simulation, references: dict[str, Metrics]) -> dict[str, Any]:
     """The run's figures: per round, the final test metrics, the audit, the baseline."""
     from fl_node.evaluation import meets
 
@@ -129,6 +152,5 @@ def _summary(result: Simulation, baseline: Metrics | None) -> dict[str, Any]:
         "seconds": round(result.seconds, 2),
         "startup_seconds": round(result.startup_seconds, 2),
     }
-    if baseline is not None:
-        summary["centralised_baseline"] = baseline.values()
+    summary.update({name: metrics.values() for name, metrics in references.items()})
     return summary
