@@ -16,6 +16,9 @@ from chain._access import (
     PauseEvent,
     RoleEvent,
 )
+from chain._cache import (
+    pinned_reads,
+)
 from chain._sales import (
     FeeChangedEvent,
     FeeConfig,
@@ -338,6 +341,7 @@ __all__ = [
     "load_artifact",
     "load_keystore",
     "new_account",
+    "pinned_reads",
     "provision",
     "recover_commitment_signer",
     "recover_invitation_signer",

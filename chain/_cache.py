@@ -13,14 +13,17 @@ from the deployment on. So, per backend:
   snapshot, a reorg), the event is scanned again from the start.
 
 The head is read once per read (:meth:`~chain.backends.ChainBackend.head`: no JSON-RPC round trip
-on the in-process chain). A backend whose :attr:`~chain.backends.ChainBackend.cache_reads` is
-``False`` is read directly.
+on the in-process chain), or once for a whole block of reads with :func:`pinned_reads` (a node's
+step: one round trip to a JSON-RPC node instead of one per read; a transaction this thread sends,
+or a move of the clock, reads the head again). A backend whose
+:attr:`~chain.backends.ChainBackend.cache_reads` is ``False`` is read directly.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from weakref import WeakKeyDictionary
@@ -99,6 +102,31 @@ class ReadCache:
         self._scans: dict[tuple[str, str, int], _Scan] = {}
         self.hits = 0
         self.misses = 0
+        self._pins = threading.local()
+
+    def _current_head(self) -> tuple[int, bytes]:
+        """The chain's head, or the one this thread pinned (:meth:`pinned`)."""
+        if not getattr(self._pins, "depth", 0):
+            return self._backend.head()
+        head: tuple[int, bytes] | None = getattr(self._pins, "head", None)
+        if head is None:
+            head = self._pins.head = self._backend.head()
+        return head
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Read the head once for every read of this thread inside the block."""
+        self._pins.depth = getattr(self._pins, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._pins.depth -= 1
+            if not self._pins.depth:
+                self._pins.head = None
+
+    def moved(self) -> None:
+        """The chain moved (this thread's transaction was mined, or its clock): read it again."""
+        self._pins.head = None
 
     def view(self, key: tuple[str, str], read: Callable[[], T]) -> T:
         """The answer of the view ``key`` (contract, calldata) at the current head.
@@ -110,7 +138,7 @@ class ReadCache:
         read : callable
             Reads it from the chain (its errors are not cached).
         """
-        _, head = self._backend.head()
+        _, head = self._current_head()
         with self._lock:
             if head != self._head:
                 self._views.clear()
@@ -135,7 +163,7 @@ class ReadCache:
         fetch : callable
             ``(from_block, to_block) -> logs`` over an inclusive range.
         """
-        number, head = self._backend.head()
+        number, head = self._current_head()
         with self._lock:
             scan = self._scans.get(key)
             if scan is None or not self._canonical(scan, number, head):
@@ -176,3 +204,30 @@ def read_cache(backend: ChainBackend) -> ReadCache | None:
         if found is None:
             found = _CACHES[backend] = ReadCache(backend)
         return found
+
+
+@contextmanager
+def pinned_reads(backend: ChainBackend) -> Iterator[None]:
+    """Serve this thread's cached reads inside the block from one read of the head.
+
+    The answers are those of the chain when the block began, as one consistent snapshot, except
+    that a transaction this thread sends (or a move of the clock) reads the head again.
+
+    Parameters
+    ----------
+    backend : ChainBackend
+        The chain.
+    """
+    cache = read_cache(backend)
+    if cache is None:
+        yield
+        return
+    with cache.pinned():
+        yield
+
+
+def chain_moved(backend: ChainBackend) -> None:
+    """Tell the backend's read cache that this thread moved the chain (a mined transaction)."""
+    cache = read_cache(backend)
+    if cache is not None:
+        cache.moved()

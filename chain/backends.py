@@ -32,6 +32,7 @@ from web3.exceptions import BlockNotFound
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse
 
+from chain._cache import chain_moved
 from chain.errors import ChainConnectionError, ChainTimeoutError, TimeTravelError
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ class ChainBackend(ABC):
         """
         if travel and self.can_travel:
             self.travel_to(timestamp)
+            chain_moved(self)
             return self.chain_time()
         started = time.monotonic()
         now = self.chain_time()
@@ -183,6 +185,7 @@ class ChainBackend(ABC):
                 )
             time.sleep(max(0.0, min(poll, timestamp - now)))
             self._tick()
+            chain_moved(self)
             now = self.chain_time()
         return now
 
@@ -341,6 +344,7 @@ class InProcessBackend(ChainBackend):
             self._tester.mine_blocks()
         else:  # eth-tester mines the travel block one second before the time it is given
             self._tester.time_travel(timestamp + 1)
+        chain_moved(self)
         log.debug("travel_to: in-process chain at %d", timestamp)
 
     def _tick(self) -> None:
@@ -465,6 +469,7 @@ class RpcBackend(ChainBackend):
             return
         self._rpc("evm_setNextBlockTimestamp", [timestamp])
         self._rpc("evm_mine", [])
+        chain_moved(self)
         log.debug("travel_to: %s at %d", self.url, timestamp)
 
     def _tick(self) -> None:

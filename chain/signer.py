@@ -21,6 +21,7 @@ from hexbytes import HexBytes
 from web3.exceptions import ContractLogicError
 from web3.types import TxParams
 
+from chain._cache import chain_moved
 from chain.artifacts import error_decoder
 from chain.backends import ChainBackend
 from chain.errors import ChainError, ChainRevertError, FundingError, TransactionFailedError
@@ -186,6 +187,7 @@ class Signer:
         receipt = w3.eth.wait_for_transaction_receipt(
             tx_hash, timeout=RECEIPT_TIMEOUT_S, poll_latency=0.05
         )
+        chain_moved(self.backend)
         gas = int(receipt["gasUsed"])
         self.gas_used += gas
         self.tx_count += 1

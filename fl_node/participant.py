@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from chain import pinned_reads
 from chain.commitments import Claim, SignedInvitation, UpdateCommitment, sign_commitment
 from chain.court import ChallengeCourtClient
 from chain.errors import ChainRevertError
@@ -287,15 +288,16 @@ class ParticipantNode:
         SubmittedUpdate or None
             The update committed by this call, if any.
         """
-        info = self.fed_task.task(task_id)
-        sent = None
-        if info.round_open:
-            sent = self._serve_round(info)
-        if info.last_round:
-            self.claim_due(task_id, info=info)
-        if info.status.ended:
-            self.withdraw_stake(task_id)
-        return sent
+        with pinned_reads(self.fed_task.backend):  # one look at the chain's head per step
+            info = self.fed_task.task(task_id)
+            sent = None
+            if info.round_open:
+                sent = self._serve_round(info)
+            if info.last_round:
+                self.claim_due(task_id, info=info)
+            if info.status.ended:
+                self.withdraw_stake(task_id)
+            return sent
 
     def _serve_round(self, info: TaskInfo) -> SubmittedUpdate | None:
         """Commit, check the batch, or reveal in the open round, whichever is due."""

@@ -113,3 +113,29 @@ def test_matches_compares_as_a_node_filters() -> None:
     assert matches(args, {})
     with pytest.raises(ChainError):
         matches(args, {"nope": 1})
+
+
+def test_a_pinned_block_of_reads_looks_at_the_head_once_until_the_chain_moves() -> None:
+    chain = FakeChain()
+    looks: list[int] = []
+    head = chain.head
+
+    def counted_head() -> tuple[int, bytes]:
+        looks.append(1)
+        return head()
+
+    chain.head = counted_head  # type: ignore[method-assign]
+    cache = ReadCache(chain)  # type: ignore[arg-type]
+    with cache.pinned():
+        cache.view(("0xc", "a"), lambda: 1)
+        cache.view(("0xc", "b"), lambda: 2)
+        cache.logs(("0xc", "Ev", 0), chain.fetch)
+        assert len(looks) == 1
+        chain.mine({"round": 1})  # another party's block: the pinned snapshot does not see it
+        assert cache.logs(("0xc", "Ev", 0), chain.fetch) == []
+        cache.moved()  # this thread's own transaction was mined
+        assert cache.logs(("0xc", "Ev", 0), chain.fetch) == chain.every_log()
+        assert len(looks) == 2
+    cache.view(("0xc", "a"), lambda: 1)
+    cache.view(("0xc", "a"), lambda: 1)
+    assert len(looks) == 4  # unpinned: one look per read
