@@ -288,8 +288,8 @@ def task_design(
     )
     out_file.write_bytes(spec.to_bytes())
     out.print(
-        f"wrote {out_file}: {spec.name}, a {task_kind} task, {model_spec.kind} on "
-        f"{model_spec.input_shape or (model_spec.n_features,)} inputs, {rounds} rounds"
+        f"wrote {out_file}: {spec.name}, {model_spec.n_features} features, a {task_kind} task, "
+        f"{model_spec.kind} model, {rounds} rounds"
     )
 
 
