@@ -533,11 +533,23 @@ class ParticipantNode:
             What was claimed, or ``None`` when nothing was.
         """
         info = info or self.fed_task.task(task_id)
+        if not (force or info.status.ended) and self._too_few_rounds(info):
+            return None
         due = self._due(info)
         last = due.waiting == 0 and info.status.ended
         if not due.claims or (len(due.claims) < self.claim_min_rounds and not (force or last)):
             return None
         return self._claim(task_id, due.claims, self._state(task_id))
+
+    def _too_few_rounds(self, info: TaskInfo) -> bool:
+        """Whether fewer finalised rounds than :attr:`claim_min_rounds` can still pay this node.
+
+        Due claims are a subset of the finalised rounds not settled yet, so a node that waits
+        for several rounds skips reading them while there cannot be enough (no chain reads).
+        """
+        last = int(info.last_round) - (1 if info.round_open else 0)
+        open_rounds = last - len(self._state(int(info.task_id)).ledger.settled)
+        return open_rounds < self.claim_min_rounds
 
     def _claim(self, task_id: int, claims: list[Claim], state: _TaskState) -> ClaimRecord | None:
         try:
