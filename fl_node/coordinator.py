@@ -31,6 +31,7 @@ from torch import Tensor
 from chain.commitments import encode_shares
 from chain.errors import ChainRevertError
 from chain.fed_task import FedTaskClient, Finalization, Schedule
+from chain.registry import DatasetRegistryClient
 from chain.signer import Signer, TxResult
 from chain.token import RewardTokenClient
 from fl_node.commitments import BatchDocument, PostedBatch, commitments_of_round, screen_envelopes
@@ -63,6 +64,7 @@ from fl_node.payout import (
     reward_split,
     shares_record,
 )
+from fl_node.screening import RoundScreen, global_step, listed_rows, screen_from_evidence
 from fl_node.serialization import decode_model, encode_model
 from fl_node.strategies import ClientUpdate, ServerState, Strategy
 from fl_node.task import TaskSpec
@@ -227,6 +229,9 @@ class Coordinator:
         Seconds between two looks at the chain's clock while waiting.
     device : torch.device or None, default None
         Where evaluation runs.
+    registry : DatasetRegistryClient or None, default None
+        The dataset registry whose listings bound the participants' sample counts
+        (:mod:`fl_node.screening`); ``None`` checks no listing.
     """
 
     def __init__(
@@ -241,8 +246,10 @@ class Coordinator:
         travel: bool = False,
         poll: float = 1.0,
         device: torch.device | None = None,
+        registry: DatasetRegistryClient | None = None,
     ) -> None:
         self.signer = signer
+        self.registry = registry
         self.fed_task = fed_task.as_signer(signer)
         self.store = store
         self.validation = validation
@@ -264,6 +271,7 @@ class Coordinator:
         self.refused: list[tuple[CommitmentEnvelope, str]] = []
         self.stake_gas = 0
         self._gas: dict[int, RoundGas] = {}
+        self.screen = RoundScreen()
 
     # ---- set-up -------------------------------------------------------------------------------
     def attach(self, task_id: int) -> TaskSpec:
@@ -294,6 +302,9 @@ class Coordinator:
         else:
             self._resume_model(task_id, int(info.last_round), info.round_open, info.model_hash)
         self.server_state = self._resume_state(task_id)
+        self.screen = RoundScreen(tolerance=spec.copy_tolerance)
+        if info.last_round:
+            screen_from_evidence(self.fed_task, self.store, task_id, self.screen)
         return spec
 
     def _resume_state(self, task_id: int) -> ServerState:
@@ -441,7 +452,8 @@ class Coordinator:
             self.fed_task, self.store, task_id, round_, participants
         )
         params = trainable_state(model)
-        verdicts, accepted = self._collect_updates(round_, participants, commitments, params)
+        verdicts, decoded = self._collect_updates(round_, participants, commitments, params)
+        verdicts, accepted = self._screen(round_, participants, verdicts, decoded)
         contributions, utilities = self._measure_contributions(params, accepted, len(participants))
         next_model, next_state = self._aggregate(params, accepted)
         state_record = self._store_state(next_state)
@@ -458,6 +470,8 @@ class Coordinator:
         evidence_cid = self.store.put_json(self._evidence(work, base_model, state_record).to_dict())
         self.server_state = next_state
         gas = self._finalize_on_chain(work, evidence_cid, info.total_rounds)
+        step = global_step(params, trainable_state(next_model))
+        self.screen.record(round_, participants, decoded, accepted, step)
         report = self._report(work, model_bytes, evidence_cid, gas, started)
         self.reports.append(report)
         log.info(
@@ -495,6 +509,21 @@ class Coordinator:
             if update is not None:
                 accepted.append((index, update))
         return verdicts, accepted
+
+    def _screen(
+        self,
+        round_: int,
+        participants: list[Address],
+        verdicts: list[UpdateVerdict],
+        decoded: list[tuple[int, ClientUpdate]],
+    ) -> tuple[list[UpdateVerdict], list[tuple[int, ClientUpdate]]]:
+        """The round's updates screened against the task's past and the listings' rows."""
+        task_id, spec, _, _, _ = self._require()
+        if self.registry is not None:
+            opened = round_opening(self.fed_task, task_id, round_).meta.block
+            self.screen.listed = listed_rows(self.registry, self.store, until_block=opened)
+        self.screen.require_listing = spec.require_listing
+        return self.screen.screen(round_, participants, verdicts, decoded)
 
     def _aggregate(
         self, params: Mapping[str, Tensor], accepted: list[tuple[int, ClientUpdate]]

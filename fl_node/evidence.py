@@ -67,6 +67,10 @@ REJECTION_REASONS = (
     "wrong_base",
     "samples_mismatch",
     "not_sampled",
+    "empty_update",
+    "replayed_update",
+    "samples_changed",
+    "samples_exceed_listing",
 )
 """Every reason a verdict may give (see :class:`~fl_node.errors.UpdateRejectedError`)."""
 

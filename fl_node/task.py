@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from fl_node.copies import COPY_TOLERANCE
 from fl_node.data import DataSchema, LocalDataset, load_csv, load_party
 from fl_node.errors import SpecError
 from fl_node.evaluation import LOWER_IS_BETTER, METRIC_NAMES
@@ -25,6 +26,12 @@ from fl_node.training import TrainConfig
 from storage import canonical_json
 
 CONTRIBUTION_METHODS = ("leave-one-out", "shapley-exact")
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError(f"TaskSpec: require_listing must be true or false, not {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,12 @@ class TaskSpec:
         Schema the participants' data must follow (column order).
     description : str, default ""
         Free text.
+    copy_tolerance : float, default fl_node.copies.COPY_TOLERANCE
+        Relative distance at or below which an update repeats an earlier round's step and is
+        rejected as ``replayed_update`` (:mod:`fl_node.copies`).
+    require_listing : bool, default False
+        Refuse updates of participants that listed no dataset (``samples_exceed_listing``);
+        sample counts are bounded by the rows of a participant's listings whenever it has any.
     """
 
     name: str
@@ -84,6 +97,8 @@ class TaskSpec:
     sample_fraction: float = 1.0
     sample_seed: int = 0
     schema: DataSchema | None = None
+    copy_tolerance: float = COPY_TOLERANCE
+    require_listing: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or self.rounds < 1:
@@ -105,6 +120,8 @@ class TaskSpec:
             raise SpecError(
                 "TaskSpec: sample_fraction must be in (0, 1], sample_seed in [0, 2^256)"
             )
+        if not 0.0 <= self.copy_tolerance < 1.0:
+            raise SpecError("TaskSpec: copy_tolerance must be in [0, 1)")
         strategy = self.make_strategy()  # refuses unknown or out-of-range hyperparameters
         if self.server_lr is None:  # the strategy's default, written down
             object.__setattr__(self, "server_lr", float(strategy.params()["server_lr"]))
@@ -222,6 +239,8 @@ class TaskSpec:
             "strategy_params": dict(self.strategy_params),
             "sample_fraction": self.sample_fraction,
             "sample_seed": self.sample_seed,
+            "copy_tolerance": self.copy_tolerance,
+            "require_listing": self.require_listing,
             **({"schema": self.schema.to_dict()} if self.schema is not None else {}),
         }
 
@@ -252,6 +271,8 @@ class TaskSpec:
                 },
                 sample_fraction=float(raw.get("sample_fraction", 1.0)),
                 sample_seed=int(raw.get("sample_seed", 0)),
+                copy_tolerance=float(raw.get("copy_tolerance", COPY_TOLERANCE)),
+                require_listing=_flag(raw.get("require_listing", False)),
                 schema=DataSchema.from_dict(raw["schema"]) if "schema" in raw else None,
             )
         except SpecError:
