@@ -198,6 +198,7 @@ def coordinator(
         test=spec.load_data(test),
         travel=travel,
         poll=poll,
+        registry=dep.registry_client(backend),
     )
     node.attach(task_id)
     reports = node.run(on_round=lambda r: console.print(f"round {r.round} finalised"))
@@ -256,13 +257,23 @@ def audit(
             help="Write the challenge evidence of every failed round (stored in the store).",
         ),
     ] = None,
+    validation: Annotated[
+        Path | None,
+        typer.Option(
+            "--validation",
+            metavar="FILE",
+            help="The coordinator's validation file, if you hold it: re-measure every utility.",
+        ),
+    ] = None,
 ) -> None:
     """Recompute a task round by round from the chain and the store; exit 1 if anything differs."""
-    from fl_node.audit import audit_task
+    from fl_node.audit import audit_task, read_spec
     from storage import LocalCidStore
 
     backend, dep = connect_deployment(rpc, deployment)
-    report = audit_task(dep.fed_task_client(backend), LocalCidStore(store), task_id)
+    fed_task, content = dep.fed_task_client(backend), LocalCidStore(store)
+    rows = read_spec(fed_task, content, task_id).load_data(validation) if validation else None
+    report = audit_task(fed_task, content, task_id, validation=rows)
     if json_out:
         out.print_json(json.dumps(report.to_dict()))
     else:
