@@ -453,7 +453,11 @@ class AggregationRecord:
 
 @dataclass(frozen=True)
 class ContributionRecord:
-    """How contributions were measured: the method, every coalition's utility, the scores."""
+    """How contributions were measured: the method, every coalition's utility, the scores.
+
+    ``seed`` and ``params`` are the estimator's seed of the round and its parameters: rerunning
+    the method with them on ``utilities`` gives ``scores`` bit for bit (the audit does).
+    """
 
     method: str
     utility: str
@@ -461,17 +465,23 @@ class ContributionRecord:
     validation_data_hash: str
     utilities: Mapping[str, float]
     scores: tuple[float, ...]
+    seed: int = 0
+    params: Mapping[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
+        """JSON-ready form (``params`` only when there are any)."""
+        out: dict[str, Any] = {
             "method": self.method,
             "utility": self.utility,
             "validation_rows": self.validation_rows,
             "validation_data_hash": self.validation_data_hash,
             "utilities": dict(self.utilities),
             "scores": list(self.scores),
+            "seed": self.seed,
         }
+        if self.params:
+            out["params"] = dict(self.params)
+        return out
 
     @classmethod
     def from_dict(cls, value: Any, where: str) -> ContributionRecord:
@@ -484,8 +494,9 @@ class ContributionRecord:
         where : str
             Its path in the document (for error messages).
         """
-        doc = _object(value, where, _keys(cls))
+        doc = _object(value, where, _keys(cls) - {"seed", "params"}, {"seed", "params"})
         utilities = _mapping(doc["utilities"], f"{where}.utilities")
+        params = _mapping(doc.get("params", {}), f"{where}.params")
         return cls(
             method=_str(doc["method"], f"{where}.method"),
             utility=_str(doc["utility"], f"{where}.utility"),
@@ -498,6 +509,11 @@ class ContributionRecord:
                 for k, v in utilities.items()
             },
             scores=_items(doc["scores"], f"{where}.scores", _number),
+            seed=_int(doc.get("seed", 0), f"{where}.seed"),
+            params={
+                _str(k, f"{where}.params key"): _number(v, f"{where}.params.{k}")
+                for k, v in params.items()
+            },
         )
 
 
