@@ -15,8 +15,9 @@ round by round, and check it against what the chain recorded (protocol v2):
 - ``updates``: every verdict is what the coordinator's own checks give on the revealed bytes
   (bytes matching the commitment, sample count, author, base model, shapes, finite values);
 - ``aggregation``: re-running the task's strategy on the accepted updates reproduces the new model;
-- ``contribution``: the recorded scores follow from the recorded utilities (leave-one-out or exact
-  Shapley arithmetic);
+- ``contribution``: the estimator is the one the spec names, and the recorded scores are what
+  rerunning it on the recorded utilities gives (:mod:`fl_node.audit._scores`, the one place
+  scores are recomputed);
 - ``rewards``: the cap recomputed from the task's events, the budget within it, the scores and
   amounts following the contributions, the leaves summing to the budget and hashing to the root
   the chain holds, the flags those the verdicts justify;
@@ -25,27 +26,35 @@ round by round, and check it against what the chain recorded (protocol v2):
 For every round that fails, the audit computes from the published evidence what the round should
 have paid (:mod:`fl_node.audit._corrections`) and stores a
 :class:`~fl_node.challenge.ChallengeEvidence` in the content store, ready for
-``ChallengeCourt.challenge``. The coordinator's validation data stays private, so utilities are
-checked for consistency, not re-measured.
+``ChallengeCourt.challenge``. The coordinator's validation data stays private, so by default
+utilities are checked for consistency, not re-measured; an auditor that holds the validation set
+(``audit_task(..., validation=...)``) also runs ``utilities``: every published coalition utility
+is re-measured on it (:mod:`fl_node.audit._utilities`).
 
 Public surface::
 
-    audit_task(fed_task, store, task_id, *, mailbox, challenges) -> AuditReport
-    AuditReport, RoundAudit, Check, ROUND_CHECKS
+    audit_task(fed_task, store, task_id, *, mailbox, challenges, validation) -> AuditReport
+    AuditReport, RoundAudit, Check, ROUND_CHECKS, VALIDATION_CHECKS
+    AuditFailedError                                 # for callers whose own audit must pass
+    read_spec(fed_task, store, task_id) -> TaskSpec  # the spec, checked against the chain
     uphold_bps(report, challenge_info) -> int        # a validator's vote from its own audit
 """
 
 from fl_node.audit._checks import AGGREGATION_TOLERANCE, ROUND_CHECKS
-from fl_node.audit.report import AuditReport, Check, RoundAudit
-from fl_node.audit.run import audit_task
+from fl_node.audit._records import read_spec
+from fl_node.audit.report import AuditFailedError, AuditReport, Check, RoundAudit
+from fl_node.audit.run import VALIDATION_CHECKS, audit_task
 from fl_node.audit.verdict import uphold_bps
 
 __all__ = [
     "AGGREGATION_TOLERANCE",
     "ROUND_CHECKS",
+    "VALIDATION_CHECKS",
+    "AuditFailedError",
     "AuditReport",
     "Check",
     "RoundAudit",
     "audit_task",
+    "read_spec",
     "uphold_bps",
 ]

@@ -10,54 +10,18 @@ import torch
 from chain.commitments import recover_commitment_signer
 from chain.errors import ChainError
 from fl_node.audit._records import RoundInputs, TaskRecord
+from fl_node.audit._scores import scores_from_utilities
 from fl_node.commitments import hex32, screen_envelopes
 from fl_node.evidence import BatchRef, ModelRef
 from fl_node.models import trainable_state
 from fl_node.payout import allocate_within_cap, reward_split
 from fl_node.strategies import ClientUpdate
 from fl_node.validation import flagged_in
-from incentives import ExactShapley
-from incentives.contribution import coalition_key
 from kernel.errors import InvalidInputError
 from storage import content_hash
 
 AGGREGATION_TOLERANCE = 1e-6
 """Largest difference allowed between a recomputed and a published parameter."""
-
-
-def scores_from_utilities(
-    method: str, n: int, utilities: Mapping[str, float]
-) -> list[float] | None:
-    """The contributions ``method`` gives ``n`` accepted updates from the published utilities.
-
-    Parameters
-    ----------
-    method : str
-        ``"leave-one-out"`` or ``"shapley-exact"``.
-    n : int
-        Accepted updates.
-    utilities : mapping of str to float
-        Utility of each coalition (keys: sorted indices joined by commas).
-
-    Returns
-    -------
-    list of float or None
-        ``None`` when the method is unknown or a coalition it needs is missing.
-    """
-    if n == 0:
-        return []
-    full = frozenset(range(n))
-    try:
-        if method == "leave-one-out":
-            return [
-                utilities[coalition_key(full)] - utilities[coalition_key(full - {i})]
-                for i in range(n)
-            ]
-        if method == "shapley-exact":
-            return ExactShapley().estimate(n, lambda c: utilities[coalition_key(c)]).scores
-    except KeyError:
-        return None
-    return None
 
 
 def _contribution_consistent(
@@ -205,22 +169,25 @@ def check_aggregation(r: RoundInputs) -> tuple[bool, str]:
 
 
 def check_contribution(r: RoundInputs) -> tuple[bool, str]:
-    """The recorded scores follow from the recorded utilities by the recorded method."""
+    """The recorded scores follow from the recorded utilities by the method the spec names."""
     contribution = r.evidence.contribution
     scores = list(contribution.scores)
     accepted_idx = [i for i, v in enumerate(r.evidence.updates) if v.accepted]
-    others_zero = all(s == 0.0 for i, s in enumerate(scores) if i not in accepted_idx)
-    ok = (
-        len(scores) == len(r.task.participants)
-        and others_zero
-        and _contribution_consistent(
-            contribution.method,
-            len(accepted_idx),
-            contribution.utilities,
-            [scores[i] for i in accepted_idx],
-        )
-    )
-    return ok, contribution.method
+    problems = []
+    if contribution.method != r.task.spec.contribution:
+        problems.append(f"the spec names {r.task.spec.contribution}, not {contribution.method}")
+    if len(scores) != len(r.task.participants):
+        problems.append(f"{len(scores)} scores for {len(r.task.participants)} participants")
+    elif any(s != 0.0 for i, s in enumerate(scores) if i not in accepted_idx):
+        problems.append("a rejected update scores")
+    elif not _contribution_consistent(
+        contribution.method,
+        len(accepted_idx),
+        contribution.utilities,
+        [scores[i] for i in accepted_idx],
+    ):
+        problems.append("the scores do not follow from the published utilities")
+    return not problems, "; ".join([contribution.method, *problems])
 
 
 def round_cap(task: TaskRecord, round_: int, block: int) -> int:
@@ -286,5 +253,4 @@ __all__ = [
     "RoundCheck",
     "accepted_updates",
     "round_cap",
-    "scores_from_utilities",
 ]

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fl_node.audit._checks import scores_from_utilities
 from fl_node.audit._records import RoundInputs, TaskRecord
+from fl_node.audit._scores import scores_from_utilities
 from fl_node.audit.report import RoundAudit
 from fl_node.challenge import ChallengeEvidence, FailedCheck
 from fl_node.commitments import hex32

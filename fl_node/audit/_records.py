@@ -20,6 +20,7 @@ from chain.fed_task import (
     UpdateCommittedEvent,
 )
 from fl_node.commitments import BatchDocument, round_commitments
+from fl_node.data import LocalDataset
 from fl_node.errors import BatchDocumentError, FlError
 from fl_node.evidence import NOT_SUBMITTED, CommitmentRecord, RoundEvidence, UpdateVerdict
 from fl_node.mailbox import Mailbox
@@ -67,6 +68,9 @@ class TaskRecord:
         ``block number -> timestamp``.
     spec : TaskSpec
         The task's spec (its client sampling, its strategy's hyperparameters).
+    validation : LocalDataset or None, default None
+        The coordinator's validation set, when the auditor holds it (utilities are then
+        re-measured).
     """
 
     task_id: int
@@ -84,10 +88,31 @@ class TaskRecord:
     mailbox: Mailbox | None
     block_time: Callable[[int], int]
     spec: TaskSpec
+    validation: LocalDataset | None = None
+
+
+def read_spec(fed_task: FedTaskClient, store: ContentStore, task_id: int) -> TaskSpec:
+    """The task's spec, read from the store and checked against the hash the chain holds.
+
+    Parameters
+    ----------
+    fed_task : FedTaskClient
+        The FedTask contract.
+    store : ContentStore
+        The content store.
+    task_id : int
+        The task.
+    """
+    info = fed_task.task(task_id)
+    return TaskSpec.from_bytes(fetch_verified(store, info.spec_cid, info.spec_hash, "task spec"))
 
 
 def read_task(
-    fed_task: FedTaskClient, store: ContentStore, task_id: int, mailbox: Mailbox | None
+    fed_task: FedTaskClient,
+    store: ContentStore,
+    task_id: int,
+    mailbox: Mailbox | None,
+    validation: LocalDataset | None = None,
 ) -> TaskRecord:
     """The task's spec and every event its rounds are checked against (one scan each).
 
@@ -101,9 +126,11 @@ def read_task(
         The task.
     mailbox : Mailbox or None
         The commitments' bulletin board, if readable.
+    validation : LocalDataset or None, default None
+        The coordinator's validation set, if the auditor holds it.
     """
     info = fed_task.task(task_id)
-    spec = TaskSpec.from_bytes(fetch_verified(store, info.spec_cid, info.spec_hash, "task spec"))
+    spec = read_spec(fed_task, store, task_id)
     direct: dict[int, list[UpdateCommittedEvent]] = defaultdict(list)
     for event in fed_task.updates_committed(task_id):
         direct[int(event.round)].append(event)
@@ -125,6 +152,7 @@ def read_task(
         mailbox=mailbox,
         block_time=lambda block: int(fed_task.backend.w3.eth.get_block(block)["timestamp"]),
         spec=spec,
+        validation=validation,
     )
 
 
@@ -288,4 +316,4 @@ def _state_before(
         return None, f"cannot read the server state before the round: {exc}"
 
 
-__all__ = ["RoundInputs", "TaskRecord", "read_round", "read_task", "replay"]
+__all__ = ["RoundInputs", "TaskRecord", "read_round", "read_spec", "read_task", "replay"]

@@ -6,6 +6,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fl_node.challenge import ChallengeEvidence
+from fl_node.errors import FlError
+from kernel.errors import IntegrityError
+
+
+class AuditFailedError(FlError, IntegrityError):
+    """An audit that had to pass found a failed check.
+
+    What was published is not what the chain and the store recompute. Raised by callers that run
+    their own audit, such as the demo; never by :func:`~fl_node.audit.audit_task` itself, whose
+    report is a verdict.
+    """
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,23 @@ class AuditReport:
         """(round, check) of every failed check."""
         return [(r.round, c) for r in self.rounds for c in r.checks if not c.ok]
 
+    def failure_line(self, limit: int = 3) -> str:
+        """One readable line naming the failed checks (the first ``limit`` in full).
+
+        Parameters
+        ----------
+        limit : int, default 3
+            Failed checks described with their detail; the rest are counted.
+        """
+        failures = self.failures
+        described = [f"round {r} {c.name} ({c.detail})" for r, c in failures[:limit]]
+        more = f" and {len(failures) - limit} more" if len(failures) > limit else ""
+        return (
+            f"the audit of task {self.task_id} failed {len(failures)} checks: "
+            + "; ".join(described)
+            + more
+        )
+
     def round(self, number: int) -> RoundAudit | None:
         """The audit of round ``number``, or ``None`` when it was not audited.
 
@@ -118,4 +146,4 @@ class AuditReport:
         }
 
 
-__all__ = ["AuditReport", "Check", "RoundAudit"]
+__all__ = ["AuditFailedError", "AuditReport", "Check", "RoundAudit"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 
 from chain.fed_task import FedTaskClient, RoundFinalizedEvent
-from fl_node.audit._checks import ROUND_CHECKS
+from fl_node.audit._checks import ROUND_CHECKS, RoundCheck
 from fl_node.audit._corrections import challenge_of
 from fl_node.audit._records import RoundInputs, TaskRecord, read_round, read_task
+from fl_node.audit._utilities import check_utilities
 from fl_node.audit.report import AuditReport, RoundAudit
+from fl_node.data import LocalDataset
 from fl_node.errors import EvidenceError, FlError
 from fl_node.evidence import EVIDENCE_VERSION
 from fl_node.mailbox import Mailbox
@@ -16,6 +18,9 @@ from fl_node.payout import contributions_of, cumulative_contributions, shares_re
 from storage import ContentStore
 
 log = logging.getLogger(__name__)
+
+VALIDATION_CHECKS: tuple[tuple[str, RoundCheck], ...] = (("utilities", check_utilities),)
+"""The checks run after :data:`ROUND_CHECKS` when the auditor holds the validation set."""
 
 
 def _audit_round(
@@ -46,7 +51,8 @@ def _audit_round(
         audit.add("evidence", False, f"cannot read the round's models or evidence: {exc}")
         return audit, None
     audit.flagged = tuple(inputs.evidence.flagged)
-    for name, check in ROUND_CHECKS:
+    checks = ROUND_CHECKS + (VALIDATION_CHECKS if task.validation is not None else ())
+    for name, check in checks:
         try:
             ok, detail = check(inputs)
         except (LookupError, ValueError, RuntimeError) as exc:  # inputs the check cannot use
@@ -100,6 +106,7 @@ def audit_task(
     *,
     mailbox: Mailbox | None = None,
     challenges: bool = True,
+    validation: LocalDataset | None = None,
 ) -> AuditReport:
     """Audit every finalised round of ``task_id``; prepare a challenge of each failed round.
 
@@ -117,13 +124,16 @@ def audit_task(
         before the batch was posted must be in the batch.
     challenges : bool, default True
         Compute and store the challenge evidence of every failed round.
+    validation : LocalDataset or None, default None
+        The coordinator's validation set, when the auditor holds it: every published coalition
+        utility is then re-measured on it (the ``utilities`` check).
 
     Raises
     ------
     FlError
         When the task's spec itself cannot be read and verified (nothing else can be checked).
     """
-    task = read_task(fed_task, store, task_id, mailbox)
+    task = read_task(fed_task, store, task_id, mailbox, validation)
     report = AuditReport(task_id=task_id, rounds=[])
     inputs: dict[int, RoundInputs | None] = {}
     previous_hash = task.initial_hash
@@ -145,4 +155,4 @@ def audit_task(
     return report
 
 
-__all__ = ["audit_task"]
+__all__ = ["VALIDATION_CHECKS", "audit_task"]

@@ -1,0 +1,88 @@
+"""Re-measuring the published coalition utilities, for an auditor that holds the validation set.
+
+The coordinator's validation set is private, so by default the audit only checks that the scores
+follow from the published utilities. An auditor given the same rows (the sponsor that supplied
+them, a court validator trusted with them) re-measures every published utility the way the
+coordinator must have: the strategy's aggregate of the coalition's accepted updates from the
+round's base model and server state, loaded into the task's freshly built model, scored on the
+validation set (:data:`fl_node.coordinator.UTILITY_DESCRIPTION`). A coordinator that publishes
+utilities other than what the coalitions' aggregates measure then fails the ``utilities`` check.
+"""
+
+from __future__ import annotations
+
+import math
+
+from fl_node.audit._checks import accepted_updates
+from fl_node.audit._records import RoundInputs
+from fl_node.coordinator import utility_description
+from fl_node.data import LocalDataset
+from fl_node.evaluation import task_metrics
+from fl_node.models import build_model
+from fl_node.objectives import predict
+from storage import content_hash
+
+UTILITY_TOLERANCE = 1e-6
+"""Largest relative difference allowed between a re-measured and a published utility."""
+
+
+def dataset_hash(data: LocalDataset) -> str:
+    """The 0x-hex hash the evidence names a validation set by (its features' then targets' bytes).
+
+    Parameters
+    ----------
+    data : LocalDataset
+        The validation set.
+    """
+    return "0x" + content_hash(data.x.tobytes() + data.y.tobytes()).hex()
+
+
+def _coalition(key: str, n: int) -> frozenset[int] | None:
+    """The accepted-update indices a coalition key names, or ``None`` when it names others."""
+    try:
+        members = frozenset(int(i) for i in key.split(",")) if key else frozenset()
+    except ValueError:
+        return None
+    return members if all(0 <= i < n for i in members) else None
+
+
+def _described(r: RoundInputs, validation: LocalDataset) -> list[str]:
+    """What in the evidence's description of the utility differs from what the audit measures."""
+    record = r.evidence.contribution
+    problems = []
+    if record.validation_data_hash != dataset_hash(validation):
+        problems.append("the evidence names another validation set than the auditor's")
+    if record.validation_rows != validation.rows:
+        problems.append(f"{record.validation_rows} rows published, {validation.rows} held")
+    if record.utility != utility_description(r.task.spec.model.task):
+        problems.append(f"unknown utility {record.utility!r}")
+    return problems
+
+
+def check_utilities(r: RoundInputs) -> tuple[bool, str]:
+    """Every published coalition utility is what its aggregate measures on the validation set."""
+    validation = r.task.validation
+    if validation is None:
+        return True, "no validation set to re-measure on"
+    problems = _described(r, validation)
+    if problems or r.state_before is None:
+        return False, "; ".join(problems or [r.state_problem])
+    updates = accepted_updates(r)
+    model = build_model(r.task.spec.model)
+    wrong = []
+    for key, published in sorted(r.evidence.contribution.utilities.items()):
+        members = _coalition(key, len(updates))
+        if members is None:
+            wrong.append(f"{{{key}}} is not a coalition of the accepted updates")
+            continue
+        chosen = [updates[i] for i in sorted(members)]
+        aggregate = r.task.strategy.aggregate_with_state(r.params, chosen, r.state_before)
+        model.load_state_dict(aggregate.params, strict=False)
+        measured = -task_metrics(model.spec.task, validation.y, predict(model, validation.x)).loss
+        if not math.isclose(measured, published, rel_tol=UTILITY_TOLERANCE, abs_tol=1e-12):
+            wrong.append(f"{{{key}}} published {published:.6g}, measured {measured:.6g}")
+    count = len(r.evidence.contribution.utilities)
+    return not wrong, "; ".join(wrong) or f"{count} coalition utilities re-measured"
+
+
+__all__ = ["UTILITY_TOLERANCE", "check_utilities", "dataset_hash"]
