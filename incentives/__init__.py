@@ -6,10 +6,17 @@ utilities measured on its validation data; the contract's on-chain split mirrors
 """
 
 from incentives.contribution import (
+    ESTIMATORS,
     ContributionEstimator,
+    ContributionLedger,
     ContributionResult,
     ExactShapley,
+    GtgShapley,
     LeaveOneOut,
+    RoundScores,
+    TmcShapley,
+    lookup_utility,
+    make_estimator,
 )
 from incentives.rewards import (
     SCORE_SCALE,
@@ -22,13 +29,20 @@ from incentives.rewards import (
 from incentives.shares import shares_bps
 
 __all__ = [
+    "ESTIMATORS",
     "SCORE_SCALE",
     "ContributionEstimator",
+    "ContributionLedger",
     "ContributionResult",
     "ExactShapley",
+    "GtgShapley",
     "LeaveOneOut",
     "RoundRewards",
+    "RoundScores",
+    "TmcShapley",
     "allocate_round",
+    "lookup_utility",
+    "make_estimator",
     "round_budget",
     "scores_to_fixed",
     "shares_bps",
