@@ -1,0 +1,269 @@
+"""A malicious coordinator is caught by the audit every time, and ``fedmarket audit`` exits 1.
+
+Each attack is a :class:`~fl_node.coordinator.Coordinator` subclass overriding the one step it
+cheats in, run end to end on the in-process chain with the four demo hospitals (one round): it
+rejects a valid update under every reason a verdict may give, pays against its own evidence,
+skews a score, scores with another estimator than the spec names, publishes utilities its
+coalitions do not measure, or aggregates wrongly. The audit names the failed check, and the
+command line (in this process, over the same chain) exits with the verdict code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from typer.testing import CliRunner
+
+import fedmarket.cli.roles as roles_module
+from fedmarket.cli.app import app
+from fedmarket.cli.errors import EXIT_VERDICT
+from fl_node.audit import audit_task
+from fl_node.coordinator import Coordinator
+from fl_node.data import save_csv
+from fl_node.evidence import NOT_SUBMITTED, REJECTION_REASONS, UpdateVerdict
+from fl_node.payout import reward_split
+from incentives import ExactShapley, RoundRewards
+from incentives.contribution import coalition_key
+from tests.integration.fl_node.flow import Flow, start
+
+pytestmark = pytest.mark.slow
+
+VICTIM = 1
+"""The hospital whose valid update the coordinator cheats (join order)."""
+
+
+def run(tmp_path, coordinator: type[Coordinator], **attrs: object) -> Flow:
+    """One round of the four hospitals under ``coordinator`` (its attributes set first)."""
+    flow = start(tmp_path, rounds=1, coordinator=coordinator)
+    for name, value in attrs.items():
+        setattr(flow.coordinator, name, value)
+    flow.run(settle=False)
+    return flow
+
+
+def audit(flow: Flow, *, validation: bool = True):
+    """The audit from the chain, the store, the mailbox (and the validation set)."""
+    return audit_task(
+        flow.ft,
+        flow.world.store,
+        flow.task_id,
+        mailbox=flow.world.mailbox,
+        validation=flow.world.split.validation if validation else None,
+    )
+
+
+def failed(report) -> dict[str, str]:
+    return {c.name: c.detail for _, c in report.failures}
+
+
+def cli_audit(flow: Flow, tmp_path, monkeypatch, *, validation: bool = True):
+    """``fedmarket audit --json`` over the flow's chain (connected in this process)."""
+    monkeypatch.setattr(
+        roles_module,
+        "connect_deployment",
+        lambda rpc, dep: (flow.world.backend, flow.world.deployment),
+    )
+    args = ["audit", "--rpc", "http://in-process", "--deployment", str(tmp_path / "dep.json")]
+    args += ["--store", str(tmp_path / "store"), "--task", str(flow.task_id), "--json"]
+    if validation:
+        path = save_csv(
+            flow.world.split.validation, flow.spec.feature_names, tmp_path / "validation.csv"
+        )
+        args += ["--validation", str(path)]
+    done = CliRunner().invoke(app, args)
+    monkeypatch.undo()
+    return done.exit_code, json.loads(done.stdout) if done.stdout.strip() else None
+
+
+def assert_caught(flow: Flow, tmp_path, monkeypatch, check: str, words: str) -> dict[str, str]:
+    """The audit fails ``check`` (and only it) saying ``words``; the CLI exits 1 saying the same."""
+    report = audit(flow)
+    assert not report.ok
+    found = failed(report)
+    assert set(found) == {check}, found
+    assert words in found[check]
+    assert report.round(1).challenge is not None  # a challenge is ready for the court
+    code, printed = cli_audit(flow, tmp_path, monkeypatch)
+    assert code == EXIT_VERDICT == 1
+    assert printed is not None and printed["ok"] is False
+    checks = [c for r in printed["rounds"] for c in r["checks"] if not c["ok"]]
+    assert [c["name"] for c in checks] == [check]
+    return found
+
+
+# ---- an honest coordinator passes, through the same helpers ------------------------------------
+
+
+def test_an_honest_coordinator_passes_every_check_with_its_utilities_re_measured(
+    tmp_path, monkeypatch
+):
+    flow = run(tmp_path, Coordinator)
+    report = audit(flow)
+    assert report.ok, report.failures
+    checks = {c.name: c.detail for c in report.rounds[0].checks}
+    published = flow.coordinator.reports[0].utilities
+    assert published and checks["utilities"] == f"{len(published)} coalition utilities re-measured"
+    code, printed = cli_audit(flow, tmp_path, monkeypatch)
+    assert code == 0 and printed is not None and printed["ok"] is True
+    assert "utilities" in [c["name"] for c in printed["rounds"][0]["checks"]]
+
+
+# ---- (a) a valid update rejected, under every reason a verdict may give -------------------------
+
+
+class RejectsValid(Coordinator):
+    """Rejects the victim's valid update with ``reason`` and leaves it out of everything after."""
+
+    reason: str = "malformed"
+
+    def _collect_updates(self, *args, **kwargs):
+        verdicts, accepted = super()._collect_updates(*args, **kwargs)
+        valid = verdicts[VICTIM]
+        assert valid.accepted, "the victim's update must be valid for the attack to mean much"
+        if self.reason == NOT_SUBMITTED:
+            verdicts[VICTIM] = UpdateVerdict(
+                valid.participant, accepted=False, reason=NOT_SUBMITTED
+            )
+        else:
+            verdicts[VICTIM] = replace(
+                valid, accepted=False, reason=self.reason, detail="trust me", train_loss=None
+            )
+        return verdicts, [(i, u) for i, u in accepted if i != VICTIM]
+
+
+@pytest.mark.parametrize("reason", REJECTION_REASONS)
+def test_a_valid_update_rejected_for_any_reason_is_caught(tmp_path, monkeypatch, reason):
+    flow = run(tmp_path, RejectsValid, reason=reason)
+    [round_report] = flow.coordinator.reports
+    assert round_report.verdicts[VICTIM].reason == reason
+    assert round_report.rewards.amounts[VICTIM] == 0  # the cheat: the victim is paid nothing
+    found = assert_caught(flow, tmp_path, monkeypatch, "updates", "recomputed accepted")
+    assert f"published {reason}, recomputed accepted" in found["updates"]
+    challenge = audit(flow).round(1).challenge
+    corrected = {leaf.account: leaf.amount for leaf in challenge.corrected_leaves}
+    assert corrected[flow.nodes[VICTIM].address] > 0  # the court would pay the victim
+    assert sum(corrected.values()) == round_report.budget
+
+
+# ---- (b) payouts against the coordinator's own evidence ------------------------------------------
+
+
+def _to_first(amounts: tuple[int, ...]) -> list[int]:
+    """Every wei to the first participant."""
+    return [sum(amounts)] + [0] * (len(amounts) - 1)
+
+
+class PaysAgainstEvidence(Coordinator):
+    """Publishes honest scores but cheats in the rewards: ``amounts``, ``leaves`` or ``scores``."""
+
+    cheat: str = "amounts"
+
+    def _round_work(self, *args, **kwargs):
+        work = super()._round_work(*args, **kwargs)
+        honest, task_id = work.rewards, self._require()[0]
+        if self.cheat == "leaves":  # the evidence's amounts are right, its tree pays another way
+            wrong = reward_split(
+                task_id, work.round, work.participants, honest.cap,
+                RoundRewards(honest.budget, list(honest.scores), _to_first(honest.amounts)),
+            )  # fmt: skip
+            rewards = replace(honest, root=wrong.root, leaves=wrong.leaves)
+        else:
+            scores = list(honest.scores)
+            amounts = list(honest.amounts)
+            if self.cheat == "amounts":  # amounts (and their tree) that ignore the scores
+                amounts = _to_first(honest.amounts)
+            else:  # fixed-point scores that are not the contributions, amounts following them
+                scores = [sum(scores)] + [0] * (len(scores) - 1)
+                amounts = _to_first(honest.amounts)
+            rewards = reward_split(
+                task_id, work.round, work.participants, honest.cap,
+                RoundRewards(honest.budget, scores, amounts),
+            )  # fmt: skip
+        return replace(work, rewards=rewards)
+
+
+@pytest.mark.parametrize("cheat", ["amounts", "leaves", "scores"])
+def test_rewards_that_do_not_follow_the_published_scores_are_caught(tmp_path, monkeypatch, cheat):
+    flow = run(tmp_path, PaysAgainstEvidence, cheat=cheat)
+    assert_caught(flow, tmp_path, monkeypatch, "rewards", cheat)
+
+
+# ---- (c) a skewed score, another estimator ------------------------------------------------------
+
+
+class SkewsAScore(Coordinator):
+    """Adds to one accepted participant's score; rewards and shares follow the skewed score."""
+
+    def _measure_contributions(self, *args, **kwargs):
+        contributions, utilities = super()._measure_contributions(*args, **kwargs)
+        contributions[0] += max(abs(c) for c in contributions) + 0.01
+        return contributions, utilities
+
+
+def test_a_skewed_score_is_caught(tmp_path, monkeypatch):
+    flow = run(tmp_path, SkewsAScore)
+    assert_caught(flow, tmp_path, monkeypatch, "contribution", "do not follow")
+
+
+class OtherEstimator(Coordinator):
+    """Scores with exact Shapley whatever the spec says (leave-one-out in the demo's spec)."""
+
+    def attach(self, task_id):
+        spec = super().attach(task_id)
+        self.estimator = ExactShapley()
+        return spec
+
+
+def test_an_estimator_other_than_the_specs_is_caught(tmp_path, monkeypatch):
+    flow = run(tmp_path, OtherEstimator)
+    assert flow.spec.contribution != ExactShapley.name
+    assert_caught(flow, tmp_path, monkeypatch, "contribution", "the spec names")
+
+
+# ---- (d) utilities that are not what the coalitions' aggregates measure -------------------------
+
+
+class InventsUtilities(Coordinator):
+    """Lowers the utility of the coalition without participant 0 and raises its score to match.
+
+    Scores follow the published utilities exactly, so only re-measuring the utilities on the
+    validation set shows that the coalition's aggregate measures something else.
+    """
+
+    def _measure_contributions(self, *args, **kwargs):
+        contributions, utilities = super()._measure_contributions(*args, **kwargs)
+        n = max(len(key.split(",")) for key in utilities if key)  # the accepted updates
+        without_first = coalition_key(frozenset(range(1, n)))
+        utilities[without_first] -= 0.05
+        contributions[0] += 0.05
+        return contributions, utilities
+
+
+def test_utilities_the_aggregates_do_not_measure_are_caught_by_an_auditor_holding_the_data(
+    tmp_path, monkeypatch
+):
+    flow = run(tmp_path, InventsUtilities)
+    # without the coordinator's private validation set the published record is consistent...
+    assert audit(flow, validation=False).ok
+    code, _ = cli_audit(flow, tmp_path, monkeypatch, validation=False)
+    assert code == 0
+    # ...with it, the invented utility is re-measured and differs
+    found = assert_caught(flow, tmp_path, monkeypatch, "utilities", "published")
+    assert found["utilities"].startswith("{1,2,3} published")
+
+
+# ---- (e) a model that is not the aggregate of the accepted updates -------------------------------
+
+
+class AggregatesWrongly(Coordinator):
+    """Aggregates every accepted update but the last (which is still scored and paid)."""
+
+    def _aggregate(self, params, accepted):
+        return super()._aggregate(params, accepted[:-1])
+
+
+def test_a_model_that_is_not_the_aggregate_is_caught(tmp_path, monkeypatch):
+    flow = run(tmp_path, AggregatesWrongly)
+    assert_caught(flow, tmp_path, monkeypatch, "aggregation", "max |recomputed - published|")
