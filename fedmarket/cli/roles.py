@@ -273,7 +273,8 @@ def audit(
     backend, dep = connect_deployment(rpc, deployment)
     fed_task, content = dep.fed_task_client(backend), LocalCidStore(store)
     rows = read_spec(fed_task, content, task_id).load_data(validation) if validation else None
-    report = audit_task(fed_task, content, task_id, validation=rows)
+    registry = dep.registry_client(backend)
+    report = audit_task(fed_task, content, task_id, validation=rows, registry=registry)
     if json_out:
         out.print_json(json.dumps(report.to_dict()))
     else:

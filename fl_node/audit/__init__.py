@@ -13,7 +13,11 @@ round by round, and check it against what the chain recorded (protocol v2):
   received in time was left out (when the auditor can read the mailbox), and the evidence's
   commitments are the batch's leaves superseded by the direct commitments of the events;
 - ``updates``: every verdict is what the coordinator's own checks give on the revealed bytes
-  (bytes matching the commitment, sample count, author, base model, shapes, finite values);
+  (bytes matching the commitment, sample count, author, base model, shapes, finite values),
+  then the task's screening against every earlier round the audit replayed and the registry's
+  listings (:mod:`fl_node.screening`: empty updates, replays, changed or inflated sample
+  counts); each reason of :data:`fl_node.evidence.REJECTION_REASONS` is recomputed, none
+  taken on trust;
 - ``aggregation``: re-running the task's strategy on the accepted updates reproduces the new model;
 - ``contribution``: the estimator is the one the spec names, and the recorded scores are what
   rerunning it on the recorded utilities gives (:mod:`fl_node.audit._scores`, the one place

@@ -19,6 +19,7 @@ from chain.fed_task import (
     TaskInfo,
     UpdateCommittedEvent,
 )
+from chain.registry import DatasetRegistryClient
 from fl_node.commitments import BatchDocument, round_commitments
 from fl_node.data import LocalDataset
 from fl_node.errors import BatchDocumentError, FlError
@@ -26,6 +27,7 @@ from fl_node.evidence import NOT_SUBMITTED, CommitmentRecord, RoundEvidence, Upd
 from fl_node.mailbox import Mailbox
 from fl_node.models import build_model, trainable_state
 from fl_node.participant import fetch_verified
+from fl_node.screening import RoundScreen, global_step, listed_rows
 from fl_node.serialization import LoadedModel, decode_model, encode_model
 from fl_node.strategies import ClientUpdate, ServerState, Strategy
 from fl_node.task import TaskSpec
@@ -71,6 +73,8 @@ class TaskRecord:
     validation : LocalDataset or None, default None
         The coordinator's validation set, when the auditor holds it (utilities are then
         re-measured).
+    registry : DatasetRegistryClient or None, default None
+        The dataset registry whose listings bound the sample counts (none checked when ``None``).
     """
 
     task_id: int
@@ -89,6 +93,7 @@ class TaskRecord:
     block_time: Callable[[int], int]
     spec: TaskSpec
     validation: LocalDataset | None = None
+    registry: DatasetRegistryClient | None = None
 
 
 def read_spec(fed_task: FedTaskClient, store: ContentStore, task_id: int) -> TaskSpec:
@@ -113,6 +118,7 @@ def read_task(
     task_id: int,
     mailbox: Mailbox | None,
     validation: LocalDataset | None = None,
+    registry: DatasetRegistryClient | None = None,
 ) -> TaskRecord:
     """The task's spec and every event its rounds are checked against (one scan each).
 
@@ -128,6 +134,8 @@ def read_task(
         The commitments' bulletin board, if readable.
     validation : LocalDataset or None, default None
         The coordinator's validation set, if the auditor holds it.
+    registry : DatasetRegistryClient or None, default None
+        The dataset registry, if its listings bound the sample counts.
     """
     info = fed_task.task(task_id)
     spec = read_spec(fed_task, store, task_id)
@@ -153,6 +161,7 @@ def read_task(
         block_time=lambda block: int(fed_task.backend.w3.eth.get_block(block)["timestamp"]),
         spec=spec,
         validation=validation,
+        registry=registry,
     )
 
 
@@ -179,7 +188,9 @@ class RoundInputs:
     commitments : tuple of CommitmentRecord
         The round's commitments recomputed from the chain and the batch document.
     replayed : list of (UpdateVerdict, ClientUpdate or None)
-        Each participant's verdict recomputed with the coordinator's own checks, in join order.
+        Each participant's verdict recomputed with the coordinator's own checks and the task's
+        screening, in join order, with its decoded update (``None`` when its bytes fail their
+        own checks; kept when only the screening rejects it).
     state_before : ServerState or None
         A stateful strategy's server state before the round, read from the store and checked
         against the hash its evidence names (``None`` when it cannot be read: see
@@ -249,8 +260,14 @@ def replay(
     return out
 
 
-def read_round(task: TaskRecord, store: ContentStore, final: RoundFinalizedEvent) -> RoundInputs:
-    """Fetch and verify the round's models, parse its evidence, recompute its commitments.
+def read_round(
+    task: TaskRecord, store: ContentStore, final: RoundFinalizedEvent, screen: RoundScreen
+) -> RoundInputs:
+    """Fetch and verify the round's models, parse its evidence, recompute its verdicts.
+
+    Each verdict is the coordinator's own checks on the revealed bytes, then the task's
+    screening against every earlier round the audit replayed (``screen``, which records this
+    round's steps once its verdicts are recomputed).
 
     Parameters
     ----------
@@ -260,6 +277,8 @@ def read_round(task: TaskRecord, store: ContentStore, final: RoundFinalizedEvent
         The content store.
     final : RoundFinalizedEvent
         The round's finalisation.
+    screen : RoundScreen
+        The task's screening, with every earlier round recorded.
 
     Raises
     ------
@@ -283,11 +302,43 @@ def read_round(task: TaskRecord, store: ContentStore, final: RoundFinalizedEvent
         task.task_id, round_, "0x" + bytes(opening.model_hash).hex(), shapes_of(params), sampled
     )
     replayed = replay(store, task.participants, commitments, context)
+    replayed = _screen_round(
+        task, store, screen, opening, replayed, params, trainable_state(new.module)
+    )
     state, state_problem = _state_before(task, store, evidence, params, round_)
     return RoundInputs(
         *(task, final, opening, base, new, evidence, params),
         *(batch, problem, commitments, replayed, state, state_problem),
     )
+
+
+def _screen_round(
+    task: TaskRecord,
+    store: ContentStore,
+    screen: RoundScreen,
+    opening: RoundOpenedEvent,
+    replayed: list[tuple[UpdateVerdict, ClientUpdate | None]],
+    before: dict[str, torch.Tensor],
+    after: dict[str, torch.Tensor],
+) -> list[tuple[UpdateVerdict, ClientUpdate | None]]:
+    """The replayed verdicts screened as the coordinator must have; the round added to ``screen``.
+
+    An update the screening rejects keeps its decoded step beside its verdict, so the other
+    checks recompute what the evidence claims it accepted (a wrong verdict fails ``updates``
+    only).
+
+    The listings that bound the sample counts are those made before the round opened; the
+    round's steps (every update that passed its own checks, and the published model's step)
+    join the history later rounds are screened against.
+    """
+    round_ = int(opening.round)
+    decoded = [(i, update) for i, (_, update) in enumerate(replayed) if update is not None]
+    if task.registry is not None:
+        screen.listed = listed_rows(task.registry, store, until_block=opening.meta.block)
+    verdicts = [verdict for verdict, _ in replayed]
+    verdicts, kept = screen.screen(round_, task.participants, verdicts, decoded)
+    screen.record(round_, task.participants, decoded, kept, global_step(before, after))
+    return [(verdict, update) for verdict, (_, update) in zip(verdicts, replayed, strict=True)]
 
 
 def _state_before(

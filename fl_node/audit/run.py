@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from chain.fed_task import FedTaskClient, RoundFinalizedEvent
+from chain.registry import DatasetRegistryClient
 from fl_node.audit._checks import ROUND_CHECKS, RoundCheck
 from fl_node.audit._corrections import challenge_of
 from fl_node.audit._records import RoundInputs, TaskRecord, read_round, read_task
@@ -15,6 +16,7 @@ from fl_node.errors import EvidenceError, FlError
 from fl_node.evidence import EVIDENCE_VERSION
 from fl_node.mailbox import Mailbox
 from fl_node.payout import contributions_of, cumulative_contributions, shares_record
+from fl_node.screening import RoundScreen
 from storage import ContentStore
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,11 @@ VALIDATION_CHECKS: tuple[tuple[str, RoundCheck], ...] = (("utilities", check_uti
 
 
 def _audit_round(
-    task: TaskRecord, store: ContentStore, final: RoundFinalizedEvent, previous_hash: bytes
+    task: TaskRecord,
+    store: ContentStore,
+    final: RoundFinalizedEvent,
+    previous_hash: bytes,
+    screen: RoundScreen,
 ) -> tuple[RoundAudit, RoundInputs | None]:
     """Every check of one finalised round (fewer when its inputs cannot be read)."""
     round_ = int(final.round)
@@ -42,7 +48,7 @@ def _audit_round(
         else "the opened model is not the previous round's output",
     )
     try:
-        inputs = read_round(task, store, final)
+        inputs = read_round(task, store, final, screen)
     except EvidenceError as exc:
         detail = f"evidence {final.evidence_cid} breaks schema v{EVIDENCE_VERSION}: {exc}"
         audit.add("evidence", False, detail)
@@ -99,6 +105,19 @@ def _check_shares(
     last.add("shares", ok, detail if ok else f"published {posted}, recomputed {detail}")
 
 
+def _prepare_challenges(
+    task: TaskRecord,
+    store: ContentStore,
+    report: AuditReport,
+    inputs: dict[int, RoundInputs | None],
+) -> None:
+    """Compute and store the challenge evidence of every failed round."""
+    for audit in report.rounds:
+        if not audit.ok:
+            audit.challenge = challenge_of(task, audit.round, audit, inputs)
+            audit.challenge_cid = store.put_json(audit.challenge.to_dict())
+
+
 def audit_task(
     fed_task: FedTaskClient,
     store: ContentStore,
@@ -107,6 +126,7 @@ def audit_task(
     mailbox: Mailbox | None = None,
     challenges: bool = True,
     validation: LocalDataset | None = None,
+    registry: DatasetRegistryClient | None = None,
 ) -> AuditReport:
     """Audit every finalised round of ``task_id``; prepare a challenge of each failed round.
 
@@ -127,29 +147,32 @@ def audit_task(
     validation : LocalDataset or None, default None
         The coordinator's validation set, when the auditor holds it: every published coalition
         utility is then re-measured on it (the ``utilities`` check).
+    registry : DatasetRegistryClient or None, default None
+        The dataset registry whose listings bound the participants' sample counts, as the
+        coordinator's do (:mod:`fl_node.screening`); no listing is checked when ``None``.
 
     Raises
     ------
     FlError
         When the task's spec itself cannot be read and verified (nothing else can be checked).
     """
-    task = read_task(fed_task, store, task_id, mailbox, validation)
+    task = read_task(fed_task, store, task_id, mailbox, validation, registry)
+    screen = RoundScreen(
+        tolerance=task.spec.copy_tolerance, require_listing=task.spec.require_listing
+    )
     report = AuditReport(task_id=task_id, rounds=[])
     inputs: dict[int, RoundInputs | None] = {}
     previous_hash = task.initial_hash
     previous_state: str | None = None
     for round_, final in sorted(task.finals.items()):
-        audit, inputs[round_] = _audit_round(task, store, final, previous_hash)
+        audit, inputs[round_] = _audit_round(task, store, final, previous_hash, screen)
         previous_state = _check_state_chain(audit, inputs[round_], previous_state)
         report.rounds.append(audit)
         previous_hash = bytes(final.model_hash)
     if report.rounds and report.rounds[-1].round == int(task.info.total_rounds):
         _check_shares(task, inputs, report.rounds[-1])
     if challenges:
-        for audit in report.rounds:
-            if not audit.ok:
-                audit.challenge = challenge_of(task, audit.round, audit, inputs)
-                audit.challenge_cid = store.put_json(audit.challenge.to_dict())
+        _prepare_challenges(task, store, report, inputs)
     if report.rounds and not report.ok:
         log.warning("audit_task: task %s has %d failed checks", task_id, len(report.failures))
     return report

@@ -23,10 +23,15 @@ from fl_node.audit import audit_task
 from fl_node.coordinator import Coordinator
 from fl_node.data import save_csv
 from fl_node.evidence import NOT_SUBMITTED, REJECTION_REASONS, UpdateVerdict
+from fl_node.models import build_model, trainable_state
+from fl_node.participant import ParticipantNode, _Pending
 from fl_node.payout import reward_split
+from fl_node.serialization import decode_update, encode_update
+from fl_node.validation import shapes_of
 from incentives import ExactShapley, RoundRewards
 from incentives.contribution import coalition_key
-from tests.integration.fl_node.flow import Flow, start
+from storage import compute_cid, content_hash
+from tests.integration.fl_node.flow import Flow, start, swap
 
 pytestmark = pytest.mark.slow
 
@@ -34,9 +39,9 @@ VICTIM = 1
 """The hospital whose valid update the coordinator cheats (join order)."""
 
 
-def run(tmp_path, coordinator: type[Coordinator], **attrs: object) -> Flow:
+def run(tmp_path, coordinator: type[Coordinator], nodes=None, **attrs: object) -> Flow:
     """One round of the four hospitals under ``coordinator`` (its attributes set first)."""
-    flow = start(tmp_path, rounds=1, coordinator=coordinator)
+    flow = start(tmp_path, rounds=1, coordinator=coordinator, nodes=nodes)
     for name, value in attrs.items():
         setattr(flow.coordinator, name, value)
     flow.run(settle=False)
@@ -267,3 +272,42 @@ class AggregatesWrongly(Coordinator):
 def test_a_model_that_is_not_the_aggregate_is_caught(tmp_path, monkeypatch):
     flow = run(tmp_path, AggregatesWrongly)
     assert_caught(flow, tmp_path, monkeypatch, "aggregation", "max |recomputed - published|")
+
+
+# ---- (f) the task's screening skipped: a free-rider's empty update accepted and paid -------------
+
+
+class ZeroStep(ParticipantNode):
+    """Trains nothing: reveals an all-zero step under its true sample count."""
+
+    def _train(self, info):
+        pending = super()._train(info)
+        shapes = shapes_of(trainable_state(build_model(self.spec(int(info.task_id)).model)))
+        delta, meta = decode_update(pending.blob, shapes)
+        blob = encode_update({k: v * 0 for k, v in delta.items()}, meta)
+        update = replace(pending.update, cid=compute_cid(blob), update_hash=content_hash(blob))
+        return _Pending(replace(update, bytes_up=len(blob)), blob)
+
+
+class SkipsScreening(Coordinator):
+    """Accepts every update that passes its own checks: no screening against the task's past."""
+
+    def _screen(self, round_, participants, verdicts, decoded):
+        return verdicts, decoded
+
+
+def test_the_screening_is_replayed_an_honest_coordinator_rejecting_a_free_rider_passes(tmp_path):
+    flow = run(tmp_path, Coordinator, nodes=swap(3, ZeroStep))
+    [round_report] = flow.coordinator.reports
+    assert round_report.verdicts[3].reason == "empty_update"
+    assert audit(flow).ok, audit(flow).failures
+
+
+def test_a_coordinator_that_skips_the_screening_and_pays_a_free_rider_is_caught(
+    tmp_path, monkeypatch
+):
+    flow = run(tmp_path, SkipsScreening, nodes=swap(3, ZeroStep))
+    [round_report] = flow.coordinator.reports
+    assert round_report.verdicts[3].accepted
+    found = assert_caught(flow, tmp_path, monkeypatch, "updates", "recomputed empty_update")
+    assert "published accepted, recomputed empty_update" in found["updates"]
