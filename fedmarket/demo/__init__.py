@@ -10,8 +10,11 @@ only after the commit phase; the coordinator pays each round's cap by leave-one-
 through a rewards Merkle tree, the hospitals claim by proof after each challenge window and take
 their stakes back after the cooldown; the final model is published and listed on ModelMarket
 with the contributors' shares, a buyer buys it and the contributors claim their part of the
-payment; the task is audited from the chain, the store and the mailbox. The coordinator crosses
-the deadlines by travelling in time on the in-process chain.
+payment; the task is audited from the chain, the store, the mailbox and the coordinator's
+validation set (every published utility re-measured), its verdict recorded in the summary, and
+:func:`run_demo` raises :class:`~fl_node.audit.AuditFailedError` (``fedmarket demo`` exits 6 with
+one line) when a check fails. The coordinator crosses the deadlines by travelling in time on the
+in-process chain.
 
 Layout: ``world`` (the parties, provisioned with keys derived from the seed, and the steps each
 takes), ``task`` (the breast-cancer task: listings and spec), ``events`` (the demo's own

@@ -40,7 +40,7 @@ from fedmarket.demo.world import (
     sponsor_task,
     step_all,
 )
-from fl_node.audit import AuditReport, audit_task
+from fl_node.audit import AuditFailedError, AuditReport, audit_task
 from fl_node.coordinator import Coordinator, RoundReport
 from fl_node.data import FeatureStats
 from fl_node.events import (
@@ -101,6 +101,11 @@ def run_demo(
     -------
     dict
         The summary also written to ``out/summary.json``.
+
+    Raises
+    ------
+    AuditFailedError
+        When the task's audit fails a check (``summary.json`` is written first).
     """
     emit = on_event or log_sink
     started = time.monotonic()
@@ -113,11 +118,7 @@ def run_demo(
     with _marketplace(world, out, emit, port) as api:
         outcome = _story(world, api, out, rounds=rounds, pool=pool, emit=emit)
         audit = _audit(world, outcome.task_id, out, emit)
-        summary = build_summary(
-            world, outcome, audit, pool_wei=pool, seconds=round(time.monotonic() - started, 2)
-        )
-        path = dump_json(summary, out / "summary.json")
-        emit(Finished(summary_path=str(path), seconds=summary["seconds"]))
+        summary = _conclude(world, outcome, audit, out, pool=pool, started=started, emit=emit)
         if hold is not None:
             hold(api.base_url)
     return summary
@@ -244,9 +245,40 @@ def _settle(world: World, task_id: int, nodes: list[ParticipantNode], emit: Even
     return remainder
 
 
+def _conclude(
+    world: World,
+    outcome: Outcome,
+    audit: AuditReport,
+    out: Path,
+    *,
+    pool: int,
+    started: float,
+    emit: EventSink,
+) -> dict[str, Any]:
+    """Write ``summary.json`` (with the audit's verdict); fail loudly when the audit failed."""
+    seconds = round(time.monotonic() - started, 2)
+    summary = build_summary(world, outcome, audit, pool_wei=pool, seconds=seconds)
+    path = dump_json(summary, out / "summary.json")
+    if not audit.ok:
+        raise AuditFailedError(f"{audit.failure_line()} (see {out / 'audit.json'})")
+    emit(Finished(summary_path=str(path), seconds=summary["seconds"]))
+    return summary
+
+
 def _audit(world: World, task_id: int, out: Path, emit: EventSink) -> AuditReport:
-    """Recompute the task from the chain, the store and the mailbox; write ``audit.json``."""
-    audit = audit_task(world.fed_task(), world.store, task_id, mailbox=world.mailbox)
+    """Recompute the task from the chain, the store, the mailbox and the validation set.
+
+    The demo holds the coordinator's validation set, so every published utility is re-measured
+    too; the sample counts are bounded by the registry's listings. Writes ``audit.json``.
+    """
+    audit = audit_task(
+        world.fed_task(),
+        world.store,
+        task_id,
+        mailbox=world.mailbox,
+        validation=world.split.validation,
+        registry=world.parties.registry(),
+    )
     dump_json(audit.to_dict(), out / "audit.json")
     emit(Audited(task_id=task_id, ok=audit.ok, checks=sum(len(r.checks) for r in audit.rounds)))
     return audit

@@ -47,6 +47,25 @@ def test_summary_meets_the_sponsors_targets(demo):
     assert summary["rounds"] == 10 and summary["participants"] == 4
 
 
+def test_the_summary_records_the_audit_passing_with_every_utility_re_measured(demo):
+    out, summary, _ = demo
+    report = json.loads((out / "audit.json").read_text())
+    checks = [c for r in report["rounds"] for c in r["checks"]]
+    assert summary["audit"] == {
+        "ok": True,
+        "checks": len(checks),
+        "failures": [],
+        "report": "audit.json",
+    }
+    assert report["ok"] is True and all(c["ok"] for c in checks)
+    # the demo holds the coordinator's validation set: each round's utilities are re-measured
+    assert [r["round"] for r in report["rounds"]] == list(range(1, 11))
+    assert all(
+        any(c["name"] == "utilities" and "re-measured" in c["detail"] for c in r["checks"])
+        for r in report["rounds"]
+    )
+
+
 def test_every_update_is_committed_in_one_batch_per_round(demo):
     _, summary, _ = demo
     chain = summary["chain"]
@@ -215,3 +234,59 @@ def test_cli_demo_serve_leaves_the_marketplace_running_until_interrupted(tmp_pat
     finally:
         if process.poll() is None:
             process.kill()
+
+
+SKEWED_DEMO = """
+import sys
+import fl_node.coordinator as coordinator
+
+honest = coordinator.Coordinator._measure_contributions
+
+
+def skewed(self, *args, **kwargs):  # a coordinator adding to the first hospital's score
+    contributions, utilities = honest(self, *args, **kwargs)
+    contributions[0] += 1.0
+    return contributions, utilities
+
+
+coordinator.Coordinator._measure_contributions = skewed
+sys.argv = ["fedmarket", *sys.argv[1:]]
+from fedmarket.cli import main
+
+main()
+"""
+
+
+def test_a_demo_whose_own_audit_fails_exits_non_zero_with_one_line(tmp_path):
+    """The real command line over a coordinator that skews a score: exit 6, one line, a summary."""
+    out = tmp_path / "skewed"
+    done = subprocess.run(
+        [sys.executable, "-c", SKEWED_DEMO, "demo", "--out", str(out), "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 6, done.stderr[-2000:]  # IntegrityError's code in the README
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("error:")]
+    assert line.startswith("error: the audit of task 1 failed 1 checks: round 1 contribution")
+    assert "Traceback" not in done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["audit"]["ok"] is False
+    assert [f.split(":")[1].strip() for f in summary["audit"]["failures"]] == ["contribution"]
+
+
+def test_run_demo_raises_when_its_audit_fails(tmp_path, monkeypatch):
+    import fedmarket.demo.run as demo_run
+    from fl_node.audit import AuditFailedError, AuditReport, RoundAudit
+
+    def failing(*args, **kwargs):
+        audit = RoundAudit(1)
+        audit.add("rewards", False, "amounts do not follow")
+        return AuditReport(task_id=1, rounds=[audit])
+
+    monkeypatch.setattr(demo_run, "audit_task", failing)
+    with pytest.raises(AuditFailedError, match="round 1 rewards \\(amounts do not follow\\)"):
+        run_demo(tmp_path, rounds=1)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["audit"]["ok"] is False
+    assert summary["audit"]["failures"] == ["round 1: rewards: amounts do not follow"]
