@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import torch
 
 from chain.commitments import recover_commitment_signer
 from chain.errors import ChainError
 from fl_node.audit._records import RoundInputs, TaskRecord
-from fl_node.audit._scores import scores_from_utilities
+from fl_node.audit._scores import recompute_scores
 from fl_node.commitments import hex32, screen_envelopes
-from fl_node.evidence import BatchRef, ModelRef
+from fl_node.evidence import BatchRef, ContributionRecord, ModelRef
 from fl_node.models import trainable_state
 from fl_node.payout import allocate_within_cap, reward_split
 from fl_node.strategies import ClientUpdate
@@ -24,10 +24,9 @@ AGGREGATION_TOLERANCE = 1e-6
 """Largest difference allowed between a recomputed and a published parameter."""
 
 
-def _contribution_consistent(
-    method: str, n: int, utilities: Mapping[str, float], scores: list[float]
-) -> bool:
-    expected = scores_from_utilities(method, n, utilities)
+def _contribution_consistent(record: ContributionRecord, n: int, scores: list[float]) -> bool:
+    """Whether rerunning the record's estimator on its utilities gives ``scores``."""
+    expected = recompute_scores(record, n)
     if expected is None or len(expected) != len(scores):
         return False
     return all(
@@ -181,10 +180,7 @@ def check_contribution(r: RoundInputs) -> tuple[bool, str]:
     elif any(s != 0.0 for i, s in enumerate(scores) if i not in accepted_idx):
         problems.append("a rejected update scores")
     elif not _contribution_consistent(
-        contribution.method,
-        len(accepted_idx),
-        contribution.utilities,
-        [scores[i] for i in accepted_idx],
+        contribution, len(accepted_idx), [scores[i] for i in accepted_idx]
     ):
         problems.append("the scores do not follow from the published utilities")
     return not problems, "; ".join([contribution.method, *problems])

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fl_node.audit._records import RoundInputs, TaskRecord
-from fl_node.audit._scores import scores_from_utilities
+from fl_node.audit._scores import recompute_scores
 from fl_node.audit.report import RoundAudit
 from fl_node.challenge import ChallengeEvidence, FailedCheck
 from fl_node.commitments import hex32
@@ -30,9 +30,7 @@ def _published(r: RoundInputs) -> list[float]:
     scores = list(r.evidence.contribution.scores)[:n]
     scores += [0.0] * (n - len(scores))
     accepted = [i for i, v in enumerate(r.evidence.updates[:n]) if v.accepted]
-    recomputed = scores_from_utilities(
-        r.evidence.contribution.method, len(accepted), r.evidence.contribution.utilities
-    )
+    recomputed = recompute_scores(r.evidence.contribution, len(accepted))
     out = [0.0] * n
     for position, i in enumerate(accepted):
         out[i] = recomputed[position] if recomputed is not None else scores[i]

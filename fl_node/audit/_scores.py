@@ -1,63 +1,46 @@
 """The one place the audit recomputes a round's contributions from its published record.
 
-The audit never trusts a published score: it reruns the estimator the task's spec names on the
-utilities the evidence publishes (a replayed utility that only reads the record), so a score that
-does not follow from the utilities, or an estimator other than the spec's, fails the
-``contribution`` check; the challenge's corrections start from the same recomputation.
+The audit never trusts a published score: it rebuilds the estimator the evidence names with the
+parameters it records (:func:`incentives.contribution.make_estimator`) and reruns it with the
+recorded seed on a utility that only reads the published utilities
+(:func:`incentives.contribution.lookup_utility`). Sampled estimators (``"shapley-gtg"``,
+``"shapley-tmc"``) then ask for the very coalitions, in the very order, the coordinator's run
+asked for, so the scores reproduce bit for bit; a coalition the record lacks means the published
+record cannot have produced the scores. A score that does not follow fails the ``contribution``
+check, and the challenge's corrections start from the same recomputation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from incentives import ExactShapley, LeaveOneOut
-from incentives.contribution import Coalition, ContributionEstimator, coalition_key
-
-_REPLAYABLE: dict[str, type[ContributionEstimator]] = {
-    "leave-one-out": LeaveOneOut,
-    "shapley-exact": ExactShapley,
-}
-"""The estimators the audit can rerun on recorded utilities, by the name the evidence gives."""
+from fl_node.evidence import ContributionRecord
+from incentives.contribution import lookup_utility, make_estimator
+from kernel.errors import InvalidInputError, NotFoundError
 
 
-def scores_from_utilities(
-    method: str, n: int, utilities: Mapping[str, float]
-) -> list[float] | None:
-    """The contributions ``method`` gives ``n`` accepted updates from the published utilities.
+def recompute_scores(record: ContributionRecord, n: int) -> list[float] | None:
+    """The contributions the record's estimator gives its ``n`` accepted updates on replay.
 
     Parameters
     ----------
-    method : str
-        The estimator's name as the evidence records it (``"leave-one-out"``,
-        ``"shapley-exact"``).
+    record : ContributionRecord
+        The round's published contribution record (method, parameters, seed, utilities).
     n : int
-        Accepted updates.
-    utilities : mapping of str to float
-        Utility of each coalition (keys: sorted indices joined by commas).
+        Accepted updates (the coalitions index them in participant order).
 
     Returns
     -------
     list of float or None
-        ``None`` when the method is not one the audit can rerun, or when it asks for a coalition
-        the record lacks.
+        ``None`` when the method or its parameters are unknown, or when the replay asks for a
+        coalition the record lacks.
     """
     if n == 0:
         return []
-    estimator = _REPLAYABLE.get(method)
-    if estimator is None:
+    try:
+        estimator = make_estimator(record.method, **dict(record.params))
+        result = estimator.estimate(n, lookup_utility(record.utilities), seed=record.seed)
+    except (InvalidInputError, NotFoundError):
         return None
-    record = dict(utilities)
-    missing: list[str] = []
-
-    def replayed(coalition: Coalition) -> float:
-        key = coalition_key(coalition)
-        if key not in record:
-            missing.append(key)
-            return 0.0
-        return record[key]
-
-    scores = estimator().estimate(n, replayed).scores
-    return None if missing else list(scores)
+    return list(result.scores)
 
 
-__all__ = ["scores_from_utilities"]
+__all__ = ["recompute_scores"]
