@@ -10,7 +10,7 @@ import torch
 from chain.commitments import recover_commitment_signer
 from chain.errors import ChainError
 from fl_node.audit._records import RoundInputs, TaskRecord
-from fl_node.audit._scores import recompute_scores
+from fl_node.audit._scores import estimator_problems, recompute_scores
 from fl_node.commitments import hex32, screen_envelopes
 from fl_node.evidence import BatchRef, ContributionRecord, ModelRef
 from fl_node.models import trainable_state
@@ -172,9 +172,7 @@ def check_contribution(r: RoundInputs) -> tuple[bool, str]:
     contribution = r.evidence.contribution
     scores = list(contribution.scores)
     accepted_idx = [i for i, v in enumerate(r.evidence.updates) if v.accepted]
-    problems = []
-    if contribution.method != r.task.spec.contribution:
-        problems.append(f"the spec names {r.task.spec.contribution}, not {contribution.method}")
+    problems = estimator_problems(contribution, r.task.spec)
     if len(scores) != len(r.task.participants):
         problems.append(f"{len(scores)} scores for {len(r.task.participants)} participants")
     elif any(s != 0.0 for i, s in enumerate(scores) if i not in accepted_idx):

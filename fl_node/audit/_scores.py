@@ -13,6 +13,7 @@ check, and the challenge's corrections start from the same recomputation.
 from __future__ import annotations
 
 from fl_node.evidence import ContributionRecord
+from fl_node.task import TaskSpec
 from incentives.contribution import lookup_utility, make_estimator
 from kernel.errors import InvalidInputError, NotFoundError
 
@@ -43,4 +44,26 @@ def recompute_scores(record: ContributionRecord, n: int) -> list[float] | None:
     return list(result.scores)
 
 
-__all__ = ["recompute_scores"]
+def estimator_problems(record: ContributionRecord, spec: TaskSpec) -> list[str]:
+    """How the record's estimator differs from the one the task's spec fixes (empty if not).
+
+    The spec names the method; its parameters are that estimator's defaults. A coordinator free
+    to pick another method, or parameters (a looser truncation, fewer permutations), could pick
+    whichever pays whom it favours.
+
+    Parameters
+    ----------
+    record : ContributionRecord
+        The round's published contribution record.
+    spec : TaskSpec
+        The task's spec.
+    """
+    if record.method != spec.contribution:
+        return [f"the spec names {spec.contribution}, not {record.method}"]
+    expected = make_estimator(spec.contribution).params()
+    if dict(record.params) != expected:
+        return [f"the estimator's parameters {dict(record.params)} are not the spec's {expected}"]
+    return []
+
+
+__all__ = ["estimator_problems", "recompute_scores"]

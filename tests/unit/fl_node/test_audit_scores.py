@@ -12,8 +12,11 @@ from dataclasses import replace
 
 import pytest
 
-from fl_node.audit._scores import recompute_scores
+from fl_node.audit._scores import estimator_problems, recompute_scores
 from fl_node.evidence import ContributionRecord
+from fl_node.models import ModelSpec
+from fl_node.task import TaskSpec
+from fl_node.training import TrainConfig
 from incentives.contribution import ESTIMATORS, Coalition, make_estimator
 
 WEIGHTS = (0.30, 0.10, 0.25, 0.0, 0.05, 0.20)
@@ -67,6 +70,27 @@ def test_a_sampled_estimator_under_another_seed_gives_other_scores():
 
 def test_no_accepted_update_scores_nothing():
     assert recompute_scores(record_of("shapley-exact", 0), 0) == []
+
+
+def _spec(contribution: str) -> TaskSpec:
+    model = ModelSpec(n_features=2, feature_mean=(0.0, 0.0), feature_std=(1.0, 1.0))
+    return TaskSpec(
+        name="t",
+        model=model,
+        train=TrainConfig(),
+        rounds=3,
+        feature_names=("a", "b"),
+        contribution=contribution,
+    )
+
+
+def test_the_estimator_and_its_parameters_must_be_the_specs():
+    spec = _spec("shapley-exact")
+    assert estimator_problems(record_of("shapley-exact", 0), spec) == []
+    other = estimator_problems(record_of("leave-one-out", 0), spec)
+    assert other == ["the spec names shapley-exact, not leave-one-out"]
+    loose = estimator_problems(_with(record_of("shapley-exact", 0), params={"eps": 0.5}), spec)
+    assert len(loose) == 1 and "are not the spec's" in loose[0]
 
 
 def _with(record: ContributionRecord, **changes: object) -> ContributionRecord:
