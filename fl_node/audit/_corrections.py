@@ -3,9 +3,11 @@
 The court replaces a disputed round's root (never its budget) with the challenger's corrected root,
 and on the last round its shares with the corrected shares. Corrections follow
 :data:`fl_node.challenge.CORRECTION_RULE`: the contributions the evidence publishes (recomputed from
-its utilities when the published scores do not follow from them); zero for an update the audit
-finds invalid; for a valid update the evidence rejected, the mean positive contribution of the
-accepted ones; then the reward rules of :mod:`fl_node.payout` within the round's posted budget.
+its utilities when the published scores do not follow from them, or from utilities the audit
+re-measured when it holds the coordinator's validation set and the published ones are wrong);
+zero for an update the audit finds invalid; for a valid update the evidence rejected, the mean
+positive contribution of the accepted ones; then the reward rules of :mod:`fl_node.payout` within
+the round's posted budget.
 A round whose evidence cannot be read has nothing to pay from: its corrected root is zero, which
 returns its unclaimed budget to the pool.
 """
@@ -16,6 +18,7 @@ from collections.abc import Mapping
 
 from fl_node.audit._records import RoundInputs, TaskRecord
 from fl_node.audit._scores import recompute_scores
+from fl_node.audit._utilities import remeasured_scores
 from fl_node.audit.report import RoundAudit
 from fl_node.challenge import ChallengeEvidence, FailedCheck
 from fl_node.commitments import hex32
@@ -25,12 +28,17 @@ from incentives.shares import shares_bps
 
 
 def _published(r: RoundInputs) -> list[float]:
-    """The evidence's contributions, or those its utilities give when the two disagree."""
+    """The contributions the round's utilities give (re-measured ones when the published are wrong).
+
+    Falls back to the evidence's scores where its utilities cannot be replayed.
+    """
     n = len(r.task.participants)
     scores = list(r.evidence.contribution.scores)[:n]
     scores += [0.0] * (n - len(scores))
     accepted = [i for i, v in enumerate(r.evidence.updates[:n]) if v.accepted]
-    recomputed = recompute_scores(r.evidence.contribution, len(accepted))
+    recomputed = remeasured_scores(r)
+    if recomputed is None:
+        recomputed = recompute_scores(r.evidence.contribution, len(accepted))
     out = [0.0] * n
     for position, i in enumerate(accepted):
         out[i] = recomputed[position] if recomputed is not None else scores[i]

@@ -20,6 +20,8 @@ from fl_node.data import LocalDataset
 from fl_node.evaluation import task_metrics
 from fl_node.models import build_model
 from fl_node.objectives import predict
+from fl_node.strategies import ServerState
+from incentives.contribution import Coalition, Utility, make_estimator
 from storage import content_hash
 
 UTILITY_TOLERANCE = 1e-6
@@ -59,6 +61,20 @@ def _described(r: RoundInputs, validation: LocalDataset) -> list[str]:
     return problems
 
 
+def _measurer(r: RoundInputs, validation: LocalDataset, state: ServerState) -> Utility:
+    """The coordinator's utility of a coalition of the round's accepted updates, re-measured."""
+    updates = accepted_updates(r)
+    model = build_model(r.task.spec.model)
+
+    def measure(coalition: Coalition) -> float:
+        chosen = [updates[i] for i in sorted(coalition)]
+        aggregate = r.task.strategy.aggregate_with_state(r.params, chosen, state)
+        model.load_state_dict(aggregate.params, strict=False)
+        return -task_metrics(model.spec.task, validation.y, predict(model, validation.x)).loss
+
+    return measure
+
+
 def check_utilities(r: RoundInputs) -> tuple[bool, str]:
     """Every published coalition utility is what its aggregate measures on the validation set."""
     validation = r.task.validation
@@ -67,22 +83,42 @@ def check_utilities(r: RoundInputs) -> tuple[bool, str]:
     problems = _described(r, validation)
     if problems or r.state_before is None:
         return False, "; ".join(problems or [r.state_problem])
-    updates = accepted_updates(r)
-    model = build_model(r.task.spec.model)
+    measure, n = _measurer(r, validation, r.state_before), len(accepted_updates(r))
     wrong = []
     for key, published in sorted(r.evidence.contribution.utilities.items()):
-        members = _coalition(key, len(updates))
+        members = _coalition(key, n)
         if members is None:
             wrong.append(f"{{{key}}} is not a coalition of the accepted updates")
             continue
-        chosen = [updates[i] for i in sorted(members)]
-        aggregate = r.task.strategy.aggregate_with_state(r.params, chosen, r.state_before)
-        model.load_state_dict(aggregate.params, strict=False)
-        measured = -task_metrics(model.spec.task, validation.y, predict(model, validation.x)).loss
+        measured = measure(members)
         if not math.isclose(measured, published, rel_tol=UTILITY_TOLERANCE, abs_tol=1e-12):
             wrong.append(f"{{{key}}} published {published:.6g}, measured {measured:.6g}")
     count = len(r.evidence.contribution.utilities)
     return not wrong, "; ".join(wrong) or f"{count} coalition utilities re-measured"
 
 
-__all__ = ["UTILITY_TOLERANCE", "check_utilities", "dataset_hash"]
+def remeasured_scores(r: RoundInputs) -> list[float] | None:
+    """The accepted updates' scores on re-measured utilities, when the published ones are wrong.
+
+    The spec's estimator, with the round's recorded seed, scores the accepted updates on the
+    utilities the auditor measures itself. ``None`` when the auditor holds no validation set (or
+    not the coordinator's), or when every published utility re-measures as published (the
+    published record then stands, so auditors with and without the data correct alike).
+
+    Parameters
+    ----------
+    r : RoundInputs
+        The round.
+    """
+    validation = r.task.validation
+    if validation is None or r.state_before is None or _described(r, validation):
+        return None
+    if check_utilities(r)[0]:
+        return None
+    estimator = make_estimator(r.task.spec.contribution)
+    measure = _measurer(r, validation, r.state_before)
+    seed = r.evidence.contribution.seed
+    return list(estimator.estimate(len(accepted_updates(r)), measure, seed=seed).scores)
+
+
+__all__ = ["UTILITY_TOLERANCE", "check_utilities", "dataset_hash", "remeasured_scores"]

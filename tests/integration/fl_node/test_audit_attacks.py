@@ -257,6 +257,12 @@ def test_utilities_the_aggregates_do_not_measure_are_caught_by_an_auditor_holdin
     # ...with it, the invented utility is re-measured and differs
     found = assert_caught(flow, tmp_path, monkeypatch, "utilities", "published")
     assert found["utilities"].startswith("{1,2,3} published")
+    # the challenge pays by the re-measured utilities: the favoured hospital gets less
+    [posted] = flow.coordinator.reports
+    challenge = audit(flow).round(1).challenge
+    corrected = {leaf.account: leaf.amount for leaf in challenge.corrected_leaves}
+    assert corrected.get(flow.nodes[0].address, 0) < posted.rewards.amounts[0]
+    assert sum(corrected.values()) == posted.budget
 
 
 # ---- (e) a model that is not the aggregate of the accepted updates -------------------------------
