@@ -283,16 +283,33 @@ def test_a_model_that_is_not_the_aggregate_is_caught(tmp_path, monkeypatch):
 # ---- (f) the task's screening skipped: a free-rider's empty update accepted and paid -------------
 
 
+def _with_step(node: ParticipantNode, info, pending: _Pending, step=None) -> tuple[_Pending, dict]:
+    """``pending`` re-encoded with ``step`` (its own step when ``None``), and its own step."""
+    shapes = shapes_of(trainable_state(build_model(node.spec(int(info.task_id)).model)))
+    delta, meta = decode_update(pending.blob, shapes)
+    blob = encode_update(delta if step is None else step, meta)
+    update = replace(pending.update, cid=compute_cid(blob), update_hash=content_hash(blob))
+    return _Pending(replace(update, bytes_up=len(blob)), blob), delta
+
+
 class ZeroStep(ParticipantNode):
     """Trains nothing: reveals an all-zero step under its true sample count."""
 
     def _train(self, info):
         pending = super()._train(info)
-        shapes = shapes_of(trainable_state(build_model(self.spec(int(info.task_id)).model)))
-        delta, meta = decode_update(pending.blob, shapes)
-        blob = encode_update({k: v * 0 for k, v in delta.items()}, meta)
-        update = replace(pending.update, cid=compute_cid(blob), update_hash=content_hash(blob))
-        return _Pending(replace(update, bytes_up=len(blob)), blob)
+        _, delta = _with_step(self, info, pending)
+        return _with_step(self, info, pending, {k: v * 0 for k, v in delta.items()})[0]
+
+
+class ReplaysItself(ParticipantNode):
+    """Trains in round 1, then re-sends its round-1 step under each later round's metadata."""
+
+    first: dict | None = None
+
+    def _train(self, info):
+        pending, delta = _with_step(self, info, super()._train(info), self.first)
+        self.first = delta if self.first is None else self.first
+        return pending
 
 
 class SkipsScreening(Coordinator):
@@ -317,3 +334,14 @@ def test_a_coordinator_that_skips_the_screening_and_pays_a_free_rider_is_caught(
     assert round_report.verdicts[3].accepted
     found = assert_caught(flow, tmp_path, monkeypatch, "updates", "recomputed empty_update")
     assert "published accepted, recomputed empty_update" in found["updates"]
+
+
+def test_the_screening_history_is_replayed_across_rounds(tmp_path, monkeypatch):
+    flow = start(tmp_path, rounds=2, nodes=swap(2, ReplaysItself))
+    flow.run(settle=False)
+    first, second = flow.coordinator.reports
+    assert first.verdicts[2].accepted and second.verdicts[2].reason == "replayed_update"
+    report = audit(flow)
+    assert report.ok, report.failures  # the audit's own history rejects the replay too
+    code, printed = cli_audit(flow, tmp_path, monkeypatch)
+    assert code == 0 and printed is not None and printed["ok"] is True
