@@ -1,4 +1,4 @@
-"""Re-measuring the published coalition utilities, for an auditor that holds the validation set.
+"""Re-measuring the published coalition utilities and validation metrics, given the validation set.
 
 The coordinator's validation set is private, so by default the audit only checks that the scores
 follow from the published utilities. An auditor given the same rows (the sponsor that supplied
@@ -6,7 +6,8 @@ them, a court validator trusted with them) re-measures every published utility t
 coordinator must have: the strategy's aggregate of the coalition's accepted updates from the
 round's base model and server state, loaded into the task's freshly built model, scored on the
 validation set (:data:`fl_node.coordinator.UTILITY_DESCRIPTION`). A coordinator that publishes
-utilities other than what the coalitions' aggregates measure then fails the ``utilities`` check.
+utilities other than what the coalitions' aggregates measure, or validation metrics other than
+the published model's, then fails the ``utilities`` check.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from fl_node.audit._records import RoundInputs
 from fl_node.coordinator import utility_description
 from fl_node.data import LocalDataset
 from fl_node.evaluation import task_metrics
-from fl_node.models import build_model
+from fl_node.models import build_model, trainable_state
 from fl_node.objectives import predict
 from fl_node.strategies import ServerState
 from incentives.contribution import Coalition, Utility, make_estimator
@@ -37,6 +38,13 @@ def dataset_hash(data: LocalDataset) -> str:
         The validation set.
     """
     return "0x" + content_hash(data.x.tobytes() + data.y.tobytes()).hex()
+
+
+def _same(published: float, measured: float) -> bool:
+    """Equal within :data:`UTILITY_TOLERANCE` (two NaNs, an undefined metric, are equal)."""
+    if math.isnan(published) or math.isnan(measured):
+        return math.isnan(published) and math.isnan(measured)
+    return math.isclose(published, measured, rel_tol=UTILITY_TOLERANCE, abs_tol=1e-12)
 
 
 def _coalition(key: str, n: int) -> frozenset[int] | None:
@@ -91,10 +99,23 @@ def check_utilities(r: RoundInputs) -> tuple[bool, str]:
             wrong.append(f"{{{key}}} is not a coalition of the accepted updates")
             continue
         measured = measure(members)
-        if not math.isclose(measured, published, rel_tol=UTILITY_TOLERANCE, abs_tol=1e-12):
+        if not _same(published, measured):
             wrong.append(f"{{{key}}} published {published:.6g}, measured {measured:.6g}")
+    wrong += _metrics_problems(r, validation)
     count = len(r.evidence.contribution.utilities)
     return not wrong, "; ".join(wrong) or f"{count} coalition utilities re-measured"
+
+
+def _metrics_problems(r: RoundInputs, validation: LocalDataset) -> list[str]:
+    """Whether the published model's validation metrics are what the evidence publishes."""
+    model = build_model(r.task.spec.model)
+    model.load_state_dict(trainable_state(r.new.module), strict=False)
+    measured = task_metrics(model.spec.task, validation.y, predict(model, validation.x)).values()
+    published = r.evidence.metrics.validation.values()
+    wrong = [
+        name for name, value in published.items() if not _same(value, measured.get(name, math.nan))
+    ]
+    return [f"published validation {', '.join(wrong)} differ from the model's"] if wrong else []
 
 
 def remeasured_scores(r: RoundInputs) -> list[float] | None:

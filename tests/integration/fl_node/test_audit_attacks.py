@@ -265,6 +265,21 @@ def test_utilities_the_aggregates_do_not_measure_are_caught_by_an_auditor_holdin
     assert sum(corrected.values()) == posted.budget
 
 
+class FlattersItsModel(Coordinator):
+    """Publishes a validation log loss half of what its new model measures."""
+
+    def _evaluate(self, model):
+        metrics = super()._evaluate(model)
+        better = replace(metrics.validation, log_loss=metrics.validation.log_loss / 2)
+        return replace(metrics, validation=better)
+
+
+def test_validation_metrics_the_published_model_does_not_measure_are_caught(tmp_path, monkeypatch):
+    flow = run(tmp_path, FlattersItsModel)
+    found = assert_caught(flow, tmp_path, monkeypatch, "utilities", "published validation")
+    assert found["utilities"] == "published validation log_loss differ from the model's"
+
+
 # ---- (e) a model that is not the aggregate of the accepted updates -------------------------------
 
 
