@@ -25,7 +25,9 @@ round by round, and check it against what the chain recorded (protocol v2):
 - ``rewards``: the cap recomputed from the task's events, the budget within it, the scores and
   amounts following the contributions, the leaves summing to the budget and hashing to the root
   the chain holds, the flags those the verdicts justify;
-- ``shares`` (last round): the contributors' shares follow their cumulative contributions.
+- ``shares`` (last round): the contributors' shares follow their cumulative contributions;
+- ``validation_set`` (only where it fails): the round measured on another validation set (hash,
+  rows) than the first round.
 
 For every round that fails, the audit computes from the published evidence what the round should
 have paid (:mod:`fl_node.audit._corrections`) and stores a

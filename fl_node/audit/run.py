@@ -86,6 +86,28 @@ def _check_state_chain(
     return state.after.hash
 
 
+def _check_validation_set(inputs: dict[int, RoundInputs | None], audits: list[RoundAudit]) -> None:
+    """Every round measures on the validation set the first readable round names.
+
+    The set is private, so only its hash and row count are published; a coordinator that
+    changed it between rounds could pick, round by round, the rows that favour someone. A round
+    naming another set fails ``validation_set`` (added only where it fails).
+    """
+    first = next((r.evidence.contribution for r in inputs.values() if r is not None), None)
+    if first is None:
+        return
+    for audit in audits:
+        found = inputs.get(audit.round)
+        record = found.evidence.contribution if found else None
+        if record and (record.validation_data_hash, record.validation_rows) != (
+            first.validation_data_hash,
+            first.validation_rows,
+        ):
+            detail = f"measured on {record.validation_rows} rows hashing to "
+            detail += f"{record.validation_data_hash}, not the first round's set"
+            audit.add("validation_set", False, detail)
+
+
 def _check_shares(
     task: TaskRecord, inputs: dict[int, RoundInputs | None], last: RoundAudit
 ) -> None:
@@ -169,6 +191,7 @@ def audit_task(
         previous_state = _check_state_chain(audit, inputs[round_], previous_state)
         report.rounds.append(audit)
         previous_hash = bytes(final.model_hash)
+    _check_validation_set(inputs, report.rounds)
     if report.rounds and report.rounds[-1].round == int(task.info.total_rounds):
         _check_shares(task, inputs, report.rounds[-1])
     if challenges:

@@ -20,7 +20,7 @@ import fedmarket.cli.roles as roles_module
 from fedmarket.cli.app import app
 from fedmarket.cli.errors import EXIT_VERDICT
 from fl_node.audit import audit_task
-from fl_node.coordinator import Coordinator
+from fl_node.coordinator import Coordinator, Phase
 from fl_node.data import save_csv
 from fl_node.evidence import NOT_SUBMITTED, REJECTION_REASONS, UpdateVerdict
 from fl_node.models import build_model, trainable_state
@@ -360,3 +360,18 @@ def test_the_screening_history_is_replayed_across_rounds(tmp_path, monkeypatch):
     assert report.ok, report.failures  # the audit's own history rejects the replay too
     code, printed = cli_audit(flow, tmp_path, monkeypatch)
     assert code == 0 and printed is not None and printed["ok"] is True
+
+
+def test_a_validation_set_changed_between_rounds_is_caught_even_without_the_data(tmp_path):
+    flow = start(tmp_path, rounds=2)
+
+    def swap_validation(round_: int, phase: Phase) -> None:
+        if (round_, phase) == (1, Phase.FINALIZED):  # round 2 measures on other rows
+            flow.coordinator.validation = flow.world.split.test
+
+    flow.run(extra=swap_validation, settle=False)
+    report = audit(flow, validation=False)
+    assert [(r, c.name) for r, c in report.failures] == [(2, "validation_set")]
+    assert "not the first round's set" in failed(report)["validation_set"]
+    held = audit(flow)  # an auditor holding the first set also finds round 2's utilities wrong
+    assert {(r, c.name) for r, c in held.failures} >= {(2, "validation_set"), (2, "utilities")}
