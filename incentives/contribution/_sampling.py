@@ -26,6 +26,9 @@ from kernel.errors import InvalidInputError
 def shuffled(rng: random.Random, items: Sequence[int]) -> list[int]:
     """A uniformly shuffled copy of ``items`` (Fisher-Yates on ``rng.random()`` draws).
 
+    ``int(random() * k)`` is uniform on ``0..k-1`` up to the 53-bit resolution of ``random()``:
+    a bias below ``k / 2**53``, far below any sampling error here.
+
     Parameters
     ----------
     rng : random.Random
@@ -114,6 +117,46 @@ class RunningShapley:
         return change / scale
 
 
+def budget_left(
+    count: int, max_permutations: int, cached: CachedUtility, max_evaluations: int
+) -> bool:
+    """Whether another permutation may start: under both caps (``max_evaluations`` 0: none).
+
+    Parameters
+    ----------
+    count : int
+        Permutations sampled so far.
+    max_permutations : int
+        Cap on permutations.
+    cached : CachedUtility
+        The recording utility (its size is the evaluations so far).
+    max_evaluations : int
+        Cap on distinct coalitions evaluated, or 0 for no cap. Tested before each permutation,
+        so a permutation in progress may overshoot it by at most ``n - 1``.
+    """
+    if count >= max_permutations:
+        return False
+    return max_evaluations == 0 or len(cached.values) < max_evaluations
+
+
+def check_count(who: str, label: str, value: int, least: int) -> None:
+    """Refuse a count that is not an int of at least ``least``.
+
+    Parameters
+    ----------
+    who : str
+        The estimator's name, for the message.
+    label : str
+        The parameter's name.
+    value : int
+        Its value.
+    least : int
+        The smallest value allowed.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise InvalidInputError(f"{who}: {label} must be an int >= {least}, not {value!r}")
+
+
 def check_sampling_params(
     who: str, tolerance: float, min_rounds: int, max_permutations: int, eps: float
 ) -> None:
@@ -132,9 +175,8 @@ def check_sampling_params(
     eps : float
         A truncation threshold in utility units (>= 0).
     """
-    for label, count in (("min", min_rounds), ("max_permutations", max_permutations)):
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise InvalidInputError(f"{who}: {label} must be an int >= 1, not {count!r}")
+    check_count(who, "min", min_rounds, 1)
+    check_count(who, "max_permutations", max_permutations, 1)
     if not tolerance >= 0.0:
         raise InvalidInputError(f"{who}: tolerance must be >= 0, not {tolerance!r}")
     if not eps >= 0.0 or not math.isfinite(eps):

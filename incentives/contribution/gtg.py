@@ -26,8 +26,10 @@ is the previous global model. Three devices make the Monte-Carlo estimate cheap:
 
 Sampling stops when the estimates have settled (the relative L1 change of the estimates over the
 last cycle is at most ``tolerance``, tested at the end of each cycle from ``min_cycles`` on) or
-after ``max_permutations`` permutations. Each coalition is evaluated at most once (later visits
-read the cache), so the number of evaluations is at most ``2^n`` and usually far fewer.
+after ``max_permutations`` permutations, or once ``max_evaluations`` coalitions have been
+evaluated (if set: a hard budget, e.g. a fifth of ``2^n``). Each coalition is evaluated at most
+once (later visits read the cache), so the number of evaluations is at most ``2^n`` and usually
+far fewer.
 
 Errors against the exact values: truncation at ``eps_within`` moves the sum of the scores away
 from ``U(N) - U(empty)`` by at most ``eps_within * |U(N) - U(empty)|`` (each permutation's
@@ -45,6 +47,8 @@ from typing import ClassVar
 
 from incentives.contribution._sampling import (
     RunningShapley,
+    budget_left,
+    check_count,
     check_finite,
     check_sampling_params,
     shuffled,
@@ -79,6 +83,9 @@ class GtgShapley(ContributionEstimator):
         Cycles (of ``n`` permutations each) sampled before convergence is tested.
     max_permutations : int, default 500
         Hard cap on the permutations sampled.
+    max_evaluations : int, default 0
+        Cap on distinct coalitions evaluated (0: none); tested before each permutation, so it
+        may be overshot by at most ``n - 1``.
     """
 
     name: ClassVar[str] = "shapley-gtg"
@@ -88,6 +95,7 @@ class GtgShapley(ContributionEstimator):
     tolerance: float = 0.03
     min_cycles: int = 3
     max_permutations: int = 500
+    max_evaluations: int = 0
 
     def __post_init__(self) -> None:
         """Refuse parameters out of range."""
@@ -95,6 +103,7 @@ class GtgShapley(ContributionEstimator):
             "GtgShapley", self.tolerance, self.min_cycles, self.max_permutations, self.eps_round
         )
         check_finite("GtgShapley", "eps_within", self.eps_within)
+        check_count("GtgShapley", "max_evaluations", self.max_evaluations, 0)
 
     def params(self) -> dict[str, float]:
         """The parameters by name, as recorded in the result."""
@@ -135,11 +144,12 @@ class GtgShapley(ContributionEstimator):
         """Cycles of guided permutations (rotations of one random order) until convergence."""
         cutoff = self.eps_within * abs(bounds[1] - bounds[0])
         running = RunningShapley(n)
-        while running.count < self.max_permutations:
+        caps = (self.max_permutations, cached, self.max_evaluations)
+        while budget_left(running.count, *caps):
             order = shuffled(rng, range(n))
             for shift in range(n):
                 running.add(walk(order[shift:] + order[:shift], cached, bounds, cutoff))
-                if running.count >= self.max_permutations:
+                if not budget_left(running.count, *caps):
                     break
             cycles = running.count // n
             if cycles >= self.min_cycles and running.relative_change(n) <= self.tolerance:

@@ -10,8 +10,9 @@ change little, the walk stops (the rest are credited 0 and not evaluated) once t
 utility is within a tolerance of the full coalition's. The paper states the tolerance against the
 performance of the whole data set; here it is relative to the round's improvement
 ``|U(N) - U(empty)|``, which is scale-free for any utility (our utilities are negative losses).
-Sampling stops when the relative L1 change of the estimates over the last ``window`` permutations
-is at most ``tolerance`` (tested from ``min_permutations`` on), or after ``max_permutations``.
+Sampling stops when the relative L1 change of the estimates over the last ``window``
+permutations is at most ``tolerance`` (tested from ``min_permutations`` on), or after
+``max_permutations`` permutations (or ``max_evaluations`` coalitions, if set).
 
 Unlike :class:`~incentives.contribution.gtg.GtgShapley` there is no between-round truncation and
 no guided first position: TMC is the plain baseline GTG improves on.
@@ -26,6 +27,8 @@ from typing import ClassVar
 
 from incentives.contribution._sampling import (
     RunningShapley,
+    budget_left,
+    check_count,
     check_finite,
     check_sampling_params,
     shuffled,
@@ -38,7 +41,6 @@ from incentives.contribution.base import (
     Utility,
     check_inputs,
 )
-from kernel.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,9 @@ class TmcShapley(ContributionEstimator):
         Permutations sampled before convergence is tested.
     max_permutations : int, default 500
         Hard cap on the permutations sampled.
+    max_evaluations : int, default 0
+        Cap on distinct coalitions evaluated (0: none); tested before each permutation, so it
+        may be overshot by at most ``n - 1``.
     """
 
     name: ClassVar[str] = "shapley-tmc"
@@ -70,6 +75,7 @@ class TmcShapley(ContributionEstimator):
     window: int = 10
     min_permutations: int = 30
     max_permutations: int = 500
+    max_evaluations: int = 0
 
     def __post_init__(self) -> None:
         """Refuse parameters out of range."""
@@ -77,8 +83,8 @@ class TmcShapley(ContributionEstimator):
             "TmcShapley", self.tolerance, self.min_permutations, self.max_permutations, 0.0
         )
         check_finite("TmcShapley", "truncation", self.truncation)
-        if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 1:
-            raise InvalidInputError(f"TmcShapley: window must be an int >= 1, not {self.window!r}")
+        check_count("TmcShapley", "window", self.window, 1)
+        check_count("TmcShapley", "max_evaluations", self.max_evaluations, 0)
 
     def params(self) -> dict[str, float]:
         """The parameters by name, as recorded in the result."""
@@ -103,7 +109,7 @@ class TmcShapley(ContributionEstimator):
             empty, full = cached(frozenset()), cached(frozenset(range(n)))
             cutoff = self.truncation * abs(full - empty)
             rng = random.Random(seed)
-            while running.count < self.max_permutations:
+            while budget_left(running.count, self.max_permutations, cached, self.max_evaluations):
                 running.add(walk(shuffled(rng, range(n)), cached, (empty, full), cutoff))
                 if running.count >= self.min_permutations and (
                     running.relative_change(self.window) <= self.tolerance

@@ -376,6 +376,18 @@ def test_gtg_uses_at_most_a_fifth_of_exact_evaluations_on_ten_fl_clients() -> No
     assert min(rhos) >= 0.85
 
 
+@pytest.mark.parametrize("name", SAMPLED)
+def test_an_evaluation_budget_caps_the_coalitions_evaluated(name: str) -> None:
+    game = saturating([0.3 * (i + 1) for i in range(10)], reach=3.0)
+    free = make_estimator(name).estimate(10, game, seed=4)
+    capped = make_estimator(name, max_evaluations=100).estimate(10, game, seed=4)
+    assert free.evaluations > 110
+    assert 100 <= capped.evaluations <= 100 + 9  # a permutation in progress may add n - 1
+    assert capped.permutations < free.permutations
+    with pytest.raises(InvalidInputError):
+        make_estimator(name, max_evaluations=-1)
+
+
 # -- determinism and replay ---------------------------------------------------------------------
 
 
