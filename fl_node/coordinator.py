@@ -70,17 +70,12 @@ from fl_node.strategies import ClientUpdate, ServerState, Strategy
 from fl_node.task import TaskSpec
 from fl_node.training import cpu_threads_for, pick_device
 from fl_node.validation import RoundContext, check_update, flagged_in, shapes_of
-from incentives import ContributionEstimator, ExactShapley, LeaveOneOut
+from incentives import ContributionEstimator, make_estimator
 from incentives.contribution import Coalition
 from kernel.types import Address
 from storage import ContentStore, content_hash
 
 log = logging.getLogger(__name__)
-
-_ESTIMATORS: dict[str, Callable[[], ContributionEstimator]] = {
-    "leave-one-out": LeaveOneOut,
-    "shapley-exact": ExactShapley,
-}
 
 UTILITY_DESCRIPTION = (
     "negative log loss of the coalition's aggregate on the coordinator's validation set "
@@ -296,7 +291,7 @@ class Coordinator:
         self.task_id, self.spec = task_id, spec
         self.schedule = self.fed_task.schedule(task_id)
         self.strategy = spec.make_strategy()
-        self.estimator = _ESTIMATORS[spec.contribution]()
+        self.estimator = make_estimator(spec.contribution)
         if info.last_round == 0:
             self._set_model(build_model(spec.model), round_=0)
         else:

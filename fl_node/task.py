@@ -23,9 +23,11 @@ from fl_node.models import ModelSpec
 from fl_node.strategies import STRATEGIES, Strategy, make_strategy, sample_clients
 from fl_node.strategies.sampling import mix_seed
 from fl_node.training import TrainConfig
+from incentives import ESTIMATORS
 from storage import canonical_json
 
-CONTRIBUTION_METHODS = ("leave-one-out", "shapley-exact")
+CONTRIBUTION_METHODS = tuple(ESTIMATORS)
+"""The contribution methods a spec may name (:data:`incentives.ESTIMATORS`)."""
 
 
 def _flag(value: object) -> bool:
@@ -67,8 +69,9 @@ class TaskSpec:
         What every party's file holds and how it is imputed and encoded (a table's columns or
         images, and the target); ``None`` for the historical numeric CSV with a ``label``
         column. With a schema, ``feature_names`` are its encoded names.
-    contribution : {"leave-one-out", "shapley-exact"}, default "leave-one-out"
-        How the coordinator measures contributions.
+    contribution : str, default "leave-one-out"
+        How the coordinator measures contributions: one of :data:`CONTRIBUTION_METHODS`
+        ("leave-one-out", "shapley-exact", "shapley-gtg", "shapley-tmc").
     acceptance : dict of str to float
         Targets on the held-out test set, e.g. ``{"accuracy": 0.92, "f1": 0.88}``.
     feature_names : tuple of str
