@@ -1,6 +1,11 @@
 """Local development chains that the project starts itself: anvil or a Hardhat node.
 
 Used by the integration tests (a real JSON-RPC node on 127.0.0.1) and by ``fedmarket chain node``.
+
+anvil offloads old block states to disk (gigabytes over a long test session) and leaves them
+behind when it is stopped. Each :class:`DevNode` therefore gives anvil a cache folder of its own,
+``<tmp>/fedmarket-anvil-<pid>-*``, removes it on :meth:`DevNode.stop`, and on start removes the
+folders of earlier processes that are no longer alive (a test session killed outright).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -48,6 +54,31 @@ def find_tool(name: str) -> str:
     raise ChainConnectionError(f"find_tool: {name} is not installed (run scripts/setup --all)")
 
 
+_CACHE_PREFIX = "fedmarket-anvil-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def sweep_stale_caches(root: Path | None = None) -> list[Path]:
+    """Remove the anvil cache folders whose owning process has died; return the removed ones."""
+    base = root or Path(tempfile.gettempdir())
+    removed = []
+    for folder in base.glob(f"{_CACHE_PREFIX}*"):
+        owner = folder.name[len(_CACHE_PREFIX) :].split("-", 1)[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -83,12 +114,15 @@ class DevNode:
         self.url = f"http://127.0.0.1:{self.port}"
         self.startup_timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
+        self.cache_dir: Path | None = None
 
     def start(self) -> DevNode:
         """Start the node and wait until it answers ``eth_chainId``."""
         if self.kind == "anvil":
             cmd = [find_tool("anvil"), "--host", "127.0.0.1", "--port", str(self.port)]
-            cmd += ["--silent"]
+            sweep_stale_caches()
+            self.cache_dir = Path(tempfile.mkdtemp(prefix=f"{_CACHE_PREFIX}{os.getpid()}-"))
+            cmd += ["--silent", "--cache-path", str(self.cache_dir)]
             cwd = None
         else:
             cmd = [find_tool("hardhat"), "node", "--hostname", "127.0.0.1"]
@@ -106,6 +140,7 @@ class DevNode:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+                self.stop()
                 raise ChainConnectionError(
                     f"start: {self.kind} exited with {self._proc.returncode}: {_last_line(err)}"
                 )
@@ -120,8 +155,9 @@ class DevNode:
         )
 
     def stop(self) -> None:
-        """Stop the node (terminate, then kill after 5 s)."""
+        """Stop the node (terminate, then kill after 5 s) and remove its state cache."""
         if self._proc is None:
+            self._drop_cache()
             return
         self._proc.terminate()
         try:
@@ -132,6 +168,12 @@ class DevNode:
         if self._proc.stderr:
             self._proc.stderr.close()
         self._proc = None
+        self._drop_cache()
+
+    def _drop_cache(self) -> None:
+        if self.cache_dir is not None:
+            shutil.rmtree(self.cache_dir, ignore_errors=True)
+            self.cache_dir = None
 
     def __enter__(self) -> DevNode:
         return self.start()
