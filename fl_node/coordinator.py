@@ -58,10 +58,13 @@ from fl_node.models import FedModel, build_model, trainable_state
 from fl_node.objectives import predict
 from fl_node.participant import fetch_verified, round_opening
 from fl_node.payout import (
-    allocate_within_cap,
+    RoundTerms,
+    contribution_seed,
     contributions_of,
     cumulative_contributions,
     reward_split,
+    round_improvement,
+    round_rewards,
     shares_record,
 )
 from fl_node.screening import RoundScreen, global_step, listed_rows, screen_from_evidence
@@ -71,7 +74,7 @@ from fl_node.task import TaskSpec
 from fl_node.training import cpu_threads_for, pick_device
 from fl_node.validation import RoundContext, check_update, flagged_in, shapes_of
 from incentives import ContributionEstimator, make_estimator
-from incentives.contribution import Coalition
+from incentives.contribution import Coalition, coalition_key
 from kernel.types import Address
 from storage import ContentStore, content_hash
 
@@ -179,6 +182,17 @@ class RoundReport:
 
 
 @dataclass(frozen=True)
+class _Measured:
+    """A round's contribution measurement: scores, utilities, the estimator's seed and params."""
+
+    contributions: list[float]
+    utilities: dict[str, float]
+    seed: int
+    params: dict[str, float]
+    improvement: float
+
+
+@dataclass(frozen=True)
 class _RoundWork:
     """What a round's finalisation computed before anything is stored or sent on-chain."""
 
@@ -187,8 +201,7 @@ class _RoundWork:
     posted: PostedBatch | None
     commitments: tuple[CommitmentRecord, ...]
     verdicts: list[UpdateVerdict]
-    contributions: list[float]
-    utilities: dict[str, float]
+    measured: _Measured
     metrics: RoundMetrics
     rewards: RewardSplit
     flagged: tuple[Address, ...]
@@ -449,7 +462,7 @@ class Coordinator:
         params = trainable_state(model)
         verdicts, decoded = self._collect_updates(round_, participants, commitments, params)
         verdicts, accepted = self._screen(round_, participants, verdicts, decoded)
-        contributions, utilities = self._measure_contributions(params, accepted, len(participants))
+        measured = self._measure_contributions(params, accepted, len(participants), round_)
         next_model, next_state = self._aggregate(params, accepted)
         state_record = self._store_state(next_state)
         work = self._round_work(
@@ -457,7 +470,7 @@ class Coordinator:
             participants,
             (posted, commitments),
             verdicts,
-            (contributions, utilities),
+            measured,
             self._evaluate(next_model),
         )
         base_model = self._model_ref()
@@ -540,10 +553,14 @@ class Coordinator:
         params: Mapping[str, Tensor],
         accepted: list[tuple[int, ClientUpdate]],
         n_participants: int,
-    ) -> tuple[list[float], dict[str, float]]:
-        """Each participant's contribution (0 unless accepted) and every coalition's utility.
+        round_: int,
+    ) -> _Measured:
+        """Each participant's contribution (0 unless accepted), the utilities and the gain.
 
         A coalition's utility is the negative log loss of its aggregate on the validation set.
+        The estimator's seed is :func:`~fl_node.payout.contribution_seed` of the opening model
+        and the round; the empty and the full coalition are always measured (leave-one-out
+        does not need the empty one), so the round's improvement is on the record.
         """
         _, spec, strategy, estimator, _ = self._require()
         updates = [u for _, u in accepted]
@@ -557,12 +574,19 @@ class Coordinator:
             return -_metrics(scratch, self.validation).loss
 
         contributions = [0.0] * n_participants
+        seed = contribution_seed(self.model_hash or b"", round_)
         if not updates:
-            return contributions, {}
-        result = estimator.estimate(len(updates), utility)
+            return _Measured(contributions, {}, seed, dict(estimator.params()), 0.0)
+        result = estimator.estimate(len(updates), utility, seed=seed)
         for (index, _), score in zip(accepted, result.scores, strict=True):
             contributions[index] = score
-        return contributions, result.utilities
+        utilities = dict(result.utilities)
+        for coalition in (frozenset(), frozenset(range(len(updates)))):
+            key = coalition_key(coalition)
+            if key not in utilities:
+                utilities[key] = utility(coalition)
+        improvement = round_improvement(utilities, len(updates))
+        return _Measured(contributions, utilities, seed, dict(result.params), improvement)
 
     def _round_work(
         self,
@@ -570,17 +594,22 @@ class Coordinator:
         participants: list[Address],
         committed: tuple[PostedBatch | None, tuple[CommitmentRecord, ...]],
         verdicts: list[UpdateVerdict],
-        measured: tuple[list[float], dict[str, float]],
+        measured: _Measured,
         metrics: RoundMetrics,
     ) -> _RoundWork:
-        """The round's rewards within the cap, its flags and, on the last round, the shares."""
-        task_id = self._require()[0]
-        (posted, commitments), (contributions, utilities) = committed, measured
+        """The round's rewards under the spec's policy, its flags, the last round's shares."""
+        task_id, spec = self._require()[:2]
+        posted, commitments = committed
         info = self.fed_task.task(task_id)
-        cap = int(self.fed_task.round_cap(task_id, round_))
-        allocation = allocate_within_cap(
-            contributions, [v.accepted for v in verdicts], cap, int(info.quorum)
+        terms = RoundTerms(
+            policy=spec.rewards,
+            cap=int(self.fed_task.round_cap(task_id, round_)),
+            quorum=int(info.quorum),
+            pool=int(info.pool),
+            rounds=int(info.total_rounds),
         )
+        accepted = [v.accepted for v in verdicts]
+        allocation = round_rewards(terms, measured.contributions, accepted, measured.improvement)
         last = round_ == info.total_rounds
         return _RoundWork(
             round=round_,
@@ -588,12 +617,13 @@ class Coordinator:
             posted=posted,
             commitments=commitments,
             verdicts=verdicts,
-            contributions=contributions,
-            utilities=utilities,
+            measured=measured,
             metrics=metrics,
-            rewards=reward_split(task_id, round_, participants, cap, allocation),
+            rewards=reward_split(
+                task_id, round_, participants, terms, allocation, measured.improvement
+            ),
             flagged=flagged_in(verdicts),
-            shares=self._shares(task_id, contributions) if last else None,
+            shares=self._shares(task_id, measured.contributions) if last else None,
         )
 
     def _shares(self, task_id: int, contributions: list[float]) -> SharesRecord:
@@ -653,8 +683,10 @@ class Coordinator:
                 utility=utility_description(spec.model.task),
                 validation_rows=self.validation.rows,
                 validation_data_hash="0x" + content_hash(validation_bytes).hex(),
-                utilities=work.utilities,
-                scores=tuple(work.contributions),
+                utilities=work.measured.utilities,
+                scores=tuple(work.measured.contributions),
+                seed=work.measured.seed,
+                params=work.measured.params,
             ),
             rewards=work.rewards,
             flagged=work.flagged,
@@ -692,7 +724,7 @@ class Coordinator:
             batch=work.posted.document.ref(work.posted.event.batch_cid) if work.posted else None,
             commitments=work.commitments,
             verdicts=work.verdicts,
-            contributions=work.contributions,
+            contributions=work.measured.contributions,
             rewards=work.rewards,
             flagged=work.flagged,
             shares=work.shares,
@@ -704,7 +736,7 @@ class Coordinator:
             test=work.metrics.test,
             gas=gas,
             seconds=time.monotonic() - started,
-            utilities=work.utilities,
+            utilities=work.measured.utilities,
         )
 
     # ---- the whole task -----------------------------------------------------------------------

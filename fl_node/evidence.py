@@ -35,6 +35,8 @@ from typing import Any, ClassVar, TypeVar
 
 from fl_node.errors import EvidenceError
 from fl_node.evaluation import BinaryMetrics, Metrics, MulticlassMetrics, RegressionMetrics
+from incentives.rewards import RewardPolicy
+from kernel.errors import InvalidInputError
 from kernel.types import Address
 
 EVIDENCE_KIND = "fedmarket/round-evidence"
@@ -125,6 +127,14 @@ def _number(value: Any, where: str) -> float:
     if not math.isfinite(value):
         raise EvidenceError(where, "must be finite")
     return value
+
+
+def _policy(value: Any, where: str) -> dict[str, Any]:
+    """A reward policy's JSON object, checked by :class:`~incentives.rewards.RewardPolicy`."""
+    try:
+        return RewardPolicy.from_dict(_mapping(value, where)).to_dict()
+    except InvalidInputError as exc:
+        raise EvidenceError(where, str(exc)) from None
 
 
 def _str(value: Any, where: str, pattern: re.Pattern[str] | None = None) -> str:
@@ -566,6 +576,12 @@ class RewardSplit:
         The rewards root posted on-chain (zero when the budget is zero).
     leaves : tuple of RewardLeaf
         The positive amounts, in join order: the leaves under ``root``.
+    improvement : float or None
+        The round's measured gain ``v(all accepted) - v(none)`` the budget followed (NaN when
+        it could not be measured; ``None`` in evidence written before reward policies).
+    policy : mapping or None
+        The spec's reward policy (:meth:`incentives.rewards.RewardPolicy.to_dict`) the round
+        was paid under (``None`` before reward policies).
     """
 
     cap: int
@@ -575,6 +591,8 @@ class RewardSplit:
     split: str
     root: str
     leaves: tuple[RewardLeaf, ...]
+    improvement: float | None = None
+    policy: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -586,6 +604,8 @@ class RewardSplit:
             "split": self.split,
             "root": self.root,
             "leaves": [leaf.to_dict() for leaf in self.leaves],
+            **({} if self.improvement is None else {"improvement": self.improvement}),
+            **({} if self.policy is None else {"policy": dict(self.policy)}),
         }
 
     @classmethod
@@ -599,8 +619,14 @@ class RewardSplit:
         where : str
             Its path in the document (for error messages).
         """
-        doc = _object(value, where, _keys(cls))
+        optional = {"improvement", "policy"}
+        doc = _object(value, where, _keys(cls) - optional, optional)
+        improvement = doc.get("improvement")
         return cls(
+            improvement=None
+            if improvement is None
+            else _number(improvement, f"{where}.improvement"),
+            policy=None if "policy" not in doc else _policy(doc["policy"], f"{where}.policy"),
             cap=_int(doc["cap"], f"{where}.cap"),
             budget=_int(doc["budget"], f"{where}.budget"),
             scores=_items(doc["scores"], f"{where}.scores", _int),

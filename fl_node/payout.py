@@ -1,9 +1,12 @@
 """What a round pays and what its contributors own: rules the coordinator and the audit share.
 
-- :func:`allocate_within_cap`: the round's budget is its on-chain cap (an equal share of what is
-  left), split in proportion to the fixed-point contributions of the accepted updates
-  (:func:`incentives.split_proportional`); a round below quorum, or whose accepted updates all
-  scored nothing, pays 0.
+- :func:`contribution_seed`: the seed of a round's contribution estimator, fixed by the round's
+  opening model and number, so that no coordinator can pick the permutations it likes.
+- :func:`round_improvement`: ``v(all accepted) - v(none)`` from the round's coalition utilities,
+  the measured gain the improvement budget follows.
+- :func:`round_rewards`: the round's budget under the spec's :class:`incentives.RewardPolicy`
+  (:func:`incentives.rewards.round_budget_for`) split among accepted updates with a positive
+  score (:func:`incentives.rewards.allocate_rewards`); a round below quorum pays 0.
 - :func:`reward_split`: those amounts as the evidence writes them, with the Merkle leaves and root
   that ``finalizeRound`` posts and ``claimRewards`` proves against.
 - :func:`shares_record`: the last round's shares, basis points of each participant's positive
@@ -13,51 +16,126 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from eth_utils.crypto import keccak
 
 from chain.commitments import RewardTree
 from fl_node.commitments import hex32
 from fl_node.evidence import RewardLeaf, RewardSplit, RoundEvidence, SharesRecord
-from incentives import RoundRewards, scores_to_fixed, split_proportional
+from incentives import RoundRewards, scores_to_fixed
+from incentives.contribution import coalition_key
+from incentives.rewards import RewardPolicy, allocate_rewards, round_budget_for
 from incentives.shares import shares_bps
 from kernel.types import Address
 
-SPLIT_DESCRIPTION = (
-    "budget = roundCap when at least quorum updates are accepted and their scores are not all 0, "
-    "else 0; amount_i = floor(budget*C_i/S) - floor(budget*C_(i-1)/S)"
-)
-"""How amounts follow from scores, as the evidence states it."""
+
+@dataclass(frozen=True)
+class RoundTerms:
+    """What fixes a round's budget besides the scores: chain state and the spec's policy.
+
+    Attributes
+    ----------
+    policy : RewardPolicy
+        The task spec's reward policy.
+    cap : int
+        The round's on-chain cap (``roundCap``) when it is finalised, in wei.
+    quorum : int
+        Accepted updates the round needs to pay anything.
+    pool : int
+        The task's pool as deposited, in wei.
+    rounds : int
+        The task's rounds.
+    """
+
+    policy: RewardPolicy
+    cap: int
+    quorum: int
+    pool: int
+    rounds: int
 
 
-def allocate_within_cap(
-    contributions: Sequence[float], accepted: Sequence[bool], cap: int, quorum: int
-) -> RoundRewards:
-    """The round's budget, fixed-point scores and amounts.
+def contribution_seed(base_model_hash: str | bytes, round_: int) -> int:
+    """The round's estimator seed: 53 bits of ``keccak(base model hash || round)``.
+
+    The opening model is fixed before any update is seen, so the coordinator cannot grind the
+    seed for sampled permutations that favour someone; anyone can recompute it. 53 bits stay
+    exact in every JSON reader.
 
     Parameters
     ----------
-    contributions : sequence of float
-        Measured contribution per participant (join order).
-    accepted : sequence of bool
-        Whether each participant's update was accepted (others score 0).
-    cap : int
-        The round's on-chain budget cap, in wei.
-    quorum : int
-        Accepted updates the round needs to pay anything.
+    base_model_hash : str or bytes
+        The round's opening model hash (32 bytes, or ``0x`` hex).
+    round_ : int
+        The round.
     """
-    fixed = scores_to_fixed(contributions)
-    scores = [s if ok else 0 for s, ok in zip(fixed, accepted, strict=True)]
-    budget = cap if sum(accepted) >= quorum else 0
-    amounts = split_proportional(budget, scores)
-    return RoundRewards(budget=sum(amounts), scores=scores, amounts=amounts)
+    raw = (
+        bytes.fromhex(base_model_hash.removeprefix("0x"))
+        if isinstance(base_model_hash, str)
+        else base_model_hash
+    )
+    digest = keccak(raw + round_.to_bytes(32, "big"))
+    return int.from_bytes(digest[:8], "big") >> 11
+
+
+def round_improvement(utilities: Mapping[str, float], accepted: int) -> float:
+    """``v(all accepted updates) - v(none)``: the round's measured gain (0.0 with no updates).
+
+    Parameters
+    ----------
+    utilities : mapping of str to float
+        The round's recorded coalition utilities (by ``coalition_key``).
+    accepted : int
+        How many updates were accepted (the coalition indices are ``0..accepted-1``).
+
+    Returns
+    -------
+    float
+        The gain; NaN when either utility is missing or not finite (a round that pays nothing
+        under an improvement budget).
+    """
+    if accepted == 0:
+        return 0.0
+    full = utilities.get(coalition_key(frozenset(range(accepted))))
+    empty = utilities.get(coalition_key(frozenset()))
+    if full is None or empty is None or not math.isfinite(full - empty):
+        return math.nan
+    return float(full - empty)
+
+
+def round_rewards(
+    terms: RoundTerms, contributions: Sequence[float], accepted: Sequence[bool], improvement: float
+) -> RoundRewards:
+    """The round's budget under the policy, split among accepted positive scores.
+
+    Parameters
+    ----------
+    terms : RoundTerms
+        Policy, cap, quorum, pool and rounds.
+    contributions : sequence of float
+        Measured contribution per participant (join order; 0 unless accepted).
+    accepted : sequence of bool
+        Whether each participant's update was accepted.
+    improvement : float
+        The round's measured gain (:func:`round_improvement`).
+    """
+    budget = 0
+    if sum(accepted) >= terms.quorum:
+        budget = round_budget_for(
+            terms.policy, terms.cap, improvement, pool=terms.pool, rounds=terms.rounds
+        )
+    return allocate_rewards(terms.policy, budget, scores_to_fixed(contributions), accepted)
 
 
 def reward_split(
     task_id: int,
     round: int,
     participants: Sequence[Address],
-    cap: int,
+    terms: RoundTerms,
     rewards: RoundRewards,
+    improvement: float,
 ) -> RewardSplit:
     """The evidence's record of the round's rewards, with the leaves and the root.
 
@@ -69,21 +147,25 @@ def reward_split(
         The round.
     participants : sequence of Address
         The participants in join order (``rewards`` lists them in this order).
-    cap : int
-        The round's budget cap.
+    terms : RoundTerms
+        The round's cap and the spec's policy.
     rewards : RoundRewards
-        Budget, scores and amounts (:func:`allocate_within_cap`).
+        Budget, scores and amounts (:func:`round_rewards`).
+    improvement : float
+        The round's measured gain the budget followed.
     """
     leaves = tuple(
         RewardLeaf(p, int(a)) for p, a in zip(participants, rewards.amounts, strict=True) if a
     )
     tree = RewardTree.build(task_id, round, {leaf.account: leaf.amount for leaf in leaves})
     return RewardSplit(
-        cap=cap,
+        cap=terms.cap,
         budget=rewards.budget,
         scores=tuple(rewards.scores),
         amounts=tuple(rewards.amounts),
-        split=SPLIT_DESCRIPTION,
+        split=terms.policy.describe(),
+        improvement=improvement if math.isfinite(improvement) else None,
+        policy=terms.policy.to_dict(),
         root=hex32(tree.root),
         leaves=leaves,
     )
@@ -132,10 +214,12 @@ def shares_record(cumulative: Sequence[float]) -> SharesRecord:
 
 
 __all__ = [
-    "SPLIT_DESCRIPTION",
-    "allocate_within_cap",
+    "RoundTerms",
+    "contribution_seed",
     "contributions_of",
     "cumulative_contributions",
     "reward_split",
+    "round_improvement",
+    "round_rewards",
     "shares_record",
 ]

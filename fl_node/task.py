@@ -24,10 +24,22 @@ from fl_node.strategies import STRATEGIES, Strategy, make_strategy, sample_clien
 from fl_node.strategies.sampling import mix_seed
 from fl_node.training import TrainConfig
 from incentives import ESTIMATORS
+from incentives.rewards import RewardPolicy
+from kernel.errors import InvalidInputError
 from storage import canonical_json
 
 CONTRIBUTION_METHODS = tuple(ESTIMATORS)
 """The contribution methods a spec may name (:data:`incentives.ESTIMATORS`)."""
+
+
+def _rewards(value: Any) -> RewardPolicy:
+    """The spec's reward policy (its defaults when the spec states none)."""
+    if not isinstance(value, dict):
+        raise SpecError("TaskSpec: rewards must be an object")
+    try:
+        return RewardPolicy.from_dict(value)
+    except InvalidInputError as exc:
+        raise SpecError(f"TaskSpec: rewards: {exc}") from None
 
 
 def _flag(value: object) -> bool:
@@ -84,6 +96,10 @@ class TaskSpec:
     require_listing : bool, default False
         Refuse updates of participants that listed no dataset (``samples_exceed_listing``);
         sample counts are bounded by the rows of a participant's listings whenever it has any.
+    rewards : RewardPolicy, default RewardPolicy()
+        How rounds are paid (``docs/incentives.md``): by default a round's budget follows the
+        global model's measured improvement, what it does not earn returns to the sponsor, and
+        only accepted updates with a positive score earn.
     """
 
     name: str
@@ -102,6 +118,7 @@ class TaskSpec:
     schema: DataSchema | None = None
     copy_tolerance: float = COPY_TOLERANCE
     require_listing: bool = False
+    rewards: RewardPolicy = field(default_factory=RewardPolicy)
 
     def __post_init__(self) -> None:
         if not self.name or self.rounds < 1:
@@ -125,6 +142,8 @@ class TaskSpec:
             )
         if not 0.0 <= self.copy_tolerance < 1.0:
             raise SpecError("TaskSpec: copy_tolerance must be in [0, 1)")
+        if not isinstance(self.rewards, RewardPolicy):
+            raise SpecError("TaskSpec: rewards must be a RewardPolicy")
         strategy = self.make_strategy()  # refuses unknown or out-of-range hyperparameters
         if self.server_lr is None:  # the strategy's default, written down
             object.__setattr__(self, "server_lr", float(strategy.params()["server_lr"]))
@@ -244,6 +263,7 @@ class TaskSpec:
             "sample_seed": self.sample_seed,
             "copy_tolerance": self.copy_tolerance,
             "require_listing": self.require_listing,
+            "rewards": self.rewards.to_dict(),
             **({"schema": self.schema.to_dict()} if self.schema is not None else {}),
         }
 
@@ -276,6 +296,7 @@ class TaskSpec:
                 sample_seed=int(raw.get("sample_seed", 0)),
                 copy_tolerance=float(raw.get("copy_tolerance", COPY_TOLERANCE)),
                 require_listing=_flag(raw.get("require_listing", False)),
+                rewards=_rewards(raw.get("rewards", {})),
                 schema=DataSchema.from_dict(raw["schema"]) if "schema" in raw else None,
             )
         except SpecError:

@@ -14,7 +14,13 @@ from fl_node.audit._scores import estimator_problems, recompute_scores
 from fl_node.commitments import hex32, screen_envelopes
 from fl_node.evidence import BatchRef, ContributionRecord, ModelRef
 from fl_node.models import trainable_state
-from fl_node.payout import allocate_within_cap, reward_split
+from fl_node.payout import (
+    RoundTerms,
+    contribution_seed,
+    reward_split,
+    round_improvement,
+    round_rewards,
+)
 from fl_node.strategies import ClientUpdate
 from fl_node.validation import flagged_in
 from kernel.errors import InvalidInputError
@@ -173,6 +179,9 @@ def check_contribution(r: RoundInputs) -> tuple[bool, str]:
     scores = list(contribution.scores)
     accepted_idx = [i for i, v in enumerate(r.evidence.updates) if v.accepted]
     problems = estimator_problems(contribution, r.task.spec)
+    seed = contribution_seed(r.evidence.base_model.hash, int(r.final.round))
+    if contribution.seed != seed:
+        problems.append(f"seed {contribution.seed} is not keccak(base model, round)'s {seed}")
     if len(scores) != len(r.task.participants):
         problems.append(f"{len(scores)} scores for {len(r.task.participants)} participants")
     elif any(s != 0.0 for i, s in enumerate(scores) if i not in accepted_idx):
@@ -207,16 +216,31 @@ def round_cap(task: TaskRecord, round_: int, block: int) -> int:
 
 
 def check_rewards(r: RoundInputs) -> tuple[bool, str]:
-    """Cap, budget, scores, amounts, leaves and root follow the evidence and match the chain."""
+    """Policy, improvement, cap, budget, scores, amounts, leaves and root follow and match.
+
+    The policy is the spec's (not what the evidence says), the cap the chain's, and the
+    improvement ``v(all accepted) - v(none)`` of the published utilities (which the contribution
+    check ties to the scores and, with the validation set, to the models).
+    """
     ev, final, round_ = r.evidence, r.final, int(r.final.round)
-    cap = round_cap(r.task, round_, final.meta.block)
-    allocation = allocate_within_cap(
-        ev.contribution.scores, [v.accepted for v in ev.updates], cap, int(r.task.info.quorum)
+    accepted = [v.accepted for v in ev.updates]
+    terms = RoundTerms(
+        policy=r.task.spec.rewards,
+        cap=round_cap(r.task, round_, final.meta.block),
+        quorum=int(r.task.info.quorum),
+        pool=int(r.task.info.pool),
+        rounds=int(r.task.info.total_rounds),
     )
-    expected = reward_split(r.task.task_id, round_, r.task.participants, cap, allocation)
+    improvement = round_improvement(ev.contribution.utilities, sum(accepted))
+    allocation = round_rewards(terms, ev.contribution.scores, accepted, improvement)
+    expected = reward_split(
+        r.task.task_id, round_, r.task.participants, terms, allocation, improvement
+    )
     problems = {
-        "cap": ev.rewards.cap == cap,
-        "budget": ev.rewards.budget == expected.budget == int(final.budget) <= cap,
+        "policy": ev.rewards.policy == expected.policy,
+        "improvement": _same_number(ev.rewards.improvement, expected.improvement),
+        "cap": ev.rewards.cap == terms.cap,
+        "budget": ev.rewards.budget == expected.budget == int(final.budget) <= terms.cap,
         "scores": ev.rewards.scores == expected.scores,
         "amounts": ev.rewards.amounts == expected.amounts,
         "leaves": ev.rewards.leaves == expected.leaves,
@@ -224,8 +248,17 @@ def check_rewards(r: RoundInputs) -> tuple[bool, str]:
         "flagged": tuple(ev.flagged) == flagged_in(list(ev.updates)),
     }
     wrong = [name for name, ok in problems.items() if not ok]
-    detail = f"cap {cap}, budget {int(final.budget)}"
+    detail = f"cap {terms.cap}, budget {int(final.budget)}, improvement {improvement:.6g}"
     return not wrong, detail + (f": {', '.join(wrong)} do not follow" if wrong else "")
+
+
+def _same_number(recorded: float | None, expected: float | None) -> bool:
+    """Both absent, or the same float bit for bit."""
+    return (
+        recorded == expected
+        if recorded is None or expected is None
+        else (recorded.hex() == float(expected).hex())
+    )
 
 
 RoundCheck = Callable[[RoundInputs], tuple[bool, str]]

@@ -14,6 +14,7 @@ returns its unclaimed budget to the pool.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from fl_node.audit._records import RoundInputs, TaskRecord
@@ -23,7 +24,8 @@ from fl_node.audit.report import RoundAudit
 from fl_node.challenge import ChallengeEvidence, FailedCheck
 from fl_node.commitments import hex32
 from fl_node.evidence import RewardLeaf
-from fl_node.payout import allocate_within_cap, cumulative_contributions, reward_split
+from fl_node.payout import RoundTerms, cumulative_contributions, reward_split
+from incentives.rewards import allocate_rewards, scores_to_fixed
 from incentives.shares import shares_bps
 
 
@@ -107,10 +109,25 @@ def challenge_of(
     leaves: tuple[RewardLeaf, ...] = ()
     if r is not None:
         valid = [v.accepted for v, _ in r.replayed]
-        allocation = allocate_within_cap(
-            corrected_contributions(r, n), valid, int(final.budget), int(task.info.quorum)
+        scores = scores_to_fixed(corrected_contributions(r, n))
+        paid = int(final.budget) if sum(valid) >= int(task.info.quorum) else 0
+        allocation = allocate_rewards(task.spec.rewards, paid, scores, valid)
+        terms = RoundTerms(
+            task.spec.rewards,
+            int(final.budget),
+            int(task.info.quorum),
+            int(task.info.pool),
+            int(task.info.total_rounds),
         )
-        split = reward_split(task.task_id, round_, task.participants, int(final.budget), allocation)
+        improvement = r.evidence.rewards.improvement
+        split = reward_split(
+            task.task_id,
+            round_,
+            task.participants,
+            terms,
+            allocation,
+            math.nan if improvement is None else improvement,
+        )
         leaves, root = split.leaves, split.root
     else:
         root = hex32(b"\x00" * 32)

@@ -20,6 +20,7 @@ from fl_node.evidence import RoundEvidence
 from fl_node.participant import ParticipantNode
 from fl_node.strategies import FedAvg
 from fl_node.validation import check_update as real_check_update
+from incentives.rewards import allocate_rewards, scores_to_fixed
 from incentives.shares import shares_bps
 from tests.integration.fl_node.flow import start, swap
 
@@ -102,12 +103,12 @@ def test_a_coordinator_that_rejects_a_valid_update_is_caught(tmp_path, monkeypat
 
 
 def test_a_coordinator_that_pays_against_its_own_evidence_is_caught(tmp_path, monkeypatch):
-    real = coordinator_module.allocate_within_cap
+    real = coordinator_module.round_rewards
 
-    def favour_first(contributions, accepted, cap, quorum):
-        return real([1.0] + [0.0] * (len(contributions) - 1), accepted, cap, quorum)
+    def favour_first(terms, contributions, accepted, improvement):
+        return real(terms, [1.0] + [0.0] * (len(contributions) - 1), accepted, improvement)
 
-    monkeypatch.setattr(coordinator_module, "allocate_within_cap", favour_first)
+    monkeypatch.setattr(coordinator_module, "round_rewards", favour_first)
     flow = run_task(tmp_path, rounds=1)
     monkeypatch.undo()
     report = audit(flow)
@@ -115,8 +116,12 @@ def test_a_coordinator_that_pays_against_its_own_evidence_is_caught(tmp_path, mo
     assert "scores" in failed(report)["rewards"]
     challenge = stored_challenge(flow, report)
     evidence = published_evidence(flow)
-    expected = real(evidence.contribution.scores, [v.accepted for v in evidence.updates],
-                    evidence.rewards.budget, 3)  # fmt: skip
+    expected = allocate_rewards(
+        flow.spec.rewards,
+        evidence.rewards.budget,
+        scores_to_fixed(evidence.contribution.scores),
+        [v.accepted for v in evidence.updates],
+    )
     assert [leaf.amount for leaf in challenge.corrected_leaves] == [
         a for a in expected.amounts if a
     ]

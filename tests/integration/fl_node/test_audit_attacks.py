@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 import fedmarket.cli.roles as roles_module
+import fl_node.coordinator as coordinator_module
 from fedmarket.cli.app import app
 from fedmarket.cli.errors import EXIT_VERDICT
 from fl_node.audit import audit_task
@@ -25,13 +26,14 @@ from fl_node.data import save_csv
 from fl_node.evidence import NOT_SUBMITTED, REJECTION_REASONS, UpdateVerdict
 from fl_node.models import build_model, trainable_state
 from fl_node.participant import ParticipantNode, _Pending
-from fl_node.payout import reward_split
+from fl_node.payout import RoundTerms, reward_split
 from fl_node.serialization import decode_update, encode_update
 from fl_node.validation import shapes_of
 from incentives import ExactShapley, RoundRewards
 from incentives.contribution import coalition_key
+from incentives.rewards import RewardPolicy
 from storage import compute_cid, content_hash
-from tests.integration.fl_node.flow import Flow, start, swap
+from tests.integration.fl_node.flow import POOL, Flow, start, swap
 
 pytestmark = pytest.mark.slow
 
@@ -39,9 +41,13 @@ VICTIM = 1
 """The hospital whose valid update the coordinator cheats (join order)."""
 
 
-def run(tmp_path, coordinator: type[Coordinator], nodes=None, **attrs: object) -> Flow:
+def run(
+    tmp_path, coordinator: type[Coordinator], nodes=None, spec_changes=None, **attrs: object
+) -> Flow:
     """One round of the four hospitals under ``coordinator`` (its attributes set first)."""
-    flow = start(tmp_path, rounds=1, coordinator=coordinator, nodes=nodes)
+    flow = start(
+        tmp_path, rounds=1, coordinator=coordinator, nodes=nodes, spec_changes=spec_changes
+    )
     for name, value in attrs.items():
         setattr(flow.coordinator, name, value)
     flow.run(settle=False)
@@ -167,11 +173,13 @@ class PaysAgainstEvidence(Coordinator):
 
     def _round_work(self, *args, **kwargs):
         work = super()._round_work(*args, **kwargs)
-        honest, task_id = work.rewards, self._require()[0]
+        honest, (task_id, spec) = work.rewards, self._require()[:2]
+        terms = RoundTerms(spec.rewards, honest.cap, quorum=1, pool=0, rounds=1)
+        gain = work.measured.improvement
         if self.cheat == "leaves":  # the evidence's amounts are right, its tree pays another way
             wrong = reward_split(
-                task_id, work.round, work.participants, honest.cap,
-                RoundRewards(honest.budget, list(honest.scores), _to_first(honest.amounts)),
+                task_id, work.round, work.participants, terms,
+                RoundRewards(honest.budget, list(honest.scores), _to_first(honest.amounts)), gain,
             )  # fmt: skip
             rewards = replace(honest, root=wrong.root, leaves=wrong.leaves)
         else:
@@ -183,8 +191,8 @@ class PaysAgainstEvidence(Coordinator):
                 scores = [sum(scores)] + [0] * (len(scores) - 1)
                 amounts = _to_first(honest.amounts)
             rewards = reward_split(
-                task_id, work.round, work.participants, honest.cap,
-                RoundRewards(honest.budget, scores, amounts),
+                task_id, work.round, work.participants, terms,
+                RoundRewards(honest.budget, scores, amounts), gain,
             )  # fmt: skip
         return replace(work, rewards=rewards)
 
@@ -202,9 +210,10 @@ class SkewsAScore(Coordinator):
     """Adds to one accepted participant's score; rewards and shares follow the skewed score."""
 
     def _measure_contributions(self, *args, **kwargs):
-        contributions, utilities = super()._measure_contributions(*args, **kwargs)
+        measured = super()._measure_contributions(*args, **kwargs)
+        contributions = measured.contributions
         contributions[0] += max(abs(c) for c in contributions) + 0.01
-        return contributions, utilities
+        return measured
 
 
 def test_a_skewed_score_is_caught(tmp_path, monkeypatch):
@@ -238,18 +247,20 @@ class InventsUtilities(Coordinator):
     """
 
     def _measure_contributions(self, *args, **kwargs):
-        contributions, utilities = super()._measure_contributions(*args, **kwargs)
+        measured = super()._measure_contributions(*args, **kwargs)
+        utilities, contributions = measured.utilities, measured.contributions
         n = max(len(key.split(",")) for key in utilities if key)  # the accepted updates
         without_first = coalition_key(frozenset(range(1, n)))
         utilities[without_first] -= 0.05
         contributions[0] += 0.05
-        return contributions, utilities
+        return measured
 
 
 def test_utilities_the_aggregates_do_not_measure_are_caught_by_an_auditor_holding_the_data(
     tmp_path, monkeypatch
 ):
-    flow = run(tmp_path, InventsUtilities)
+    # leave-one-out: its score moves by exactly what the invented utility moves
+    flow = run(tmp_path, InventsUtilities, spec_changes={"contribution": "leave-one-out"})
     # without the coordinator's private validation set the published record is consistent...
     assert audit(flow, validation=False).ok
     code, _ = cli_audit(flow, tmp_path, monkeypatch, validation=False)
@@ -375,3 +386,61 @@ def test_a_validation_set_changed_between_rounds_is_caught_even_without_the_data
     assert "not the first round's set" in failed(report)["validation_set"]
     held = audit(flow)  # an auditor holding the first set also finds round 2's utilities wrong
     assert {(r, c.name) for r, c in held.failures} >= {(2, "validation_set"), (2, "utilities")}
+
+
+# ---- (g) the budget, the policy and the estimator's seed are not the coordinator's to choose ----
+
+
+def test_a_budget_the_improvement_did_not_earn_is_caught(tmp_path, monkeypatch):
+    """Under a policy whose full budget needs a gain of 10 nats, the coordinator pays it all."""
+    real = coordinator_module.round_rewards
+    monkeypatch.setattr(
+        coordinator_module, "round_rewards", lambda terms, c, a, gain: real(terms, c, a, 10.0)
+    )
+    flow = run(tmp_path, Coordinator, spec_changes={"rewards": RewardPolicy(full_at=10.0)})
+    monkeypatch.undo()
+    [posted] = flow.coordinator.reports
+    assert posted.budget == POOL // flow.spec.rounds  # the whole limit...
+    assert 0 < posted.rewards.improvement < 10.0  # ...for a gain that earns a fraction of it
+    found = assert_caught(flow, tmp_path, monkeypatch, "rewards", "budget")
+    wrong = found["rewards"].rsplit(": ", 1)[1]
+    assert wrong == "budget, amounts, leaves, root do not follow"  # policy and gain are honest
+
+
+class PaysByItsOwnPolicy(Coordinator):
+    """Pays an even budget whatever the spec's policy, and says so in its evidence."""
+
+    def attach(self, task_id):
+        spec = super().attach(task_id)
+        self.spec = replace(spec, rewards=RewardPolicy(budget="even", unspent="carry"))
+        return spec
+
+
+def test_a_policy_other_than_the_specs_is_caught(tmp_path, monkeypatch):
+    flow = run(tmp_path, PaysByItsOwnPolicy)
+    assert flow.spec.rewards.budget == "improvement"
+    assert_caught(flow, tmp_path, monkeypatch, "rewards", "policy")
+
+
+class InflatesItsGain(Coordinator):
+    """Writes a larger improvement into its evidence than the published utilities give."""
+
+    def _round_work(self, *args, **kwargs):
+        work = super()._round_work(*args, **kwargs)
+        gain = (work.rewards.improvement or 0.0) + 1.0
+        return replace(work, rewards=replace(work.rewards, improvement=gain))
+
+
+def test_an_improvement_the_utilities_do_not_give_is_caught(tmp_path, monkeypatch):
+    flow = run(tmp_path, InflatesItsGain)
+    assert_caught(flow, tmp_path, monkeypatch, "rewards", "improvement")
+
+
+def test_a_seed_the_coordinator_picked_is_caught(tmp_path, monkeypatch):
+    """GTG's permutations come from the seed: a coordinator grinding it could favour someone."""
+    monkeypatch.setattr(coordinator_module, "contribution_seed", lambda model, round_: 12345)
+    flow = run(tmp_path, Coordinator)
+    monkeypatch.undo()
+    assert flow.spec.contribution == "shapley-gtg"
+    found = assert_caught(flow, tmp_path, monkeypatch, "contribution", "seed 12345")
+    assert "keccak(base model, round)" in found["contribution"]
