@@ -135,25 +135,31 @@ def _render(event: Event, progress: Progress, bar: TaskID) -> None:
 
 
 def _rewards_table(summary: dict[str, Any]) -> Table:
-    """Each participant's claimed rewards, share of the model and part of its sale."""
-    rewards = Table(title="rewards (FMT) and shares")
-    for column in ("participant", "address", "claimed", "share (bps)", "sale"):
+    """Each participant's score, claimed rewards, share of the model and part of its sale."""
+    policy = summary["rewards"]["policy"]
+    rewards = Table(
+        title=f"scores ({summary['rewards']['contribution_method']}), rewards (FMT, "
+        f"{policy['budget']} budget, unspent: {policy['unspent']}) and shares"
+    )
+    for column in ("participant", "address", "score", "claimed", "share (bps)", "sale"):
         rewards.add_column(
             column, justify="left" if column in ("participant", "address") else "right"
         )
     names = summary.get("participant_names", {})
     shares = summary["protocol"]["shares_bps"]
     sale = summary["sale"]["claimed_wei"]
+    scores = summary["rewards"]["scores"]
     for address, wei in summary["rewards"]["paid_wei"].items():
         rewards.add_row(
             names.get(address, ""),
             address,
+            f"{scores.get(address, 0.0):.5f}",
             f"{wei / 1e18:.4f}",
             str(shares.get(address, 0)),
             f"{sale.get(address, 0) / 1e18:.4f}",
         )
     remainder = summary["rewards"]["remainder_wei"]
-    rewards.add_row("remainder", "(back to the sponsor)", f"{remainder / 1e18:.4f}", "", "")
+    rewards.add_row("remainder", "(back to the sponsor)", "", f"{remainder / 1e18:.4f}", "", "")
     return rewards
 
 

@@ -6,11 +6,12 @@ recorded on-chain for its address), a sponsor designs a task from the listings' 
 escrows a reward pool with a schedule of deadlines, a quorum and stakes; the hospitals join with
 their stakes and train ten rounds of FedAvg, each round committing to their updates through the
 coordinator's batch (one signed message each, one transaction per round) and revealing the bytes
-only after the commit phase; the coordinator pays each round's cap by leave-one-out contribution
-through a rewards Merkle tree, the hospitals claim by proof after each challenge window and take
-their stakes back after the cooldown; the final model is published and listed on ModelMarket
-with the contributors' shares, a buyer buys it and the contributors claim their part of the
-payment; the task is audited from the chain, the store, the mailbox and the coordinator's
+only after the commit phase; the coordinator scores them by GTG-Shapley and pays each round a
+budget that follows the global model's measured improvement (what a round does not earn goes back
+to the sponsor), through a rewards Merkle tree; the hospitals claim by proof after each challenge
+window and take their stakes back after the cooldown; the final model is published and listed on
+ModelMarket with the contributors' shares, a buyer buys it and the contributors claim their part of
+the payment; the task is audited from the chain, the store, the mailbox and the coordinator's
 validation set (every published utility re-measured), its verdict recorded in the summary, and
 :func:`run_demo` raises :class:`~fl_node.audit.AuditFailedError` (``fedmarket demo`` exits 6 with
 one line) when a check fails. The coordinator crosses the deadlines by travelling in time on the

@@ -19,6 +19,7 @@ from fl_node.audit import AuditReport
 from fl_node.coordinator import Coordinator, RoundReport
 from fl_node.evaluation import meets
 from fl_node.participant import ParticipantNode
+from fl_node.payout import cumulative_contributions
 from fl_node.task import TaskSpec
 
 HEADLINE_METRICS = ("accuracy", "f1", "precision", "recall", "auc", "ks")
@@ -105,6 +106,12 @@ def chain_gas_used(backend: ChainBackend, senders: Iterable[str], from_block: in
     return total
 
 
+def _scores(outcome: Outcome) -> dict[str, float]:
+    """Each participant's score over the task: its positive round contributions summed."""
+    totals = cumulative_contributions([r.contributions for r in outcome.reports])
+    return dict(zip(outcome.participants, totals, strict=True))
+
+
 def build_summary(
     world: World, outcome: Outcome, audit: AuditReport, *, pool_wei: int, seconds: float
 ) -> dict[str, Any]:
@@ -143,6 +150,10 @@ def build_summary(
             "remainder_wei": outcome.remainder_wei,
             "per_round_cap_wei": [r.rewards.cap for r in outcome.reports],
             "per_round_paid_wei": [r.budget for r in outcome.reports],
+            "per_round_improvement": [r.rewards.improvement for r in outcome.reports],
+            "policy": outcome.spec.rewards.to_dict(),
+            "contribution_method": outcome.spec.contribution,
+            "scores": _scores(outcome),
         },
         "protocol": _protocol_section(world, outcome),
         "sale": _sale_section(outcome),

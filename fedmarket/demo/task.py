@@ -13,6 +13,7 @@ from fedmarket.design import pooled_model
 from fl_node.data import FeatureStats, LocalDataset
 from fl_node.task import TaskSpec
 from fl_node.training import TrainConfig
+from incentives.rewards import RewardPolicy
 
 ACCEPTANCE = {"accuracy": 0.92, "f1": 0.88}
 """The sponsor's targets on the held-out test set."""
@@ -123,8 +124,9 @@ def design_task(
         rounds=rounds,
         feature_names=feature_names,
         strategy="fedavg",
-        contribution="leave-one-out",
+        contribution="shapley-gtg",
         acceptance=dict(ACCEPTANCE),
+        rewards=RewardPolicy(budget="improvement", unspent="return"),
     )
 
 

@@ -346,6 +346,7 @@ def make_coordinator(world: World, task_id: int, *, batched: bool = True) -> Coo
         test=world.split.test,
         mailbox=world.mailbox if batched else None,
         travel=True,
+        registry=world.parties.registry(),
     )
     coordinator.attach(task_id)
     return coordinator

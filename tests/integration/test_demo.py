@@ -6,6 +6,7 @@ And the model sold once, its proceeds split by the contributors' shares.
 from __future__ import annotations
 
 import json
+import math
 import re
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from fedmarket.demo import (
 )
 from fl_node.events import Audited, ChainReady, Event, Finished, RewardsPaid, TaskCreated
 from fl_node.serialization import decode_model
+from incentives.rewards import RewardPolicy, round_budget_for
 from storage import LocalCidStore, compute_cid
 
 pytestmark = pytest.mark.slow
@@ -87,7 +89,19 @@ def test_every_update_is_committed_in_one_batch_per_round(demo):
 def test_every_wei_is_claimed_by_proof_and_every_stake_returned(demo):
     _, summary, _ = demo
     rewards = summary["rewards"]
-    assert rewards["per_round_paid_wei"] == rewards["per_round_cap_wei"]  # each round its cap
+    # GTG-Shapley scores, and each round pays what its measured improvement earns of its
+    # limit (an even share of the pool); rounds that improve nothing pay nothing.
+    assert rewards["contribution_method"] == "shapley-gtg"
+    policy = RewardPolicy.from_dict(rewards["policy"])
+    assert (policy.budget, policy.unspent) == ("improvement", "return")
+    pool, rounds = rewards["pool_wei"], summary["rounds"]
+    for cap, paid, gain in zip(rewards["per_round_cap_wei"], rewards["per_round_paid_wei"],
+                               rewards["per_round_improvement"], strict=True):  # fmt: skip
+        gain = math.nan if gain is None else gain
+        expected = round_budget_for(policy, cap, gain, pool=pool, rounds=rounds)
+        assert paid == expected <= min(cap, pool // rounds)
+    assert rewards["per_round_paid_wei"][0] > 0  # the first round improves the model
+    assert set(rewards["scores"]) == set(rewards["paid_wei"])
     assert sum(rewards["per_round_paid_wei"]) + rewards["remainder_wei"] == rewards["pool_wei"]
     assert sum(rewards["paid_wei"].values()) == sum(rewards["per_round_paid_wei"])
     claims = summary["protocol"]["claims"]
