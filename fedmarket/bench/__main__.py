@@ -1,6 +1,7 @@
 """``python -m fedmarket.bench``: the API benchmark, or with ``fl`` first the federated one.
 
-``scripts/bench-api`` runs the first, ``scripts/bench`` the second.
+With ``contribution`` first, the contribution and rewards benchmark. ``scripts/bench-api`` runs
+the first, ``scripts/bench`` the second, ``scripts/bench-contribution`` the third.
 """
 
 import sys
@@ -9,6 +10,11 @@ if sys.argv[1:2] == ["fl"]:
     from fedmarket.bench.fl import main as fl_main
 
     sys.exit(fl_main(sys.argv[2:]))
+
+if sys.argv[1:2] == ["contribution"]:
+    from fedmarket.bench.contribution import main as contribution_main
+
+    sys.exit(contribution_main(sys.argv[2:]))
 
 from fedmarket.bench.api import main
 
