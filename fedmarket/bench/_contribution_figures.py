@@ -6,7 +6,9 @@ minimum over the rounds where both sides vary), the largest relative error
 (:func:`~fedmarket.bench._contribution_stats.max_relative_error`, the worst round), the utility
 evaluations as a percentage of exact's ``2^n`` (mean and worst round), and the time per round.
 Per scenario: each client's total reward and exact-Shapley value (summed over the screened
-rounds), the Gini coefficients of the honest clients' totals, and each attacker's earnings
+rounds) and what exact Shapley would have paid it, the Gini coefficients of the honest
+clients' totals, the share of GTG's payout that exact Shapley would have paid to others, and each
+attacker's earnings
 with and without the screening. A scenario without attackers has no separate unscreened game
 (every update is accepted: it is the screened one).
 """
@@ -54,6 +56,7 @@ class ClientFigures:
     reward_wei: int
     reward_pct_of_pool: float
     exact_shapley: float
+    exact_reward_wei: int
     unscreened_reward_wei: int
     rounds_accepted: int
 
@@ -67,6 +70,7 @@ class RoundSummary:
     reasons: tuple[str | None, ...]
     budget_wei: int
     amounts_wei: tuple[int, ...]
+    exact_amounts_wei: tuple[int, ...]
     unscreened_budget_wei: int
     unscreened_amounts_wei: tuple[int, ...]
     validation_loss: float
@@ -83,6 +87,8 @@ class ScenarioFigures:
     clients_figures: tuple[ClientFigures, ...]
     gini_honest_rewards: float
     gini_honest_exact_shapley: float
+    gini_honest_exact_rewards: float
+    reward_shift_pct: float
     paid_wei: int
     pool_wei: int
     final_validation_loss: float
@@ -98,6 +104,7 @@ def round_summary(figure: RoundFigures) -> RoundSummary:
         reasons=figure.reasons,
         budget_wei=figure.paid.budget,
         amounts_wei=figure.paid.amounts,
+        exact_amounts_wei=figure.exact_paid.amounts,
         unscreened_budget_wei=figure.unscreened_paid.budget,
         unscreened_amounts_wei=figure.unscreened_paid.amounts,
         validation_loss=figure.validation_loss,
@@ -140,10 +147,12 @@ def estimator_figures(rounds: Sequence[RoundFigures], game: str, name: str) -> E
 
 def _client_totals(scenario: Scenario, rounds: Sequence[RoundFigures]) -> list[ClientFigures]:
     n = len(scenario.parties)
-    reward, unscreened, shapley, accepted = [0] * n, [0] * n, [0.0] * n, [0] * n
+    reward, by_exact, unscreened = [0] * n, [0] * n, [0] * n
+    shapley, accepted = [0.0] * n, [0] * n
     for figure in rounds:
         for i in range(n):
             reward[i] += figure.paid.amounts[i]
+            by_exact[i] += figure.exact_paid.amounts[i]
             unscreened[i] += figure.unscreened_paid.amounts[i]
         exact = figure.screened["exact"].result.scores
         for player, client in enumerate(figure.accepted):
@@ -156,11 +165,28 @@ def _client_totals(scenario: Scenario, rounds: Sequence[RoundFigures]) -> list[C
             reward_wei=reward[i],
             reward_pct_of_pool=100.0 * reward[i] / POOL,
             exact_shapley=shapley[i],
+            exact_reward_wei=by_exact[i],
             unscreened_reward_wei=unscreened[i],
             rounds_accepted=accepted[i],
         )
         for i in range(n)
     ]
+
+
+def reward_shift_pct(rounds: Sequence[RoundFigures]) -> float:
+    """Percentage of the tokens paid that exact Shapley would have paid to someone else.
+
+    Per round, the wei that must move to turn GTG's payout into exact's (half the L1 distance of
+    the amounts, or all of one side when the other paid nothing), summed over the rounds, over
+    the larger of the two payouts per round, summed; 0 when neither paid anything.
+    """
+    moved, paid = 0, 0
+    for f in rounds:
+        gtg, exact = f.paid, f.exact_paid
+        diff = sum(abs(g - e) for g, e in zip(gtg.amounts, exact.amounts, strict=True))
+        moved += max(diff // 2, abs(gtg.budget - exact.budget))
+        paid += max(gtg.budget, exact.budget)
+    return 100.0 * moved / paid if paid else 0.0
 
 
 def scenario_figures(scenario: Scenario, rounds: Sequence[RoundFigures]) -> ScenarioFigures:
@@ -184,6 +210,8 @@ def scenario_figures(scenario: Scenario, rounds: Sequence[RoundFigures]) -> Scen
         clients_figures=tuple(clients),
         gini_honest_rewards=gini([float(c.reward_wei) for c in honest]),
         gini_honest_exact_shapley=gini([c.exact_shapley for c in honest]),
+        gini_honest_exact_rewards=gini([float(c.exact_reward_wei) for c in honest]),
+        reward_shift_pct=reward_shift_pct(rounds),
         paid_wei=sum(f.paid.budget for f in rounds),
         pool_wei=POOL,
         final_validation_loss=rounds[-1].validation_loss if rounds else math.nan,

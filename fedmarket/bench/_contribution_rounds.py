@@ -104,6 +104,8 @@ class RoundFigures:
         Exact, GTG and ``gtg20`` on every client's update (player ``k`` is client ``k``).
     paid : Payout
         What the round pays (GTG on the accepted updates, the improvement budget).
+    exact_paid : Payout
+        What it would pay by the exact Shapley values instead (the reference for GTG's payouts).
     unscreened_paid : Payout
         What it would pay with no screening (GTG on every update).
     validation_loss : float
@@ -116,6 +118,7 @@ class RoundFigures:
     screened: dict[str, Scored]
     unscreened: dict[str, Scored]
     paid: Payout
+    exact_paid: Payout
     unscreened_paid: Payout
     validation_loss: float
 
@@ -215,15 +218,15 @@ class ContributionTask:
         step = global_step(before, trainable_state(self.model))
         self.screen.record(round_, self.addresses, list(enumerate(updates)), kept, step)
 
-    def pay(self, players: Sequence[int], gtg: ContributionResult) -> Payout:
-        """The round's budget and amounts when ``players`` (client indices) were scored by GTG."""
+    def pay(self, players: Sequence[int], scored: ContributionResult) -> Payout:
+        """The round's budget and amounts when ``players`` (client indices) were so scored."""
         rounds = self.spec.rounds
-        improvement = round_improvement(gtg.utilities, len(players)) if players else 0.0
+        improvement = round_improvement(scored.utilities, len(players)) if players else 0.0
         budget = round_budget_for(
             self.policy, POOL // rounds, improvement, pool=POOL, rounds=rounds
         )
         full = [0.0] * len(self.addresses)
-        for index, value in zip(players, gtg.scores, strict=True):
+        for index, value in zip(players, scored.scores, strict=True):
             full[index] = value
         eligible = [i in players for i in range(len(self.addresses))]
         paid = allocate_rewards(self.policy, budget, scores_to_fixed(full), eligible)
@@ -278,6 +281,7 @@ def run_round(task: ContributionTask, round_: int) -> RoundFigures:
         screened=screened,
         unscreened=unscreened,
         paid=task.pay(accepted, screened["gtg"].result),
+        exact_paid=task.pay(accepted, screened["exact"].result),
         unscreened_paid=task.pay(everyone, unscreened["gtg"].result),
         validation_loss=float("nan"),
     )

@@ -190,12 +190,14 @@ def clients_table(figures: ScenarioFigures) -> Table:
     """Every client's earnings (GTG, screened), exact-Shapley total and unscreened earnings."""
     table = Table(
         title=f"{figures.scenario}: rewards (paid {figures.paid_wei / TOKEN:.2f} of "
-        f"{figures.pool_wei / TOKEN:.0f} tokens); Gini of honest rewards "
-        f"{figures.gini_honest_rewards:.3f}, of their exact Shapley "
-        f"{figures.gini_honest_exact_shapley:.3f}"
+        f"{figures.pool_wei / TOKEN:.0f} tokens). Gini of the honest: rewards "
+        f"{figures.gini_honest_rewards:.3f}, exact-Shapley sums "
+        f"{figures.gini_honest_exact_shapley:.3f}, rewards by exact "
+        f"{figures.gini_honest_exact_rewards:.3f}; exact would pay "
+        f"{figures.reward_shift_pct:.1f} % of it to others"
     )
     for column in ("client", "role", "accepted rounds", "tokens", "% of pool",
-                   "exact Shapley (sum)", "tokens unscreened"):  # fmt: skip
+                   "exact Shapley (sum)", "tokens by exact", "tokens unscreened"):  # fmt: skip
         table.add_column(column, justify="left" if column in ("client", "role") else "right")
     for c in figures.clients_figures:
         table.add_row(
@@ -205,6 +207,7 @@ def clients_table(figures: ScenarioFigures) -> Table:
             f"{c.reward_wei / TOKEN:.3f}",
             f"{c.reward_pct_of_pool:.3f}",
             f"{c.exact_shapley:+.5f}",
+            f"{c.exact_reward_wei / TOKEN:.3f}",
             f"{c.unscreened_reward_wei / TOKEN:.3f}",
         )
     return table

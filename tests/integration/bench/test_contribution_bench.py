@@ -97,12 +97,15 @@ def test_every_round_pays_exactly_its_budget(record: dict[str, Any]) -> None:
         for summary in rounds:
             assert sum(summary["amounts_wei"]) == summary["budget_wei"] <= POOL // 3
             assert sum(summary["unscreened_amounts_wei"]) == summary["unscreened_budget_wei"]
+            assert sum(summary["exact_amounts_wei"]) <= POOL // 3
             assert all(a >= 0 for a in summary["amounts_wei"])
             assert math.isfinite(summary["validation_loss"])
         assert run["paid_wei"] == sum(r["budget_wei"] for r in rounds)
         assert run["paid_wei"] == sum(c["reward_wei"] for c in run["clients_figures"])
         assert 0.0 <= run["gini_honest_rewards"] < 1.0
         assert 0.0 <= run["gini_honest_exact_shapley"] < 1.0
+        assert 0.0 <= run["gini_honest_exact_rewards"] < 1.0
+        assert 0.0 <= run["reward_shift_pct"] <= 100.0
     heart = record["scenarios"][0]
     assert [c["role"] for c in heart["clients_figures"]] == ["honest"] * 4
     assert all(c["rounds_accepted"] == 3 for c in heart["clients_figures"])
