@@ -286,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runs = run_contribution_bench(options)
     except FedmarketError as exc:
-        Console(stderr=True).print(f"error: {exc}", markup=False, highlight=False)
+        Console(stderr=True).print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return exit_code(exc)
     for run in runs:
         console.print(estimators_table(run))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,3 +110,12 @@ def test_every_round_pays_exactly_its_budget(record: dict[str, Any]) -> None:
     heart = record["scenarios"][0]
     assert [c["role"] for c in heart["clients_figures"]] == ["honest"] * 4
     assert all(c["rounds_accepted"] == 3 for c in heart["clients_figures"])
+
+
+def test_missing_data_is_one_line_and_the_unavailable_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FEDMARKET_DATA_DIR", str(tmp_path))
+    assert main(["--quick", "--dataset", "heart"]) == 3  # ServiceUnavailableError's family
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: fetch:") and "is missing" in lines[0]
