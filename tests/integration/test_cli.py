@@ -97,7 +97,7 @@ def test_every_command_has_help(command):
         (["index", *CHAIN, "--batch-blocks", "0"], 2, "--batch-blocks must be an integer from 1"),
         (["index", *CHAIN, "--poll", "0"], 2, "--poll must be a number > 0"),
         (["index", *CHAIN, "--store-backend", "s3"], 2, "--store-backend must be one of"),
-        (["task", "design", "--out", "spec.json"], 2, "give --api URL or --stats-from CSV"),
+        (["task", "design", "--out", "spec.json"], 2, "give --api URL or --stats-from FILE"),
         (["vfl", "--dataset", "mnist"], 2, "unknown dataset"),
         # every flag of the protocol is checked before anything is sent
         ([*CREATE, "--commit-period", "soon"], 2, "--commit-period must be a duration"),
