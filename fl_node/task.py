@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,27 @@ from storage import canonical_json
 
 CONTRIBUTION_METHODS = tuple(ESTIMATORS)
 """The contribution methods a spec may name (:data:`incentives.ESTIMATORS`)."""
+
+
+def check_acceptance(kind: str, acceptance: Mapping[str, float]) -> None:
+    """Raise :class:`SpecError` unless every target names a metric of ``kind``, in its range.
+
+    Parameters
+    ----------
+    kind : str
+        The task kind (``binary``, ``multiclass``, ``regression``).
+    acceptance : mapping of str to float
+        Metric name to target value on the held-out test set.
+    """
+    known = METRIC_NAMES[kind]
+    for name, value in acceptance.items():
+        if name not in known:
+            raise SpecError(
+                f"TaskSpec: acceptance target {name!r} is not a {kind} metric ({', '.join(known)})"
+            )
+        bounded = name in LOWER_IS_BETTER or name == "r2" or 0.0 <= value <= 1.0
+        if not math.isfinite(value) or not bounded or (name in LOWER_IS_BETTER and value < 0):
+            raise SpecError(f"TaskSpec: acceptance target {name}={value} is out of range")
 
 
 def _rewards(value: Any) -> RewardPolicy:
@@ -185,16 +206,7 @@ class TaskSpec:
 
     def _check_acceptance(self) -> None:
         """Targets name metrics of the task's kind, with finite values in their range."""
-        known = METRIC_NAMES[self.model.task]
-        for name, value in self.acceptance.items():
-            if name not in known:
-                raise SpecError(
-                    f"TaskSpec: acceptance target {name!r} is not a {self.model.task} metric "
-                    f"({', '.join(known)})"
-                )
-            bounded = name in LOWER_IS_BETTER or name == "r2" or 0.0 <= value <= 1.0
-            if not math.isfinite(value) or not bounded or (name in LOWER_IS_BETTER and value < 0):
-                raise SpecError(f"TaskSpec: acceptance target {name}={value} is out of range")
+        check_acceptance(self.model.task, self.acceptance)
 
     def check_data(self, data: LocalDataset) -> None:
         """Raise :class:`SpecError` unless ``data`` has this task's input shape and targets."""

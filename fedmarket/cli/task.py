@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from fl_node.data import DataSchema
     from fl_node.models import ModelSpec
     from fl_node.sponsor import TaskTerms
+    from fl_node.task import TaskSpec
+    from incentives.rewards import RewardPolicy
 
 task_app = typer.Typer(
     help="Design, create, invite to and inspect training tasks.", no_args_is_help=True
@@ -217,8 +219,40 @@ ContributionOpt = Annotated[
     str,
     typer.Option(
         "--contribution",
-        help="leave-one-out or shapley-exact.",
+        help="shapley-gtg (default), shapley-exact, shapley-tmc or leave-one-out.",
         callback=choice("--contribution", _contribution_methods),
+    ),
+]
+BudgetOpt = Annotated[
+    str,
+    typer.Option(
+        "--reward-budget",
+        help="improvement (a round pays what the model's measured gain earns) or even.",
+        callback=choice("--reward-budget", lambda: ("improvement", "even")),
+    ),
+]
+FullAtOpt = Annotated[
+    float,
+    typer.Option(
+        "--full-at",
+        help="The gain (validation log loss) that earns a round's whole budget.",
+        callback=float_range("--full-at", 0, low_open=True),
+    ),
+]
+UnspentOpt = Annotated[
+    str,
+    typer.Option(
+        "--unspent",
+        help="return (to the sponsor after the task) or carry (to later rounds).",
+        callback=choice("--unspent", lambda: ("return", "carry")),
+    ),
+]
+FloorOpt = Annotated[
+    int,
+    typer.Option(
+        "--floor-bps",
+        help="Participation floor: basis points of a round's budget shared equally (0..5000).",
+        callback=int_range("--floor-bps", 0, 5000),
     ),
 ]
 TargetOpt = Annotated[
@@ -260,7 +294,11 @@ def task_design(
     strategy_param: StrategyParamOpt = None,
     sample_fraction: SampleOpt = 1.0,
     sample_seed: SampleSeedOpt = 0,
-    contribution: ContributionOpt = "leave-one-out",
+    contribution: ContributionOpt = "shapley-gtg",
+    reward_budget: BudgetOpt = "improvement",
+    full_at: FullAtOpt = 0.01,
+    unspent: UnspentOpt = "return",
+    floor_bps: FloorOpt = 0,
     target: TargetOpt = None,
 ) -> None:
     """Write a task spec for any dataset, scaled by --api listings or --stats-from files."""
@@ -279,18 +317,47 @@ def task_design(
         strategy=strategy,
         server_lr=server_lr,
         contribution=contribution,
-        acceptance=key_values("--target", target or [], TARGET_METRICS, -1e9, 1e9),
+        acceptance=_targets(target, task_kind),
         description=description,
         strategy_params=params,
         sample_fraction=sample_fraction,
         sample_seed=sample_seed,
         schema=data,
+        rewards=_policy(reward_budget, full_at, unspent, floor_bps),
     )
+    _write_spec(out_file, spec)
+
+
+def _write_spec(out_file: Path, spec: TaskSpec) -> None:
+    """Write the spec and say what it holds in one line."""
     out_file.write_bytes(spec.to_bytes())
+    model = spec.model
     out.print(
-        f"wrote {out_file}: {spec.name}, {model_spec.n_features} features, a {task_kind} task, "
-        f"{model_spec.kind} model, {rounds} rounds"
+        f"wrote {out_file}: {spec.name}, {model.n_features} features, a {model.task} task, "
+        f"{model.kind} model, {spec.rounds} rounds, {spec.contribution} scores, "
+        f"{spec.rewards.budget} budget"
     )
+
+
+def _targets(target: list[str] | None, task_kind: str) -> dict[str, float]:
+    """The ``--target`` values, checked against the task kind's metrics and their ranges."""
+    from fl_node.errors import SpecError
+    from fl_node.task import check_acceptance
+
+    targets = key_values("--target", target or [], TARGET_METRICS, -1e9, 1e9)
+    try:
+        check_acceptance(task_kind, targets)
+    except SpecError as exc:
+        raise InvalidInputError(f"--target: {str(exc).removeprefix('TaskSpec: ')}") from None
+    return targets
+
+
+def _policy(budget: str, full_at: float, unspent: str, floor_bps: int) -> RewardPolicy:
+    """The reward policy the ``--reward-budget``, ``--full-at``, ``--unspent`` flags state."""
+    from incentives.rewards import RewardPolicy
+
+    fields = {"budget": budget, "full_at": full_at, "unspent": unspent, "floor_bps": floor_bps}
+    return RewardPolicy.from_dict(fields)
 
 
 def _strategy_params() -> list[str]:

@@ -25,6 +25,12 @@ DEMO_FLAGS = [
     "accuracy=0.92",
     "--target",
     "f1=0.88",
+    "--contribution",
+    "shapley-gtg",
+    "--reward-budget",
+    "improvement",
+    "--unspent",
+    "return",
 ]
 """With these (and every other flag at its default) the general command designs the demo's task."""
 
@@ -188,7 +194,12 @@ BAD_FLAGS = [
     (["--max-steps", "-2"], "--max-steps"),
     (["--server-lr", "-1"], "--server-lr"),
     (["--model", "forest"], "--model"),
-    (["--strategy", "fedprox"], "--strategy"),
+    (["--strategy", "fedmagic"], "--strategy"),
+    (["--strategy", "fedprox", "--strategy-param", "mu=-1"], "mu"),
+    (["--reward-budget", "lavish"], "--reward-budget"),
+    (["--full-at", "0"], "--full-at"),
+    (["--unspent", "burn"], "--unspent"),
+    (["--floor-bps", "5001"], "--floor-bps"),
     (["--contribution", "vibes"], "--contribution"),
     (["--hidden", "16,0"], "--hidden"),
     (["--hidden", "wide"], "--hidden"),
