@@ -128,17 +128,22 @@ class ReadCache:
         """The chain moved (this thread's transaction was mined, or its clock): read it again."""
         self._pins.head = None
 
-    def view(self, key: tuple[str, str], read: Callable[[], T]) -> T:
+    def view(self, key: tuple[str, str], read: Callable[[int], T]) -> T:
         """The answer of the view ``key`` (contract, calldata) at the current head.
+
+        The view is read at the head's block number, not at "latest": a block mined since the
+        head was read (another process's transaction) would otherwise show in a view while the
+        logs, scanned up to the head, do not show it yet (a round open in the task's view whose
+        ``RoundOpened`` event is not in the scan).
 
         Parameters
         ----------
         key : tuple of str
             The contract's address and the call (signature and arguments).
         read : callable
-            Reads it from the chain (its errors are not cached).
+            ``read(block)`` reads it from the chain at ``block`` (its errors are not cached).
         """
-        _, head = self._current_head()
+        number, head = self._current_head()
         with self._lock:
             if head != self._head:
                 self._views.clear()
@@ -146,7 +151,7 @@ class ReadCache:
             elif key in self._views:
                 self.hits += 1
                 return self._views[key]  # type: ignore[no-any-return]
-        value = read()
+        value = read(number)
         with self._lock:
             self.misses += 1
             if self._head == head:

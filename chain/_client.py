@@ -63,7 +63,7 @@ class ContractClient:
         # keyed by signature and arguments as given: encoding them costs 4x a cache hit (a
         # differently spelt equal argument only misses)
         key = f"{fn.signature}{fn.args!r}{fn.kwargs!r}"
-        return cache.view((self.address, key), lambda: call_view(fn))
+        return cache.view((self.address, key), lambda block: call_view(fn, block))
 
     def _logs(self, event: str, *, from_block: int | None = None, **filters: Any) -> list[Any]:
         """Logs of ``event`` filtered on indexed arguments, oldest first.

@@ -55,10 +55,10 @@ def revert_error(exc: ContractLogicError) -> ChainRevertError:
     return ChainRevertError("Error", {"reason": str(exc.message or exc)}, b"")
 
 
-def call_view(fn: Any) -> Any:
-    """Call a view function, turning a revert into :class:`ChainRevertError`."""
+def call_view(fn: Any, block: int | None = None) -> Any:
+    """Call a view (at ``block``, else at the latest), a revert as :class:`ChainRevertError`."""
     try:
-        return fn.call()
+        return fn.call() if block is None else fn.call(block_identifier=block)
     except ContractLogicError as exc:
         raise revert_error(exc) from None
 

@@ -382,6 +382,9 @@ def break_chain(api: TestClient, world: ChainWorld, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(api.app.state.services, "catch_up", lambda: None)  # type: ignore[attr-defined]
     monkeypatch.setattr(world.backend.w3.manager, "request_blocking", refuse)
+    # the in-process chain reads its head from py-evm, not through a request: a node that does
+    # not answer does not tell its head either (or cached reads of the last head would answer)
+    monkeypatch.setattr(world.backend, "head", refuse)
 
 
 @pytest.fixture
