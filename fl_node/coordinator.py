@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -54,7 +54,7 @@ from fl_node.evidence import (
     UpdateVerdict,
 )
 from fl_node.mailbox import CommitmentEnvelope, Mailbox
-from fl_node.models import FedModel, build_model, trainable_state
+from fl_node.models import FedModel, ModelSpec, build_model, trainable_state
 from fl_node.objectives import predict
 from fl_node.participant import fetch_verified, round_opening
 from fl_node.payout import (
@@ -74,7 +74,7 @@ from fl_node.task import TaskSpec
 from fl_node.training import cpu_threads_for, pick_device
 from fl_node.validation import RoundContext, check_update, flagged_in, shapes_of
 from incentives import ContributionEstimator, make_estimator
-from incentives.contribution import Coalition, coalition_key
+from incentives.contribution import Coalition, Utility, coalition_key
 from kernel.types import Address
 from storage import ContentStore, content_hash
 
@@ -96,6 +96,45 @@ REGRESSION_UTILITY_DESCRIPTION = (
 def utility_description(task: str) -> str:
     """What a coalition's utility measures for a task kind."""
     return REGRESSION_UTILITY_DESCRIPTION if task == "regression" else UTILITY_DESCRIPTION
+
+
+def coalition_utility(
+    model: ModelSpec,
+    strategy: Strategy,
+    params: Mapping[str, Tensor],
+    updates: Sequence[ClientUpdate],
+    state: ServerState,
+    data: LocalDataset,
+) -> Utility:
+    """The utility the coordinator measures and the audit re-measures: one function for both.
+
+    A coalition's utility is the negative loss on ``data`` of the aggregate (by ``strategy``,
+    from ``params`` and ``state``) of its members' updates, with no retraining.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The task's model (a scratch copy is built once and reloaded per coalition).
+    strategy : Strategy
+        The task's aggregation strategy.
+    params : mapping of str to Tensor
+        The round's opening trainable parameters.
+    updates : sequence of ClientUpdate
+        The accepted updates; coalition indices refer to this order.
+    state : ServerState
+        The strategy's server state before the round.
+    data : LocalDataset
+        The validation set.
+    """
+    scratch = build_model(model)
+
+    def utility(coalition: Coalition) -> float:
+        chosen = [updates[i] for i in sorted(coalition)]
+        aggregate = strategy.aggregate_with_state(params, chosen, state).params
+        scratch.load_state_dict(aggregate, strict=False)
+        return -_metrics(scratch, data).loss
+
+    return utility
 
 
 class Phase(StrEnum):
@@ -564,14 +603,9 @@ class Coordinator:
         """
         _, spec, strategy, estimator, _ = self._require()
         updates = [u for _, u in accepted]
-        scratch = build_model(spec.model)
-        state = self._state()
-
-        def utility(coalition: Coalition) -> float:
-            chosen = [updates[i] for i in sorted(coalition)]
-            aggregate = strategy.aggregate_with_state(params, chosen, state).params
-            scratch.load_state_dict(aggregate, strict=False)
-            return -_metrics(scratch, self.validation).loss
+        utility = coalition_utility(
+            spec.model, strategy, params, updates, self._state(), self.validation
+        )
 
         contributions = [0.0] * n_participants
         seed = contribution_seed(self.model_hash or b"", round_)
@@ -845,6 +879,7 @@ __all__ = [
     "UTILITY_DESCRIPTION",
     "Coordinator",
     "Phase",
+    "coalition_utility",
     "RoundGas",
     "RoundHook",
     "RoundReport",

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from fedmarket.bench._contribution_data import Scenario
+from fl_node.coordinator import coalition_utility
 from fl_node.evaluation import task_metrics
 from fl_node.evidence import UpdateVerdict
 from fl_node.models import FedModel, build_model, trainable_state
@@ -183,21 +184,10 @@ class ContributionTask:
         return out
 
     def utility(self, updates: Sequence[ClientUpdate]) -> Callable[[Coalition], float]:
-        """The negative validation log loss of a coalition's aggregate (no retraining)."""
+        """The coordinator's own utility (:func:`fl_node.coordinator.coalition_utility`)."""
+        data = self.scenario.validation
         params = trainable_state(self.model)
-        scratch = build_model(self.spec.model)
-        scratch.load_state_dict(self.model.state_dict())
-
-        def value(coalition: Coalition) -> float:
-            if not coalition:
-                scratch.load_state_dict(params, strict=False)
-            else:
-                chosen = [updates[i] for i in sorted(coalition)]
-                aggregate = self.strategy.aggregate_with_state(params, chosen, self.state).params
-                scratch.load_state_dict(aggregate, strict=False)
-            return -_loss(scratch, self.scenario)
-
-        return value
+        return coalition_utility(self.spec.model, self.strategy, params, updates, self.state, data)
 
     def screen_round(
         self, round_: int, updates: list[ClientUpdate]

@@ -16,13 +16,13 @@ import math
 
 from fl_node.audit._checks import accepted_updates
 from fl_node.audit._records import RoundInputs
-from fl_node.coordinator import utility_description
+from fl_node.coordinator import coalition_utility, utility_description
 from fl_node.data import LocalDataset
 from fl_node.evaluation import task_metrics
 from fl_node.models import build_model, trainable_state
 from fl_node.objectives import predict
 from fl_node.strategies import ServerState
-from incentives.contribution import Coalition, Utility, make_estimator
+from incentives.contribution import Utility, make_estimator
 from storage import content_hash
 
 UTILITY_TOLERANCE = 1e-6
@@ -71,16 +71,10 @@ def _described(r: RoundInputs, validation: LocalDataset) -> list[str]:
 
 def _measurer(r: RoundInputs, validation: LocalDataset, state: ServerState) -> Utility:
     """The coordinator's utility of a coalition of the round's accepted updates, re-measured."""
-    updates = accepted_updates(r)
-    model = build_model(r.task.spec.model)
-
-    def measure(coalition: Coalition) -> float:
-        chosen = [updates[i] for i in sorted(coalition)]
-        aggregate = r.task.strategy.aggregate_with_state(r.params, chosen, state)
-        model.load_state_dict(aggregate.params, strict=False)
-        return -task_metrics(model.spec.task, validation.y, predict(model, validation.x)).loss
-
-    return measure
+    spec = r.task.spec
+    return coalition_utility(
+        spec.model, r.task.strategy, r.params, accepted_updates(r), state, validation
+    )
 
 
 def check_utilities(r: RoundInputs) -> tuple[bool, str]:
