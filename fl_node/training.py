@@ -13,12 +13,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from fl_node.adversarial import fgsm, pgd
 from fl_node.data import LocalDataset
 from fl_node.errors import SpecError
 from fl_node.models import FedModel, trainable_state
 from fl_node.objectives import task_loss
 
 log = logging.getLogger(__name__)
+
+ADVERSARIAL_KINDS = ("", "fgsm", "pgd")
+"""Adversarial training: none, FGSM or PGD examples mixed into each batch."""
+
+ADVERSARIAL_FIELDS = ("adversarial", "adv_epsilon", "adv_steps")
+"""The :class:`TrainConfig` fields that :meth:`TrainConfig.to_dict` omits at their defaults."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,18 @@ class TrainConfig:
         Base seed of the batch order; mixed with the round number.
     proximal_mu : float, default 0.0
         FedProx: weight of ``(mu / 2) * ||w - w_global||^2`` added to the local loss.
+    adversarial : str, default ""
+        Adversarial training: ``""`` (none), ``"fgsm"`` or ``"pgd"``. Each batch's loss becomes
+        the mean of its clean loss and the loss of its adversarial version, computed against the
+        current local model (Goodfellow et al.'s 50/50 mixture).
+    adv_epsilon : float, default 0.0
+        The attack's L-infinity radius (> 0 when ``adversarial`` is set, else 0): pixel units for
+        images, standardised units for rows (:mod:`fl_node.adversarial`).
+    adv_steps : int, default 5
+        PGD iterations (step ``2.5 * adv_epsilon / adv_steps``); unused by FGSM.
+
+    The three adversarial fields are left out of :meth:`to_dict` while they hold their defaults,
+    so the specs (and hashes) of tasks without adversarial training are unchanged.
     """
 
     local_epochs: int = 2
@@ -53,6 +72,9 @@ class TrainConfig:
     max_steps: int = 0
     seed: int = 0
     proximal_mu: float = 0.0
+    adversarial: str = ""
+    adv_epsilon: float = 0.0
+    adv_steps: int = 5
 
     def __post_init__(self) -> None:
         if self.local_epochs < 1 or self.batch_size < 0 or self.max_steps < 0:
@@ -68,10 +90,25 @@ class TrainConfig:
             raise SpecError("TrainConfig: 0 < lr <= 100, 0 <= momentum < 1, weight_decay >= 0")
         if not 0 <= self.proximal_mu <= 1000:
             raise SpecError("TrainConfig: 0 <= proximal_mu <= 1000")
+        self._check_adversarial()
+
+    def _check_adversarial(self) -> None:
+        if self.adversarial not in ADVERSARIAL_KINDS:
+            raise SpecError(f"TrainConfig: adversarial must be one of {ADVERSARIAL_KINDS}")
+        if not (math.isfinite(self.adv_epsilon) and 0 <= self.adv_epsilon <= 100):
+            raise SpecError("TrainConfig: adv_epsilon must be in [0, 100]")
+        if bool(self.adversarial) != (self.adv_epsilon > 0):
+            raise SpecError("TrainConfig: adv_epsilon > 0 exactly when adversarial is set")
+        if not 1 <= self.adv_steps <= 100:
+            raise SpecError("TrainConfig: adv_steps must be in 1..100")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
+        """JSON-ready form (adversarial fields only when they differ from their defaults)."""
+        out = asdict(self)
+        for name in ADVERSARIAL_FIELDS:
+            if out[name] == self.__dataclass_fields__[name].default:
+                del out[name]
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
@@ -170,7 +207,8 @@ def _train(
         model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     anchor = [p.detach().clone() for p in model.parameters()] if config.proximal_mu else []
-    generator = torch.Generator().manual_seed(config.seed * 100_003 + round_)
+    base = config.seed * 100_003 + round_  # batch order; PGD starts mix in the step
+    generator = torch.Generator().manual_seed(base)
     batch = config.batch_size or data.rows
     total = torch.zeros((), device=device)
     steps = 0
@@ -183,7 +221,7 @@ def _train(
             idx = order[start : start + batch]
             optimizer.zero_grad(set_to_none=True)
             with autocast:
-                loss = task_loss(model, x[idx], y[idx])
+                loss = _batch_loss(model, x[idx], y[idx], config, seed=base * 1_000_003 + steps)
             if anchor:
                 loss = loss + _proximal(model, anchor, config.proximal_mu)
             loss.backward()  # type: ignore[no-untyped-call]
@@ -196,6 +234,21 @@ def _train(
     after = trainable_state(model)
     delta = {k: after[k] - before[k] for k in before}
     return LocalResult(delta=delta, samples=data.rows, loss=float(total) / steps, steps=steps)
+
+
+def _batch_loss(
+    model: FedModel, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, *, seed: int
+) -> torch.Tensor:
+    """The task loss of a batch; with adversarial training, the mean of clean and attacked."""
+    clean = task_loss(model, x, y)
+    if not config.adversarial:
+        return clean
+    if config.adversarial == "fgsm":
+        attacked = fgsm(model, x, y, config.adv_epsilon)
+    else:
+        step = 2.5 * config.adv_epsilon / config.adv_steps
+        attacked = pgd(model, x, y, config.adv_epsilon, step, config.adv_steps, seed)
+    return 0.5 * (clean + task_loss(model, attacked, y))
 
 
 def _proximal(model: nn.Module, anchor: list[torch.Tensor], mu: float) -> torch.Tensor:
