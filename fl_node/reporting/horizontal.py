@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fl_node.adversarial import AdversarialReport
 from fl_node.coordinator import RoundReport
 from fl_node.evaluation import LOWER_IS_BETTER, RegressionMetrics, headline, meets
 from fl_node.reporting.common import Series, plot_lines, write_csv
@@ -259,6 +260,31 @@ def _evidence_section(reports: Sequence[RoundReport]) -> list[str]:
     return lines
 
 
+def _adversarial_section(found: Sequence[AdversarialReport]) -> list[str]:
+    """The final model under FGSM and PGD at each epsilon, against the relative-drop target."""
+    if not found:
+        return []
+    lines = [
+        "## Adversarial examples",
+        "",
+        "The final model on the held-out test set under FGSM and PGD (L-infinity, PGD from a "
+        "random start; epsilon in pixels scaled to [0, 1] for images, in standard deviations of "
+        "each feature for tables). Drops are relative: (clean - attacked) / clean.",
+        "",
+        "| epsilon | units | metric | clean | FGSM | PGD | PGD steps x step | FGSM drop "
+        "| PGD drop | target |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in found:
+        verdict = "met" if r.meets_target else "MISSED"
+        lines.append(
+            f"| {r.epsilon:g} | {r.units} | {r.metric} | {r.clean:.4f} | {r.fgsm:.4f} | "
+            f"{r.pgd:.4f} | {r.pgd_steps} x {r.pgd_step:.4g} | {100 * r.fgsm_drop:.1f} % | "
+            f"{100 * r.pgd_drop:.1f} % | <= {100 * r.max_drop:g} %: {verdict} |"
+        )
+    return [*lines, ""]
+
+
 def evaluation_report(
     spec: TaskSpec,
     reports: Sequence[RoundReport],
@@ -267,6 +293,7 @@ def evaluation_report(
     task_id: int,
     model_cid: str,
     names: Mapping[str, str] | None = None,
+    adversarial: Sequence[AdversarialReport] = (),
 ) -> str:
     """The Markdown evaluation report of a finished task.
 
@@ -284,6 +311,9 @@ def evaluation_report(
         CID of the final model.
     names : mapping of str to str or None, default None
         Display names by participant address.
+    adversarial : sequence of AdversarialReport, default ()
+        The final model under FGSM and PGD (:func:`fl_node.adversarial.adversarial_metrics`) at
+        the stated epsilons; a section after the test metrics when given.
     """
     final = reports[-1]
     header = [
@@ -296,6 +326,7 @@ def evaluation_report(
     lines = (
         header
         + _test_section(spec, final)
+        + _adversarial_section(adversarial)
         + _rounds_section(reports, names or {})
         + _communication_section(comm)
         + _evidence_section(reports)
