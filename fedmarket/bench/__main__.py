@@ -1,7 +1,8 @@
 """``python -m fedmarket.bench``: the API benchmark, or with ``fl`` first the federated one.
 
-With ``contribution`` first, the contribution and rewards benchmark. ``scripts/bench-api`` runs
-the first, ``scripts/bench`` the second, ``scripts/bench-contribution`` the third.
+With ``contribution`` first, the contribution and rewards benchmark; with ``adversarial`` first,
+the adversarial-examples benchmark. ``scripts/bench-api`` runs the first, ``scripts/bench`` the
+second, ``scripts/bench-contribution`` the third, ``scripts/bench-adversarial`` the fourth.
 """
 
 import sys
@@ -15,6 +16,11 @@ if sys.argv[1:2] == ["contribution"]:
     from fedmarket.bench.contribution import main as contribution_main
 
     sys.exit(contribution_main(sys.argv[2:]))
+
+if sys.argv[1:2] == ["adversarial"]:
+    from fedmarket.bench.adversarial import main as adversarial_main
+
+    sys.exit(adversarial_main(sys.argv[2:]))
 
 from fedmarket.bench.api import main
 
