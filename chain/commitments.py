@@ -743,6 +743,46 @@ def decode_shares(data: bytes) -> list[int]:
     return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
 
 
+@dataclass(frozen=True)
+class RoundBallot:
+    """A participant's vote in a round's trusted-participant election (checked off-chain only).
+
+    Attributes
+    ----------
+    task_id : TaskId
+        The task.
+    round : Round
+        The round.
+    scores_hash : Hash32
+        ``keccak256`` of the canonical JSON of the voter's scores, by update hash.
+    """
+
+    task_id: TaskId
+    round: Round
+    scores_hash: Hash32
+
+    _FIELDS = [
+        {"name": "taskId", "type": "uint256"},
+        {"name": "round", "type": "uint32"},
+        {"name": "scoresHash", "type": "bytes32"},
+    ]
+
+    def typed_data(self, domain: FedTaskDomain) -> dict[str, Any]:
+        """The EIP-712 JSON of this ballot under ``domain``."""
+        message = {"taskId": self.task_id, "round": self.round, "scoresHash": self.scores_hash}
+        return domain.typed_data("RoundBallot", self._FIELDS, message)
+
+
+def sign_ballot(voter: LocalAccount, domain: FedTaskDomain, ballot: RoundBallot) -> bytes:
+    """The voter's 65-byte EIP-712 signature of ``ballot``."""
+    return sign_typed_data(voter, ballot.typed_data(domain))
+
+
+def recover_ballot_signer(domain: FedTaskDomain, ballot: RoundBallot, signature: bytes) -> Address:
+    """The account that signed ``ballot`` (raises ``SignatureError`` when it is malformed)."""
+    return recover_typed_data(ballot.typed_data(domain), signature)
+
+
 __all__ = [
     "BPS",
     "DOMAIN_NAME",
@@ -757,15 +797,18 @@ __all__ = [
     "FedTaskDomain",
     "Invitation",
     "RewardTree",
+    "RoundBallot",
     "SignedCommitment",
     "SignedInvitation",
     "UpdateCommitment",
     "commitment_leaf",
     "decode_shares",
     "encode_shares",
+    "recover_ballot_signer",
     "recover_commitment_signer",
     "recover_invitation_signer",
     "reward_leaf",
+    "sign_ballot",
     "sign_commitment",
     "sign_invitation",
 ]

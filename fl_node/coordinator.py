@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import torch
@@ -41,10 +41,12 @@ from fl_node.evaluation import Metrics, task_metrics
 from fl_node.evidence import (
     NOT_SUBMITTED,
     AggregationRecord,
+    BallotRecord,
     BatchRef,
     CommitmentRecord,
     CommitmentsRecord,
     ContributionRecord,
+    DefenceRecord,
     ModelRef,
     RewardSplit,
     RoundEvidence,
@@ -67,9 +69,18 @@ from fl_node.payout import (
     round_rewards,
     shares_record,
 )
+from fl_node.robustness import (
+    DefendedRound,
+    apply_defence,
+    ballot_problem,
+    counted_ballots,
+    root_data,
+    root_update,
+)
 from fl_node.screening import RoundScreen, global_step, listed_rows, screen_from_evidence
-from fl_node.serialization import decode_model, encode_model
+from fl_node.serialization import UpdateMeta, decode_model, encode_model, encode_update
 from fl_node.strategies import ClientUpdate, ServerState, Strategy
+from fl_node.strategies.robust import Defence, RoundInputs
 from fl_node.task import TaskSpec
 from fl_node.training import cpu_threads_for, pick_device
 from fl_node.validation import RoundContext, check_update, flagged_in, shapes_of
@@ -156,6 +167,10 @@ class Phase(StrEnum):
 
 RoundHook = Callable[[int, Phase], None]
 """Called with the round and the phase it reached (in-process runs step the participants)."""
+
+BallotSource = Callable[[int, int, Mapping[str, ClientUpdate]], Sequence[BallotRecord]]
+"""The trusted-participant vote's ballots of ``(task, round)``, given the screened updates by
+update hash (each participant scores them on its own data and signs its ballot)."""
 
 
 @dataclass(frozen=True)
@@ -245,6 +260,7 @@ class _RoundWork:
     rewards: RewardSplit
     flagged: tuple[Address, ...]
     shares: SharesRecord | None
+    defence: DefenceRecord | None = None
 
 
 def _metrics(model: FedModel, data: LocalDataset) -> Metrics:
@@ -279,6 +295,9 @@ class Coordinator:
     registry : DatasetRegistryClient or None, default None
         The dataset registry whose listings bound the participants' sample counts
         (:mod:`fl_node.screening`); ``None`` checks no listing.
+    ballots : BallotSource or None, default None
+        Where the trusted-participant vote's signed ballots come from (a task whose defence is
+        ``trusted_vote`` needs one).
     """
 
     def __init__(
@@ -294,8 +313,10 @@ class Coordinator:
         poll: float = 1.0,
         device: torch.device | None = None,
         registry: DatasetRegistryClient | None = None,
+        ballots: BallotSource | None = None,
     ) -> None:
         self.signer = signer
+        self.ballots = ballots
         self.registry = registry
         self.fed_task = fed_task.as_signer(signer)
         self.store = store
@@ -500,9 +521,13 @@ class Coordinator:
         )
         params = trainable_state(model)
         verdicts, decoded = self._collect_updates(round_, participants, commitments, params)
-        verdicts, accepted = self._screen(round_, participants, verdicts, decoded)
+        verdicts, screened = self._screen(round_, participants, verdicts, decoded)
+        defended = self._defend(round_, params, verdicts, screened)
+        accepted = screened
+        if defended is not None:
+            verdicts, accepted = defended.verdicts, defended.accepted
         measured = self._measure_contributions(params, accepted, len(participants), round_)
-        next_model, next_state = self._aggregate(params, accepted)
+        next_model, next_state = self._aggregate(params, accepted, defended)
         state_record = self._store_state(next_state)
         work = self._round_work(
             round_,
@@ -512,13 +537,15 @@ class Coordinator:
             measured,
             self._evaluate(next_model),
         )
+        if defended is not None:
+            work = replace(work, defence=defended.record)
         base_model = self._model_ref()
         model_bytes = self._set_model(next_model, round_=round_)
         evidence_cid = self.store.put_json(self._evidence(work, base_model, state_record).to_dict())
         self.server_state = next_state
         gas = self._finalize_on_chain(work, evidence_cid, info.total_rounds)
         step = global_step(params, trainable_state(next_model))
-        self.screen.record(round_, participants, decoded, accepted, step)
+        self.screen.record(round_, participants, decoded, screened, step)
         report = self._report(work, model_bytes, evidence_cid, gas, started)
         self.reports.append(report)
         log.info(
@@ -573,14 +600,82 @@ class Coordinator:
         return self.screen.screen(round_, participants, verdicts, decoded)
 
     def _aggregate(
-        self, params: Mapping[str, Tensor], accepted: list[tuple[int, ClientUpdate]]
+        self,
+        params: Mapping[str, Tensor],
+        accepted: list[tuple[int, ClientUpdate]],
+        defended: DefendedRound | None,
     ) -> tuple[FedModel, ServerState]:
-        """The next global model and server state: the strategy's aggregate of the updates."""
+        """The next global model and server state: the strategy's aggregate of the updates.
+
+        With a defence the strategy applies the defence's robust delta as one update.
+        """
         _, spec, strategy, _, _ = self._require()
-        result = strategy.aggregate_with_state(params, [u for _, u in accepted], self._state())
+        if defended is not None:
+            new_params, state = defended.aggregate(strategy, params, self._state())
+        else:
+            result = strategy.aggregate_with_state(params, [u for _, u in accepted], self._state())
+            new_params, state = result.params, result.state
         next_model = build_model(spec.model)
-        next_model.load_state_dict(result.params, strict=False)
-        return next_model, result.state
+        next_model.load_state_dict(new_params, strict=False)
+        return next_model, state
+
+    def _defend(
+        self,
+        round_: int,
+        params: Mapping[str, Tensor],
+        verdicts: list[UpdateVerdict],
+        screened: list[tuple[int, ClientUpdate]],
+    ) -> DefendedRound | None:
+        """The task's defence run on the screened updates (``None`` when the task has none)."""
+        defence = self._require()[1].make_defence()
+        if defence is None:
+            return None
+        root, root_ref = self._root_update(defence, round_, params)
+        received = self._received_ballots(defence, round_, verdicts, screened)
+        voters = [verdicts[i].participant for i, _ in screened]
+        hashes = [str(verdicts[i].update_hash) for i, _ in screened]
+        task_id = self._require()[0]
+        domain = self.fed_task.domain()
+        check = {b.voter.lower(): ballot_problem(domain, task_id, round_, b) for b in received}
+        inputs = RoundInputs(root, counted_ballots(received, voters, hashes, check))
+        return apply_defence(defence, verdicts, screened, inputs, (root_ref, tuple(received)))
+
+    def _root_update(
+        self, defence: Defence, round_: int, params: Mapping[str, Tensor]
+    ) -> tuple[dict[str, Tensor] | None, ModelRef | None]:
+        """FLTrust's root update of the round, stored for the audit (``None`` for other rules)."""
+        if defence.name != "fltrust":
+            return None, None
+        task_id, spec, strategy, _, _ = self._require()
+        data = root_data(self.validation)
+        delta = root_update(spec.model, params, data, strategy.configure_train(spec.train), round_)
+        meta = UpdateMeta(
+            task_id=task_id,
+            round=round_,
+            participant=str(self.signer.address),
+            base_model_hash="0x" + (self.model_hash or b"").hex(),
+            samples=data.rows,
+            train_loss=0.0,
+            strategy=spec.strategy,
+        )
+        blob = encode_update(delta, meta)
+        ref = ModelRef(cid=self.store.put(blob), hash="0x" + content_hash(blob).hex())
+        return delta, ref
+
+    def _received_ballots(
+        self,
+        defence: Defence,
+        round_: int,
+        verdicts: list[UpdateVerdict],
+        screened: list[tuple[int, ClientUpdate]],
+    ) -> list[BallotRecord]:
+        """The trusted vote's ballots for the round's screened updates (none for other rules)."""
+        if defence.name != "trusted_vote":
+            return []
+        if self.ballots is None:
+            raise TaskStateError("Coordinator: a trusted_vote task needs a ballot source")
+        by_hash = {str(verdicts[i].update_hash): u for i, u in screened}
+        return list(self.ballots(self._require()[0], round_, by_hash))
 
     def _state(self) -> ServerState:
         if self.server_state is None:
@@ -711,6 +806,7 @@ class Coordinator:
                 weights={v.participant: v.samples for v in work.verdicts if v.accepted},
                 params=dict(spec.strategy_params),
                 state=state,
+                defence=work.defence,
             ),
             contribution=ContributionRecord(
                 method=estimator.name,
@@ -877,6 +973,7 @@ def _no_hook(round_: int, phase: Phase) -> None:
 
 __all__ = [
     "UTILITY_DESCRIPTION",
+    "BallotSource",
     "Coordinator",
     "Phase",
     "coalition_utility",

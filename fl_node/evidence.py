@@ -73,6 +73,7 @@ REJECTION_REASONS = (
     "replayed_update",
     "samples_changed",
     "samples_exceed_listing",
+    "robust_outlier",
 )
 """Every reason a verdict may give (see :class:`~fl_node.errors.UpdateRejectedError`)."""
 
@@ -408,6 +409,118 @@ class StateRecord:
 
 
 @dataclass(frozen=True)
+class DefenceDecision:
+    """What the task's defence did with one screened update (see ``fl_node.strategies.robust``).
+
+    ``weight`` is its weight in the robust aggregate relative to plain averaging (1 kept as sent,
+    0 excluded); ``reason`` says why it was down-weighted, excluded or flagged (empty when kept);
+    ``score`` is the rule's own number; ``flagged`` ones are rejected as ``robust_outlier``.
+    """
+
+    participant: Address
+    weight: float
+    reason: str
+    score: float
+    flagged: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "participant": self.participant,
+            "weight": self.weight,
+            "reason": self.reason,
+            "score": self.score,
+            "flagged": self.flagged,
+        }
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> DefenceDecision:
+        """Read and check the JSON form at ``where``."""
+        doc = _object(value, where, _keys(cls))
+        return cls(
+            participant=_address(doc["participant"], f"{where}.participant"),
+            weight=_number(doc["weight"], f"{where}.weight"),
+            reason=_str(doc["reason"], f"{where}.reason"),
+            score=_number(doc["score"], f"{where}.score"),
+            flagged=_bool(doc["flagged"], f"{where}.flagged"),
+        )
+
+
+@dataclass(frozen=True)
+class BallotRecord:
+    """A participant's signed vote of a round: its score of each update, by the update's hash.
+
+    The scores are measured on the voter's own local data; the signature is the voter's EIP-712
+    signature of ``(task, round, keccak of the canonical scores)`` (``chain.commitments``).
+    """
+
+    voter: Address
+    scores: Mapping[str, float]
+    signature: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"voter": self.voter, "scores": dict(self.scores), "signature": self.signature}
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> BallotRecord:
+        """Read and check the JSON form at ``where``."""
+        doc = _object(value, where, _keys(cls))
+        scores = _mapping(doc["scores"], f"{where}.scores")
+        return cls(
+            voter=_address(doc["voter"], f"{where}.voter"),
+            scores={
+                _hash(k, f"{where}.scores key"): _number(v, f"{where}.scores.{k}")
+                for k, v in scores.items()
+            },
+            signature=_str(doc["signature"], f"{where}.signature", _SIGNATURE),
+        )
+
+
+@dataclass(frozen=True)
+class DefenceRecord:
+    """The task's robust aggregation rule in one round: its parameters and every decision.
+
+    ``decisions`` covers the updates the screening accepted, in join order; ``root_update`` is
+    FLTrust's update trained on the coordinator's root data; ``ballots`` are the trusted-vote's
+    signed ballots. The audit reruns the rule on the same inputs and must find the same.
+    """
+
+    name: str
+    params: Mapping[str, float]
+    decisions: tuple[DefenceDecision, ...]
+    root_update: ModelRef | None = None
+    ballots: tuple[BallotRecord, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``root_update`` and ``ballots`` only when there are any)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "params": dict(self.params),
+            "decisions": [d.to_dict() for d in self.decisions],
+        }
+        if self.root_update is not None:
+            out["root_update"] = self.root_update.to_dict()
+        if self.ballots:
+            out["ballots"] = [b.to_dict() for b in self.ballots]
+        return out
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> DefenceRecord:
+        """Read and check the JSON form at ``where``."""
+        doc = _object(value, where, {"name", "params", "decisions"}, {"root_update", "ballots"})
+        params = _mapping(doc["params"], f"{where}.params")
+        root = doc.get("root_update")
+        return cls(
+            name=_str(doc["name"], f"{where}.name"),
+            params={str(k): _number(v, f"{where}.params.{k}") for k, v in params.items()},
+            decisions=_items(doc["decisions"], f"{where}.decisions", DefenceDecision.from_dict),
+            root_update=None if root is None else ModelRef.from_dict(root, f"{where}.root_update"),
+            ballots=_items(doc.get("ballots", []), f"{where}.ballots", BallotRecord.from_dict),
+        )
+
+
+@dataclass(frozen=True)
 class AggregationRecord:
     """How the accepted updates were combined.
 
@@ -420,9 +533,10 @@ class AggregationRecord:
     weights: Mapping[Address, int]
     params: Mapping[str, float] = field(default_factory=dict)
     state: StateRecord | None = None
+    defence: DefenceRecord | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (``params`` and ``state`` only when there are any)."""
+        """JSON-ready form (``params``, ``state`` and ``defence`` only when there are any)."""
         out: dict[str, Any] = {
             "strategy": self.strategy,
             "server_lr": self.server_lr,
@@ -432,6 +546,8 @@ class AggregationRecord:
             out["params"] = dict(self.params)
         if self.state is not None:
             out["state"] = self.state.to_dict()
+        if self.defence is not None:
+            out["defence"] = self.defence.to_dict()
         return out
 
     @classmethod
@@ -445,7 +561,9 @@ class AggregationRecord:
         where : str
             Its path in the document (for error messages).
         """
-        doc = _object(value, where, {"strategy", "server_lr", "weights"}, {"params", "state"})
+        doc = _object(
+            value, where, {"strategy", "server_lr", "weights"}, {"params", "state", "defence"}
+        )
         weights = _mapping(doc["weights"], f"{where}.weights")
         params = _mapping(doc.get("params", {}), f"{where}.params")
         state = doc.get("state")
@@ -458,6 +576,7 @@ class AggregationRecord:
             },
             params={str(k): _number(v, f"{where}.params.{k}") for k, v in params.items()},
             state=None if state is None else StateRecord.from_dict(state, f"{where}.state"),
+            defence=_optional(doc.get("defence"), f"{where}.defence", DefenceRecord.from_dict),
         )
 
 
@@ -842,10 +961,13 @@ __all__ = [
     "SCHEMA_PATH",
     "SUPPORTED_VERSIONS",
     "AggregationRecord",
+    "BallotRecord",
     "BatchRef",
     "CommitmentRecord",
     "CommitmentsRecord",
     "ContributionRecord",
+    "DefenceDecision",
+    "DefenceRecord",
     "ModelRef",
     "RewardLeaf",
     "RewardSplit",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -49,8 +50,12 @@ from fl_node.errors import (
     RoundTimeoutError,
     TaskStateError,
 )
+from fl_node.evidence import BallotRecord
 from fl_node.mailbox import CommitmentEnvelope, Mailbox
+from fl_node.models import FedModel
+from fl_node.robustness import local_scores, make_ballot
 from fl_node.serialization import LoadedModel, UpdateMeta, decode_model, encode_update
+from fl_node.strategies import ClientUpdate
 from fl_node.task import TaskSpec
 from fl_node.training import pick_device, train_local
 from kernel.types import Address, Cid, Hash32, Round, TaskId
@@ -273,6 +278,30 @@ class ParticipantNode:
         if task_id not in self._specs:
             self._specs[task_id] = read_spec(self.fed_task, self.store, task_id)
         return self._specs[task_id]
+
+    def ballot(
+        self, task_id: int, round_: int, updates: Mapping[str, ClientUpdate]
+    ) -> BallotRecord:
+        """Sign this participant's ballot in the round's trusted-participant vote.
+
+        Each update (by its hash) is scored on this participant's own rows: how much it lowers
+        the loss of the round's opening model (:func:`fl_node.robustness.local_scores`).
+
+        Parameters
+        ----------
+        task_id : int
+            The task.
+        round_ : int
+            The open round.
+        updates : mapping of str to ClientUpdate
+            The round's screened updates by update hash.
+        """
+        loaded, _ = self._global_model(self.fed_task.task(task_id), round_)
+        if not isinstance(loaded.module, FedModel):
+            raise ModelIntegrityError(f"ballot: the model of task {task_id} is not a FedModel")
+        scores = local_scores(loaded.module, updates, self.data)
+        domain = self.fed_task.domain()
+        return make_ballot(self.signer.account, domain, task_id, round_, scores)
 
     # ---- one round ------------------------------------------------------------------------------
     def step(self, task_id: int) -> SubmittedUpdate | None:

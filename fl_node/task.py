@@ -21,6 +21,7 @@ from fl_node.errors import SpecError
 from fl_node.evaluation import LOWER_IS_BETTER, METRIC_NAMES
 from fl_node.models import ModelSpec
 from fl_node.strategies import STRATEGIES, Strategy, make_strategy, sample_clients
+from fl_node.strategies.robust import Defence, make_defence
 from fl_node.strategies.sampling import mix_seed
 from fl_node.training import TrainConfig
 from incentives import ESTIMATORS
@@ -121,6 +122,13 @@ class TaskSpec:
         How rounds are paid (``docs/incentives.md``): by default a round's budget follows the
         global model's measured improvement, what it does not earn returns to the sponsor, and
         only accepted updates with a positive score earn.
+    defence : str, default ""
+        The robust aggregation rule applied to the screened updates before the strategy
+        (:data:`fl_node.strategies.robust.DEFENCES`: clip, median, trimmed_mean, krum,
+        multi_krum, fltrust, trusted_vote); ``""`` for none. Updates it flags are rejected as
+        ``robust_outlier``, earn nothing and are reported on-chain for slashing.
+    defence_params : dict of str to float
+        The defence's hyperparameters (``flag_at``, ``beta``, ``f``, ``clip_norm_factor``...).
     """
 
     name: str
@@ -140,6 +148,8 @@ class TaskSpec:
     copy_tolerance: float = COPY_TOLERANCE
     require_listing: bool = False
     rewards: RewardPolicy = field(default_factory=RewardPolicy)
+    defence: str = ""
+    defence_params: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.name or self.rounds < 1:
@@ -170,6 +180,9 @@ class TaskSpec:
             object.__setattr__(self, "server_lr", float(strategy.params()["server_lr"]))
         if self.schema is not None:
             self._check_schema(self.schema)
+        if self.defence_params and not self.defence:
+            raise SpecError("TaskSpec: defence_params without a defence")
+        self.make_defence()  # refuses unknown rules and out-of-range hyperparameters
 
     def _check_schema(self, schema: DataSchema) -> None:
         """The schema and the model agree on the task kind, the classes and the inputs."""
@@ -237,6 +250,12 @@ class TaskSpec:
         """The aggregation strategy this task uses."""
         return make_strategy(self.strategy, self.server_lr, **self.strategy_params)
 
+    def make_defence(self) -> Defence | None:
+        """The task's robust aggregation rule, or ``None`` when it has none."""
+        if not self.defence:
+            return None
+        return make_defence(self.defence, **self.defence_params)
+
     @property
     def effective_server_lr(self) -> float:
         """The server learning rate the strategy uses (its default when the spec names none)."""
@@ -277,6 +296,11 @@ class TaskSpec:
             "require_listing": self.require_listing,
             "rewards": self.rewards.to_dict(),
             **({"schema": self.schema.to_dict()} if self.schema is not None else {}),
+            **(
+                {"defence": self.defence, "defence_params": dict(self.defence_params)}
+                if self.defence
+                else {}
+            ),
         }
 
     def to_bytes(self) -> bytes:
@@ -310,6 +334,8 @@ class TaskSpec:
                 require_listing=_flag(raw.get("require_listing", False)),
                 rewards=_rewards(raw.get("rewards", {})),
                 schema=DataSchema.from_dict(raw["schema"]) if "schema" in raw else None,
+                defence=str(raw.get("defence", "")),
+                defence_params={str(k): float(v) for k, v in raw.get("defence_params", {}).items()},
             )
         except SpecError:
             raise

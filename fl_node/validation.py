@@ -34,10 +34,13 @@ log = logging.getLogger(__name__)
 MAX_UPDATE_BYTES = 64 * 1024 * 1024
 """Largest update the coordinator will download."""
 
-FLAG_REASONS = ("wrong_participant", "samples_mismatch")
+FLAG_REASONS = ("wrong_participant", "samples_mismatch", "robust_outlier")
 """Rejections that prove malice, so the coordinator flags the author (slashed after the window):
 bytes that name another author (a copied update) and a sample count other than the one the
-author committed to (an inflated weight). Other rejections may be accidents."""
+author committed to (an inflated weight), and an update the task's robust aggregation rule finds
+beyond its flag threshold from the round's robust reference (``robust_outlier``: the spec states
+the threshold, and the evidence holds every input the audit needs to recompute it). Other
+rejections may be accidents."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from deadline to deadline (:data:`DEMO_SCHEDULE`), the only party that does.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +34,14 @@ from chain import (
 from chain.court import ChallengeCourtClient
 from chain.fed_task import Schedule
 from chain.market import ModelMarketClient
-from fl_node.coordinator import Coordinator, Phase
+from fl_node.coordinator import BallotSource, Coordinator, Phase
 from fl_node.data import FederatedSplit, breast_cancer_hospitals
+from fl_node.evidence import BallotRecord
 from fl_node.mailbox import InMemoryMailbox
 from fl_node.models import build_model
 from fl_node.participant import ParticipantNode
 from fl_node.sponsor import TaskTerms, create_task
+from fl_node.strategies import ClientUpdate
 from fl_node.task import TaskSpec
 from fl_node.training import SMALL_MODEL_PARAMS
 from storage import ContentStore, LocalCidStore
@@ -350,6 +352,22 @@ def make_coordinator(world: World, task_id: int, *, batched: bool = True) -> Coo
     )
     coordinator.attach(task_id)
     return coordinator
+
+
+def ballot_source(nodes: Sequence[ParticipantNode]) -> BallotSource:
+    """The trusted vote's ballots of in-process participants: each scores on its own rows.
+
+    Every node whose update is among the round's screened ones signs a ballot (a node scores
+    the updates it is given; it does not trust the coordinator's copy: it can fetch the same
+    bytes by their committed hashes).
+    """
+
+    def ballots(
+        task_id: int, round_: int, updates: Mapping[str, ClientUpdate]
+    ) -> list[BallotRecord]:
+        return [node.ballot(task_id, round_, updates) for node in nodes]
+
+    return ballots
 
 
 def step_all(

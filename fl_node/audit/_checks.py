@@ -9,6 +9,7 @@ import torch
 
 from chain.commitments import recover_commitment_signer
 from chain.errors import ChainError
+from fl_node.audit._defence import check_defence
 from fl_node.audit._records import RoundInputs, TaskRecord
 from fl_node.audit._scores import estimator_problems, recompute_scores
 from fl_node.commitments import hex32, screen_envelopes
@@ -21,7 +22,7 @@ from fl_node.payout import (
     round_improvement,
     round_rewards,
 )
-from fl_node.strategies import ClientUpdate
+from fl_node.strategies import ClientUpdate, ServerState
 from fl_node.validation import flagged_in
 from kernel.errors import InvalidInputError
 from storage import content_hash
@@ -147,18 +148,26 @@ def accepted_updates(r: RoundInputs) -> list[ClientUpdate]:
     ]
 
 
+def _aggregate(r: RoundInputs, state: ServerState) -> tuple[dict[str, torch.Tensor], ServerState]:
+    """The round's aggregate as recomputed: through the task's defence when it has one."""
+    if r.defended is not None:
+        return r.defended.aggregate(r.task.strategy, r.params, state)
+    result = r.task.strategy.aggregate_with_state(r.params, accepted_updates(r), state)
+    return result.params, result.state
+
+
 def check_aggregation(r: RoundInputs) -> tuple[bool, str]:
     """Re-running the strategy on the accepted updates gives the published model.
 
     A stateful strategy (FedOpt) starts from the server state the evidence names, read from the
     store and checked against its hash, and must end at the state the evidence names after.
     """
-    strategy = r.task.strategy
     state = r.state_before
     if state is None:
         return False, r.state_problem
-    result = strategy.aggregate_with_state(r.params, accepted_updates(r), state)
-    expected = result.params
+    if r.task.spec.defence and r.defended is None:
+        return False, r.defence_problem or "the defence could not be rerun"
+    expected, after = _aggregate(r, state)
     actual = trainable_state(r.new.module)
     diff = max((float((expected[k] - actual[k]).abs().max()) for k in expected), default=0.0)
     buffers_same = all(
@@ -166,7 +175,7 @@ def check_aggregation(r: RoundInputs) -> tuple[bool, str]:
         for a, b in zip(r.base.module.buffers(), r.new.module.buffers(), strict=True)
     )
     record = r.evidence.aggregation.state
-    state_same = record is None or hex32(content_hash(result.state.to_bytes())) == record.after.hash
+    state_same = record is None or hex32(content_hash(after.to_bytes())) == record.after.hash
     detail = f"max |recomputed - published| = {diff:.2e}"
     if not state_same:
         detail += "; the recomputed server state differs from the published one"
@@ -267,6 +276,7 @@ ROUND_CHECKS: tuple[tuple[str, RoundCheck], ...] = (
     ("evidence", check_evidence),
     ("commitments", check_commitments),
     ("updates", check_updates),
+    ("defence", check_defence),
     ("aggregation", check_aggregation),
     ("contribution", check_contribution),
     ("rewards", check_rewards),

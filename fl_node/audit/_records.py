@@ -27,6 +27,7 @@ from fl_node.evidence import NOT_SUBMITTED, CommitmentRecord, RoundEvidence, Upd
 from fl_node.mailbox import Mailbox
 from fl_node.models import build_model, trainable_state
 from fl_node.participant import fetch_verified
+from fl_node.robustness import DefendedRound
 from fl_node.screening import RoundScreen, global_step, listed_rows
 from fl_node.serialization import LoadedModel, decode_model, encode_model
 from fl_node.strategies import ClientUpdate, ServerState, Strategy
@@ -197,6 +198,11 @@ class RoundInputs:
         ``state_problem``); the initial state for a stateless strategy.
     state_problem : str
         Why ``state_before`` could not be read.
+    defended : DefendedRound or None, default None
+        The task's defence rerun on the round (``fl_node.audit._defence.with_defence``; the
+        verdicts in ``replayed`` then include its ``robust_outlier`` rejections).
+    defence_problem : str, default ""
+        What is wrong with the defence's published inputs (root update, ballots).
     """
 
     task: TaskRecord
@@ -212,6 +218,8 @@ class RoundInputs:
     replayed: list[tuple[UpdateVerdict, ClientUpdate | None]]
     state_before: ServerState | None
     state_problem: str
+    defended: DefendedRound | None = None
+    defence_problem: str = ""
 
 
 def _batch(

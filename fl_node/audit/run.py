@@ -8,6 +8,7 @@ from chain.fed_task import FedTaskClient, RoundFinalizedEvent
 from chain.registry import DatasetRegistryClient
 from fl_node.audit._checks import ROUND_CHECKS, RoundCheck
 from fl_node.audit._corrections import challenge_of
+from fl_node.audit._defence import with_defence
 from fl_node.audit._records import RoundInputs, TaskRecord, read_round, read_task
 from fl_node.audit._utilities import check_utilities
 from fl_node.audit.report import AuditReport, RoundAudit
@@ -48,7 +49,7 @@ def _audit_round(
         else "the opened model is not the previous round's output",
     )
     try:
-        inputs = read_round(task, store, final, screen)
+        inputs = with_defence(read_round(task, store, final, screen), store)
     except EvidenceError as exc:
         detail = f"evidence {final.evidence_cid} breaks schema v{EVIDENCE_VERSION}: {exc}"
         audit.add("evidence", False, detail)

@@ -21,6 +21,7 @@ from fl_node.audit import AGGREGATION_TOLERANCE
 from fl_node.coordinator import Coordinator
 from fl_node.mailbox import InMemoryMailbox
 from fl_node.models import FedModel, trainable_state
+from fl_node.robustness import DefendedRound
 from fl_node.strategies import ClientUpdate
 from fl_node.strategies.state import ServerState
 
@@ -46,16 +47,20 @@ class FlowerCoordinator(Coordinator):
         self.aggregator: Aggregator | None = None
 
     def _aggregate(
-        self, params: Mapping[str, Tensor], accepted: list[tuple[int, ClientUpdate]]
+        self,
+        params: Mapping[str, Tensor],
+        accepted: list[tuple[int, ClientUpdate]],
+        defended: DefendedRound | None,
     ) -> tuple[FedModel, ServerState]:
         """The next global model (the :attr:`aggregator`'s when set) and server state.
 
         The task's strategy runs too: its server state is the round's, and its model is what the
         audit recomputes; the aggregator's model must agree with it within
-        :data:`~fl_node.audit.AGGREGATION_TOLERANCE` (a warning says when it does not).
+        :data:`~fl_node.audit.AGGREGATION_TOLERANCE` (a warning says when it does not). A task
+        with a robust defence is aggregated by the defence, never by the Flower strategy.
         """
-        reference, state = super()._aggregate(params, accepted)
-        if self.aggregator is None:
+        reference, state = super()._aggregate(params, accepted, defended)
+        if self.aggregator is None or defended is not None:
             return reference, state
         model = self.aggregator(params, accepted)
         gap = max_gap(trainable_state(reference), trainable_state(model))

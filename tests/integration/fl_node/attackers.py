@@ -12,6 +12,8 @@ otherwise follows the protocol: it stakes, commits before the deadline, reveals 
   base model and its own address, so it passes every per-update check;
 - :class:`Inflater` claims five times its rows, with a zero step or an honestly trained one;
 - :class:`FreeRider` sends an all-zero step with its true sample count;
+- :class:`Poisoner` trains honestly and sends its step times ``factor``: ``-BOOST`` (sign
+  flipping, ``sign-flip``) or ``BOOST`` (a boosted update, ``boosted``);
 - a duplicate-data participant needs no class: an honest node whose rows are the victim's.
 
 Run as a process (the attack test through participant processes)::
@@ -19,7 +21,8 @@ Run as a process (the attack test through participant processes)::
     python -m tests.integration.fl_node.attackers KIND VICTIM_ADDRESS -- participant ARGS...
 
 runs ``fedmarket participant ARGS...`` with the node replaced by attacker ``KIND``
-(``copycat``, ``replayer``, ``inflater``, ``inflater-zero``, ``free-rider``).
+(``copycat``, ``replayer``, ``inflater``, ``inflater-zero``, ``free-rider``, ``sign-flip``,
+``boosted``).
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ NUDGE = 5e-4
 
 INFLATION = 5
 """The inflater's claimed rows per true row."""
+
+BOOST = 5.0
+"""How much a :class:`Poisoner` scales its honest step."""
 
 
 def header_shapes(blob: bytes) -> dict[str, tuple[int, ...]]:
@@ -103,6 +109,17 @@ class Inflater(ParticipantNode):
         if self.zero:
             step = _zeros(step)
         return rebuilt(pending, step, pending.update.samples * INFLATION)
+
+
+class Poisoner(ParticipantNode):
+    """Trains honestly, then sends its step times ``factor`` (negative: sign flipping)."""
+
+    factor: float = -BOOST
+
+    def _train(self, info: TaskInfo) -> _Pending:
+        pending = super()._train(info)
+        step = {name: t * self.factor for name, t in step_of(pending.blob).items()}
+        return rebuilt(pending, step, pending.update.samples)
 
 
 class Replayer(ParticipantNode):
@@ -190,6 +207,8 @@ KINDS: dict[str, tuple[type[ParticipantNode], dict[str, object]]] = {
     "inflater": (Inflater, {"zero": False}),
     "inflater-zero": (Inflater, {"zero": True}),
     "free-rider": (FreeRider, {}),
+    "sign-flip": (Poisoner, {"factor": -BOOST}),
+    "boosted": (Poisoner, {"factor": BOOST}),
 }
 """Attacker name -> its class and attributes (``victim`` is added where the class has one)."""
 
