@@ -10,7 +10,9 @@
    or for plain clipping the coordinate-wise median, for the vote the trusted update);
 4. flagging: each update *as sent* (before clipping: the deviation is the sender's) is compared
    with the reference (:func:`fl_node.strategies.robust._flagging.flag_outliers`);
-5. pass 2: the returned delta is the rule's aggregate of the unflagged updates only.
+5. pass 2: the returned delta is the rule's aggregate of the unflagged updates only (a
+   relative clip bound is taken again over them), exactly what the rule returns when run on
+   the unflagged updates alone.
 
 A rule subclass implements ``_pass(data, active)``: its aggregate of the updates at positions
 ``active`` and its weight, reason and score for each of them.
@@ -80,13 +82,15 @@ class RoundData:
     """A round's updates as the rule sees them.
 
     ``rows`` are the updates the rule aggregates (clipped where it clips), ``sent`` the updates
-    as sent (what flagging measures), ``samples`` their sample counts (float64).
+    as sent (what flagging measures), ``samples`` their sample counts (float64), ``scales``
+    the clip factor of each (1 where not clipped).
     """
 
     rows: torch.Tensor
     sent: torch.Tensor
     samples: torch.Tensor
     inputs: RoundInputs
+    scales: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -164,25 +168,41 @@ class RobustRule(Defence):
             raise AggregationError(f"{self.name}: no updates to combine")
         check_updates(updates, self.name)
         sent = stack([u.delta for u in updates])
-        bound = clip_bound(norms(sent), *self.clip_settings())
-        scales = torch.ones(len(updates), dtype=torch.float64)
-        if bound is not None:
-            scales = clip_scales(norms(sent), bound)
-        rows = sent * scales[:, None]
+        samples = torch.tensor([float(u.samples) for u in updates], dtype=torch.float64)
+        everyone = tuple(range(len(updates)))
+        data = self.round_data(sent, samples, inputs, everyone)
         template = updates[0].delta
         if len(updates) == 1:
-            reason = CLIPPED if float(scales[0]) < 1 else KEPT
-            only = Decision(float(scales[0]), reason)
-            return RobustOutcome(unflatten(rows[0], template), (only,))
-        samples = torch.tensor([float(u.samples) for u in updates], dtype=torch.float64)
-        data = RoundData(rows, sent, samples, inputs)
-        everyone = tuple(range(len(updates)))
+            scale = float(data.scales[0])
+            only = Decision(scale, CLIPPED if scale < 1 else KEPT)
+            return RobustOutcome(unflatten(data.rows[0], template), (only,))
         first = self._pass(data, everyone)
         flags = self._flags(data, first)
         kept = tuple(i for i in everyone if not flags.flagged[i])
-        final = first if len(kept) == len(everyone) else self._pass(data, kept)
-        decisions = self._decisions(first, flags, final, kept, scales)
+        final = first
+        if len(kept) < len(everyone):
+            data = self.round_data(sent, samples, inputs, kept)
+            final = self._pass(data, kept)
+        decisions = self._decisions(first, flags, final, kept, data.scales)
         return RobustOutcome(unflatten(final.aggregate, template), decisions)
+
+    def round_data(
+        self,
+        sent: torch.Tensor,
+        samples: torch.Tensor,
+        inputs: RoundInputs,
+        active: tuple[int, ...],
+    ) -> RoundData:
+        """The round as a pass over ``active`` sees it: clipped to the bound of those updates.
+
+        The relative bound is taken over the active updates only, so pass 2 is exactly the
+        rule run on the unflagged updates.
+        """
+        bound = clip_bound(norms(sent[list(active)]), *self.clip_settings())
+        scales = torch.ones(sent.shape[0], dtype=torch.float64)
+        if bound is not None:
+            scales = clip_scales(norms(sent), bound)
+        return RoundData(sent * scales[:, None], sent, samples, inputs, scales)
 
     def _flags(self, data: RoundData, first: RulePass) -> Flags:
         """Flag the updates as sent against pass 1's reference (the anchor never flagged)."""

@@ -28,8 +28,8 @@ update far from the honest ones is not even a candidate. A majority of colluders
 course, elect whom it likes (and, with central = 0, anything at all): the vote assumes an
 honest majority of voters, as the median rules assume an honest majority of updates.
 
-Decisions: every unflagged update weight 1; score = its vote score (median rank; ``inf`` for
-an update no other voter ranked).
+Decisions: every unflagged update weight 1, the elected one with reason ``trusted``; score =
+its vote score (median rank; ``inf`` for an update no other voter ranked).
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ from fl_node.strategies.robust._rule import (
 )
 from fl_node.strategies.robust._vectors import median, weighted_mean
 from fl_node.strategies.robust.base import KEPT, Ballot
+
+TRUSTED = "trusted"
+"""The reason on the elected update's decision (weight 1: it is kept as sent)."""
 
 
 def check_ballots(ballots: Sequence[Ballot], n: int) -> None:
@@ -160,7 +163,7 @@ class TrustedVote(RobustRule):
             aggregate,
             data.rows[trusted],
             ones,
-            (KEPT,) * len(active),
+            tuple(TRUSTED if i == trusted else KEPT for i in active),
             tuple(scores[i] for i in active),
             anchor=trusted,
         )
