@@ -142,11 +142,14 @@ def alie_z(n: int, attackers: int) -> float:
     """Baruch et al.'s ``z_max = Phi^-1((n - s) / n)``, ``s = floor(n / 2 + 1) - attackers``.
 
     ``s`` is how many honest updates the attackers need on their side for a majority; with
-    ``(n - s) / n <= 1/2`` (too few attackers), ``z`` is 0 and the attack sends the mean.
+    ``(n - s) / n <= 1/2`` (too few attackers), ``z`` is 0 and the attack sends the mean; with
+    ``s < 1`` the attackers are a majority and the formula has no ``z`` (SpecError).
     """
     if not 0 < attackers < n:
         raise SpecError("alie_z: need 0 < attackers < n")
     s = math.floor(n / 2 + 1) - attackers
+    if s < 1:
+        raise SpecError(f"alie_z: {attackers} attackers of {n} are a majority on their own")
     return max(0.0, NormalDist().inv_cdf((n - s) / n))
 
 

@@ -132,7 +132,7 @@ def run_grid(
 
 
 def record(options: RobustnessOptions, cells: Sequence[CellFigures]) -> dict[str, Any]:
-    """The run as a JSON-ready record (NaN written as null)."""
+    """The run as a JSON-ready record (NaN written as null), its markdown report included."""
 
     def clean(value: Any) -> Any:
         if isinstance(value, float) and not math.isfinite(value):
@@ -149,6 +149,7 @@ def record(options: RobustnessOptions, cells: Sequence[CellFigures]) -> dict[str
             "cells": [asdict(c) for c in cells],
             "targets": [asdict(v) for v in verdicts(cells)],
             "no_defence_holds": [asdict(v) for v in no_defence_holds(cells)],
+            "report": report(cells),
         }
     )
     return out
