@@ -24,9 +24,14 @@ update last, and still not move any median outside what honest voters decided; a
 that honest voters rank below the honest updates keeps a median rank below them and is not
 elected. The centrality restriction adds a second, independent guard: the coordinate-wise
 median of the updates cannot be moved by a minority beyond the range of honest values, so an
-update far from the honest ones is not even a candidate. A majority of colluders can, of
-course, elect whom it likes (and, with central = 0, anything at all): the vote assumes an
-honest majority of voters, as the median rules assume an honest majority of updates.
+update far from the honest ones is not even a candidate. Since nobody ranks their own
+update, electing a colluder takes more than half of the ballots that rank it: with ``h``
+honest voters, at least ``h + 2`` colluders (the tests show 4 of 10 fail and 6 of 10
+succeed). Such a majority can elect whom it likes (with central = 0, anything at all): the
+vote assumes an honest majority of voters, as the median rules assume an honest majority of
+updates. Flagging is relative to the median distance of the others to the trusted update, so
+even a captured vote flags honest updates only when the colluders' own updates, clustered
+around the one they elected, make up most of the others.
 
 Decisions: every unflagged update weight 1, the elected one with reason ``trusted``; score =
 its vote score (median rank; ``inf`` for an update no other voter ranked).
