@@ -34,7 +34,7 @@ even a captured vote flags honest updates only when the colluders' own updates, 
 around the one they elected, make up most of the others.
 
 Decisions: every unflagged update weight 1, the elected one with reason ``trusted``; score =
-its vote score (median rank; ``inf`` for an update no other voter ranked).
+its vote score (median rank; ``n`` for an update no other voter ranked).
 """
 
 from __future__ import annotations
@@ -96,14 +96,18 @@ def ballot_ranks(ballot: Ballot) -> dict[int, float]:
 
 
 def vote_scores(ballots: Sequence[Ballot], n: int) -> tuple[float, ...]:
-    """Each update's median rank over the voters that ranked it (``inf`` when none did)."""
+    """Each update's median rank over the voters that ranked it.
+
+    An update no voter ranked scores ``n``, worse than any rank (which run to ``n - 1``), and
+    finite so that it can be written in the evidence's JSON.
+    """
     check_ballots(ballots, n)
     received: list[list[float]] = [[] for _ in range(n)]
     for ballot in ballots:
         for position, rank in ballot_ranks(ballot).items():
             received[position].append(rank)
     return tuple(
-        float(median(torch.tensor(r, dtype=torch.float64))) if r else math.inf for r in received
+        float(median(torch.tensor(r, dtype=torch.float64))) if r else float(n) for r in received
     )
 
 

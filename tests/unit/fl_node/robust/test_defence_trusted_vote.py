@@ -41,6 +41,11 @@ def test_vote_scores_and_election_hand_computed():
     assert elect(scores, [0, 1, 3]) == 0  # tie 0 / 1 goes to the lowest position
 
 
+def test_an_update_nobody_ranked_scores_worse_than_any_rank():
+    ballots = (Ballot(0, (1.0, 2.0, 3.0)),)  # only 0 votes: 0 itself is ranked by nobody
+    assert vote_scores(ballots, 3) == (3.0, 2.0, 1.0)
+
+
 def test_the_vote_hand_computed():
     rows = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [10.0, 10.0]]
     outcome = make_defence("trusted_vote").combine(
