@@ -46,7 +46,7 @@ from fedmarket.bench._robust_attacks import (
 )
 from fedmarket.bench._robust_data import BenchData
 from fl_node.data import LocalDataset
-from fl_node.models import build_model, trainable_state
+from fl_node.models import FedModel, build_model, trainable_state
 from fl_node.objectives import predict, task_loss
 from fl_node.strategies import ClientUpdate, FedAvg
 from fl_node.strategies.robust import Ballot, Defence, RoundInputs, make_defence
@@ -193,11 +193,11 @@ def _trigger(data: BenchData, attackers: Sequence[int]) -> Trigger:
     return tabular_trigger(np.concatenate([data.parties[i].x for i in attackers]))
 
 
-def _voter_loss(model: torch.nn.Module, data: LocalDataset) -> float:
+def _voter_loss(model: FedModel, data: LocalDataset) -> float:
     x = torch.from_numpy(np.ascontiguousarray(data.x))
     y = torch.from_numpy(np.ascontiguousarray(data.y))
     with torch.no_grad():
-        return float(task_loss(model, x, y))  # type: ignore[arg-type]
+        return float(task_loss(model, x, y))
 
 
 class RobustRun:
