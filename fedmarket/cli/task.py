@@ -62,6 +62,18 @@ def _strategies() -> list[str]:
     return list(STRATEGIES)
 
 
+def _defences() -> list[str]:
+    from fl_node.strategies.robust import DEFENCES
+
+    return list(DEFENCES)
+
+
+def _defence_params() -> list[str]:
+    from fl_node.strategies.robust import DEFENCE_PARAMETERS
+
+    return sorted({p for names in DEFENCE_PARAMETERS.values() for p in names})
+
+
 def _contribution_methods() -> tuple[str, ...]:
     from fl_node.task import CONTRIBUTION_METHODS
 
@@ -119,6 +131,25 @@ StrategyParamOpt = Annotated[
         metavar="NAME=VALUE",
         help="A hyperparameter of the strategy: mu (fedprox); beta1, beta2, tau (fedadam, "
         "fedyogi; fedadagrad: beta1, tau); repeatable.",
+    ),
+]
+DefenceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--defence",
+        help="Robust aggregation rule run on the screened updates before the strategy: clip, "
+        "median, trimmed_mean, krum, multi_krum, fltrust or trusted_vote (default: none). "
+        "Updates it flags are rejected, unpaid and flagged on-chain for slashing.",
+        callback=choice("--defence", _defences),
+    ),
+]
+DefenceParamOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--defence-param",
+        metavar="NAME=VALUE",
+        help="A hyperparameter of the defence: flag_at, clip_max_norm, clip_norm_factor (all); "
+        "beta (trimmed_mean); f (krum, multi_krum); m (multi_krum); repeatable.",
     ),
 ]
 SampleOpt = Annotated[
@@ -292,6 +323,8 @@ def task_design(
     strategy: StrategyOpt = "fedavg",
     server_lr: ServerLrOpt = None,
     strategy_param: StrategyParamOpt = None,
+    defence: DefenceOpt = None,
+    defence_param: DefenceParamOpt = None,
     sample_fraction: SampleOpt = 1.0,
     sample_seed: SampleSeedOpt = 0,
     contribution: ContributionOpt = "shapley-gtg",
@@ -310,22 +343,45 @@ def task_design(
     task_kind = kind or (data.target_kind if data else "binary")
     model_spec = _model(design, data, task_kind, model, (hidden, channels, layers, seed))
     train = TrainConfig(local_epochs, batch_size, lr, momentum, weight_decay, max_steps, train_seed)
-    params = key_values("--strategy-param", strategy_param or [], _strategy_params(), -1e9, 1e9)
     spec = TaskSpec(
         *(name or tag or (data.name if data else "horizontal-task"), model_spec, train, rounds),
         feature_names=() if model_spec.is_image else design.features,
-        strategy=strategy,
-        server_lr=server_lr,
         contribution=contribution,
         acceptance=_targets(target, task_kind),
         description=description,
-        strategy_params=params,
         sample_fraction=sample_fraction,
         sample_seed=sample_seed,
         schema=data,
         rewards=_policy(reward_budget, full_at, unspent, floor_bps),
+        **_rule_fields(strategy, server_lr, strategy_param, defence, defence_param),
     )
     _write_spec(out_file, spec)
+
+
+def _rule_fields(
+    strategy: str,
+    server_lr: float | None,
+    strategy_param: list[str] | None,
+    defence: str | None,
+    defence_param: list[str] | None,
+) -> dict[str, Any]:
+    """The spec's aggregation fields: the strategy and the defence with their parameters.
+
+    ``--defence-param`` names any defence's parameters; the spec checks them against the rule.
+    """
+    if defence_param and not defence:
+        raise InvalidInputError("task design: --defence-param needs --defence")
+    return {
+        "strategy": strategy,
+        "server_lr": server_lr,
+        "strategy_params": key_values(
+            "--strategy-param", strategy_param or [], _strategy_params(), -1e9, 1e9
+        ),
+        "defence": defence or "",
+        "defence_params": key_values(
+            "--defence-param", defence_param or [], _defence_params(), 0, 1e12
+        ),
+    }
 
 
 def _write_spec(out_file: Path, spec: TaskSpec) -> None:

@@ -55,6 +55,17 @@ def test_from_csv_files_the_general_command_designs_the_demos_task(cli, tmp_path
     assert out.read_bytes() == expected.to_bytes()
 
 
+def test_a_defence_and_its_parameters_land_in_the_spec(cli, tmp_path, hospital_csvs):
+    out = tmp_path / "spec.json"
+    flags = ["--defence", "trimmed_mean", "--defence-param", "beta=0.25"]
+    flags += ["--defence-param", "flag_at=4", "--defence-param", "clip_norm_factor=3"]
+    ran = cli("task", "design", *stats_flags(hospital_csvs), *flags, "--out", str(out))
+    assert ran.code == 0, ran.stderr
+    spec = TaskSpec.from_bytes(out.read_bytes())
+    assert spec.defence == "trimmed_mean"
+    assert spec.defence_params == {"beta": 0.25, "flag_at": 4.0, "clip_norm_factor": 3.0}
+
+
 def test_every_flag_lands_in_the_spec(cli, tmp_path):
     rng = np.random.default_rng(0)
     parts = [rng.normal(loc=i, scale=i + 1, size=(20 + 10 * i, 3)) for i in range(3)]
@@ -196,6 +207,11 @@ BAD_FLAGS = [
     (["--model", "forest"], "--model"),
     (["--strategy", "fedmagic"], "--strategy"),
     (["--strategy", "fedprox", "--strategy-param", "mu=-1"], "mu"),
+    (["--defence", "prayer"], "--defence"),
+    (["--defence", "krum", "--defence-param", "f=0.5"], "f"),
+    (["--defence", "median", "--defence-param", "beta=0.1"], "beta"),
+    (["--defence-param", "flag_at=3"], "--defence"),
+    (["--defence", "median", "--defence-param", "flag_at"], "--defence-param"),
     (["--reward-budget", "lavish"], "--reward-budget"),
     (["--full-at", "0"], "--full-at"),
     (["--unspent", "burn"], "--unspent"),

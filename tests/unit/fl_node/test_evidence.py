@@ -24,10 +24,13 @@ from fl_node.evidence import (
     REJECTION_REASONS,
     SCHEMA_PATH,
     AggregationRecord,
+    BallotRecord,
     BatchRef,
     CommitmentRecord,
     CommitmentsRecord,
     ContributionRecord,
+    DefenceDecision,
+    DefenceRecord,
     ModelRef,
     RewardLeaf,
     RewardSplit,
@@ -66,7 +69,18 @@ def sample(shares: bool = True) -> RoundEvidence:
             UpdateVerdict(B, False, "hash_mismatch", "bytes differ", "bafkreib", HASH, 12, None, 9),
             UpdateVerdict(C, False, "not_submitted"),
         ),
-        aggregation=AggregationRecord("fedavg", 1.0, {A: 88}),
+        aggregation=AggregationRecord(
+            "fedavg",
+            1.0,
+            {A: 88},
+            defence=DefenceRecord(
+                "trusted_vote",
+                {"flag_at": 3.0},
+                (DefenceDecision(A, 1.0, "", 0.25, False),),
+                root_update=ModelRef("bafkreiroot", HASH),
+                ballots=(BallotRecord(A, {HASH: 0.125}, SIGNATURE),),
+            ),
+        ),
         contribution=ContributionRecord(
             method="leave-one-out",
             utility="negative log loss",
@@ -210,6 +224,31 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
     "leaf not an address": (_set("rewards.leaves.0.account", "b0b"), "rewards.leaves[0].account"),
     "flagged not a list": (_set("flagged", "0x" + "b" * 40), "evidence.flagged"),
     "missing shares": (_delete("shares"), "evidence.shares is missing"),
+    # issue 12: the defence's record
+    "defence weight as a string": (
+        _set("aggregation.defence.decisions.0.weight", "1"),
+        "evidence.aggregation.defence.decisions[0].weight",
+    ),
+    "defence flag as 1": (
+        _set("aggregation.defence.decisions.0.flagged", 1),
+        "evidence.aggregation.defence.decisions[0].flagged",
+    ),
+    "defence without decisions": (
+        _delete("aggregation.defence.decisions"),
+        "evidence.aggregation.defence.decisions is missing",
+    ),
+    "ballot score key not a hash": (
+        _set("aggregation.defence.ballots.0.scores", {"alice": 0.1}),
+        "evidence.aggregation.defence.ballots[0].scores key",
+    ),
+    "ballot short signature": (
+        _set("aggregation.defence.ballots.0.signature", "0xab"),
+        "evidence.aggregation.defence.ballots[0].signature",
+    ),
+    "root update not a ref": (
+        _set("aggregation.defence.root_update", "bafkreiroot"),
+        "evidence.aggregation.defence.root_update",
+    ),
     "share above a whole": (_set("shares.bps.0", 10_001), "evidence.shares.bps[0]"),
     "share as a float": (_set("shares.bps.1", 0.5), "evidence.shares.bps[1]"),
     "shares without contributions": (

@@ -147,3 +147,31 @@ def test_a_partys_data_is_checked_against_the_task():
             multi.check_data(bad)
     with pytest.raises(SpecError):
         spec().check_data(LocalDataset("b", np.zeros((2, 2), np.float32), np.array([0.0, 2.0])))
+
+
+def test_a_defence_round_trips_and_an_undefended_spec_keeps_its_bytes():
+    plain = spec()
+    assert b"defence" not in plain.to_bytes()  # specs written before issue 12 hash the same
+    defended = spec(defence="trimmed_mean", defence_params={"beta": 0.2, "flag_at": 4.0})
+    again = TaskSpec.from_bytes(defended.to_bytes())
+    assert again == defended
+    rule = again.make_defence()
+    assert rule is not None and rule.name == "trimmed_mean"
+    assert rule.params()["beta"] == 0.2 and rule.params()["flag_at"] == 4.0
+    assert plain.make_defence() is None
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"defence": "magic"},
+        {"defence": "krum", "defence_params": {"f": 0.5}},
+        {"defence": "median", "defence_params": {"beta": 0.1}},
+        {"defence": "median", "defence_params": {"flag_at": 0.5}},
+        {"defence_params": {"flag_at": 3.0}},
+    ],
+    ids=["unknown", "krum-half", "foreign-param", "flag-below-one", "params-without-rule"],
+)
+def test_bad_defences_are_refused(changes):
+    with pytest.raises(SpecError):
+        spec(**changes)
