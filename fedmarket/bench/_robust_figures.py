@@ -166,3 +166,37 @@ def verdicts_markdown(found: Sequence[Verdict], title: str) -> str:
             f"| {v.defence} | {v.drop_pts:+.1f} | {_ratio(v.recall)} | {v.honest_flagged_rounds} |"
         )
     return "\n".join(rows)
+
+
+def _pivot_entry(cells: Sequence[CellFigures], c: CellFigures | None) -> str:
+    if c is None or not math.isfinite(c.accuracy):
+        return "-"
+    text = f"{drop_pts(cells, c):+.1f}"
+    if c.attackers:
+        text += f" r{_ratio(c.flags.recall)}"
+    if c.flags.honest_flagged_rounds:
+        text += " H!"
+    return text
+
+
+def pivot_markdown(cells: Sequence[CellFigures]) -> str:
+    """One row per (dataset, attack, fraction), one column per defence.
+
+    Each entry is the drop in points, ``r`` the recall of the flags, ``H!`` when an honest
+    participant was flagged in some round; ``bd`` the backdoor success rate per defence.
+    """
+    defences = list(dict.fromkeys(c.defence for c in cells))
+    index = {(c.dataset, c.attack, c.attackers_pct, c.defence): c for c in cells}
+    keys = dict.fromkeys((c.dataset, c.attack, c.attackers_pct) for c in cells)
+    rows = ["| dataset | attack | attackers | " + " | ".join(defences) + " |",
+            "|" + "---|" * (3 + len(defences))]  # fmt: skip
+    for dataset, attack, pct in keys:
+        found = [index.get((dataset, attack, pct, d)) for d in defences]
+        entries = [_pivot_entry(cells, c) for c in found]
+        rows.append(f"| {dataset} | {attack} | {pct:.0f} % | " + " | ".join(entries) + " |")
+        if attack == "backdoor":
+            rates = [_pct(c.backdoor_success, 0) if c else "-" for c in found]
+            rows.append(
+                f"| {dataset} | backdoor success % | {pct:.0f} % | " + " | ".join(rates) + " |"
+            )
+    return "\n".join(rows)

@@ -42,6 +42,7 @@ from fedmarket.bench._robust_data import DATASETS, BenchData, heart_data, mnist_
 from fedmarket.bench._robust_figures import (
     grid_markdown,
     no_defence_holds,
+    pivot_markdown,
     verdicts,
     verdicts_markdown,
 )
@@ -168,11 +169,14 @@ def sizes(options: RobustnessOptions) -> str:
 
 
 def report(options: RobustnessOptions, cells: Sequence[CellFigures]) -> str:
-    """The markdown report: the sizes, the grid, the targets, where no defence holds."""
+    """The markdown report: grid, sizes, drops side by side, targets, where no defence holds."""
     return "\n\n".join(
         [
             grid_markdown(cells),
             sizes(options),
+            "Drop in points against FedAvg without attackers per defence (r: recall of the "
+            "flags; H!: an honest participant was flagged in some round):",
+            pivot_markdown(cells),
             "Target at 30 % (heart: 25 %): the best defence loses <= 5 points, flags >= 90 % "
             "of the attacker-rounds and flags no honest participant.",
             verdicts_markdown(verdicts(cells), "target"),

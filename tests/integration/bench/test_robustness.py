@@ -129,6 +129,11 @@ def test_every_attack_has_a_verdict_and_the_table_a_row_per_run(
     grid = record["report"].split("\n\n")[0].splitlines()
     assert len(grid) == 2 + len(record["cells"]) and grid[0].startswith("| dataset | defence")
     assert all(line.count("|") == 11 for line in grid)
+    pivot = record["report"].split("\n\n")[3].splitlines()
+    assert pivot[0] == "| dataset | attack | attackers | " + " | ".join(DEFENCES) + " |"
+    assert len(pivot) == 2 + 2 * (1 + len(ATTACKS) + 1)  # + a backdoor-success row each
+    fedavg_flip = next(r for r in pivot if r.startswith("| mnist | sign_flip | 30 % | "))
+    assert fedavg_flip.split(" | ")[3].endswith("r0.00")  # FedAvg flags nobody
 
 
 def test_bad_names_are_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
