@@ -296,8 +296,9 @@ class Coordinator:
         The dataset registry whose listings bound the participants' sample counts
         (:mod:`fl_node.screening`); ``None`` checks no listing.
     ballots : BallotSource or None, default None
-        Where the trusted-participant vote's signed ballots come from (a task whose defence is
-        ``trusted_vote`` needs one).
+        Where the trusted-participant vote's signed ballots come from. Without one (or when
+        every ballot is withheld or forged) a ``trusted_vote`` task elects the central update
+        nearest the coordinate-wise median, and the evidence shows no ballot counted.
     """
 
     def __init__(
@@ -673,7 +674,9 @@ class Coordinator:
         if defence.name != "trusted_vote":
             return []
         if self.ballots is None:
-            raise TaskStateError("Coordinator: a trusted_vote task needs a ballot source")
+            log.warning("trusted_vote: no ballot source; the central fallback elects (round %d)",
+                        round_)  # fmt: skip
+            return []
         by_hash = {str(verdicts[i].update_hash): u for i, u in screened}
         return list(self.ballots(self._require()[0], round_, by_hash))
 

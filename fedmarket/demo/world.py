@@ -10,6 +10,7 @@ from deadline to deadline (:data:`DEMO_SCHEDULE`), the only party that does.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,7 +45,10 @@ from fl_node.sponsor import TaskTerms, create_task
 from fl_node.strategies import ClientUpdate
 from fl_node.task import TaskSpec
 from fl_node.training import SMALL_MODEL_PARAMS
+from kernel.errors import FedmarketError
 from storage import ContentStore, LocalCidStore
+
+log = logging.getLogger(__name__)
 
 TOKEN = 10**18
 """One whole reward token in wei (18 decimals)."""
@@ -365,7 +369,13 @@ def ballot_source(nodes: Sequence[ParticipantNode]) -> BallotSource:
     def ballots(
         task_id: int, round_: int, updates: Mapping[str, ClientUpdate]
     ) -> list[BallotRecord]:
-        return [node.ballot(task_id, round_, updates) for node in nodes]
+        cast = []
+        for node in nodes:
+            try:
+                cast.append(node.ballot(task_id, round_, updates))
+            except FedmarketError as exc:  # one node's failure withholds its ballot only
+                log.warning("ballot_source: %s cast no ballot: %s", node.address, exc)
+        return cast
 
     return ballots
 

@@ -33,6 +33,10 @@ updates. Flagging is relative to the median distance of the others to the truste
 even a captured vote flags honest updates only when the colluders' own updates, clustered
 around the one they elected, make up most of the others.
 
+Without ballots (no voter could or would vote: withholding ballots must not stall a round) the
+rule falls back to the central candidate nearest the coordinate-wise median, with reason
+``trusted_central``; the evidence shows that no ballot counted.
+
 Decisions: every unflagged update weight 1, the elected one with reason ``trusted``; score =
 its vote score (median rank; ``n`` for an update no other voter ranked).
 """
@@ -58,6 +62,9 @@ from fl_node.strategies.robust.base import KEPT, Ballot
 
 TRUSTED = "trusted"
 """The reason on the elected update's decision (weight 1: it is kept as sent)."""
+
+TRUSTED_CENTRAL = "trusted_central"
+"""The reason on the update chosen without ballots: the candidate nearest the median."""
 
 
 def check_ballots(ballots: Sequence[Ballot], n: int) -> None:
@@ -155,12 +162,21 @@ class TrustedVote(RobustRule):
         return {"central": self.central, **self.common_params()}
 
     def trusted(self, data: RoundData, active: Sequence[int]) -> tuple[int, tuple[float, ...]]:
-        """The elected update's round position among ``active``, and every vote score."""
-        scores = vote_scores(data.inputs.ballots, data.rows.shape[0])
+        """The elected update's round position among ``active``, and every vote score.
+
+        Without ballots, the candidate nearest the coordinate-wise median (all score ``n``).
+        """
+        n = data.rows.shape[0]
         candidates = list(active)
         if self.central and self.flag_at > 0:
             central = set(central_updates(data.rows, self.flag_at))
             candidates = [i for i in active if i in central] or candidates
+        if not data.inputs.ballots:
+            centre = median(data.rows, dim=0)
+            distance = torch.linalg.vector_norm(data.rows - centre, dim=1)
+            nearest = min(candidates, key=lambda i: (float(distance[i]), i))
+            return nearest, (float(n),) * n
+        scores = vote_scores(data.inputs.ballots, n)
         return elect(scores, candidates), scores
 
     def _pass(self, data: RoundData, active: tuple[int, ...]) -> RulePass:
@@ -172,7 +188,10 @@ class TrustedVote(RobustRule):
             aggregate,
             data.rows[trusted],
             ones,
-            tuple(TRUSTED if i == trusted else KEPT for i in active),
+            tuple(
+                (TRUSTED if data.inputs.ballots else TRUSTED_CENTRAL) if i == trusted else KEPT
+                for i in active
+            ),
             tuple(scores[i] for i in active),
             anchor=trusted,
         )

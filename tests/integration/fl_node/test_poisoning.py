@@ -173,3 +173,21 @@ def test_a_forged_ballot_does_not_count_and_the_audit_sees_the_same(tmp_path) ->
     assert report.flagged == (flow.nodes[POISONER].address,)
     audit = audit_task(flow.ft, flow.world.store, flow.task_id, mailbox=flow.world.mailbox)
     assert audit.ok, audit.failure_line()
+
+
+def test_withheld_ballots_do_not_stall_the_vote_and_the_audit_agrees(tmp_path) -> None:
+    """No ballot at all: the central fallback elects, the poisoner is still flagged."""
+    flow = start(
+        tmp_path,
+        rounds=1,
+        nodes=swap(POISONER, Poisoner),
+        spec_changes={"defence": "trusted_vote", "defence_params": {}},
+    )
+    [report] = flow.run(settle=False)  # the coordinator was given no ballot source
+    assert report.flagged == (flow.nodes[POISONER].address,)
+    evidence = RoundEvidence.from_dict(flow.world.store.get_json(report.evidence_cid))
+    record = evidence.aggregation.defence
+    assert record is not None and record.ballots == ()
+    assert "trusted_central" in [d.reason for d in record.decisions]
+    audit = audit_task(flow.ft, flow.world.store, flow.task_id, mailbox=flow.world.mailbox)
+    assert audit.ok, audit.failure_line()

@@ -123,7 +123,6 @@ def test_bad_ballots_are_refused():
     rows = ups([[1.0], [2.0], [3.0]])
     vote = make_defence("trusted_vote")
     for ballots in (
-        (),
         (Ballot(0, (1.0, 2.0)),),
         (Ballot(3, (1.0, 2.0, 3.0)),),
         (Ballot(0, (1.0, 2.0, 3.0)), Ballot(0, (1.0, 2.0, 3.0))),
@@ -133,3 +132,14 @@ def test_bad_ballots_are_refused():
             vote.combine(rows, RoundInputs(ballots=ballots))
     with pytest.raises(SpecError):
         make_defence("trusted_vote", central=0.5)
+
+
+def test_without_ballots_the_update_nearest_the_median_is_trusted():
+    """Withheld ballots do not stall the round: the central fallback, said in the reason."""
+    rows = ups([[1.0], [2.0], [2.5], [40.0]])
+    outcome = make_defence("trusted_vote").combine(rows, RoundInputs())
+    reasons = [d.reason for d in outcome.decisions]
+    # pass 2 runs on the unflagged 1, 2, 2.5: their median 2 is the trusted fallback
+    assert reasons == ["", "trusted_central", "", "deviation"]
+    assert [d.flagged for d in outcome.decisions] == [False, False, False, True]
+    assert all(d.score == 4.0 for d in outcome.decisions[:3])
