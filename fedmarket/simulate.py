@@ -21,6 +21,7 @@ from chain import ChainBackend
 from fedmarket.demo.world import (
     DEMO_TERMS,
     TOKEN,
+    ballot_source,
     build_world,
     make_coordinator,
     make_participants,
@@ -98,6 +99,7 @@ def simulate(
     )
     nodes = make_participants(world, task_id)
     coordinator = make_coordinator(world, task_id)
+    coordinator.ballots = ballot_source(nodes)  # the trusted vote's signed ballots, in process
     ready = time.perf_counter()
     reports = coordinator.run(between=step_all(nodes, task_id), on_round=on_round)
     trained = time.perf_counter()
