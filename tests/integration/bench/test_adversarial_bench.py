@@ -1,10 +1,13 @@
 """``scripts/bench-adversarial --quick`` end to end: the figures are well-formed and sane.
 
-No timing is asserted (the machine is shared). The three scenarios train three rounds each on the
+No timing is asserted (the machine is shared). The four scenarios train three rounds each on the
 real data of ``$FEDMARKET_DATA_DIR``, three ways; every attack leaves accuracy at or below the
-clean one, PGD at or below FGSM at the larger epsilon of MNIST (where the model is far from
+clean one, PGD at or below FGSM at the larger epsilon of MNIST (where the models are far from
 linear), the drops and verdicts follow from the accuracies, and PGD adversarial training leaves
-every scenario's model at least as robust as plain training (on MNIST clearly more).
+the demo's, the heart and the MNIST MLP's model at least as robust as plain training (the MLP
+clearly more). The CNN is left out of that last check: three rounds on 1,000 images leave its
+PGD-trained model undertrained (0.43 clean accuracy), so the quick run says nothing of its
+robustness; the full run does (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -44,16 +47,17 @@ def test_every_scenario_is_trained_three_ways_and_attacked_at_its_epsilons(
 ) -> None:
     assert record["options"]["rounds"] == 3
     found = runs(record)
-    assert set(found) == {
-        (s, t) for s in ("demo", "heart", "mnist") for t in ("none", "fgsm", "pgd")
-    }
-    epsilons = {"demo": [0.1, 0.25], "heart": [0.1, 0.25], "mnist": [0.05, 0.1]}
+    scenarios = ("demo", "heart", "mnist", "mnist-cnn")
+    assert set(found) == {(s, t) for s in scenarios for t in ("none", "fgsm", "pgd")}
+    tabular, images = [0.1, 0.25], [0.05, 0.1]
+    epsilons = {"demo": tabular, "heart": tabular, "mnist": images, "mnist-cnn": images}
     for (scenario, training), run in found.items():
         assert [r["epsilon"] for r in run["reports"]] == epsilons[scenario]
         assert run["train_epsilon"] == (0.0 if training == "none" else max(epsilons[scenario]))
         assert {r["units"] for r in run["reports"]} == {run["units"]}
     assert found[("mnist", "none")]["reports"][0]["rows"] == 1000
     assert found[("mnist", "none")]["train_rows"] == 1000
+    assert found[("mnist-cnn", "pgd")]["reports"][0]["rows"] == 1000
 
 
 def test_attacks_never_help_and_the_drops_follow_from_the_accuracies(
@@ -65,9 +69,9 @@ def test_attacks_never_help_and_the_drops_follow_from_the_accuracies(
             assert r["pgd_drop"] == pytest.approx((r["clean"] - r["pgd"]) / r["clean"])
             assert r["fgsm_drop"] == pytest.approx((r["clean"] - r["fgsm"]) / r["clean"])
             assert r["meets_target"] == (max(r["pgd_drop"], r["fgsm_drop"]) <= 0.05)
-    for training in ("none", "fgsm", "pgd"):
-        mnist = runs(record)[("mnist", training)]["reports"][-1]
-        assert mnist["pgd"] <= mnist["fgsm"]
+    for (scenario, _), run in runs(record).items():
+        if scenario.startswith("mnist"):
+            assert run["reports"][-1]["pgd"] <= run["reports"][-1]["fgsm"]
     for row in record["rows"]:
         assert row["verdict"] == ("MET" if max(row["pgd_drop_pct"], row["fgsm_drop_pct"]) <= 5
                                   else "MISSED")  # fmt: skip
