@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -295,6 +296,16 @@ TargetOpt = Annotated[
     ),
 ]
 
+AdversarialOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--adversarial",
+        metavar="KIND=EPSILON",
+        help="Adversarial local training, fgsm=EPSILON or pgd=EPSILON (e.g. pgd=0.1): pixels in "
+        "[0, 1] for images, standard deviations of each feature for tables.",
+    ),
+]
+
 
 @task_app.command("design")
 def task_design(
@@ -333,6 +344,7 @@ def task_design(
     unspent: UnspentOpt = "return",
     floor_bps: FloorOpt = 0,
     target: TargetOpt = None,
+    adversarial: AdversarialOpt = None,
 ) -> None:
     """Write a task spec for any dataset, scaled by --api listings or --stats-from files."""
     from fl_node.task import TaskSpec
@@ -355,7 +367,24 @@ def task_design(
         rewards=_policy(reward_budget, full_at, unspent, floor_bps),
         **_rule_fields(strategy, server_lr, strategy_param, defence, defence_param),
     )
-    _write_spec(out_file, spec)
+    _write_spec(out_file, _with_adversarial(spec, adversarial))
+
+
+def _with_adversarial(spec: TaskSpec, value: str | None) -> TaskSpec:
+    """``spec`` with the adversarial local training ``--adversarial KIND=EPSILON`` asks for."""
+    from fl_node.errors import SpecError
+
+    if value is None:
+        return spec
+    kind, _, number = value.partition("=")
+    try:
+        train = replace(spec.train, adversarial=kind.strip(), adv_epsilon=float(number))
+    except (ValueError, SpecError):
+        raise InvalidInputError(
+            f"--adversarial: expected fgsm=EPSILON or pgd=EPSILON (0 < EPSILON <= 100), "
+            f"not {value!r}"
+        ) from None
+    return replace(spec, train=train)
 
 
 def _rule_fields(
