@@ -18,7 +18,12 @@ round by round, and check it against what the chain recorded (protocol v2):
   listings (:mod:`fl_node.screening`: empty updates, replays, changed or inflated sample
   counts); each reason of :data:`fl_node.evidence.REJECTION_REASONS` is recomputed, none
   taken on trust;
-- ``aggregation``: re-running the task's strategy on the accepted updates reproduces the new model;
+- ``defence``: the task's robust aggregation rule (its ``defence``, if any), rerun on the updates
+  the audit's own checks accepted with the root update and signed ballots the evidence publishes,
+  gives every published decision (weight, reason, score, flag); its ``robust_outlier`` verdicts
+  are checked by ``updates`` like every other reason (:mod:`fl_node.audit._defence`);
+- ``aggregation``: re-running the task's strategy on the accepted updates (through the defence's
+  robust delta when there is one) reproduces the new model;
 - ``contribution``: the estimator is the one the spec names, and the recorded scores are what
   rerunning it on the recorded utilities gives (:mod:`fl_node.audit._scores`, the one place
   scores are recomputed);

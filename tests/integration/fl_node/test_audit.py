@@ -31,6 +31,7 @@ CHECKS = [
     "evidence",
     "commitments",
     "updates",
+    "defence",
     "aggregation",
     "contribution",
     "rewards",
