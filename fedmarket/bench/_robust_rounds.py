@@ -45,6 +45,7 @@ from fedmarket.bench._robust_attacks import (
     train_from,
 )
 from fedmarket.bench._robust_data import BenchData
+from fl_node.copies import is_empty, step_print
 from fl_node.data import LocalDataset
 from fl_node.models import FedModel, build_model, trainable_state
 from fl_node.objectives import predict, task_loss
@@ -248,10 +249,11 @@ class RobustRun:
             out.update(zip(self.cell.attackers, crafted, strict=True))
         return [out[i] for i in range(len(parties))]
 
-    def ballots(self, updates: Sequence[ClientUpdate]) -> tuple[Ballot, ...]:
-        """One ballot per participant (see the module docstring)."""
+    def ballots(self, updates: Sequence[ClientUpdate], kept: Sequence[int]) -> tuple[Ballot, ...]:
+        """One ballot per participant whose update was kept (``kept``: their party positions)."""
         self.evaluator.load_state_dict(dict(self.params), strict=False)
-        voters = {i: self.data.parties[i] for i in self.honest}
+        position = {party: j for j, party in enumerate(kept)}
+        voters = {i: self.data.parties[i] for i in self.honest if i in position}
         before = {i: _voter_loss(self.evaluator, d) for i, d in voters.items()}
         scores: dict[int, list[float]] = {i: [] for i in voters}
         for update in updates:
@@ -260,30 +262,40 @@ class RobustRun:
                 drop = before[i] - _voter_loss(self.evaluator, d)
                 clipped = min(COLLUDER_SCORE, max(-COLLUDER_SCORE, drop))
                 scores[i].append(clipped if math.isfinite(drop) else -COLLUDER_SCORE)
-        group = [COLLUDER_SCORE if j in self.cell.attackers else -COLLUDER_SCORE
-                 for j in range(len(updates))]  # fmt: skip
+        group = [COLLUDER_SCORE if party in self.cell.attackers else -COLLUDER_SCORE
+                 for party in kept]  # fmt: skip
         for i in self.cell.attackers:
-            scores[i] = group
-        return tuple(Ballot(voter=i, scores=tuple(scores[i])) for i in sorted(scores))
+            if i in position:
+                scores[i] = group
+        return tuple(Ballot(voter=position[i], scores=tuple(scores[i])) for i in sorted(scores))
 
-    def inputs(self, round_: int, updates: Sequence[ClientUpdate]) -> RoundInputs:
+    def inputs(
+        self, round_: int, updates: Sequence[ClientUpdate], kept: Sequence[int]
+    ) -> RoundInputs:
         """The round's inputs the defence reads (the root update, the ballots)."""
         if self.cell.defence == "fltrust":
             return RoundInputs(root_delta=train_from(self.view(round_, ()), self.data.root))
         if self.cell.defence == "trusted_vote":
-            return RoundInputs(ballots=self.ballots(updates))
+            return RoundInputs(ballots=self.ballots(updates, kept))
         return RoundInputs()
 
     def step(self, round_: int) -> bool:
-        """Run one round; False when the next global model is not finite (it is not taken)."""
-        updates = self.updates(round_)
+        """Run one round; False when the next global model is not finite (it is not taken).
+
+        As the coordinator's screening does before any defence, an all-zero update is rejected
+        (``empty_update``: unpaid, not slashed); such rejections count as caught in the flags.
+        """
+        everyone = self.updates(round_)
+        empty = tuple(i for i, u in enumerate(everyone) if is_empty(step_print(0, "", u.delta)))
+        kept = [i for i in range(len(everyone)) if i not in empty]
+        updates = [everyone[i] for i in kept]
         if self.defence is None:
             after = FedAvg().aggregate(self.params, updates)
-            self.flags.append(())
+            self.flags.append(empty)
         else:
-            outcome = self.defence.combine(updates, self.inputs(round_, updates))
+            outcome = self.defence.combine(updates, self.inputs(round_, updates, kept))
             after = add(self.params, outcome.delta)
-            self.flags.append(outcome.flagged)
+            self.flags.append(tuple(sorted((*empty, *(kept[i] for i in outcome.flagged)))))
         if not finite(after):
             return False
         self.params = after

@@ -297,8 +297,8 @@ def test_validation_metrics_the_published_model_does_not_measure_are_caught(tmp_
 class AggregatesWrongly(Coordinator):
     """Aggregates every accepted update but the last (which is still scored and paid)."""
 
-    def _aggregate(self, params, accepted):
-        return super()._aggregate(params, accepted[:-1])
+    def _aggregate(self, params, accepted, defended):
+        return super()._aggregate(params, accepted[:-1], defended)
 
 
 def test_a_model_that_is_not_the_aggregate_is_caught(tmp_path, monkeypatch):
