@@ -23,9 +23,15 @@ import math
 import torch
 
 from fl_node.strategies._utils import check_hyperparameter
-from fl_node.strategies.robust._rule import DEFAULT_FLAG_AT, RobustRule, RoundData, RulePass
+from fl_node.strategies.robust._rule import RobustRule, RoundData, RulePass
 from fl_node.strategies.robust._vectors import median
 from fl_node.strategies.robust.base import KEPT
+
+KRUM_FLAG_AT = 0.0
+"""Krum and Multi-Krum flag nothing unless the spec asks (``flag_at``): on label-skewed clients
+the updates they leave out round after round drift ever farther from the rest, and the benchmark
+saw Multi-Krum flag honest MNIST clients in 25 of 37 runs, with no attacker in some; leaving an
+update out is their defence, and it costs its author that round's pay, not its stake."""
 
 NOT_SELECTED = "krum_not_selected"
 TOO_FEW = "krum_too_few"
@@ -65,7 +71,9 @@ class MultiKrum(RobustRule):
     m : float, default 0
         The share of updates averaged, in ``[0, 1]``: ``max(1, floor(m * n))`` of them; 0 means
         ``n - f_count``.
-    flag_at, clip_max_norm, clip_norm_factor
+    flag_at : float, default KRUM_FLAG_AT (0: no flagging)
+        See :class:`~fl_node.strategies.robust._rule.RobustRule`.
+    clip_max_norm, clip_norm_factor
         See :class:`~fl_node.strategies.robust._rule.RobustRule`.
     """
 
@@ -75,7 +83,7 @@ class MultiKrum(RobustRule):
         self,
         f: float = 0.2,
         m: float = 0.0,
-        flag_at: float = DEFAULT_FLAG_AT,
+        flag_at: float = KRUM_FLAG_AT,
         clip_max_norm: float = 0.0,
         clip_norm_factor: float = 0.0,
     ) -> None:
@@ -124,7 +132,9 @@ class Krum(MultiKrum):
     ----------
     f : float, default 0.2
         The assumed Byzantine share of the updates, in ``[0, 0.5)``.
-    flag_at, clip_max_norm, clip_norm_factor
+    flag_at : float, default KRUM_FLAG_AT (0: no flagging)
+        See :class:`~fl_node.strategies.robust._rule.RobustRule`.
+    clip_max_norm, clip_norm_factor
         See :class:`~fl_node.strategies.robust._rule.RobustRule`.
     """
 
@@ -133,7 +143,7 @@ class Krum(MultiKrum):
     def __init__(
         self,
         f: float = 0.2,
-        flag_at: float = DEFAULT_FLAG_AT,
+        flag_at: float = KRUM_FLAG_AT,
         clip_max_norm: float = 0.0,
         clip_norm_factor: float = 0.0,
     ) -> None:

@@ -43,8 +43,8 @@ DEFENCES: dict[str, dict[str, float]] = {
     "clip": {"clip_norm_factor": 2.0},
     "median": {},
     "trimmed_mean": {"beta": 0.25},
-    "krum": {"f": 0.0},
-    "multi_krum": {"f": 0.0, "m": 0.75},
+    "krum": {"f": 0.0, "flag_at": 3.0},  # Krum flags only when asked
+    "multi_krum": {"f": 0.0, "m": 0.75, "flag_at": 3.0},
     "fltrust": {},
     "trusted_vote": {},
 }

@@ -44,7 +44,7 @@ def test_multi_krum_hand_computed():
 
 
 def test_krum_flags_the_far_point_then_reruns_on_the_rest():
-    outcome = combine("krum", POINTS, f=0)
+    outcome = combine("krum", POINTS, f=0, flag_at=3)
     # reference 1: distances 1, 0, 2, 9; median 1.5, threshold 4.5 -> 10 flagged
     assert outcome.flagged == (3,)
     # on [0, 1, 3] (one neighbour): scores 1, 1, 4 -> tie to the lowest position, 0
@@ -99,3 +99,11 @@ def test_far_attackers_below_the_breakdown_point_are_never_selected(n):
         multi = combine("multi_krum", rows.tolist(), f=frac, flag_at=0)
         assert all(d.weight == 0 for d in multi.decisions[:attackers])
         assert np.abs(multi.delta["w"].numpy()).max() < 10
+
+
+def test_krum_and_multi_krum_flag_nothing_unless_asked():
+    """Leaving an update out is their defence; a far update is excluded, not flagged."""
+    for name in ("krum", "multi_krum"):
+        outcome = combine(name, POINTS, f=0)
+        assert outcome.flagged == ()
+        assert make_defence(name).params()["flag_at"] == 0.0

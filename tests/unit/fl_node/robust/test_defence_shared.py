@@ -18,7 +18,11 @@ from fl_node.strategies.robust import (
 from fl_node.strategies.robust._flagging import FLAG_FLOOR
 from fl_node.strategies.robust._vectors import flatten, median, stack, unflatten
 
-RULE_PARAMS = {"clip": {"norm_factor": 1.0}}
+RULE_PARAMS = {
+    "clip": {"norm_factor": 1.0},
+    "krum": {"flag_at": 3.0},  # Krum and Multi-Krum flag only when asked (KRUM_FLAG_AT)
+    "multi_krum": {"flag_at": 3.0},
+}
 
 
 def test_flatten_takes_tensors_in_sorted_key_order_and_unflatten_inverts_it():
