@@ -294,3 +294,20 @@ def adversarial_metrics(
     )
     log.info("adversarial_metrics: eps %s: %s", config.epsilon, report.to_dict())
     return report
+
+
+REPORT_EPSILONS = {"pixels in [0, 1]": (0.05, 0.1), "standardised": (0.1, 0.25)}
+"""The epsilons every evaluation report states, by the units of the model's input: for images a
+twentieth and a tenth of the pixel range, for rows a tenth and a quarter of a standard deviation
+on every feature at once (the figures of ``scripts/bench-adversarial`` use the same)."""
+
+
+def report_attacks(model: FedModel, data: LocalDataset) -> list[AdversarialReport]:
+    """``model`` on ``data`` under FGSM and PGD at each of :data:`REPORT_EPSILONS` of its units.
+
+    What the evaluation report shows for a task's final model.
+    """
+    return [
+        adversarial_metrics(model, data, AdversarialConfig(epsilon))
+        for epsilon in REPORT_EPSILONS[units(model)]
+    ]

@@ -13,7 +13,9 @@ from typing import Any
 from chain.fed_task import TaskCompletedEvent
 from fedmarket.demo.task import MODEL_OUTPUT
 from fedmarket.demo.world import World
+from fl_node.adversarial import report_attacks
 from fl_node.coordinator import RoundReport
+from fl_node.models import FedModel
 from fl_node.reporting import (
     communication_stats,
     dump_json,
@@ -23,6 +25,7 @@ from fl_node.reporting import (
     training_log,
     write_training_log,
 )
+from fl_node.serialization import decode_model
 from fl_node.task import TaskSpec
 from kernel.types import Cid
 
@@ -122,8 +125,16 @@ def _write_reports(
     comm = communication_stats(rows)
     dump_json(comm, out / "communication.json")
     plot_loss_curve(reports, rows, out / "loss_curve.png", f"{spec.name} (task {task_id})")
+    final = decode_model(world.store.get(model_cid)).module
+    attacks = report_attacks(final, world.split.test) if isinstance(final, FedModel) else []
     report = evaluation_report(
-        spec, reports, comm, task_id=task_id, model_cid=model_cid, names=world.names
+        spec,
+        reports,
+        comm,
+        task_id=task_id,
+        model_cid=model_cid,
+        names=world.names,
+        adversarial=attacks,
     )
     (out / "evaluation_report.md").write_text(report, encoding="utf-8")
 

@@ -152,6 +152,12 @@ def test_deliverables_are_written_and_match_the_chain(demo):
     log_lines = (out / "training_log.csv").read_text().strip().splitlines()
     assert len(log_lines) == 1 + 10 * 4  # header + one line per participant per round
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the final model under FGSM and PGD at the stated epsilons (issue 12), one row each
+    report = (out / "evaluation_report.md").read_text()
+    assert "## Adversarial examples" in report
+    rows = [line for line in report.splitlines() if line.startswith("| 0.1 | standardised")]
+    rows += [line for line in report.splitlines() if line.startswith("| 0.25 | standardised")]
+    assert len(rows) == 2, rows
     card = LocalCidStore(out / "store").get_json(summary["artifacts"]["model_card_cid"])
     assert card["model_cid"] == summary["artifacts"]["global_model_cid"]
     assert card["shares_bps"] == summary["protocol"]["shares_bps"]
