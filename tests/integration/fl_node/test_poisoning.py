@@ -195,3 +195,30 @@ def test_withheld_ballots_do_not_stall_the_vote_and_the_audit_agrees(tmp_path) -
     assert "trusted_central" in [d.reason for d in record.decisions]
     audit = audit_task(flow.ft, flow.world.store, flow.task_id, mailbox=flow.world.mailbox)
     assert audit.ok, audit.failure_line()
+
+
+class FramingCoordinator(Coordinator):
+    """Runs the defence, then also flags hospital-1 (honest) to have its stake slashed."""
+
+    def _defend(self, round_, params, verdicts, screened):  # noqa: ANN001, ANN202
+        defended = super()._defend(round_, params, verdicts, screened)
+        assert defended is not None
+        framed = replace(defended.verdicts[0], accepted=False, reason="robust_outlier")
+        kept = [(i, u) for i, u in defended.accepted if i != 0]
+        return replace(defended, verdicts=[framed, *defended.verdicts[1:]], accepted=kept)
+
+
+def test_a_coordinator_that_frames_an_honest_participant_fails_the_audit(tmp_path) -> None:
+    flow = start(
+        tmp_path,
+        rounds=1,
+        nodes=swap(POISONER, Poisoner),
+        spec_changes={"defence": "median", "defence_params": {}},
+        coordinator=FramingCoordinator,
+    )
+    [report] = flow.run(settle=False)
+    assert flow.nodes[0].address in report.flagged  # on-chain, pending the challenge window
+    audit = audit_task(flow.ft, flow.world.store, flow.task_id, mailbox=flow.world.mailbox)
+    failed = {c.name for _, c in audit.failures}
+    assert "updates" in failed, audit.failure_line()  # the framed verdict does not recompute
+    assert audit.round(1).challenge is not None  # ready for the court, which clears the flag
