@@ -13,7 +13,9 @@ root update). In every round and under every rule:
   tampered decision fails it;
 - with a stake, anyone can slash the flagged poisoner once the challenge window has passed.
 
-Without a defence the same poisoner is accepted and drags the model: the reference.
+Without a defence the same poisoner is accepted and drags the model: the reference. A coordinator
+that skips the defence, or frames an honest hospital, fails the audit; the framed hospital's
+challenge is upheld and its flag settles without a slash.
 """
 
 from __future__ import annotations
@@ -25,13 +27,16 @@ from pathlib import Path
 
 import pytest
 
-from chain.fed_task import ParticipantSlashedEvent
+from chain.court import ChallengeStatus
+from chain.fed_task import FlagDismissedEvent, ParticipantSlashedEvent
 from fedmarket.demo.world import ballot_source
 from fl_node.audit import audit_task
 from fl_node.coordinator import Coordinator, RoundReport
+from fl_node.disputes import challenge_round, vote_on
 from fl_node.evidence import RoundEvidence
 from tests.integration.fl_node.attackers import Poisoner
 from tests.integration.fl_node.flow import STAKE, Flow, start, swap
+from tests.integration.fl_node.test_challenge import validators
 
 pytestmark = pytest.mark.slow
 
@@ -222,3 +227,37 @@ def test_a_coordinator_that_frames_an_honest_participant_fails_the_audit(tmp_pat
     failed = {c.name for _, c in audit.failures}
     assert "updates" in failed, audit.failure_line()  # the framed verdict does not recompute
     assert audit.round(1).challenge is not None  # ready for the court, which clears the flag
+
+
+def test_a_framed_participant_challenges_and_its_flag_is_dismissed_unslashed(tmp_path) -> None:
+    """The framed hospital's audit fails the round; the court upholds; its stake stays whole."""
+    flow = start(
+        tmp_path,
+        rounds=1,
+        nodes=swap(POISONER, Poisoner),
+        spec_changes={"defence": "median", "defence_params": {}},
+        coordinator=FramingCoordinator,
+    )
+    jury = validators(flow)
+    framed = flow.nodes[0]
+    flow.run(settle=False)
+    audit = audit_task(flow.ft, flow.world.store, flow.task_id, mailbox=flow.world.mailbox)
+    evidence = audit.round(1).challenge
+    assert evidence is not None
+    flow.world.mint(framed.signer, flow.world.court().challenge_bond())
+    court = flow.world.court(framed.signer)
+    challenge_id = challenge_round(court, evidence, audit.round(1).challenge_cid)
+    for validator in jury:
+        vote_on(flow.world.court(validator), flow.ft, flow.world.store, challenge_id,
+                mailbox=flow.world.mailbox)  # fmt: skip
+    flow.world.court(flow.world.buyer).resolve(challenge_id)
+    assert flow.world.court().challenge_info(challenge_id).status is ChallengeStatus.UPHELD
+    # after the window, settling the framed flag slashes nothing; the poisoner's flag stood too,
+    # but the upheld verdict cleared the round's flags (the corrected evidence re-flags nobody)
+    flow.world.backend.wait_until(flow.ft.round(flow.task_id, 1).claimable_at, travel=True)
+    anyone = flow.ft.as_signer(flow.world.buyer)
+    anyone.execute_slash(flow.task_id, 1, framed.address)
+    [dismissed] = flow.ft.events(FlagDismissedEvent, task_id=flow.task_id)
+    assert dismissed.account == framed.address
+    assert not flow.ft.events(ParticipantSlashedEvent, task_id=flow.task_id)
+    assert int(flow.ft.stake_of(flow.task_id, framed.address)) == STAKE
