@@ -48,7 +48,7 @@ from fl_node.pool.linkage import Sighting
 from fl_node.pool.scoring import pool_improvement, summed_contributions
 from fl_node.pool.spec import PoolSpec
 from fl_node.serialization import UpdateMeta
-from storage import ContentStore, canonical_json, content_hash
+from storage import ContentStore, canonical_json, compute_cid, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +332,12 @@ class PoolRunner:
             "drawn": list(drawn.drawn),
             "assignment": [[p, m] for p, m in drawn.assignment],
             "updates": [
-                {"participant": u.participant, "model": u.lane, "hash": _hex(u.hash)}
+                {
+                    "participant": u.participant,
+                    "model": u.lane,
+                    "hash": _hex(u.hash),
+                    "cid": str(compute_cid(u.blob)),
+                }
                 for u in updates
             ],
             "models": [

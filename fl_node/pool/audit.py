@@ -1,0 +1,238 @@
+"""Re-check a pool task from the chain and the store alone.
+
+:func:`audit_pool` trusts nothing the coordinator says that it can recompute. From FedTask it
+reads the spec hash, every round's opening and finalised manifest hashes, the evidence CIDs and
+each participant's commitment; from the store the bytes those hashes name. It then checks:
+
+- ``secret``: the bundle's revealed draw secret hashes to the spec's ``seed_commitment``;
+- ``draw``: each round's seed is ``round_seed(secret, task, round)``, its draw (re-run with the
+  pending base models re-derived from the earlier rounds' recorded test errors) is the recorded
+  one, and the round's opening manifest committed to it before anyone trained;
+- ``updates``: every participant's on-chain commitment is the keccak of the update bytes the
+  evidence names, and those bytes say they start from the model of the base model it was dealt;
+- ``aggregation``: each drawn base model's new global model is FedAvg of exactly its updates;
+- ``contributions``: the rewards' scores are the per-base-model contributions summed per
+  participant.
+
+Re-measuring the contributions themselves needs the coordinator's validation rows, which the
+audit committee holds in a single-model task; the pool audit does not re-run them (stated in
+docs/pool.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from chain.fed_task import FedTaskClient
+from fl_node.errors import UpdateRejectedError
+from fl_node.models import trainable_state
+from fl_node.pool.assignment import draw, round_seed, seed_commitment
+from fl_node.pool.convergence import converged
+from fl_node.pool.scoring import summed_contributions
+from fl_node.pool.spec import PoolSpec
+from fl_node.serialization import decode_model, decode_update
+from fl_node.strategies import ClientUpdate, FedAvg
+from incentives import scores_to_fixed
+from storage import ContentStore, canonical_json, content_hash
+
+log = logging.getLogger(__name__)
+
+TOLERANCE = 1e-5
+"""Largest absolute difference between a recorded and a recomputed aggregate parameter."""
+
+
+@dataclass(frozen=True)
+class PoolAudit:
+    """The audit's findings: one line per problem, by check."""
+
+    task_id: int
+    rounds: int
+    problems: tuple[tuple[str, str], ...]
+
+    @property
+    def ok(self) -> bool:
+        """No problem found."""
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class _Round:
+    number: int
+    opening: dict[str, Any]
+    closing: dict[str, Any]
+    evidence: dict[str, Any]
+
+
+def _json(store: ContentStore, cid: str, digest: bytes) -> dict[str, Any] | None:
+    """The JSON object under ``cid`` if its bytes hash to ``digest``, else ``None``."""
+    raw = store.get(cid)
+    if bytes(content_hash(raw)) != bytes(digest):
+        return None
+    obj: dict[str, Any] = store.get_json(cid)
+    return obj
+
+
+def _rounds(fed_task: FedTaskClient, store: ContentStore, task_id: int) -> list[_Round]:
+    opened = {int(e.round): e for e in fed_task.rounds_opened(task_id)}
+    out = []
+    for final in fed_task.rounds_finalized(task_id):
+        number = int(final.round)
+        opening = _json(store, opened[number].model_cid, opened[number].model_hash)
+        closing = _json(store, final.model_cid, final.model_hash)
+        evidence: dict[str, Any] = store.get_json(final.evidence_cid)
+        out.append(_Round(number, opening or {}, closing or {}, evidence))
+    return out
+
+
+def _hex(raw: bytes) -> str:
+    return "0x" + raw.hex()
+
+
+def _check_draw(
+    spec: PoolSpec,
+    task_id: int,
+    secret: bytes,
+    rnd: _Round,
+    participants: Sequence[str],
+    errors: Mapping[int, list[float]],
+) -> list[str]:
+    seed = round_seed(secret, task_id, rnd.number)
+    found = []
+    if rnd.evidence.get("seed") != _hex(seed):
+        found.append(f"round {rnd.number}: the seed is not round_seed(secret)")
+    pending = [
+        m for m in range(len(spec.base_models)) if not converged(errors[m], spec.convergence)
+    ]
+    rule = spec.draw
+    expected = draw(
+        seed,
+        rnd.number,
+        len(spec.base_models),
+        participants,
+        min_models=rule.min_models,
+        max_models=rule.max_models,
+        min_per_model=rule.min_per_model,
+        pending=pending or None,
+    )
+    recorded = tuple((str(p), int(m)) for p, m in rnd.evidence.get("assignment", []))
+    if recorded != expected.assignment:
+        found.append(f"round {rnd.number}: the assignment is not the secret's draw")
+    hidden = canonical_json({"seed": _hex(seed), "assignment": expected.assignment})
+    if rnd.opening.get("next_assignment_commitment") != _hex(bytes(content_hash(hidden))):
+        found.append(f"round {rnd.number}: the opening manifest did not commit to the draw")
+    return found
+
+
+def _updates(
+    fed_task: FedTaskClient, store: ContentStore, task_id: int, rnd: _Round
+) -> tuple[list[str], dict[int, list[ClientUpdate]]]:
+    """Check each update against its commitment and its base model; group them by model."""
+    hashes = {int(e["model"]): str(e["hash"]) for e in rnd.opening.get("models", [])}
+    found: list[str] = []
+    by_model: dict[int, list[ClientUpdate]] = {}
+    for entry in rnd.evidence.get("updates", []):
+        who, model = str(entry["participant"]), int(entry["model"])
+        blob = store.get(str(entry["cid"]))
+        on_chain = fed_task.commitment_of(task_id, rnd.number, who)
+        opening = _model(store, rnd.opening, model)
+        if on_chain is None or bytes(on_chain.update_hash) != bytes(content_hash(blob)):
+            found.append(f"round {rnd.number}: {who}'s update is not what it committed")
+            continue
+        if opening is None:
+            found.append(f"round {rnd.number}: base model {model} is not in the opening manifest")
+            continue
+        shapes = {k: tuple(v.shape) for k, v in trainable_state(opening).items()}
+        try:
+            delta, meta = decode_update(blob, shapes)
+        except UpdateRejectedError as exc:
+            found.append(f"round {rnd.number}: {who}'s update does not decode: {exc}")
+            continue
+        if meta.base_model_hash != hashes.get(model) or meta.participant != who:
+            found.append(f"round {rnd.number}: {who}'s update is not for base model {model}")
+            continue
+        by_model.setdefault(model, []).append(ClientUpdate(delta, int(on_chain.samples)))
+    return found, by_model
+
+
+def _model(store: ContentStore, manifest: Mapping[str, Any], model: int) -> torch.nn.Module | None:
+    for entry in manifest.get("models", []):
+        if int(entry["model"]) == model:
+            blob = store.get(str(entry["cid"]))
+            if _hex(bytes(content_hash(blob))) != entry["hash"]:
+                return None
+            return decode_model(blob).module
+    return None
+
+
+def _check_aggregation(
+    store: ContentStore, rnd: _Round, by_model: Mapping[int, list[ClientUpdate]]
+) -> list[str]:
+    found = []
+    for model in rnd.evidence.get("drawn", []):
+        before, after = _model(store, rnd.opening, model), _model(store, rnd.closing, model)
+        if before is None or after is None:
+            found.append(f"round {rnd.number}: base model {model}'s manifests do not verify")
+            continue
+        expected = FedAvg().aggregate(trainable_state(before), by_model.get(model, []))
+        got = trainable_state(after)
+        if any(float((expected[k] - got[k]).abs().max()) > TOLERANCE for k in expected):
+            found.append(f"round {rnd.number}: base model {model} is not FedAvg of its updates")
+    return found
+
+
+def _check_scores(rnd: _Round, participants: Sequence[str]) -> list[str]:
+    per_model = [m["contributions"] for m in rnd.evidence.get("models", [])]
+    summed = summed_contributions(per_model, participants)
+    recorded = list(rnd.evidence.get("rewards", {}).get("scores", []))
+    if recorded != list(scores_to_fixed(summed)):
+        return [f"round {rnd.number}: the rewards' scores are not the summed contributions"]
+    return []
+
+
+def audit_pool(fed_task: FedTaskClient, store: ContentStore, task_id: int) -> PoolAudit:
+    """Re-check pool task ``task_id`` (see the module docstring); never raises on a finding.
+
+    Parameters
+    ----------
+    fed_task : FedTaskClient
+        FedTask (read-only).
+    store : ContentStore
+        The content store the task's CIDs name.
+    task_id : int
+        The task.
+    """
+    info = fed_task.task(task_id)
+    spec_bytes = store.get(info.spec_cid)
+    problems: list[tuple[str, str]] = []
+    if bytes(content_hash(spec_bytes)) != bytes(info.spec_hash):
+        return PoolAudit(task_id, 0, (("spec", "the spec is not what the chain hashed"),))
+    spec = PoolSpec.from_bytes(spec_bytes)
+    rounds = _rounds(fed_task, store, task_id)
+    participants = [str(a) for a in fed_task.participants(task_id)]
+    secret = bytes.fromhex(str(rounds[-1].closing.get("secret", "0x"))[2:]) if rounds else b""
+    if not rounds or _hex(seed_commitment(secret)) != spec.seed_commitment:
+        return PoolAudit(
+            task_id, len(rounds), (("secret", "the revealed secret is not committed"),)
+        )
+    errors: dict[int, list[float]] = {m: [] for m in range(len(spec.base_models))}
+    for rnd in rounds:
+        problems += [
+            ("draw", p) for p in _check_draw(spec, task_id, secret, rnd, participants, errors)
+        ]
+        found, by_model = _updates(fed_task, store, task_id, rnd)
+        problems += [("updates", p) for p in found]
+        problems += [("aggregation", p) for p in _check_aggregation(store, rnd, by_model)]
+        problems += [("contributions", p) for p in _check_scores(rnd, participants)]
+        for m in rnd.evidence.get("models", []):
+            errors[int(m["model"])].append(float(m["test_error"]))
+    for check, problem in problems:
+        log.warning("audit_pool: task %d: %s: %s", task_id, check, problem)
+    return PoolAudit(task_id, len(rounds), tuple(problems))
+
+
+__all__ = ["TOLERANCE", "PoolAudit", "audit_pool"]
