@@ -34,7 +34,7 @@ from fl_node.models import trainable_state
 from fl_node.pool.assignment import draw, round_seed, seed_commitment
 from fl_node.pool.convergence import converged
 from fl_node.pool.scoring import summed_contributions
-from fl_node.pool.spec import PoolSpec
+from fl_node.pool.spec import BUNDLE_KIND, CLOSED_KIND, PoolSpec
 from fl_node.serialization import decode_model, decode_update
 from fl_node.strategies import ClientUpdate, FedAvg
 from incentives import scores_to_fixed
@@ -194,6 +194,20 @@ def _check_scores(rnd: _Round, participants: Sequence[str]) -> list[str]:
     return []
 
 
+def _check_closed(
+    fed_task: FedTaskClient, task_id: int, rnd: _Round, participants: Sequence[str]
+) -> list[str]:
+    """A round closed after convergence: the bundle kept, nothing committed, nothing paid."""
+    found = []
+    if rnd.opening.get("kind") != BUNDLE_KIND or rnd.closing != rnd.opening:
+        found.append(f"round {rnd.number}: a closed round changed the bundle")
+    if any(fed_task.commitment_of(task_id, rnd.number, p) is not None for p in participants):
+        found.append(f"round {rnd.number}: a closed round took a commitment")
+    if int(fed_task.round(task_id, rnd.number).budget) != 0:
+        found.append(f"round {rnd.number}: a closed round pays")
+    return found
+
+
 def audit_pool(fed_task: FedTaskClient, store: ContentStore, task_id: int) -> PoolAudit:
     """Re-check pool task ``task_id`` (see the module docstring); never raises on a finding.
 
@@ -221,6 +235,9 @@ def audit_pool(fed_task: FedTaskClient, store: ContentStore, task_id: int) -> Po
         )
     errors: dict[int, list[float]] = {m: [] for m in range(len(spec.base_models))}
     for rnd in rounds:
+        if rnd.evidence.get("kind") == CLOSED_KIND:
+            problems += [("closed", p) for p in _check_closed(fed_task, task_id, rnd, participants)]
+            continue
         problems += [
             ("draw", p) for p in _check_draw(spec, task_id, secret, rnd, participants, errors)
         ]

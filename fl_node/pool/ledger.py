@@ -72,6 +72,7 @@ class PoolLedger(Protocol):
         evidence: Mapping[str, Any],
         contributions: Sequence[float],
         improvement: float,
+        accepted: Sequence[bool],
     ) -> RoundPayout:
         """Finalise ``round_`` with the new manifest, the evidence and the rewards."""
         ...
@@ -118,6 +119,7 @@ class OffChainLedger:
         evidence: Mapping[str, Any],
         contributions: Sequence[float],
         improvement: float,
+        accepted: Sequence[bool],
     ) -> RoundPayout:
         """Store manifest and evidence; nothing is paid."""
         manifest_cid = _put(self.store, manifest)[0]
@@ -224,6 +226,7 @@ class FedTaskLedger:
         evidence: Mapping[str, Any],
         contributions: Sequence[float],
         improvement: float,
+        accepted: Sequence[bool],
     ) -> RoundPayout:
         """After the reveal deadline, finalise with the rewards of the summed contributions."""
         assert self.spec is not None
@@ -236,7 +239,6 @@ class FedTaskLedger:
             pool=self._pool,
             rounds=self.spec.rounds,
         )
-        accepted = [True] * len(self.participants)
         allocation = round_rewards(terms, contributions, accepted, improvement)
         split = reward_split(
             self.task_id,
@@ -260,7 +262,7 @@ class FedTaskLedger:
             evidence_cid=evidence_cid,
             rewards_root=bytes.fromhex(split.root[2:]),
             budget=split.budget,
-            accepted=len(self.participants),
+            accepted=sum(accepted),
             shares=shares,
         )
         self.parties.fed_task(COORDINATOR).finalize_round(self.task_id, round_, finalization)

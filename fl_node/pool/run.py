@@ -46,7 +46,7 @@ from fl_node.pool.lanes import (
 from fl_node.pool.ledger import PoolLedger
 from fl_node.pool.linkage import Sighting
 from fl_node.pool.scoring import pool_improvement, summed_contributions
-from fl_node.pool.spec import PoolSpec
+from fl_node.pool.spec import BUNDLE_KIND, CLOSED_KIND, PoolSpec
 from fl_node.serialization import UpdateMeta
 from storage import ContentStore, canonical_json, compute_cid, content_hash
 
@@ -260,6 +260,42 @@ class PoolRunner:
         hidden = canonical_json({"seed": _hex(seed), "assignment": drawn.assignment})
         return seed, drawn, _hex(bytes(content_hash(hidden)))
 
+    def all_converged(self) -> bool:
+        """Every base model's global model has converged (the pool stops training)."""
+        return all(converged(lane.errors, self.spec.convergence) for lane in self.lanes)
+
+    def close_round(self, round_: int) -> PoolRound:
+        """A round after the pool converged: opened and finalised on the bundle, no update.
+
+        FedTask fixes a task's rounds at creation; a pool that converged earlier closes the
+        rest with nothing committed and nothing paid, so the task ends and the bundle can be
+        listed.
+        """
+        started = time.monotonic()
+        assert self._opening is not None
+        self.ledger.open_round(round_, self._opening)
+        zeros = [0.0] * len(self.parties)
+        evidence = {
+            "kind": CLOSED_KIND,
+            "task_id": self.ledger.task_id,
+            "round": round_,
+            "converged": True,
+        }
+        nobody = [False] * len(self.parties)
+        payout = self.ledger.finalize(round_, self._opening, evidence, zeros, 0.0, nobody)
+        log.info("round %d: the pool has converged; closed with no update", round_)
+        return PoolRound(
+            round=round_,
+            draw=PoolDraw(round_, (), ()),
+            lanes=(),
+            contributions=tuple(zeros),
+            amounts=payout.amounts,
+            update_hashes=(),
+            evidence_cid=payout.evidence_cid,
+            manifest_cid=payout.manifest_cid,
+            seconds=time.monotonic() - started,
+        )
+
     def _manifest(self, round_: int, next_commitment: str | None) -> dict[str, Any]:
         """Every lane's model after ``round_``, and the next round's assignment commitment.
 
@@ -289,14 +325,17 @@ class PoolRunner:
         lanes = self._aggregate(round_, drawn, updates, hashes)
         addresses = [p.address for p in self.parties]
         contributions = summed_contributions([r.contributions for r in lanes], addresses)
-        if round_ == self.spec.rounds:
+        if round_ == self.spec.rounds or self.all_converged():
             manifest = self._bundle(round_)
         else:
             self._next = self._commitment(round_ + 1)
             manifest = self._manifest(round_, self._next[2])
         evidence = self._evidence(round_, seed, drawn, updates, lanes)
         improvement = pool_improvement([r.improvement for r in lanes])
-        payout = self.ledger.finalize(round_, manifest, evidence, contributions, improvement)
+        accepted = [True] * len(self.parties)
+        payout = self.ledger.finalize(
+            round_, manifest, evidence, contributions, improvement, accepted
+        )
         self._opening = manifest
         log.info(
             "round %d: models %s, test errors %s",
@@ -376,7 +415,7 @@ class PoolRunner:
         decisions = self.decisions()
         accepted = {d.model for d in decisions if d.accepted}
         return {
-            "kind": "fedmarket/pool-bundle",
+            "kind": BUNDLE_KIND,
             "round": round_,
             "models": entries,
             "accepted": [e for e in entries if e["model"] in accepted],
@@ -396,9 +435,10 @@ class PoolRunner:
 
     def run(self, on_round: Callable[[PoolRound], None] | None = None) -> PoolResult:
         """Every round, the acceptance, then the claims."""
-        rounds = []
+        rounds: list[PoolRound] = []
         for round_ in range(1, self.spec.rounds + 1):
-            rounds.append(self.run_round(round_))
+            finished = self._opening is not None and self._opening["kind"] == BUNDLE_KIND
+            rounds.append(self.close_round(round_) if finished else self.run_round(round_))
             if on_round is not None:
                 on_round(rounds[-1])
         received = self.ledger.settle()

@@ -25,6 +25,10 @@ from storage import canonical_json, content_hash
 
 KIND = "fedmarket/pool-task"
 """The ``kind`` of a pool task's stored specification."""
+BUNDLE_KIND = "fedmarket/pool-bundle"
+"""The ``kind`` of the manifest that lists the shared pool (the last rounds' model)."""
+CLOSED_KIND = "fedmarket/pool-closed"
+"""The ``kind`` of a round's evidence after the pool converged (nothing trained, nothing paid)."""
 
 
 @dataclass(frozen=True)
@@ -163,4 +167,4 @@ class PoolSpec:
             raise SpecError(f"PoolSpec: malformed specification: {exc}") from None
 
 
-__all__ = ["KIND", "DrawRule", "PoolSpec"]
+__all__ = ["BUNDLE_KIND", "CLOSED_KIND", "KIND", "DrawRule", "PoolSpec"]

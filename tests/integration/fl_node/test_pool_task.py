@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import fl_node.pool.lanes as lanes_module
 import fl_node.pool.run as run_module
 from chain import DEPLOYER, provision
 from chain.backends import InProcessBackend
@@ -37,16 +38,16 @@ Finished = tuple[PoolResult, FedTaskLedger, LocalCidStore]
 CLIENTS, ROUNDS, POOL = 4, 3, 10**21
 
 
-def _spec() -> tuple[PoolSpec, Any]:
-    task = bench_task("digits", clients=CLIENTS, rounds=ROUNDS)
+def _spec(rounds: int = ROUNDS, band: float = 0.05) -> tuple[PoolSpec, Any]:
+    task = bench_task("digits", clients=CLIENTS, rounds=rounds)
     m = task.spec.model
     models = (m, dataclasses.replace(m, seed=1), dataclasses.replace(m, kind="linear", hidden=()))
     spec = PoolSpec(
         name="pool-test",
         base_models=models,
         train=task.spec.train,
-        rounds=ROUNDS,
-        convergence=ConvergenceRule(window=2, band=0.05),
+        rounds=rounds,
+        convergence=ConvergenceRule(window=2, band=band),
         acceptance=AcceptanceRule(),
         seed_commitment="0x" + seed_commitment(SECRET).hex(),
         feature_names=task.split.feature_names,
@@ -54,10 +55,8 @@ def _spec() -> tuple[PoolSpec, Any]:
     return spec, task.split
 
 
-def _run(
-    tmp: Path, runner_class: type[PoolRunner] = PoolRunner
-) -> tuple[PoolResult, FedTaskLedger, LocalCidStore]:
-    spec, split = _spec()
+def _run(tmp: Path, runner_class: type[PoolRunner] = PoolRunner, **spec_args: Any) -> Finished:
+    spec, split = _spec(**spec_args)
     store = LocalCidStore(tmp)
     roles = [SPONSOR, COORDINATOR, "buyer", *(participant_role(i) for i in range(CLIENTS))]
     ledger = FedTaskLedger(provision(InProcessBackend(), roles), store)
@@ -123,6 +122,18 @@ def test_the_bundle_is_sold_and_the_sale_flows_to_the_contributors(honest: Finis
     assert [x > 0 for x in proceeds] == [s > 0 for s in shares]
 
 
+def test_a_pool_that_converged_closes_its_last_rounds_unpaid_and_audited(tmp_path: Path) -> None:
+    result, ledger, store = _run(tmp_path, rounds=6, band=1.0)
+    trained = [r for r in result.rounds if r.lanes]
+    closed = result.rounds[len(trained) :]
+    assert closed and all(not r.update_hashes and not any(r.amounts) for r in closed)
+    assert all(at == 2 for at in result.converged_at)
+    assert store.get_json(result.bundle_cid)["kind"] == "fedmarket/pool-bundle"
+    audit = _audit(ledger, store)
+    assert audit.ok and audit.rounds == 6, audit.problems
+    assert ledger.parties.fed_task().task(ledger.task_id).status.ended
+
+
 class _FavouringCoordinator(PoolRunner):
     """Deals participant 0 to base model 0 every round, whatever the secret draws."""
 
@@ -175,7 +186,7 @@ def test_an_update_for_another_base_model_fails_the_updates_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A participant trains the base model it was dealt but says it started from another one."""
-    honest_train = run_module.train_on_lane
+    honest_train = lanes_module.train_on_lane
     cheater: list[str] = []
 
     def lying(
