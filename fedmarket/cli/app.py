@@ -16,8 +16,10 @@ from fedmarket.cli import (
     court,
     data,
     demo,
+    ftl,
     index,
     market,
+    pool,
     roles,
     serve,
     simulate,
@@ -45,7 +47,9 @@ def _root(
 
 app.command()(demo.demo)
 app.command()(vfl.vfl)
+app.command()(ftl.ftl)
 app.command()(simulate.simulate)
+app.command()(pool.pool)
 app.add_typer(chain.chain_app, name="chain")
 app.add_typer(data.data_app, name="data")
 app.add_typer(task.task_app, name="task")

@@ -11,6 +11,7 @@ COMMANDS = [
     [],
     ["demo"],
     ["vfl"],
+    ["pool"],
     ["participant"],
     ["coordinator"],
     ["audit"],
@@ -99,6 +100,10 @@ def test_every_command_has_help(command):
         (["index", *CHAIN, "--store-backend", "s3"], 2, "--store-backend must be one of"),
         (["task", "design", "--out", "spec.json"], 2, "give --api URL or --stats-from FILE"),
         (["vfl", "--dataset", "mnist"], 2, "unknown dataset"),
+        (["pool", "--dataset", "mnist"], 2, "--dataset 'mnist': one of digits"),
+        (["pool", "--base-model", "cnn", "--base-model", "mlp:8"], 2, "must be mlp or linear"),
+        (["pool", "--base-model", "mlp:8@x", "--base-model", "mlp:8"], 2, "seed are integers"),
+        (["pool", "--base-model", "mlp:8"], 2, "at least two base models"),
         # every flag of the protocol is checked before anything is sent
         ([*CREATE, "--commit-period", "soon"], 2, "--commit-period must be a duration"),
         ([*CREATE, "--reveal-period", "0"], 2, "--reveal-period must be a duration"),
