@@ -1,8 +1,9 @@
 """``python -m fedmarket.bench``: the API benchmark, or with ``fl`` first the federated one.
 
 With ``contribution`` first, the contribution and rewards benchmark; with ``adversarial`` first,
-the adversarial-examples benchmark. ``scripts/bench-api`` runs the first, ``scripts/bench`` the
-second, ``scripts/bench-contribution`` the third, ``scripts/bench-adversarial`` the fourth.
+the adversarial-examples benchmark; with ``ftl`` first, the federated transfer-learning one.
+``scripts/bench-api`` runs the first, ``scripts/bench`` the second, ``scripts/bench-contribution``
+the third, ``scripts/bench-adversarial`` the fourth, ``scripts/bench-ftl`` the fifth.
 """
 
 import sys
@@ -16,6 +17,11 @@ if sys.argv[1:2] == ["contribution"]:
     from fedmarket.bench.contribution import main as contribution_main
 
     sys.exit(contribution_main(sys.argv[2:]))
+
+if sys.argv[1:2] == ["ftl"]:
+    from fedmarket.bench.ftl import main as ftl_main
+
+    sys.exit(ftl_main(sys.argv[2:]))
 
 if sys.argv[1:2] == ["adversarial"]:
     from fedmarket.bench.adversarial import main as adversarial_main
