@@ -28,8 +28,11 @@ from typing import Any
 
 import torch
 
+from chain.commitments import recover_commitment_signer
 from chain.fed_task import FedTaskClient
+from fl_node.commitments import commitments_of_round
 from fl_node.errors import UpdateRejectedError
+from fl_node.evidence import CommitmentRecord
 from fl_node.models import trainable_state
 from fl_node.pool.assignment import draw, round_seed, seed_commitment
 from fl_node.pool.convergence import converged
@@ -38,6 +41,7 @@ from fl_node.pool.spec import BUNDLE_KIND, CLOSED_KIND, PoolSpec
 from fl_node.serialization import decode_model, decode_update
 from fl_node.strategies import ClientUpdate, FedAvg
 from incentives import scores_to_fixed
+from kernel.types import Address
 from storage import ContentStore, canonical_json, content_hash
 
 log = logging.getLogger(__name__)
@@ -128,19 +132,33 @@ def _check_draw(
     return found
 
 
+def _committed(
+    fed_task: FedTaskClient, store: ContentStore, task_id: int, rnd: _Round
+) -> tuple[list[str], dict[str, CommitmentRecord]]:
+    """The round's commitments by participant (batch leaves with a valid signature, direct)."""
+    participants = [Address(a) for a in fed_task.participants(task_id)]
+    posted, records = commitments_of_round(fed_task, store, task_id, rnd.number, participants)
+    found = []
+    domain = fed_task.domain()
+    for signed in posted.document.batch.commitments if posted else ():
+        if recover_commitment_signer(domain, signed).lower() != signed.participant.lower():
+            found.append(f"round {rnd.number}: {signed.participant}'s batch leaf is not signed")
+    return found, {r.participant.lower(): r for r in records}
+
+
 def _updates(
     fed_task: FedTaskClient, store: ContentStore, task_id: int, rnd: _Round
 ) -> tuple[list[str], dict[int, list[ClientUpdate]]]:
     """Check each update against its commitment and its base model; group them by model."""
     hashes = {int(e["model"]): str(e["hash"]) for e in rnd.opening.get("models", [])}
-    found: list[str] = []
+    found, committed = _committed(fed_task, store, task_id, rnd)
     by_model: dict[int, list[ClientUpdate]] = {}
     for entry in rnd.evidence.get("updates", []):
         who, model = str(entry["participant"]), int(entry["model"])
         blob = store.get(str(entry["cid"]))
-        on_chain = fed_task.commitment_of(task_id, rnd.number, who)
+        on_chain = committed.get(who.lower())
         opening = _model(store, rnd.opening, model)
-        if on_chain is None or bytes(on_chain.update_hash) != bytes(content_hash(blob)):
+        if on_chain is None or on_chain.update_hash != _hex(bytes(content_hash(blob))):
             found.append(f"round {rnd.number}: {who}'s update is not what it committed")
             continue
         if opening is None:
@@ -195,13 +213,19 @@ def _check_scores(rnd: _Round, participants: Sequence[str]) -> list[str]:
 
 
 def _check_closed(
-    fed_task: FedTaskClient, task_id: int, rnd: _Round, participants: Sequence[str]
+    fed_task: FedTaskClient,
+    store: ContentStore,
+    task_id: int,
+    rnd: _Round,
+    participants: Sequence[str],
 ) -> list[str]:
     """A round closed after convergence: the bundle kept, nothing committed, nothing paid."""
     found = []
     if rnd.opening.get("kind") != BUNDLE_KIND or rnd.closing != rnd.opening:
         found.append(f"round {rnd.number}: a closed round changed the bundle")
-    if any(fed_task.commitment_of(task_id, rnd.number, p) is not None for p in participants):
+    if commitments_of_round(
+        fed_task, store, task_id, rnd.number, [Address(p) for p in participants]
+    )[1]:
         found.append(f"round {rnd.number}: a closed round took a commitment")
     if int(fed_task.round(task_id, rnd.number).budget) != 0:
         found.append(f"round {rnd.number}: a closed round pays")
@@ -236,7 +260,9 @@ def audit_pool(fed_task: FedTaskClient, store: ContentStore, task_id: int) -> Po
     errors: dict[int, list[float]] = {m: [] for m in range(len(spec.base_models))}
     for rnd in rounds:
         if rnd.evidence.get("kind") == CLOSED_KIND:
-            problems += [("closed", p) for p in _check_closed(fed_task, task_id, rnd, participants)]
+            problems += [
+                ("closed", p) for p in _check_closed(fed_task, store, task_id, rnd, participants)
+            ]
             continue
         problems += [
             ("draw", p) for p in _check_draw(spec, task_id, secret, rnd, participants, errors)

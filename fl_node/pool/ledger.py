@@ -20,11 +20,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from chain.commitments import Claim, RewardTree, encode_shares
+from chain.commitments import (
+    Claim,
+    RewardTree,
+    UpdateCommitment,
+    encode_shares,
+    sign_commitment,
+)
 from chain.fed_task import Finalization, Schedule, TaskConfig
+from fl_node.commitments import BatchDocument
+from fl_node.mailbox import CommitmentEnvelope
 from fl_node.payout import RoundTerms, reward_split, round_rewards, shares_record
 from fl_node.pool.errors import PoolInputError
 from fl_node.pool.spec import PoolSpec
+from kernel.types import Cid, Hash32, Round, TaskId
 from storage import ContentStore, canonical_json, content_hash
 
 if TYPE_CHECKING:
@@ -63,6 +72,10 @@ class PoolLedger(Protocol):
 
     def commit(self, index: int, round_: int, update_hash: bytes, samples: int, cid: str) -> None:
         """Participant ``index`` commits its update of ``round_`` from its own key."""
+        ...
+
+    def seal(self, round_: int) -> None:
+        """Every participant has committed: anchor what is waiting (the batch, if any)."""
         ...
 
     def finalize(
@@ -112,6 +125,9 @@ class OffChainLedger:
         """Remember the commitment."""
         self.commitments[(round_, index)] = update_hash
 
+    def seal(self, round_: int) -> None:
+        """Nothing to anchor."""
+
     def finalize(
         self,
         round_: int,
@@ -144,12 +160,21 @@ class FedTaskLedger:
         The content store (spec, manifests, updates, evidence).
     travel : bool, default True
         Move the chain's clock to each deadline (dev chains) instead of waiting.
+    batched : bool, default True
+        Participants sign their commitments and the coordinator anchors them in one batch root
+        per round, so the chain shows neither who committed when nor in what order (a
+        participant's commit time would otherwise tell how long its base model took to train).
+        ``False``: each participant sends ``commitUpdate`` itself.
     """
 
-    def __init__(self, parties: Parties, store: ContentStore, *, travel: bool = True) -> None:
+    def __init__(
+        self, parties: Parties, store: ContentStore, *, travel: bool = True, batched: bool = True
+    ) -> None:
         self.parties = parties
         self.store = store
         self.travel = travel
+        self.batched = batched
+        self._envelopes: list[CommitmentEnvelope] = []
         self.task_id = 0
         self.participants: tuple[str, ...] = ()
         self.spec: PoolSpec | None = None
@@ -215,9 +240,27 @@ class FedTaskLedger:
         return cid
 
     def commit(self, index: int, round_: int, update_hash: bytes, samples: int, cid: str) -> None:
-        """Participant ``index`` commits from its own key (``commitUpdate``)."""
-        sender = self.parties.fed_task(self._role(index))
-        sender.commit_update(self.task_id, round_, update_hash, samples, cid)
+        """Participant ``index`` signs its commitment for the batch, or sends it itself."""
+        role = self._role(index)
+        if not self.batched:
+            sender = self.parties.fed_task(role)
+            sender.commit_update(self.task_id, round_, update_hash, samples, cid)
+            return
+        commitment = UpdateCommitment(
+            TaskId(self.task_id), Round(round_), Hash32(update_hash), samples
+        )
+        domain = self.parties.fed_task().domain()
+        signed = sign_commitment(self.parties.accounts[role], domain, commitment)
+        self._envelopes.append(CommitmentEnvelope(signed, Cid(cid)))
+
+    def seal(self, round_: int) -> None:
+        """The coordinator anchors the round's signed commitments in one batch root."""
+        if not self._envelopes:
+            return
+        document = BatchDocument.of(self._envelopes)
+        cid = self.store.put_json(document.to_dict())
+        self.parties.fed_task(COORDINATOR).post_batch(document.batch, cid)
+        self._envelopes = []
 
     def finalize(
         self,

@@ -322,6 +322,7 @@ class PoolRunner:
         hashes = {e["model"]: bytes.fromhex(e["hash"][2:]) for e in self._opening["models"]}
         self.ledger.open_round(round_, self._opening)
         updates = self._train(round_, drawn, hashes)
+        self.ledger.seal(round_)
         lanes = self._aggregate(round_, drawn, updates, hashes)
         addresses = [p.address for p in self.parties]
         contributions = summed_contributions([r.contributions for r in lanes], addresses)

@@ -14,12 +14,16 @@ from typing import Any
 
 import pytest
 
+import chain.commitments as chain_commitments
 import fl_node.pool.lanes as lanes_module
+import fl_node.pool.ledger as ledger_module
 import fl_node.pool.run as run_module
 from chain import DEPLOYER, provision
 from chain.backends import InProcessBackend
+from chain.commitments import UpdateCommitment
 from chain.fed_task import Schedule
 from fedmarket.bench._fl_task import bench_task
+from fl_node.commitments import commitments_of_round
 from fl_node.data import LocalDataset
 from fl_node.pool.acceptance import AcceptanceRule
 from fl_node.pool.assignment import PoolDraw, seed_commitment
@@ -31,6 +35,7 @@ from fl_node.pool.run import PoolParty, PoolResult, PoolRunner
 from fl_node.pool.spec import PoolSpec
 from fl_node.serialization import UpdateMeta
 from fl_node.training import TrainConfig
+from kernel.types import Address
 from storage import LocalCidStore, canonical_json, content_hash
 
 SECRET = bytes(range(32))
@@ -55,11 +60,17 @@ def _spec(rounds: int = ROUNDS, band: float = 0.05) -> tuple[PoolSpec, Any]:
     return spec, task.split
 
 
-def _run(tmp: Path, runner_class: type[PoolRunner] = PoolRunner, **spec_args: Any) -> Finished:
+def _run(
+    tmp: Path,
+    runner_class: type[PoolRunner] = PoolRunner,
+    *,
+    batched: bool = True,
+    **spec_args: Any,
+) -> Finished:
     spec, split = _spec(**spec_args)
     store = LocalCidStore(tmp)
     roles = [SPONSOR, COORDINATOR, "buyer", *(participant_role(i) for i in range(CLIENTS))]
-    ledger = FedTaskLedger(provision(InProcessBackend(), roles), store)
+    ledger = FedTaskLedger(provision(InProcessBackend(), roles), store, batched=batched)
     ledger.create(spec, pool=POOL, schedule=Schedule.uniform(60), n_participants=CLIENTS)
     parties = [PoolParty(a, d) for a, d in zip(ledger.participants, split.hospitals, strict=True)]
     runner = runner_class(spec, parties, split.validation, split.test, SECRET, ledger, store)
@@ -77,19 +88,36 @@ def honest(
     return _run(tmp_path_factory.mktemp("pool"))
 
 
-def test_the_chain_records_each_update_commitment_and_the_audit_passes(
-    honest: tuple[PoolResult, FedTaskLedger, LocalCidStore],
+def _committed(ledger: FedTaskLedger, store: LocalCidStore, round_: int) -> list[str]:
+    participants = [Address(a) for a in ledger.participants]
+    reader = ledger.parties.fed_task()
+    _, records = commitments_of_round(reader, store, ledger.task_id, round_, participants)
+    return [r.update_hash for r in records]
+
+
+def test_one_batch_root_a_round_anchors_every_update_and_the_audit_passes(
+    honest: Finished,
 ) -> None:
     result, ledger, store = honest
     reader = ledger.parties.fed_task()
     for rnd in result.rounds:
-        for address, digest in zip(ledger.participants, rnd.update_hashes, strict=True):
-            on_chain = reader.commitment_of(ledger.task_id, rnd.round, address)
-            assert on_chain is not None and "0x" + bytes(on_chain.update_hash).hex() == digest
+        assert _committed(ledger, store, rnd.round) == list(rnd.update_hashes)
+        assert reader.round(ledger.task_id, rnd.round).commitments == CLIENTS
+        # no participant sent a transaction of its own: the chain shows no commit time
+        assert reader.updates_committed(ledger.task_id, rnd.round) == []
         assert set(rnd.draw.drawn) == {lane.lane for lane in rnd.lanes}
     audit = _audit(ledger, store)
     assert audit.ok, audit.problems
     assert audit.rounds == ROUNDS
+
+
+def test_direct_commitments_are_audited_too(tmp_path: Path) -> None:
+    result, ledger, store = _run(tmp_path, batched=False)
+    reader = ledger.parties.fed_task()
+    for rnd in result.rounds:
+        assert _committed(ledger, store, rnd.round) == list(rnd.update_hashes)
+        assert len(reader.updates_committed(ledger.task_id, rnd.round)) == CLIENTS
+    assert _audit(ledger, store).ok
 
 
 def test_the_bundle_lists_every_decision_and_the_participants_are_paid(
@@ -132,6 +160,29 @@ def test_a_pool_that_converged_closes_its_last_rounds_unpaid_and_audited(tmp_pat
     audit = _audit(ledger, store)
     assert audit.ok and audit.rounds == 6, audit.problems
     assert ledger.parties.fed_task().task(ledger.task_id).status.ended
+
+
+def test_a_batch_leaf_the_participant_did_not_sign_fails_the_updates_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The coordinator signs participant 0's commitment with its own key (a forged leaf)."""
+    honest_sign = chain_commitments.sign_commitment
+    forger = provision(InProcessBackend(), ["forger"]).accounts["forger"]
+
+    def forge(account: Any, domain: Any, commitment: UpdateCommitment) -> Any:
+        signed = honest_sign(account, domain, commitment)
+        if not forged:
+            forged.append(signed.participant)
+        if signed.participant == forged[0]:
+            again = honest_sign(forger, domain, commitment)
+            return dataclasses.replace(again, participant=signed.participant)
+        return signed
+
+    forged: list[str] = []
+    monkeypatch.setattr(ledger_module, "sign_commitment", forge)
+    _, ledger, store = _run(tmp_path)
+    problems = _audit(ledger, store).problems
+    assert problems and all(name == "updates" and forged[0] in p for name, p in problems)
 
 
 class _FavouringCoordinator(PoolRunner):
