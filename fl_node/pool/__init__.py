@@ -10,6 +10,12 @@ Pure rules the pool runner and the audit share (no chain, storage or torch here)
   converged models into the shared pool (:func:`accept`);
 - :mod:`~fl_node.pool.linkage`: the linkage attack that measures what the randomisation hides
   (:func:`run_linkage`).
+
+The pool task itself, which needs the chain, the store and torch, is in the modules beside them:
+:mod:`~fl_node.pool.spec` (the stored spec), :mod:`~fl_node.pool.lanes` (one base model's
+training and aggregation), :mod:`~fl_node.pool.scoring` (contributions summed per participant),
+:mod:`~fl_node.pool.ledger` (FedTask or in-memory record), :mod:`~fl_node.pool.run` (the rounds)
+and :mod:`~fl_node.pool.audit` (the re-check from the chain and the store).
 """
 
 from fl_node.pool.acceptance import (
@@ -30,7 +36,7 @@ from fl_node.pool.assignment import (
     round_seed,
     seed_commitment,
 )
-from fl_node.pool.convergence import ConvergenceRule, converged, rounds_to_converge
+from fl_node.pool.convergence import ConvergenceRule, converged, drawable, rounds_to_converge
 from fl_node.pool.errors import (
     DrawError,
     LinkageError,
@@ -60,6 +66,7 @@ __all__ = [
     "agreement_of",
     "converged",
     "draw",
+    "drawable",
     "participant_key",
     "participant_score",
     "round_seed",

@@ -35,7 +35,7 @@ from fl_node.errors import UpdateRejectedError
 from fl_node.evidence import CommitmentRecord
 from fl_node.models import trainable_state
 from fl_node.pool.assignment import draw, round_seed, seed_commitment
-from fl_node.pool.convergence import converged
+from fl_node.pool.convergence import drawable
 from fl_node.pool.scoring import summed_contributions
 from fl_node.pool.spec import BUNDLE_KIND, CLOSED_KIND, PoolSpec
 from fl_node.serialization import decode_model, decode_update
@@ -109,9 +109,8 @@ def _check_draw(
     found = []
     if rnd.evidence.get("seed") != _hex(seed):
         found.append(f"round {rnd.number}: the seed is not round_seed(secret)")
-    pending = [
-        m for m in range(len(spec.base_models)) if not converged(errors[m], spec.convergence)
-    ]
+    history = [errors[m] for m in range(len(spec.base_models))]
+    pending = drawable(history, spec.convergence, spec.draw.min_models)
     rule = spec.draw
     expected = draw(
         seed,
@@ -121,7 +120,7 @@ def _check_draw(
         min_models=rule.min_models,
         max_models=rule.max_models,
         min_per_model=rule.min_per_model,
-        pending=pending or None,
+        pending=pending,
     )
     recorded = tuple((str(p), int(m)) for p, m in rnd.evidence.get("assignment", []))
     if recorded != expected.assignment:

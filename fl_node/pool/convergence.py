@@ -5,6 +5,11 @@ when it has at least ``window`` test errors, its last ``window`` errors lie with
 each other (``max - min <= band``) and, when ``max_error`` is set, every one of them is at most
 ``max_error``. Errors are counted per round the model was trained (a round that did not draw it
 adds none). :func:`rounds_to_converge` gives the first such round, 1-based.
+
+:func:`drawable` is the set a round draws from: the base models that have not converged, topped
+up with converged ones as cover whenever fewer than the round's minimum remain. A round that drew
+a single base model would deal it to everyone, and anyone who knows that one model was drawn
+would know every participant's model.
 """
 
 from __future__ import annotations
@@ -86,3 +91,23 @@ def rounds_to_converge(errors: Sequence[float], rule: ConvergenceRule) -> int | 
         if _settled(values[end - rule.window : end], rule):
             return end
     return None
+
+
+def drawable(
+    errors: Sequence[Sequence[float]], rule: ConvergenceRule, min_models: int
+) -> tuple[int, ...]:
+    """The base models a round may draw (rule: module docstring), ascending.
+
+    Parameters
+    ----------
+    errors : sequence of sequence of float
+        Per base model, its test error after each round it was trained.
+    rule : ConvergenceRule
+        When a model has converged.
+    min_models : int
+        The fewest models a round draws (the spec's ``DrawRule.min_models``).
+    """
+    pending = [m for m, history in enumerate(errors) if not converged(history, rule)]
+    if len(pending) >= min_models:
+        return tuple(pending)
+    return tuple(range(len(errors)))

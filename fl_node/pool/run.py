@@ -34,7 +34,7 @@ import torch
 from fl_node.data import LocalDataset
 from fl_node.pool.acceptance import Candidate, PoolDecision, accept
 from fl_node.pool.assignment import PoolDraw, draw, round_seed
-from fl_node.pool.convergence import converged, rounds_to_converge
+from fl_node.pool.convergence import converged, drawable, rounds_to_converge
 from fl_node.pool.lanes import (
     Lane,
     LaneRound,
@@ -191,10 +191,8 @@ class PoolRunner:
         return entries, hashes
 
     def _pending(self) -> list[int]:
-        waiting = [
-            lane.index for lane in self.lanes if not converged(lane.errors, self.spec.convergence)
-        ]
-        return waiting or [lane.index for lane in self.lanes]
+        errors = [lane.errors for lane in self.lanes]
+        return list(drawable(errors, self.spec.convergence, self.spec.draw.min_models))
 
     def _draw(self, round_: int) -> tuple[bytes, PoolDraw]:
         seed = round_seed(self.secret, self.ledger.task_id, round_)

@@ -37,15 +37,17 @@ class DrawRule:
 
     Attributes
     ----------
-    min_models : int, default 1
-        Fewest base models drawn in a round (at least one is always drawn).
+    min_models : int, default 2
+        Fewest base models drawn in a round. One would deal the same model to everyone, so
+        two is the default; converged models are drawn again as cover when fewer remain
+        (:func:`fl_node.pool.convergence.drawable`).
     max_models : int or None, default None
         Most base models drawn in a round; ``None``: all of them.
     min_per_model : int, default 1
         Fewest participants a drawn base model gets.
     """
 
-    min_models: int = 1
+    min_models: int = 2
     max_models: int | None = None
     min_per_model: int = 1
 
@@ -101,6 +103,8 @@ class PoolSpec:
     def __post_init__(self) -> None:
         if len(self.base_models) < 2:
             raise SpecError("PoolSpec: a pool needs at least two base models")
+        if self.draw.min_models > len(self.base_models):
+            raise SpecError("PoolSpec: draw.min_models is above the number of base models")
         if self.rounds < 1:
             raise SpecError("PoolSpec: rounds must be at least 1")
         tasks = {m.task for m in self.base_models}

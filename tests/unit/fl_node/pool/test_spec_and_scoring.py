@@ -11,7 +11,7 @@ import pytest
 from fl_node.errors import SpecError
 from fl_node.models import ModelSpec
 from fl_node.pool.acceptance import AcceptanceRule
-from fl_node.pool.convergence import ConvergenceRule
+from fl_node.pool.convergence import ConvergenceRule, drawable
 from fl_node.pool.errors import PoolInputError
 from fl_node.pool.scoring import pool_improvement, summed_contributions
 from fl_node.pool.spec import DrawRule, PoolSpec
@@ -92,3 +92,18 @@ def test_draw_rule_bounds() -> None:
             continue
         with pytest.raises(SpecError):
             DrawRule(min_models=lo, max_models=hi)
+
+
+def test_drawable_tops_up_with_converged_models_as_cover() -> None:
+    rule = ConvergenceRule(window=2, band=0.01)
+    settled, moving = [0.2, 0.2], [0.5, 0.3]
+    assert drawable([moving, moving, moving], rule, 2) == (0, 1, 2)
+    assert drawable([settled, moving, moving], rule, 2) == (1, 2)
+    assert drawable([settled, settled, moving], rule, 2) == (0, 1, 2)
+    assert drawable([settled, settled, moving], rule, 1) == (2,)
+    assert drawable([settled, settled, settled], rule, 1) == (0, 1, 2)
+
+
+def test_a_spec_cannot_ask_more_models_a_round_than_it_has() -> None:
+    with pytest.raises(SpecError, match="min_models"):
+        _spec(draw=DrawRule(min_models=3))
