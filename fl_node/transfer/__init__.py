@@ -13,8 +13,9 @@ Modules (maths first, each importing only those above it in this list):
     gradients, Adam): pure numpy.
 ``data``, ``alignment``
     The two domains of X-Wines and the seed-controlled split; the PSI.
-``masking``, ``messages``
-    X25519 mask agreement, ChaCha20 masks and fixed point in Z_2^64; the typed wire messages.
+``masking``, ``identity``, ``messages``
+    X25519 mask agreement, ChaCha20 masks and fixed point in Z_2^64; mask keys signed with the
+    parties' on-chain keys; the typed wire messages.
 ``central``, ``protocol``
     Centralised training (the target alone or both pooled) and the federated protocol (target
     party, source party, coordinator) that reproduces the pooled training step for step.

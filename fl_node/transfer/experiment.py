@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ from fl_node.transfer.config import MFConfig
 from fl_node.transfer.data import Domain, TargetSplit, split_target
 from fl_node.transfer.mf import Ints, mae, rmse
 from fl_node.transfer.protocol import (
+    Authenticator,
     Coordinator,
     DomainParty,
     ProtocolRun,
@@ -139,6 +141,7 @@ def federated(
     *,
     wire: Wire | None = None,
     context: bytes = b"",
+    auth: Mapping[str, Authenticator] | None = None,
 ) -> tuple[MethodResult, ProtocolRun]:
     """The protocol of :mod:`~fl_node.transfer.protocol` between the two domains.
 
@@ -158,9 +161,12 @@ def federated(
         Records the messages.
     context : bytes, default b""
         Bound into the mask key.
+    auth : mapping of str to Authenticator or None, default None
+        ``"target"`` and ``"source"``'s authenticators of the mask keys (``None``: trust the
+        relayed keys).
     """
     started = time.perf_counter()
-    t, s = parties(target, split, source, shared_ids, config, seed)
+    t, s = parties(target, split, source, shared_ids, config, seed, auth)
     run = run_protocol(t, s, Coordinator(config, seed + 2), wire=wire, context=context)
     seconds = time.perf_counter() - started
     test_mae, test_rmse = t.scores(split.test)
@@ -186,8 +192,10 @@ def parties(
     shared_ids: Ints,
     config: MFConfig,
     seed: int,
+    auth: Mapping[str, Authenticator] | None = None,
 ) -> tuple[TargetParty, DomainParty]:
     """The target party (seed ``seed``) and the source party (``seed + 1``), each with its data."""
+    auth = auth or {}
     t = TargetParty(
         split.valid,
         user_ids=target.user_ids,
@@ -196,6 +204,7 @@ def parties(
         shared_ids=shared_ids,
         config=config,
         seed=seed,
+        auth=auth.get("target"),
     )
     s = DomainParty(
         "source",
@@ -205,6 +214,7 @@ def parties(
         shared_ids,
         config,
         seed + 1,
+        auth.get("source"),
     )
     return t, s
 

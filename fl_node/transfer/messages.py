@@ -1,20 +1,17 @@
 """The messages of the federated transfer protocol: typed records with a byte encoding.
 
 Every message that leaves a party is one of these, serialised by :func:`to_bytes` and parsed
-back by :func:`from_bytes` (a 24-byte header: magic, version, kind, sender, step, two array
-dimensions; then the payload). What each carries:
+back by :func:`from_bytes` (a 24-byte header: magic ``FTL1``, which carries the version, kind,
+sender, step, two array dimensions; then the payload). What each carries:
 
-========================  ===================  ===============================================
-message                   from -> to           payload
-========================  ===================  ===============================================
-:class:`PublicKey`        party -> other party  32-byte X25519 public key (relayed)
-:class:`SharedShape`      party -> coordinator  number of shared users, row width (rank + 1)
-:class:`SharedFactors`    coordinator -> both   the shared users' factors and biases (float64)
-:class:`MaskedGradient`   party -> coordinator  masked fixed-point gradient of the shared rows
-                                                and the party's objective term (uint64)
-:class:`Control`          target -> coordinator whether validation improved; whether to stop
-                          -> source (relayed)
-========================  ===================  ===============================================
+- :class:`PublicKey`, party -> coordinator -> other party: the 32-byte X25519 public key and
+  the party's 65-byte signature of it by its on-chain key (:mod:`~fl_node.transfer.identity`);
+- :class:`SharedShape`, party -> coordinator: number of shared users, row width (rank + 1);
+- :class:`SharedFactors`, coordinator -> both parties: the shared users' factors and biases;
+- :class:`MaskedGradient`, party -> coordinator: the masked fixed-point gradient of the shared
+  rows and the party's objective term (uint64 words);
+- :class:`Control`, target -> coordinator -> source: whether validation improved, whether to
+  stop.
 
 No message has a field for a rating, an item, an item factor or a user id.
 """
@@ -37,10 +34,11 @@ SENDERS = ("target", "source", "coordinator")
 
 @dataclass(frozen=True)
 class PublicKey:
-    """A party's X25519 public key for the mask agreement."""
+    """A party's X25519 public key for the mask agreement, and its signature of it (or empty)."""
 
     sender: str
     key: bytes
+    signature: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -89,8 +87,9 @@ def to_bytes(message: Message) -> bytes:
     kind = KINDS.index(type(message))
     sender = SENDERS.index(message.sender)
     match message:
-        case PublicKey(key=key):
-            return HEADER.pack(MAGIC, kind, sender, 0, 0, len(key), 0) + key
+        case PublicKey(key=key, signature=signature):
+            header = HEADER.pack(MAGIC, kind, sender, 0, 0, len(key), len(signature))
+            return header + key + signature
         case SharedShape(rows=rows, width=width):
             return HEADER.pack(MAGIC, kind, sender, 0, 0, rows, width)
         case SharedFactors(step=step, values=values):
@@ -113,13 +112,13 @@ def from_bytes(data: bytes) -> Message:
     if magic != MAGIC or kind >= len(KINDS) or sender_i >= len(SENDERS):
         raise TransferProtocolError("from_bytes: not a transfer-protocol message")
     sender, body = SENDERS[sender_i], data[HEADER.size :]
-    expected = {0: dim0, 1: 0, 2: 8 * dim0 * dim1, 3: 8 * dim0, 4: 0}[kind]
+    expected = {0: dim0 + dim1, 1: 0, 2: 8 * dim0 * dim1, 3: 8 * dim0, 4: 0}[kind]
     if len(body) != expected:
         raise TransferProtocolError(
             f"from_bytes: payload of {len(body)} bytes, expected {expected}"
         )
     if kind == 0:
-        return PublicKey(sender, bytes(body))
+        return PublicKey(sender, bytes(body[:dim0]), bytes(body[dim0:]))
     if kind == 1:
         return SharedShape(sender, dim0, dim1)
     if kind == 2:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -46,6 +46,16 @@ from fl_node.transfer.mf import Adam, Factors, Floats, Ints, Ratings, gradients
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", PublicKey, SharedShape, SharedFactors, MaskedGradient, Control)
+
+
+class Authenticator(Protocol):
+    """Signs this party's mask key and checks the other's (:mod:`~fl_node.transfer.identity`)."""
+
+    def sign(self, statement: bytes) -> bytes:
+        """Sign ``statement`` with this party's key."""
+
+    def verify(self, statement: bytes, signature: bytes, role: str) -> None:
+        """Raise unless ``signature`` of ``statement`` is by the party in ``role``."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,8 @@ class DomainParty:
         Hyperparameters.
     seed : int
         Seed of its initial parameters.
+    auth : Authenticator or None, default None
+        Signs its mask key and checks the other's; ``None`` trusts the relayed keys (tests).
     """
 
     def __init__(
@@ -119,8 +131,9 @@ class DomainParty:
         shared_ids: Ints,
         config: MFConfig,
         seed: int,
+        auth: Authenticator | None = None,
     ) -> None:
-        self.name, self.config, self.train = name, config, train
+        self.name, self.config, self.train, self.auth = name, config, train, auth
         pos = np.searchsorted(shared_ids, user_ids)
         hit = (pos < len(shared_ids)) & (
             shared_ids[np.minimum(pos, len(shared_ids) - 1)] == user_ids
@@ -141,14 +154,24 @@ class DomainParty:
         self.step = 0
         self.best: tuple[Floats, ...] = (self.shared, self.local, self.items)
 
-    def public_key(self) -> PublicKey:
-        """Its X25519 public key."""
-        return PublicKey(self.name, self._keys.public)
+    def public_key(self, context: bytes = b"") -> PublicKey:
+        """Its X25519 public key, signed for ``context`` when it has an authenticator."""
+        from fl_node.transfer.identity import key_statement
+
+        key = self._keys.public
+        if self.auth is None:
+            return PublicKey(self.name, key)
+        return PublicKey(self.name, key, self.auth.sign(key_statement(self.name, key, context)))
 
     def agree(self, peer: PublicKey, context: bytes = b"") -> None:
-        """Derive the pairwise mask key from the other party's public key."""
+        """Derive the pairwise mask key from the other party's (verified) public key."""
+        from fl_node.transfer.identity import key_statement
+
         if peer.sender == self.name:
             raise TransferProtocolError(f"agree: the {self.name} got its own public key")
+        if self.auth is not None:
+            statement = key_statement(peer.sender, peer.key, context)
+            self.auth.verify(statement, peer.signature, peer.sender)
         sign = 1 if self.name == "target" else -1
         self._masker = Masker(self._keys.mask_key(peer.key, context), sign)
 
@@ -197,7 +220,7 @@ class TargetParty(DomainParty):
     ----------
     valid : Ratings
         Its validation ratings (never sent).
-    user_ids, n_items, train, shared_ids, config, seed
+    user_ids, n_items, train, shared_ids, config, seed, auth
         As :class:`DomainParty` (whose ``name`` is ``"target"``).
     """
 
@@ -211,8 +234,9 @@ class TargetParty(DomainParty):
         shared_ids: Ints,
         config: MFConfig,
         seed: int,
+        auth: Authenticator | None = None,
     ) -> None:
-        super().__init__("target", user_ids, n_items, train, shared_ids, config, seed)
+        super().__init__("target", user_ids, n_items, train, shared_ids, config, seed, auth)
         self.valid = valid
         self.stopping = EarlyStopping(self.config.patience)
 
@@ -321,9 +345,8 @@ def run_protocol(
     wire = wire or Wire()
     parties: tuple[DomainParty, DomainParty] = (target, source)
     for me, peer in ((target, source), (source, target)):
-        relayed = wire.send(
-            wire.send(me.public_key(), me.name, "coordinator"), "coordinator", peer.name
-        )
+        sent = wire.send(me.public_key(context), me.name, "coordinator")
+        relayed = wire.send(sent, "coordinator", peer.name)
         peer.agree(_expect(relayed, PublicKey), context)
     shapes = [_expect(wire.send(p.shape(), p.name, "coordinator"), SharedShape) for p in parties]
     shared = coordinator.setup(shapes[0], shapes[1])

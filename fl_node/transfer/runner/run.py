@@ -45,7 +45,7 @@ from fl_node.transfer.experiment import (
     global_mean,
     target_only,
 )
-from fl_node.transfer.protocol import ProtocolRun, Wire
+from fl_node.transfer.protocol import Authenticator, ProtocolRun, Wire
 from fl_node.transfer.runner.parts import save_parts
 from fl_node.transfer.runner.settings import CONTRIBUTION_RULE, PARTIES, ROLE_OF, FtlSettings
 from fl_node.vertical.runner.jobs import PartRecord
@@ -196,7 +196,9 @@ def _record(
     round_cid = recorder.open_round(alignment.manifest(task_id))
     split = split_target(target.ratings, settings.seed)
     context = task_id.to_bytes(32, "big") + bytes.fromhex(alignment.commitment[2:])
-    methods, run = _train(target, split, source, alignment, settings, context, emit)
+    methods, run = _train(
+        target, split, source, alignment, settings, context, authenticators(recorder), emit
+    )
     parts = save_parts(run, out)
     commits = {name: recorder.commit_part(ROLE_OF[name], parts[name]) for name in PARTIES}
     shares = contributions(methods)
@@ -227,12 +229,21 @@ def _train(
     alignment: Alignment,
     settings: FtlSettings,
     context: bytes,
+    auth: Mapping[str, Authenticator],
     emit: EventSink,
 ) -> tuple[dict[str, MethodResult], ProtocolRun]:
     """The federated run, then the auditor's references: target only, centralised pooled."""
     config, seed = settings.config, settings.seed
     fed, run = federated(
-        target, split, source, alignment.shared_ids, config, seed, wire=Wire(), context=context
+        target,
+        split,
+        source,
+        alignment.shared_ids,
+        config,
+        seed,
+        wire=Wire(),
+        context=context,
+        auth=auth,
     )
     methods = {
         "global_mean": global_mean(split),
@@ -244,6 +255,15 @@ def _train(
         r = methods[m]
         emit(ModelTrained(m, r.steps, r.rmse, r.seconds))
     return methods, run
+
+
+def authenticators(recorder: TaskRecorder) -> dict[str, Authenticator]:
+    """Each party's signer of its mask key, checking the other's against the chain's roles."""
+    from fl_node.transfer.identity import EthKeyAuthenticator
+
+    addresses = {name: recorder.address(ROLE_OF[name]) for name in PARTIES}
+    accounts = recorder.parties.accounts
+    return {name: EthKeyAuthenticator(accounts[ROLE_OF[name]], addresses) for name in PARTIES}
 
 
 def contributions(methods: Mapping[str, MethodResult]) -> Contributions:
