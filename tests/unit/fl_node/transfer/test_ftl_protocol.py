@@ -68,6 +68,7 @@ def test_federated_equals_centralised_pooled(make_domains: MakeDomains, patience
     problem = pooled_problem(target, split, source)
     central = fit(problem, config, start)
     assert run.steps == len(central.losses)
+    assert (run.steps < config.epochs) == bool(patience)  # the patience case does stop early
     assert t.stopping.best_step == central.best_step
     np.testing.assert_allclose(c.objectives, central.losses, rtol=1e-9)
     np.testing.assert_allclose(t.stopping.scores, central.valid_rmse, rtol=1e-8)
