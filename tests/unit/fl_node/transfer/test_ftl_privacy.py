@@ -54,17 +54,18 @@ def _sent_by(wire: Wire, sender: str) -> list[bytes]:
 
 
 def _sequences(domain: Domain) -> list[bytes]:
-    """Each user's ratings (at least two), and every rating, in the encodings a leak could use."""
+    """Each user's and each item's ratings (at least two), and every rating, as a leak could."""
     r = domain.ratings
     out = [
         r.values.astype("<f8").tobytes(),
         r.values.astype("<f4").tobytes(),
         encode(r.values).tobytes(),
     ]
-    for u in np.unique(r.users):
-        values = r.values[r.users == u]
-        if len(values) >= 2:
-            out += [values.astype("<f8").tobytes(), encode(values).tobytes()]
+    for index in (r.users, r.items):
+        for k in np.unique(index):
+            values = r.values[index == k]
+            if len(values) >= 2:
+                out += [values.astype("<f8").tobytes(), encode(values).tobytes()]
     return out
 
 
