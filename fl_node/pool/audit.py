@@ -31,14 +31,14 @@ import torch
 from chain.commitments import recover_commitment_signer
 from chain.fed_task import FedTaskClient
 from fl_node.commitments import commitments_of_round
-from fl_node.errors import UpdateRejectedError
 from fl_node.evidence import CommitmentRecord
 from fl_node.models import trainable_state
 from fl_node.pool.assignment import draw, round_seed, seed_commitment
 from fl_node.pool.convergence import drawable
+from fl_node.pool.lanes import screen_update
 from fl_node.pool.scoring import summed_contributions
 from fl_node.pool.spec import BUNDLE_KIND, CLOSED_KIND, PoolSpec
-from fl_node.serialization import decode_model, decode_update
+from fl_node.serialization import decode_model
 from fl_node.strategies import ClientUpdate, FedAvg
 from incentives import scores_to_fixed
 from kernel.types import Address
@@ -148,11 +148,14 @@ def _committed(
 def _updates(
     fed_task: FedTaskClient, store: ContentStore, task_id: int, rnd: _Round
 ) -> tuple[list[str], dict[int, list[ClientUpdate]]]:
-    """Check each update against its commitment and its base model; group them by model."""
+    """Check each update against its commitment, its base model and its verdict; group them."""
     hashes = {int(e["model"]): str(e["hash"]) for e in rnd.opening.get("models", [])}
     found, committed = _committed(fed_task, store, task_id, rnd)
+    entries = rnd.evidence.get("updates", [])
+    if {str(e["participant"]).lower() for e in entries} != set(committed):
+        found.append(f"round {rnd.number}: the evidence does not list every commitment once")
     by_model: dict[int, list[ClientUpdate]] = {}
-    for entry in rnd.evidence.get("updates", []):
+    for entry in entries:
         who, model = str(entry["participant"]), int(entry["model"])
         blob = store.get(str(entry["cid"]))
         on_chain = committed.get(who.lower())
@@ -160,19 +163,22 @@ def _updates(
         if on_chain is None or on_chain.update_hash != _hex(bytes(content_hash(blob))):
             found.append(f"round {rnd.number}: {who}'s update is not what it committed")
             continue
-        if opening is None:
+        if opening is None or model not in hashes:
             found.append(f"round {rnd.number}: base model {model} is not in the opening manifest")
             continue
-        shapes = {k: tuple(v.shape) for k, v in trainable_state(opening).items()}
-        try:
-            delta, meta = decode_update(blob, shapes)
-        except UpdateRejectedError as exc:
-            found.append(f"round {rnd.number}: {who}'s update does not decode: {exc}")
-            continue
-        if meta.base_model_hash != hashes.get(model) or meta.participant != who:
-            found.append(f"round {rnd.number}: {who}'s update is not for base model {model}")
-            continue
-        by_model.setdefault(model, []).append(ClientUpdate(delta, int(on_chain.samples)))
+        update, verdict = screen_update(
+            blob,
+            task_id=task_id,
+            round_=rnd.number,
+            participant=who,
+            base_hash=bytes.fromhex(hashes[model][2:]),
+            shapes={k: tuple(v.shape) for k, v in trainable_state(opening).items()},
+        )
+        if verdict != entry.get("verdict"):
+            judged = entry.get("verdict")
+            found.append(f"round {rnd.number}: {who}'s update was judged {judged}, not {verdict}")
+        elif update is not None:
+            by_model.setdefault(model, []).append(ClientUpdate(update.delta, int(on_chain.samples)))
     return found, by_model
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,9 +22,10 @@ import torch
 
 from fl_node.coordinator import coalition_utility
 from fl_node.data import LocalDataset
+from fl_node.errors import UpdateRejectedError
 from fl_node.models import FedModel, ModelSpec, build_model, trainable_state
 from fl_node.payout import contribution_seed, round_improvement
-from fl_node.serialization import UpdateMeta, encode_model, encode_update
+from fl_node.serialization import UpdateMeta, decode_update, encode_model, encode_update
 from fl_node.strategies import ClientUpdate, FedAvg
 from fl_node.training import TrainConfig, train_local
 from incentives.contribution import coalition_key, make_estimator
@@ -159,6 +160,53 @@ def train_on_lane(
     return LaneUpdate(meta.participant, lane.index, blob, update, time.perf_counter() - started)
 
 
+def screen_update(
+    blob: bytes,
+    *,
+    task_id: int,
+    round_: int,
+    participant: str,
+    base_hash: bytes,
+    shapes: Mapping[str, tuple[int, ...]],
+) -> tuple[ClientUpdate | None, str]:
+    """Decode an update and check it against the round: the update, or ``None`` and why.
+
+    The reasons: ``malformed``, ``shape_mismatch``, ``non_finite`` (the bytes), ``wrong_task``
+    (another task or round), ``wrong_author`` (another participant's name) and
+    ``wrong_base_model`` (it does not start from the base model dealt to its author). The
+    coordinator aggregates only what passes, and the audit re-runs it on what was refused.
+
+    Parameters
+    ----------
+    blob : bytes
+        The update's bytes, as committed.
+    task_id, round_ : int
+        The round it must belong to.
+    participant : str
+        Its author, as the commitment names it.
+    base_hash : bytes
+        The opening hash of the base model dealt to ``participant``.
+    shapes : mapping of str to tuple of int
+        That base model's trainable parameter shapes.
+    """
+    try:
+        delta, meta = decode_update(blob, shapes)
+    except UpdateRejectedError as exc:
+        return None, exc.reason
+    if meta.task_id != task_id or meta.round != round_:
+        return None, "wrong_task"
+    if meta.participant.lower() != participant.lower():
+        return None, "wrong_author"
+    if meta.base_model_hash != "0x" + base_hash.hex():
+        return None, "wrong_base_model"
+    return ClientUpdate(delta, meta.samples), "accepted"
+
+
+def shapes_of(model: FedModel) -> dict[str, tuple[int, ...]]:
+    """The trainable parameters' shapes of ``model`` (what its updates must carry)."""
+    return {name: tuple(p.shape) for name, p in model.named_parameters()}
+
+
 def test_error(model: FedModel, data: LocalDataset) -> float:
     """1 - accuracy of a classifier, the mean squared error of a regressor, on ``data``."""
     model.eval()
@@ -244,6 +292,8 @@ __all__ = [
     "LaneUpdate",
     "aggregate_lane",
     "predictions",
+    "screen_update",
+    "shapes_of",
     "test_error",
     "train_on_lane",
 ]

@@ -41,6 +41,8 @@ from fl_node.pool.lanes import (
     LaneUpdate,
     aggregate_lane,
     predictions,
+    screen_update,
+    shapes_of,
     train_on_lane,
 )
 from fl_node.pool.ledger import PoolLedger
@@ -233,12 +235,35 @@ class PoolRunner:
             updates.append(update)
         return updates
 
+    def _screen(
+        self, round_: int, drawn: PoolDraw, updates: list[LaneUpdate], hashes: dict[int, bytes]
+    ) -> dict[str, str]:
+        """Each participant's verdict: ``accepted`` or why its committed bytes were refused."""
+        verdicts = {}
+        for u in updates:
+            model = drawn.model_of(u.participant)
+            _, verdicts[u.participant] = screen_update(
+                u.blob,
+                task_id=self.ledger.task_id,
+                round_=round_,
+                participant=u.participant,
+                base_hash=hashes[model],
+                shapes=shapes_of(self.lanes[model].model),
+            )
+            if verdicts[u.participant] != "accepted":
+                log.warning(
+                    "round %d: %s refused: %s", round_, u.participant, verdicts[u.participant]
+                )
+        return verdicts
+
     def _aggregate(
         self, round_: int, drawn: PoolDraw, updates: list[LaneUpdate], hashes: dict[int, bytes]
     ) -> list[LaneRound]:
         out = []
         for model in drawn.drawn:
             mine = [u for u in updates if u.lane == model]
+            if not mine:  # every update dealt to it was refused: it keeps its model
+                continue
             out.append(
                 aggregate_lane(
                     self.lanes[model],
@@ -321,7 +346,9 @@ class PoolRunner:
         self.ledger.open_round(round_, self._opening)
         updates = self._train(round_, drawn, hashes)
         self.ledger.seal(round_)
-        lanes = self._aggregate(round_, drawn, updates, hashes)
+        verdicts = self._screen(round_, drawn, updates, hashes)
+        kept = [u for u in updates if verdicts[u.participant] == "accepted"]
+        lanes = self._aggregate(round_, drawn, kept, hashes)
         addresses = [p.address for p in self.parties]
         contributions = summed_contributions([r.contributions for r in lanes], addresses)
         if round_ == self.spec.rounds or self.all_converged():
@@ -329,9 +356,9 @@ class PoolRunner:
         else:
             self._next = self._commitment(round_ + 1)
             manifest = self._manifest(round_, self._next[2])
-        evidence = self._evidence(round_, seed, drawn, updates, lanes)
+        evidence = self._evidence(round_, seed, drawn, updates, lanes, verdicts)
         improvement = pool_improvement([r.improvement for r in lanes])
-        accepted = [True] * len(self.parties)
+        accepted = [verdicts[p.address] == "accepted" for p in self.parties]
         payout = self.ledger.finalize(
             round_, manifest, evidence, contributions, improvement, accepted
         )
@@ -361,6 +388,7 @@ class PoolRunner:
         drawn: PoolDraw,
         updates: list[LaneUpdate],
         lanes: list[LaneRound],
+        verdicts: dict[str, str],
     ) -> dict[str, Any]:
         return {
             "kind": "fedmarket/pool-round",
@@ -375,6 +403,7 @@ class PoolRunner:
                     "model": u.lane,
                     "hash": _hex(u.hash),
                     "cid": str(compute_cid(u.blob)),
+                    "verdict": verdicts[u.participant],
                 }
                 for u in updates
             ],

@@ -233,10 +233,10 @@ def test_a_dishonest_coordinator_fails_the_named_check(
     assert check in {name for name, _ in audit.problems}, audit.problems
 
 
-def test_an_update_for_another_base_model_fails_the_updates_check(
+def test_an_update_that_lies_about_its_base_model_is_refused_and_unpaid(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A participant trains the base model it was dealt but says it started from another one."""
+    """A participant trains the model it was dealt but says it started from another one."""
     honest_train = lanes_module.train_on_lane
     cheater: list[str] = []
 
@@ -250,7 +250,30 @@ def test_an_update_for_another_base_model_fails_the_updates_check(
         return honest_train(lane, data, train, meta, **kw)
 
     monkeypatch.setattr(run_module, "train_on_lane", lying)
-    _, ledger, store = _run(tmp_path)
+    result, ledger, store = _run(tmp_path)
+    index = list(ledger.participants).index(cheater[0])
+    for rnd in result.rounds:
+        evidence = store.get_json(rnd.evidence_cid)
+        verdicts = {u["participant"]: u["verdict"] for u in evidence["updates"]}
+        assert verdicts.pop(cheater[0]) == "wrong_base_model"
+        assert set(verdicts.values()) == {"accepted"}
+        assert rnd.amounts[index] == 0 and rnd.contributions[index] == 0.0
+    assert _audit(ledger, store).ok
+
+
+class _RefusingCoordinator(PoolRunner):
+    """Refuses participant 0's sound update as if it named the wrong base model."""
+
+    def _screen(self, *args: Any) -> dict[str, str]:
+        verdicts = super()._screen(*args)
+        verdicts[self.parties[0].address] = "wrong_base_model"
+        return verdicts
+
+
+def test_a_coordinator_that_refuses_a_sound_update_fails_the_updates_check(
+    tmp_path: Path,
+) -> None:
+    _, ledger, store = _run(tmp_path, _RefusingCoordinator)
     problems = _audit(ledger, store).problems
-    assert {name for name, _ in problems} == {"updates", "aggregation"}
-    assert all(cheater[0] in p for name, p in problems if name == "updates")
+    assert problems and {name for name, _ in problems} <= {"updates", "aggregation"}
+    assert any("judged wrong_base_model, not accepted" in p for _, p in problems)
