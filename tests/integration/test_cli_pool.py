@@ -32,3 +32,13 @@ def test_fedmarket_pool_writes_the_summary_the_bundle_and_the_accepted_models(
     assert sum(int(v) for v in summary["received_wei"]) > 0
     for rnd in summary["assignment"]:
         assert {m for _, m in rnd["assignment"]} == set(rnd["drawn"])
+
+
+def test_fedmarket_pool_on_anvil_is_audited_and_pays(anvil_url: str, tmp_path: Path) -> None:
+    """The same command against a real chain node (its faucet funds fresh keys)."""
+    args = ["pool", "--clients", "3", "--rounds", "3", "--window", "2", "--band", "0.05"]
+    result = CliRunner().invoke(app, [*args, "--rpc", anvil_url, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["audit"]["ok"] and summary["rounds"] == 3
+    assert sum(int(v) for v in summary["received_wei"]) > 0
