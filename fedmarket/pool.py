@@ -34,7 +34,7 @@ from fl_node.pool.ledger import COORDINATOR, SPONSOR, FedTaskLedger, participant
 from fl_node.pool.run import PoolParty, PoolResult, PoolRound, PoolRunner, base_model_name
 from fl_node.pool.spec import DrawRule, PoolSpec
 from kernel.errors import InvalidInputError
-from storage import LocalCidStore, canonical_json, content_hash
+from storage import ContentStore, LocalCidStore, canonical_json, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -138,18 +138,73 @@ def _ledger(backend: ChainBackend, store: LocalCidStore, n: int) -> FedTaskLedge
     return FedTaskLedger(provision(backend, roles), store)
 
 
-def _list_bundle(ledger: FedTaskLedger, result: PoolResult, price: int) -> tuple[int, str]:
-    """The sponsor lists the shared pool: its card names the bundle and the accepted models."""
-    card = {
-        "kind": "fedmarket/pool-card",
-        "task_id": ledger.task_id,
-        "bundle": result.bundle_cid,
-        "accepted": list(result.accepted),
+def pool_card(
+    task_id: int, spec: PoolSpec, result: PoolResult, store: ContentStore
+) -> dict[str, Any]:
+    """The bundle's model card: the marketplace's card shape, naming the bundle as the model.
+
+    ``model_cid`` / ``model_hash`` are the task's final model on FedTask (the bundle manifest),
+    as the marketplace checks; ``pool`` lists every base model with its decision and test error;
+    the metrics are the accepted models' best and worst test accuracy.
+
+    Parameters
+    ----------
+    task_id : int
+        The pool task.
+    spec : PoolSpec
+        Its spec.
+    result : PoolResult
+        The finished run.
+    store : ContentStore
+        Where the bundle is stored.
+    """
+    bundle = store.get(result.bundle_cid)
+    errors = {m: e[-1] for m, e in enumerate(result.errors) if e}
+    kept = [errors[m] for m in result.accepted if m in errors]
+    return {
+        "kind": "fedmarket/model-card",
+        "task_id": task_id,
+        "name": f"{spec.name}: a pool of {len(result.accepted)} models",
+        "model_cid": result.bundle_cid,
+        "model_hash": "0x" + bytes(content_hash(bundle)).hex(),
+        "metrics": (
+            {"best_accuracy": 1 - min(kept), "worst_accuracy": 1 - max(kept)} if kept else {}
+        ),
+        "pool": [
+            {
+                "model": d.model,
+                "name": d.name,
+                "accepted": d.accepted,
+                "reason": d.reason,
+                "test_error": errors.get(d.model),
+            }
+            for d in result.decisions
+        ],
     }
-    data = canonical_json(card)
-    cid = str(ledger.store.put(data))
+
+
+def list_bundle(
+    ledger: FedTaskLedger, spec: PoolSpec, result: PoolResult, price: int, sponsor_bps: int = 0
+) -> tuple[int, str]:
+    """The sponsor lists the shared pool as one bundle on ModelMarket; (listing id, card CID).
+
+    Parameters
+    ----------
+    ledger : FedTaskLedger
+        The finished (final) pool task.
+    spec : PoolSpec
+        Its spec.
+    result : PoolResult
+        The run.
+    price : int
+        The bundle's price in token wei.
+    sponsor_bps : int, default 0
+        The sponsor's cut of each sale.
+    """
+    card = canonical_json(pool_card(ledger.task_id, spec, result, ledger.store))
+    cid = str(ledger.store.put(card))
     listing, _ = ledger.parties.market(SPONSOR).list_model(
-        ledger.task_id, price, 0, cid, bytes(content_hash(data))
+        ledger.task_id, price, sponsor_bps, cid, bytes(content_hash(card))
     )
     return listing, cid
 
@@ -194,7 +249,7 @@ def run_pool_task(
     runner = PoolRunner(spec, parties, split.validation, split.test, secret, ledger, store)
     result = runner.run(on_round)
     audit = audit_pool(ledger.parties.fed_task(), store, ledger.task_id)
-    listing, card = _list_bundle(ledger, result, price)
+    listing, card = list_bundle(ledger, spec, result, price)
     seconds = time.perf_counter() - started
     log.info("pool task %d: %d rounds, audit ok %s", ledger.task_id, len(result.rounds), audit.ok)
     return PoolTask(ledger.task_id, spec, result, audit, listing, price, card, seconds, store)
@@ -240,6 +295,8 @@ __all__ = [
     "PRICE",
     "PoolTask",
     "fresh_secret",
+    "list_bundle",
+    "pool_card",
     "parse_base_model",
     "pool_summary",
     "pool_task",
