@@ -22,7 +22,7 @@ from typing import Any
 
 from chain import ChainBackend, provision
 from chain.backends import InProcessBackend
-from chain.fed_task import Schedule
+from chain.fed_task import FedTaskClient, Schedule
 from fedmarket.bench._fl_task import bench_task
 from fl_node.data import FederatedSplit
 from fl_node.models import ModelSpec
@@ -131,6 +131,7 @@ class PoolTask:
     card_cid: str
     seconds: float
     store: LocalCidStore
+    record: tuple[dict[str, Any], ...] = ()
 
 
 def _ledger(backend: ChainBackend, store: LocalCidStore, n: int) -> FedTaskLedger:
@@ -252,7 +253,44 @@ def run_pool_task(
     listing, card = list_bundle(ledger, spec, result, price)
     seconds = time.perf_counter() - started
     log.info("pool task %d: %d rounds, audit ok %s", ledger.task_id, len(result.rounds), audit.ok)
-    return PoolTask(ledger.task_id, spec, result, audit, listing, price, card, seconds, store)
+    record = chain_record(ledger.parties.fed_task(), ledger.task_id)
+    return PoolTask(
+        ledger.task_id, spec, result, audit, listing, price, card, seconds, store, record
+    )
+
+
+def chain_record(fed_task: FedTaskClient, task_id: int) -> tuple[dict[str, Any], ...]:
+    """What FedTask holds of each round: manifests, the batch root, the evidence, the budget.
+
+    The opening manifest commits to the round's assignment; the batch root anchors each
+    participant's signed commitment to its update, whose bytes name its base model.
+    """
+    opened = {int(e.round): e for e in fed_task.rounds_opened(task_id)}
+    rows = []
+    for final in fed_task.rounds_finalized(task_id):
+        number = int(final.round)
+        batches = fed_task.batches_posted(task_id, number)
+        rows.append(
+            {
+                "round": number,
+                "opening_manifest": {
+                    "cid": str(opened[number].model_cid),
+                    "hash": "0x" + bytes(opened[number].model_hash).hex(),
+                },
+                "batch": (
+                    {"root": "0x" + bytes(batches[0].root).hex(), "count": batches[0].count}
+                    if batches
+                    else None
+                ),
+                "closing_manifest": {
+                    "cid": str(final.model_cid),
+                    "hash": "0x" + bytes(final.model_hash).hex(),
+                },
+                "evidence_cid": str(final.evidence_cid),
+                "budget_wei": str(final.budget),
+            }
+        )
+    return tuple(rows)
 
 
 def pool_summary(task: PoolTask) -> dict[str, Any]:
@@ -285,6 +323,7 @@ def pool_summary(task: PoolTask) -> dict[str, Any]:
         "bundle_cid": r.bundle_cid,
         "listing": {"model_id": task.listing, "price_wei": str(task.price), "card": task.card_cid},
         "audit": {"ok": task.audit.ok, "problems": [list(p) for p in task.audit.problems]},
+        "chain": list(task.record),
         "seconds": round(task.seconds, 2),
     }
 
@@ -294,6 +333,7 @@ __all__ = [
     "POOL",
     "PRICE",
     "PoolTask",
+    "chain_record",
     "fresh_secret",
     "list_bundle",
     "pool_card",

@@ -32,6 +32,13 @@ def test_fedmarket_pool_writes_the_summary_the_bundle_and_the_accepted_models(
     assert sum(int(v) for v in summary["received_wei"]) > 0
     for rnd in summary["assignment"]:
         assert {m for _, m in rnd["assignment"]} == set(rnd["drawn"])
+    chain = summary["chain"]
+    assert [r["round"] for r in chain] == [1, 2, 3, 4]
+    for earlier, later in zip(chain, chain[1:], strict=False):
+        assert later["opening_manifest"] == earlier["closing_manifest"]
+    trained = len(summary["assignment"])
+    assert all(r["batch"]["count"] == 4 for r in chain[:trained])
+    assert all(r["batch"] is None and r["budget_wei"] == "0" for r in chain[trained:])
 
 
 def test_fedmarket_pool_on_anvil_is_audited_and_pays(anvil_url: str, tmp_path: Path) -> None:
