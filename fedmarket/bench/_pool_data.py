@@ -14,7 +14,11 @@ Two families of base models are built from a dataset's model (:func:`base_models
   hidden layer twice as wide, and a linear model: updates of different architectures differ in
   size;
 - ``same-arch``: the model from three initialisations (seeds 7, 8, 9): every update has the
-  same tensors, so its size says nothing about which base model it trained.
+  same tensors, so its size says nothing about which base model it trained;
+- ``graded``: ``mixed`` and a deliberately weak model (the MLP with 2 hidden units), accepted
+  under :data:`GRADED_ACCEPTANCE` (at most three models): the weak model ends outside the
+  confidence region and the fourth good one is pruned, so the run shows the acceptance reasons
+  the rule gives on real training (:func:`acceptance`).
 """
 
 from __future__ import annotations
@@ -28,14 +32,21 @@ from fedmarket.bench._robust_data import heart_data
 from fedmarket.design import pooled_model
 from fl_node.data import LocalDataset, split_dirichlet
 from fl_node.models import ModelSpec
+from fl_node.pool.acceptance import AcceptanceRule
 from fl_node.training import TrainConfig
 from kernel.errors import InvalidInputError
 
 DATASETS = ("digits", "heart")
 """The datasets, in the order they run."""
 
-FAMILIES = ("mixed", "same-arch")
+FAMILIES = ("mixed", "same-arch", "graded")
 """The families of base models (module docstring)."""
+
+WEAK_HIDDEN = 2
+"""Hidden units of the ``graded`` family's deliberately weak MLP."""
+
+GRADED_ACCEPTANCE = AcceptanceRule(max_models=3)
+"""The ``graded`` family's acceptance: the default region and duplicates, at most three models."""
 
 ALPHA = 0.5
 """Dirichlet concentration of the digits clients' label shares."""
@@ -128,19 +139,26 @@ def base_models(model: ModelSpec, family: str) -> tuple[ModelSpec, ...]:
     model : ModelSpec
         A one-hidden-layer MLP.
     family : str
-        ``mixed`` or ``same-arch``.
+        ``mixed``, ``same-arch`` or ``graded``.
     """
     width = model.hidden[0] if model.hidden else 16
-    if family == "mixed":
-        return (
+    if family in ("mixed", "graded"):
+        mixed = (
             replace(model, hidden=(width,), seed=7),
             replace(model, hidden=(width,), seed=8),
             replace(model, hidden=(2 * width,), seed=7),
             replace(model, kind="linear", hidden=(), seed=7),
         )
+        weak = replace(model, hidden=(WEAK_HIDDEN,), seed=7)
+        return mixed if family == "mixed" else (*mixed, weak)
     if family == "same-arch":
         return tuple(replace(model, hidden=(width,), seed=s) for s in (7, 8, 9))
     raise InvalidInputError(f"bench-pool: unknown family {family!r} (known: {FAMILIES})")
+
+
+def acceptance(family: str) -> AcceptanceRule:
+    """The pool's acceptance rule for ``family``: :data:`GRADED_ACCEPTANCE` or the default."""
+    return GRADED_ACCEPTANCE if family == "graded" else AcceptanceRule()
 
 
 def model_name(spec: ModelSpec) -> str:
@@ -153,7 +171,10 @@ __all__ = [
     "ALPHA",
     "DATASETS",
     "FAMILIES",
+    "GRADED_ACCEPTANCE",
+    "WEAK_HIDDEN",
     "PoolData",
+    "acceptance",
     "base_models",
     "digits_data",
     "heart_pool_data",

@@ -6,11 +6,18 @@ FedAvg final accuracy less :data:`TARGET_POINTS` points, and each run's rounds t
 count task rounds (a pool round that did not draw the model still counts), with the updates the
 model had aggregated by then. Convergence is the pool's :class:`ConvergenceRule`, in task rounds.
 
+The pool runs twice, under the sponsor's loose convergence rule (``pool``) and under a strict one
+(``strict``); each has its own rounds to convergence and acceptance decisions.
+
 The linkage attack (:func:`linkage_figures`) runs :func:`fl_node.pool.linkage.run_linkage` on the
 sightings of a real run, with the pool (random dealing, as specified or with every model drawn
-every round) and without (fixed lineages), at each
-leak, over several seeds, on three views of the side channels: ``none`` (only who submitted in
-which round), ``bytes`` (the update's size) and ``time+bytes`` (also the training seconds).
+every round) and without (fixed lineages), at each leak, over several seeds, on the views of
+:data:`VIEWS`, each named by who sees it: ``none``, a chain watcher when commitments are batched
+(the pool's default: it sees who submitted in which round, no per-participant commit time);
+``time``, a chain watcher when each participant commits directly (each commit's time follows
+its training time); ``bytes`` and ``time+bytes``, a reader of the content store's object sizes
+(in plain mode that reader also reads each update's header, which names its base model's hash,
+so it links every update by construction; issue 14 encrypts the store).
 """
 
 from __future__ import annotations
@@ -29,8 +36,21 @@ from fl_node.pool.linkage import Sighting, run_linkage
 TARGET_POINTS = 1.0
 """The target is a model's own FedAvg final accuracy less this many points."""
 
-FEATURE_SETS: dict[str, tuple[int, ...]] = {"none": (), "bytes": (1,), "time+bytes": (0, 1)}
+FEATURE_SETS: dict[str, tuple[int, ...]] = {
+    "none": (),
+    "time": (0,),
+    "bytes": (1,),
+    "time+bytes": (0, 1),
+}
 """Which of a sighting's features ``(training seconds, update bytes)`` the attacker uses."""
+
+VIEWS: dict[str, str] = {
+    "none": "chain watcher, batched commits (default)",
+    "time": "chain watcher, direct commits",
+    "bytes": "store reader, object sizes (plain mode: 1.00 by headers)",
+    "time+bytes": "store reader and direct commits (plain mode: 1.00)",
+}
+"""Who sees each view of :data:`FEATURE_SETS` (module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,16 @@ class ModelFigures:
         The updates it aggregated in the pool, in all.
     decision : str
         The pool's acceptance reason (``accepted``, ``not_converged``, ``duplicate``...).
+    strict_accuracy : float
+        Final test accuracy in the pool under the strict convergence rule.
+    strict_to_target, strict_updates_to_target : int or None
+        The task round at which it first reached ``target`` there, and its updates by then.
+    fedavg_strict_converged, strict_converged : int or None
+        The task round at which FedAvg's and the strict pool's traces met the strict rule.
+    strict_rounds_trained : int
+        The strict pool's rounds that drew it.
+    strict_decision : str
+        The strict pool's acceptance reason.
     """
 
     dataset: str
@@ -88,6 +118,13 @@ class ModelFigures:
     pool_rounds_trained: int
     pool_updates: int
     decision: str
+    strict_accuracy: float
+    strict_to_target: int | None
+    strict_updates_to_target: int | None
+    fedavg_strict_converged: int | None
+    strict_converged: int | None
+    strict_rounds_trained: int
+    strict_decision: str
 
 
 @dataclass(frozen=True)
@@ -99,10 +136,10 @@ class LinkageFigures:
     dataset, family : str
         Where the run was.
     lineage : str
-        ``pool`` (random dealing, converged models leave the draw), ``pool-all`` (every model
-        drawn every round) or ``fixed`` (participant ``i`` on model ``i mod K``).
+        ``pool`` (random dealing; converged models leave the draw, but for cover), ``pool-all``
+        (every model drawn every round) or ``fixed`` (participant ``i`` on model ``i mod K``).
     features : str
-        The side channels used (a key of :data:`FEATURE_SETS`).
+        The view: the side channels used (a key of :data:`FEATURE_SETS` and :data:`VIEWS`).
     leak : float
         The fraction of openings leaked.
     success, success_min, success_max : float
@@ -130,7 +167,10 @@ class LinkageFigures:
 
 @dataclass(frozen=True)
 class SizeFigures:
-    """What a chain watcher sees of one base model's updates in the pool run.
+    """The side channels of one base model's updates in the pool run.
+
+    The sizes are what a reader of the content store sees; the training time is what a chain
+    watcher sees through commit times when commitments are direct (not batched).
 
     Attributes
     ----------
@@ -179,12 +219,29 @@ def _final(trace: Trace) -> float:
     return 1.0 - trace.errors[-1] if trace.errors else 0.0
 
 
+@dataclass(frozen=True)
+class PoolTraces:
+    """Per base model, its trace in each run of one family.
+
+    Attributes
+    ----------
+    fedavg, pool, strict, pool_all, fixed : sequence of Trace
+        FedAvg alone, the pool under the loose and the strict rule, pool-all, fixed lineages.
+    """
+
+    fedavg: Sequence[Trace]
+    pool: Sequence[Trace]
+    strict: Sequence[Trace]
+    pool_all: Sequence[Trace]
+    fixed: Sequence[Trace]
+
+
 def model_figures(
     where: tuple[str, str],
     names: Sequence[str],
-    traces: tuple[Sequence[Trace], Sequence[Trace], Sequence[Trace], Sequence[Trace]],
-    decisions: Sequence[PoolDecision],
-    rule: ConvergenceRule,
+    traces: PoolTraces,
+    decisions: tuple[Sequence[PoolDecision], Sequence[PoolDecision]],
+    rules: tuple[ConvergenceRule, ConvergenceRule],
 ) -> list[ModelFigures]:
     """Every base model's figures.
 
@@ -194,45 +251,59 @@ def model_figures(
         The dataset and the family.
     names : sequence of str
         The base models' names.
-    traces : (FedAvg, pool, pool-all, fixed traces)
+    traces : PoolTraces
         Per base model, in each run.
-    decisions : sequence of PoolDecision
-        The pool's acceptance decisions.
-    rule : ConvergenceRule
-        The pool's convergence rule.
+    decisions : (sequence of PoolDecision, sequence of PoolDecision)
+        The pool's acceptance decisions under the loose and the strict rule.
+    rules : (ConvergenceRule, ConvergenceRule)
+        The loose and the strict convergence rule.
     """
-    fedavg, pool, pool_all, fixed = traces
-    out = []
-    for k, name in enumerate(names):
-        target = _final(fedavg[k]) - TARGET_POINTS / 100
-        reached = [to_target(t[k], target) for t in traces]
-        out.append(
-            ModelFigures(
-                dataset=where[0],
-                family=where[1],
-                model=k,
-                name=name,
-                target=target,
-                fedavg_accuracy=_final(fedavg[k]),
-                pool_accuracy=_final(pool[k]),
-                pool_all_accuracy=_final(pool_all[k]),
-                fixed_accuracy=_final(fixed[k]),
-                fedavg_to_target=reached[0][0],
-                pool_to_target=reached[1][0],
-                pool_all_to_target=reached[2][0],
-                fixed_to_target=reached[3][0],
-                fedavg_updates_to_target=reached[0][1],
-                pool_updates_to_target=reached[1][1],
-                pool_all_updates_to_target=reached[2][1],
-                fixed_updates_to_target=reached[3][1],
-                fedavg_converged=converged_round(fedavg[k], rule),
-                pool_converged=converged_round(pool[k], rule),
-                pool_rounds_trained=len(pool[k].rounds),
-                pool_updates=sum(pool[k].updates),
-                decision=decisions[k].reason,
-            )
-        )
-    return out
+    return [_model(where, k, name, traces, decisions, rules) for k, name in enumerate(names)]
+
+
+def _model(
+    where: tuple[str, str],
+    k: int,
+    name: str,
+    t: PoolTraces,
+    decisions: tuple[Sequence[PoolDecision], Sequence[PoolDecision]],
+    rules: tuple[ConvergenceRule, ConvergenceRule],
+) -> ModelFigures:
+    """Base model ``k``'s figures (:func:`model_figures`)."""
+    target = _final(t.fedavg[k]) - TARGET_POINTS / 100
+    runs = (t.fedavg[k], t.pool[k], t.pool_all[k], t.fixed[k], t.strict[k])
+    reached = [to_target(trace, target) for trace in runs]
+    return ModelFigures(
+        dataset=where[0],
+        family=where[1],
+        model=k,
+        name=name,
+        target=target,
+        fedavg_accuracy=_final(t.fedavg[k]),
+        pool_accuracy=_final(t.pool[k]),
+        pool_all_accuracy=_final(t.pool_all[k]),
+        fixed_accuracy=_final(t.fixed[k]),
+        fedavg_to_target=reached[0][0],
+        pool_to_target=reached[1][0],
+        pool_all_to_target=reached[2][0],
+        fixed_to_target=reached[3][0],
+        fedavg_updates_to_target=reached[0][1],
+        pool_updates_to_target=reached[1][1],
+        pool_all_updates_to_target=reached[2][1],
+        fixed_updates_to_target=reached[3][1],
+        fedavg_converged=converged_round(t.fedavg[k], rules[0]),
+        pool_converged=converged_round(t.pool[k], rules[0]),
+        pool_rounds_trained=len(t.pool[k].rounds),
+        pool_updates=sum(t.pool[k].updates),
+        decision=decisions[0][k].reason,
+        strict_accuracy=_final(t.strict[k]),
+        strict_to_target=reached[4][0],
+        strict_updates_to_target=reached[4][1],
+        fedavg_strict_converged=converged_round(t.fedavg[k], rules[1]),
+        strict_converged=converged_round(t.strict[k], rules[1]),
+        strict_rounds_trained=len(t.strict[k].rounds),
+        strict_decision=decisions[1][k].reason,
+    )
 
 
 def project(sightings: Sequence[Sighting], features: str) -> list[Sighting]:
@@ -308,8 +379,10 @@ def size_figures(
 __all__ = [
     "FEATURE_SETS",
     "TARGET_POINTS",
+    "VIEWS",
     "LinkageFigures",
     "ModelFigures",
+    "PoolTraces",
     "SizeFigures",
     "converged_round",
     "linkage_figures",

@@ -194,15 +194,16 @@ def pool_spec(
     rule: ConvergenceRule,
     secret: bytes,
     draw: DrawRule | None = None,
+    acceptance: AcceptanceRule | None = None,
 ) -> PoolSpec:
-    """The pool task of the benchmark: default acceptance, leave-one-out, ``draw`` or default."""
+    """The pool task of the benchmark: leave-one-out; ``draw``, ``acceptance`` or the defaults."""
     return PoolSpec(
         name=f"bench-pool-{data.name}",
         base_models=tuple(models),
         train=data.train,
         rounds=rounds,
         convergence=rule,
-        acceptance=AcceptanceRule(),
+        acceptance=acceptance or AcceptanceRule(),
         seed_commitment=_hex(seed_commitment(secret)),
         draw=draw or DrawRule(),
         contribution=ESTIMATOR,
@@ -217,6 +218,7 @@ def run_pool(
     rule: ConvergenceRule,
     seed: int = 0,
     draw: DrawRule | None = None,
+    acceptance: AcceptanceRule | None = None,
 ) -> PoolRun:
     """Run the pool task on ``data`` off chain (the draw secret is derived from ``seed``).
 
@@ -233,11 +235,14 @@ def run_pool(
     seed : int, default 0
         Seed of the draw secret.
     draw : DrawRule or None, default None
-        How many models a round draws; ``None``: the default (1 to all pending).
+        How many models a round draws; ``None``: the default (2 to all pending, converged models
+        drawn again as cover when fewer than 2 are pending).
+    acceptance : AcceptanceRule or None, default None
+        Which converged models enter the shared pool; ``None``: the default.
     """
     started = time.perf_counter()
     secret = f"bench-pool-secret-{seed:014d}".encode().ljust(32, b"\0")
-    spec = pool_spec(data, models, rounds, rule, secret, draw)
+    spec = pool_spec(data, models, rounds, rule, secret, draw, acceptance)
     with tempfile.TemporaryDirectory(prefix="bench-pool-") as tmp:
         store = LocalCidStore(Path(tmp))
         ledger = OffChainLedger(addresses(len(data.parties)), store)

@@ -15,9 +15,18 @@ import numpy as np
 import pytest
 import torch
 
-from fedmarket.bench._pool_data import base_models, digits_data, model_name
+from fedmarket.bench._pool_data import (
+    GRADED_ACCEPTANCE,
+    acceptance,
+    base_models,
+    digits_data,
+    model_name,
+)
 from fedmarket.bench._pool_figures import (
+    FEATURE_SETS,
     TARGET_POINTS,
+    VIEWS,
+    PoolTraces,
     converged_round,
     linkage_figures,
     model_figures,
@@ -26,7 +35,7 @@ from fedmarket.bench._pool_figures import (
 )
 from fedmarket.bench._pool_runs import Trace, fixed_lineage
 from fl_node.models import build_model, trainable_state
-from fl_node.pool.acceptance import PoolDecision
+from fl_node.pool.acceptance import AcceptanceRule, PoolDecision
 from fl_node.pool.convergence import ConvergenceRule
 from fl_node.pool.linkage import Sighting, run_linkage
 from fl_node.serialization import UpdateMeta, encode_update
@@ -74,10 +83,17 @@ def test_model_figures_of_two_hand_made_models() -> None:
     pool = [Trace((1, 2, 3), (0.5, 0.112, 0.105), (2, 1, 2)), Trace((2,), (0.35,), (4,))]
     fixed = [Trace((1, 2, 3), (0.3, 0.11, 0.1), (2, 2, 2)), Trace((1, 2, 3), (0.3,) * 3, (2,) * 3)]
     decisions = [PoolDecision(0, "a", True, "accepted"), PoolDecision(1, "b", False, "pruned")]
-    rule = ConvergenceRule(window=2, band=0.01)
+    strict_decisions = [
+        PoolDecision(0, "a", False, "not_converged"),
+        PoolDecision(1, "b", False, "outside_confidence_region"),
+    ]
+    rule, strict_rule = ConvergenceRule(window=2, band=0.01), ConvergenceRule(2, 0.0)
     pool_all = [Trace((1, 2), (0.2, 0.05), (3, 3)), Trace((1, 2), (0.1, 0.1), (1, 1))]
-    traces = (fedavg, pool, pool_all, fixed)
-    a, b = model_figures(("d", "f"), ["a", "b"], traces, decisions, rule)
+    strict = [Trace((1, 2, 3), (0.3, 0.2, 0.09), (1, 1, 4)), Trace((1, 3), (0.3, 0.3), (2, 2))]
+    traces = PoolTraces(fedavg, pool, strict, pool_all, fixed)
+    a, b = model_figures(
+        ("d", "f"), ["a", "b"], traces, (decisions, strict_decisions), (rule, strict_rule)
+    )
     assert a.target == pytest.approx(0.9 - TARGET_POINTS / 100)
     assert (a.fedavg_accuracy, a.pool_accuracy, a.fixed_accuracy) == pytest.approx(
         (0.9, 0.895, 0.9)
@@ -92,6 +108,14 @@ def test_model_figures_of_two_hand_made_models() -> None:
     assert (a.pool_rounds_trained, a.pool_updates, a.decision) == (3, 5, "accepted")
     assert b.pool_to_target is None and b.pool_updates_to_target is None
     assert (b.fedavg_to_target, b.fedavg_converged, b.decision) == (1, 2, "pruned")
+    # the strict run: its own accuracy, target round, updates, convergence and decision
+    assert (a.strict_accuracy, a.strict_to_target, a.strict_updates_to_target) == pytest.approx(
+        (0.91, 3, 6)
+    )
+    assert (a.fedavg_strict_converged, a.strict_converged) == (None, None)
+    assert (b.fedavg_strict_converged, b.strict_converged) == (2, 3)  # 0.3 twice, task round 3
+    assert (b.strict_to_target, b.strict_updates_to_target, b.strict_rounds_trained) == (1, 2, 2)
+    assert (a.strict_decision, b.strict_decision) == ("not_converged", "outside_confidence_region")
 
 
 def _sightings(lineage: str, n: int = 6, rounds: int = 6, k: int = 3) -> list[Sighting]:
@@ -108,6 +132,7 @@ def test_project_keeps_only_the_chosen_side_channels() -> None:
     s = [Sighting("p", 1, 2, (0.5, 300.0))]
     assert project(s, "none")[0].features == ()
     assert project(s, "bytes")[0].features == (300.0,)
+    assert project(s, "time")[0].features == (0.5,)
     assert project(s, "time+bytes")[0] == s[0]
 
 
@@ -115,8 +140,9 @@ def test_linkage_figures_summarise_run_linkage_over_the_seeds() -> None:
     sightings = _sightings("pool")
     figures = linkage_figures(("d", "f", "pool"), sightings, (0.2, 0.5), range(3))
     assert [(f.features, f.leak) for f in figures] == [
-        (feat, leak) for feat in ("none", "bytes", "time+bytes") for leak in (0.2, 0.5)
+        (feat, leak) for feat in ("none", "time", "bytes", "time+bytes") for leak in (0.2, 0.5)
     ]
+    assert set(VIEWS) == set(FEATURE_SETS)  # every view says who sees it
     for f in figures:
         direct = [run_linkage(project(sightings, f.features), f.leak, s) for s in range(3)]
         assert f.success == pytest.approx(np.mean([r.success for r in direct]))
@@ -151,6 +177,11 @@ def test_one_architecture_gives_one_update_size_and_architectures_differ() -> No
     sizes = [_update_bytes(m) for m in mixed]
     assert sizes[0] == sizes[1] and len(set(sizes)) == 3
     assert [model_name(m) for m in mixed] == ["mlp32-s7", "mlp32-s8", "mlp64-s7", "linear-s7"]
+    graded = base_models(data.model, "graded")
+    assert graded[:4] == mixed and model_name(graded[4]) == "mlp2-s7"
+    assert _update_bytes(graded[4]) < sizes[3]  # the weak MLP is the smallest update
+    assert acceptance("graded") == GRADED_ACCEPTANCE and GRADED_ACCEPTANCE.max_models == 3
+    assert acceptance("mixed") == acceptance("same-arch") == AcceptanceRule()
     with pytest.raises(InvalidInputError):
         base_models(data.model, "nope")
 
