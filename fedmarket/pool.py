@@ -249,7 +249,8 @@ def run_pool_task(
     parties = [PoolParty(a, d) for a, d in zip(ledger.participants, split.hospitals, strict=True)]
     runner = PoolRunner(spec, parties, split.validation, split.test, secret, ledger, store)
     result = runner.run(on_round)
-    audit = audit_pool(ledger.parties.fed_task(), store, ledger.task_id)
+    reader = ledger.parties.fed_task()
+    audit = audit_pool(reader, store, ledger.task_id, validation=split.validation)
     listing, card = list_bundle(ledger, spec, result, price)
     seconds = time.perf_counter() - started
     log.info("pool task %d: %d rounds, audit ok %s", ledger.task_id, len(result.rounds), audit.ok)

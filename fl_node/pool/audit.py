@@ -31,8 +31,11 @@ import torch
 from chain.commitments import recover_commitment_signer
 from chain.fed_task import FedTaskClient
 from fl_node.commitments import commitments_of_round
+from fl_node.coordinator import coalition_utility
+from fl_node.data import LocalDataset
 from fl_node.evidence import CommitmentRecord
 from fl_node.models import trainable_state
+from fl_node.payout import contribution_seed
 from fl_node.pool.assignment import draw, round_seed, seed_commitment
 from fl_node.pool.convergence import drawable
 from fl_node.pool.lanes import screen_update
@@ -41,6 +44,7 @@ from fl_node.pool.spec import BUNDLE_KIND, CLOSED_KIND, PoolSpec
 from fl_node.serialization import decode_model
 from fl_node.strategies import ClientUpdate, FedAvg
 from incentives import scores_to_fixed
+from incentives.contribution import make_estimator
 from kernel.types import Address
 from storage import ContentStore, canonical_json, content_hash
 
@@ -48,6 +52,8 @@ log = logging.getLogger(__name__)
 
 TOLERANCE = 1e-5
 """Largest absolute difference between a recorded and a recomputed aggregate parameter."""
+MEASURE_TOLERANCE = 1e-6
+"""Largest absolute difference between a recorded and a re-measured contribution."""
 
 
 @dataclass(frozen=True)
@@ -147,14 +153,14 @@ def _committed(
 
 def _updates(
     fed_task: FedTaskClient, store: ContentStore, task_id: int, rnd: _Round
-) -> tuple[list[str], dict[int, list[ClientUpdate]]]:
+) -> tuple[list[str], dict[int, list[tuple[str, ClientUpdate]]]]:
     """Check each update against its commitment, its base model and its verdict; group them."""
     hashes = {int(e["model"]): str(e["hash"]) for e in rnd.opening.get("models", [])}
     found, committed = _committed(fed_task, store, task_id, rnd)
     entries = rnd.evidence.get("updates", [])
     if {str(e["participant"]).lower() for e in entries} != set(committed):
         found.append(f"round {rnd.number}: the evidence does not list every commitment once")
-    by_model: dict[int, list[ClientUpdate]] = {}
+    by_model: dict[int, list[tuple[str, ClientUpdate]]] = {}
     for entry in entries:
         who, model = str(entry["participant"]), int(entry["model"])
         blob = store.get(str(entry["cid"]))
@@ -178,7 +184,8 @@ def _updates(
             judged = entry.get("verdict")
             found.append(f"round {rnd.number}: {who}'s update was judged {judged}, not {verdict}")
         elif update is not None:
-            by_model.setdefault(model, []).append(ClientUpdate(update.delta, int(on_chain.samples)))
+            client = ClientUpdate(update.delta, int(on_chain.samples))
+            by_model.setdefault(model, []).append((who, client))
     return found, by_model
 
 
@@ -193,7 +200,7 @@ def _model(store: ContentStore, manifest: Mapping[str, Any], model: int) -> torc
 
 
 def _check_aggregation(
-    store: ContentStore, rnd: _Round, by_model: Mapping[int, list[ClientUpdate]]
+    store: ContentStore, rnd: _Round, by_model: Mapping[int, list[tuple[str, ClientUpdate]]]
 ) -> list[str]:
     found = []
     for model in rnd.evidence.get("drawn", []):
@@ -201,10 +208,47 @@ def _check_aggregation(
         if before is None or after is None:
             found.append(f"round {rnd.number}: base model {model}'s manifests do not verify")
             continue
-        expected = FedAvg().aggregate(trainable_state(before), by_model.get(model, []))
+        updates = [u for _, u in by_model.get(model, [])]
+        expected = FedAvg().aggregate(trainable_state(before), updates)
         got = trainable_state(after)
         if any(float((expected[k] - got[k]).abs().max()) > TOLERANCE for k in expected):
             found.append(f"round {rnd.number}: base model {model} is not FedAvg of its updates")
+    return found
+
+
+def _check_measured(
+    spec: PoolSpec,
+    store: ContentStore,
+    rnd: _Round,
+    by_model: Mapping[int, list[tuple[str, ClientUpdate]]],
+    validation: LocalDataset,
+) -> list[str]:
+    """Re-measure each base model's contributions on the validation rows the audit holds."""
+    found = []
+    hashes = {int(e["model"]): str(e["hash"]) for e in rnd.opening.get("models", [])}
+    for recorded in rnd.evidence.get("models", []):
+        model = int(recorded["model"])
+        members = by_model.get(model, [])
+        opening = _model(store, rnd.opening, model)
+        if opening is None or [p for p, _ in members] != list(recorded["members"]):
+            found.append(f"round {rnd.number}: base model {model}'s members cannot be re-measured")
+            continue
+        params = trainable_state(opening)
+        updates = [u for _, u in members]
+        strategy = FedAvg()
+        utility = coalition_utility(
+            spec.base_models[model],
+            strategy,
+            params,
+            updates,
+            strategy.initial_state(params),
+            validation,
+        )
+        seed = contribution_seed(hashes[model], rnd.number)
+        result = make_estimator(spec.contribution).estimate(len(updates), utility, seed=seed)
+        claimed = [float(recorded["contributions"][p]) for p, _ in members]
+        if any(abs(a - b) > MEASURE_TOLERANCE for a, b in zip(claimed, result.scores, strict=True)):
+            found.append(f"round {rnd.number}: base model {model}'s contributions are not measured")
     return found
 
 
@@ -237,7 +281,38 @@ def _check_closed(
     return found
 
 
-def audit_pool(fed_task: FedTaskClient, store: ContentStore, task_id: int) -> PoolAudit:
+def _audit_round(
+    fed_task: FedTaskClient,
+    store: ContentStore,
+    spec: PoolSpec,
+    rnd: _Round,
+    context: tuple[int, bytes, list[str], dict[int, list[float]]],
+    validation: LocalDataset | None,
+) -> list[tuple[str, str]]:
+    """One round's findings (``context``: task, secret, participants, the errors so far)."""
+    task_id, secret, participants, errors = context
+    if rnd.evidence.get("kind") == CLOSED_KIND:
+        return [("closed", p) for p in _check_closed(fed_task, store, task_id, rnd, participants)]
+    problems = [("draw", p) for p in _check_draw(spec, task_id, secret, rnd, participants, errors)]
+    found, by_model = _updates(fed_task, store, task_id, rnd)
+    problems += [("updates", p) for p in found]
+    problems += [("aggregation", p) for p in _check_aggregation(store, rnd, by_model)]
+    problems += [("contributions", p) for p in _check_scores(rnd, participants)]
+    if validation is not None:
+        measured = _check_measured(spec, store, rnd, by_model, validation)
+        problems += [("measured", p) for p in measured]
+    for m in rnd.evidence.get("models", []):
+        errors[int(m["model"])].append(float(m["test_error"]))
+    return problems
+
+
+def audit_pool(
+    fed_task: FedTaskClient,
+    store: ContentStore,
+    task_id: int,
+    *,
+    validation: LocalDataset | None = None,
+) -> PoolAudit:
     """Re-check pool task ``task_id`` (see the module docstring); never raises on a finding.
 
     Parameters
@@ -248,10 +323,12 @@ def audit_pool(fed_task: FedTaskClient, store: ContentStore, task_id: int) -> Po
         The content store the task's CIDs name.
     task_id : int
         The task.
+    validation : LocalDataset or None, default None
+        The coordinator's validation rows, where the audit committee holds them: each base
+        model's contributions are then re-measured (check ``measured``).
     """
     info = fed_task.task(task_id)
     spec_bytes = store.get(info.spec_cid)
-    problems: list[tuple[str, str]] = []
     if bytes(content_hash(spec_bytes)) != bytes(info.spec_hash):
         return PoolAudit(task_id, 0, (("spec", "the spec is not what the chain hashed"),))
     spec = PoolSpec.from_bytes(spec_bytes)
@@ -263,24 +340,13 @@ def audit_pool(fed_task: FedTaskClient, store: ContentStore, task_id: int) -> Po
             task_id, len(rounds), (("secret", "the revealed secret is not committed"),)
         )
     errors: dict[int, list[float]] = {m: [] for m in range(len(spec.base_models))}
+    problems: list[tuple[str, str]] = []
     for rnd in rounds:
-        if rnd.evidence.get("kind") == CLOSED_KIND:
-            problems += [
-                ("closed", p) for p in _check_closed(fed_task, store, task_id, rnd, participants)
-            ]
-            continue
-        problems += [
-            ("draw", p) for p in _check_draw(spec, task_id, secret, rnd, participants, errors)
-        ]
-        found, by_model = _updates(fed_task, store, task_id, rnd)
-        problems += [("updates", p) for p in found]
-        problems += [("aggregation", p) for p in _check_aggregation(store, rnd, by_model)]
-        problems += [("contributions", p) for p in _check_scores(rnd, participants)]
-        for m in rnd.evidence.get("models", []):
-            errors[int(m["model"])].append(float(m["test_error"]))
+        context = (task_id, secret, participants, errors)
+        problems += _audit_round(fed_task, store, spec, rnd, context, validation)
     for check, problem in problems:
         log.warning("audit_pool: task %d: %s: %s", task_id, check, problem)
     return PoolAudit(task_id, len(rounds), tuple(problems))
 
 
-__all__ = ["TOLERANCE", "PoolAudit", "audit_pool"]
+__all__ = ["MEASURE_TOLERANCE", "TOLERANCE", "PoolAudit", "audit_pool"]

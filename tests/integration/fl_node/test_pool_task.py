@@ -77,8 +77,9 @@ def _run(
     return runner.run(), ledger, store
 
 
-def _audit(ledger: FedTaskLedger, store: LocalCidStore) -> PoolAudit:
-    return audit_pool(ledger.parties.fed_task(), store, ledger.task_id)
+def _audit(ledger: FedTaskLedger, store: LocalCidStore, *, validation: bool = True) -> PoolAudit:
+    rows = _spec()[1].validation if validation else None
+    return audit_pool(ledger.parties.fed_task(), store, ledger.task_id, validation=rows)
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +184,32 @@ def test_a_batch_leaf_the_participant_did_not_sign_fails_the_updates_check(
     _, ledger, store = _run(tmp_path)
     problems = _audit(ledger, store).problems
     assert problems and all(name == "updates" and forged[0] in p for name, p in problems)
+
+
+class _InflatingCoordinator(PoolRunner):
+    """Measures honestly, then doubles a friend's contributions before summing and recording.
+
+    Evidence, scores and rewards agree with each other: only re-measuring shows the lie.
+    """
+
+    def _aggregate(self, *args: Any) -> list[LaneRound]:
+        friend = self.parties[0].address
+        return [
+            dataclasses.replace(
+                lane,
+                contributions={
+                    p: 2 * c + 0.01 if p == friend else c for p, c in lane.contributions.items()
+                },
+            )
+            for lane in super()._aggregate(*args)
+        ]
+
+
+def test_consistently_inflated_contributions_are_caught_by_re_measuring(tmp_path: Path) -> None:
+    _, ledger, store = _run(tmp_path, _InflatingCoordinator)
+    assert _audit(ledger, store, validation=False).ok  # summing and paying are consistent
+    problems = _audit(ledger, store).problems
+    assert problems and {name for name, _ in problems} == {"measured"}
 
 
 class _FavouringCoordinator(PoolRunner):
