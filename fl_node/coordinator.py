@@ -645,7 +645,7 @@ class Coordinator:
         self, defence: Defence, round_: int, params: Mapping[str, Tensor]
     ) -> tuple[dict[str, Tensor] | None, ModelRef | None]:
         """FLTrust's root update of the round, stored for the audit (``None`` for other rules)."""
-        if defence.name != "fltrust":
+        if not defence.uses_root:
             return None, None
         task_id, spec, strategy, _, _ = self._require()
         data = root_data(self.validation)
@@ -671,7 +671,7 @@ class Coordinator:
         screened: list[tuple[int, ClientUpdate]],
     ) -> list[BallotRecord]:
         """The trusted vote's ballots for the round's screened updates (none for other rules)."""
-        if defence.name != "trusted_vote":
+        if not defence.uses_ballots:
             return []
         if self.ballots is None:
             log.warning("trusted_vote: no ballot source; the central fallback elects (round %d)",

@@ -273,9 +273,9 @@ class RobustRun:
         self, round_: int, updates: Sequence[ClientUpdate], kept: Sequence[int]
     ) -> RoundInputs:
         """The round's inputs the defence reads (the root update, the ballots)."""
-        if self.cell.defence == "fltrust":
+        if self.defence is not None and self.defence.uses_root:
             return RoundInputs(root_delta=train_from(self.view(round_, ()), self.data.root))
-        if self.cell.defence == "trusted_vote":
+        if self.defence is not None and self.defence.uses_ballots:
             return RoundInputs(ballots=self.ballots(updates, kept))
         return RoundInputs()
 

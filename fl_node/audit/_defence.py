@@ -76,7 +76,7 @@ def _inputs(
     record = evidence.aggregation.defence
     round_ = evidence.round
     root, problem = None, ""
-    if defence.name == "fltrust":
+    if defence.uses_root:
         root, problem = _root(task, store, record, params, round_)
     ballots = record.ballots if record is not None else ()
     check = {b.voter.lower(): ballot_problem(task.domain, task.task_id, round_, b) for b in ballots}
@@ -104,7 +104,7 @@ def with_defence(r: RoundInputs, store: ContentStore) -> RoundInputs:
         return r
     screened = [(i, u) for i, (v, u) in enumerate(r.replayed) if v.accepted and u is not None]
     inputs, problem = _inputs(r.task, store, defence, r.evidence, screened, r.params)
-    if defence.name == "fltrust" and inputs.root_delta is None:
+    if defence.uses_root and inputs.root_delta is None:
         return replace(r, defence_problem=problem)
     record = r.evidence.aggregation.defence
     extras = (record.root_update, record.ballots) if record is not None else (None, ())

@@ -20,6 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
@@ -100,6 +101,10 @@ class Defence(ABC):
     """A robust aggregation rule. ``params`` gives what ``make_defence`` takes to rebuild it."""
 
     name: str = "abstract"
+    uses_root: ClassVar[bool] = False
+    """Whether the rule reads the coordinator's root update (``RoundInputs.root_delta``)."""
+    uses_ballots: ClassVar[bool] = False
+    """Whether the rule reads the participants' signed ballots (``RoundInputs.ballots``)."""
 
     @abstractmethod
     def params(self) -> dict[str, float]:

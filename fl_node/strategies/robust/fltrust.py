@@ -66,6 +66,7 @@ class FLTrust(RobustRule):
     """FLTrust; parameters ``flag_at`` and the clip bounds (RobustRule). Needs a root update."""
 
     name = "fltrust"
+    uses_root = True
 
     def params(self) -> dict[str, float]:
         """``flag_at``, ``clip_max_norm``, ``clip_norm_factor``."""

@@ -146,6 +146,7 @@ class TrustedVote(RobustRule):
     """
 
     name = "trusted_vote"
+    uses_ballots = True
 
     def __init__(
         self,

@@ -121,3 +121,9 @@ def test_defended_fedadam_is_stateful_and_feeds_the_robust_delta_to_the_moments(
     for k in PARAMS:
         assert torch.allclose(got.params[k], want.params[k])
     assert got.state == want.state
+
+
+def test_only_fltrust_reads_a_root_update_and_only_the_vote_reads_ballots() -> None:
+    """The coordinator, the audit and the bench ask the rule, never its name."""
+    assert {name for name, cls in DEFENCES.items() if cls.uses_root} == {"fltrust"}
+    assert {name for name, cls in DEFENCES.items() if cls.uses_ballots} == {"trusted_vote"}
