@@ -28,9 +28,9 @@ POOL = 90 * TOKEN
 STAKE = 5 * TOKEN
 SCHEDULE = {
     "--join-period": "10m",
-    "--commit-period": "30s",
+    "--commit-period": "60s",
     "--inclusion-period": "0",
-    "--reveal-period": "10s",
+    "--reveal-period": "20s",
     "--finalize-period": "2m",
     "--challenge-period": "3s",
     "--open-period": "2m",
