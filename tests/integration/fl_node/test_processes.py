@@ -20,7 +20,10 @@ import pytest
 from chain import RewardTokenClient, RpcBackend, deploy, fund, new_account, signer_for
 from chain.fed_task import FedTaskClient, StakeWithdrawnEvent, TaskStatus
 
-pytestmark = [pytest.mark.slow, pytest.mark.rpc]
+# Real time on two shared cores: several processes each import torch, train and must commit
+# within the round's window. A run that misses it under the suite's load is rerun once (the
+# first failure is still reported in the summary); a deterministic failure fails both times.
+pytestmark = [pytest.mark.slow, pytest.mark.rpc, pytest.mark.flaky(reruns=1, reruns_delay=5)]
 
 ROUNDS = 2
 TOKEN = 10**18
