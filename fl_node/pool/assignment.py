@@ -203,18 +203,18 @@ def _bounds(
         raise DrawError("min_models and min_per_model must be at least 1")
     if max_models is not None and max_models < min_models:
         raise DrawError(f"max_models {max_models} is below min_models {min_models}")
-    todo = tuple(sorted(range(n_models) if pending is None else pending))
-    if not todo:
+    candidates = tuple(sorted(range(n_models) if pending is None else pending))
+    if not candidates:
         raise DrawError("no base model is pending: every model has converged")
-    if len(set(todo)) != len(todo) or not all(0 <= m < n_models for m in todo):
-        raise DrawError(f"pending must be distinct indices in [0, {n_models}), got {todo}")
-    lo = min(min_models, len(todo))
-    hi = min(max_models or n_models, n_models, len(todo), n_participants // min_per_model)
+    if len(set(candidates)) != len(candidates) or not all(0 <= m < n_models for m in candidates):
+        raise DrawError(f"pending must be distinct indices in [0, {n_models}), got {candidates}")
+    lo = min(min_models, len(candidates))
+    hi = min(max_models or n_models, n_models, len(candidates), n_participants // min_per_model)
     if hi < lo:
         raise DrawError(
             f"{n_participants} participants cannot give {lo} models {min_per_model} each"
         )
-    return _Bounds(lo, hi, todo)
+    return _Bounds(lo, hi, candidates)
 
 
 def draw(

@@ -21,6 +21,7 @@ from fl_node.transfer import (
     run_protocol,
     split_target,
 )
+from fl_node.transfer.experiment import parties
 from fl_node.transfer.masking import decode, encode, unmasked_sum
 from fl_node.transfer.messages import MaskedGradient, from_bytes
 from fl_node.transfer.mf import Factors, gradients
@@ -32,18 +33,7 @@ CONFIG = MFConfig(rank=3, lr=0.05, reg=0.5, epochs=12, patience=0)
 def _run(target: Domain, source: Domain, seed: int = 0) -> tuple[Wire, TargetParty, DomainParty]:
     split = split_target(target.ratings, 0)
     shared = np.intersect1d(target.user_ids, source.user_ids)
-    t = TargetParty(
-        split.valid,
-        user_ids=target.user_ids,
-        n_items=len(target.item_ids),
-        train=split.train,
-        shared_ids=shared,
-        config=CONFIG,
-        seed=seed,
-    )
-    s = DomainParty(
-        "source", source.user_ids, len(source.item_ids), source.ratings, shared, CONFIG, seed + 1
-    )
+    t, s = parties(target, split, source, shared, CONFIG, seed)
     wire = Wire(keep=True)
     run_protocol(t, s, Coordinator(CONFIG, seed + 2), wire=wire)
     return wire, t, s

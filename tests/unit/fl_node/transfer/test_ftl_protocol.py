@@ -23,6 +23,7 @@ from fl_node.transfer import (
     split_target,
 )
 from fl_node.transfer.central import evaluate
+from fl_node.transfer.experiment import parties
 from fl_node.transfer.messages import MaskedGradient, SharedShape
 
 MakeDomains = Callable[..., tuple[Domain, Domain]]
@@ -32,18 +33,7 @@ def _roles(make_domains: MakeDomains, config: MFConfig, seed: int = 0) -> tuple:
     target, source = make_domains(seed)
     split = split_target(target.ratings, seed)
     shared = np.intersect1d(target.user_ids, source.user_ids)
-    t = TargetParty(
-        split.valid,
-        user_ids=target.user_ids,
-        n_items=len(target.item_ids),
-        train=split.train,
-        shared_ids=shared,
-        config=config,
-        seed=seed,
-    )
-    s = DomainParty(
-        "source", source.user_ids, len(source.item_ids), source.ratings, shared, config, seed + 1
-    )
+    t, s = parties(target, split, source, shared, config, seed)
     return target, source, split, t, s, Coordinator(config, seed + 2)
 
 
