@@ -201,11 +201,19 @@ def due_claims(
 
 def _finalized(
     fed_task: FedTaskClient, task_id: int, round_: int, book: ClaimLedger
-) -> RoundFinalizedEvent:
-    """The round's ``RoundFinalized`` event (every one read at once, then kept)."""
+) -> RoundFinalizedEvent | None:
+    """The round's ``RoundFinalized`` event (every one read at once, then kept).
+
+    ``None`` when the node's logs do not show it yet although its views show the round final
+    (a node behind a load balancer, or one that indexes logs after the block): the round is then
+    read again at the next look instead of failing the participant.
+    """
     if round_ not in book.finalized:
         book.finalized.update({int(f.round): f for f in fed_task.rounds_finalized(task_id)})
-    return book.finalized[round_]
+    found = book.finalized.get(round_)
+    if found is None:
+        log.warning("due_claims: round %s is final but its RoundFinalized log is not seen", round_)
+    return found
 
 
 def _claimed(fed_task: FedTaskClient, task_id: int, round_: int, account: Address) -> bool:
@@ -241,6 +249,8 @@ def _due(
     tree = book.trees.get(round_)
     if tree is None or tree.root != bytes(info.rewards_root):
         finalized = _finalized(fed_task, task_id, round_, book)
+        if finalized is None:
+            return None
         tree = reward_tree(store, finalized, info.rewards_root, court)
         if tree is None:  # the window passed undisputed: nothing will ever change that
             log.warning("due_claims: no published leaves hash to round %s's root", round_)

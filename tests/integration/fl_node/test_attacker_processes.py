@@ -36,7 +36,7 @@ REASONS = {"empty_update", "replayed_update"}
 
 def attacker(kind: str, victim: str, *args: str, key: bytes) -> subprocess.Popen:
     """``fedmarket participant ARGS`` with the node replaced by attacker ``kind``."""
-    env = dict(os.environ, FEDMARKET_KEY="0x" + bytes(key).hex())
+    env = dict(os.environ, FEDMARKET_KEY="0x" + bytes(key).hex(), FEDMARKET_DEBUG="1")
     command = [sys.executable, "-m", "tests.integration.fl_node.attackers", kind, victim, "--"]
     return subprocess.Popen(  # noqa: S603 - fixed argv
         [*command, "participant", *args],

@@ -43,7 +43,7 @@ SCHEDULE = {
 
 
 def fedmarket(*args: str, key=None, env_name="FEDMARKET_KEY", **popen) -> subprocess.Popen:
-    env = dict(os.environ)
+    env = dict(os.environ, FEDMARKET_DEBUG="1")  # a crash shows its traceback in the failure
     if key is not None:
         env[env_name] = "0x" + bytes(key).hex()
     return subprocess.Popen(

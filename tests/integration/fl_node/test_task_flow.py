@@ -19,6 +19,7 @@ from chain.commitments import SignedCommitment, UpdateCommitment, sign_commitmen
 from chain.errors import ChainRevertError
 from chain.fed_task import (
     CommitBatchPostedEvent,
+    FedTaskClient,
     ParticipantSlashedEvent,
     StakeWithdrawnEvent,
     TaskStatus,
@@ -260,6 +261,23 @@ def test_claims_before_the_window_revert_and_claiming_twice_reverts(tmp_path):
     assert twice.value.error_name == "TaskAlreadyClaimed"
     # a node claiming what is due skips what it already claimed
     assert paid.claim_due(flow.task_id, force=True) is None
+
+
+def test_a_final_round_whose_log_is_not_seen_yet_waits_instead_of_failing(tmp_path):
+    # a node that indexes logs after the block (or one behind a load balancer) can show a round
+    # final in its views before its RoundFinalized log: the claim waits for the next look
+    flow = start(tmp_path, rounds=1)
+    [report] = flow.run(settle=False)
+    paid = next(n for n, a in zip(flow.nodes, report.rewards.amounts, strict=True) if a)
+    round_ = flow.ft.round(flow.task_id, 1)
+    flow.world.backend.wait_until(round_.claimable_at, travel=True)
+    head = flow.world.backend.head()[0]
+    blind = FedTaskClient(flow.world.backend, flow.ft.address, from_block=head + 1)
+    assert blind.round(flow.task_id, 1).finalized and not blind.rounds_finalized(flow.task_id)
+    due = due_claims(blind, flow.world.store, flow.task_id, paid.address, last_finalized=1)
+    assert (due.claims, due.waiting) == ([], 1)
+    seen = due_claims(flow.ft, flow.world.store, flow.task_id, paid.address, last_finalized=1)
+    assert [int(c.round) for c in seen.claims] == [1] and seen.waiting == 0
 
 
 class Silent(ParticipantNode):
