@@ -40,6 +40,7 @@ ROOTS = {
     "fl_node.vertical.protocol._errors.HeteroLRError",
     "fl_node.vertical.runner._errors.VflRunError",
     "fl_node.pool.errors.PoolError",
+    "fl_node.secagg.errors.SecAggError",
     "fl_node.transfer.errors.TransferError",
 }
 """The package roots: documented as never raised themselves, so they have no family."""
