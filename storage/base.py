@@ -15,6 +15,7 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
+from kernel.alerts import raise_alert
 from kernel.errors import InvalidInputError
 from kernel.types import Cid, Hash32
 from storage._cid import cid_of, parse_cid
@@ -251,7 +252,9 @@ class ContentStore(ABC):
         """
         actual = cid_of(data)
         if actual != cid:
-            raise ContentIntegrityError(f"verify: content of {cid} hashes to {actual}")
+            detail = f"verify: content of {cid} hashes to {actual}"
+            raise_alert("integrity_failure", detail, source=__name__)
+            raise ContentIntegrityError(detail)
 
     def put_json(self, obj: Any) -> Cid:
         """Store ``obj`` as canonical JSON (see :func:`canonical_json`).

@@ -56,7 +56,17 @@ class SignerMismatchError(StoreError, IntegrityError):
     """A signature recovers to another address than the one it is claimed to come from."""
 
 
+class AccessLogEntryError(StoreError, InvalidInputError):
+    """An access-log entry or setting is malformed (empty actor, reserved action, bad line)."""
+
+
+class AccessLogTamperedError(StoreError, IntegrityError):
+    """The access log's hash chain is broken: an entry was edited, removed, added or moved."""
+
+
 __all__ = [
+    "AccessLogEntryError",
+    "AccessLogTamperedError",
     "ContentIntegrityError",
     "ContentNotFoundError",
     "ContentTooLargeError",

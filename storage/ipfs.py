@@ -40,6 +40,7 @@ from typing import Any, Final, Self, TypeVar
 
 import httpx
 
+from kernel.alerts import raise_alert
 from kernel.errors import ConfigurationError
 from kernel.types import Cid
 from storage._cid import CHUNK_SIZE, cid_of
@@ -397,7 +398,9 @@ class IpfsClient:
         if verify:
             actual = await asyncio.to_thread(cid_of, data)
             if actual != cid:
-                raise ContentIntegrityError(f"cat: the daemon's bytes for {cid} hash to {actual}")
+                detail = f"cat: the daemon's bytes for {cid} hash to {actual}"
+                raise_alert("integrity_failure", detail, source=__name__)
+                raise ContentIntegrityError(detail)
         return data
 
     async def _cat_once(self, cid: Cid, max_bytes: int) -> bytes:

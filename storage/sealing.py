@@ -71,6 +71,7 @@ from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from eth_utils.exceptions import ValidationError
 
+from kernel.alerts import raise_alert
 from storage.errors import InvalidKeyError, SealedDataError, SignerMismatchError
 
 log = logging.getLogger(__name__)
@@ -211,9 +212,9 @@ def open_sealed(envelope: bytes, key: bytes, *, purpose: bytes | str) -> bytes:
     try:
         return AESGCM(key).decrypt(nonce, envelope[len(header) :], header + _as_bytes(purpose))
     except InvalidTag:
-        raise SealedDataError(
-            "open_sealed: authentication failed (tampered, wrong key or wrong purpose)"
-        ) from None
+        detail = "open_sealed: authentication failed (tampered, wrong key or wrong purpose)"
+        raise_alert("unexpected_key_use", detail, source=__name__)
+        raise SealedDataError(detail) from None
 
 
 def _public_key(public_key: bytes) -> PublicKey:
@@ -311,9 +312,9 @@ def unwrap_key(wrapped: bytes, private_key: bytes, *, context: bytes | str) -> b
     try:
         return AESGCM(kek).decrypt(nonce, wrapped[len(header) :], header + _as_bytes(context))
     except InvalidTag:
-        raise SealedDataError(
-            "unwrap_key: authentication failed (tampered, another recipient or wrong context)"
-        ) from None
+        detail = "unwrap_key: authentication failed (tampered, another recipient or wrong context)"
+        raise_alert("unexpected_key_use", detail, source=__name__)
+        raise SealedDataError(detail) from None
 
 
 def _p256_point(public_key: bytes) -> ec.EllipticCurvePublicKey:
@@ -444,9 +445,11 @@ def unwrap_key_p256(wrapped: bytes, private_key: bytes, *, context: bytes | str)
     try:
         return AESGCM(kek).decrypt(nonce, wrapped[len(header) :], header + _as_bytes(context))
     except InvalidTag:
-        raise SealedDataError(
+        detail = (
             "unwrap_key_p256: authentication failed (tampered, another recipient or wrong context)"
-        ) from None
+        )
+        raise_alert("unexpected_key_use", detail, source=__name__)
+        raise SealedDataError(detail) from None
 
 
 def p256_public_key_of(private_key: bytes) -> bytes:
