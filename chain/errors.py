@@ -17,6 +17,7 @@ from eth_utils.address import to_checksum_address
 from kernel.errors import (
     ConfigurationError,
     FedmarketError,
+    IntegrityError,
     NotFoundError,
     OperationTimeoutError,
     RefusedError,
@@ -62,6 +63,14 @@ class TransactionFailedError(ChainError, RefusedError):
 
 class NotListingOwnerError(ChainError, RefusedError):
     """A relayed edit names an owner who does not hold the listing (found before relaying)."""
+
+
+class AnchorNotFoundError(ChainError, NotFoundError):
+    """An anchor's transaction is not on this chain, or not mined yet."""
+
+
+class AnchorMismatchError(ChainError, IntegrityError):
+    """An anchor's transaction differs from its record: sender, block, chain, kind or root."""
 
 
 class ChainRevertError(ChainError, RefusedError):

@@ -33,6 +33,9 @@ GAS_MARGIN = 1.2
 
 RECEIPT_TIMEOUT_S = 120.0
 
+CALLDATA_GAS_PER_BYTE = 40
+"""Gas reserved per calldata byte of a plain transfer: EIP-7623's floor for a non-zero byte."""
+
 
 @dataclass(frozen=True)
 class TxResult:
@@ -157,8 +160,22 @@ class Signer:
                 f"{self.address} has too little ether to pay the gas of {name}: fund it first"
             ) from None
 
-    def send_value(self, to: str, wei: int) -> TxResult:
-        """Send plain ether (gas money) to ``to``."""
+    def send_value(
+        self, to: str, wei: int, *, data: bytes = b"", label: str = "transfer"
+    ) -> TxResult:
+        """Send plain ether (gas money) to ``to``, with optional calldata.
+
+        Parameters
+        ----------
+        to : str
+            The recipient (an account: calldata to a contract would run its code).
+        wei : int
+            Ether to send (may be 0).
+        data : bytes, default b""
+            Calldata, e.g. the tag of an on-chain anchor (:mod:`chain.anchor`).
+        label : str, default "transfer"
+            Name used in logs.
+        """
         w3 = self.backend.w3
         with self._lock:
             nonce = self._next_nonce()
@@ -168,8 +185,11 @@ class Signer:
                 "value": wei,
                 "nonce": nonce,
                 "chainId": self.backend.chain_id,
-                "gas": 21_000,
+                # intrinsic gas; 40 per calldata byte covers EIP-7623's floor on any byte
+                "gas": 21_000 + CALLDATA_GAS_PER_BYTE * len(data),
             }
+            if data:
+                tx["data"] = "0x" + data.hex()
             base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
             tx["maxPriorityFeePerGas"] = 10**9
             tx["maxFeePerGas"] = 2 * base_fee + 10**9
@@ -180,7 +200,7 @@ class Signer:
                 self._nonce = None
                 raise
             self._nonce = nonce + 1
-        return self._wait(tx_hash, tx, "transfer")
+        return self._wait(tx_hash, tx, label)
 
     def _wait(self, tx_hash: HexBytes, tx: dict[str, Any], name: str) -> TxResult:
         w3 = self.backend.w3
