@@ -179,6 +179,20 @@ class ReadCache:
                 scan.to, scan.to_hash = number, head
             return list(scan.logs)
 
+    def rescan(self, key: tuple[str, str, int]) -> None:
+        """Drop what is kept of one event's logs: the next read scans them again from the start.
+
+        For a caller whose views show what the kept logs do not (a node that indexes logs after
+        it serves the block, or a load balancer in front of nodes at different heights).
+
+        Parameters
+        ----------
+        key : tuple
+            The contract's address, the event's name and the first block scanned.
+        """
+        with self._lock:
+            self._scans.pop(key, None)
+
     def _canonical(self, scan: _Scan, number: int, head: bytes) -> bool:
         """Whether the block ``scan`` ends at is still on the chain whose head is given."""
         if scan.to < 0 or not scan.to_hash:

@@ -65,6 +65,12 @@ class ContractClient:
         key = f"{fn.signature}{fn.args!r}{fn.kwargs!r}"
         return cache.view((self.address, key), lambda block: call_view(fn, block))
 
+    def _rescan(self, event: str) -> None:
+        """Scan ``event``'s logs again from the deployment block at the next read."""
+        cache = read_cache(self.backend)
+        if cache is not None:
+            cache.rescan((self.address, event, self.from_block))
+
     def _logs(self, event: str, *, from_block: int | None = None, **filters: Any) -> list[Any]:
         """Logs of ``event`` filtered on indexed arguments, oldest first.
 

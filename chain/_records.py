@@ -125,6 +125,16 @@ class RecordsClient(PausableClient):
         logs = self._logs(event_name(kind), from_block=from_block, **wanted)
         return [from_log(kind, e) for e in logs]
 
+    def rescan(self, kind: type[R]) -> None:
+        """Read every event of record class ``kind`` from the chain again at the next read.
+
+        Parameters
+        ----------
+        kind : type
+            The event record class whose kept logs are dropped.
+        """
+        self._rescan(event_name(kind))
+
     def events_in(self, result: TxResult, kind: type[R]) -> list[R]:
         """The events of record class ``kind`` that this contract emitted in one transaction.
 

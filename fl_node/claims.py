@@ -210,6 +210,9 @@ def _finalized(
     """
     if round_ not in book.finalized:
         book.finalized.update({int(f.round): f for f in fed_task.rounds_finalized(task_id)})
+    if round_ not in book.finalized:  # the kept logs may have missed it: scan them again once
+        fed_task.rescan(RoundFinalizedEvent)
+        book.finalized.update({int(f.round): f for f in fed_task.rounds_finalized(task_id)})
     found = book.finalized.get(round_)
     if found is None:
         log.warning("due_claims: round %s is final but its RoundFinalized log is not seen", round_)

@@ -74,6 +74,21 @@ def test_logs_are_scanned_again_when_the_last_scanned_block_left_the_chain() -> 
     assert chain.fetched[-1] == (0, 1)
 
 
+def test_a_rescan_reads_logs_again_that_the_node_served_late() -> None:
+    chain = FakeChain()
+    cache = ReadCache(chain)  # type: ignore[arg-type]
+    key = ("0xc", "Ev", 0)
+    chain.mine({"round": 1})
+    late = chain.logs.pop(1)  # the node answers block 1 before it indexed its logs
+    assert cache.logs(key, chain.fetch) == []
+    chain.logs[1] = late
+    assert cache.logs(key, chain.fetch) == []  # kept: the head did not move
+    cache.rescan(key)
+    assert cache.logs(key, chain.fetch) == chain.every_log() == late
+    assert chain.fetched == [(0, 1), (0, 1)]
+    cache.rescan(("0xc", "Other", 0))  # nothing kept for it: nothing to drop
+
+
 def test_views_are_kept_for_one_head_only() -> None:
     chain = FakeChain()
     cache = ReadCache(chain)  # type: ignore[arg-type]
