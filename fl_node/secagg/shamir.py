@@ -1,4 +1,4 @@
-"""Shamir secret sharing of 32-byte secrets over the prime field of ``2^521 - 1``.
+"""Shamir secret sharing of 32-byte secrets over the prime field of ``2^256 + 297``.
 
 A secret ``s`` (read as a big-endian integer, below ``2^256``) is the constant term of a random
 polynomial ``f`` of degree ``t - 1`` over GF(p); holder ``x`` (a non-zero field element) gets
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from fl_node.secagg.errors import SecAggInputError
 
-PRIME = 2**521 - 1
-"""A Mersenne prime, larger than every 32-byte secret."""
-SHARE_BYTES = 66
-"""Bytes of one share's value (``ceil(521 / 8)``)."""
+PRIME = 2**256 + 297
+"""The smallest prime above ``2^256``: every 32-byte secret is a field element."""
+SHARE_BYTES = 33
+"""Bytes of one share's value (``ceil(257 / 8)``)."""
 SECRET_BYTES = 32
 
 

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 import pytest
+import sympy
 
 from fl_node.secagg import FixedPoint, SecAggInputError, default_degree, neighbours
 from fl_node.secagg.shamir import PRIME, Share, combine, combine_int, split, split_int
@@ -52,6 +53,7 @@ def test_any_t_of_n_shares_recover_a_32_byte_secret_and_t_minus_1_do_not() -> No
         assert combine(chosen) == secret
     assert combine_int(shares[:3]) != int.from_bytes(secret, "big")
     assert all(0 <= s.y < PRIME for s in shares)
+    assert sympy.isprime(PRIME) and PRIME > 2**256
 
 
 def test_split_rejects_impossible_settings() -> None:

@@ -42,7 +42,7 @@ from fl_node.secagg.messages import (
     UnmaskShares,
     decode,
 )
-from fl_node.secagg.shamir import Share, combine_int
+from fl_node.secagg.shamir import SHARE_BYTES, Share, combine_int
 
 D = 2000
 
@@ -194,7 +194,7 @@ def test_a_forged_key_share_is_caught_by_the_server() -> None:
     assert all(s.owner == 5 for a in answers for s in a.secret_key)
     first = answers[0]
     bad = RevealedShare(
-        5, (int.from_bytes(first.secret_key[0].value, "big") ^ 1).to_bytes(66, "big")
+        5, (int.from_bytes(first.secret_key[0].value, "big") ^ 1).to_bytes(SHARE_BYTES, "big")
     )
     answers[0] = dataclasses.replace(first, secret_key=(bad,))
     with pytest.raises(ShareIntegrityError):
