@@ -48,6 +48,7 @@ from fl_node.evidence import (
     ContributionRecord,
     DefenceRecord,
     ModelRef,
+    PrivacyRecord,
     RewardSplit,
     RoundEvidence,
     RoundMetrics,
@@ -268,6 +269,17 @@ def _metrics(model: FedModel, data: LocalDataset) -> Metrics:
     return task_metrics(model.spec.task, data.y, predict(model, data.x))
 
 
+def _privacy(spec: TaskSpec, round_: int) -> PrivacyRecord | None:
+    """The ``(epsilon, delta)`` the task's participants have spent by ``round_`` (DP tasks)."""
+    spent = spec.privacy_spent(round_)
+    if spent is None:
+        return None
+    return PrivacyRecord(
+        *(spent.mode, spent.epsilon, spent.delta, spent.noise_multiplier, spent.clip_norm),
+        *(spent.sample_rate, spent.steps, spent.accountant),
+    )
+
+
 class Coordinator:
     """Runs the rounds of one task.
 
@@ -373,8 +385,15 @@ class Coordinator:
         self.server_state = self._resume_state(task_id)
         self.screen = RoundScreen(tolerance=spec.copy_tolerance)
         if info.last_round:
-            screen_from_evidence(self.fed_task, self.store, task_id, self.screen)
+            screen_from_evidence(
+                self.fed_task, self.store, task_id, self.screen, key=self._update_key()
+            )
         return spec
+
+    def _update_key(self) -> bytes | None:
+        """The key that opens sealed updates (the account's own: the spec lists its public key)."""
+        spec = self._require()[1]
+        return bytes(self.signer.account.key) if spec.sealed_updates else None
 
     def _resume_state(self, task_id: int) -> ServerState:
         """The strategy's server state: the last finalised round's, or the initial one."""
@@ -569,7 +588,8 @@ class Coordinator:
         spec = self._require()[1]
         sampled = frozenset(a.lower() for a in spec.sampled(participants, round_, self.model_hash))
         context = RoundContext(
-            task_id, round_, "0x" + self.model_hash.hex(), shapes_of(params), sampled
+            *(task_id, round_, "0x" + self.model_hash.hex(), shapes_of(params), sampled),
+            *(spec.sealed_updates, self._update_key()),
         )
         by_participant = {c.participant.lower(): c for c in commitments}
         verdicts: list[UpdateVerdict] = []
@@ -826,6 +846,7 @@ class Coordinator:
             new_model=self._model_ref(),
             metrics=work.metrics,
             shares=work.shares,
+            privacy=_privacy(spec, work.round),
         )
 
     def _finalize_on_chain(self, work: _RoundWork, evidence_cid: str, total: int) -> RoundGas:

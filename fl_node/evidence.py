@@ -10,7 +10,10 @@ It holds everything an auditor needs to recompute the round (protocol v2): the r
 (the batch's root, CID and count, and every commitment with its participant, update hash, sample
 count, CID, source and signature), the verdict on every update, the aggregation, every coalition's
 utility and the contributions, the round's cap and budget, the rewards (amounts, their Merkle
-leaves and root), the participants flagged, and on the last round the contributors' shares.
+leaves and root), the participants flagged, and on the last round the contributors' shares. A
+task with differential privacy adds ``privacy``: the ``(epsilon, delta)`` spent up to the round,
+so the last round's evidence, whose CID and hash the chain holds, records the task's budget with
+the final model. Documents of tasks without it carry no ``privacy`` key (their bytes unchanged).
 
 ``evidence.schema.json`` beside this module (:data:`SCHEMA_PATH`) describes the same shape as a
 JSON Schema (draft 2020-12) for auditors who do not run Python; a test checks that every evidence
@@ -74,6 +77,8 @@ REJECTION_REASONS = (
     "samples_changed",
     "samples_exceed_listing",
     "robust_outlier",
+    "unreadable",
+    "unsealed",
 )
 """Every reason a verdict may give (see :class:`~fl_node.errors.UpdateRejectedError`)."""
 
@@ -835,6 +840,53 @@ class RoundMetrics:
         )
 
 
+PRIVACY_MODES = ("dp-fedavg", "dp-sgd")
+"""The differential-privacy modes (:data:`fl_node.dp.DP_MODES`)."""
+
+PRIVACY_ACCOUNTANTS = ("rdp", "prv")
+"""The accountants (:data:`fl_node.dp.ACCOUNTANTS`)."""
+
+
+@dataclass(frozen=True)
+class PrivacyRecord:
+    """The differential privacy a task's participants have spent up to the round.
+
+    ``epsilon`` is what a participant trained in every round so far spends at ``delta``
+    (:meth:`fl_node.task.TaskSpec.privacy_spent`): ``steps`` steps of the Gaussian mechanism of
+    ``noise_multiplier`` with Poisson rate ``sample_rate`` and L2 bound ``clip_norm``, counted by
+    ``accountant``. ``mode`` says which unit it protects (dp-fedavg: a participant's whole
+    dataset; dp-sgd: one row; see :mod:`fl_node.dp.config`).
+    """
+
+    mode: str
+    epsilon: float
+    delta: float
+    noise_multiplier: float
+    clip_norm: float
+    sample_rate: float
+    steps: int
+    accountant: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> PrivacyRecord:
+        """Read and check the JSON form at ``where``."""
+        doc = _object(value, where, _keys(cls))
+        numbers = ("epsilon", "delta", "noise_multiplier", "clip_norm", "sample_rate")
+        read = {k: _number(doc[k], f"{where}.{k}") for k in numbers}
+        if read["epsilon"] < 0 or not 0 < read["delta"] < 1 or not 0 < read["sample_rate"] <= 1:
+            raise EvidenceError(where, "needs epsilon >= 0, 0 < delta < 1, 0 < sample_rate <= 1")
+        return cls(
+            mode=_choice(doc["mode"], f"{where}.mode", PRIVACY_MODES),
+            steps=_int(doc["steps"], f"{where}.steps"),
+            accountant=_choice(doc["accountant"], f"{where}.accountant", PRIVACY_ACCOUNTANTS),
+            **read,
+        )
+
+
 @dataclass(frozen=True)
 class RoundEvidence:
     """Everything the coordinator decided in one round, with every input's CID.
@@ -869,6 +921,9 @@ class RoundEvidence:
         The new model's validation and test metrics.
     shares : SharesRecord or None
         The contributors' shares (last round only).
+    privacy : PrivacyRecord or None, default None
+        The differential privacy spent up to this round (tasks with ``dp`` only; the key is
+        absent otherwise).
     version : int, default EVIDENCE_VERSION
         Schema version (always written).
     """
@@ -890,6 +945,7 @@ class RoundEvidence:
     metrics: RoundMetrics
     shares: SharesRecord | None = None
     version: int = field(default=EVIDENCE_VERSION)
+    privacy: PrivacyRecord | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; its canonical JSON is what the store holds."""
@@ -910,6 +966,7 @@ class RoundEvidence:
             "new_model": self.new_model.to_dict(),
             "metrics": self.metrics.to_dict(),
             "shares": None if self.shares is None else self.shares.to_dict(),
+            **({"privacy": self.privacy.to_dict()} if self.privacy is not None else {}),
         }
 
     @classmethod
@@ -930,7 +987,7 @@ class RoundEvidence:
         version = _int(doc.get("version", 1), "evidence.version", minimum=1)
         if version not in SUPPORTED_VERSIONS:
             raise EvidenceError("evidence.version", f"{version} is not a version this reader knows")
-        doc = _object(doc, "evidence", _keys(cls) | {"kind"})
+        doc = _object(doc, "evidence", _keys(cls) - {"privacy"} | {"kind"}, {"privacy"})
         if doc["kind"] != EVIDENCE_KIND:
             raise EvidenceError("evidence.kind", f"must be {EVIDENCE_KIND!r}")
         return cls(
@@ -949,6 +1006,7 @@ class RoundEvidence:
             metrics=RoundMetrics.from_dict(doc["metrics"], "evidence.metrics"),
             shares=_optional(doc["shares"], "evidence.shares", SharesRecord.from_dict),
             version=version,
+            privacy=_optional(doc.get("privacy"), "evidence.privacy", PrivacyRecord.from_dict),
         )
 
 
@@ -969,6 +1027,9 @@ __all__ = [
     "DefenceDecision",
     "DefenceRecord",
     "ModelRef",
+    "PRIVACY_ACCOUNTANTS",
+    "PRIVACY_MODES",
+    "PrivacyRecord",
     "RewardLeaf",
     "RewardSplit",
     "RoundEvidence",

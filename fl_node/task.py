@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,11 @@ import numpy as np
 
 from fl_node.copies import COPY_TOLERANCE
 from fl_node.data import DataSchema, LocalDataset, load_csv, load_party
+from fl_node.dp import DPConfig, PrivacySpent, task_budget
 from fl_node.errors import SpecError
 from fl_node.evaluation import LOWER_IS_BETTER, METRIC_NAMES
 from fl_node.models import ModelSpec
+from fl_node.sealed import holder_id
 from fl_node.strategies import STRATEGIES, Strategy, make_strategy, sample_clients
 from fl_node.strategies.robust import Defence, make_defence
 from fl_node.strategies.sampling import mix_seed
@@ -129,6 +131,17 @@ class TaskSpec:
         ``robust_outlier``, earn nothing and are reported on-chain for slashing.
     defence_params : dict of str to float
         The defence's hyperparameters (``flag_at``, ``beta``, ``f``, ``clip_norm_factor``...).
+    sealed_updates : tuple of str, default ()
+        Seal the participants' updates at rest (:mod:`fl_node.sealed`): the secp256k1 public
+        keys (compressed, ``0x``-hex) of everyone who may open them, the coordinator's first
+        (participants refuse a list without the key of the task's coordinator), then the audit
+        committee's. Empty: updates are stored in the clear. A spec without it keeps its bytes
+        and hash.
+    dp : DPConfig or None, default None
+        Differential privacy (:mod:`fl_node.dp`): how participants clip and noise what they
+        release, and the ``(epsilon, delta)`` that follows (:meth:`privacy_spent`). The spec
+        hands it to ``train.dp``, so local training applies it. A spec without it keeps its
+        bytes and hash.
     """
 
     name: str
@@ -150,6 +163,8 @@ class TaskSpec:
     rewards: RewardPolicy = field(default_factory=RewardPolicy)
     defence: str = ""
     defence_params: dict[str, float] = field(default_factory=dict)
+    sealed_updates: tuple[str, ...] = ()
+    dp: DPConfig | None = None
 
     def __post_init__(self) -> None:
         if not self.name or self.rounds < 1:
@@ -183,6 +198,40 @@ class TaskSpec:
         if self.defence_params and not self.defence:
             raise SpecError("TaskSpec: defence_params without a defence")
         self.make_defence()  # refuses unknown rules and out-of-range hyperparameters
+        self._check_sealed()
+        self._share_dp()
+
+    def _share_dp(self) -> None:
+        """``dp`` and ``train.dp`` agree: either one set gives both (DP-SGD's limits checked)."""
+        if self.dp is None and self.train.dp is not None:
+            object.__setattr__(self, "dp", self.train.dp)
+        elif self.dp is not None and self.train.dp != self.dp:
+            if self.train.dp is not None:
+                raise SpecError("TaskSpec: dp and train.dp differ")
+            object.__setattr__(self, "train", replace(self.train, dp=self.dp))
+        if self.dp is not None and self.dp.mode == "dp-sgd":
+            if self.train.proximal_mu or self.train.adversarial:
+                raise SpecError("TaskSpec: dp-sgd takes no proximal term or adversarial training")
+
+    def privacy_spent(self, rounds: int | None = None) -> PrivacySpent | None:
+        """The ``(epsilon, delta)`` a participant spends in ``rounds`` rounds (all by default).
+
+        The worst case: a participant that trained in every one of them. ``None`` without DP.
+        """
+        if self.dp is None:
+            return None
+        done = self.rounds if rounds is None else rounds
+        return task_budget(self.dp, done, self.train.local_epochs, self.train.max_steps)
+
+    def _check_sealed(self) -> None:
+        """Every key holder is a secp256k1 public key, written in one canonical form, once."""
+        try:
+            holders = tuple(holder_id(k) for k in self.sealed_updates)
+        except InvalidInputError as exc:
+            raise SpecError(f"TaskSpec: sealed_updates: {exc}") from None
+        if len(set(holders)) != len(holders):
+            raise SpecError("TaskSpec: sealed_updates lists a key twice")
+        object.__setattr__(self, "sealed_updates", holders)
 
     def _check_schema(self, schema: DataSchema) -> None:
         """The schema and the model agree on the task kind, the classes and the inputs."""
@@ -301,6 +350,8 @@ class TaskSpec:
                 if self.defence
                 else {}
             ),
+            **({"sealed_updates": list(self.sealed_updates)} if self.sealed_updates else {}),
+            **({"dp": self.dp.to_dict()} if self.dp is not None else {}),
         }
 
     def to_bytes(self) -> bytes:
@@ -336,6 +387,8 @@ class TaskSpec:
                 schema=DataSchema.from_dict(raw["schema"]) if "schema" in raw else None,
                 defence=str(raw.get("defence", "")),
                 defence_params={str(k): float(v) for k, v in raw.get("defence_params", {}).items()},
+                sealed_updates=tuple(str(k) for k in raw.get("sealed_updates", ())),
+                dp=DPConfig.from_dict(raw["dp"]) if "dp" in raw else None,
             )
         except SpecError:
             raise

@@ -15,6 +15,8 @@ from torch import nn
 
 from fl_node.adversarial import fgsm, pgd
 from fl_node.data import LocalDataset
+from fl_node.dp.config import DPConfig
+from fl_node.dp.mechanism import privatize_update
 from fl_node.errors import SpecError
 from fl_node.models import FedModel, trainable_state
 from fl_node.objectives import task_loss
@@ -59,6 +61,11 @@ class TrainConfig:
         images, standardised units for rows (:mod:`fl_node.adversarial`).
     adv_steps : int, default 5
         PGD iterations (step ``2.5 * adv_epsilon / adv_steps``); unused by FGSM.
+    dp : DPConfig or None, default None
+        Differential privacy (:mod:`fl_node.dp`): dp-fedavg clips and noises the round's update,
+        dp-sgd trains with DP-SGD through Opacus. Set from the task spec's ``dp`` field
+        (:class:`~fl_node.task.TaskSpec` writes it there), so every caller that trains from
+        ``spec.train`` applies it; never written by :meth:`to_dict`.
 
     The three adversarial fields are left out of :meth:`to_dict` while they hold their defaults,
     so the specs (and hashes) of tasks without adversarial training are unchanged.
@@ -75,6 +82,7 @@ class TrainConfig:
     adversarial: str = ""
     adv_epsilon: float = 0.0
     adv_steps: int = 5
+    dp: DPConfig | None = None
 
     def __post_init__(self) -> None:
         if self.local_epochs < 1 or self.batch_size < 0 or self.max_steps < 0:
@@ -105,6 +113,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (adversarial fields only when they differ from their defaults)."""
         out = asdict(self)
+        del out["dp"]  # the task spec writes it (TaskSpec.to_dict)
         for name in ADVERSARIAL_FIELDS:
             if out[name] == self.__dataclass_fields__[name].default:
                 del out[name]
@@ -114,7 +123,7 @@ class TrainConfig:
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
         """Parse :meth:`to_dict` output."""
         try:
-            return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
+            return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw and k != "dp"})
         except TypeError as exc:
             raise SpecError(f"TrainConfig: {exc}") from None
 
@@ -164,6 +173,7 @@ def train_local(
     round: int,
     device: torch.device | None = None,
     mixed_precision: bool = False,
+    generator: torch.Generator | None = None,
 ) -> LocalResult:
     """Train ``model`` in place on ``data``; return the parameter delta (new - old).
 
@@ -182,12 +192,45 @@ def train_local(
         Where to train (:func:`pick_device` when ``None``): the same code runs on CPU and CUDA.
     mixed_precision : bool, default False
         On CUDA, run forward and backward under bfloat16 autocast (weights stay float32).
+    generator : torch.Generator or None, default None
+        With ``config.dp``: the source of the DP noise (and of DP-SGD's Poisson batches);
+        ``None`` draws a secret one (:func:`fl_node.dp.secure_generator`). Tests pass a seeded one.
+
+    With ``config.dp`` in mode dp-fedavg the returned delta is clipped and noised
+    (:func:`fl_node.dp.privatize_update`); in mode dp-sgd the model is trained by
+    :func:`fl_node.dp.dpsgd.train_dp_sgd` and the delta is returned as trained.
     """
     device = device or pick_device()
     if not isinstance(model, FedModel):
         raise SpecError("train_local: the model must be built by fl_node.models.build_model")
+    dp = config.dp
     with cpu_threads_for(model, device):
-        return _train(model, data, config, round_=round, device=device, amp=mixed_precision)
+        if dp is not None and dp.mode == "dp-sgd":
+            return _train_dp_sgd(model, data, config, dp, device=device, generator=generator)
+        result = _train(model, data, config, round_=round, device=device, amp=mixed_precision)
+    if dp is None:
+        return result
+    private = privatize_update(result.delta, dp, generator)
+    return LocalResult(delta=private, samples=result.samples, loss=result.loss, steps=result.steps)
+
+
+def _train_dp_sgd(
+    model: FedModel,
+    data: LocalDataset,
+    config: TrainConfig,
+    dp: DPConfig,
+    *,
+    device: torch.device,
+    generator: torch.Generator | None,
+) -> LocalResult:
+    """DP-SGD through Opacus (imported here: it takes seconds to import)."""
+    from fl_node.dp.dpsgd import train_dp_sgd
+
+    before = trainable_state(model)
+    run = train_dp_sgd(model, data, config, dp, device=device, generator=generator)
+    after = trainable_state(model)
+    delta = {k: after[k] - before[k] for k in before}
+    return LocalResult(delta=delta, samples=data.rows, loss=run.loss, steps=run.steps)
 
 
 def _train(

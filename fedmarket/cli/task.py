@@ -305,10 +305,46 @@ AdversarialOpt = Annotated[
         "[0, 1] for images, standard deviations of each feature for tables.",
     ),
 ]
+DpEpsilonOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--dp-epsilon",
+        help="Differential privacy: the epsilon a participant may spend over the task; the noise "
+        "multiplier is calibrated to it (fl_node.dp). Without it, no DP.",
+        callback=float_range("--dp-epsilon", 0.01, 1000),
+    ),
+]
+DpDeltaOpt = Annotated[
+    float,
+    typer.Option(
+        "--dp-delta",
+        help="With --dp-epsilon: the delta.",
+        callback=float_range("--dp-delta", 1e-12, 0.5),
+    ),
+]
+DpClipOpt = Annotated[
+    float,
+    typer.Option(
+        "--dp-clip",
+        help="With --dp-epsilon: the L2 clip norm of an update (dp-fedavg) or an example's "
+        "gradient (dp-sgd).",
+        callback=float_range("--dp-clip", 1e-6, 1e6),
+    ),
+]
+DpModeOpt = Annotated[
+    str,
+    typer.Option(
+        "--dp-mode",
+        help="With --dp-epsilon: dp-fedavg (client level: each participant clips its update and "
+        "adds Gaussian noise) or dp-sgd[:RATE] (example level, Opacus DP-SGD with Poisson "
+        "batches of RATE, default 0.01).",
+    ),
+]
 
 
 @task_app.command("design")
 def task_design(
+    ctx: typer.Context,
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the spec JSON.")],
     api: ApiOpt = None,
     tag: TagOpt = None,
@@ -345,29 +381,75 @@ def task_design(
     floor_bps: FloorOpt = 0,
     target: TargetOpt = None,
     adversarial: AdversarialOpt = None,
+    dp_epsilon: DpEpsilonOpt = None,
+    dp_delta: DpDeltaOpt = 1e-5,
+    dp_clip: DpClipOpt = 1.0,
+    dp_mode: DpModeOpt = "dp-fedavg",
 ) -> None:
     """Write a task spec for any dataset, scaled by --api listings or --stats-from files."""
+    _write_spec(out_file, _design_spec(ctx.params))
+
+
+def _design_spec(flags: dict[str, Any]) -> TaskSpec:
+    """The spec ``task design``'s flags (by parameter name) describe."""
     from fl_node.task import TaskSpec
     from fl_node.training import TrainConfig
 
-    data = _schema(schema)
-    design = _design_inputs(api, tag, stats_from, label, data)
-    task_kind = kind or (data.target_kind if data else "binary")
-    model_spec = _model(design, data, task_kind, model, (hidden, channels, layers, seed))
-    train = TrainConfig(local_epochs, batch_size, lr, momentum, weight_decay, max_steps, train_seed)
-    spec = TaskSpec(
-        *(name or tag or (data.name if data else "horizontal-task"), model_spec, train, rounds),
-        feature_names=() if model_spec.is_image else design.features,
-        contribution=contribution,
-        acceptance=_targets(target, task_kind),
-        description=description,
-        sample_fraction=sample_fraction,
-        sample_seed=sample_seed,
-        schema=data,
-        rewards=_policy(reward_budget, full_at, unspent, floor_bps),
-        **_rule_fields(strategy, server_lr, strategy_param, defence, defence_param),
+    f = flags
+    data = _schema(f["schema"])
+    design = _design_inputs(f["api"], f["tag"], f["stats_from"], f["label"], data)
+    task_kind = f["kind"] or (data.target_kind if data else "binary")
+    shape = (f["hidden"], f["channels"], f["layers"], f["seed"])
+    model_spec = _model(design, data, task_kind, f["model"], shape)
+    train = TrainConfig(
+        *(f["local_epochs"], f["batch_size"], f["lr"], f["momentum"], f["weight_decay"]),
+        *(f["max_steps"], f["train_seed"]),
     )
-    _write_spec(out_file, _with_adversarial(spec, adversarial))
+    dp = _dp(f["dp_epsilon"], f["dp_delta"], f["dp_clip"], f["dp_mode"], f["rounds"], train)
+    name = f["name"] or f["tag"] or (data.name if data else "horizontal-task")
+    spec = TaskSpec(
+        *(name, model_spec, train, f["rounds"]),
+        feature_names=() if model_spec.is_image else design.features,
+        contribution=f["contribution"],
+        acceptance=_targets(f["target"], task_kind),
+        description=f["description"],
+        sample_fraction=f["sample_fraction"],
+        sample_seed=f["sample_seed"],
+        schema=data,
+        rewards=_policy(f["reward_budget"], f["full_at"], f["unspent"], f["floor_bps"]),
+        dp=dp,
+        **_rule_fields(
+            *(f["strategy"], f["server_lr"], f["strategy_param"], f["defence"]),
+            f["defence_param"],
+        ),
+    )
+    return _with_adversarial(spec, f["adversarial"])
+
+
+def _dp(
+    epsilon: float | None, delta: float, clip: float, mode: str, rounds: int, train: Any
+) -> Any:
+    """The :class:`~fl_node.dp.DPConfig` the ``--dp-*`` flags ask for (``None`` without them)."""
+    if epsilon is None:
+        return None
+    from fl_node.dp import DP_MODES, calibrate
+
+    name, _, rate = mode.partition(":")
+    if name not in DP_MODES or (rate and name != "dp-sgd"):
+        raise InvalidInputError(f"--dp-mode: expected dp-fedavg or dp-sgd[:RATE], not {mode!r}")
+    try:
+        sample_rate = float(rate) if rate else (0.01 if name == "dp-sgd" else 1.0)
+    except ValueError:
+        raise InvalidInputError(f"--dp-mode: {rate!r} is not a sample rate") from None
+    return calibrate(
+        *(epsilon, delta),
+        mode=name,
+        clip_norm=clip,
+        rounds=rounds,
+        local_epochs=train.local_epochs,
+        max_steps=train.max_steps,
+        sample_rate=sample_rate,
+    )
 
 
 def _with_adversarial(spec: TaskSpec, value: str | None) -> TaskSpec:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -260,6 +260,29 @@ def _evidence_section(reports: Sequence[RoundReport]) -> list[str]:
     return lines
 
 
+def _privacy_section(spec: TaskSpec, rounds: int) -> list[str]:
+    """The differential privacy spent over the task (the last round's evidence holds the same)."""
+    spent = spec.privacy_spent(rounds)
+    if spent is None:
+        return []
+    unit = "a participant's whole dataset" if spent.mode == "dp-fedavg" else "one training row"
+    return [
+        "## Differential privacy",
+        "",
+        f"Mode {spent.mode}: (epsilon, delta) = ({spent.epsilon:.4g}, {spent.delta:g}) with "
+        f"respect to {unit}, for a participant trained in each of the {rounds} rounds "
+        f"({spent.steps} steps, noise multiplier {spent.noise_multiplier:.4g}, clip norm "
+        f"{spent.clip_norm:g}, sample rate {spent.sample_rate:g}, {spent.accountant} accountant).",
+        "",
+    ]
+
+
+def privacy_card(spec: TaskSpec, rounds: int) -> dict[str, Any]:
+    """The model card's ``privacy`` entry (empty without DP)."""
+    spent = spec.privacy_spent(rounds)
+    return {} if spent is None else {"privacy": asdict(spent)}
+
+
 def _adversarial_section(found: Sequence[AdversarialReport]) -> list[str]:
     """The final model under FGSM and PGD at each epsilon, against the relative-drop target."""
     if not found:
@@ -326,6 +349,7 @@ def evaluation_report(
     lines = (
         header
         + _test_section(spec, final)
+        + _privacy_section(spec, len(reports))
         + _adversarial_section(adversarial)
         + _rounds_section(reports, names or {})
         + _communication_section(comm)
@@ -357,9 +381,19 @@ def model_card(
         The final model.
     artifacts : mapping of str to str
         ``file name -> CID`` of the deliverables.
+
+    A task with differential privacy adds ``privacy`` (:meth:`TaskSpec.privacy_spent`, equal to
+    the last round's evidence) and lists ``dp_epsilon`` and ``dp_delta`` among the ``metrics``,
+    which the marketplace shows with the listing.
     """
     shares = reports[-1].shares
     contributors = [v.participant for v in reports[-1].verdicts]
+    privacy = privacy_card(spec, len(reports))
+    listed = (
+        {"dp_epsilon": privacy["privacy"]["epsilon"], "dp_delta": privacy["privacy"]["delta"]}
+        if privacy
+        else {}
+    )
     return {
         "kind": "fedmarket/model-card",
         "task_id": task_id,
@@ -369,11 +403,12 @@ def model_card(
         "config": spec.model.to_dict(),
         "feature_names": list(spec.feature_names),
         "rounds": len(reports),
-        "metrics": reports[-1].test.to_dict(),
+        "metrics": {**reports[-1].test.to_dict(), **listed},
         "acceptance": dict(spec.acceptance),
         "artifacts": dict(artifacts),
         "evidence": [r.evidence_cid for r in reports],
         "shares_bps": (
             dict(zip(contributors, shares.bps, strict=True)) if shares is not None else {}
         ),
+        **privacy,
     }

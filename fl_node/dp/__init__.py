@@ -1,0 +1,45 @@
+"""Differential privacy for horizontal tasks: settings, mechanisms and accounting.
+
+- :mod:`~fl_node.dp.config`: :class:`DPConfig` (mode ``dp-fedavg`` or ``dp-sgd``, clip norm,
+  noise multiplier, delta, accountant), with the guarantee each mode gives;
+- :mod:`~fl_node.dp.mechanism`: client-side clipping and Gaussian noise of a round update, and
+  the statistical check of an update's noise level;
+- :mod:`~fl_node.dp.dpsgd`: DP-SGD in local training through Opacus;
+- :mod:`~fl_node.dp.accountant`: epsilon from Opacus' RDP or PRV accountant, the noise multiplier
+  for a target epsilon, a task's budget;
+- :mod:`~fl_node.dp.rdp`: our own RDP of the subsampled Gaussian mechanism (pure maths), held to
+  Opacus' reference by the tests.
+"""
+
+from fl_node.dp.accountant import PrivacySpent, calibrate, epsilon, noise_for_epsilon, task_budget
+from fl_node.dp.config import ACCOUNTANTS, DP_MODES, DPConfig
+from fl_node.dp.errors import DPError, PrivacyBudgetError
+from fl_node.dp.mechanism import (
+    NoiseCheck,
+    check_noise,
+    clip_update,
+    privatize_update,
+    secure_generator,
+    update_norm,
+)
+from fl_node.dp.rdp import rdp_epsilon
+
+__all__ = [
+    "ACCOUNTANTS",
+    "DP_MODES",
+    "DPConfig",
+    "DPError",
+    "NoiseCheck",
+    "PrivacyBudgetError",
+    "PrivacySpent",
+    "calibrate",
+    "check_noise",
+    "clip_update",
+    "epsilon",
+    "noise_for_epsilon",
+    "privatize_update",
+    "rdp_epsilon",
+    "secure_generator",
+    "task_budget",
+    "update_norm",
+]
