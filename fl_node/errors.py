@@ -86,6 +86,14 @@ class NothingToChallengeError(FlError, InvalidInputError):
     """A challenge was asked for a round whose audit found nothing wrong."""
 
 
+class DeletionRecordError(FlError, IntegrityError):
+    """A deletion record's signature or anchor does not match its content (data forget)."""
+
+
+class ForgetTargetError(FlError, InvalidInputError):
+    """A path given to ``data forget`` is missing, of the wrong kind, or too broad to delete."""
+
+
 class EvidenceError(FlError, ProtocolError):
     """A round-evidence document does not follow its schema (:mod:`fl_node.evidence`).
 

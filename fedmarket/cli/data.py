@@ -7,6 +7,10 @@ schema (:mod:`fl_node.data.schema`); ``--schema`` takes a schema file or a ready
 ``fedmarket data check`` exits 0 when every file passes, 1 (the verdict is negative) when a file
 breaks the schema's rules (one ``problem:`` line each), and 2 when a file or schema cannot be
 read at all.
+
+``fedmarket data forget`` deletes a participant's data copies and caches after training and
+writes a signed deletion record anchored on-chain; ``fedmarket data verify-deletion`` checks one
+(exit 1 when a recorded file still exists, 6 when the record was tampered with).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fedmarket.cli._common import console, out
+from fedmarket.cli._common import KeyEnvOpt, connect_deployment, console, out
 from fedmarket.cli.errors import EXIT_VERDICT
 
 data_app = typer.Typer(
@@ -27,6 +31,7 @@ data_app = typer.Typer(
 )
 
 if TYPE_CHECKING:
+    from chain import ChainBackend
     from fl_node.data import DataSchema, SchemaPlan
 
 SchemaOpt = Annotated[
@@ -349,3 +354,86 @@ def _table_schema(
     if plan_out is not None:
         plan_out.write_text(json.dumps(plan.to_dict(), indent=2) + "\n", encoding="utf-8")
     return derive_schema(plan, [summarise(plan, t) for t in tables])
+
+
+_DataFilesOpt = Annotated[
+    list[Path] | None, typer.Option("--data", help="A raw data copy to delete (repeat it).")
+]
+_CacheOpt = Annotated[
+    list[Path] | None, typer.Option("--cache", help="A cache folder to delete (repeat it).")
+]
+_OptionalRpcOpt = Annotated[
+    str | None, typer.Option("--rpc", help="JSON-RPC URL of the chain to anchor on.")
+]
+_OptionalDeploymentOpt = Annotated[
+    Path | None, typer.Option("--deployment", help="Deployment JSON, to check the chain.")
+]
+
+
+@data_app.command("forget")
+def data_forget(
+    out_path: Annotated[Path, typer.Option("--out", help="The deletion record to write.")],
+    data: _DataFilesOpt = None,
+    cache: _CacheOpt = None,
+    task: Annotated[int | None, typer.Option("--task", help="The task the data served.")] = None,
+    rpc: _OptionalRpcOpt = None,
+    deployment: _OptionalDeploymentOpt = None,
+    key_env: KeyEnvOpt = "FEDMARKET_PARTICIPANT_KEY",
+) -> None:
+    """Delete data copies and caches (overwrite, then unlink); write a signed, anchored record.
+
+    The record (paths, sha-256, sizes, time) is signed with the participant's key and its
+    digest anchored on-chain from the participant's account (it pays the gas). Without
+    ``--rpc`` it is anchored on an in-process chain that ends with the command: the record
+    still verifies by its signature, but the anchor cannot be re-checked later.
+    """
+    from chain import InProcessBackend, account_from_env, fund, signer_for
+    from fl_node.compliance import anchor_deletion, forget
+
+    account = account_from_env(key_env)  # before anything is deleted
+    if rpc is not None:
+        backend = _anchor_chain(rpc, deployment)
+        note = f"chain {backend.chain_id}: verify with its --rpc"  # no URL: it may hold a key
+    else:
+        backend = InProcessBackend()
+        fund(backend, account.address, 10**18)
+        note = "in-process chain that ended with the command: not re-checkable (use --rpc)"
+    signed = forget(data or [], cache or [], account, task_id=task)
+    out_path.write_text(signed.to_json(), encoding="utf-8")  # kept even if anchoring fails
+    signed = anchor_deletion(signed, signer_for(backend, account), note=note)
+    out_path.write_text(signed.to_json(), encoding="utf-8")
+    assert signed.anchor is not None
+    out.print(f"{out_path}: {len(signed.record.files)} file(s) deleted, signed by "
+              f"{signed.record.participant}, anchored in block {signed.anchor.block} ({note})",
+              markup=False, soft_wrap=True)  # fmt: skip
+
+
+def _anchor_chain(rpc: str, deployment: Path | None) -> ChainBackend:
+    from chain import connect
+
+    return connect(rpc) if deployment is None else connect_deployment(rpc, deployment)[0]
+
+
+@data_app.command("verify-deletion")
+def data_verify_deletion(
+    record: Annotated[Path, typer.Argument(help="The record written by `data forget`.")],
+    rpc: _OptionalRpcOpt = None,
+) -> None:
+    """Check a deletion record: its signature, its anchor (with ``--rpc``), that files are gone.
+
+    Exit 0 when all hold, 1 when a recorded file still exists, 6 when the signature or the
+    anchor does not match the record (tampered), 4 when the anchor is not on the chain.
+    """
+    from chain import connect
+    from fl_node.compliance import SignedDeletion, verify_deletion
+
+    signed = SignedDeletion.load(record)
+    check = verify_deletion(signed, None if rpc is None else connect(rpc))
+    if check.remaining:
+        console.print(f"{record}: {len(check.remaining)} recorded path(s) still exist, e.g. "
+                      f"{check.remaining[0]}", markup=False, soft_wrap=True)  # fmt: skip
+        raise typer.Exit(EXIT_VERDICT)
+    anchored = "" if check.anchor_time is None else f", anchored at chain time {check.anchor_time}"
+    note = f" ({check.note})" if check.note else ""
+    out.print(f"{record}: signed by {check.signer}{anchored}; every recorded file is gone{note}",
+              markup=False, soft_wrap=True)  # fmt: skip
