@@ -3,6 +3,7 @@
 - :mod:`kernel.errors`: the exception root :class:`FedmarketError` and its families;
 - :mod:`kernel.types`: meaning-carrying types (``Cid``, ``Address``, ``TaskId``, ``Wei``...).
 - :mod:`kernel.runtime`: interpreter settings kept whatever dependencies do (the recursion limit).
+- :mod:`kernel.alerts`: breach alerts (``raise_alert``) and the webhook or command they go to.
 
 The kernel imports nothing from the project; every other package may import it.
 """
