@@ -33,7 +33,8 @@ class UpdateRejectedError(FlError, IntegrityError):
     CID), ``malformed`` (not a valid safetensors update), ``wrong_task`` / ``wrong_round`` /
     ``wrong_participant`` / ``wrong_base`` (metadata disagrees with the commitment and the
     chain), ``samples_mismatch`` (another sample count than committed), ``shape_mismatch``,
-    ``non_finite``, ``too_large``.
+    ``non_finite``, ``too_large``; in a task that seals its updates (:mod:`fl_node.sealed`)
+    ``unreadable`` (the coordinator's key cannot open it) and ``unsealed`` (plaintext).
     """
 
     def __init__(self, reason: str, detail: str) -> None:

@@ -12,6 +12,9 @@ author), then **commits** without publishing the bytes:
 - or directly on-chain (``commitUpdate`` with the CID), the default without a mailbox.
 
 It publishes the bytes only from the round's reveal start, so nobody can copy a current update.
+In a task that seals its updates (``sealed_updates`` in the spec) it publishes the sealed object
+(:mod:`fl_node.sealed`): the update encrypted under a fresh key wrapped to the spec's key holders,
+committing to keccak-256 of the plaintext and to the CID of the sealed bytes.
 After each round's challenge window it claims its reward with the Merkle proof of its leaf in the
 round's published evidence (several rounds in one ``claimMany``), and once the task ended and the
 stake cooldown passed it withdraws its stake. It never moves the chain's clock: it acts on what
@@ -48,18 +51,21 @@ from fl_node.errors import (
     BatchDocumentError,
     ModelIntegrityError,
     RoundTimeoutError,
+    SpecError,
     TaskStateError,
 )
 from fl_node.evidence import BallotRecord
 from fl_node.mailbox import CommitmentEnvelope, Mailbox
 from fl_node.models import FedModel
 from fl_node.robustness import local_scores, make_ballot
+from fl_node.sealed import seal_update
 from fl_node.serialization import LoadedModel, UpdateMeta, decode_model, encode_update
 from fl_node.strategies import ClientUpdate
 from fl_node.task import TaskSpec
 from fl_node.training import pick_device, train_local
 from kernel.types import Address, Cid, Hash32, Round, TaskId
 from storage import ContentStore, compute_cid, content_hash, validate_cid
+from storage.sealing import address_of
 
 log = logging.getLogger(__name__)
 
@@ -133,15 +139,16 @@ class SubmittedUpdate:
     task_id, round : int
         Where.
     cid : Cid
-        The CID of the update's bytes (published from the reveal start).
+        The CID of the update's bytes (published from the reveal start): the sealed object's in
+        a task that seals its updates.
     update_hash : Hash32
-        ``keccak256`` of the bytes (the commitment).
+        ``keccak256`` of the (plaintext) update (the commitment).
     samples : int
         Training samples behind the update.
     train_loss : float
         Local training loss.
     bytes_up, bytes_down : int
-        Update size; global model size.
+        Update size as published (sealed or not); global model size.
     via : str
         ``"batch"`` (signed, through the mailbox) or ``"direct"`` (``commitUpdate``).
     gas_used : int
@@ -260,6 +267,7 @@ class ParticipantNode:
             The sponsor's invitation (permissioned tasks, unless allowlisted).
         """
         self.spec(task_id).check_data(self.data)
+        self._update_holders(self.fed_task.task(task_id))
         stake = self.fed_task.task(task_id).participant_stake
         if stake:
             self._token().approve(self.fed_task.address, stake)
@@ -438,11 +446,44 @@ class ParticipantNode:
             strategy=spec.strategy,
         )
         blob = encode_update(result.delta, meta)
+        stored = self._seal(blob, info)
         update = SubmittedUpdate(
-            *(task_id, round_, compute_cid(blob), content_hash(blob), result.samples),
-            *(result.loss, len(blob), bytes_down, "batch", 0),
+            *(task_id, round_, compute_cid(stored), content_hash(blob), result.samples),
+            *(result.loss, len(stored), bytes_down, "batch", 0),
         )
-        return _Pending(update, blob)
+        return _Pending(update, stored)
+
+    def _update_holders(self, info: TaskInfo) -> tuple[str, ...]:
+        """The keys this task's updates are sealed to (none: stored in the clear).
+
+        Raises
+        ------
+        SpecError
+            The spec seals updates but lists no key of the task's coordinator, who could then
+            open none of them.
+        """
+        holders = self.spec(int(info.task_id)).sealed_updates
+        coordinator = str(info.coordinator).lower()
+        if holders and all(
+            address_of(bytes.fromhex(h[2:])).lower() != coordinator for h in holders
+        ):
+            raise SpecError(
+                f"task {info.task_id} seals its updates but lists no key of its coordinator"
+            )
+        return holders
+
+    def _seal(self, blob: bytes, info: TaskInfo) -> bytes:
+        """The bytes to publish: ``blob`` sealed to the task's key holders, or as is."""
+        holders = self._update_holders(info)
+        if not holders:
+            return blob
+        return seal_update(
+            blob,
+            task_id=int(info.task_id),
+            round_=int(info.last_round),
+            participant=self.address,
+            holders=holders,
+        )
 
     def _train_and_commit(self, info: TaskInfo, rinfo: RoundInfo, now: int) -> _Pending:
         """Commit the round's update (trained by :meth:`prepare`, or now): mailbox or direct."""

@@ -31,6 +31,7 @@ from fl_node.copies import (
 )
 from fl_node.evidence import RoundEvidence, UpdateVerdict
 from fl_node.models import trainable_state
+from fl_node.sealed import is_sealed_update, open_sealed_update
 from fl_node.serialization import decode_model, decode_update
 from fl_node.strategies import ClientUpdate
 from kernel.errors import FedmarketError
@@ -143,7 +144,12 @@ def _trainable(blob: bytes) -> dict[str, torch.Tensor]:
 
 
 def screen_from_evidence(
-    fed_task: FedTaskClient, store: ContentStore, task_id: int, screen: RoundScreen
+    fed_task: FedTaskClient,
+    store: ContentStore,
+    task_id: int,
+    screen: RoundScreen,
+    *,
+    key: bytes | None = None,
 ) -> RoundScreen:
     """``screen`` with every finalised round of ``task_id`` recorded, from their evidence.
 
@@ -157,6 +163,8 @@ def screen_from_evidence(
         The task.
     screen : RoundScreen
         An empty screen (listing bounds and tolerance set).
+    key : bytes or None, default None
+        The private key that opens the task's sealed updates (:mod:`fl_node.sealed`).
     """
     for final in fed_task.rounds_finalized(task_id):
         evidence = RoundEvidence.from_dict(store.get_json(final.evidence_cid))
@@ -167,7 +175,16 @@ def screen_from_evidence(
         for index, verdict in enumerate(evidence.updates):
             if verdict.cid is None or not (verdict.accepted or verdict.reason in SCREEN_REASONS):
                 continue
-            delta, _ = decode_update(store.get(verdict.cid), shapes)
+            blob = store.get(verdict.cid)
+            if key is not None and is_sealed_update(blob):
+                blob = open_sealed_update(
+                    blob,
+                    key,
+                    task_id=evidence.task_id,
+                    round_=evidence.round,
+                    participant=verdict.participant,
+                )
+            delta, _ = decode_update(blob, shapes)
             decoded.append((index, ClientUpdate(delta=delta, samples=verdict.samples)))
             if verdict.accepted:
                 kept.append((index, decoded[-1][1]))

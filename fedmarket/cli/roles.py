@@ -235,7 +235,7 @@ def _write_challenges(report: AuditReport, path: Path) -> None:
             "corrected_shares": (
                 None if r.challenge.corrected_shares is None else list(r.challenge.corrected_shares)
             ),
-            "failed": [c.name for c in r.checks if not c.ok],
+            "failed": [c.name for c in r.checks if c.checked and not c.ok],
         }
         for r in report.rounds
         if r.challenge is not None
@@ -265,8 +265,17 @@ def audit(
             help="The coordinator's validation file, if you hold it: re-measure every utility.",
         ),
     ] = None,
+    key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--key-env",
+            help="Variable holding your hex key, if the task seals its updates to it "
+            "(audit committee): open and check them. Without it they are reported not checked.",
+        ),
+    ] = None,
 ) -> None:
     """Recompute a task round by round from the chain and the store; exit 1 if anything differs."""
+    from chain import account_from_env
     from fl_node.audit import audit_task, read_spec
     from storage import LocalCidStore
 
@@ -274,7 +283,10 @@ def audit(
     fed_task, content = dep.fed_task_client(backend), LocalCidStore(store)
     rows = read_spec(fed_task, content, task_id).load_data(validation) if validation else None
     registry = dep.registry_client(backend)
-    report = audit_task(fed_task, content, task_id, validation=rows, registry=registry)
+    key = bytes(account_from_env(key_env).key) if key_env else None
+    report = audit_task(
+        fed_task, content, task_id, validation=rows, registry=registry, update_key=key
+    )
     if json_out:
         out.print_json(json.dumps(report.to_dict()))
     else:
@@ -283,7 +295,8 @@ def audit(
             table.add_column(column)
         for r in report.rounds:
             for c in r.checks:
-                table.add_row(str(r.round), c.name, "ok" if c.ok else "FAILED", c.detail)
+                result = "ok" if c.ok else ("FAILED" if c.checked else "not checked")
+                table.add_row(str(r.round), c.name, result, c.detail)
         out.print(table)
     if challenge_out is not None:
         _write_challenges(report, challenge_out)

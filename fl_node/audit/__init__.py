@@ -42,10 +42,16 @@ utilities are checked for consistency, not re-measured; an auditor that holds th
 (``audit_task(..., validation=...)``) also runs ``utilities``: every published coalition utility
 is re-measured on it (:mod:`fl_node.audit._utilities`).
 
+A task that seals its updates (:mod:`fl_node.sealed`) is checked in full by an auditor whose key
+the spec lists (``audit_task(..., update_key=...)``, ``fedmarket audit --key-env``). Without one,
+the checks that need the updates' content (:data:`UPDATE_CHECKS`) are reported as not checked
+(:attr:`Check.checked` false; no failure, no challenge), everything else as usual.
+
 Public surface::
 
-    audit_task(fed_task, store, task_id, *, mailbox, challenges, validation) -> AuditReport
-    AuditReport, RoundAudit, Check, ROUND_CHECKS, VALIDATION_CHECKS
+    audit_task(fed_task, store, task_id, *, mailbox, challenges, validation, registry,
+               update_key) -> AuditReport
+    AuditReport, RoundAudit, Check, ROUND_CHECKS, VALIDATION_CHECKS, UPDATE_CHECKS
     AuditFailedError                                 # for callers whose own audit must pass
     read_spec(fed_task, store, task_id) -> TaskSpec  # the spec, checked against the chain
     uphold_bps(report, challenge_info) -> int        # a validator's vote from its own audit
@@ -54,12 +60,13 @@ Public surface::
 from fl_node.audit._checks import AGGREGATION_TOLERANCE, ROUND_CHECKS
 from fl_node.audit._records import read_spec
 from fl_node.audit.report import AuditFailedError, AuditReport, Check, RoundAudit
-from fl_node.audit.run import VALIDATION_CHECKS, audit_task
+from fl_node.audit.run import UPDATE_CHECKS, VALIDATION_CHECKS, audit_task
 from fl_node.audit.verdict import uphold_bps
 
 __all__ = [
     "AGGREGATION_TOLERANCE",
     "ROUND_CHECKS",
+    "UPDATE_CHECKS",
     "VALIDATION_CHECKS",
     "AuditFailedError",
     "AuditReport",

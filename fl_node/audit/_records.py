@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -76,6 +76,9 @@ class TaskRecord:
         re-measured).
     registry : DatasetRegistryClient or None, default None
         The dataset registry whose listings bound the sample counts (none checked when ``None``).
+    update_key : bytes or None, default None
+        The auditor's private key, when the spec's ``sealed_updates`` lists its public key: it
+        opens the sealed updates (without it they cannot be checked).
     """
 
     task_id: int
@@ -95,6 +98,7 @@ class TaskRecord:
     spec: TaskSpec
     validation: LocalDataset | None = None
     registry: DatasetRegistryClient | None = None
+    update_key: bytes | None = field(default=None, repr=False)
 
 
 def read_spec(fed_task: FedTaskClient, store: ContentStore, task_id: int) -> TaskSpec:
@@ -120,6 +124,7 @@ def read_task(
     mailbox: Mailbox | None,
     validation: LocalDataset | None = None,
     registry: DatasetRegistryClient | None = None,
+    update_key: bytes | None = None,
 ) -> TaskRecord:
     """The task's spec and every event its rounds are checked against (one scan each).
 
@@ -137,6 +142,8 @@ def read_task(
         The coordinator's validation set, if the auditor holds it.
     registry : DatasetRegistryClient or None, default None
         The dataset registry, if its listings bound the sample counts.
+    update_key : bytes or None, default None
+        The auditor's private key for sealed updates, if granted one.
     """
     info = fed_task.task(task_id)
     spec = read_spec(fed_task, store, task_id)
@@ -163,6 +170,7 @@ def read_task(
         spec=spec,
         validation=validation,
         registry=registry,
+        update_key=update_key,
     )
 
 
@@ -307,7 +315,8 @@ def read_round(
     chosen = task.spec.sampled(task.participants, round_, bytes(opening.model_hash))
     sampled = frozenset(a.lower() for a in chosen)
     context = RoundContext(
-        task.task_id, round_, "0x" + bytes(opening.model_hash).hex(), shapes_of(params), sampled
+        *(task.task_id, round_, "0x" + bytes(opening.model_hash).hex(), shapes_of(params)),
+        *(sampled, task.spec.sealed_updates, task.update_key),
     )
     replayed = replay(store, task.participants, commitments, context)
     replayed = _screen_round(

@@ -1,4 +1,9 @@
-"""What an audit finds: one :class:`Check` per property, grouped by round, with the challenge."""
+"""What an audit finds: one :class:`Check` per property, grouped by round, with the challenge.
+
+A check the auditor could not run (the sealed updates of a task, without a key granted to open
+them) is recorded as not checked: it is no failure (no challenge follows from it), and the
+round's audit is then not :attr:`~RoundAudit.complete`.
+"""
 
 from __future__ import annotations
 
@@ -21,11 +26,16 @@ class AuditFailedError(FlError, IntegrityError):
 
 @dataclass(frozen=True)
 class Check:
-    """One audited property of one round."""
+    """One audited property of one round.
+
+    ``checked`` is ``False`` when the auditor could not check it (``ok`` is then ``False`` too,
+    but it is not a failure).
+    """
 
     name: str
     ok: bool
     detail: str = ""
+    checked: bool = True
 
 
 @dataclass
@@ -54,8 +64,13 @@ class RoundAudit:
 
     @property
     def ok(self) -> bool:
-        """Whether every check passed."""
-        return all(c.ok for c in self.checks)
+        """Whether every check that could be run passed."""
+        return all(c.ok for c in self.checks if c.checked)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every check could be run."""
+        return all(c.checked for c in self.checks)
 
     def add(self, name: str, ok: bool, detail: str = "") -> None:
         """Record a check.
@@ -70,6 +85,18 @@ class RoundAudit:
             What it found.
         """
         self.checks.append(Check(name, bool(ok), detail))
+
+    def add_unchecked(self, name: str, detail: str) -> None:
+        """Record a check the auditor could not run (not a failure).
+
+        Parameters
+        ----------
+        name : str
+            The check.
+        detail : str
+            Why it could not be run.
+        """
+        self.checks.append(Check(name, False, detail, checked=False))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -87,6 +114,7 @@ class RoundAudit:
         return {
             "round": self.round,
             "ok": self.ok,
+            "complete": self.complete,
             "checks": [c.__dict__ for c in self.checks],
             "flagged": list(self.flagged),
             "challenge": challenge,
@@ -106,9 +134,19 @@ class AuditReport:
         return all(r.ok for r in self.rounds)
 
     @property
+    def complete(self) -> bool:
+        """Whether every check of every round could be run."""
+        return all(r.complete for r in self.rounds)
+
+    @property
     def failures(self) -> list[tuple[int, Check]]:
         """(round, check) of every failed check."""
-        return [(r.round, c) for r in self.rounds for c in r.checks if not c.ok]
+        return [(r.round, c) for r in self.rounds for c in r.checks if c.checked and not c.ok]
+
+    @property
+    def unchecked(self) -> list[tuple[int, Check]]:
+        """(round, check) of every check that could not be run."""
+        return [(r.round, c) for r in self.rounds for c in r.checks if not c.checked]
 
     def failure_line(self, limit: int = 3) -> str:
         """One readable line naming the failed checks (the first ``limit`` in full).
@@ -142,6 +180,7 @@ class AuditReport:
         return {
             "task_id": self.task_id,
             "ok": self.ok,
+            "complete": self.complete,
             "rounds": [r.to_dict() for r in self.rounds],
         }
 

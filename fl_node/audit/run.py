@@ -1,4 +1,9 @@
-"""Running the audit: every finalised round, the task's shares, and a challenge per failed round."""
+"""Running the audit: every finalised round, the task's shares, and a challenge per failed round.
+
+A task that seals its updates is audited in full by an auditor holding a key the spec lists
+(``audit_task(..., update_key=...)``). Without one, the checks that need the updates' content
+(:data:`UPDATE_CHECKS`) are recorded as not checked, and everything else is still checked.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +23,35 @@ from fl_node.evidence import EVIDENCE_VERSION
 from fl_node.mailbox import Mailbox
 from fl_node.payout import contributions_of, cumulative_contributions, shares_record
 from fl_node.screening import RoundScreen
+from fl_node.validation import SEALED_NO_KEY
 from storage import ContentStore
 
 log = logging.getLogger(__name__)
 
 VALIDATION_CHECKS: tuple[tuple[str, RoundCheck], ...] = (("utilities", check_utilities),)
 """The checks run after :data:`ROUND_CHECKS` when the auditor holds the validation set."""
+
+UPDATE_CHECKS = ("updates", "defence", "aggregation", "utilities")
+"""The checks that need the updates' content: not checked when sealed updates cannot be opened."""
+
+
+def _sealed_shut(inputs: RoundInputs) -> int:
+    """How many of the round's sealed updates the auditor had no key to open."""
+    return sum(verdict.reason == SEALED_NO_KEY for verdict, _ in inputs.replayed)
+
+
+def _run_checks(audit: RoundAudit, inputs: RoundInputs, shut: int) -> None:
+    """Every round check on readable inputs; those needing shut sealed updates not checked."""
+    checks = ROUND_CHECKS + (VALIDATION_CHECKS if inputs.task.validation is not None else ())
+    for name, check in checks:
+        if shut and name in UPDATE_CHECKS:
+            audit.add_unchecked(name, f"{shut} sealed updates: no key granted to open them")
+            continue
+        try:
+            ok, detail = check(inputs)
+        except (LookupError, ValueError, RuntimeError) as exc:  # inputs the check cannot use
+            ok, detail = False, f"cannot be recomputed: {type(exc).__name__}: {exc}"
+        audit.add(name, ok, detail)
 
 
 def _audit_round(
@@ -49,7 +77,9 @@ def _audit_round(
         else "the opened model is not the previous round's output",
     )
     try:
-        inputs = with_defence(read_round(task, store, final, screen), store)
+        inputs = read_round(task, store, final, screen)
+        shut = _sealed_shut(inputs)
+        inputs = inputs if shut else with_defence(inputs, store)
     except EvidenceError as exc:
         detail = f"evidence {final.evidence_cid} breaks schema v{EVIDENCE_VERSION}: {exc}"
         audit.add("evidence", False, detail)
@@ -58,13 +88,7 @@ def _audit_round(
         audit.add("evidence", False, f"cannot read the round's models or evidence: {exc}")
         return audit, None
     audit.flagged = tuple(inputs.evidence.flagged)
-    checks = ROUND_CHECKS + (VALIDATION_CHECKS if task.validation is not None else ())
-    for name, check in checks:
-        try:
-            ok, detail = check(inputs)
-        except (LookupError, ValueError, RuntimeError) as exc:  # inputs the check cannot use
-            ok, detail = False, f"cannot be recomputed: {type(exc).__name__}: {exc}"
-        audit.add(name, ok, detail)
+    _run_checks(audit, inputs, shut)
     return audit, inputs
 
 
@@ -141,6 +165,24 @@ def _prepare_challenges(
             audit.challenge_cid = store.put_json(audit.challenge.to_dict())
 
 
+def _audit_rounds(
+    task: TaskRecord, store: ContentStore, report: AuditReport
+) -> dict[int, RoundInputs | None]:
+    """Audit every finalised round in order into ``report``; each round's inputs."""
+    screen = RoundScreen(
+        tolerance=task.spec.copy_tolerance, require_listing=task.spec.require_listing
+    )
+    inputs: dict[int, RoundInputs | None] = {}
+    previous_hash = task.initial_hash
+    previous_state: str | None = None
+    for round_, final in sorted(task.finals.items()):
+        audit, inputs[round_] = _audit_round(task, store, final, previous_hash, screen)
+        previous_state = _check_state_chain(audit, inputs[round_], previous_state)
+        report.rounds.append(audit)
+        previous_hash = bytes(final.model_hash)
+    return inputs
+
+
 def audit_task(
     fed_task: FedTaskClient,
     store: ContentStore,
@@ -150,6 +192,7 @@ def audit_task(
     challenges: bool = True,
     validation: LocalDataset | None = None,
     registry: DatasetRegistryClient | None = None,
+    update_key: bytes | None = None,
 ) -> AuditReport:
     """Audit every finalised round of ``task_id``; prepare a challenge of each failed round.
 
@@ -173,25 +216,19 @@ def audit_task(
     registry : DatasetRegistryClient or None, default None
         The dataset registry whose listings bound the participants' sample counts, as the
         coordinator's do (:mod:`fl_node.screening`); no listing is checked when ``None``.
+    update_key : bytes or None, default None
+        The auditor's secp256k1 private key, when the spec's ``sealed_updates`` lists its public
+        key (the audit committee): it opens the task's sealed updates. Without it their checks
+        are recorded as not checked (:data:`UPDATE_CHECKS`).
 
     Raises
     ------
     FlError
         When the task's spec itself cannot be read and verified (nothing else can be checked).
     """
-    task = read_task(fed_task, store, task_id, mailbox, validation, registry)
-    screen = RoundScreen(
-        tolerance=task.spec.copy_tolerance, require_listing=task.spec.require_listing
-    )
+    task = read_task(fed_task, store, task_id, mailbox, validation, registry, update_key)
     report = AuditReport(task_id=task_id, rounds=[])
-    inputs: dict[int, RoundInputs | None] = {}
-    previous_hash = task.initial_hash
-    previous_state: str | None = None
-    for round_, final in sorted(task.finals.items()):
-        audit, inputs[round_] = _audit_round(task, store, final, previous_hash, screen)
-        previous_state = _check_state_chain(audit, inputs[round_], previous_state)
-        report.rounds.append(audit)
-        previous_hash = bytes(final.model_hash)
+    inputs = _audit_rounds(task, store, report)
     _check_validation_set(inputs, report.rounds)
     if report.rounds and report.rounds[-1].round == int(task.info.total_rounds):
         _check_shares(task, inputs, report.rounds[-1])
@@ -202,4 +239,4 @@ def audit_task(
     return report
 
 
-__all__ = ["VALIDATION_CHECKS", "audit_task"]
+__all__ = ["UPDATE_CHECKS", "VALIDATION_CHECKS", "audit_task"]

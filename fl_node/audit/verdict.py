@@ -24,7 +24,7 @@ FULL = 10_000
 def _accused_was_malicious(report: AuditReport, info: ChallengeInfo) -> bool:
     """Whether the audit holds the round's flag of the accused (flags follow the verdicts)."""
     audit = report.round(int(info.round))
-    if audit is None or info.accused is None or not audit.ok:
+    if audit is None or info.accused is None or not (audit.ok and audit.complete):
         return False
     return str(info.accused).lower() in {a.lower() for a in audit.flagged}
 
