@@ -3,7 +3,9 @@
 - :class:`InProcessBackend`: an Ethereum chain inside this process (eth-tester on py-evm). The
   embedded default: nothing to install or start, state lost at exit.
 - :class:`RpcBackend`: any JSON-RPC endpoint (anvil or a Hardhat node on 127.0.0.1, a testnet,
-  an L2).
+  an L2), over ``https://`` with the certificates of :class:`kernel.tls.TlsConfig` (CA and client
+  certificate, from ``FEDMARKET_TLS_*`` unless given); plain ``http://`` to another machine works
+  but logs that the channel is unencrypted.
 
 Both are wrapped in a :class:`web3.Web3`; the in-process provider is made to answer reverts
 exactly as a JSON-RPC node does (error code 3 with the revert data), so one error path serves
@@ -34,6 +36,7 @@ from web3.types import RPCEndpoint, RPCResponse
 
 from chain._cache import chain_moved
 from chain.errors import ChainConnectionError, ChainTimeoutError, TimeTravelError
+from kernel.tls import TlsConfig, tls_failure, warn_if_unencrypted
 
 log = logging.getLogger(__name__)
 
@@ -390,19 +393,39 @@ class RpcBackend(ChainBackend):
         well-known first dev account is used when none is given.
     timeout : float, default 30.0
         Seconds per JSON-RPC request.
+    tls : TlsConfig or None, default None
+        Certificates for an ``https://`` URL: the CA that signed the node's certificate (the
+        system's trust store when absent) and a client certificate, if the node requires one.
+        ``None`` reads ``FEDMARKET_TLS_*`` (:meth:`~kernel.tls.TlsConfig.from_env`). Unused over
+        ``http://``.
+
+    Raises
+    ------
+    ChainConnectionError
+        When the node cannot be reached, TLS failures included (named in the message).
+    ConfigurationError
+        When a configured certificate file is missing or not valid PEM.
     """
 
     name = "json-rpc"
 
-    def __init__(self, url: str, *, faucet_key: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        faucet_key: str | None = None,
+        timeout: float = 30.0,
+        tls: TlsConfig | None = None,
+    ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ChainConnectionError(f"RpcBackend: not an http(s) URL: {url!r}")
         self.url = url
-        self.w3 = Web3(_RpcProvider(url, request_kwargs={"timeout": timeout}))
+        kwargs = _request_kwargs(url, timeout, tls)
+        self.w3 = Web3(_RpcProvider(url, request_kwargs=kwargs))
         try:
             chain_id = int(self.w3.eth.chain_id)
         except Exception as exc:  # connection refused, DNS, TLS...: one readable error
-            reason = type(exc).__name__
+            reason = tls_failure(exc) or type(exc).__name__
             if "refused" in str(exc).lower():
                 reason = "connection refused"
             raise ChainConnectionError(f"cannot reach the chain node at {url} ({reason})") from exc
@@ -493,6 +516,26 @@ class RpcBackend(ChainBackend):
     def describe(self) -> str:
         """``json-rpc <url> (chain <id>)``."""
         return f"json-rpc {self.url} (chain {self._chain_id})"
+
+
+def _request_kwargs(url: str, timeout: float, tls: TlsConfig | None) -> dict[str, Any]:
+    """The ``requests`` arguments of every JSON-RPC call: timeout, and over https the certificates.
+
+    ``tls=None`` reads ``FEDMARKET_TLS_*`` (over https only). The context is built once here so
+    that a missing or malformed file is a :class:`~kernel.errors.ConfigurationError` now, not a
+    connection error later.
+    """
+    kwargs: dict[str, Any] = {"timeout": timeout}
+    if not url.startswith("https://"):
+        warn_if_unencrypted("chain RPC", url)
+        return kwargs
+    tls = TlsConfig.from_env() if tls is None else tls
+    tls.client_context()
+    if tls.ca_file is not None:
+        kwargs["verify"] = str(tls.ca_file)
+    if tls.cert_file is not None and tls.key_file is not None:
+        kwargs["cert"] = (str(tls.cert_file), str(tls.key_file))
+    return kwargs
 
 
 def connect(url: str | None = None, *, faucet_key: str | None = None) -> ChainBackend:

@@ -16,6 +16,7 @@ task is final); :meth:`MarketplaceClient.list_model` then describes that listing
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ from chain import (
     sign_listing_active,
     sign_listing_update,
 )
+from kernel.tls import TlsConfig, tls_failure, warn_if_unencrypted
 from marketplace_api.auth.messages import sign_challenge
 from marketplace_api.content.vault import ArtifactKind
 from marketplace_api.errors import MarketplaceApiError, MarketplaceConnectionError
@@ -83,18 +85,31 @@ def _signed_listing(
     }
 
 
+def _http_client(base_url: str, timeout: float, tls: TlsConfig | None) -> httpx.Client:
+    """An httpx client for ``base_url``: with the configured certificates over https."""
+    if not base_url.startswith("https://"):
+        warn_if_unencrypted("marketplace API", base_url)
+        return httpx.Client(timeout=timeout)
+    context = (TlsConfig.from_env() if tls is None else tls).client_context()
+    return httpx.Client(timeout=timeout, verify=context)
+
+
 class MarketplaceClient:
     """Talks to one marketplace API.
 
     Parameters
     ----------
     base_url : str
-        ``http://host:port`` of the API.
+        ``http://host:port`` or ``https://host:port`` of the API.
     timeout : float, default 30
         Seconds per request.
     http : httpx.Client or None, default None
         A client to send through instead of a new one (e.g. FastAPI's ``TestClient``); the caller
         keeps ownership of it.
+    tls : TlsConfig or None, default None
+        Certificates for an ``https://`` URL (the CA that signed the API's certificate, a client
+        certificate); ``None`` reads ``FEDMARKET_TLS_*``. Plain ``http://`` to another machine
+        logs that the channel is unencrypted.
 
     Raises
     ------
@@ -105,7 +120,12 @@ class MarketplaceClient:
     """
 
     def __init__(
-        self, base_url: str, *, timeout: float = 30, http: httpx.Client | None = None
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30,
+        http: httpx.Client | None = None,
+        tls: TlsConfig | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token: str | None = None
@@ -113,7 +133,7 @@ class MarketplaceClient:
         self.signed_in_as: str | None = None
         """The address :attr:`token` signs in (writes sign in as their signer first)."""
         self._owned = http is None
-        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._http = http if http is not None else _http_client(self.base_url, timeout, tls)
 
     def close(self) -> None:
         """Close the connection pool (when this client created it)."""
@@ -136,9 +156,10 @@ class MarketplaceClient:
             }
         try:
             response = self._http.request(method, url, **kwargs)
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, ssl.SSLError) as exc:  # TLS alerts arrive bare
+            reason = tls_failure(exc) or type(exc).__name__
             raise MarketplaceConnectionError(
-                f"cannot reach the marketplace API at {self.base_url} ({type(exc).__name__})"
+                f"cannot reach the marketplace API at {self.base_url} ({reason})"
             ) from exc
         if response.status_code >= 400:
             try:

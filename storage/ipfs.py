@@ -20,6 +20,12 @@ daemon does not hold is :class:`~storage.errors.ContentNotFoundError` after at m
 daemon holds but not every leaf makes ``cat`` wait for the missing leaf until the request's read
 ``timeout``, and is then retried like any transport failure.
 
+Channel: ``https://`` URLs use the certificates of :class:`kernel.tls.TlsConfig` (the CA that
+signed the daemon's, or its proxy's, certificate, and a client certificate; from
+``FEDMARKET_TLS_*`` unless given); plain ``http://`` to another machine works but logs that the
+channel is unencrypted. A TLS failure (certificate not accepted, client certificate required) is
+definitive: :class:`~storage.errors.StoreUnavailableError` at once, naming the TLS reason.
+
 Errors: transport failures and 5xx answers are retried with exponential backoff
 (:class:`RetryPolicy`), then raise :class:`~storage.errors.StoreUnavailableError`; the daemon's
 definitive answers are not retried ("not found" is ``ContentNotFoundError``); a 4xx answer or a
@@ -31,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
@@ -42,6 +49,7 @@ import httpx
 
 from kernel.alerts import raise_alert
 from kernel.errors import ConfigurationError
+from kernel.tls import TlsConfig, tls_failure, warn_if_unencrypted
 from kernel.types import Cid
 from storage._cid import CHUNK_SIZE, cid_of
 from storage.base import ContentStore, validate_cid
@@ -186,6 +194,18 @@ def _check(op: str, response: httpx.Response) -> None:
     raise StoreProtocolError(f"{op}: the daemon refused it: HTTP {response.status_code}: {message}")
 
 
+def _transport_failure(op: str, exc: Exception) -> StoreUnavailableError:
+    """The error a transport failure stands for: retried, unless TLS refused the channel.
+
+    httpx wraps most failures in ``httpx.TransportError``, but a TLS alert read after the
+    handshake (TLS 1.3's "certificate required") arrives as a bare ``ssl.SSLError``.
+    """
+    reason = tls_failure(exc)
+    if reason is not None:
+        return StoreUnavailableError(f"{op}: {reason}")
+    return _AttemptFailedError(f"{op}: {type(exc).__name__}: {exc}")
+
+
 def _json(op: str, response: httpx.Response) -> dict[str, Any]:
     """The last JSON object of a (possibly newline-delimited) answer."""
     lines = [line for line in response.text.splitlines() if line.strip()]
@@ -203,6 +223,14 @@ def _int_field(op: str, body: dict[str, Any], name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise StoreProtocolError(f"{op}: the daemon answered {name}={value!r}")
     return value
+
+
+def _verify(api_url: str, tls: TlsConfig | None) -> ssl.SSLContext | bool:
+    """The ``verify`` of httpx: the configured client context over https, the default else."""
+    if not api_url.startswith("https://"):
+        warn_if_unencrypted("IPFS API", api_url)
+        return True
+    return (TlsConfig.from_env() if tls is None else tls).client_context()
 
 
 class IpfsClient:
@@ -225,6 +253,9 @@ class IpfsClient:
         network.
     transport : httpx.AsyncBaseTransport or None, default None
         A transport to use instead of the network (tests).
+    tls : TlsConfig or None, default None
+        Certificates for an ``https://`` URL (CA, client certificate); ``None`` reads
+        ``FEDMARKET_TLS_*``. Unused over ``http://``.
     """
 
     def __init__(
@@ -236,6 +267,7 @@ class IpfsClient:
         lookup_timeout: float = 5.0,
         local_only: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
+        tls: TlsConfig | None = None,
     ) -> None:
         if timeout <= 0 or lookup_timeout <= 0:
             raise ConfigurationError("IpfsClient: timeouts must be positive")
@@ -248,6 +280,7 @@ class IpfsClient:
             base_url=f"{self.api_url}/api/v0/",
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             transport=transport,
+            verify=_verify(self.api_url, tls),
         )
 
     async def __aenter__(self) -> Self:
@@ -289,8 +322,8 @@ class IpfsClient:
         async def attempt() -> httpx.Response:
             try:
                 response = await self._http.post(op, params=params, files=files)
-            except httpx.TransportError as exc:
-                raise _AttemptFailedError(f"{op}: {type(exc).__name__}: {exc}") from exc
+            except (httpx.TransportError, ssl.SSLError) as exc:  # TLS alerts read raw
+                raise _transport_failure(op, exc) from exc
             _check(op, response)
             return response
 
@@ -421,8 +454,8 @@ class IpfsClient:
                             f"cat: {cid} is larger than {max_bytes} bytes (its stat said less)"
                         )
                     chunks.append(chunk)
-        except httpx.TransportError as exc:
-            raise _AttemptFailedError(f"cat: {type(exc).__name__}: {exc}") from exc
+        except (httpx.TransportError, ssl.SSLError) as exc:
+            raise _transport_failure("cat", exc) from exc
         return b"".join(chunks)
 
     async def pin_add(self, cid: Cid) -> None:
@@ -518,6 +551,8 @@ class IpfsStore(ContentStore):
         Pin every object as it is put (a daemon that collects garbage then keeps them all).
     transport : httpx.AsyncBaseTransport or None, default None
         A transport to use instead of the network (tests).
+    tls : TlsConfig or None, default None
+        Certificates for an ``https://`` URL; ``None`` reads ``FEDMARKET_TLS_*``.
     """
 
     name = "ipfs"
@@ -532,12 +567,13 @@ class IpfsStore(ContentStore):
         local_only: bool = True,
         pin_on_put: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
+        tls: TlsConfig | None = None,
     ) -> None:
         self.pin_on_put = pin_on_put
         self._runner = _LoopThread(f"ipfs-store-{api_url}")
         self._finalizer = weakref.finalize(self, self._runner.stop)
         self.client = self._runner.run(
-            self._open(api_url, retry, timeout, lookup_timeout, local_only, transport)
+            self._open(api_url, retry, timeout, lookup_timeout, local_only, transport, tls)
         )
 
     @staticmethod
@@ -548,6 +584,7 @@ class IpfsStore(ContentStore):
         lookup_timeout: float,
         local_only: bool,
         transport: httpx.AsyncBaseTransport | None,
+        tls: TlsConfig | None,
     ) -> IpfsClient:
         """Make the client on the store's own loop, where it will be used."""
         return IpfsClient(
@@ -557,6 +594,7 @@ class IpfsStore(ContentStore):
             lookup_timeout=lookup_timeout,
             local_only=local_only,
             transport=transport,
+            tls=tls,
         )
 
     def __enter__(self) -> Self:
