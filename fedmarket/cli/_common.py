@@ -1,4 +1,7 @@
-"""What every command module shares: the consoles, the common options, connecting to a chain."""
+"""What every command module shares: the consoles, the common options, connecting to a chain.
+
+Chain connections take their TLS certificates from ``FEDMARKET_TLS_*`` (:mod:`kernel.tls`).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,15 @@ console = Console(stderr=True)
 out = Console()
 """Results (stdout): tables and JSON a script can read."""
 
-RpcOpt = Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain node.")]
+RpcOpt = Annotated[
+    str,
+    typer.Option(
+        "--rpc",
+        help="JSON-RPC URL of the chain node. https:// takes its CA and client certificate from "
+        "FEDMARKET_TLS_CA, FEDMARKET_TLS_CERT, FEDMARKET_TLS_KEY; http:// to another machine is "
+        "UNENCRYPTED (warned).",
+    ),
+]
 DeploymentOpt = Annotated[
     Path, typer.Option("--deployment", help="Deployment JSON written by `fedmarket chain deploy`.")
 ]
