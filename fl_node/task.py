@@ -202,10 +202,10 @@ class TaskSpec:
         self._share_dp()
 
     def _share_dp(self) -> None:
-        """``dp`` and ``train.dp`` agree: either one set gives both (DP-SGD's limits checked)."""
+        """``train.dp`` is ``dp`` (set from it when unset); DP-SGD's limits checked."""
         if self.dp is None and self.train.dp is not None:
-            object.__setattr__(self, "dp", self.train.dp)
-        elif self.dp is not None and self.train.dp != self.dp:
+            raise SpecError("TaskSpec: train.dp without dp (set the spec's dp field)")
+        if self.dp is not None and self.train.dp != self.dp:
             if self.train.dp is not None:
                 raise SpecError("TaskSpec: dp and train.dp differ")
             object.__setattr__(self, "train", replace(self.train, dp=self.dp))

@@ -344,7 +344,6 @@ DpModeOpt = Annotated[
 
 @task_app.command("design")
 def task_design(
-    ctx: typer.Context,
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the spec JSON.")],
     api: ApiOpt = None,
     tag: TagOpt = None,
@@ -387,7 +386,8 @@ def task_design(
     dp_mode: DpModeOpt = "dp-fedavg",
 ) -> None:
     """Write a task spec for any dataset, scaled by --api listings or --stats-from files."""
-    _write_spec(out_file, _design_spec(ctx.params))
+    flags = dict(locals())  # every flag by parameter name, as typer converted it
+    _write_spec(out_file, _design_spec(flags))
 
 
 def _design_spec(flags: dict[str, Any]) -> TaskSpec:

@@ -13,6 +13,7 @@ coordinator which rows were sampled (no amplification) and what noise to subtrac
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -116,20 +117,22 @@ def _run(
 ) -> DPSGDResult:
     """``budget`` noisy steps over Poisson batches (an empty batch still takes one)."""
     total, batches, steps = 0.0, 0, 0
-    while steps < budget:
-        for xb, yb in loader:
-            optimizer.zero_grad(set_to_none=True)
-            xb, yb = xb.to(device), yb.to(device)
-            if len(xb):
-                loss = task_loss(model, xb, yb)
-                total, batches = total + float(loss.detach()), batches + 1
-            else:  # no rows drawn: the step adds noise only, as the accountant assumes
-                loss = model.raw(xb).sum() * 0.0
-            loss.backward()  # type: ignore[no-untyped-call]
-            optimizer.step()
-            steps += 1
-            if steps >= budget:
-                break
+    with warnings.catch_warnings():  # the inputs need no gradient: Opacus hooks say so
+        warnings.filterwarnings("ignore", "Full backward hook is firing", UserWarning)
+        while steps < budget:
+            for xb, yb in loader:
+                optimizer.zero_grad(set_to_none=True)
+                xb, yb = xb.to(device), yb.to(device)
+                if len(xb):
+                    loss = task_loss(model, xb, yb)
+                    total, batches = total + float(loss.detach()), batches + 1
+                else:  # no rows drawn: the step adds noise only, as the accountant assumes
+                    loss = model.raw(xb).sum() * 0.0
+                loss.backward()  # type: ignore[no-untyped-call]
+                optimizer.step()
+                steps += 1
+                if steps >= budget:
+                    break
     return DPSGDResult(loss=total / batches if batches else 0.0, steps=steps)
 
 

@@ -98,6 +98,8 @@ def test_a_spec_refuses_conflicting_or_unsupported_dp() -> None:
 
     with pytest.raises(SpecError):
         spec(train=replace(TrainConfig(), dp=SGD), dp=FEDAVG)
+    with pytest.raises(SpecError):  # dropping dp from a private spec must drop it from train
+        replace(spec(dp=FEDAVG), dp=None)
     with pytest.raises(SpecError):
         spec(train=TrainConfig(proximal_mu=0.1), dp=SGD)
     with pytest.raises(SpecError):
