@@ -8,7 +8,7 @@
 - :mod:`~fl_node.dp.accountant`: epsilon from Opacus' RDP or PRV accountant, the noise multiplier
   for a target epsilon, a task's budget;
 - :mod:`~fl_node.dp.rdp`: our own RDP of the subsampled Gaussian mechanism (pure maths), held to
-  Opacus' reference by the tests.
+  Opacus' reference by the tests; imported on its own (it loads SciPy).
 """
 
 from fl_node.dp.accountant import PrivacySpent, calibrate, epsilon, noise_for_epsilon, task_budget
@@ -22,7 +22,6 @@ from fl_node.dp.mechanism import (
     secure_generator,
     update_norm,
 )
-from fl_node.dp.rdp import rdp_epsilon
 
 __all__ = [
     "ACCOUNTANTS",
@@ -38,7 +37,6 @@ __all__ = [
     "epsilon",
     "noise_for_epsilon",
     "privatize_update",
-    "rdp_epsilon",
     "secure_generator",
     "task_budget",
     "update_norm",
