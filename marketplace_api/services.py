@@ -30,7 +30,7 @@ from kernel.errors import ConfigurationError
 from marketplace_api.auth import SignInPolicy, SignInService
 from marketplace_api.auth import create_tables as create_auth_tables
 from marketplace_api.cache import ResponseCache
-from marketplace_api.content import ContentService, KeyVault, open_store
+from marketplace_api.content import ContentService, KeyVault, open_access_log, open_store
 from marketplace_api.content import create_tables as create_content_tables
 from marketplace_api.core.config import Settings
 from marketplace_api.core.db import Database, PoolOptions
@@ -40,6 +40,7 @@ from marketplace_api.errors import ServiceUnavailableError
 from marketplace_api.indexer import Indexer, IndexerOptions, IndexerThread, catch_up
 from marketplace_api.relay import RelayGuard, RelayPolicy
 from storage import ContentStore, IpfsStore
+from storage.access_log import AccessLog
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ class Services:
     relay_policy : RelayPolicy, default RelayPolicy.unlimited()
         Rate limits, gas budget and balance floor of relayed writes (:attr:`relay` enforces
         them); services built from settings get the configured ones.
+    access_log : AccessLog or None, default None
+        Records every content key grant and envelope download (``FEDMARKET_API_ACCESS_LOG_DIR``).
     """
 
     backend: ChainBackend
@@ -108,6 +111,7 @@ class Services:
     index_options: IndexerOptions | None = None
     response_cache: ResponseCache = field(default_factory=ResponseCache)
     relay_policy: RelayPolicy = field(default_factory=RelayPolicy.unlimited)
+    access_log: AccessLog | None = None
     registry: DatasetRegistryClient = field(init=False)
     fed_task: FedTaskClient = field(init=False)
     market: ModelMarketClient = field(init=False)
@@ -222,6 +226,7 @@ class Services:
             market=self.market,
             fed_task=self.fed_task,
             registry=self.registry,
+            access_log=self.access_log,
         )
         self.relay = RelayGuard(
             self.relay_policy,
@@ -257,6 +262,7 @@ class Services:
         sign_in: SignInService | None = None,
         vault: KeyVault | None = None,
         relay_policy: RelayPolicy | None = None,
+        access_log: AccessLog | None = None,
     ) -> Services:
         """Services over objects the caller already holds (e.g. an in-process chain).
 
@@ -283,6 +289,8 @@ class Services:
         relay_policy : RelayPolicy or None, default None
             Limits of relayed writes (``RelayPolicy.unlimited()`` when ``None``: the embedding
             program relays for its own parties).
+        access_log : AccessLog or None, default None
+            Where content key grants and downloads are recorded (``None``: not recorded).
         """
         signer = relayer if isinstance(relayer, Signer) else signer_for(backend, relayer)
         return cls(
@@ -295,6 +303,7 @@ class Services:
             sign_in=sign_in or SignInService(),
             vault=vault or KeyVault.development(),
             relay_policy=relay_policy or RelayPolicy.unlimited(),
+            access_log=access_log,
         )
 
     @classmethod
@@ -353,6 +362,7 @@ class Services:
             response_cache=ResponseCache(settings.response_cache),
             owns_backend=True,
             relay_policy=RelayPolicy.from_settings(settings),
+            access_log=open_access_log(settings),
         )
 
     def close(self) -> None:

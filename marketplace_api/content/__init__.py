@@ -12,6 +12,7 @@ Public surface::
     open_grant, check_grant             # the buyer's side
     browser_key_message, browser_key_context   # the browser path (P-256 key the wallet signed)
     open_store                          # the store the settings name
+    open_access_log                     # its access log, when the settings name a folder
     ContentGrant, ContentPublic, ModelDetail, ProceedsPublic   # wire shapes
     BrowserKeyRequest, BrowserKeyMessage, BrowserContentGrant
     create_tables                       # the content-key table, created at start-up
@@ -42,7 +43,7 @@ from marketplace_api.content.schemas import (
     ProceedsPublic,
 )
 from marketplace_api.content.service import MEDIA_TYPES, ContentService, Upload
-from marketplace_api.content.stores import open_store
+from marketplace_api.content.stores import open_access_log, open_store
 from marketplace_api.content.tables import create_tables
 from marketplace_api.content.vault import ArtifactKind, ArtifactRef, KeyVault
 
@@ -73,5 +74,6 @@ __all__ = [
     "check_grant",
     "create_tables",
     "open_grant",
+    "open_access_log",
     "open_store",
 ]

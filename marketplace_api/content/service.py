@@ -58,6 +58,7 @@ from marketplace_api.content.vault import ArtifactKind, ArtifactRef, KeyVault
 from marketplace_api.crud import Scope
 from marketplace_api.errors import ConflictError, FieldError, ForbiddenError
 from storage import ContentStore, content_hash
+from storage.access_log import AccessLog
 from storage.base import json_too_deep
 from storage.sealing import seal_artifact, wrap_key, wrap_key_p256
 
@@ -109,6 +110,9 @@ class ContentService:
         Dataset listings and licences (read only here).
     clock : callable, default time.time
         Unix time now.
+    access_log : AccessLog or None, default None
+        Where every key grant and envelope download is recorded (who, which artifact, why):
+        the sponsor contract's access log, hash-chained (:mod:`storage.access_log`).
     """
 
     def __init__(
@@ -120,6 +124,7 @@ class ContentService:
         fed_task: FedTaskClient,
         registry: DatasetRegistryClient,
         clock: Any = time.time,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.store = store
         self.vault = vault
@@ -127,6 +132,12 @@ class ContentService:
         self.fed_task = fed_task
         self.registry = registry
         self.clock = clock
+        self.access_log = access_log
+
+    def _log_access(self, user: SignedInUser, action: str, cid: str, ref: ArtifactRef) -> None:
+        """Append one access to the access log, when there is one (before anything is handed)."""
+        if self.access_log is not None:
+            self.access_log.append(user.address, action, cid, ref.purpose)
 
     def ref(self, scope: Scope, kind: ArtifactKind, item_id: int) -> ArtifactRef:
         """How ``kind`` ``item_id`` of the deployment ``scope`` is named in envelopes and keys."""
@@ -295,6 +306,7 @@ class ContentService:
         row, key, licence = self._content_key(db, scope, ref, user.address)
         context = ref.key_context(user.address)
         wrapped = wrap_key(key, user.public_key, context=context)
+        self._log_access(user, "key", row.cid, ref)
         log.info("grant: %s %s key wrapped to %s", kind, item_id, user.address)
         return ContentGrant(
             **self._summary(row, ref).model_dump(),
@@ -368,6 +380,7 @@ class ContentService:
         row, key, licence = self._content_key(db, scope, ref, user.address)
         context = browser_key_context(ref, user.address)
         wrapped = wrap_key_p256(key, point, context=context)
+        self._log_access(user, "browser-key", row.cid, ref)
         log.info("browser_grant: %s %s key wrapped to a browser of %s", kind, item_id, user.address)
         return BrowserContentGrant(
             **self._summary(row, ref).model_dump(),
@@ -420,7 +433,9 @@ class ContentService:
         ref = self.ref(scope, kind, item_id)
         self._licence(ref, user.address)
         row = self._uploaded(db, scope, ref)
-        return self.store.get(row.cid, max_bytes=row.envelope_size)
+        data = self.store.get(row.cid, max_bytes=row.envelope_size)
+        self._log_access(user, "get", row.cid, ref)
+        return data
 
     def summary(
         self, db: Session, scope: Scope, kind: ArtifactKind, item_id: int

@@ -1,4 +1,4 @@
-"""The content store the settings name: a local folder or an IPFS daemon."""
+"""The content store the settings name (a local folder or an IPFS daemon), and its access log."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 
 from marketplace_api.core.config import Settings
 from storage import ContentStore, IpfsStore, LocalCidStore
+from storage.access_log import AccessLog
 
 log = logging.getLogger(__name__)
 
@@ -27,4 +28,18 @@ def open_store(settings: Settings) -> ContentStore:
     return LocalCidStore(settings.store_dir)
 
 
-__all__ = ["open_store"]
+def open_access_log(settings: Settings) -> AccessLog | None:
+    """The access log in ``settings.access_log_dir`` (``None``: downloads are not logged).
+
+    Parameters
+    ----------
+    settings : Settings
+        The API's settings.
+    """
+    if settings.access_log_dir is None:
+        return None
+    log.info("open_access_log: %s, kept %d days", settings.access_log_dir, settings.access_log_days)
+    return AccessLog(settings.access_log_dir, retention_days=settings.access_log_days)
+
+
+__all__ = ["open_access_log", "open_store"]

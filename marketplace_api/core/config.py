@@ -33,6 +33,9 @@
 ``FEDMARKET_API_DB_POOL_TIMEOUT``  seconds a request waits for a free connection (default 10)
 ``FEDMARKET_API_DB_POOL_RECYCLE``  seconds after which a pooled connection is replaced (1800)
 ``FEDMARKET_API_RESPONSE_CACHE``   pages of the index kept per process (default 1024; 0: off)
+``FEDMARKET_API_ACCESS_LOG_DIR``   folder of the hash-chained access log of content key grants and
+                                   downloads (unset: not logged; :mod:`storage.access_log`)
+``FEDMARKET_API_ACCESS_LOG_DAYS``  days a closed access-log segment is kept (default 183: 6 months)
 =================================  ================================================================
 
 Outside development the well-known development keys (anvil/Hardhat's mnemonic, eth-tester's
@@ -180,6 +183,10 @@ class Settings(BaseSettings):
         Pages of the chain index (``GET /datasets``, ``/datasets/{id}``, ``/tasks``,
         ``/tasks/{id}``) each process keeps, keyed by the query and valid while the index's
         version is unchanged; 0 turns the cache off.
+    access_log_dir : Path or None, default None
+        Folder of the access log that records every content key grant and envelope download.
+    access_log_days : int, default 183
+        Days a closed segment of the access log is kept (six months).
     """
 
     model_config = SettingsConfigDict(
@@ -224,6 +231,8 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=10.0, gt=0, le=300)
     db_pool_recycle: int = Field(default=1800, ge=1, le=86_400)
     response_cache: int = Field(default=1024, ge=0, le=1_000_000)
+    access_log_dir: Path | None = None
+    access_log_days: int = Field(default=183, ge=1, le=100 * 366)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Self:

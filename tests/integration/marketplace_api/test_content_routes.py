@@ -9,15 +9,19 @@ refusal carries key material.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from marketplace_api import MarketplaceApiError, MarketplaceClient
+from marketplace_api import MarketplaceApiError, MarketplaceClient, Services, create_app
 from marketplace_api.content import open_grant
 from marketplace_api.content.vault import ArtifactRef
+from marketplace_api.core.db import Database
 from storage import content_hash
+from storage.access_log import AccessLog
+from tests.integration.marketplace_api.conftest import IndexedClient
 from tests.integration.marketplace_api.market_world import (
     TOKEN,
     ChainWorld,
@@ -109,3 +113,35 @@ def test_only_a_licensed_buyer_gets_the_key(world: ChainWorld, api: TestClient) 
     # the sponsor itself holds no licence: no key for it either
     status, detail = status_of(signed_in(api, task.sponsor).content_grant, "model", model_id)
     assert status == 403 and grant["wrapped_key"][2:] not in str(detail)
+
+
+def test_every_key_grant_and_download_is_in_the_access_log_and_an_edit_shows(
+    world: ChainWorld, database: Database, tmp_path: Path
+) -> None:
+    access_log = AccessLog(tmp_path / "access")
+    services = Services.embedded(
+        backend=world.backend, deployment=world.deployment, relayer=world.relayer,
+        store=world.store, database=database, index_interval=None, access_log=access_log,
+    )  # fmt: skip
+    with IndexedClient(create_app(services=services)) as api:
+        task, model_id, data = listed(world)
+        buyer = world.funded()
+        client = signed_in(api, buyer)
+        status_of(client.content_grant, "model", model_id)  # refused: nothing handed, no entry
+        assert list(access_log.entries()) == []
+        world.tokens(buyer, PRICE, world.deployment.market)
+        world.market(buyer).buy(model_id, PRICE)
+        signed_in(api, task.sponsor).upload_content("model", model_id, data)
+        client.content_grant("model", model_id)
+        client.content_envelope("model", model_id)
+    entries = list(access_log.entries())
+    assert [(e.actor, e.action) for e in entries] == [
+        (buyer.address, "key"),
+        (buyer.address, "get"),
+    ]
+    ref = ArtifactRef("model", world.backend.chain_id, world.deployment.market, model_id)
+    assert {e.purpose for e in entries} == {ref.purpose} and entries[0].cid == entries[1].cid
+    assert access_log.verify(alert=False).ok
+    segment = next((tmp_path / "access").glob("*.jsonl"))
+    segment.write_text(segment.read_text().replace(buyer.address, world.funded().address, 1))
+    assert not access_log.verify(alert=False).ok  # whose read it was cannot be rewritten

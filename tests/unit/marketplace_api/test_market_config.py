@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from eth_account import Account
 
 from chain import new_account
 from kernel.errors import ConfigurationError
 from marketplace_api import Settings
+from marketplace_api.content import open_access_log
 from marketplace_api.core.config import DEV_ADDRESSES
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -131,3 +134,19 @@ def test_services_need_a_chain_url() -> None:
         create_app(Settings(relayer_key=own_key()))
     with pytest.raises(ConfigurationError, match="DEPLOYMENT_FILE"):
         create_app(Settings(relayer_key=own_key(), chain_url="http://127.0.0.1:1"))
+
+
+def test_the_access_log_is_opened_where_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FEDMARKET_API_RELAYER_KEY", own_key())
+    assert open_access_log(Settings.from_env()) is None  # unset: downloads are not logged
+    monkeypatch.setenv("FEDMARKET_API_ACCESS_LOG_DIR", str(tmp_path / "log"))
+    monkeypatch.setenv("FEDMARKET_API_ACCESS_LOG_DAYS", "200")
+    opened = open_access_log(Settings.from_env())
+    assert opened is not None and opened.retention_days == 200
+    opened.append("0xbuyer", "get", "bafy", "model:1")
+    assert [e.actor for e in opened.entries()] == ["0xbuyer"]
+    monkeypatch.setenv("FEDMARKET_API_ACCESS_LOG_DAYS", "0")
+    with pytest.raises(ConfigurationError, match="FEDMARKET_API_ACCESS_LOG_DAYS"):
+        Settings.from_env()
