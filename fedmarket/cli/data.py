@@ -11,6 +11,11 @@ read at all.
 ``fedmarket data forget`` deletes a participant's data copies and caches after training and
 writes a signed deletion record anchored on-chain; ``fedmarket data verify-deletion`` checks one
 (exit 1 when a recorded file still exists, 6 when the record was tampered with).
+
+``fedmarket data anchor-log`` anchors an access log's head on-chain (run it from cron: with
+``--period`` it anchors only when the head moved and the last anchor is that old);
+``fedmarket data verify-log`` checks the hash chain and every recorded anchor (exit 6 when an
+entry, a segment or an anchor was tampered with).
 """
 
 from __future__ import annotations
@@ -437,3 +442,69 @@ def data_verify_deletion(
     note = f" ({check.note})" if check.note else ""
     out.print(f"{record}: signed by {check.signer}{anchored}; every recorded file is gone{note}",
               markup=False, soft_wrap=True)  # fmt: skip
+
+
+_LogDirArg = Annotated[Path, typer.Argument(help="The access log's folder.")]
+
+
+@data_app.command("anchor-log")
+def data_anchor_log(
+    log_dir: _LogDirArg,
+    rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain to anchor on.")],
+    key_env: KeyEnvOpt = "FEDMARKET_LOG_KEEPER_KEY",
+    period: Annotated[
+        float,
+        typer.Option(help="Anchor only when the last anchor is this many seconds old (0: now)."),
+    ] = 0.0,
+) -> None:
+    """Anchor the access log's head on-chain from the log keeper's account (it pays the gas).
+
+    Without the anchor, deleting the newest entries leaves a shorter chain that verifies on its
+    own; each anchor fixes the head it names.
+    """
+    from chain import account_from_env, connect, signer_for
+    from fl_node.compliance import anchor_if_due
+    from storage.access_log import AccessLog
+
+    access_log = AccessLog(_existing_log(log_dir))
+    signer = signer_for(connect(rpc), account_from_env(key_env))
+    made = anchor_if_due(access_log, signer, period_s=period)
+    if made is None:
+        out.print(f"{log_dir}: nothing to anchor (empty, unchanged or anchored recently)",
+                  markup=False, soft_wrap=True)  # fmt: skip
+        return
+    out.print(f"{log_dir}: entry {made.head.seq} anchored in block {made.anchor.block} "
+              f"by {made.anchor.sender}", markup=False, soft_wrap=True)  # fmt: skip
+
+
+@data_app.command("verify-log")
+def data_verify_log(
+    log_dir: _LogDirArg,
+    rpc: Annotated[
+        str | None, typer.Option("--rpc", help="The chain its heads are anchored on.")
+    ] = None,
+) -> None:
+    """Check the access log's hash chain, and with ``--rpc`` every recorded anchor on-chain.
+
+    Exit 0 when it holds, 6 when an entry, a segment boundary or an anchor was tampered with
+    (a breach alert is fired too).
+    """
+    from chain import connect
+    from fl_node.compliance import verify_log
+    from storage.access_log import AccessLog
+
+    access_log = AccessLog(_existing_log(log_dir))
+    report = access_log.verify() if rpc is None else verify_log(access_log, connect(rpc))
+    report.check()
+    note = f" ({report.note})" if report.note else ""
+    out.print(f"{log_dir}: {report.entries} entries in {len(report.segments)} segment(s) hold; "
+              f"anchored head checked: {report.anchored_checked}{note}",
+              markup=False, soft_wrap=True)  # fmt: skip
+
+
+def _existing_log(log_dir: Path) -> Path:
+    from kernel.errors import InvalidInputError
+
+    if not log_dir.is_dir():
+        raise InvalidInputError(f"{log_dir}: no access log folder there")
+    return log_dir

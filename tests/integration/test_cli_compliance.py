@@ -1,4 +1,4 @@
-"""``fedmarket data forget`` and ``data verify-deletion``, in process and as a user runs them.
+"""``fedmarket data forget`` / ``verify-deletion`` and ``anchor-log`` / ``verify-log``, as run.
 
 On anvil the record is anchored from the participant's own funded account and re-checked on
 the chain; a tampered record exits 6 with one line; a recorded file that reappears exits 1.
@@ -21,6 +21,7 @@ from chain.signer import fund
 from fedmarket.cli.data import data_app
 from fedmarket.cli.errors import EXIT_CODES, EXIT_VERDICT
 from kernel.errors import IntegrityError
+from storage.access_log import AccessLog
 
 KEY_ENV = "FEDMARKET_PARTICIPANT_KEY"
 
@@ -90,3 +91,36 @@ def test_forget_on_anvil_anchors_for_good_and_a_tampered_record_fails(
     assert [line for line in lines if line.startswith("error: ")] == lines[-1:]
     assert "signature does not match" in lines[-1]
     assert all("breach alert: integrity_failure" in line for line in lines[:-1])  # logged
+
+
+def test_an_access_log_anchored_on_anvil_verifies_and_a_cut_tail_or_edit_exits_6(
+    tmp_path: Path, anvil_url: str
+) -> None:
+    keeper = new_account()
+    fund(RpcBackend(anvil_url), keeper.address, 10**17)
+    folder = tmp_path / "access"
+    access_log = AccessLog(folder)
+    for i in range(5):
+        access_log.append(f"0xbuyer{i}", "get", f"bafy{i}", "model:1")
+    env = {"FEDMARKET_LOG_KEEPER_KEY": "0x" + bytes(keeper.key).hex()}
+    anchored = fedmarket("data", "anchor-log", folder, "--rpc", anvil_url, env=env)
+    assert anchored.returncode == 0, anchored.stderr
+    assert "entry 4 anchored in block" in anchored.stdout
+    again = fedmarket("data", "anchor-log", folder, "--rpc", anvil_url, "--period", "3600", env=env)
+    assert again.returncode == 0 and "nothing to anchor" in again.stdout  # head unchanged
+    held = fedmarket("data", "verify-log", folder, "--rpc", anvil_url, env={})
+    assert held.returncode == 0, held.stderr
+    assert "5 entries" in held.stdout and "anchored head checked: True" in held.stdout
+
+    segment = next(p for p in folder.glob("*.jsonl") if p.name != "anchors.jsonl")
+    lines = segment.read_text().splitlines(keepends=True)
+    segment.write_text("".join(lines[:-2]))  # the newest two reads deleted: the chain still links
+    assert AccessLog(folder).verify(alert=False).ok  # undetectable without the anchor...
+    cut = fedmarket("data", "verify-log", folder, "--rpc", anvil_url, env={})
+    assert cut.returncode == 6, cut.stdout  # ...caught against it
+    assert cut.stderr.splitlines()[-1].startswith("error: access log:")
+    segment.write_text("".join(lines).replace("0xbuyer1", "0xbuyer9"))
+    edited = fedmarket("data", "verify-log", folder, env={})
+    assert edited.returncode == 6 and "access log:" in edited.stderr
+    missing = fedmarket("data", "verify-log", tmp_path / "nowhere", env={})
+    assert missing.returncode == 2 and "no access log folder" in missing.stderr
