@@ -341,6 +341,16 @@ DpModeOpt = Annotated[
     ),
 ]
 
+SealedForOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sealed-for",
+        metavar="PUBLIC_KEY",
+        help="Seal every update at rest, its key wrapped to this secp256k1 public key (hex; "
+        "repeat: the coordinator's, then the audit committee's). Without it, plain updates.",
+    ),
+]
+
 
 @task_app.command("design")
 def task_design(
@@ -384,6 +394,7 @@ def task_design(
     dp_delta: DpDeltaOpt = 1e-5,
     dp_clip: DpClipOpt = 1.0,
     dp_mode: DpModeOpt = "dp-fedavg",
+    sealed_for: SealedForOpt = None,
 ) -> None:
     """Write a task spec for any dataset, scaled by --api listings or --stats-from files."""
     flags = dict(locals())  # every flag by parameter name, as typer converted it
@@ -418,6 +429,7 @@ def _design_spec(flags: dict[str, Any]) -> TaskSpec:
         schema=data,
         rewards=_policy(f["reward_budget"], f["full_at"], f["unspent"], f["floor_bps"]),
         dp=dp,
+        sealed_updates=tuple(f["sealed_for"] or ()),
         **_rule_fields(
             *(f["strategy"], f["server_lr"], f["strategy_param"], f["defence"]),
             f["defence_param"],
