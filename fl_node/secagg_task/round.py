@@ -11,7 +11,7 @@ keeps each group's :class:`~fl_node.secagg_task.transcript.GroupTranscript` for 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -107,7 +107,9 @@ class GroupServer:
         self.messages += [Message(stage, p.sender, p.payload) for p in received]
         payloads = [p.payload for p in received]
         if stage is Stage.ADVERTISE:
-            board.post(self.place.topic(stage, EVERYONE), SERVER, self.server.receive_keys(payloads))
+            board.post(
+                self.place.topic(stage, EVERYONE), SERVER, self.server.receive_keys(payloads)
+            )
         elif stage is Stage.SHARE:
             for member, relay in self.server.receive_shares(payloads).items():
                 board.post(self.place.topic(stage, member), SERVER, relay)
@@ -170,7 +172,7 @@ class SecureRound:
         return sum(g.decoded.samples for g in self.groups if g.decoded is not None)
 
     def mean_update(self) -> NDArray[np.float64]:
-        """``sum_groups weighted / sum_groups samples``: FedAvg of the survivors' clipped updates."""
+        """``sum weighted / sum samples`` over groups: FedAvg of the survivors' clipped updates."""
         total = np.zeros(self.length - 1)
         for g in self.completed:
             assert g.decoded is not None

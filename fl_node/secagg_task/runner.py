@@ -30,7 +30,7 @@ from fl_node.evaluation import task_metrics
 from fl_node.models import FedModel, build_model, trainable_state
 from fl_node.objectives import predict
 from fl_node.payout import RoundTerms, contribution_seed, round_improvement, round_rewards
-from fl_node.secagg import SecAggParams, Stage
+from fl_node.secagg import Stage
 from fl_node.secagg_task.board import MemoryBoard, MessageBoard
 from fl_node.secagg_task.contributions import member_contributions, survived
 from fl_node.secagg_task.errors import GroupingError
@@ -169,7 +169,9 @@ class SecAggTask:
         for party in self.parties:
             local = build_model(self.spec.model)
             local.load_state_dict(params, strict=False)
-            result = train_local(local, party.data, config, round=round_, device=torch.device("cpu"))
+            result = train_local(
+                local, party.data, config, round=round_, device=torch.device("cpu")
+            )
             inputs[party.address] = MemberInput(flatten(result.delta, list(params)), result.samples)
         return inputs
 
