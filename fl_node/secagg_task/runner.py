@@ -176,13 +176,20 @@ class SecAggTask:
         return inputs
 
     def run_round(
-        self, round_: int, dropouts: Mapping[str, Stage] | None = None
+        self,
+        round_: int,
+        dropouts: Mapping[str, Stage] | None = None,
+        inputs: Mapping[str, MemberInput] | None = None,
     ) -> SecAggRoundReport:
-        """Train, aggregate by groups, measure groups, pay survivors, move the model on."""
+        """Train, aggregate by groups, measure groups, pay survivors, move the model on.
+
+        ``inputs`` (default: :meth:`member_inputs`) lets a benchmark reuse the updates it
+        measures on the side; ``dropouts`` maps members to the last stage they complete.
+        """
         params = trainable_state(self.model)
         seed = group_seed(self.spec.sample_seed, self.model_hash, round_)
         secure = run_secure_round(
-            self.member_inputs(round_),
+            inputs if inputs is not None else self.member_inputs(round_),
             self.params,
             task=self.task_id,
             round_=round_,

@@ -42,7 +42,7 @@ def test_a_secagg_task_runs_to_completion_aggregates_like_fedavg_and_pays(task) 
     before = trainable_state(task.model)
     names = list(before)
     plain = task.member_inputs(1)
-    first = task.run_round(1)
+    first = task.run_round(1, inputs=plain)
     assert first.secure.samples == sum(m.samples for m in plain.values())
     clip = 0.5
     weighted = sum(np.clip(m.delta, -clip, clip) * m.samples for m in plain.values())
