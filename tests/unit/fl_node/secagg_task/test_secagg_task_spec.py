@@ -82,3 +82,14 @@ def test_bad_secagg_parameters_in_stored_bytes_are_refused(params: dict[str, obj
     bad = good | {"secagg": good["secagg"] | params}
     with pytest.raises(SpecError):
         TaskSpec.from_bytes(json.dumps(bad).encode())
+
+
+def test_the_report_and_the_model_card_say_the_task_used_secure_aggregation() -> None:
+    from fl_node.reporting.horizontal import _aggregation_section, aggregation_card
+
+    chosen = spec(aggregation="secagg", secagg=SecAggParams(group_size=5))
+    card = aggregation_card(chosen)
+    assert card["aggregation"]["mode"] == "secagg" and card["aggregation"]["group_size"] == 5
+    text = "\n".join(_aggregation_section(chosen))
+    assert "## Secure aggregation" in text and "at least 5 participants" in text
+    assert aggregation_card(spec()) == {} and _aggregation_section(spec()) == []
