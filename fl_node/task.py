@@ -21,9 +21,9 @@ from fl_node.dp import DPConfig, PrivacySpent, task_budget
 from fl_node.errors import SpecError
 from fl_node.evaluation import LOWER_IS_BETTER, METRIC_NAMES
 from fl_node.models import ModelSpec
+from fl_node.sealed import holder_id
 from fl_node.secagg.errors import SecAggInputError
 from fl_node.secagg.params import SecAggParams
-from fl_node.sealed import holder_id
 from fl_node.strategies import STRATEGIES, Strategy, make_strategy, sample_clients
 from fl_node.strategies.robust import Defence, make_defence
 from fl_node.strategies.sampling import mix_seed
