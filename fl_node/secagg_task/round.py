@@ -65,9 +65,11 @@ class RoundPlace:
 class GroupMember:
     """A participant's side of its group's round: one :meth:`act` per stage."""
 
-    def __init__(self, place: RoundPlace, config: SecAggConfig, index: int, values: object) -> None:
+    def __init__(
+        self, place: RoundPlace, config: SecAggConfig, index: int, values: NDArray[np.float64]
+    ) -> None:
         self.place, self.index = place, index
-        self._client = SecAggClient(config, index, values)  # type: ignore[arg-type]
+        self._client = SecAggClient(config, index, values)
         self.commitment = ""
         """The ``0x`` keccak-256 of this member's masked input, once sent."""
 
