@@ -22,6 +22,8 @@ from fl_node.errors import SpecError
 from fl_node.evaluation import LOWER_IS_BETTER, METRIC_NAMES
 from fl_node.models import ModelSpec
 from fl_node.sealed import holder_id
+from fl_node.secagg.errors import SecAggInputError
+from fl_node.secagg.params import SecAggParams
 from fl_node.strategies import STRATEGIES, Strategy, make_strategy, sample_clients
 from fl_node.strategies.robust import Defence, make_defence
 from fl_node.strategies.sampling import mix_seed
@@ -33,6 +35,9 @@ from storage import canonical_json
 
 CONTRIBUTION_METHODS = tuple(ESTIMATORS)
 """The contribution methods a spec may name (:data:`incentives.ESTIMATORS`)."""
+
+AGGREGATIONS = ("plain", "secagg")
+"""How the coordinator receives updates: each in the clear (or sealed), or only group sums."""
 
 
 def check_acceptance(kind: str, acceptance: Mapping[str, float]) -> None:
@@ -142,6 +147,13 @@ class TaskSpec:
         release, and the ``(epsilon, delta)`` that follows (:meth:`privacy_spent`). The spec
         hands it to ``train.dp``, so local training applies it. A spec without it keeps its
         bytes and hash.
+    aggregation : str, default "plain"
+        ``"plain"``: the coordinator reads every update; ``"secagg"``: updates are summed per
+        group under secure aggregation (:mod:`fl_node.secagg_task`) and the coordinator learns
+        group sums only. A spec with ``"plain"`` keeps its bytes and hash.
+    secagg : SecAggParams or None, default None
+        The group size, dropout tolerance and clip range of ``"secagg"`` (its defaults when
+        unset); refused with ``"plain"``.
     """
 
     name: str
@@ -165,6 +177,8 @@ class TaskSpec:
     defence_params: dict[str, float] = field(default_factory=dict)
     sealed_updates: tuple[str, ...] = ()
     dp: DPConfig | None = None
+    aggregation: str = "plain"
+    secagg: SecAggParams | None = None
 
     def __post_init__(self) -> None:
         if not self.name or self.rounds < 1:
@@ -200,6 +214,20 @@ class TaskSpec:
         self.make_defence()  # refuses unknown rules and out-of-range hyperparameters
         self._check_sealed()
         self._share_dp()
+        self._check_aggregation()
+
+    def _check_aggregation(self) -> None:
+        """``secagg`` set exactly under ``"secagg"``, which takes no per-update defence."""
+        if self.aggregation not in AGGREGATIONS:
+            raise SpecError(f"TaskSpec: unknown aggregation {self.aggregation!r}")
+        if self.aggregation == "plain":
+            if self.secagg is not None:
+                raise SpecError("TaskSpec: secagg parameters with plain aggregation")
+            return
+        if self.secagg is None:
+            object.__setattr__(self, "secagg", SecAggParams())
+        if self.defence:
+            raise SpecError("TaskSpec: secagg hides single updates: no per-update defence")
 
     def _share_dp(self) -> None:
         """``train.dp`` is ``dp`` (set from it when unset); DP-SGD's limits checked."""
@@ -352,6 +380,11 @@ class TaskSpec:
             ),
             **({"sealed_updates": list(self.sealed_updates)} if self.sealed_updates else {}),
             **({"dp": self.dp.to_dict()} if self.dp is not None else {}),
+            **(
+                {"aggregation": self.aggregation, "secagg": self.secagg.to_dict()}
+                if self.secagg is not None
+                else {}
+            ),
         }
 
     def to_bytes(self) -> bytes:
@@ -389,8 +422,12 @@ class TaskSpec:
                 defence_params={str(k): float(v) for k, v in raw.get("defence_params", {}).items()},
                 sealed_updates=tuple(str(k) for k in raw.get("sealed_updates", ())),
                 dp=DPConfig.from_dict(raw["dp"]) if "dp" in raw else None,
+                aggregation=str(raw.get("aggregation", "plain")),
+                secagg=SecAggParams.from_dict(raw["secagg"]) if "secagg" in raw else None,
             )
         except SpecError:
             raise
+        except SecAggInputError as exc:
+            raise SpecError(f"TaskSpec: secagg: {exc}") from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise SpecError(f"TaskSpec: malformed specification: {exc}") from None

@@ -277,6 +277,29 @@ def _privacy_section(spec: TaskSpec, rounds: int) -> list[str]:
     ]
 
 
+def _aggregation_section(spec: TaskSpec) -> list[str]:
+    """How updates reached the coordinator, when not in the clear (secure aggregation)."""
+    if spec.secagg is None:
+        return []
+    p = spec.secagg
+    return [
+        "## Secure aggregation",
+        "",
+        f"Updates were summed per group of at least {p.group_size} participants under secure "
+        f"aggregation (dropout tolerance {p.dropout_tolerance:g}, clip range +/-{p.clip:g} per "
+        f"coordinate, at most {p.max_samples} samples each): the coordinator saw group sums "
+        "only, and contributions were measured per group.",
+        "",
+    ]
+
+
+def aggregation_card(spec: TaskSpec) -> dict[str, Any]:
+    """The model card's ``aggregation`` entry (empty for plain aggregation)."""
+    if spec.secagg is None:
+        return {}
+    return {"aggregation": {"mode": spec.aggregation, **spec.secagg.to_dict()}}
+
+
 def privacy_card(spec: TaskSpec, rounds: int) -> dict[str, Any]:
     """The model card's ``privacy`` entry (empty without DP)."""
     spent = spec.privacy_spent(rounds)
@@ -350,6 +373,7 @@ def evaluation_report(
         header
         + _test_section(spec, final)
         + _privacy_section(spec, len(reports))
+        + _aggregation_section(spec)
         + _adversarial_section(adversarial)
         + _rounds_section(reports, names or {})
         + _communication_section(comm)
@@ -384,7 +408,8 @@ def model_card(
 
     A task with differential privacy adds ``privacy`` (:meth:`TaskSpec.privacy_spent`, equal to
     the last round's evidence) and lists ``dp_epsilon`` and ``dp_delta`` among the ``metrics``,
-    which the marketplace shows with the listing.
+    which the marketplace shows with the listing. A task under secure aggregation adds
+    ``aggregation`` (the mode and its :class:`~fl_node.secagg.SecAggParams`).
     """
     shares = reports[-1].shares
     contributors = [v.participant for v in reports[-1].verdicts]
@@ -411,4 +436,5 @@ def model_card(
             dict(zip(contributors, shares.bps, strict=True)) if shares is not None else {}
         ),
         **privacy,
+        **aggregation_card(spec),
     }

@@ -52,6 +52,7 @@ from fl_node.secagg.errors import (
 )
 from fl_node.secagg.fixed_point import FixedPoint
 from fl_node.secagg.graph import default_degree, majority, neighbours
+from fl_node.secagg.params import MIN_GROUP, SecAggParams
 from fl_node.secagg.server import Aggregate, Received, SecAggServer
 from fl_node.secagg.simulation import (
     SecAggResult,
@@ -63,6 +64,7 @@ from fl_node.secagg.simulation import (
 )
 
 __all__ = [
+    "MIN_GROUP",
     "Aggregate",
     "FixedPoint",
     "Received",
@@ -70,6 +72,7 @@ __all__ = [
     "SecAggConfig",
     "SecAggError",
     "SecAggInputError",
+    "SecAggParams",
     "SecAggProtocolError",
     "SecAggResult",
     "SecAggServer",

@@ -1,0 +1,312 @@
+"""One round of group-level secure aggregation, driven over a :class:`MessageBoard`.
+
+The round's members are split into public groups (:func:`~fl_node.secagg_task.groups.partition`)
+and each group runs SecAgg(+) on its own: a :class:`GroupMember` per participant, a
+:class:`GroupServer` per group on the coordinator's side, every message through the board. The
+coordinator learns, per group, the sum of its survivors' weighted updates and their total sample
+count (:mod:`.encoding`) -- a sum over at least ``g - dropped`` members, never one update -- and
+keeps each group's :class:`~fl_node.secagg_task.transcript.GroupTranscript` for the evidence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fl_node.secagg import (
+    SecAggClient,
+    SecAggConfig,
+    SecAggParams,
+    SecAggServer,
+    Stage,
+    TooFewSurvivorsError,
+)
+from fl_node.secagg_task.board import EVERYONE, SERVER, MessageBoard, Topic
+from fl_node.secagg_task.encoding import DecodedSum, decode_group, member_values
+from fl_node.secagg_task.errors import GroupingError, GroupSumError
+from fl_node.secagg_task.groups import partition
+from fl_node.secagg_task.transcript import (
+    GroupTranscript,
+    Message,
+    group_config,
+    masked_commitment,
+)
+
+log = logging.getLogger(__name__)
+
+STAGES = (Stage.ADVERTISE, Stage.SHARE, Stage.MASK, Stage.UNMASK)
+
+
+@dataclass(frozen=True)
+class MemberInput:
+    """A participant's plaintext contribution to the round (it never leaves the participant)."""
+
+    delta: NDArray[np.float64]
+    samples: int
+
+
+@dataclass(frozen=True)
+class RoundPlace:
+    """Where a group's messages go: the task, the round, the group."""
+
+    task: int
+    round: int
+    group: int
+
+    def topic(self, stage: Stage, recipient: int) -> Topic:
+        """The board topic of ``stage`` for ``recipient``."""
+        return Topic(self.task, self.round, self.group, stage, recipient)
+
+
+class GroupMember:
+    """A participant's side of its group's round: one :meth:`act` per stage."""
+
+    def __init__(
+        self, place: RoundPlace, config: SecAggConfig, index: int, values: NDArray[np.float64]
+    ) -> None:
+        self.place, self.index = place, index
+        self._client = SecAggClient(config, index, values)
+        self.commitment = ""
+        """The ``0x`` keccak-256 of this member's masked input, once sent."""
+
+    def act(self, board: MessageBoard, stage: Stage) -> None:
+        """Read the server's answer to the previous stage, post this stage's message."""
+        if stage is Stage.ADVERTISE:
+            out = self._client.advertise()
+        elif stage is Stage.SHARE:
+            out = self._client.share_keys(self._one(board, Stage.ADVERTISE, EVERYONE))
+        elif stage is Stage.MASK:
+            out = self._client.masked_input(self._one(board, Stage.SHARE, self.index))
+            self.commitment = masked_commitment(out)
+        else:
+            out = self._client.unmask(self._one(board, Stage.MASK, EVERYONE))
+        board.post(self.place.topic(stage, SERVER), self.index, out)
+
+    def _one(self, board: MessageBoard, stage: Stage, recipient: int) -> bytes:
+        posted = [p for p in board.read(self.place.topic(stage, recipient)) if p.sender == SERVER]
+        if len(posted) != 1:
+            raise GroupingError(f"member {self.index}: {len(posted)} server answers to {stage}")
+        return posted[0].payload
+
+
+class GroupServer:
+    """The coordinator's side of one group's round."""
+
+    def __init__(self, place: RoundPlace, config: SecAggConfig) -> None:
+        self.place, self.config = place, config
+        self.server = SecAggServer(config)
+        self.messages: list[Message] = []
+        self.sum: DecodedSum | None = None
+        self.survivors: tuple[int, ...] = ()
+
+    def act(self, board: MessageBoard, stage: Stage, params: SecAggParams) -> None:
+        """Take the members' messages of ``stage`` and post the answer (or decode the sum)."""
+        received = board.read(self.place.topic(stage, SERVER))
+        self.messages += [Message(stage, p.sender, p.payload) for p in received]
+        payloads = [p.payload for p in received]
+        if stage is Stage.ADVERTISE:
+            board.post(
+                self.place.topic(stage, EVERYONE), SERVER, self.server.receive_keys(payloads)
+            )
+        elif stage is Stage.SHARE:
+            for member, relay in self.server.receive_shares(payloads).items():
+                board.post(self.place.topic(stage, member), SERVER, relay)
+        elif stage is Stage.MASK:
+            board.post(
+                self.place.topic(stage, EVERYONE), SERVER, self.server.receive_masked(payloads)
+            )
+        else:
+            aggregate = self.server.receive_unmask(payloads)
+            self.survivors = aggregate.survivors
+            self.sum = decode_group(aggregate.total, aggregate.count, aggregate.bound, params)
+
+
+@dataclass(frozen=True)
+class GroupSum:
+    """What the coordinator learnt of one group.
+
+    Attributes
+    ----------
+    group : int
+        The group's index in the round's partition.
+    members : tuple of str
+        Its members (addresses), by member id.
+    survivors : tuple of str
+        The members whose input is in the sum (empty when the group failed).
+    decoded : DecodedSum or None
+        The weighted sum and sample count; ``None`` when the group failed (too few survivors
+        or an out-of-range sum): the group adds nothing and earns nothing.
+    transcript : GroupTranscript
+        Everything its server received.
+    failure : str
+        Why the group failed (``""`` when it did not).
+    """
+
+    group: int
+    members: tuple[str, ...]
+    survivors: tuple[str, ...]
+    decoded: DecodedSum | None
+    transcript: GroupTranscript
+    failure: str = ""
+
+
+@dataclass(frozen=True)
+class SecureRound:
+    """A round's group sums and the update they give."""
+
+    groups: tuple[GroupSum, ...]
+    length: int
+    commitments: Mapping[str, str] = field(default_factory=dict)
+    """Member address -> ``0x`` keccak-256 of its masked input (what it commits to)."""
+
+    @property
+    def completed(self) -> tuple[GroupSum, ...]:
+        """The groups whose sum is in the update."""
+        return tuple(g for g in self.groups if g.decoded is not None)
+
+    @property
+    def samples(self) -> int:
+        """The samples of every survivor of every completed group."""
+        return sum(g.decoded.samples for g in self.groups if g.decoded is not None)
+
+    def mean_update(self) -> NDArray[np.float64]:
+        """``sum weighted / sum samples`` over groups: FedAvg of the survivors' clipped updates."""
+        total = np.zeros(self.length - 1)
+        for g in self.completed:
+            assert g.decoded is not None
+            total += g.decoded.weighted
+        return total / self.samples if self.samples else total
+
+
+@dataclass
+class _Group:
+    """One group's live state during :func:`run_secure_round`."""
+
+    place: RoundPlace
+    members: tuple[str, ...]
+    server: GroupServer
+    active: dict[str, GroupMember]
+    failure: str = ""
+
+
+def run_secure_round(
+    inputs: Mapping[str, MemberInput],
+    params: SecAggParams,
+    *,
+    task: int,
+    round_: int,
+    seed: bytes,
+    board: MessageBoard,
+    dropouts: Mapping[str, Stage] | None = None,
+) -> SecureRound:
+    """Run SecAgg per group over ``board``; return what the coordinator learns.
+
+    Parameters
+    ----------
+    inputs : mapping of str to MemberInput
+        Each participant's update and sample count (address -> input), all of one length.
+    params : SecAggParams
+        The task's group size, dropout tolerance, clip range and sample cap.
+    task, round_ : int
+        Bound into every key, envelope and message.
+    seed : bytes
+        The round's public grouping seed (:func:`~fl_node.secagg_task.groups.group_seed`).
+    board : MessageBoard
+        The channel between the members and the coordinator.
+    dropouts : mapping of str to Stage, optional
+        Member -> the last stage it completes before going silent (tests and simulations).
+
+    Raises
+    ------
+    GroupingError
+        Fewer participants than one group, or inputs of differing lengths.
+    """
+    sizes = {m.delta.size for m in inputs.values()}
+    if len(sizes) != 1:
+        raise GroupingError("run_secure_round: give inputs, all of one length")
+    length = sizes.pop() + 1
+    groups = [
+        _start_group(RoundPlace(task, round_, i), members, inputs, length, params, seed)
+        for i, members in enumerate(partition(sorted(inputs), params.group_size, seed))
+    ]
+    for stage in STAGES:
+        for group in groups:
+            _run_stage(group, board, stage, params, dropouts or {})
+    done = tuple(_finish(g, length, params, seed) for g in groups)
+    commitments = {a: m.commitment for g in groups for a, m in g.active.items() if m.commitment}
+    log.info("run_secure_round: round %d, %d groups, %d failed", round_, len(done),
+             sum(1 for g in done if g.decoded is None))  # fmt: skip
+    return SecureRound(done, length, commitments)
+
+
+def _start_group(
+    place: RoundPlace,
+    members: tuple[str, ...],
+    inputs: Mapping[str, MemberInput],
+    length: int,
+    params: SecAggParams,
+    seed: bytes,
+) -> _Group:
+    config = group_config(place.task, place.round, place.group, len(members), length, params, seed)
+    active = {
+        a: GroupMember(place, config, i, member_values(inputs[a].delta, inputs[a].samples, params))
+        for i, a in enumerate(members)
+    }
+    return _Group(place, members, GroupServer(place, config), active)
+
+
+def _run_stage(
+    group: _Group,
+    board: MessageBoard,
+    stage: Stage,
+    params: SecAggParams,
+    dropouts: Mapping[str, Stage],
+) -> None:
+    if group.failure:
+        return
+    for address, member in list(group.active.items()):
+        member.act(board, stage)
+        if dropouts.get(address) is stage:
+            del group.active[address]
+    try:
+        group.server.act(board, stage, params)
+    except (TooFewSurvivorsError, GroupSumError) as exc:
+        group.failure = str(exc)
+        log.warning("run_secure_round: group %d failed at %s: %s", group.place.group, stage, exc)
+
+
+def _finish(group: _Group, length: int, params: SecAggParams, seed: bytes) -> GroupSum:
+    server = group.server
+    commitments = tuple(
+        group.active[a].commitment if a in group.active else _sent(server, i)
+        for i, a in enumerate(group.members)
+    )
+    transcript = GroupTranscript(
+        *(group.place.task, group.place.round, group.place.group, group.members, length),
+        *(params, seed, tuple(server.messages), commitments),
+    )
+    if group.failure or server.sum is None:
+        return GroupSum(group.place.group, group.members, (), None, transcript, group.failure)
+    survivors = tuple(group.members[i] for i in server.survivors)
+    return GroupSum(group.place.group, group.members, survivors, server.sum, transcript)
+
+
+def _sent(server: GroupServer, member: int) -> str:
+    """The commitment of a member that dropped: from its masked input, if the server got one."""
+    sent = [m for m in server.messages if m.stage is Stage.MASK and m.sender == member]
+    return masked_commitment(sent[0].payload) if sent else ""
+
+
+__all__ = [
+    "GroupMember",
+    "GroupServer",
+    "GroupSum",
+    "MemberInput",
+    "RoundPlace",
+    "SecureRound",
+    "run_secure_round",
+]
