@@ -41,6 +41,7 @@ ROOTS = {
     "fl_node.vertical.runner._errors.VflRunError",
     "fl_node.pool.errors.PoolError",
     "fl_node.secagg.errors.SecAggError",
+    "fl_node.secagg_task.errors.SecAggTaskError",
     "fl_node.transfer.errors.TransferError",
 }
 """The package roots: documented as never raised themselves, so they have no family."""
