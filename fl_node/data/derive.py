@@ -9,9 +9,12 @@ its median its quantiles every 5 %; per categorical column and for the label, ro
 whose numbers are:
 
 - means: exact (sums over counts);
-- medians: solved from the parties' interpolated distributions (:func:`pooled_quantile`; exact
-  for one party, within the quantile grid's resolution for several);
-- ranges, category lists, most-frequent categories and label classes: exact.
+- medians: solved from the parties' interpolated distributions (:func:`pooled_quantile`; within
+  the published quantiles' three significant digits for one party, and within the quantile
+  grid's resolution for several);
+- ranges: the parties' published ranges, each rounded outward to three significant digits (a
+  party's exact minimum or maximum is one of its rows' values);
+- category lists, most-frequent categories and label classes: exact.
 
 Plans and summaries are JSON (``to_dict`` / ``from_dict``, bounded and validated like a schema),
 so a party can publish its summary with its listing and the sponsor combine them.
@@ -46,6 +49,7 @@ from fl_node.data.schema import (
     TargetKind,
     canonical,
 )
+from fl_node.data.stats import coarse, coarse_ceil, coarse_floor
 from fl_node.data.summary import (
     QUANTILE_LEVELS,
     CategorySummary,
@@ -76,14 +80,27 @@ def numeric_summary(
     valid = values[~np.isnan(values)]
     if not valid.size:
         return NumericSummary(0, missing, 0.0, math.nan, math.nan, ())
+    low, high = coarse_floor(float(valid.min())), coarse_ceil(float(valid.max()))
     return NumericSummary(
         count=int(valid.size),
         missing=missing,
         total=float(valid.sum()),
-        minimum=float(valid.min()),
-        maximum=float(valid.max()),
-        quantiles=tuple(float(q) for q in np.quantile(valid, QUANTILE_LEVELS)) if quantiles else (),
+        minimum=low,
+        maximum=high,
+        quantiles=_coarse_quantiles(valid, low, high) if quantiles else (),
     )
+
+
+def _coarse_quantiles(valid: npt.NDArray[np.float64], low: float, high: float) -> tuple[float, ...]:
+    """The quantiles at :data:`QUANTILE_LEVELS`, rounded for publishing, from ``low`` to ``high``.
+
+    The ends are the published (outward) range, the inner levels rounded to
+    :data:`~fl_node.data.stats.PUBLISHED_DIGITS` significant digits and kept non-decreasing
+    inside it: no quantile is a row's value beyond that precision.
+    """
+    inner = [min(max(coarse(float(q)), low), high) for q in np.quantile(valid, QUANTILE_LEVELS)]
+    inner[0], inner[-1] = low, high
+    return tuple(float(v) for v in np.maximum.accumulate(inner))
 
 
 def category_summary(values: Sequence[str | None], where: str = "column") -> CategorySummary:

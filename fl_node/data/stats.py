@@ -3,6 +3,12 @@
 A listing carries each feature's count, mean and (population) standard deviation. Pooling them
 gives the exact mean and standard deviation of the union of the datasets, which the task sponsor
 uses to normalise the model's inputs without ever seeing a row.
+
+A minimum, a maximum or a quantile is one row's value: published exactly, it lets a record at a
+column's extreme leave its owner (the canary test found it). Ranges are therefore published
+rounded outward to :data:`PUBLISHED_DIGITS` significant digits (:func:`coarse_floor`,
+:func:`coarse_ceil`) and quantiles rounded to as many (:func:`coarse`): still a valid range for
+every row, no longer any row's value beyond that precision.
 """
 
 from __future__ import annotations
@@ -15,6 +21,34 @@ import numpy as np
 import numpy.typing as npt
 
 from fl_node.errors import DataError
+
+PUBLISHED_DIGITS = 3
+"""Significant digits of a published minimum, maximum or quantile."""
+
+
+def _step(value: float, digits: int) -> float:
+    """The unit of the last of ``digits`` significant digits of ``value`` (1 for 0)."""
+    if value == 0 or not math.isfinite(value):
+        return 1.0
+    return float(10.0 ** (math.floor(math.log10(abs(value))) - digits + 1))
+
+
+def coarse_floor(value: float, digits: int = PUBLISHED_DIGITS) -> float:
+    """``value`` rounded down to ``digits`` significant digits (a published lower bound)."""
+    step = _step(value, digits)
+    return float(round(math.floor(value / step) * step, 12))
+
+
+def coarse_ceil(value: float, digits: int = PUBLISHED_DIGITS) -> float:
+    """``value`` rounded up to ``digits`` significant digits (a published upper bound)."""
+    step = _step(value, digits)
+    return float(round(math.ceil(value / step) * step, 12))
+
+
+def coarse(value: float, digits: int = PUBLISHED_DIGITS) -> float:
+    """``value`` rounded to the nearest of ``digits`` significant digits."""
+    step = _step(value, digits)
+    return float(round(round(value / step) * step, 12))
 
 
 @dataclass(frozen=True)
@@ -53,7 +87,7 @@ class FeatureStats:
 
 
 def feature_stats(x: npt.NDArray[np.floating]) -> FeatureStats:
-    """Statistics of a ``(rows, features)`` array."""
+    """Statistics of a ``(rows, features)`` array, its ranges rounded outward for publishing."""
     if x.ndim != 2 or x.shape[0] == 0:
         raise DataError("feature_stats: need a non-empty 2-D array")
     x64 = x.astype(np.float64)
@@ -61,8 +95,8 @@ def feature_stats(x: npt.NDArray[np.floating]) -> FeatureStats:
         count=int(x.shape[0]),
         mean=tuple(float(v) for v in x64.mean(axis=0)),
         std=tuple(float(v) for v in x64.std(axis=0)),
-        minimum=tuple(float(v) for v in x64.min(axis=0)),
-        maximum=tuple(float(v) for v in x64.max(axis=0)),
+        minimum=tuple(coarse_floor(float(v)) for v in x64.min(axis=0)),
+        maximum=tuple(coarse_ceil(float(v)) for v in x64.max(axis=0)),
     )
 
 

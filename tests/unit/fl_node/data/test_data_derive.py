@@ -12,6 +12,7 @@ from fl_node.data import RawTable, derive_schema, infer_plan, infer_schema, summ
 from fl_node.data.derive import merge_plans, numeric_summary, pooled_quantile
 from fl_node.data.schema import CategoricalColumn, NumericColumn, canonical
 from fl_node.data.schemas import heart_disease_plan
+from fl_node.data.stats import coarse, coarse_ceil, coarse_floor
 from fl_node.data.summary import NumericSummary
 from fl_node.errors import DataError
 
@@ -23,12 +24,27 @@ def _table(source: str, **columns: list[str]) -> RawTable:
     return RawTable(source, names, cells, tuple(range(1, rows + 1)))
 
 
-def test_one_partys_pooled_quantile_is_its_exact_quantile():
+def test_one_partys_pooled_quantile_is_its_quantile_to_three_significant_digits():
     rng = np.random.default_rng(1)
     values = rng.normal(size=501)
     part = numeric_summary(values)
     for level in (0.1, 0.5, 0.9):
-        assert pooled_quantile([part], level) == pytest.approx(np.quantile(values, level))
+        exact = float(np.quantile(values, level))
+        assert pooled_quantile([part], level) == pytest.approx(coarse(exact))
+        assert abs(pooled_quantile([part], level) - exact) <= 0.005 * abs(exact)
+
+
+def test_a_published_summary_holds_no_rows_value_beyond_three_significant_digits():
+    rng = np.random.default_rng(3)
+    canaries = 1234.56789 + rng.uniform(0, 100, size=2)
+    values = np.concatenate([rng.normal(50, 10, size=200), canaries, [-0.0123456789]])
+    summary = numeric_summary(values)
+    published = (summary.minimum, summary.maximum, *summary.quantiles)
+    assert not set(published) & {float(v) for v in values}  # no value is a row's
+    assert summary.minimum <= values.min() and summary.maximum >= values.max()  # still a range
+    assert summary.maximum == coarse_ceil(values.max()) and summary.minimum == -0.0124
+    assert list(summary.quantiles) == sorted(summary.quantiles)
+    assert all(len(f"{abs(q):.6g}".replace(".", "").strip("0")) <= 3 for q in published)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -40,8 +56,11 @@ def test_the_pooled_median_of_skewed_parties_is_near_the_pooled_rows_median(seed
     estimate = pooled_quantile([numeric_summary(p) for p in parts], 0.5)
     spread = np.quantile(pooled, 0.75) - np.quantile(pooled, 0.25)
     assert abs(estimate - np.median(pooled)) < 0.02 * spread
-    assert pooled_quantile([numeric_summary(p) for p in parts], 0.0) == pooled.min()
-    assert pooled_quantile([numeric_summary(p) for p in parts], 1.0) == pytest.approx(pooled.max())
+    # the ends are the parties' published ranges, rounded outward
+    low = pooled_quantile([numeric_summary(p) for p in parts], 0.0)
+    high = pooled_quantile([numeric_summary(p) for p in parts], 1.0)
+    assert low == coarse_floor(pooled.min()) <= pooled.min()
+    assert high == pytest.approx(coarse_ceil(pooled.max())) and high >= pooled.max()
 
 
 def test_ties_and_a_constant_party_give_the_right_median():
