@@ -63,6 +63,7 @@ from fl_node.serialization import LoadedModel, UpdateMeta, decode_model, encode_
 from fl_node.strategies import ClientUpdate
 from fl_node.task import TaskSpec
 from fl_node.training import pick_device, train_local
+from kernel.alerts import raise_alert
 from kernel.types import Address, Cid, Hash32, Round, TaskId
 from storage import ContentStore, compute_cid, content_hash, validate_cid
 from storage.sealing import address_of
@@ -92,11 +93,14 @@ def fetch_verified(store: ContentStore, cid: str, expected_hash: bytes, what: st
     Raises
     ------
     ModelIntegrityError
-        When the bytes differ from the anchored hash.
+        When the bytes differ from the anchored hash (a breach alert is fired first: a party
+        was served a spec, model or evidence other than the one the chain anchors).
     """
     data = store.get(cid, verify=False)
     if content_hash(data) != expected_hash:
-        raise ModelIntegrityError(f"{what} {cid}: bytes do not match the on-chain hash")
+        detail = f"{what} {cid}: bytes do not match the on-chain hash"
+        raise_alert("integrity_failure", detail, source=__name__)
+        raise ModelIntegrityError(detail)
     store.verify(validate_cid(cid), data)
     return data
 

@@ -42,7 +42,10 @@ TaskOpt = Annotated[int, typer.Option("--task", help="Task id.")]
 
 
 def setup_logging(verbose: bool) -> None:
-    """Log to stderr: INFO with ``--verbose``, else WARNING.
+    """Log to stderr: INFO with ``--verbose``, else WARNING (breach alerts: only with it).
+
+    A breach alert (:mod:`kernel.alerts`) is delivered through its hook either way; without
+    ``--verbose`` its log line is left out so that a failed command prints one line.
 
     Parameters
     ----------
@@ -54,6 +57,8 @@ def setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:  # a failed command prints one line; the alert itself goes to the hook
+        logging.getLogger("kernel.alerts").setLevel(logging.ERROR)
 
 
 def connect_deployment(rpc: str, deployment: Path) -> tuple[ChainBackend, Deployment]:
