@@ -6,6 +6,7 @@ Chain connections take their TLS certificates from ``FEDMARKET_TLS_*`` (:mod:`ke
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -15,6 +16,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from chain import ChainBackend, Deployment
+    from storage import ContentStore
 
 console = Console(stderr=True)
 """Progress and notes (stderr)."""
@@ -77,3 +79,30 @@ def connect_deployment(rpc: str, deployment: Path) -> tuple[ChainBackend, Deploy
     dep = Deployment.load(deployment)
     dep.check(backend)
     return backend, dep
+
+
+ACCESS_LOG_ENV = "FEDMARKET_ACCESS_LOG"
+"""A folder: when set, every read and write of the content store is written to that access log."""
+
+
+def open_store(folder: Path, *, actor: str, purpose: str) -> ContentStore:
+    """The local content store in ``folder``, logged when :data:`ACCESS_LOG_ENV` names a log.
+
+    Parameters
+    ----------
+    folder : Path
+        The store's folder (``--store``).
+    actor : str
+        Who reads and writes (an account address, or a role when there is no key).
+    purpose : str
+        Why (e.g. ``participant:task:3``), written with every access.
+    """
+    from storage import LocalCidStore
+
+    store = LocalCidStore(folder)
+    where = os.environ.get(ACCESS_LOG_ENV)
+    if not where:
+        return store
+    from storage.access_log import AccessLog, LoggedStore
+
+    return LoggedStore(store, AccessLog(where), actor=actor, purpose=purpose)

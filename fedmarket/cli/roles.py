@@ -24,6 +24,7 @@ from fedmarket.cli._common import (
     StoreOpt,
     connect_deployment,
     console,
+    open_store,
     out,
 )
 from fedmarket.cli.errors import EXIT_VERDICT
@@ -100,12 +101,12 @@ def participant(
     """
     from chain.fed_task import StakeWithdrawnEvent
     from fl_node.participant import ParticipantNode, read_spec
-    from storage import LocalCidStore
 
     signed = _read_invitation(invitation, task_id) if invitation is not None else None
     backend, dep = connect_deployment(rpc, deployment)
     signer = _signer(backend, key_env)
-    fed_task, content = dep.fed_task_client(backend), LocalCidStore(store)
+    content = open_store(store, actor=signer.address, purpose=f"participant:task:{task_id}")
+    fed_task = dep.fed_task_client(backend)
     node = ParticipantNode(
         signer=signer,
         fed_task=fed_task,
@@ -181,14 +182,14 @@ def coordinator(
     """Run the coordinator of a task: stake, open, check, aggregate, pay, finalise, settle."""
     from fl_node.coordinator import Coordinator
     from fl_node.participant import read_spec
-    from storage import LocalCidStore
 
     backend, dep = connect_deployment(rpc, deployment)
     if travel and not backend.can_travel:
         raise InvalidInputError(f"--travel: {backend.describe()} is not a dev chain")
     signer = _signer(backend, key_env)
     _wait_for_participants(backend, dep, task_id, participants, join_timeout)
-    fed_task, content = dep.fed_task_client(backend), LocalCidStore(store)
+    content = open_store(store, actor=signer.address, purpose=f"coordinator:task:{task_id}")
+    fed_task = dep.fed_task_client(backend)
     spec = read_spec(fed_task, content, task_id)
     node = Coordinator(
         signer=signer,
@@ -277,13 +278,15 @@ def audit(
     """Recompute a task round by round from the chain and the store; exit 1 if anything differs."""
     from chain import account_from_env
     from fl_node.audit import audit_task, read_spec
-    from storage import LocalCidStore
 
     backend, dep = connect_deployment(rpc, deployment)
-    fed_task, content = dep.fed_task_client(backend), LocalCidStore(store)
+    account = account_from_env(key_env) if key_env else None
+    actor = account.address if account is not None else "auditor"
+    content = open_store(store, actor=actor, purpose=f"audit:task:{task_id}")
+    fed_task = dep.fed_task_client(backend)
     rows = read_spec(fed_task, content, task_id).load_data(validation) if validation else None
     registry = dep.registry_client(backend)
-    key = bytes(account_from_env(key_env).key) if key_env else None
+    key = bytes(account.key) if account is not None else None
     report = audit_task(
         fed_task, content, task_id, validation=rows, registry=registry, update_key=key
     )

@@ -26,6 +26,7 @@ from fedmarket.demo import (
     step_all,
 )
 from fl_node.validation import check_update as real_check_update
+from storage.access_log import AccessLog
 from tests.integration.app.app_cli import fedmarket
 
 pytestmark = [pytest.mark.slow, pytest.mark.rpc]
@@ -74,9 +75,16 @@ def test_a_wrongful_rejection_is_disputed_through_the_command_line(
     monkeypatch.undo()
 
     challenges = tmp_path / "challenges.json"
+    access = tmp_path / "access-log"
     audited = fedmarket("audit", *with_store, "--task", str(task_id), "--json",
-                        "--challenge-out", str(challenges))  # fmt: skip
+                        "--challenge-out", str(challenges),
+                        env={"FEDMARKET_ACCESS_LOG": str(access)})  # fmt: skip
     assert audited.code == 1 and "error:" not in audited.stderr  # a verdict, not an error
+    # the auditor's every read (and the evidence it writes) is in the access log, which verifies
+    read = list(AccessLog(access).entries())
+    assert {(e.actor, e.purpose) for e in read} == {("auditor", f"audit:task:{task_id}")}
+    assert "get" in {e.action for e in read} and {e.action for e in read} <= {"get", "put"}
+    assert AccessLog(access).verify(alert=False).ok
     [entry] = json.loads(challenges.read_text())
     assert entry["round"] == 1 and "updates" in entry["failed"]
 
