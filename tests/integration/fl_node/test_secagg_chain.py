@@ -58,14 +58,14 @@ class SecAggFlow:
         final = self.world.fed_task().rounds_finalized(self.task_id)[0]
         return RoundEvidence.from_dict(self.world.store.get_json(final.evidence_cid))
 
-    def audit(self):  # noqa: ANN201 - an AuditReport
+    def audit(self, *, challenges: bool = False):  # noqa: ANN201 - an AuditReport
         """The audit from the chain, the store and the validation set."""
         return audit_task(
             self.world.fed_task(),
             self.world.store,
             self.task_id,
             mailbox=self.world.mailbox,
-            challenges=False,
+            challenges=challenges,
             validation=self.world.split.validation,
         )
 
@@ -200,7 +200,11 @@ def test_a_coordinator_dropping_an_honest_masked_input_fails_the_audit(tmp_path:
     flow.run()
     victim = flow.groups[0][0]
     assert paid(flow)[victim.lower()] == 0  # the lie costs the victim its pay
-    assert "secagg" in failed_checks(flow)
+    report = flow.audit(challenges=True)
+    assert "secagg" in {c.name for _, c in report.failures}
+    challenge = report.rounds[0].challenge
+    assert challenge is not None  # the corrected root pays the victim (the mean positive share)
+    assert victim.lower() in {leaf.account.lower() for leaf in challenge.corrected_leaves}
 
 
 class _PaysAFailedGroup(SecAggCoordinator):
