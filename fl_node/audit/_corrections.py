@@ -123,6 +123,13 @@ def corrected_shares(task: TaskRecord, inputs: Mapping[int, RoundInputs | None])
     return tuple(shares_bps(cumulative_contributions(per_round)))
 
 
+def _valid(r: RoundInputs) -> list[bool]:
+    """Which participants' inputs the audit finds valid (a secagg round: its replayed survivors)."""
+    if r.secagg is not None:
+        return _secagg_corrected(r)[1]
+    return [v.accepted for v, _ in r.replayed]
+
+
 def challenge_of(
     task: TaskRecord,
     round_: int,
@@ -146,9 +153,7 @@ def challenge_of(
     r = inputs.get(round_)
     leaves: tuple[RewardLeaf, ...] = ()
     if r is not None:
-        valid = [v.accepted for v, _ in r.replayed]
-        if r.secagg is not None:
-            valid = _secagg_corrected(r)[1]
+        valid = _valid(r)
         scores = scores_to_fixed(corrected_contributions(r, n))
         paid = int(final.budget) if sum(valid) >= int(task.info.quorum) else 0
         allocation = allocate_rewards(task.spec.rewards, paid, scores, valid)
