@@ -79,6 +79,7 @@ REJECTION_REASONS = (
     "robust_outlier",
     "unreadable",
     "unsealed",
+    "secagg_dropped",
 )
 """Every reason a verdict may give (see :class:`~fl_node.errors.UpdateRejectedError`)."""
 
@@ -888,6 +889,97 @@ class PrivacyRecord:
 
 
 @dataclass(frozen=True)
+class GroupRecord:
+    """One SecAgg group of a round (tasks with ``aggregation: "secagg"``).
+
+    Attributes
+    ----------
+    group : int
+        Its index in the round's public partition.
+    members : tuple of str
+        Its members (member id ``i`` is ``members[i]``).
+    survivors : tuple of str
+        The members whose masked input is in the sum (empty when the group failed).
+    transcript : ModelRef
+        CID and keccak-256 of the group's transcript (canonical JSON,
+        :class:`~fl_node.secagg_task.GroupTranscript`): everything its server received.
+    samples : int
+        The decoded sum's sample count (0 when the group failed).
+    sum_hash : str or None
+        keccak-256 of the decoded weighted sum (float64, little-endian, then the sample count
+        as 8 big-endian bytes); ``None`` when the group failed.
+    score : float or None
+        The group's contribution score (``None`` when the group failed); each survivor is
+        credited ``score / len(survivors)``.
+    failure : str
+        Why the group failed (``""`` when it completed).
+    """
+
+    group: int
+    members: tuple[Address, ...]
+    survivors: tuple[Address, ...]
+    transcript: ModelRef
+    samples: int
+    sum_hash: str | None
+    score: float | None
+    failure: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "group": self.group,
+            "members": list(self.members),
+            "survivors": list(self.survivors),
+            "transcript": self.transcript.to_dict(),
+            "samples": self.samples,
+            "sum_hash": self.sum_hash,
+            "score": self.score,
+            "failure": self.failure,
+        }
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> GroupRecord:
+        """Read and check the JSON form at ``where``."""
+        doc = _object(value, where, _keys(cls))
+        return cls(
+            group=_int(doc["group"], f"{where}.group"),
+            members=_items(doc["members"], f"{where}.members", _address),
+            survivors=_items(doc["survivors"], f"{where}.survivors", _address),
+            transcript=ModelRef.from_dict(doc["transcript"], f"{where}.transcript"),
+            samples=_int(doc["samples"], f"{where}.samples"),
+            sum_hash=_optional(doc["sum_hash"], f"{where}.sum_hash", _hash),
+            score=_optional(doc["score"], f"{where}.score", _number),
+            failure=_str(doc["failure"], f"{where}.failure"),
+        )
+
+
+@dataclass(frozen=True)
+class SecAggRecord:
+    """How a secure-aggregation round reached its update: the grouping seed and every group.
+
+    The contribution record's utilities index the *completed* groups in group order, and its
+    scores are each participant's share of its group's score (0 outside a completed group's
+    survivors); the aggregation record then lists no per-participant weight.
+    """
+
+    seed: str
+    groups: tuple[GroupRecord, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"seed": self.seed, "groups": [g.to_dict() for g in self.groups]}
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> SecAggRecord:
+        """Read and check the JSON form at ``where``."""
+        doc = _object(value, where, {"seed", "groups"})
+        return cls(
+            seed=_hash(doc["seed"], f"{where}.seed"),
+            groups=_items(doc["groups"], f"{where}.groups", GroupRecord.from_dict),
+        )
+
+
+@dataclass(frozen=True)
 class RoundEvidence:
     """Everything the coordinator decided in one round, with every input's CID.
 
@@ -924,6 +1016,9 @@ class RoundEvidence:
     privacy : PrivacyRecord or None, default None
         The differential privacy spent up to this round (tasks with ``dp`` only; the key is
         absent otherwise).
+    secagg : SecAggRecord or None, default None
+        The round's SecAgg groups (tasks with ``aggregation: "secagg"`` only; the key is
+        absent otherwise).
     version : int, default EVIDENCE_VERSION
         Schema version (always written).
     """
@@ -946,6 +1041,7 @@ class RoundEvidence:
     shares: SharesRecord | None = None
     version: int = field(default=EVIDENCE_VERSION)
     privacy: PrivacyRecord | None = None
+    secagg: SecAggRecord | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; its canonical JSON is what the store holds."""
@@ -967,6 +1063,7 @@ class RoundEvidence:
             "metrics": self.metrics.to_dict(),
             "shares": None if self.shares is None else self.shares.to_dict(),
             **({"privacy": self.privacy.to_dict()} if self.privacy is not None else {}),
+            **({"secagg": self.secagg.to_dict()} if self.secagg is not None else {}),
         }
 
     @classmethod
@@ -987,7 +1084,8 @@ class RoundEvidence:
         version = _int(doc.get("version", 1), "evidence.version", minimum=1)
         if version not in SUPPORTED_VERSIONS:
             raise EvidenceError("evidence.version", f"{version} is not a version this reader knows")
-        doc = _object(doc, "evidence", _keys(cls) - {"privacy"} | {"kind"}, {"privacy"})
+        optional = {"privacy", "secagg"}
+        doc = _object(doc, "evidence", _keys(cls) - optional | {"kind"}, optional)
         if doc["kind"] != EVIDENCE_KIND:
             raise EvidenceError("evidence.kind", f"must be {EVIDENCE_KIND!r}")
         return cls(
@@ -1007,6 +1105,7 @@ class RoundEvidence:
             shares=_optional(doc["shares"], "evidence.shares", SharesRecord.from_dict),
             version=version,
             privacy=_optional(doc.get("privacy"), "evidence.privacy", PrivacyRecord.from_dict),
+            secagg=_optional(doc.get("secagg"), "evidence.secagg", SecAggRecord.from_dict),
         )
 
 
@@ -1026,6 +1125,7 @@ __all__ = [
     "ContributionRecord",
     "DefenceDecision",
     "DefenceRecord",
+    "GroupRecord",
     "ModelRef",
     "PRIVACY_ACCOUNTANTS",
     "PRIVACY_MODES",
@@ -1034,6 +1134,7 @@ __all__ = [
     "RewardSplit",
     "RoundEvidence",
     "RoundMetrics",
+    "SecAggRecord",
     "SharesRecord",
     "StateRecord",
     "UpdateVerdict",

@@ -30,6 +30,13 @@ round by round, and check it against what the chain recorded (protocol v2):
 - ``rewards``: the cap recomputed from the task's events, the budget within it, the scores and
   amounts following the contributions, the leaves summing to the budget and hashing to the root
   the chain holds, the flags those the verdicts justify;
+- ``secagg`` (tasks with ``aggregation: "secagg"``, in place of ``updates`` and ``defence``):
+  the groups are the round's public partition, every group's transcript (by the CID the evidence
+  names) replays to its recorded sum and survivors, its masked inputs are the bytes committed
+  on-chain, no member that committed and revealed its masked input is left out, and only the
+  survivors of completed groups are accepted; ``aggregation``, ``utilities`` and ``rewards`` then
+  run over the replayed groups' mean updates and ``contribution`` checks the group scores and
+  their equal split (:mod:`fl_node.audit._secagg_checks`);
 - ``shares`` (last round): the contributors' shares follow their cumulative contributions;
 - ``validation_set`` (only where it fails): the round measured on another validation set (hash,
   rows) than the first round.
@@ -51,7 +58,7 @@ Public surface::
 
     audit_task(fed_task, store, task_id, *, mailbox, challenges, validation, registry,
                update_key) -> AuditReport
-    AuditReport, RoundAudit, Check, ROUND_CHECKS, VALIDATION_CHECKS, UPDATE_CHECKS
+    AuditReport, RoundAudit, Check, ROUND_CHECKS, SECAGG_CHECKS, VALIDATION_CHECKS, UPDATE_CHECKS
     AuditFailedError                                 # for callers whose own audit must pass
     read_spec(fed_task, store, task_id) -> TaskSpec  # the spec, checked against the chain
     uphold_bps(report, challenge_info) -> int        # a validator's vote from its own audit
@@ -60,12 +67,13 @@ Public surface::
 from fl_node.audit._checks import AGGREGATION_TOLERANCE, ROUND_CHECKS
 from fl_node.audit._records import read_spec
 from fl_node.audit.report import AuditFailedError, AuditReport, Check, RoundAudit
-from fl_node.audit.run import UPDATE_CHECKS, VALIDATION_CHECKS, audit_task
+from fl_node.audit.run import SECAGG_CHECKS, UPDATE_CHECKS, VALIDATION_CHECKS, audit_task
 from fl_node.audit.verdict import uphold_bps
 
 __all__ = [
     "AGGREGATION_TOLERANCE",
     "ROUND_CHECKS",
+    "SECAGG_CHECKS",
     "UPDATE_CHECKS",
     "VALIDATION_CHECKS",
     "AuditFailedError",

@@ -140,7 +140,13 @@ def check_updates(r: RoundInputs) -> tuple[bool, str]:
 
 
 def accepted_updates(r: RoundInputs) -> list[ClientUpdate]:
-    """The replayed updates of the participants the evidence accepts (those that replay)."""
+    """The replayed updates of the participants the evidence accepts (those that replay).
+
+    In a secagg task: each replayed completed group's mean update, in group order (the
+    coalitions and the aggregate are over groups).
+    """
+    if r.secagg is not None:
+        return list(r.secagg.updates)
     return [
         update
         for published, (_, update) in zip(r.evidence.updates, r.replayed, strict=False)
@@ -240,7 +246,7 @@ def check_rewards(r: RoundInputs) -> tuple[bool, str]:
         pool=int(r.task.info.pool),
         rounds=int(r.task.info.total_rounds),
     )
-    improvement = round_improvement(ev.contribution.utilities, sum(accepted))
+    improvement = round_improvement(ev.contribution.utilities, _coalition_size(r, accepted))
     allocation = round_rewards(terms, ev.contribution.scores, accepted, improvement)
     expected = reward_split(
         r.task.task_id, round_, r.task.participants, terms, allocation, improvement
@@ -259,6 +265,11 @@ def check_rewards(r: RoundInputs) -> tuple[bool, str]:
     wrong = [name for name, ok in problems.items() if not ok]
     detail = f"cap {terms.cap}, budget {int(final.budget)}, improvement {improvement:.6g}"
     return not wrong, detail + (f": {', '.join(wrong)} do not follow" if wrong else "")
+
+
+def _coalition_size(r: RoundInputs, accepted: list[bool]) -> int:
+    """How many updates the full coalition holds: accepted ones, or a secagg round's groups."""
+    return len(r.secagg.updates) if r.secagg is not None else sum(accepted)
 
 
 def _same_number(recorded: float | None, expected: float | None) -> bool:

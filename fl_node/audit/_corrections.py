@@ -25,6 +25,7 @@ from fl_node.challenge import ChallengeEvidence, FailedCheck
 from fl_node.commitments import hex32
 from fl_node.evidence import RewardLeaf
 from fl_node.payout import RoundTerms, cumulative_contributions, reward_split
+from fl_node.secagg import Stage
 from incentives.rewards import allocate_rewards, scores_to_fixed
 from incentives.shares import shares_bps
 
@@ -47,6 +48,41 @@ def _published(r: RoundInputs) -> list[float]:
     return out
 
 
+def _secagg_corrected(r: RoundInputs) -> tuple[list[float], list[bool]]:
+    """A secagg round's contributions and acceptances as the replay of its groups gives them.
+
+    The group scores are the re-measured ones (with the validation set) or the published
+    utilities' (over the replayed completed groups), split equally among each group's replayed
+    survivors; only those survivors are accepted, and a member whose committed and revealed
+    masked input the coordinator left out of its group is credited the mean positive share.
+    """
+    assert r.secagg is not None
+    completed = [g for g in r.secagg.groups if g.decoded is not None]
+    scores = remeasured_scores(r) or recompute_scores(r.evidence.contribution, len(completed))
+    by_member: dict[str, float] = {}
+    for group, score in zip(completed, scores or [0.0] * len(completed), strict=True):
+        for member in group.survivors:
+            by_member[member.lower()] = score / len(group.survivors)
+    positive = [v for v in by_member.values() if v > 0]
+    for member in _left_out(r):  # credited the mean, as a wrongly rejected plain update is
+        by_member[member] = sum(positive) / len(positive) if positive else 0.0
+    participants = [p.lower() for p in r.task.participants]
+    return [by_member.get(p, 0.0) for p in participants], [p in by_member for p in participants]
+
+
+def _left_out(r: RoundInputs) -> list[str]:
+    """Members that revealed the masked input they committed to, missing from their transcript."""
+    assert r.secagg is not None
+    out = []
+    for group in r.secagg.groups:
+        if group.transcript is None:
+            continue
+        masked = {m.sender for m in group.transcript.messages if m.stage is Stage.MASK}
+        members = [m.lower() for m in group.transcript.members]
+        out += [m for i, m in enumerate(members) if i not in masked and r.secagg.revealed.get(m)]
+    return out
+
+
 def corrected_contributions(r: RoundInputs | None, n: int) -> list[float]:
     """Each participant's contribution in a round as the audit corrects it.
 
@@ -59,6 +95,8 @@ def corrected_contributions(r: RoundInputs | None, n: int) -> list[float]:
     """
     if r is None:
         return [0.0] * n
+    if r.secagg is not None:
+        return _secagg_corrected(r)[0]
     published = _published(r)
     claimed = [v.accepted for v in r.evidence.updates[:n]] + [False] * n
     valid = [v.accepted for v, _ in r.replayed]
@@ -85,6 +123,13 @@ def corrected_shares(task: TaskRecord, inputs: Mapping[int, RoundInputs | None])
     return tuple(shares_bps(cumulative_contributions(per_round)))
 
 
+def _valid(r: RoundInputs) -> list[bool]:
+    """Which participants' inputs the audit finds valid (a secagg round: its replayed survivors)."""
+    if r.secagg is not None:
+        return _secagg_corrected(r)[1]
+    return [v.accepted for v, _ in r.replayed]
+
+
 def challenge_of(
     task: TaskRecord,
     round_: int,
@@ -108,7 +153,7 @@ def challenge_of(
     r = inputs.get(round_)
     leaves: tuple[RewardLeaf, ...] = ()
     if r is not None:
-        valid = [v.accepted for v, _ in r.replayed]
+        valid = _valid(r)
         scores = scores_to_fixed(corrected_contributions(r, n))
         paid = int(final.budget) if sum(valid) >= int(task.info.quorum) else 0
         allocation = allocate_rewards(task.spec.rewards, paid, scores, valid)

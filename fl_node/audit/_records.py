@@ -20,6 +20,7 @@ from chain.fed_task import (
     UpdateCommittedEvent,
 )
 from chain.registry import DatasetRegistryClient
+from fl_node.audit._secagg import SecAggReplay, replay_secagg
 from fl_node.commitments import BatchDocument, round_commitments
 from fl_node.data import LocalDataset
 from fl_node.errors import BatchDocumentError, FlError
@@ -211,6 +212,9 @@ class RoundInputs:
         verdicts in ``replayed`` then include its ``robust_outlier`` rejections).
     defence_problem : str, default ""
         What is wrong with the defence's published inputs (root update, ballots).
+    secagg : SecAggReplay or None, default None
+        A secagg task's groups replayed from their transcripts (``replayed`` is then empty: no
+        single update is ever revealed).
     """
 
     task: TaskRecord
@@ -228,6 +232,7 @@ class RoundInputs:
     state_problem: str
     defended: DefendedRound | None = None
     defence_problem: str = ""
+    secagg: SecAggReplay | None = None
 
 
 def _batch(
@@ -318,11 +323,18 @@ def read_round(
         *(task.task_id, round_, "0x" + bytes(opening.model_hash).hex(), shapes_of(params)),
         *(sampled, task.spec.sealed_updates, task.update_key),
     )
+    state, state_problem = _state_before(task, store, evidence, params, round_)
+    if task.spec.secagg is not None:
+        secagg = replay_secagg(store, evidence.secagg, commitments, params)
+        return RoundInputs(
+            *(task, final, opening, base, new, evidence, params),
+            *(batch, problem, commitments, [], state, state_problem),
+            secagg=secagg,
+        )
     replayed = replay(store, task.participants, commitments, context)
     replayed = _screen_round(
         task, store, screen, opening, replayed, params, trainable_state(new.module)
     )
-    state, state_problem = _state_before(task, store, evidence, params, round_)
     return RoundInputs(
         *(task, final, opening, base, new, evidence, params),
         *(batch, problem, commitments, replayed, state, state_problem),

@@ -15,6 +15,7 @@ from fl_node.audit._checks import ROUND_CHECKS, RoundCheck
 from fl_node.audit._corrections import challenge_of
 from fl_node.audit._defence import with_defence
 from fl_node.audit._records import RoundInputs, TaskRecord, read_round, read_task
+from fl_node.audit._secagg_checks import check_secagg, check_secagg_contribution
 from fl_node.audit._utilities import check_utilities
 from fl_node.audit.report import AuditReport, RoundAudit
 from fl_node.data import LocalDataset
@@ -31,6 +32,16 @@ log = logging.getLogger(__name__)
 VALIDATION_CHECKS: tuple[tuple[str, RoundCheck], ...] = (("utilities", check_utilities),)
 """The checks run after :data:`ROUND_CHECKS` when the auditor holds the validation set."""
 
+_SECAGG_IN_PLACE: dict[str, tuple[str, RoundCheck]] = {
+    "updates": ("secagg", check_secagg),
+    "contribution": ("contribution", check_secagg_contribution),
+}
+SECAGG_CHECKS: tuple[tuple[str, RoundCheck], ...] = tuple(
+    _SECAGG_IN_PLACE.get(name, (name, check)) for name, check in ROUND_CHECKS if name != "defence"
+)
+"""A secagg round's checks: ``secagg`` replays the groups in place of ``updates`` (no single
+update is revealed), ``contribution`` is over groups, and there is no defence to rerun."""
+
 UPDATE_CHECKS = ("updates", "defence", "aggregation", "utilities")
 """The checks that need the updates' content: not checked when sealed updates cannot be opened."""
 
@@ -40,9 +51,15 @@ def _sealed_shut(inputs: RoundInputs) -> int:
     return sum(verdict.reason == SEALED_NO_KEY for verdict, _ in inputs.replayed)
 
 
+def _round_checks(inputs: RoundInputs) -> tuple[tuple[str, RoundCheck], ...]:
+    """The checks of a round: :data:`SECAGG_CHECKS` in a secagg task, else :data:`ROUND_CHECKS`."""
+    checks = SECAGG_CHECKS if inputs.secagg is not None else ROUND_CHECKS
+    return checks + (VALIDATION_CHECKS if inputs.task.validation is not None else ())
+
+
 def _run_checks(audit: RoundAudit, inputs: RoundInputs, shut: int) -> None:
     """Every round check on readable inputs; those needing shut sealed updates not checked."""
-    checks = ROUND_CHECKS + (VALIDATION_CHECKS if inputs.task.validation is not None else ())
+    checks = _round_checks(inputs)
     for name, check in checks:
         if shut and name in UPDATE_CHECKS:
             audit.add_unchecked(name, f"{shut} sealed updates: no key granted to open them")
@@ -239,4 +256,4 @@ def audit_task(
     return report
 
 
-__all__ = ["UPDATE_CHECKS", "VALIDATION_CHECKS", "audit_task"]
+__all__ = ["SECAGG_CHECKS", "UPDATE_CHECKS", "VALIDATION_CHECKS", "audit_task"]

@@ -13,6 +13,12 @@ size ``g >= 3``, dropout tolerance, clip range, sample cap) runs each round as f
    (:func:`.transcript.replay`) to the same sum without learning a member's update.
 4. Contributions are measured over groups and split among each group's survivors
    (:mod:`.contributions`); :class:`.runner.SecAggTask` runs the whole task in-process.
+
+Through FedTask, :class:`.coordinator.SecAggCoordinator` and :class:`.participant.SecAggParticipant`
+run the same rounds on the chain: each member commits to keccak-256 of its masked input (with its
+CID) and reveals it at the reveal start, the coordinator keeps only inputs matching their
+commitments, and the round evidence carries every group's transcript for the audit. (Import them
+from their modules: they pull in the coordinator and participant machinery.)
 """
 
 from fl_node.secagg_task.board import EVERYONE, SERVER, MemoryBoard, MessageBoard, Posted, Topic

@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fl_node.secagg import SecAggParams
 from fl_node.secagg_task.errors import GroupingError, GroupSumError
+from storage import content_hash
 
 
 @dataclass(frozen=True)
@@ -85,4 +86,14 @@ def decode_group(
     return DecodedSum(weighted, samples, slack)
 
 
-__all__ = ["DecodedSum", "decode_group", "member_values"]
+def sum_digest(decoded: DecodedSum) -> str:
+    """The ``0x`` keccak-256 of a decoded group sum (the evidence records it).
+
+    The bytes are the weighted sum (float64, little-endian), then the sample count (8 bytes,
+    big-endian); the audit's replay of the group's transcript must give the same.
+    """
+    blob = decoded.weighted.astype("<f8").tobytes() + decoded.samples.to_bytes(8, "big")
+    return "0x" + bytes(content_hash(blob)).hex()
+
+
+__all__ = ["DecodedSum", "decode_group", "member_values", "sum_digest"]

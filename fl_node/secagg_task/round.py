@@ -11,7 +11,7 @@ keeps each group's :class:`~fl_node.secagg_task.transcript.GroupTranscript` for 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +25,7 @@ from fl_node.secagg import (
     Stage,
     TooFewSurvivorsError,
 )
-from fl_node.secagg_task.board import EVERYONE, SERVER, MessageBoard, Topic
+from fl_node.secagg_task.board import EVERYONE, SERVER, MessageBoard, Posted, Topic
 from fl_node.secagg_task.encoding import DecodedSum, decode_group, member_values
 from fl_node.secagg_task.errors import GroupingError, GroupSumError
 from fl_node.secagg_task.groups import partition
@@ -75,16 +75,32 @@ class GroupMember:
 
     def act(self, board: MessageBoard, stage: Stage) -> None:
         """Read the server's answer to the previous stage, post this stage's message."""
+        board.post(self.place.topic(stage, SERVER), self.index, self.message(board, stage))
+
+    def message(self, board: MessageBoard, stage: Stage) -> bytes:
+        """The message of ``stage``, from the server's answer on ``board`` (not posted).
+
+        A member whose masked input travels another way (the chain's commit and reveal, see
+        :mod:`fl_node.secagg_task.participant`) takes its ``MASK`` message from here.
+        """
         if stage is Stage.ADVERTISE:
-            out = self._client.advertise()
-        elif stage is Stage.SHARE:
-            out = self._client.share_keys(self._one(board, Stage.ADVERTISE, EVERYONE))
-        elif stage is Stage.MASK:
+            return self._client.advertise()
+        if stage is Stage.SHARE:
+            return self._client.share_keys(self._one(board, Stage.ADVERTISE, EVERYONE))
+        if stage is Stage.MASK:
             out = self._client.masked_input(self._one(board, Stage.SHARE, self.index))
             self.commitment = masked_commitment(out)
-        else:
-            out = self._client.unmask(self._one(board, Stage.MASK, EVERYONE))
-        board.post(self.place.topic(stage, SERVER), self.index, out)
+            return out
+        return self._client.unmask(self._one(board, Stage.MASK, EVERYONE))
+
+    def ready(self, board: MessageBoard, stage: Stage) -> bool:
+        """Whether the server's answer that ``stage`` needs is on ``board``."""
+        if stage is Stage.ADVERTISE:
+            return True
+        previous = STAGES[STAGES.index(stage) - 1]
+        recipient = self.index if previous is Stage.SHARE else EVERYONE
+        topic = self.place.topic(previous, recipient)
+        return any(p.sender == SERVER for p in board.read(topic))
 
     def _one(self, board: MessageBoard, stage: Stage, recipient: int) -> bytes:
         posted = [p for p in board.read(self.place.topic(stage, recipient)) if p.sender == SERVER]
@@ -105,7 +121,16 @@ class GroupServer:
 
     def act(self, board: MessageBoard, stage: Stage, params: SecAggParams) -> None:
         """Take the members' messages of ``stage`` and post the answer (or decode the sum)."""
-        received = board.read(self.place.topic(stage, SERVER))
+        self.take(stage, board.read(self.place.topic(stage, SERVER)), board, params)
+
+    def take(
+        self, stage: Stage, received: Sequence[Posted], board: MessageBoard, params: SecAggParams
+    ) -> None:
+        """Take ``received`` as the members' messages of ``stage``; post the answer to ``board``.
+
+        The chain's coordinator gives the ``MASK`` stage the masked inputs it fetched and
+        checked against their on-chain commitments; every other stage comes from the board.
+        """
         self.messages += [Message(stage, p.sender, p.payload) for p in received]
         payloads = [p.payload for p in received]
         if stage is Stage.ADVERTISE:
@@ -302,6 +327,7 @@ def _sent(server: GroupServer, member: int) -> str:
 
 
 __all__ = [
+    "STAGES",
     "GroupMember",
     "GroupServer",
     "GroupSum",
