@@ -293,18 +293,23 @@ def audit(
     if json_out:
         out.print_json(json.dumps(report.to_dict()))
     else:
-        table = Table(title=f"audit of task {task_id}")
-        for column in ("round", "check", "result", "detail"):
-            table.add_column(column)
-        for r in report.rounds:
-            for c in r.checks:
-                result = "ok" if c.ok else ("FAILED" if c.checked else "not checked")
-                table.add_row(str(r.round), c.name, result, c.detail)
-        out.print(table)
+        out.print(_audit_table(report, task_id))
     if challenge_out is not None:
         _write_challenges(report, challenge_out)
     if not report.ok:
         raise typer.Exit(EXIT_VERDICT)
+
+
+def _audit_table(report: Any, task_id: int) -> Table:
+    """The audit report as one table: round, check, result, detail."""
+    table = Table(title=f"audit of task {task_id}")
+    for column in ("round", "check", "result", "detail"):
+        table.add_column(column)
+    for r in report.rounds:
+        for c in r.checks:
+            result = "ok" if c.ok else ("FAILED" if c.checked else "not checked")
+            table.add_row(str(r.round), c.name, result, c.detail)
+    return table
 
 
 def _challenge_evidence(
