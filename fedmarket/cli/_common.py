@@ -54,13 +54,19 @@ def setup_logging(verbose: bool) -> None:
     verbose : bool
         The root ``--verbose`` flag.
     """
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     if not verbose:  # a failed command prints one line; the alert itself goes to the hook
-        logging.getLogger("kernel.alerts").setLevel(logging.ERROR)
+        handler.addFilter(_QuietAlerts())
+    # a no-op where the root logger has handlers already (an embedding program, the tests)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
+class _QuietAlerts(logging.Filter):
+    """Leaves out breach alerts' warning lines (:mod:`kernel.alerts`), keeps their errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != "kernel.alerts" or record.levelno >= logging.ERROR
 
 
 def connect_deployment(rpc: str, deployment: Path) -> tuple[ChainBackend, Deployment]:
