@@ -237,7 +237,7 @@ class RoundReport:
 
 
 @dataclass(frozen=True)
-class _Measured:
+class MeasuredRound:
     """A round's contribution measurement: scores, utilities, the estimator's seed and params."""
 
     contributions: list[float]
@@ -256,7 +256,7 @@ class _RoundWork:
     posted: PostedBatch | None
     commitments: tuple[CommitmentRecord, ...]
     verdicts: list[UpdateVerdict]
-    measured: _Measured
+    measured: MeasuredRound
     metrics: RoundMetrics
     rewards: RewardSplit
     flagged: tuple[Address, ...]
@@ -711,7 +711,7 @@ class Coordinator:
         accepted: list[tuple[int, ClientUpdate]],
         n_participants: int,
         round_: int,
-    ) -> _Measured:
+    ) -> MeasuredRound:
         """Each participant's contribution (0 unless accepted), the utilities and the gain.
 
         A coalition's utility is the negative log loss of its aggregate on the validation set.
@@ -728,7 +728,7 @@ class Coordinator:
         contributions = [0.0] * n_participants
         seed = contribution_seed(self.model_hash or b"", round_)
         if not updates:
-            return _Measured(contributions, {}, seed, dict(estimator.params()), 0.0)
+            return MeasuredRound(contributions, {}, seed, dict(estimator.params()), 0.0)
         result = estimator.estimate(len(updates), utility, seed=seed)
         for (index, _), score in zip(accepted, result.scores, strict=True):
             contributions[index] = score
@@ -738,7 +738,7 @@ class Coordinator:
             if key not in utilities:
                 utilities[key] = utility(coalition)
         improvement = round_improvement(utilities, len(updates))
-        return _Measured(contributions, utilities, seed, dict(result.params), improvement)
+        return MeasuredRound(contributions, utilities, seed, dict(result.params), improvement)
 
     def _round_work(
         self,
@@ -746,7 +746,7 @@ class Coordinator:
         participants: list[Address],
         committed: tuple[PostedBatch | None, tuple[CommitmentRecord, ...]],
         verdicts: list[UpdateVerdict],
-        measured: _Measured,
+        measured: MeasuredRound,
         metrics: RoundMetrics,
     ) -> _RoundWork:
         """The round's rewards under the spec's policy, its flags, the last round's shares."""

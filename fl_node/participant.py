@@ -172,7 +172,7 @@ class SubmittedUpdate:
 
 
 @dataclass
-class _Pending:
+class PendingUpdate:
     """An update committed for a round and kept until its reveal."""
 
     update: SubmittedUpdate
@@ -195,8 +195,8 @@ class ClaimRecord:
 class _TaskState:
     """What the node remembers of one task between two steps."""
 
-    pending: dict[int, _Pending] = field(default_factory=dict)
-    prepared: dict[int, _Pending] = field(default_factory=dict)
+    pending: dict[int, PendingUpdate] = field(default_factory=dict)
+    prepared: dict[int, PendingUpdate] = field(default_factory=dict)
     ledger: ClaimLedger = field(default_factory=ClaimLedger)
     withdrawn: int | None = None
 
@@ -433,7 +433,7 @@ class ParticipantNode:
             )
         return loaded, len(data)
 
-    def _train(self, info: TaskInfo) -> _Pending:
+    def _train(self, info: TaskInfo) -> PendingUpdate:
         """Train on the open round's model and build the update (nothing is sent)."""
         task_id, round_ = int(info.task_id), int(info.last_round)
         spec = self.spec(task_id)
@@ -455,7 +455,7 @@ class ParticipantNode:
             *(task_id, round_, compute_cid(stored), content_hash(blob), result.samples),
             *(result.loss, len(stored), bytes_down, "batch", 0),
         )
-        return _Pending(update, stored)
+        return PendingUpdate(update, stored)
 
     def _update_holders(self, info: TaskInfo) -> tuple[str, ...]:
         """The keys this task's updates are sealed to (none: stored in the clear).
@@ -489,7 +489,7 @@ class ParticipantNode:
             holders=holders,
         )
 
-    def _train_and_commit(self, info: TaskInfo, rinfo: RoundInfo, now: int) -> _Pending:
+    def _train_and_commit(self, info: TaskInfo, rinfo: RoundInfo, now: int) -> PendingUpdate:
         """Commit the round's update (trained by :meth:`prepare`, or now): mailbox or direct."""
         round_ = int(info.last_round)
         pending = self._state(int(info.task_id)).prepared.pop(round_, None) or self._train(info)
@@ -504,7 +504,7 @@ class ParticipantNode:
         )
         return pending
 
-    def _post(self, pending: _Pending) -> None:
+    def _post(self, pending: PendingUpdate) -> None:
         """Sign the commitment and post it to the mailbox for the coordinator's batch."""
         assert self.mailbox is not None
         u = pending.update
@@ -513,7 +513,7 @@ class ParticipantNode:
         self.mailbox.send(CommitmentEnvelope(signed, u.cid))
         self.history.append(u)
 
-    def _commit_directly(self, pending: _Pending) -> None:
+    def _commit_directly(self, pending: PendingUpdate) -> None:
         """``commitUpdate`` from this node's own key (before the reveal start).
 
         A commitment mined after the reveal start reverts: the round is then given up (nothing
@@ -534,7 +534,7 @@ class ParticipantNode:
         pending.update = direct
         self.history.append(direct)
 
-    def _check_inclusion(self, pending: _Pending, rinfo: RoundInfo, now: int) -> None:
+    def _check_inclusion(self, pending: PendingUpdate, rinfo: RoundInfo, now: int) -> None:
         """Once the commit deadline passed: read the batch; if left out, commit directly."""
         u = pending.update
         pending.inclusion_checked = True
@@ -559,7 +559,7 @@ class ParticipantNode:
         log.warning("step: %s left out of round %d: commits directly", self.address, u.round)
         self._commit_directly(pending)
 
-    def _reveal(self, pending: _Pending) -> None:
+    def _reveal(self, pending: PendingUpdate) -> None:
         """Publish the update's bytes (from the reveal start only)."""
         cid = self.store.put(pending.blob)
         if cid != pending.update.cid:

@@ -37,10 +37,10 @@ from torch import Tensor
 from fl_node.commitments import commitments_of_round
 from fl_node.coordinator import (
     Coordinator,
+    MeasuredRound,
     Phase,
     RoundHook,
     RoundReport,
-    _Measured,
     coalition_utility,
 )
 from fl_node.errors import TaskStateError
@@ -281,13 +281,13 @@ class SecAggCoordinator(Coordinator):
         secure: SecureRound,
         participants: list[Address],
         round_: int,
-    ) -> tuple[_Measured, list[float]]:
+    ) -> tuple[MeasuredRound, list[float]]:
         """The estimator over the completed groups; each member's share; the group scores."""
         _, spec, strategy, estimator, _ = self._require()
         seed = contribution_seed(self.model_hash or b"", round_)
         if not updates:
             nothing = [0.0] * len(participants)
-            return _Measured(nothing, {}, seed, dict(estimator.params()), 0.0), []
+            return MeasuredRound(nothing, {}, seed, dict(estimator.params()), 0.0), []
         utility = coalition_utility(
             spec.model, strategy, params, updates, self._state(), self.validation
         )
@@ -298,7 +298,7 @@ class SecAggCoordinator(Coordinator):
         improvement = round_improvement(utilities, len(updates))
         scores = list(result.scores)
         split = self.split(scores, secure, participants)
-        return _Measured(split, utilities, seed, dict(result.params), improvement), scores
+        return MeasuredRound(split, utilities, seed, dict(result.params), improvement), scores
 
     def split(
         self, scores: list[float], secure: SecureRound, participants: Sequence[str]

@@ -27,7 +27,7 @@ from typing import Any
 
 from chain.fed_task import TaskInfo
 from fl_node.models import trainable_state
-from fl_node.participant import ParticipantNode, SubmittedUpdate, _Pending
+from fl_node.participant import ParticipantNode, PendingUpdate, SubmittedUpdate
 from fl_node.secagg import Stage, UnmaskRefusedError
 from fl_node.secagg_task.board import SERVER, MessageBoard
 from fl_node.secagg_task.encoding import member_values
@@ -161,7 +161,7 @@ class SecAggParticipant(ParticipantNode):
         pending = self._state(membership.member.place.task).pending.get(round_)
         return pending is not None and pending.revealed
 
-    def _masked_pending(self, info: TaskInfo, membership: _Membership) -> _Pending:
+    def _masked_pending(self, info: TaskInfo, membership: _Membership) -> PendingUpdate:
         """The masked input as the update this node commits and reveals."""
         blob = membership.masked
         update = SubmittedUpdate(
@@ -169,7 +169,7 @@ class SecAggParticipant(ParticipantNode):
             *(COMMITTED_SAMPLES, membership.train_loss, len(blob), membership.bytes_down),
             *("batch", 0),
         )
-        return _Pending(update, blob)
+        return PendingUpdate(update, blob)
 
 
 __all__ = ["COMMITTED_SAMPLES", "SecAggParticipant"]

@@ -40,7 +40,7 @@ from chain.errors import ChainRevertError
 from chain.fed_task import TaskInfo
 from fl_node.commitments import read_batch
 from fl_node.evidence import RoundEvidence
-from fl_node.participant import ParticipantNode, SubmittedUpdate, _Pending
+from fl_node.participant import ParticipantNode, PendingUpdate, SubmittedUpdate
 from fl_node.serialization import decode_update, encode_update
 from storage import compute_cid, content_hash
 
@@ -68,7 +68,7 @@ def step_of(blob: bytes) -> dict[str, torch.Tensor]:
     return decode_update(blob, header_shapes(blob))[0]
 
 
-def rebuilt(pending: _Pending, delta: dict[str, torch.Tensor], samples: int) -> _Pending:
+def rebuilt(pending: PendingUpdate, delta: dict[str, torch.Tensor], samples: int) -> PendingUpdate:
     """``pending`` with its step replaced by ``delta`` and its sample count by ``samples``.
 
     The metadata (task, round, author, base model) stays the honest one, so the bytes pass
@@ -83,7 +83,7 @@ def rebuilt(pending: _Pending, delta: dict[str, torch.Tensor], samples: int) -> 
         samples=samples,
         bytes_up=len(blob),
     )
-    return _Pending(update, blob)
+    return PendingUpdate(update, blob)
 
 
 def _zeros(step: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -93,7 +93,7 @@ def _zeros(step: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 class FreeRider(ParticipantNode):
     """Trains nothing: an all-zero step with its true sample count."""
 
-    def _train(self, info: TaskInfo) -> _Pending:
+    def _train(self, info: TaskInfo) -> PendingUpdate:
         pending = super()._train(info)
         return rebuilt(pending, _zeros(step_of(pending.blob)), pending.update.samples)
 
@@ -103,7 +103,7 @@ class Inflater(ParticipantNode):
 
     zero: bool = False
 
-    def _train(self, info: TaskInfo) -> _Pending:
+    def _train(self, info: TaskInfo) -> PendingUpdate:
         pending = super()._train(info)
         step = step_of(pending.blob)
         if self.zero:
@@ -116,7 +116,7 @@ class Poisoner(ParticipantNode):
 
     factor: float = -BOOST
 
-    def _train(self, info: TaskInfo) -> _Pending:
+    def _train(self, info: TaskInfo) -> PendingUpdate:
         pending = super()._train(info)
         step = {name: t * self.factor for name, t in step_of(pending.blob).items()}
         return rebuilt(pending, step, pending.update.samples)
@@ -145,7 +145,7 @@ class Replayer(ParticipantNode):
                     return step_of(self.store.get(verdict.cid))
         return None
 
-    def _train(self, info: TaskInfo) -> _Pending:
+    def _train(self, info: TaskInfo) -> PendingUpdate:
         pending = super()._train(info)  # trained only for its metadata; the step is dropped
         step = self.victim_step(int(info.task_id))
         if step is None:

@@ -25,7 +25,7 @@ from fl_node.coordinator import Coordinator, Phase
 from fl_node.data import save_csv
 from fl_node.evidence import NOT_SUBMITTED, REJECTION_REASONS, UpdateVerdict
 from fl_node.models import build_model, trainable_state
-from fl_node.participant import ParticipantNode, _Pending
+from fl_node.participant import ParticipantNode, PendingUpdate
 from fl_node.payout import RoundTerms, reward_split
 from fl_node.serialization import decode_update, encode_update
 from fl_node.validation import shapes_of
@@ -309,13 +309,15 @@ def test_a_model_that_is_not_the_aggregate_is_caught(tmp_path, monkeypatch):
 # ---- (f) the task's screening skipped: a free-rider's empty update accepted and paid -------------
 
 
-def _with_step(node: ParticipantNode, info, pending: _Pending, step=None) -> tuple[_Pending, dict]:
+def _with_step(
+    node: ParticipantNode, info, pending: PendingUpdate, step=None
+) -> tuple[PendingUpdate, dict]:
     """``pending`` re-encoded with ``step`` (its own step when ``None``), and its own step."""
     shapes = shapes_of(trainable_state(build_model(node.spec(int(info.task_id)).model)))
     delta, meta = decode_update(pending.blob, shapes)
     blob = encode_update(delta if step is None else step, meta)
     update = replace(pending.update, cid=compute_cid(blob), update_hash=content_hash(blob))
-    return _Pending(replace(update, bytes_up=len(blob)), blob), delta
+    return PendingUpdate(replace(update, bytes_up=len(blob)), blob), delta
 
 
 class ZeroStep(ParticipantNode):

@@ -31,7 +31,7 @@ from fl_node.commitments import BatchDocument
 from fl_node.coordinator import Coordinator, Phase
 from fl_node.errors import BatchDocumentError, ModelIntegrityError
 from fl_node.mailbox import CommitmentEnvelope
-from fl_node.participant import ParticipantNode, SubmittedUpdate, _Pending
+from fl_node.participant import ParticipantNode, PendingUpdate, SubmittedUpdate
 from fl_node.serialization import decode_update, encode_update
 from fl_node.sponsor import invite
 from kernel.types import Round, TaskId
@@ -141,7 +141,7 @@ class Copier(ParticipantNode):
             *(int(info.task_id), 2, compute_cid(blob), content_hash(blob), meta.samples),
             *(meta.train_loss, len(blob), 0, "direct", 0),
         )
-        pending = _Pending(update, blob)
+        pending = PendingUpdate(update, blob)
         self._commit_directly(pending)
         return pending
 
