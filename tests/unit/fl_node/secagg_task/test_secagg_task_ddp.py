@@ -10,16 +10,20 @@ below is what the code of commit 6c32be2, before distributed DP, gives for the s
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import replace
 
+import jsonschema
 import numpy as np
 import pytest
 import torch
 
 from fl_node.dp import DISTRIBUTED_MODE, SECAGG_RANGE_Z, DPConfig, epsilon
 from fl_node.errors import SpecError
-from fl_node.evidence import PrivacyRecord
+from fl_node.evidence import SCHEMA_PATH, PrivacyRecord, RoundEvidence
 from fl_node.models import ModelSpec
+from fl_node.reporting.horizontal import privacy_card
 from fl_node.secagg import SecAggParams, Stage
 from fl_node.secagg_task.board import MemoryBoard
 from fl_node.secagg_task.groups import partition
@@ -27,7 +31,8 @@ from fl_node.secagg_task.noise import encode_member, member_dp, train_config
 from fl_node.secagg_task.round import MemberInput, SecureRound, run_secure_round
 from fl_node.task import TaskSpec
 from fl_node.training import TrainConfig
-from storage import content_hash
+from storage import canonical_json, content_hash
+from tests.unit.fl_node.test_evidence import sample
 
 MODEL = ModelSpec(n_features=2, feature_mean=(0.0, 0.0), feature_std=(1.0, 1.0))
 PLAIN_DP_HASH = "0x2f2bd56a06570952f75999249cc130c2150f6c7622e6b8568cadf000ce06668a"
@@ -147,8 +152,14 @@ def test_a_distributed_dp_spec_round_trips_and_records_its_mode() -> None:
     assert colluded.noise_multiplier == pytest.approx(1.2 / math.sqrt(3))
     assert colluded.epsilon == pytest.approx(epsilon(1.2 / math.sqrt(3), 1.0, 3, 1e-5))
     assert colluded.epsilon > spent.epsilon
-    record = PrivacyRecord(**vars(spent))
-    assert PrivacyRecord.from_dict(record.to_dict(), "privacy") == record
+    evidence = replace(sample(), privacy=PrivacyRecord(**vars(spent)))
+    doc = json.loads(canonical_json(evidence.to_dict()))
+    schema = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+    assert list(schema.iter_errors(doc)) == []
+    assert RoundEvidence.from_dict(doc).privacy == evidence.privacy
+    card = privacy_card(again, 3)["privacy"]
+    assert card["mode"] == DISTRIBUTED_MODE and card["collusion_epsilon"] == colluded.epsilon
+    assert "collusion_epsilon" not in privacy_card(spec(dp=DP), 3)["privacy"]
 
 
 def test_a_secagg_range_too_narrow_for_the_noise_is_refused() -> None:
