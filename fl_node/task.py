@@ -258,6 +258,17 @@ class TaskSpec:
         """
         return self.aggregation == "secagg" and self.dp is not None and self.dp.mode == "dp-fedavg"
 
+    @property
+    def screened_dp(self) -> DPConfig | None:
+        """The settings each revealed update's noise is checked against, or ``None``.
+
+        dp-fedavg under plain aggregation: the coordinator sees each noised update and rejects
+        one outside the noise band (:class:`~fl_node.screening.RoundScreen`). Under secagg a
+        member's noise is a share, hidden in the sum; dp-sgd's noise is not checkable.
+        """
+        plain = self.aggregation == "plain" and self.dp is not None
+        return self.dp if plain and self.dp is not None and self.dp.mode == "dp-fedavg" else None
+
     def _share_dp(self) -> None:
         """``train.dp`` is ``dp`` (set from it when unset); DP-SGD's limits checked."""
         if self.dp is None and self.train.dp is not None:
