@@ -383,7 +383,7 @@ class Coordinator:
         else:
             self._resume_model(task_id, int(info.last_round), info.round_open, info.model_hash)
         self.server_state = self._resume_state(task_id)
-        self.screen = RoundScreen(tolerance=spec.copy_tolerance)
+        self.screen = RoundScreen(tolerance=spec.copy_tolerance, dp=spec.screened_dp)
         if info.last_round:
             screen_from_evidence(
                 self.fed_task, self.store, task_id, self.screen, key=self._update_key()

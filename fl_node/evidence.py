@@ -76,6 +76,7 @@ REJECTION_REASONS = (
     "replayed_update",
     "samples_changed",
     "samples_exceed_listing",
+    "dp_noise_missing",
     "robust_outlier",
     "unreadable",
     "unsealed",
@@ -841,8 +842,9 @@ class RoundMetrics:
         )
 
 
-PRIVACY_MODES = ("dp-fedavg", "dp-sgd")
-"""The differential-privacy modes (:data:`fl_node.dp.DP_MODES`)."""
+PRIVACY_MODES = ("dp-fedavg", "dp-sgd", "dp-fedavg+secagg")
+"""The differential-privacy modes (:data:`fl_node.dp.DP_MODES`, and
+:data:`fl_node.dp.DISTRIBUTED_MODE`: dp-fedavg with the noise split in a secagg task)."""
 
 PRIVACY_ACCOUNTANTS = ("rdp", "prv")
 """The accountants (:data:`fl_node.dp.ACCOUNTANTS`)."""
@@ -856,7 +858,9 @@ class PrivacyRecord:
     (:meth:`fl_node.task.TaskSpec.privacy_spent`): ``steps`` steps of the Gaussian mechanism of
     ``noise_multiplier`` with Poisson rate ``sample_rate`` and L2 bound ``clip_norm``, counted by
     ``accountant``. ``mode`` says which unit it protects (dp-fedavg: a participant's whole
-    dataset; dp-sgd: one row; see :mod:`fl_node.dp.config`).
+    dataset; dp-sgd: one row; see :mod:`fl_node.dp.config`); ``dp-fedavg+secagg`` protects a
+    participant's whole dataset in the group sums the coordinator sees (the noise is split among
+    a group's members; colluding members see less, :meth:`~fl_node.task.TaskSpec.collusion_spent`).
     """
 
     mode: str

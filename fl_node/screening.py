@@ -3,6 +3,11 @@
 :class:`RoundScreen` carries, from round to round, every step revealed so far (each decoded update
 and the global model's own step) and the sample count each participant declared first; it turns
 the accepted updates of a round into rejections where :func:`fl_node.copies.screen_update` says so.
+In a dp-fedavg task with plain aggregation it first rejects, as ``dp_noise_missing``, an update
+whose norm is outside the band a clipped-and-noised update falls in (:func:`fl_node.dp.check_noise`
+at ``z = 6``: an honest update is rejected with probability at most the chi-square tails of its
+noise at 6 standard deviations, 3.3e-8 for 513 parameters, 2.4e-9 for 20,000). A statistical test,
+not a proof: the reason is not among the flagged ones (:data:`~fl_node.validation.FLAG_REASONS`).
 The coordinator keeps one for its task (rebuilt from the stored evidence when it attaches to a task
 in progress, :func:`screen_from_evidence`), and the audit builds its own the same way, round by
 round, from the chain and the store alone.
@@ -25,10 +30,12 @@ from fl_node.copies import (
     COPY_TOLERANCE,
     GLOBAL,
     SampleBounds,
+    Screening,
     StepPrint,
     screen_update,
     step_print,
 )
+from fl_node.dp import DPConfig, check_noise
 from fl_node.evidence import RoundEvidence, UpdateVerdict
 from fl_node.models import trainable_state
 from fl_node.sealed import is_sealed_update, open_sealed_update
@@ -40,7 +47,16 @@ from storage import ContentStore
 
 log = logging.getLogger(__name__)
 
-SCREEN_REASONS = ("empty_update", "replayed_update", "samples_changed", "samples_exceed_listing")
+DP_NOISE_MISSING = "dp_noise_missing"
+"""A dp-fedavg update whose norm is outside the band of a clipped and noised update."""
+
+SCREEN_REASONS = (
+    "empty_update",
+    "replayed_update",
+    "samples_changed",
+    "samples_exceed_listing",
+    DP_NOISE_MISSING,
+)
 """The reasons :class:`RoundScreen` gives (after an update passed its own checks)."""
 
 
@@ -60,6 +76,9 @@ class RoundScreen:
         Every step revealed in the rounds recorded so far, oldest first.
     declared : dict of str to int
         Lower-case address -> sample count of its first accepted update.
+    dp : DPConfig or None
+        The task's DP settings when every update must carry its noise (dp-fedavg under plain
+        aggregation); ``None`` (or another mode) checks none.
     """
 
     listed: Mapping[str, int] = field(default_factory=dict)
@@ -67,6 +86,7 @@ class RoundScreen:
     tolerance: float = COPY_TOLERANCE
     history: list[StepPrint] = field(default_factory=list)
     declared: dict[str, int] = field(default_factory=dict)
+    dp: DPConfig | None = None
 
     def screen(
         self,
@@ -91,8 +111,10 @@ class RoundScreen:
         out, kept = list(verdicts), []
         bounds = SampleBounds(self.declared, self.listed, self.require_listing)
         for index, update in accepted:
-            step = step_print(round_, str(participants[index]).lower(), update.delta)
-            found = screen_update(step, update.samples, self.history, bounds, self.tolerance)
+            found = self._noise_missing(update)
+            if found is None:
+                step = step_print(round_, str(participants[index]).lower(), update.delta)
+                found = screen_update(step, update.samples, self.history, bounds, self.tolerance)
             if found is None:
                 kept.append((index, update))
                 continue
@@ -101,6 +123,19 @@ class RoundScreen:
                 out[index], accepted=False, reason=found.reason, detail=found.detail
             )
         return out, kept
+
+    def _noise_missing(self, update: ClientUpdate) -> Screening | None:
+        """``dp_noise_missing`` when a dp-fedavg update's norm is outside the noise band."""
+        if self.dp is None or self.dp.mode != "dp-fedavg":
+            return None
+        check = check_noise(update.delta, self.dp)
+        if check.ok:
+            return None
+        detail = (
+            f"norm {check.norm:.6g} outside [{check.low:.6g}, {check.high:.6g}] for {check.dims} "
+            f"coordinates of noise std {self.dp.noise_std:g}"
+        )
+        return Screening(DP_NOISE_MISSING, detail)
 
     def record(
         self,
@@ -226,6 +261,7 @@ def listed_rows(
 
 
 __all__ = [
+    "DP_NOISE_MISSING",
     "SCREEN_REASONS",
     "RoundScreen",
     "global_step",

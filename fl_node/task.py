@@ -17,7 +17,14 @@ import numpy as np
 
 from fl_node.copies import COPY_TOLERANCE
 from fl_node.data import DataSchema, LocalDataset, load_csv, load_party
-from fl_node.dp import DPConfig, PrivacySpent, task_budget
+from fl_node.dp import (
+    DISTRIBUTED_MODE,
+    SECAGG_RANGE_Z,
+    DPConfig,
+    PrivacySpent,
+    collusion_budget,
+    task_budget,
+)
 from fl_node.errors import SpecError
 from fl_node.evaluation import LOWER_IS_BETTER, METRIC_NAMES
 from fl_node.models import ModelSpec
@@ -145,8 +152,8 @@ class TaskSpec:
     dp : DPConfig or None, default None
         Differential privacy (:mod:`fl_node.dp`): how participants clip and noise what they
         release, and the ``(epsilon, delta)`` that follows (:meth:`privacy_spent`). The spec
-        hands it to ``train.dp``, so local training applies it. A spec without it keeps its
-        bytes and hash.
+        hands it to ``train.dp``, so local training applies it; dp-fedavg under ``"secagg"`` is
+        distributed instead (:attr:`distributed_dp`). A spec without it keeps its bytes and hash.
     aggregation : str, default "plain"
         ``"plain"``: the coordinator reads every update; ``"secagg"``: updates are summed per
         group under secure aggregation (:mod:`fl_node.secagg_task`) and the coordinator learns
@@ -228,6 +235,39 @@ class TaskSpec:
             object.__setattr__(self, "secagg", SecAggParams())
         if self.defence:
             raise SpecError("TaskSpec: secagg hides single updates: no per-update defence")
+        self._check_distributed_dp()
+
+    def _check_distributed_dp(self) -> None:
+        """Under :attr:`distributed_dp` the secagg range holds a member's noise (z 9)."""
+        if not self.distributed_dp or self.dp is None or self.secagg is None:
+            return
+        member_std = self.dp.noise_std / math.sqrt(self.secagg.min_threshold)
+        need = self.dp.clip_norm + SECAGG_RANGE_Z * member_std
+        if self.secagg.clip < need:
+            raise SpecError(
+                f"TaskSpec: distributed DP needs secagg clip >= {need:.6g} (C + "
+                f"{SECAGG_RANGE_Z:g} member noise stds), not {self.secagg.clip:g}"
+            )
+
+    @property
+    def distributed_dp(self) -> bool:
+        """dp-fedavg under ``"secagg"``: members split the noise (:mod:`fl_node.secagg_task.noise`).
+
+        Each member of a group of threshold ``t`` adds ``sigma C / sqrt(t)`` instead of local
+        training adding ``sigma C``; every member weighs equally inside the group sum.
+        """
+        return self.aggregation == "secagg" and self.dp is not None and self.dp.mode == "dp-fedavg"
+
+    @property
+    def screened_dp(self) -> DPConfig | None:
+        """The settings each revealed update's noise is checked against, or ``None``.
+
+        dp-fedavg under plain aggregation: the coordinator sees each noised update and rejects
+        one outside the noise band (:class:`~fl_node.screening.RoundScreen`). Under secagg a
+        member's noise is a share, hidden in the sum; dp-sgd's noise is not checkable.
+        """
+        plain = self.aggregation == "plain" and self.dp is not None
+        return self.dp if plain and self.dp is not None and self.dp.mode == "dp-fedavg" else None
 
     def _share_dp(self) -> None:
         """``train.dp`` is ``dp`` (set from it when unset); DP-SGD's limits checked."""
@@ -245,11 +285,26 @@ class TaskSpec:
         """The ``(epsilon, delta)`` a participant spends in ``rounds`` rounds (all by default).
 
         The worst case: a participant that trained in every one of them. ``None`` without DP.
+        Under :attr:`distributed_dp` the mode is ``"dp-fedavg+secagg"``: the same epsilon, for
+        the group sums the coordinator sees (:meth:`collusion_spent` for colluding members).
         """
         if self.dp is None:
             return None
         done = self.rounds if rounds is None else rounds
-        return task_budget(self.dp, done, self.train.local_epochs, self.train.max_steps)
+        spent = task_budget(self.dp, done, self.train.local_epochs, self.train.max_steps)
+        return replace(spent, mode=DISTRIBUTED_MODE) if self.distributed_dp else spent
+
+    def collusion_spent(self, rounds: int | None = None) -> PrivacySpent | None:
+        """Under :attr:`distributed_dp`: a member's budget against its colluding group.
+
+        The other survivors of its group, colluding with the coordinator, see its update under
+        its own noise only (:func:`fl_node.dp.collusion_budget` at the smallest threshold).
+        ``None`` for other tasks.
+        """
+        if not self.distributed_dp or self.dp is None or self.secagg is None:
+            return None
+        done = self.rounds if rounds is None else rounds
+        return collusion_budget(self.dp, done, self.secagg.min_threshold)
 
     def _check_sealed(self) -> None:
         """Every key holder is a secp256k1 public key, written in one canonical form, once."""

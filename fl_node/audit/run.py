@@ -187,7 +187,9 @@ def _audit_rounds(
 ) -> dict[int, RoundInputs | None]:
     """Audit every finalised round in order into ``report``; each round's inputs."""
     screen = RoundScreen(
-        tolerance=task.spec.copy_tolerance, require_listing=task.spec.require_listing
+        tolerance=task.spec.copy_tolerance,
+        require_listing=task.spec.require_listing,
+        dp=task.spec.screened_dp,
     )
     inputs: dict[int, RoundInputs | None] = {}
     previous_hash = task.initial_hash

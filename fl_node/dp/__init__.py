@@ -11,13 +11,21 @@
   Opacus' reference by the tests; imported on its own (it loads SciPy).
 """
 
-from fl_node.dp.accountant import PrivacySpent, calibrate, epsilon, noise_for_epsilon, task_budget
-from fl_node.dp.config import ACCOUNTANTS, DP_MODES, DPConfig
+from fl_node.dp.accountant import (
+    PrivacySpent,
+    calibrate,
+    collusion_budget,
+    epsilon,
+    noise_for_epsilon,
+    task_budget,
+)
+from fl_node.dp.config import ACCOUNTANTS, DISTRIBUTED_MODE, DP_MODES, SECAGG_RANGE_Z, DPConfig
 from fl_node.dp.errors import DPError, PrivacyBudgetError
 from fl_node.dp.mechanism import (
     NoiseCheck,
     check_noise,
     clip_update,
+    distributed_noise_std,
     privatize_update,
     secure_generator,
     update_norm,
@@ -25,15 +33,19 @@ from fl_node.dp.mechanism import (
 
 __all__ = [
     "ACCOUNTANTS",
+    "DISTRIBUTED_MODE",
     "DP_MODES",
     "DPConfig",
     "DPError",
     "NoiseCheck",
     "PrivacyBudgetError",
     "PrivacySpent",
+    "SECAGG_RANGE_Z",
     "calibrate",
     "check_noise",
     "clip_update",
+    "collusion_budget",
+    "distributed_noise_std",
     "epsilon",
     "noise_for_epsilon",
     "privatize_update",

@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from fl_node.dp.config import ACCOUNTANTS, DPConfig
+from fl_node.dp.config import ACCOUNTANTS, DISTRIBUTED_MODE, DPConfig
 from fl_node.dp.errors import DPError, PrivacyBudgetError
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,24 @@ def task_budget(
     )
 
 
+def collusion_budget(dp: DPConfig, rounds: int, threshold: int) -> PrivacySpent:
+    """What a dp-fedavg member of a secagg task spends against its group's other survivors.
+
+    Colluding with the coordinator, they subtract their own updates and noise from the group sum
+    and are left with the member's clipped update under its own noise only, of standard deviation
+    ``sigma C / sqrt(threshold)`` (:func:`fl_node.dp.mechanism.distributed_noise_std`): the budget
+    of noise multiplier ``sigma / sqrt(threshold)`` over ``rounds`` steps. Against the coordinator
+    alone the member spends :func:`task_budget` (every group sum carries ``sigma C``).
+    """
+    if dp.mode != "dp-fedavg" or isinstance(threshold, bool) or threshold < 1:
+        raise DPError("collusion_budget: a dp-fedavg task and a threshold >= 1")
+    sigma = dp.noise_multiplier / math.sqrt(threshold)
+    eps = epsilon(sigma, 1.0, rounds, dp.delta, dp.accountant)
+    return PrivacySpent(
+        *(DISTRIBUTED_MODE, eps, dp.delta, sigma, dp.clip_norm, 1.0, rounds), dp.accountant
+    )
+
+
 def calibrate(
     target_epsilon: float,
     delta: float,
@@ -171,6 +189,7 @@ __all__ = [
     "PRV_EPS_ERROR",
     "PrivacySpent",
     "calibrate",
+    "collusion_budget",
     "epsilon",
     "noise_for_epsilon",
     "task_budget",

@@ -21,6 +21,20 @@ Two modes, each with the guarantee it gives and who adds the noise:
     are ``(epsilon, delta)``-DP with respect to adding or removing one of its rows, over
     ``rounds * steps_per_round`` steps of the subsampled Gaussian mechanism.
 
+``"dp-fedavg"`` under secure aggregation (distributed noise, recorded as ``"dp-fedavg+secagg"``)
+    In a task with ``aggregation: "secagg"`` each member of a group whose threshold is ``t`` (the
+    fewest survivors a completed group sum can have) clips its update to ``clip_norm`` and adds
+    only ``N(0, (noise_multiplier * clip_norm)^2 / t)`` per coordinate; every member weighs
+    equally inside the sum (no sample count), so a member's data moves a group sum by at most
+    ``clip_norm``. A completed group sum of ``s >= t`` survivors carries noise of standard deviation
+    ``noise_multiplier * clip_norm * sqrt(s / t) >= noise_multiplier * clip_norm`` whatever the
+    dropouts, so the same accountant gives the same epsilon for the *group sums*: it protects a
+    member's whole dataset against the coordinator (and anyone reading the evidence), who sees
+    group sums only. Not against the other members of its group: ``s - 1`` survivors colluding
+    with the coordinator subtract their own updates and noise and are left with the member's update
+    under noise ``noise_multiplier * clip_norm / sqrt(t)``, the epsilon of noise multiplier
+    ``noise_multiplier / sqrt(t)`` (:func:`fl_node.dp.accountant.collusion_budget`).
+
 Epsilon follows from ``(noise_multiplier, sample_rate, steps, delta)`` with the named accountant
 (:func:`fl_node.dp.accountant.epsilon`); :func:`noise_for_epsilon` finds the noise multiplier for
 a target epsilon.
@@ -36,6 +50,17 @@ from fl_node.dp.errors import DPError
 
 DP_MODES = ("dp-fedavg", "dp-sgd")
 """Client-level clipping and local Gaussian noise, or example-level DP-SGD through Opacus."""
+
+DISTRIBUTED_MODE = "dp-fedavg+secagg"
+"""The recorded mode of dp-fedavg in a secagg task: noise split among a group's members."""
+
+SECAGG_RANGE_Z = 9.0
+"""Distributed noise must fit the secagg encoding's range: ``clip >= C + z * member noise std``.
+
+A coordinate beyond the range would be clipped before the sum (not post-processing of the sum),
+so the range leaves ``z`` standard deviations of a member's noise: each coordinate a member sends
+is clipped with probability at most ``2 Phi(-9) = 2.3e-19``; that probability times the coordinates
+sent over the task adds to ``delta`` (1e-11 for a million parameters, 10 members, 10 rounds)."""
 
 ACCOUNTANTS = ("rdp", "prv")
 """Opacus' Rényi-DP accountant, or its privacy-random-variable (PRV) accountant."""
@@ -140,4 +165,4 @@ class DPConfig:
             raise DPError(f"DPConfig: malformed: {exc}") from None
 
 
-__all__ = ["ACCOUNTANTS", "DP_MODES", "DPConfig"]
+__all__ = ["ACCOUNTANTS", "DISTRIBUTED_MODE", "DP_MODES", "SECAGG_RANGE_Z", "DPConfig"]

@@ -54,8 +54,9 @@ def privatize_update(
     update: Mapping[str, torch.Tensor],
     dp: DPConfig,
     generator: torch.Generator | None = None,
+    parts: int = 1,
 ) -> dict[str, torch.Tensor]:
-    """The update clipped to ``dp.clip_norm`` with ``N(0, dp.noise_std^2)`` added to each entry.
+    """The update clipped to ``dp.clip_norm`` with ``N(0, dp.noise_std^2 / parts)`` on each entry.
 
     Parameters
     ----------
@@ -65,18 +66,33 @@ def privatize_update(
         The task's settings (its mode must be ``"dp-fedavg"``).
     generator : torch.Generator or None, default None
         The noise source; ``None`` draws a fresh :func:`secure_generator` (tests pass a seeded one).
+    parts : int, default 1
+        Distributed noise: the update is summed with at least ``parts - 1`` others, each noised
+        alike, before anyone sees it (secure aggregation), so each adds ``1 / parts`` of the
+        variance and the sum carries at least ``dp.noise_std`` (:func:`distributed_noise_std`).
     """
     if dp.mode != "dp-fedavg":
         raise DPError(f"privatize_update: the update is privatised in dp-fedavg, not {dp.mode}")
+    std = distributed_noise_std(dp, parts)
     clipped, _ = clip_update(update, dp.clip_norm)
     gen = generator if generator is not None else secure_generator()
     out: dict[str, torch.Tensor] = {}
     for name, tensor in clipped.items():
         if torch.is_floating_point(tensor):
-            noise = torch.randn(tensor.shape, generator=gen, dtype=torch.float64) * dp.noise_std
+            noise = torch.randn(tensor.shape, generator=gen, dtype=torch.float64) * std
             tensor = (tensor.double() + noise).to(tensor.dtype)
         out[name] = tensor
     return out
+
+
+def distributed_noise_std(dp: DPConfig, parts: int) -> float:
+    """Each of ``parts`` members' noise std, ``sigma C / sqrt(parts)``: their sum's is ``sigma C``.
+
+    A sum of ``s >= parts`` such members carries ``sigma C sqrt(s / parts) >= sigma C``.
+    """
+    if isinstance(parts, bool) or not isinstance(parts, int) or parts < 1:
+        raise DPError(f"distributed_noise_std: parts must be an integer >= 1, not {parts!r}")
+    return dp.noise_std / math.sqrt(parts)
 
 
 @dataclass(frozen=True)
@@ -113,6 +129,7 @@ __all__ = [
     "NoiseCheck",
     "check_noise",
     "clip_update",
+    "distributed_noise_std",
     "privatize_update",
     "secure_generator",
     "update_norm",

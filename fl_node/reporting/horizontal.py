@@ -265,7 +265,7 @@ def _privacy_section(spec: TaskSpec, rounds: int) -> list[str]:
     spent = spec.privacy_spent(rounds)
     if spent is None:
         return []
-    unit = "a participant's whole dataset" if spent.mode == "dp-fedavg" else "one training row"
+    unit = "one training row" if spent.mode == "dp-sgd" else "a participant's whole dataset"
     return [
         "## Differential privacy",
         "",
@@ -273,7 +273,22 @@ def _privacy_section(spec: TaskSpec, rounds: int) -> list[str]:
         f"respect to {unit}, for a participant trained in each of the {rounds} rounds "
         f"({spent.steps} steps, noise multiplier {spent.noise_multiplier:.4g}, clip norm "
         f"{spent.clip_norm:g}, sample rate {spent.sample_rate:g}, {spent.accountant} accountant).",
+        *_collusion_lines(spec, rounds),
         "",
+    ]
+
+
+def _collusion_lines(spec: TaskSpec, rounds: int) -> list[str]:
+    """Distributed DP: whom the epsilon holds against, and what colluding members learn."""
+    colluded = spec.collusion_spent(rounds)
+    if colluded is None:
+        return []
+    return [
+        "",
+        "The noise was split among each secure-aggregation group's members, so this epsilon "
+        "holds for the group sums the coordinator saw. A group's other survivors colluding with "
+        "the coordinator can subtract their own noise: against them a participant's epsilon is "
+        f"{colluded.epsilon:.4g} (noise multiplier {colluded.noise_multiplier:.4g}).",
     ]
 
 
@@ -301,9 +316,17 @@ def aggregation_card(spec: TaskSpec) -> dict[str, Any]:
 
 
 def privacy_card(spec: TaskSpec, rounds: int) -> dict[str, Any]:
-    """The model card's ``privacy`` entry (empty without DP)."""
+    """The model card's ``privacy`` entry (empty without DP).
+
+    Under distributed DP it adds ``collusion_epsilon``: a participant's epsilon against its
+    group's other survivors colluding with the coordinator (:meth:`TaskSpec.collusion_spent`).
+    """
     spent = spec.privacy_spent(rounds)
-    return {} if spent is None else {"privacy": asdict(spent)}
+    if spent is None:
+        return {}
+    colluded = spec.collusion_spent(rounds)
+    extra = {} if colluded is None else {"collusion_epsilon": colluded.epsilon}
+    return {"privacy": asdict(spent) | extra}
 
 
 def _adversarial_section(found: Sequence[AdversarialReport]) -> list[str]:

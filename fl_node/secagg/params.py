@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fl_node.secagg.errors import SecAggInputError
+from fl_node.secagg.graph import default_degree
+from fl_node.secagg.simulation import default_threshold
 
 MIN_GROUP = 3
 """The smallest group: with two members, each learns the other's update from the group sum."""
@@ -50,6 +52,19 @@ class SecAggParams:
             raise SecAggInputError("SecAggParams: clip must be finite and > 0")
         if isinstance(self.max_samples, bool) or not 1 <= self.max_samples < 2**31:
             raise SecAggInputError("SecAggParams: max_samples must be in [1, 2^31)")
+
+    def threshold(self, size: int) -> int:
+        """The threshold of a group of ``size`` members: the fewest survivors of a completed sum.
+
+        The majority of a secret's holders on the group's SecAgg+ graph, sized for
+        ``dropout_tolerance`` (:func:`~fl_node.secagg_task.transcript.group_config` uses it).
+        """
+        return default_threshold(default_degree(size, self.dropout_tolerance), size)
+
+    @property
+    def min_threshold(self) -> int:
+        """The smallest :meth:`threshold` of any group a partition makes (``g`` to ``2g - 1``)."""
+        return min(self.threshold(n) for n in range(self.group_size, 2 * self.group_size))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (every field, so the spec bytes state them)."""

@@ -5,9 +5,10 @@ size ``g >= 3``, dropout tolerance, clip range, sample cap) runs each round as f
 
 1. The round's participants are split into public groups of at least ``g``
    (:func:`.groups.partition`, seeded by the task's seed and the round's opening model).
-2. Each member encodes ``[clip(d) * n / N, clip * n / N]`` (:mod:`.encoding`) and runs SecAgg(+)
-   (:mod:`fl_node.secagg`) with its group through a :class:`.board.MessageBoard`; it commits to
-   keccak-256 of its masked input (:func:`.transcript.masked_commitment`).
+2. Each member encodes ``[clip(d) * n / N, clip * n / N]`` (:mod:`.encoding`; under distributed
+   DP its clipped update plus its share of the noise, weighing ``N``: :mod:`.noise`) and runs
+   SecAgg(+) (:mod:`fl_node.secagg`) with its group through a :class:`.board.MessageBoard`; it
+   commits to keccak-256 of its masked input (:func:`.transcript.masked_commitment`).
 3. The coordinator learns per group the sum of its survivors' weighted updates and their total
    sample count (:class:`.round.GroupSum`), and keeps the group's transcript; anyone replays it
    (:func:`.transcript.replay`) to the same sum without learning a member's update.
@@ -26,6 +27,7 @@ from fl_node.secagg_task.contributions import member_contributions, survived
 from fl_node.secagg_task.encoding import DecodedSum, decode_group, member_values
 from fl_node.secagg_task.errors import GroupingError, GroupSumError, SecAggTaskError
 from fl_node.secagg_task.groups import group_seed, partition
+from fl_node.secagg_task.noise import encode_member, member_dp, train_config
 from fl_node.secagg_task.round import (
     GroupMember,
     GroupServer,
@@ -63,13 +65,16 @@ __all__ = [
     "SecureRound",
     "Topic",
     "decode_group",
+    "encode_member",
     "group_config",
     "group_seed",
     "masked_commitment",
     "member_contributions",
+    "member_dp",
     "member_values",
     "partition",
     "replay",
     "run_secure_round",
     "survived",
+    "train_config",
 ]

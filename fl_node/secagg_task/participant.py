@@ -30,9 +30,9 @@ from fl_node.models import trainable_state
 from fl_node.participant import ParticipantNode, PendingUpdate, SubmittedUpdate
 from fl_node.secagg import Stage, UnmaskRefusedError
 from fl_node.secagg_task.board import SERVER, MessageBoard
-from fl_node.secagg_task.encoding import member_values
 from fl_node.secagg_task.errors import GroupingError
 from fl_node.secagg_task.groups import group_seed, partition
+from fl_node.secagg_task.noise import encode_member, member_dp, train_config
 from fl_node.secagg_task.round import STAGES, GroupMember, RoundPlace
 from fl_node.secagg_task.runner import flatten
 from fl_node.secagg_task.transcript import group_config
@@ -121,13 +121,20 @@ class SecAggParticipant(ParticipantNode):
             return None
         group, index = mine[0]
         loaded, bytes_down = self._global_model(info, round_)
-        config = spec.make_strategy().configure_train(spec.train)
+        config = train_config(spec, spec.make_strategy().configure_train(spec.train))
         names = list(trainable_state(loaded.module))
         result = train_local(loaded.module, self.data, config, round=round_, device=self.device)
-        values = member_values(flatten(result.delta, names), result.samples, spec.secagg)
+        delta = flatten(result.delta, names)
         place = RoundPlace(task_id, round_, group)
         size = len(groups[group])
-        secagg_config = group_config(task_id, round_, group, size, values.size, spec.secagg, seed)
+        secagg_config = group_config(
+            task_id, round_, group, size, delta.size + 1, spec.secagg, seed
+        )
+        values = encode_member(
+            *(delta, result.samples, spec.secagg),
+            dp=member_dp(spec),
+            threshold=secagg_config.threshold,
+        )
         member = GroupMember(place, secagg_config, index, values)
         return _Membership(member, train_loss=result.loss, bytes_down=bytes_down)
 

@@ -15,8 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
+from fl_node.dp import DPConfig
 from fl_node.secagg import (
     SecAggClient,
     SecAggConfig,
@@ -26,9 +28,10 @@ from fl_node.secagg import (
     TooFewSurvivorsError,
 )
 from fl_node.secagg_task.board import EVERYONE, SERVER, MessageBoard, Posted, Topic
-from fl_node.secagg_task.encoding import DecodedSum, decode_group, member_values
+from fl_node.secagg_task.encoding import DecodedSum, decode_group
 from fl_node.secagg_task.errors import GroupingError, GroupSumError
 from fl_node.secagg_task.groups import partition
+from fl_node.secagg_task.noise import encode_member
 from fl_node.secagg_task.transcript import (
     GroupTranscript,
     Message,
@@ -227,6 +230,8 @@ def run_secure_round(
     seed: bytes,
     board: MessageBoard,
     dropouts: Mapping[str, Stage] | None = None,
+    dp: DPConfig | None = None,
+    generator: torch.Generator | None = None,
 ) -> SecureRound:
     """Run SecAgg per group over ``board``; return what the coordinator learns.
 
@@ -244,6 +249,11 @@ def run_secure_round(
         The channel between the members and the coordinator.
     dropouts : mapping of str to Stage, optional
         Member -> the last stage it completes before going silent (tests and simulations).
+    dp : DPConfig or None, default None
+        Distributed DP (:func:`~fl_node.secagg_task.noise.member_dp`): each member clips its
+        update and adds its share of the noise for its group's threshold, weighing equally.
+    generator : torch.Generator or None, default None
+        The members' noise source under ``dp`` (``None``: a secret one each).
 
     Raises
     ------
@@ -254,8 +264,9 @@ def run_secure_round(
     if len(sizes) != 1:
         raise GroupingError("run_secure_round: give inputs, all of one length")
     length = sizes.pop() + 1
+    noise = _Noise(dp, generator)
     groups = [
-        _start_group(RoundPlace(task, round_, i), members, inputs, length, params, seed)
+        _start_group(RoundPlace(task, round_, i), members, inputs, length, params, seed, noise)
         for i, members in enumerate(partition(sorted(inputs), params.group_size, seed))
     ]
     for stage in STAGES:
@@ -268,6 +279,14 @@ def run_secure_round(
     return SecureRound(done, length, commitments)
 
 
+@dataclass(frozen=True)
+class _Noise:
+    """The round's distributed-DP settings and noise source (``dp`` ``None``: no noise)."""
+
+    dp: DPConfig | None
+    generator: torch.Generator | None
+
+
 def _start_group(
     place: RoundPlace,
     members: tuple[str, ...],
@@ -275,12 +294,20 @@ def _start_group(
     length: int,
     params: SecAggParams,
     seed: bytes,
+    noise: _Noise,
 ) -> _Group:
     config = group_config(place.task, place.round, place.group, len(members), length, params, seed)
-    active = {
-        a: GroupMember(place, config, i, member_values(inputs[a].delta, inputs[a].samples, params))
-        for i, a in enumerate(members)
-    }
+    active = {}
+    for i, a in enumerate(members):
+        values = encode_member(
+            inputs[a].delta,
+            inputs[a].samples,
+            params,
+            dp=noise.dp,
+            threshold=config.threshold,
+            generator=noise.generator,
+        )
+        active[a] = GroupMember(place, config, i, values)
     return _Group(place, members, GroupServer(place, config), active)
 
 

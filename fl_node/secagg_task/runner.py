@@ -35,6 +35,7 @@ from fl_node.secagg_task.board import MemoryBoard, MessageBoard
 from fl_node.secagg_task.contributions import member_contributions, survived
 from fl_node.secagg_task.errors import GroupingError
 from fl_node.secagg_task.groups import group_seed
+from fl_node.secagg_task.noise import member_dp, train_config
 from fl_node.secagg_task.round import MemberInput, SecureRound, run_secure_round
 from fl_node.strategies import ClientUpdate, ServerState
 from fl_node.task import TaskSpec
@@ -123,6 +124,8 @@ class SecAggTask:
         Bound into every SecAgg message.
     board : MessageBoard or None, default None
         The SecAgg channel (a fresh :class:`MemoryBoard` when ``None``).
+    generator : torch.Generator or None, default None
+        The members' distributed-DP noise (:attr:`TaskSpec.distributed_dp`); ``None``: secret.
     """
 
     def __init__(
@@ -135,6 +138,7 @@ class SecAggTask:
         pool: int,
         task_id: int = 1,
         board: MessageBoard | None = None,
+        generator: torch.Generator | None = None,
     ) -> None:
         if spec.secagg is None:
             raise GroupingError("SecAggTask: the spec does not aggregate under secagg")
@@ -142,6 +146,7 @@ class SecAggTask:
         self.parties, self.validation, self.test = list(parties), validation, test
         self.pool, self.escrow, self.task_id = pool, pool, task_id
         self.board = board or MemoryBoard()
+        self.generator = generator
         self.strategy = spec.make_strategy()
         self.model: FedModel = build_model(spec.model)
         self.state: ServerState = self.strategy.initial_state(trainable_state(self.model))
@@ -162,9 +167,13 @@ class SecAggTask:
         return self.reports
 
     def member_inputs(self, round_: int) -> dict[str, MemberInput]:
-        """Each party trains on the round's model: its flattened update and sample count."""
+        """Each party trains on the round's model: its flattened update and sample count.
+
+        Under distributed DP the update is neither clipped nor noised yet: the member does both
+        when it encodes it for its group (:func:`~fl_node.secagg_task.noise.encode_member`).
+        """
         params = trainable_state(self.model)
-        config = self.strategy.configure_train(self.spec.train)
+        config = train_config(self.spec, self.strategy.configure_train(self.spec.train))
         inputs = {}
         for party in self.parties:
             local = build_model(self.spec.model)
@@ -196,6 +205,8 @@ class SecAggTask:
             seed=seed,
             board=self.board,
             dropouts=dropouts,
+            dp=member_dp(self.spec),
+            generator=self.generator,
         )
         shapes = {n: t.shape for n, t in params.items()}
         updates = [

@@ -23,7 +23,6 @@ from fl_node.secagg import (
     SecAggServer,
     Stage,
     default_degree,
-    default_threshold,
 )
 from fl_node.secagg_task.errors import GroupSumError
 from storage import content_hash
@@ -46,7 +45,7 @@ def group_config(
         round=round_,
         clients=tuple(range(size)),
         length=length,
-        threshold=default_threshold(degree, size),
+        threshold=params.threshold(size),
         degree=degree,
         round_seed=graph_seed.digest(),
         fixed_point=FixedPoint(params.clip, size),

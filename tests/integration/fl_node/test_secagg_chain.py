@@ -20,6 +20,7 @@ import pytest
 
 from fedmarket.demo import TOKEN, World, build_world, design_task, sponsor_task
 from fl_node.audit import audit_task
+from fl_node.dp import DISTRIBUTED_MODE, DPConfig
 from fl_node.evidence import SCHEMA_PATH, RoundEvidence
 from fl_node.secagg import SecAggParams, Stage
 from fl_node.secagg_task import MemoryBoard, group_seed, partition
@@ -70,8 +71,12 @@ class SecAggFlow:
         )
 
 
-def start(tmp_path: Path, coordinator: type[SecAggCoordinator] = SecAggCoordinator) -> SecAggFlow:
-    """Six hospitals joined to a one-round secagg task, its coordinator attached."""
+def start(
+    tmp_path: Path,
+    coordinator: type[SecAggCoordinator] = SecAggCoordinator,
+    dp: DPConfig | None = None,
+) -> SecAggFlow:
+    """Six hospitals joined to a one-round secagg task (with ``dp``), its coordinator attached."""
     world = build_world(tmp_path / "store", n_hospitals=HOSPITALS)
     world.mint(world.sponsor, POOL)
     spec = design_task(
@@ -82,6 +87,7 @@ def start(tmp_path: Path, coordinator: type[SecAggCoordinator] = SecAggCoordinat
         aggregation="secagg",
         secagg=SecAggParams(group_size=3, clip=0.5, max_samples=1000),
         contribution="shapley-exact",
+        dp=dp,
     )
     task_id = sponsor_task(world, spec, pool=POOL, max_participants=HOSPITALS)
     board = MemoryBoard()
@@ -114,6 +120,23 @@ def start(tmp_path: Path, coordinator: type[SecAggCoordinator] = SecAggCoordinat
     participants = [str(a) for a in world.fed_task().participants(task_id)]
     groups = partition(participants, 3, group_seed(spec.sample_seed, coord.model_hash, 1))
     return SecAggFlow(world, task_id, nodes, coord, groups)
+
+
+def test_distributed_dp_through_fedtask_records_its_mode_and_passes_the_audit(
+    tmp_path: Path,
+) -> None:
+    dp = DPConfig("dp-fedavg", clip_norm=0.05, noise_multiplier=1.0, delta=1e-5)
+    flow = start(tmp_path, dp=dp)  # groups of 3, threshold 2: each member adds 0.05 / sqrt(2)
+    flow.run()
+    ev = flow.evidence()
+    assert ev.privacy is not None and ev.privacy.mode == DISTRIBUTED_MODE
+    spent = flow.coordinator.spec.privacy_spent(1) if flow.coordinator.spec else None
+    assert spent is not None and ev.privacy.epsilon == spent.epsilon
+    assert ev.secagg is not None
+    for g in ev.secagg.groups:  # equal weights: every member counts max_samples inside the sum
+        assert g.samples == len(g.survivors) * 1000
+    report = flow.audit()
+    assert report.ok, report.failures
 
 
 def paid(flow: SecAggFlow) -> dict[str, int]:
