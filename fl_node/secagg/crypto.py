@@ -77,10 +77,19 @@ class KeyPair:
         return hkdf.derive(shared)
 
 
+def keystream(key: bytes, nbytes: int, nonce: int = 0) -> bytes:
+    """``nbytes`` of the ChaCha20 keystream of ``key`` under the 96-bit ``nonce``.
+
+    The 16 bytes ``cryptography`` takes are the 32-bit block counter (0) then the nonce, so the
+    streams of two nonces never overlap (below 2^38 bytes each).
+    """
+    iv = bytes(4) + nonce.to_bytes(12, "little")
+    return Cipher(algorithms.ChaCha20(key, iv), mode=None).encryptor().update(bytes(nbytes))
+
+
 def mask_words(seed: bytes, n: int) -> NDArray[np.uint32]:
     """``n`` words of the ChaCha20 keystream of ``seed``: a uniform mask in ``Z_2^32``."""
-    stream = Cipher(algorithms.ChaCha20(seed, bytes(16)), mode=None).encryptor()
-    return np.frombuffer(stream.update(bytes(4 * n)), dtype="<u4").astype(np.uint32)
+    return np.frombuffer(keystream(seed, 4 * n), dtype="<u4").astype(np.uint32)
 
 
 def random_seed() -> bytes:

@@ -15,13 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from numpy.typing import NDArray
 
+from fl_node.secagg.crypto import KeyPair as AgreementKeys
+from fl_node.secagg.crypto import keystream
 from fl_node.transfer.errors import TransferIntegrityError, TransferProtocolError
 
 Words = NDArray[np.uint64]
@@ -34,15 +31,19 @@ MASK_CONTEXT = b"fedmarket-ftl-mask-v1"
 
 
 class KeyPair:
-    """One party's X25519 key pair for the mask agreement (the private key never leaves)."""
+    """One party's X25519 key pair for the mask agreement (the private key never leaves).
+
+    The agreement is secure aggregation's (:class:`fl_node.secagg.crypto.KeyPair`) under the
+    purpose :data:`MASK_CONTEXT`.
+    """
 
     def __init__(self) -> None:
-        self._private = X25519PrivateKey.generate()
+        self._pair = AgreementKeys()
 
     @property
     def public(self) -> bytes:
         """The 32-byte raw public key to send."""
-        return self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return self._pair.public
 
     def mask_key(self, peer_public: bytes, context: bytes = b"") -> bytes:
         """The 32-byte mask key shared with the owner of ``peer_public``.
@@ -58,20 +59,15 @@ class KeyPair:
             raise TransferProtocolError(
                 f"mask_key: a public key has 32 bytes, not {len(peer_public)}"
             )
-        secret = self._private.exchange(X25519PublicKey.from_public_bytes(peer_public))
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=MASK_CONTEXT + context)
-        return hkdf.derive(secret)
+        return self._pair.agree(peer_public, MASK_CONTEXT, context)
 
 
 def mask(key: bytes, step: int, n: int) -> Words:
     """``n`` words of the ChaCha20 keystream of ``key`` with nonce ``step``: step ``step``'s mask.
 
-    The 16 bytes ``cryptography`` takes are the 32-bit block counter (0) then the 96-bit nonce,
-    so the streams of two steps never overlap (below 2^38 bytes each).
+    The streams of two steps never overlap (:func:`fl_node.secagg.crypto.keystream`).
     """
-    nonce = bytes(4) + step.to_bytes(12, "little")
-    stream = Cipher(algorithms.ChaCha20(key, nonce), mode=None).encryptor()
-    return np.frombuffer(stream.update(bytes(8 * n)), dtype=np.uint64).copy()
+    return np.frombuffer(keystream(key, 8 * n, nonce=step), dtype=np.uint64).copy()
 
 
 def encode(values: NDArray[np.float64]) -> Words:
