@@ -23,6 +23,7 @@ from fl_node.errors import ChallengeDocumentError, EvidenceError, TaskStateError
 from fl_node.evidence import RewardLeaf, RoundEvidence
 from kernel.types import Address
 from storage import ContentStore
+from storage.sealed_store import SealedStore
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +299,7 @@ def claim_due_now(
     fed_task : FedTaskClient
         FedTask, sending as the claimant.
     store : ContentStore
-        Where the evidence is stored.
+        Where the evidence is stored (sealed evidence is opened with the claimant's key).
     task_id : int
         The task.
     court : ChallengeCourtClient or None, default None
@@ -311,6 +312,7 @@ def claim_due_now(
     """
     if fed_task.signer is None:
         raise TaskStateError("claim_due_now: a read-only client cannot claim")
+    store = SealedStore(store, key=bytes(fed_task.signer.account.key))  # sealed evidence opens
     info = fed_task.task(task_id)
     last = int(info.last_round) - (1 if info.round_open else 0)
     account = Address(fed_task.signer.address)

@@ -89,6 +89,7 @@ from incentives import ContributionEstimator, make_estimator
 from incentives.contribution import Coalition, Utility, coalition_key
 from kernel.types import Address
 from storage import ContentStore, content_hash
+from storage.sealed_store import SealedStore
 
 log = logging.getLogger(__name__)
 
@@ -332,6 +333,7 @@ class Coordinator:
         self.ballots = ballots
         self.registry = registry
         self.fed_task = fed_task.as_signer(signer)
+        self.plain_store = store
         self.store = store
         self.validation = validation
         self.test = test
@@ -375,6 +377,7 @@ class Coordinator:
             fetch_verified(self.store, info.spec_cid, info.spec_hash, "task spec")
         )
         self.task_id, self.spec = task_id, spec
+        self.store = self._artifact_store(spec)
         self.schedule = self.fed_task.schedule(task_id)
         self.strategy = spec.make_strategy()
         self.estimator = make_estimator(spec.contribution)
@@ -389,6 +392,17 @@ class Coordinator:
                 self.fed_task, self.store, task_id, self.screen, key=self._update_key()
             )
         return spec
+
+    def _artifact_store(self, spec: TaskSpec) -> ContentStore:
+        """The store this task's artifacts go through.
+
+        Sealed for their holders when the spec says so (:attr:`TaskSpec.artifact_holders`), else
+        the plain store.
+        """
+        if not spec.artifact_holders:
+            return self.plain_store
+        key = bytes(self.signer.account.key)
+        return SealedStore(self.plain_store, holders=spec.artifact_holders, key=key)
 
     def _update_key(self) -> bytes | None:
         """The key that opens sealed updates (the account's own: the spec lists its public key)."""

@@ -66,7 +66,8 @@ from fl_node.training import pick_device, train_local
 from kernel.alerts import raise_alert
 from kernel.types import Address, Cid, Hash32, Round, TaskId
 from storage import ContentStore, compute_cid, content_hash, validate_cid
-from storage.sealing import address_of
+from storage.sealed_store import SealedStore, holder_id
+from storage.sealing import address_of, public_key_of
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +240,7 @@ class ParticipantNode:
         self.signer = signer
         self.address = Address(signer.address)
         self.fed_task = fed_task.as_signer(signer)
-        self.store = store
+        self.store: ContentStore = SealedStore(store, key=bytes(signer.account.key))
         self.data = data
         self.mailbox = mailbox
         self.court = court
@@ -272,6 +273,7 @@ class ParticipantNode:
         """
         self.spec(task_id).check_data(self.data)
         self._update_holders(self.fed_task.task(task_id))
+        self._check_reader(task_id)
         stake = self.fed_task.task(task_id).participant_stake
         if stake:
             self._token().approve(self.fed_task.address, stake)
@@ -456,6 +458,21 @@ class ParticipantNode:
             *(result.loss, len(stored), bytes_down, "batch", 0),
         )
         return PendingUpdate(update, stored)
+
+    def _check_reader(self, task_id: int) -> None:
+        """Refuse a task that seals its artifacts for others only: this node could not train.
+
+        Raises
+        ------
+        SpecError
+            The spec seals the task's models and evidence and lists no key of this node.
+        """
+        holders = self.spec(task_id).artifact_holders
+        if holders and holder_id(public_key_of(bytes(self.signer.account.key))) not in holders:
+            raise SpecError(
+                f"task {task_id} seals its models for {len(holders)} keys, none of them "
+                f"{self.address}'s: ask the sponsor to list this node's public key"
+            )
 
     def _update_holders(self, info: TaskInfo) -> tuple[str, ...]:
         """The keys this task's updates are sealed to (none: stored in the clear).

@@ -35,10 +35,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from coincurve import PublicKey
-
 from fl_node.errors import UpdateRejectedError
 from storage.errors import InvalidKeyError, SealedDataError
+from storage.sealed_store import holder_id
 from storage.sealing import new_content_key, open_sealed, public_key_of, seal, unwrap_key, wrap_key
 
 log = logging.getLogger(__name__)
@@ -99,40 +98,6 @@ class SealedUpdate:
         return tuple(w.holder for w in self.wraps)
 
 
-def holder_id(public_key: bytes | str) -> str:
-    """A holder's name in the header: its compressed public key, ``0x``-hex, lower case.
-
-    Parameters
-    ----------
-    public_key : bytes or str
-        33, 64 or 65 bytes, or their hex (with or without ``0x``).
-
-    Raises
-    ------
-    InvalidKeyError
-        Not a point of secp256k1 (or not hex).
-    """
-    return "0x" + _compress(_key_bytes(public_key)).hex()
-
-
-def _key_bytes(public_key: bytes | str) -> bytes:
-    if isinstance(public_key, bytes):
-        return public_key
-    text = public_key[2:] if public_key.startswith(("0x", "0X")) else public_key
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise InvalidKeyError(f"a public key in hex, not {public_key[:12]!r}...") from None
-
-
-def _compress(raw: bytes) -> bytes:
-    candidate = b"\x04" + raw if len(raw) == 64 else raw
-    try:
-        return bytes(PublicKey(candidate).format(compressed=True))
-    except (ValueError, TypeError) as exc:
-        raise InvalidKeyError(f"not a secp256k1 public key ({len(raw)} bytes)") from exc
-
-
 def key_context(task_id: int, round_: int, participant: str) -> bytes:
     """The associated data a wrapped content key of this update is bound to."""
     return f"fedmarket:update-key:v1:{task_id}:{round_}:{participant.lower()}".encode()
@@ -172,9 +137,8 @@ def seal_update(
     """
     key = new_content_key()
     context = key_context(task_id, round_, participant)
-    wraps = {
-        holder_id(h): "0x" + wrap_key(key, _key_bytes(h), context=context).hex() for h in holders
-    }
+    names = [holder_id(h) for h in holders]
+    wraps = {h: "0x" + wrap_key(key, bytes.fromhex(h[2:]), context=context).hex() for h in names}
     header = json.dumps({"wraps": wraps}, sort_keys=True, separators=(",", ":")).encode()
     prefix = _PREFIX.pack(SEALED_UPDATE_MAGIC, SEALED_UPDATE_VERSION, len(header)) + header
     return prefix + seal(blob, key, purpose=_purpose(task_id, round_, participant, prefix))

@@ -149,6 +149,12 @@ class TaskSpec:
         (participants refuse a list without the key of the task's coordinator), then the audit
         committee's. Empty: updates are stored in the clear. A spec without it keeps its bytes
         and hash.
+    sealed_readers : tuple of str, default ()
+        Seal the task's own artifacts too (global models, evidence, server states, batch
+        documents: every object the coordinator stores, :mod:`storage.sealed_store`), for the
+        holders of ``sealed_updates`` and these readers: the participants' and the sponsor's
+        public keys. Needs ``sealed_updates``; a participant whose key is not listed cannot train.
+        Empty: the task's artifacts are stored in the clear.
     dp : DPConfig or None, default None
         Differential privacy (:mod:`fl_node.dp`): how participants clip and noise what they
         release, and the ``(epsilon, delta)`` that follows (:meth:`privacy_spent`). The spec
@@ -183,6 +189,7 @@ class TaskSpec:
     defence: str = ""
     defence_params: dict[str, float] = field(default_factory=dict)
     sealed_updates: tuple[str, ...] = ()
+    sealed_readers: tuple[str, ...] = ()
     dp: DPConfig | None = None
     aggregation: str = "plain"
     secagg: SecAggParams | None = None
@@ -308,13 +315,23 @@ class TaskSpec:
 
     def _check_sealed(self) -> None:
         """Every key holder is a secp256k1 public key, written in one canonical form, once."""
-        try:
-            holders = tuple(holder_id(k) for k in self.sealed_updates)
-        except InvalidInputError as exc:
-            raise SpecError(f"TaskSpec: sealed_updates: {exc}") from None
-        if len(set(holders)) != len(holders):
-            raise SpecError("TaskSpec: sealed_updates lists a key twice")
-        object.__setattr__(self, "sealed_updates", holders)
+        for name in ("sealed_updates", "sealed_readers"):
+            try:
+                holders = tuple(holder_id(k) for k in getattr(self, name))
+            except InvalidInputError as exc:
+                raise SpecError(f"TaskSpec: {name}: {exc}") from None
+            if len(set(holders)) != len(holders):
+                raise SpecError(f"TaskSpec: {name} lists a key twice")
+            object.__setattr__(self, name, holders)
+        if self.sealed_readers and not self.sealed_updates:
+            raise SpecError("TaskSpec: sealed_readers needs sealed_updates (the coordinator's key)")
+
+    @property
+    def artifact_holders(self) -> tuple[str, ...]:
+        """Who may open the task's sealed artifacts (empty when they are stored in the clear)."""
+        if not self.sealed_readers:
+            return ()
+        return tuple(sorted({*self.sealed_updates, *self.sealed_readers}))
 
     def _check_schema(self, schema: DataSchema) -> None:
         """The schema and the model agree on the task kind, the classes and the inputs."""
@@ -434,6 +451,7 @@ class TaskSpec:
                 else {}
             ),
             **({"sealed_updates": list(self.sealed_updates)} if self.sealed_updates else {}),
+            **({"sealed_readers": list(self.sealed_readers)} if self.sealed_readers else {}),
             **({"dp": self.dp.to_dict()} if self.dp is not None else {}),
             **(
                 {"aggregation": self.aggregation, "secagg": self.secagg.to_dict()}
@@ -476,6 +494,7 @@ class TaskSpec:
                 defence=str(raw.get("defence", "")),
                 defence_params={str(k): float(v) for k, v in raw.get("defence_params", {}).items()},
                 sealed_updates=tuple(str(k) for k in raw.get("sealed_updates", ())),
+                sealed_readers=tuple(str(k) for k in raw.get("sealed_readers", ())),
                 dp=DPConfig.from_dict(raw["dp"]) if "dp" in raw else None,
                 aggregation=str(raw.get("aggregation", "plain")),
                 secagg=SecAggParams.from_dict(raw["secagg"]) if "secagg" in raw else None,

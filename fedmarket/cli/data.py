@@ -375,6 +375,21 @@ _OptionalDeploymentOpt = Annotated[
 ]
 
 
+@data_app.command("public-key")
+def data_public_key(key_env: KeyEnvOpt = "FEDMARKET_PARTICIPANT_KEY") -> None:
+    """Print the account's compressed secp256k1 public key and address (for --sealed-for/-reader).
+
+    A sponsor lists these keys in a spec that seals updates or artifacts; nothing secret is
+    printed.
+    """
+    from chain import account_from_env
+    from storage.sealed_store import holder_id
+    from storage.sealing import public_key_of
+
+    account = account_from_env(key_env)
+    out.print(f"{holder_id(public_key_of(bytes(account.key)))} {account.address}", markup=False)
+
+
 @data_app.command("forget")
 def data_forget(
     out_path: Annotated[Path, typer.Option("--out", help="The deletion record to write.")],

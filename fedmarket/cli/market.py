@@ -306,17 +306,21 @@ class TaskRewards:
 
 
 def _task_rewards(
-    backend: ChainBackend, dep: Deployment, account: str, store_dir: Path
+    backend: ChainBackend, dep: Deployment, account: str, store_dir: Path, key: bytes | None
 ) -> list[TaskRewards]:
-    """The rewards due now in every task ``account`` joined, rebuilt from the stored evidence."""
+    """The rewards due now in every task ``account`` joined, rebuilt from the stored evidence.
+
+    ``key`` (the account's, when given) opens the evidence of tasks that seal it.
+    """
     from chain.fed_task import TaskJoinedEvent
     from fl_node.claims import due_claims
     from kernel.types import Address
     from storage import LocalCidStore
+    from storage.sealed_store import SealedStore
 
     fed_task = dep.fed_task_client(backend)
     court = dep.court_client(backend)
-    store = LocalCidStore(store_dir)
+    store = SealedStore(LocalCidStore(store_dir), key=key)
     joined = sorted({int(e.task_id) for e in fed_task.events(TaskJoinedEvent, participant=account)})
     found = []
     for task_id in joined:
@@ -399,7 +403,8 @@ def proceeds(
     who, account = _who(account_address, claim, key_env)
     backend, dep = connect_deployment(rpc, deployment)
     models = _model_shares(backend, dep, who)
-    rewards = _task_rewards(backend, dep, who, store) if store is not None else []
+    key = bytes(account.key) if account is not None else None
+    rewards = _task_rewards(backend, dep, who, store, key) if store is not None else []
     balances = _balances(backend, dep, who)
     claimable = (
         sum(m["claimable_wei"] for m in models)

@@ -351,6 +351,16 @@ SealedForOpt = Annotated[
     ),
 ]
 
+SealedReaderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sealed-reader",
+        metavar="PUBLIC_KEY",
+        help="Seal the task's models and evidence too, for the --sealed-for holders and this "
+        "public key (repeat: every participant's, the sponsor's; `fedmarket data public-key`).",
+    ),
+]
+
 
 @task_app.command("design")
 def task_design(
@@ -395,6 +405,7 @@ def task_design(
     dp_clip: DpClipOpt = 1.0,
     dp_mode: DpModeOpt = "dp-fedavg",
     sealed_for: SealedForOpt = None,
+    sealed_reader: SealedReaderOpt = None,
 ) -> None:
     """Write a task spec for any dataset, scaled by --api listings or --stats-from files."""
     flags = dict(locals())  # every flag by parameter name, as typer converted it
@@ -430,6 +441,7 @@ def _design_spec(flags: dict[str, Any]) -> TaskSpec:
         rewards=_policy(f["reward_budget"], f["full_at"], f["unspent"], f["floor_bps"]),
         dp=dp,
         sealed_updates=tuple(f["sealed_for"] or ()),
+        sealed_readers=tuple(f["sealed_reader"] or ()),
         **_rule_fields(
             *(f["strategy"], f["server_lr"], f["strategy_param"], f["defence"]),
             f["defence_param"],

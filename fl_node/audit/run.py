@@ -3,6 +3,9 @@
 A task that seals its updates is audited in full by an auditor holding a key the spec lists
 (``audit_task(..., update_key=...)``). Without one, the checks that need the updates' content
 (:data:`UPDATE_CHECKS`) are recorded as not checked, and everything else is still checked.
+A task that seals its artifacts too (``sealed_readers``) is audited through a sealed store opened
+with that key; an auditor without a key the spec lists learns that every round is there and that
+nothing in it could be checked, and nothing is recorded as failed.
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from fl_node.data import LocalDataset
 from fl_node.errors import EvidenceError, FlError
 from fl_node.evidence import EVIDENCE_VERSION
 from fl_node.mailbox import Mailbox
+from fl_node.participant import read_spec
 from fl_node.payout import contributions_of, cumulative_contributions, shares_record
 from fl_node.screening import RoundScreen
 from fl_node.validation import SEALED_NO_KEY
 from storage import ContentStore
+from storage.sealed_store import SealedStore, holder_id
+from storage.sealing import public_key_of
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +208,33 @@ def _audit_rounds(
     return inputs
 
 
+def _sealed_shut_report(fed_task: FedTaskClient, task_id: int, holders: int) -> AuditReport:
+    """The audit of a task whose artifacts are sealed to keys the auditor does not hold."""
+    report = AuditReport(task_id=task_id, rounds=[])
+    detail = f"the task's models and evidence are sealed for {holders} keys: no key granted"
+    for final in fed_task.rounds_finalized(task_id):
+        audit = RoundAudit(int(final.round))
+        audit.add_unchecked("evidence", detail)
+        report.rounds.append(audit)
+    return report
+
+
+def _artifact_store(
+    fed_task: FedTaskClient, store: ContentStore, task_id: int, key: bytes | None
+) -> ContentStore | None:
+    """The store to audit through (``None``: the task's artifacts are sealed from ``key``).
+
+    The plain store for a task that stores its artifacts in the clear; for one that seals them,
+    a store opened with ``key`` when the spec lists it.
+    """
+    holders = read_spec(fed_task, store, task_id).artifact_holders
+    if not holders:
+        return store
+    if key is None or holder_id(public_key_of(key)) not in holders:
+        return None
+    return SealedStore(store, holders=holders, key=key)
+
+
 def audit_task(
     fed_task: FedTaskClient,
     store: ContentStore,
@@ -238,13 +271,19 @@ def audit_task(
     update_key : bytes or None, default None
         The auditor's secp256k1 private key, when the spec's ``sealed_updates`` lists its public
         key (the audit committee): it opens the task's sealed updates. Without it their checks
-        are recorded as not checked (:data:`UPDATE_CHECKS`).
+        are recorded as not checked (:data:`UPDATE_CHECKS`). It also opens a task's sealed
+        artifacts (``sealed_readers``); without a key they list, no round can be checked.
 
     Raises
     ------
     FlError
         When the task's spec itself cannot be read and verified (nothing else can be checked).
     """
+    opened = _artifact_store(fed_task, store, task_id, update_key)
+    if opened is None:
+        holders = len(read_spec(fed_task, store, task_id).artifact_holders)
+        return _sealed_shut_report(fed_task, task_id, holders)
+    store = opened
     task = read_task(fed_task, store, task_id, mailbox, validation, registry, update_key)
     report = AuditReport(task_id=task_id, rounds=[])
     inputs = _audit_rounds(task, store, report)

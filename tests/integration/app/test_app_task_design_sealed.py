@@ -40,3 +40,26 @@ def test_the_flag_names_the_holders_and_a_bad_key_is_exit_2(cli, tmp_path, hospi
     twice = cli(*base, "--sealed-for", coordinator.hex(), "--sealed-for", coordinator.hex(),
                 "--out", str(tmp_path / "twice.json"))  # fmt: skip
     assert twice.code == 2 and "twice" in twice.stderr
+
+
+def test_readers_seal_the_artifacts_and_public_key_prints_what_to_list(
+    cli, tmp_path, hospital_csv, monkeypatch
+):
+    coordinator, participant = new_account(), new_account()
+    monkeypatch.setenv("READER_KEY", "0x" + bytes(participant.key).hex())
+    shown = cli("data", "public-key", "--key-env", "READER_KEY")
+    assert shown.code == 0, shown.stderr
+    reader, address = shown.stdout.split()
+    assert reader == "0x" + public_key_of(bytes(participant.key)).hex()
+    assert address == participant.address
+    assert bytes(participant.key).hex() not in shown.stdout + shown.stderr
+    base = ["task", "design", "--stats-from", str(hospital_csv)]
+    holder = "0x" + public_key_of(bytes(coordinator.key)).hex()
+    ran = cli(*base, "--sealed-for", holder, "--sealed-reader", reader,
+              "--out", str(tmp_path / "spec.json"))  # fmt: skip
+    assert ran.code == 0, ran.stderr
+    spec = TaskSpec.from_bytes((tmp_path / "spec.json").read_bytes())
+    assert spec.sealed_readers == (reader,)
+    assert spec.artifact_holders == tuple(sorted((holder, reader)))
+    alone = cli(*base, "--sealed-reader", reader, "--out", str(tmp_path / "alone.json"))
+    assert alone.code == 2 and alone.stderr.count("\n") == 1 and "sealed_updates" in alone.stderr

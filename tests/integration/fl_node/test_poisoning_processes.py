@@ -22,7 +22,14 @@ import pytest
 from chain import RewardTokenClient, RpcBackend, deploy, fund, new_account, signer_for
 from chain.fed_task import FedTaskClient, ParticipantSlashedEvent, StakeWithdrawnEvent
 from tests.integration.fl_node.test_attacker_processes import attacker
-from tests.integration.fl_node.test_processes import SCHEDULE, STAKE, TOKEN, fedmarket, finish
+from tests.integration.fl_node.test_processes import (  # the fixture kills what is left
+    SCHEDULE,
+    STAKE,
+    TOKEN,
+    _no_process_outlives_its_test,  # noqa: F401
+    fedmarket,
+    finish,
+)
 
 # Real time on two shared cores: several processes each import torch, train and must commit
 # within the round's window. A run that misses it under the suite's load is rerun once (the

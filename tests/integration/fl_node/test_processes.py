@@ -5,6 +5,11 @@ coordinate through nothing but the chain and the shared content store, via the `
 Protocol v2 on a short schedule in real time (nobody travels): stakes, direct commitments,
 reveals from the reveal start, claims by proof after each challenge window, stakes back after the
 cooldown; then the audit and a participant's ``claim`` find nothing left to do.
+
+The sealed run designs the task with ``--sealed-for`` (the coordinator, an auditor) and
+``--sealed-reader`` (each hospital): every update, model, batch and evidence object in the shared
+store is encrypted, the processes train and claim as in the plain run, the audit without a key
+checks nothing and says so, and the auditor's key opens everything and passes.
 """
 
 from __future__ import annotations
@@ -13,12 +18,17 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import IO
 
 import pytest
 
 from chain import RewardTokenClient, RpcBackend, deploy, fund, new_account, signer_for
 from chain.fed_task import FedTaskClient, StakeWithdrawnEvent, TaskStatus
+from storage import LocalCidStore
+from storage.sealed_store import is_sealed_object
+from storage.sealing import public_key_of
 
 # Real time on two shared cores: several processes each import torch, train and must commit
 # within the round's window. A run that misses it under the suite's load is rerun once (the
@@ -42,27 +52,74 @@ SCHEDULE = {
 }
 
 
+STARTED: list[subprocess.Popen] = []
+"""Every process the current test started (killed at its end if still running)."""
+LOGS: dict[int, IO[str]] = {}
+"""Each process's log file, by pid."""
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test():
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        LOGS.pop(proc.pid).close()
+
+
 def fedmarket(*args: str, key=None, env_name="FEDMARKET_KEY", **popen) -> subprocess.Popen:
     env = dict(os.environ, FEDMARKET_DEBUG="1")  # a crash shows its traceback in the failure
     if key is not None:
         env[env_name] = "0x" + bytes(key).hex()
-    return subprocess.Popen(
-        [sys.executable, "-m", "fedmarket", *args],
+    log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: the log never fills a buffer
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fedmarket", "--verbose", *args],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
         **popen,
     )
+    LOGS[proc.pid] = log
+    STARTED.append(proc)
+    return proc
+
+
+def log_tail(proc: subprocess.Popen, piped: str | None, size: int = 3000) -> str:
+    """The last ``size`` characters the process logged (to its log file, or to a pipe)."""
+    log = LOGS.get(proc.pid)
+    if log is None:
+        return (piped or "")[-size:]
+    log.seek(0)
+    return log.read()[-size:]
 
 
 def finish(proc: subprocess.Popen, timeout: float = 400) -> str:
-    stdout, stderr = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, f"exit {proc.returncode}: {stderr[-2000:]}"
+    """The process's output once it exits 0; its last log lines if it fails or hangs."""
+    try:
+        stdout, piped = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, piped = proc.communicate()
+        raise AssertionError(f"no exit within {timeout} s: ...{log_tail(proc, piped)}") from None
+    assert proc.returncode == 0, f"exit {proc.returncode}: ...{log_tail(proc, piped)}"
     return stdout
 
 
-def test_separate_processes_train_a_task_over_json_rpc(anvil_url, tmp_path: Path):
+def sealing_flags(coordinator, auditor, hospitals) -> list[str]:
+    """``task design`` flags: updates sealed to the coordinator and the auditor, artifacts too."""
+
+    def hex_key(account) -> str:  # noqa: ANN001
+        return "0x" + public_key_of(bytes(account.key)).hex()
+
+    holders = [a for h in (coordinator, auditor) for a in ("--sealed-for", hex_key(h))]
+    return holders + [a for h in hospitals for a in ("--sealed-reader", hex_key(h))]
+
+
+@pytest.mark.parametrize("sealed", [False, True], ids=["plain", "sealed"])
+def test_separate_processes_train_a_task_over_json_rpc(anvil_url, tmp_path: Path, sealed: bool):
     backend = RpcBackend(anvil_url)
     deployer = signer_for(backend, backend.faucet_account())
     deployment = deploy(deployer)
@@ -84,7 +141,10 @@ def test_separate_processes_train_a_task_over_json_rpc(anvil_url, tmp_path: Path
         arg for i in range(4) for arg in ("--stats-from", str(data / f"hospital-{i + 1}.csv"))
     ]
     spec = str(tmp_path / "spec.json")
-    finish(fedmarket("task", "design", *stats_from, "--rounds", str(ROUNDS), "--out", spec))
+    auditor = new_account()
+    seal = sealing_flags(coordinator, auditor, hospitals) if sealed else []
+    design = ("task", "design", *stats_from, *seal, "--rounds", str(ROUNDS), "--out", spec)
+    finish(fedmarket(*design))
     common = ["--rpc", anvil_url, "--deployment", str(dep_file), "--store", str(store)]
     terms = [
         *("--quorum", "3", "--participant-stake", str(STAKE)),
@@ -145,9 +205,16 @@ def test_separate_processes_train_a_task_over_json_rpc(anvil_url, tmp_path: Path
 
     # anyone audits from the chain and the store: nothing to challenge, nothing left to claim
     challenges = tmp_path / "challenges.json"
-    finish(fedmarket("audit", *common, "--task", str(task_id), "--json",
-                     "--challenge-out", str(challenges)))  # fmt: skip
+    audited = json.loads(finish(fedmarket("audit", *common, "--task", str(task_id), "--json",
+                                          "--challenge-out", str(challenges))))  # fmt: skip
     assert json.loads(challenges.read_text()) == []
+    assert audited["ok"] and audited["complete"] is not sealed
+    if sealed:
+        check_sealed(client, task_id, LocalCidStore(store))
+        keyed = fedmarket("audit", *common, "--task", str(task_id), "--json",
+                          "--key-env", "FEDMARKET_KEY", key=auditor.key)  # fmt: skip
+        opened = json.loads(finish(keyed))
+        assert opened["ok"] and opened["complete"], opened
     again = json.loads(
         finish(
             fedmarket(
@@ -162,3 +229,14 @@ def test_separate_processes_train_a_task_over_json_rpc(anvil_url, tmp_path: Path
         )  # fmt: skip
     )
     assert again == {"participant": hospitals[0].address, "claimed_wei": "0", "rounds": []}
+
+
+def check_sealed(client: FedTaskClient, task_id: int, store: LocalCidStore) -> None:
+    """Every object the chain anchors for the task is stored sealed."""
+    anchored = [e.update_cid for e in client.updates_committed(task_id)]
+    for final in client.rounds_finalized(task_id):
+        anchored += [final.model_cid, final.evidence_cid]
+    assert len(anchored) == ROUNDS * 6
+    for cid in anchored:
+        data = store.get(cid)
+        assert is_sealed_object(data) or data[:4] == b"FMSU", cid
