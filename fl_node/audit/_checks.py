@@ -42,8 +42,31 @@ def _contribution_consistent(record: ContributionRecord, n: int, scores: list[fl
     )
 
 
+def _privacy_as_spent(r: RoundInputs) -> bool:
+    """The evidence's privacy record is what the spec's accountant gives for the rounds done.
+
+    A task without DP records none; one with DP records exactly the spec's mechanism (mode,
+    noise, clip, rate, steps, accountant, delta) and its epsilon after this round.
+    """
+    spent = r.task.spec.privacy_spent(int(r.final.round))
+    got = r.evidence.privacy
+    if spent is None or got is None:
+        return spent is None and got is None
+    mechanism = (spent.mode, spent.delta, spent.noise_multiplier, spent.clip_norm)
+    counted = (spent.sample_rate, spent.steps, spent.accountant)
+    return (
+        (got.mode, got.delta, got.noise_multiplier, got.clip_norm) == mechanism
+        and (got.sample_rate, got.steps, got.accountant) == counted
+        and math.isclose(got.epsilon, spent.epsilon, rel_tol=1e-9)
+    )
+
+
 def check_evidence(r: RoundInputs) -> tuple[bool, str]:
-    """The evidence describes this task, round, models and participants, as finalised on-chain."""
+    """The evidence agrees with the chain and the spec.
+
+    It describes this task, round, models and participants as finalised on-chain, and the
+    privacy spent as the spec's accountant counts it.
+    """
     ev, final = r.evidence, r.final
     expected = {
         "task_id": ev.task_id == r.task.task_id,
@@ -55,6 +78,7 @@ def check_evidence(r: RoundInputs) -> tuple[bool, str]:
         "updates": [v.participant for v in ev.updates] == r.task.participants,
         "accepted": sum(v.accepted for v in ev.updates) == final.accepted,
         "flagged": [f.lower() for f in ev.flagged] == [f.lower() for f in final.flagged],
+        "privacy": _privacy_as_spent(r),
     }
     wrong = [name for name, ok in expected.items() if not ok]
     detail = f"evidence {final.evidence_cid}"

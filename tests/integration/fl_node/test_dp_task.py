@@ -3,14 +3,18 @@
 The final round's ``RoundFinalized`` event names the evidence CID; the bytes read back from the
 store under that CID (checked against it) hold the ``privacy`` record, equal to what the spec's
 accountant says for the whole task. Every accepted update carries noise of the promised size.
+A coordinator that records less epsilon than the spec's accountant counts fails the audit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
+from fl_node.audit import audit_task
+from fl_node.coordinator import Coordinator
 from fl_node.dp import DPConfig, check_noise
 from fl_node.evidence import RoundEvidence
 from fl_node.models import build_model, trainable_state
@@ -66,3 +70,25 @@ def report_and_card_show_the_budget(flow, reports, epsilon: float) -> None:  # n
     assert listed.metrics["dp_epsilon"] == epsilon  # the listing shows the card's metrics
     text = evaluation_report(flow.spec, reports, {}, task_id=flow.task_id, model_cid="bafy")
     assert "## Differential privacy" in text and f"{epsilon:.4g}" in text
+
+
+class UnderReports(Coordinator):
+    """Records half the epsilon spent: a listing would then promise more privacy than given."""
+
+    def _evidence(self, work, base_model, state):  # noqa: ANN001, ANN202 - the node's own hook
+        evidence = super()._evidence(work, base_model, state)
+        assert evidence.privacy is not None
+        low = dataclasses.replace(evidence.privacy, epsilon=evidence.privacy.epsilon / 2)
+        return dataclasses.replace(evidence, privacy=low)
+
+
+def test_the_audit_recounts_the_epsilon_each_round_records(tmp_path) -> None:
+    honest = start(tmp_path / "honest", rounds=1, spec_changes={"dp": DP})
+    honest.run(settle=False)
+    passed = audit_task(honest.ft, honest.world.store, honest.task_id)
+    assert passed.ok, passed.failure_line()
+    liar = start(tmp_path / "liar", rounds=1, spec_changes={"dp": DP}, coordinator=UnderReports)
+    liar.run(settle=False)
+    caught = audit_task(liar.ft, liar.world.store, liar.task_id)
+    [(round_, check)] = caught.failures
+    assert (round_, check.name) == (1, "evidence") and "privacy" in check.detail
