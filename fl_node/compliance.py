@@ -532,12 +532,49 @@ def anchor_if_due(
     return anchor_log_head(access_log, signer)
 
 
-def verify_log(access_log: AccessLog, backend: ChainBackend) -> LogVerification:
+def _keeper_problems(
+    backend: ChainBackend, keeper: str, valid: Sequence[LogAnchor]
+) -> list[LogProblem]:
+    """What the keeper's account says of the listed anchors: all sent by it, none missing.
+
+    The keeper's account is dedicated to anchoring this log, so every transaction it ever sent
+    (its nonce) is an anchor that ``anchors.jsonl`` must list: fewer listed means lines (or the
+    whole file) were removed, which would otherwise hide a cut tail of the log.
+    """
+    problems = [
+        LogProblem(
+            ANCHORS_FILE,
+            0,
+            f"anchor in block {a.anchor.block} sent by "
+            f"{a.anchor.sender}, not by the keeper {keeper}",
+        )  # fmt: skip
+        for a in valid
+        if a.anchor.sender.lower() != keeper.lower()
+    ]
+    sent = int(backend.w3.eth.get_transaction_count(to_checksum_address(keeper)))
+    mine = len(valid) - len(problems)
+    if sent > mine:
+        problems.append(
+            LogProblem(
+                ANCHORS_FILE,
+                0,
+                f"the keeper {keeper} sent {sent} anchor transactions, {mine} are listed: "
+                "anchors were removed from the list",
+            )
+        )
+    return problems
+
+
+def verify_log(
+    access_log: AccessLog, backend: ChainBackend, *, keeper: str | None = None
+) -> LogVerification:
     """Check every recorded anchor on-chain, then the log against the newest one.
 
     An anchor that is not on the chain, or anchors another head, is a problem of the report (a
     forged ``anchors.jsonl``); the log is then checked against the newest anchor that holds.
-    A report with problems fires one ``tampered_log`` breach alert.
+    With ``keeper``, every anchor must be the keeper's, and every transaction the keeper sent
+    must be listed (so deleting ``anchors.jsonl``, or its last lines, is detected too). A report
+    with problems fires one ``tampered_log`` breach alert.
 
     Parameters
     ----------
@@ -545,6 +582,8 @@ def verify_log(access_log: AccessLog, backend: ChainBackend) -> LogVerification:
         The log.
     backend : ChainBackend
         The chain its head is anchored on.
+    keeper : str or None, default None
+        The address of the log keeper's account (dedicated to anchoring this log).
     """
     problems: list[LogProblem] = []
     valid: list[LogAnchor] = []
@@ -556,6 +595,8 @@ def verify_log(access_log: AccessLog, backend: ChainBackend) -> LogVerification:
             valid.append(item)
         except (AnchorMismatchError, AnchorNotFoundError) as exc:
             problems.append(LogProblem(ANCHORS_FILE, number, str(exc)))
+    if keeper is not None:
+        problems += _keeper_problems(backend, keeper, valid)
     newest = max(valid, key=lambda a: a.head.seq, default=None)
     report = access_log.verify(None if newest is None else newest.head, alert=not problems)
     if problems:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from fedmarket.cli._checks import address as check_address
 from fedmarket.cli._common import KeyEnvOpt, connect_deployment, console, out
 from fedmarket.cli.errors import EXIT_VERDICT
 
@@ -498,18 +499,35 @@ def data_verify_log(
     rpc: Annotated[
         str | None, typer.Option("--rpc", help="The chain its heads are anchored on.")
     ] = None,
+    keeper: Annotated[
+        str | None,
+        typer.Option(
+            "--keeper",
+            metavar="ADDRESS",
+            help="The log keeper's account (used for nothing but anchoring this log): every "
+            "transaction it sent must be a listed anchor. Needs --rpc.",
+        ),
+    ] = None,
 ) -> None:
     """Check the access log's hash chain, and with ``--rpc`` every recorded anchor on-chain.
 
-    Exit 0 when it holds, 6 when an entry, a segment boundary or an anchor was tampered with
-    (a breach alert is fired too).
+    Exit 0 when it holds, 6 when an entry, a segment boundary or an anchor was tampered with,
+    or (with ``--keeper``) an anchor the keeper sent is missing from the list (a breach alert is
+    fired too).
     """
     from chain import connect
     from fl_node.compliance import verify_log
+    from kernel.errors import InvalidInputError
     from storage.access_log import AccessLog
 
     access_log = AccessLog(_existing_log(log_dir))
-    report = access_log.verify() if rpc is None else verify_log(access_log, connect(rpc))
+    if keeper is not None:
+        if rpc is None:
+            raise InvalidInputError("--keeper needs --rpc (the chain the keeper anchors on)")
+        keeper = check_address("--keeper", keeper)
+    report = (
+        access_log.verify() if rpc is None else verify_log(access_log, connect(rpc), keeper=keeper)
+    )
     report.check()
     note = f" ({report.note})" if report.note else ""
     out.print(f"{log_dir}: {report.entries} entries in {len(report.segments)} segment(s) hold; "

@@ -119,6 +119,17 @@ def test_an_access_log_anchored_on_anvil_verifies_and_a_cut_tail_or_edit_exits_6
     cut = fedmarket("data", "verify-log", folder, "--rpc", anvil_url, env={})
     assert cut.returncode == 6, cut.stdout  # ...caught against it
     assert cut.stderr.splitlines()[-1].startswith("error: access log:")
+    anchors = folder / "anchors.jsonl"
+    listed = anchors.read_text()
+    anchors.unlink()  # the anchor hidden as well: the log's own chain and the list agree...
+    hidden = fedmarket("data", "verify-log", folder, "--rpc", anvil_url, env={})
+    assert hidden.returncode == 0, hidden.stderr
+    by_keeper = ("--rpc", anvil_url, "--keeper", keeper.address)
+    kept = fedmarket("data", "verify-log", folder, *by_keeper, env={})
+    assert kept.returncode == 6 and "removed" in kept.stderr  # ...the keeper's nonce does not
+    anchors.write_text(listed)
+    lone = fedmarket("data", "verify-log", folder, "--keeper", keeper.address, env={})
+    assert lone.returncode == 2 and "--keeper needs --rpc" in lone.stderr
     segment.write_text("".join(lines).replace("0xbuyer1", "0xbuyer9"))
     edited = fedmarket("data", "verify-log", folder, env={})
     assert edited.returncode == 6 and "access log:" in edited.stderr

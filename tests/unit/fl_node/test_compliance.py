@@ -225,3 +225,32 @@ def test_anchor_if_due_waits_for_the_period_and_a_moved_head(
     second = anchor_if_due(log, participant, now=block_time + 86_401)
     assert second is not None and second.head.seq == 1
     assert verify_log(log, chain).ok
+
+
+def test_the_keepers_transactions_catch_a_removed_anchor_list(
+    tmp_path: Path, chain: InProcessBackend, participant: Signer
+) -> None:
+    """Cutting the log's tail and deleting anchors.jsonl passes every check but the keeper's."""
+    keeper = participant  # a fresh account, used for nothing but anchoring this log
+    log = _log(tmp_path, 6)
+    anchor_log_head(log, keeper)
+    log.append("0xreader", "get", "bafk-late", "training")
+    anchor_log_head(log, keeper)
+    assert verify_log(log, chain, keeper=keeper.address).ok
+    segment = log.segments()[0]
+    segment.write_text("".join(f"{x}\n" for x in segment.read_text().splitlines()[:4]))
+    (log.root / ANCHORS_FILE).unlink()
+    assert verify_log(log, chain).ok  # nothing listed, nothing to compare with
+    report = verify_log(log, chain, keeper=keeper.address)
+    assert not report.ok
+    assert "sent 2 anchor transactions, 0 are listed" in str(report.problems[0])
+
+
+def test_an_anchor_sent_by_another_account_is_not_the_keepers(
+    tmp_path: Path, chain: InProcessBackend, participant: Signer
+) -> None:
+    log = _log(tmp_path, 3)
+    anchor_log_head(log, participant)
+    keeper = new_account()
+    report = verify_log(log, chain, keeper=keeper.address)
+    assert not report.ok and "not by the keeper" in str(report.problems[0])
