@@ -216,12 +216,15 @@ def store_blobs(root: Path, channel: str = "store") -> list[Blob]:
     ]
 
 
-def chain_blobs(backend: ChainBackend) -> list[Blob]:
-    """Calldata of every transaction and topics and data of every log, block by block."""
+def chain_blobs(backend: ChainBackend, first: int = 0) -> list[Blob]:
+    """Calldata of every transaction and topics and data of every log, block by block.
+
+    ``first`` skips the blocks before it (a shared dev node's earlier tests).
+    """
     eth = backend.w3.eth
     head, _ = backend.head()
     out = []
-    for number in range(head + 1):
+    for number in range(first, head + 1):
         block = eth.get_block(number, full_transactions=True)
         transactions: list[Any] = list(block["transactions"])  # full: dicts, not hashes
         for tx in transactions:

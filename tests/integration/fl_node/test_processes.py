@@ -6,6 +6,11 @@ Protocol v2 on a short schedule in real time (nobody travels): stakes, direct co
 reveals from the reveal start, claims by proof after each challenge window, stakes back after the
 cooldown; then the audit and a participant's ``claim`` find nothing left to do.
 
+Canary rows are planted in every hospital's file first; none of their values, and none of the
+hospitals' real rows, appears in any byte that left a hospital or the coordinator over these real
+parts: the store's files, every transaction and log on the JSON-RPC node, every process's output
+and log.
+
 The sealed run designs the task with ``--sealed-for`` (the coordinator, an auditor) and
 ``--sealed-reader`` (each hospital): every update, model, batch and evidence object in the shared
 store is encrypted, the processes train and claim as in the plain run, the audit without a key
@@ -22,13 +27,24 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import pytest
 
 from chain import RewardTokenClient, RpcBackend, deploy, fund, new_account, signer_for
 from chain.fed_task import FedTaskClient, StakeWithdrawnEvent, TaskStatus
+from fl_node.data import LocalDataset, load_csv, save_csv
 from storage import LocalCidStore
 from storage.sealed_store import is_sealed_object
 from storage.sealing import public_key_of
+from tests.support.canary import (
+    Blob,
+    Canaries,
+    chain_blobs,
+    describe,
+    plant_rows,
+    scan,
+    store_blobs,
+)
 
 # Real time on two shared cores: several processes each import torch, train and must commit
 # within the round's window. A run that misses it under the suite's load is rerun once (the
@@ -127,6 +143,7 @@ def test_separate_processes_train_a_task_over_json_rpc(anvil_url, tmp_path: Path
     store = tmp_path / "store"
     data = tmp_path / "data"
     finish(fedmarket("data", "split-hospitals", "--out", str(data)))
+    canaries = plant_canaries(data)
 
     sponsor, coordinator = new_account(), new_account()
     hospitals = [new_account() for _ in range(4)]
@@ -177,8 +194,10 @@ def test_separate_processes_train_a_task_over_json_rpc(anvil_url, tmp_path: Path
         )  # fmt: skip
         for i, account in enumerate(hospitals)
     ]
-    outputs = [json.loads(finish(p)) for p in nodes]
+    printed = [finish(p) for p in nodes]
+    outputs = [json.loads(text) for text in printed]
     result = json.loads(finish(coord))
+    printed.append(json.dumps(result))
 
     # distinct processes with distinct keys each trained and committed directly every round
     assert sorted(o["participant"] for o in outputs) == sorted(a.address for a in hospitals)
@@ -230,6 +249,15 @@ def test_separate_processes_train_a_task_over_json_rpc(anvil_url, tmp_path: Path
     )
     assert again == {"participant": hospitals[0].address, "claimed_wei": "0", "rounds": []}
 
+    # no canary value and no raw record left a party, through any real part
+    sent = [Blob("process output", f"process {i}", t.encode()) for i, t in enumerate(printed)]
+    logged = [Blob("process log", str(p.pid), log_tail(p, None, 10**9).encode()) for p in nodes]
+    logged.append(Blob("process log", "coordinator", log_tail(coord, None, 10**9).encode()))
+    chain = chain_blobs(backend, first=deployment.block)
+    hits = scan([*store_blobs(store), *chain, *sent, *logged], canaries)
+    assert not hits, describe(hits)
+    assert len(chain) > 40 and sum(len(b.data) for b in logged) > 1000  # the capture is real
+
 
 def check_sealed(client: FedTaskClient, task_id: int, store: LocalCidStore) -> None:
     """Every object the chain anchors for the task is stored sealed."""
@@ -240,3 +268,18 @@ def check_sealed(client: FedTaskClient, task_id: int, store: LocalCidStore) -> N
     for cid in anchored:
         data = store.get(cid)
         assert is_sealed_object(data) or data[:4] == b"FMSU", cid
+
+
+def plant_canaries(data: Path) -> Canaries:
+    """Two canary rows appended to each hospital's file; what to look for (and 2 real rows)."""
+    rng = np.random.default_rng(2026)
+    found = Canaries(np.empty(0))
+    for i in range(4):
+        path = data / f"hospital-{i + 1}.csv"
+        names = path.read_text(encoding="utf-8").split("\n", 1)[0].split(",")[:-1]
+        held = load_csv(path)
+        x, canaries = plant_rows(held.x, rng)
+        labels = (np.arange(len(x) - held.rows) % 2).astype(held.y.dtype)
+        save_csv(LocalDataset(held.name, x, np.concatenate([held.y, labels])), names, path)
+        found = found + canaries
+    return found
