@@ -16,8 +16,9 @@ import secrets
 import pytest
 
 from chain import demo_account
-from fedmarket.demo.world import COORDINATOR, SPONSOR, hospital_roles
+from fedmarket.demo.world import COORDINATOR, SPONSOR, hospital_roles, make_coordinator
 from fl_node.audit import audit_task
+from fl_node.coordinator import Phase
 from fl_node.errors import SpecError
 from fl_node.sealed import holder_id, is_sealed_update
 from fl_node.serialization import decode_model
@@ -29,7 +30,7 @@ from storage.sealed_store import (
     sealed_holders,
 )
 from storage.sealing import public_key_of
-from tests.integration.fl_node.flow import Flow, direct_terms, start
+from tests.integration.fl_node.flow import Flow, direct_terms, hook, start
 
 pytestmark = pytest.mark.slow
 
@@ -135,3 +136,21 @@ def test_readers_need_sealed_updates(tmp_path):
     reader = holder_id(public_key_of(key_of(SPONSOR)))
     with pytest.raises(SpecError, match="sealed_updates"):
         start(tmp_path, rounds=1, spec_changes={"sealed_readers": (reader,)})
+
+
+def test_a_restarted_coordinator_resumes_from_the_sealed_model_and_evidence(tmp_path):
+    flow = sealed_task(tmp_path, readers=hospital_roles(4), rounds=2)
+
+    def stop_after_round_one(round_: int, phase: Phase) -> None:
+        if (round_, phase) == (1, Phase.FINALIZED):
+            raise KeyboardInterrupt  # the coordinator's process dies between rounds
+
+    with pytest.raises(KeyboardInterrupt):
+        flow.coordinator.run(
+            between=hook(flow.nodes, flow.task_id, stop_after_round_one), settle=False
+        )
+    second = make_coordinator(flow.world, flow.task_id)  # reads round 1's sealed model back
+    assert second.model_hash == bytes(flow.ft.rounds_finalized(flow.task_id)[0].model_hash)
+    [report] = second.run(between=hook(flow.nodes, flow.task_id), settle=False)
+    assert report.round == 2 and report.accepted == 4
+    assert audit_task(flow.ft, flow.world.store, flow.task_id, update_key=AUDITOR).complete
