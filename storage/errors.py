@@ -8,6 +8,7 @@ from kernel.errors import (
     InvalidInputError,
     NotFoundError,
     ProtocolError,
+    RefusedError,
     ServiceUnavailableError,
 )
 
@@ -49,6 +50,13 @@ class SealedDataError(StoreError, IntegrityError):
 
     Opening with the wrong key or the wrong associated data fails AES-GCM's authentication the
     same way as a changed byte does: the error cannot, and does not, say which it was.
+    """
+
+
+class SealedObjectLockedError(StoreError, RefusedError):
+    """A sealed object whose content key is not wrapped to the key at hand (or no key is).
+
+    Not tampering (a :class:`SealedDataError`): the reader is simply not one of its holders.
     """
 
 

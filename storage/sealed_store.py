@@ -37,7 +37,12 @@ from coincurve import PublicKey
 
 from kernel.types import Cid
 from storage.base import DEFAULT_MAX_BYTES, ContentStore, content_hash, validate_cid
-from storage.errors import ContentTooLargeError, InvalidKeyError, SealedDataError
+from storage.errors import (
+    ContentTooLargeError,
+    InvalidKeyError,
+    SealedDataError,
+    SealedObjectLockedError,
+)
 from storage.sealing import new_content_key, open_sealed, public_key_of, seal, unwrap_key, wrap_key
 
 log = logging.getLogger(__name__)
@@ -53,10 +58,6 @@ KEY_CONTEXT: Final = b"fedmarket:object-key:v1"
 
 _OPENED_KEPT: Final = 1024
 """How many opened objects a store remembers the plaintext hash of (for :meth:`verify`)."""
-
-
-class SealedObjectLockedError(SealedDataError):
-    """A sealed object whose content key is not wrapped to the key at hand (or no key is)."""
 
 
 def holder_id(public_key: bytes | str) -> str:
@@ -154,7 +155,7 @@ def open_object(data: bytes, private_key: bytes) -> bytes:
     Raises
     ------
     SealedObjectLockedError
-        The content key is not wrapped to this key.
+        The content key is not wrapped to this key (a refusal, exit 5 in the CLI).
     SealedDataError
         The object does not parse, or fails authentication (tampered).
     InvalidKeyError

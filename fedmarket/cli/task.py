@@ -24,6 +24,7 @@ from fedmarket.cli._common import (
     RpcOpt,
     StoreOpt,
     connect_deployment,
+    open_store,
     out,
 )
 from kernel.errors import InvalidInputError
@@ -941,3 +942,50 @@ def _round_view(client: FedTaskClient, task_id: int, final: RoundFinalizedEvent)
         "claimable_at": now.claimable_at,
         "disputed": now.disputed,
     }
+
+
+@task_app.command("model")
+def task_model(
+    rpc: RpcOpt,
+    deployment: DeploymentOpt,
+    store: StoreOpt,
+    task_id: Annotated[int, typer.Argument()],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the model file.")],
+    key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--key-env",
+            help="Variable holding your hex key, when the task seals its models to it "
+            "(a listed reader: the sponsor, a participant, the audit committee).",
+        ),
+    ] = None,
+) -> None:
+    """Write the task's latest finalised model, checked against its on-chain hash.
+
+    A sealed model is opened with the key in --key-env; without a listed key it is exit 5. The
+    file is what a sponsor uploads for buyers (the marketplace seals it again for them).
+    """
+    from chain import account_from_env
+    from fl_node.participant import fetch_verified
+    from storage.sealed_store import SealedStore
+
+    backend, dep = connect_deployment(rpc, deployment)
+    finals = dep.fed_task_client(backend).rounds_finalized(task_id)
+    if not finals:
+        raise InvalidInputError(f"task {task_id}: no round is finalised yet")
+    final = finals[-1]
+    account = account_from_env(key_env) if key_env else None
+    actor = account.address if account is not None else "reader"
+    content = open_store(store, actor=actor, purpose=f"model:task:{task_id}")
+    opener = SealedStore(content, key=bytes(account.key) if account is not None else None)
+    data = fetch_verified(opener, final.model_cid, final.model_hash, "final model")
+    out_file.write_bytes(data)
+    view = {
+        "task_id": task_id,
+        "round": int(final.round),
+        "model_cid": final.model_cid,
+        "model_hash": "0x" + bytes(final.model_hash).hex(),
+        "bytes": len(data),
+        "out": str(out_file),
+    }
+    out.print_json(json.dumps(view))

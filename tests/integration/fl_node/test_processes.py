@@ -33,7 +33,7 @@ import pytest
 from chain import RewardTokenClient, RpcBackend, deploy, fund, new_account, signer_for
 from chain.fed_task import FedTaskClient, StakeWithdrawnEvent, TaskStatus
 from fl_node.data import LocalDataset, load_csv, save_csv
-from storage import LocalCidStore
+from storage import LocalCidStore, content_hash
 from storage.sealed_store import is_sealed_object
 from storage.sealing import public_key_of
 from tests.support.canary import (
@@ -124,14 +124,14 @@ def finish(proc: subprocess.Popen, timeout: float = 400) -> str:
     return stdout
 
 
-def sealing_flags(coordinator, auditor, hospitals) -> list[str]:
+def sealing_flags(coordinator, auditor, readers) -> list[str]:
     """``task design`` flags: updates sealed to the coordinator and the auditor, artifacts too."""
 
     def hex_key(account) -> str:  # noqa: ANN001
         return "0x" + public_key_of(bytes(account.key)).hex()
 
     holders = [a for h in (coordinator, auditor) for a in ("--sealed-for", hex_key(h))]
-    return holders + [a for h in hospitals for a in ("--sealed-reader", hex_key(h))]
+    return holders + [a for r in readers for a in ("--sealed-reader", hex_key(r))]
 
 
 @pytest.mark.parametrize("sealed", [False, True], ids=["plain", "sealed"])
@@ -159,7 +159,7 @@ def test_separate_processes_train_a_task_over_json_rpc(anvil_url, tmp_path: Path
     ]
     spec = str(tmp_path / "spec.json")
     auditor = new_account()
-    seal = sealing_flags(coordinator, auditor, hospitals) if sealed else []
+    seal = sealing_flags(coordinator, auditor, [*hospitals, sponsor]) if sealed else []
     design = ("task", "design", *stats_from, *seal, "--rounds", str(ROUNDS), "--out", spec)
     finish(fedmarket(*design))
     common = ["--rpc", anvil_url, "--deployment", str(dep_file), "--store", str(store)]
@@ -248,6 +248,18 @@ def test_separate_processes_train_a_task_over_json_rpc(anvil_url, tmp_path: Path
         )  # fmt: skip
     )
     assert again == {"participant": hospitals[0].address, "claimed_wei": "0", "rounds": []}
+
+    # the sponsor fetches the final model to list it (opened with its key when sealed)
+    model_file = tmp_path / "model.safetensors"
+    fetch = ("task", "model", *common, str(task_id), "--out", str(model_file))
+    fetched = json.loads(finish(fedmarket(*fetch, "--key-env", "FEDMARKET_KEY", key=sponsor.key)))
+    assert fetched["model_hash"] == "0x" + bytes(info.model_hash).hex()
+    assert content_hash(model_file.read_bytes()) == bytes(info.model_hash)
+    if sealed:  # a reader the spec does not list
+        locked = fedmarket(*fetch[:-1], str(tmp_path / "x"), "--key-env", "FEDMARKET_KEY",
+                           key=new_account().key)  # fmt: skip
+        locked.communicate(timeout=120)
+        assert locked.returncode == 5 and "sealed" in log_tail(locked, None)
 
     # no canary value and no raw record left a party, through any real part
     sent = [Blob("process output", f"process {i}", t.encode()) for i, t in enumerate(printed)]
