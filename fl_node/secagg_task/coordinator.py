@@ -155,7 +155,8 @@ class SecAggCoordinator(Coordinator):
             place = RoundPlace(task_id, round_, i)
             size = len(members)
             config = group_config(task_id, round_, i, size, length, self._params(), seed)
-            groups.append(LiveGroup(place, members, GroupServer(place, config)))
+            server = GroupServer(place, config, roster=members)
+            groups.append(LiveGroup(place, members, server))
         self.live[round_] = LiveRound(seed, length, groups)
         return self.live[round_]
 

@@ -18,4 +18,8 @@ class GroupSumError(SecAggTaskError, IntegrityError):
     """A group sum out of its range, or a transcript that does not give the recorded sum."""
 
 
-__all__ = ["GroupSumError", "GroupingError", "SecAggTaskError"]
+class KeySubstitutionError(SecAggTaskError, IntegrityError):
+    """A group's key list holds a key its roster address did not sign (the relay swapped it)."""
+
+
+__all__ = ["GroupSumError", "GroupingError", "KeySubstitutionError", "SecAggTaskError"]

@@ -30,7 +30,7 @@ from fl_node.models import trainable_state
 from fl_node.participant import ParticipantNode, PendingUpdate, SubmittedUpdate
 from fl_node.secagg import Stage, UnmaskRefusedError
 from fl_node.secagg_task.board import SERVER, MessageBoard
-from fl_node.secagg_task.errors import GroupingError
+from fl_node.secagg_task.errors import GroupingError, KeySubstitutionError
 from fl_node.secagg_task.groups import group_seed, partition
 from fl_node.secagg_task.noise import encode_member, member_dp, train_config
 from fl_node.secagg_task.round import STAGES, GroupMember, RoundPlace
@@ -135,7 +135,10 @@ class SecAggParticipant(ParticipantNode):
             dp=member_dp(spec),
             threshold=secagg_config.threshold,
         )
-        member = GroupMember(place, secagg_config, index, values)
+        roster = tuple(groups[group])
+        member = GroupMember(
+            place, secagg_config, index, values, account=self.signer.account, roster=roster
+        )
         return _Membership(member, train_loss=result.loss, bytes_down=bytes_down)
 
     def _is(self, address: str) -> bool:
@@ -156,6 +159,10 @@ class SecAggParticipant(ParticipantNode):
             except UnmaskRefusedError as exc:  # left out of the survivors: nothing to reveal
                 log.warning("step: %s refuses to unmask in round %d: %s", self.address, round_, exc)
                 membership.done.append(stage)
+                return
+            except KeySubstitutionError as exc:  # the relay swapped a key: share nothing
+                log.error("step: %s leaves round %d: %s", self.address, round_, exc)
+                membership.done.extend(s for s in STAGES if s not in membership.done)
                 return
             if stage is Stage.MASK:
                 membership.masked = message

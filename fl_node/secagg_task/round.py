@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from eth_account.signers.local import LocalAccount
 from numpy.typing import NDArray
 
 from fl_node.dp import DPConfig
@@ -31,6 +32,13 @@ from fl_node.secagg_task.board import EVERYONE, SERVER, MessageBoard, Posted, To
 from fl_node.secagg_task.encoding import DecodedSum, decode_group
 from fl_node.secagg_task.errors import GroupingError, GroupSumError
 from fl_node.secagg_task.groups import partition
+from fl_node.secagg_task.keysign import (
+    check_key_list,
+    sign_advertise,
+    signed_key_list,
+    split_key_list,
+    verified_advertisements,
+)
 from fl_node.secagg_task.noise import encode_member
 from fl_node.secagg_task.transcript import (
     GroupTranscript,
@@ -66,12 +74,24 @@ class RoundPlace:
 
 
 class GroupMember:
-    """A participant's side of its group's round: one :meth:`act` per stage."""
+    """A participant's side of its group's round: one :meth:`act` per stage.
+
+    With ``account`` and ``roster`` (a participant on the chain) it signs its keys and checks
+    every key the coordinator lists against the roster before sharing (:mod:`.keysign`).
+    """
 
     def __init__(
-        self, place: RoundPlace, config: SecAggConfig, index: int, values: NDArray[np.float64]
+        self,
+        place: RoundPlace,
+        config: SecAggConfig,
+        index: int,
+        values: NDArray[np.float64],
+        *,
+        account: LocalAccount | None = None,
+        roster: Sequence[str] = (),
     ) -> None:
         self.place, self.index = place, index
+        self.account, self.roster = account, tuple(roster)
         self._client = SecAggClient(config, index, values)
         self.commitment = ""
         """The ``0x`` keccak-256 of this member's masked input, once sent."""
@@ -86,10 +106,17 @@ class GroupMember:
         A member whose masked input travels another way (the chain's commit and reveal, see
         :mod:`fl_node.secagg_task.participant`) takes its ``MASK`` message from here.
         """
+        where = (self.place.task, self.place.round, self.place.group)
         if stage is Stage.ADVERTISE:
-            return self._client.advertise()
+            plain = self._client.advertise()
+            if self.account is None:
+                return plain
+            return sign_advertise(self.account, where, self.index, plain)
         if stage is Stage.SHARE:
-            return self._client.share_keys(self._one(board, Stage.ADVERTISE, EVERYONE))
+            broadcast = self._one(board, Stage.ADVERTISE, EVERYONE)
+            if self.roster:
+                return self._client.share_keys(check_key_list(where, self.roster, broadcast))
+            return self._client.share_keys(split_key_list(broadcast)[0])
         if stage is Stage.MASK:
             out = self._client.masked_input(self._one(board, Stage.SHARE, self.index))
             self.commitment = masked_commitment(out)
@@ -113,10 +140,17 @@ class GroupMember:
 
 
 class GroupServer:
-    """The coordinator's side of one group's round."""
+    """The coordinator's side of one group's round.
 
-    def __init__(self, place: RoundPlace, config: SecAggConfig) -> None:
-        self.place, self.config = place, config
+    With a ``roster`` (a task on the chain) it takes only the advertisements signed by the
+    roster's address for their index and broadcasts the signatures with the key list
+    (:mod:`.keysign`); without one, plain advertisements (in-process runs, benchmarks).
+    """
+
+    def __init__(
+        self, place: RoundPlace, config: SecAggConfig, *, roster: Sequence[str] = ()
+    ) -> None:
+        self.place, self.config, self.roster = place, config, tuple(roster)
         self.server = SecAggServer(config)
         self.messages: list[Message] = []
         self.sum: DecodedSum | None = None
@@ -134,13 +168,12 @@ class GroupServer:
         The chain's coordinator gives the ``MASK`` stage the masked inputs it fetched and
         checked against their on-chain commitments; every other stage comes from the board.
         """
+        if stage is Stage.ADVERTISE:
+            self._advertise(received, board)
+            return
         self.messages += [Message(stage, p.sender, p.payload) for p in received]
         payloads = [p.payload for p in received]
-        if stage is Stage.ADVERTISE:
-            board.post(
-                self.place.topic(stage, EVERYONE), SERVER, self.server.receive_keys(payloads)
-            )
-        elif stage is Stage.SHARE:
+        if stage is Stage.SHARE:
             for member, relay in self.server.receive_shares(payloads).items():
                 board.post(self.place.topic(stage, member), SERVER, relay)
         elif stage is Stage.MASK:
@@ -151,6 +184,21 @@ class GroupServer:
             aggregate = self.server.receive_unmask(payloads)
             self.survivors = aggregate.survivors
             self.sum = decode_group(aggregate.total, aggregate.count, aggregate.bound, params)
+
+    def _advertise(self, received: Sequence[Posted], board: MessageBoard) -> None:
+        """Keep the (signed, with a roster) advertisements; broadcast the key list."""
+        topic = self.place.topic(Stage.ADVERTISE, EVERYONE)
+        if not self.roster:
+            self.messages += [Message(Stage.ADVERTISE, p.sender, p.payload) for p in received]
+            board.post(topic, SERVER, self.server.receive_keys([p.payload for p in received]))
+            return
+        where = (self.place.task, self.place.round, self.place.group)
+        posted = [(p.sender, p.payload) for p in received]
+        kept = verified_advertisements(where, self.roster, posted)
+        self.messages += [Message(Stage.ADVERTISE, i, a) for i, (a, _) in sorted(kept.items())]
+        key_list = self.server.receive_keys([a for _, (a, _) in sorted(kept.items())])
+        signatures = {i: s for i, (_, s) in kept.items()}
+        board.post(topic, SERVER, signed_key_list(key_list, signatures))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,10 @@ to keccak-256 of its masked input through the mailbox's batch, reveals it at the
 and the SecAgg stages go through a :class:`~fl_node.secagg_task.MemoryBoard`. The honest round
 completes, pays the survivors and passes the audit; a member that drops after sharing is not
 paid while the round completes; a coordinator that misreports a group sum, drops an honest
-member's masked input or pays a member of a failed group fails the audit.
+member's masked input or pays a member of a failed group fails the audit. A coordinator that
+swaps a member's advertised keys (to open what the others share with it) is refused by every
+member of the group before anything is shared; keys posted under another member's index are
+dropped.
 """
 
 from __future__ import annotations
@@ -20,14 +23,18 @@ import pytest
 
 from fedmarket.demo import TOKEN, World, build_world, design_task, sponsor_task
 from fl_node.audit import audit_task
+from fl_node.coordinator import Phase
 from fl_node.dp import DISTRIBUTED_MODE, DPConfig
 from fl_node.evidence import SCHEMA_PATH, RoundEvidence
-from fl_node.secagg import SecAggParams, Stage
+from fl_node.secagg import SecAggClient, SecAggParams, Stage
+from fl_node.secagg.messages import AdvertiseKeys, KeyList, decode
 from fl_node.secagg_task import MemoryBoard, group_seed, partition
+from fl_node.secagg_task.board import EVERYONE, SERVER, Posted
 from fl_node.secagg_task.coordinator import LiveGroup, SecAggCoordinator
 from fl_node.secagg_task.encoding import DecodedSum
+from fl_node.secagg_task.keysign import sign_advertise, split_key_list
 from fl_node.secagg_task.participant import SecAggParticipant
-from fl_node.secagg_task.round import SecureRound
+from fl_node.secagg_task.round import RoundPlace, SecureRound
 from tests.integration.fl_node.flow import hook
 
 pytestmark = pytest.mark.slow
@@ -262,3 +269,73 @@ def test_a_coordinator_paying_a_member_of_a_failed_group_fails_the_audit(
     assert ev.secagg is not None and ev.secagg.groups[1].sum_hash is None
     assert paid(flow)[flow.groups[1][-1].lower()] > 0  # the cheat went through on-chain
     assert {"secagg", "contribution"} <= failed_checks(flow)
+
+
+class _SwapsAKey(SecAggCoordinator):
+    """Hands group 0 its own keys in place of member 1's.
+
+    With them it could open what member 0 shares with member 1 and strip their pairwise mask
+    (the active attack that signed keys stop).
+    """
+
+    def serve(self, round_: int, stage: Stage) -> None:
+        super().serve(round_, stage)
+        if stage is not Stage.ADVERTISE:
+            return
+        assert isinstance(self.board, MemoryBoard)
+        topic = self.live[round_].groups[0].place.topic(Stage.ADVERTISE, EVERYONE)
+        [posted] = self.board._posts[topic]  # noqa: SLF001 - the attacker rewrites the board
+        key_list, signatures = split_key_list(posted.payload)
+        listed = decode(key_list, KeyList)
+        config = self.live[round_].groups[0].server.config
+        mine = SecAggClient(config, 1, np.zeros(config.length))
+        forged = decode(mine.advertise(), AdvertiseKeys)
+        keys = tuple(forged if k.sender == 1 else k for k in listed.keys)
+        swapped = KeyList(listed.round, keys).to_bytes() + signatures
+        self.board._posts[topic] = [Posted(SERVER, swapped)]  # noqa: SLF001
+
+
+def test_a_coordinator_swapping_a_members_key_is_refused_and_learns_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    flow = start(tmp_path, _SwapsAKey)
+    flow.run()
+    place = RoundPlace(flow.task_id, 1, 0)
+    shared = flow.coordinator.board.read(place.topic(Stage.SHARE, SERVER))
+    assert shared == ()  # no member of the attacked group shared a key or a seed
+    ev = flow.evidence()
+    assert ev.secagg is not None
+    attacked, other = ev.secagg.groups
+    assert attacked.sum_hash is None and other.sum_hash is not None  # the other group completes
+    committed = {c.participant.lower() for c in ev.commitments.entries}
+    assert not committed & {m.lower() for m in flow.groups[0]}  # no masked input was even made
+    assert "breach alert: unexpected_key_use" in caplog.text
+    amounts = paid(flow)
+    assert all(amounts[m.lower()] == 0 for m in flow.groups[0])
+    assert flow.audit().ok  # what was finalised is consistent: the attack left nothing to pay
+
+
+def test_an_advertisement_posted_under_another_members_index_is_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A participant posting keys as someone else's index: the coordinator keeps the signed one."""
+    flow = start(tmp_path)
+    thief = flow.node(flow.groups[1][0])
+    victim_place = RoundPlace(flow.task_id, 1, 0)
+
+    def impostor(round_: int, phase: Phase) -> None:
+        if (round_, phase) == (1, Phase.OPENED) and not flow.coordinator.board.read(
+            victim_place.topic(Stage.ADVERTISE, EVERYONE)
+        ):
+            config = flow.coordinator.live[1].groups[0].server.config
+            fake = SecAggClient(config, 2, np.zeros(config.length)).advertise()
+            where = (flow.task_id, 1, 0)
+            signed = sign_advertise(thief.signer.account, where, 2, fake)
+            flow.coordinator.board.post(victim_place.topic(Stage.ADVERTISE, SERVER), 2, signed)
+
+    flow.coordinator.run(between=hook(list(flow.nodes), flow.task_id, impostor), settle=False)
+    assert "an advertisement for index 2 is not its own" in caplog.text  # the impostor's
+    ev = flow.evidence()
+    assert ev.secagg is not None and all(g.sum_hash is not None for g in ev.secagg.groups)
+    assert all(len(g.survivors) == 3 for g in ev.secagg.groups)  # the real member 2 took part
+    assert flow.audit().ok
