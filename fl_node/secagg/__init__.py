@@ -11,7 +11,9 @@ dropped after sharing -- never both for one client, from honest clients. Fewer t
 colluding holders learn nothing of a secret (Shamir). The server is trusted to follow the protocol
 (honest but curious); an *active* server that sends different survivor lists to different clients
 is not caught here (Bonawitz's consistency-check round with signatures is not implemented), but no
-single honest client ever reveals both shares of one peer, nor answers twice.
+single honest client ever reveals both shares of one peer, nor answers twice. Inside a task the
+advertised keys are signed by the members' accounts and checked against the group's roster
+(:mod:`fl_node.secagg_task.keysign`), so the server cannot substitute its own keys.
 
 The round (all messages bytes, :mod:`.messages`)
 ------------------------------------------------
