@@ -11,6 +11,7 @@ nothing in it could be checked, and nothing is recorded as failed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from chain.fed_task import FedTaskClient, RoundFinalizedEvent
 from chain.registry import DatasetRegistryClient
@@ -30,7 +31,8 @@ from fl_node.payout import contributions_of, cumulative_contributions, shares_re
 from fl_node.screening import RoundScreen
 from fl_node.validation import SEALED_NO_KEY
 from storage import ContentStore
-from storage.sealed_store import SealedStore, holder_id
+from storage.errors import StoreError
+from storage.sealed_store import SealedStore, holder_id, is_sealed_object, sealed_holders
 from storage.sealing import public_key_of
 
 log = logging.getLogger(__name__)
@@ -208,13 +210,38 @@ def _audit_rounds(
     return inputs
 
 
-def _sealed_shut_report(fed_task: FedTaskClient, task_id: int, holders: int) -> AuditReport:
+def _check_sealing(
+    raw: ContentStore, holders: Sequence[str], final: RoundFinalizedEvent
+) -> tuple[bool, str]:
+    """The round's model and evidence are stored sealed for exactly the spec's holders.
+
+    Needs no key: a coordinator that stored one in the clear, or wrapped its key to anyone the
+    spec does not list (a friend, a buyer who never paid), fails it.
+    """
+    wrong = []
+    for what, cid in (("model", final.model_cid), ("evidence", final.evidence_cid)):
+        try:
+            data = raw.get(cid)
+            ok = is_sealed_object(data) and sorted(sealed_holders(data)) == sorted(holders)
+        except StoreError:
+            ok = False
+        if not ok:
+            wrong.append(what)
+    if wrong:
+        return False, f"{' and '.join(wrong)} not sealed for exactly the spec's holders"
+    return True, f"model and evidence sealed for the spec's {len(holders)} holders"
+
+
+def _sealed_shut_report(
+    fed_task: FedTaskClient, raw: ContentStore, task_id: int, holders: Sequence[str]
+) -> AuditReport:
     """The audit of a task whose artifacts are sealed to keys the auditor does not hold."""
     report = AuditReport(task_id=task_id, rounds=[])
-    detail = f"the task's models and evidence are sealed for {holders} keys: no key granted"
+    detail = f"the task's models and evidence are sealed for {len(holders)} keys: no key granted"
     for final in fed_task.rounds_finalized(task_id):
         audit = RoundAudit(int(final.round))
         audit.add_unchecked("evidence", detail)
+        audit.add("sealed", *_check_sealing(raw, holders, final))
         report.rounds.append(audit)
     return report
 
@@ -279,10 +306,11 @@ def audit_task(
     FlError
         When the task's spec itself cannot be read and verified (nothing else can be checked).
     """
+    raw = store
     opened = _artifact_store(fed_task, store, task_id, update_key)
     if opened is None:
-        holders = len(read_spec(fed_task, store, task_id).artifact_holders)
-        return _sealed_shut_report(fed_task, task_id, holders)
+        holders = read_spec(fed_task, store, task_id).artifact_holders
+        return _sealed_shut_report(fed_task, raw, task_id, holders)
     store = opened
     task = read_task(fed_task, store, task_id, mailbox, validation, registry, update_key)
     report = AuditReport(task_id=task_id, rounds=[])
@@ -292,6 +320,10 @@ def audit_task(
         _check_shares(task, inputs, report.rounds[-1])
     if challenges:
         _prepare_challenges(task, store, report, inputs)
+    if task.spec.artifact_holders:  # after the challenges: sealing changes no payout
+        for audit in report.rounds:
+            final = task.finals[audit.round]
+            audit.add("sealed", *_check_sealing(raw, task.spec.artifact_holders, final))
     if report.rounds and not report.ok:
         log.warning("audit_task: task %s has %d failed checks", task_id, len(report.failures))
     return report

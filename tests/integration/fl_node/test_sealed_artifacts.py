@@ -5,7 +5,9 @@ global model, evidence document, batch document) to them and its readers: the fo
 the sponsor. A reader of the content store without a listed key finds no plaintext model and no
 evidence; the participants train and are paid as in a plain task; the auditor with its key passes
 every check; one without a key learns only that the rounds exist; a byte changed in a sealed
-evidence object fails the audit; a hospital the spec does not list refuses to join.
+evidence object fails the audit; a hospital the spec does not list refuses to join; a
+coordinator that stores the artifacts in the clear, or wraps their keys to a friend, fails the
+audit's ``sealed`` check (which needs no key).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 from chain import demo_account
 from fedmarket.demo.world import COORDINATOR, SPONSOR, hospital_roles, make_coordinator
 from fl_node.audit import audit_task
-from fl_node.coordinator import Phase
+from fl_node.coordinator import Coordinator, Phase
 from fl_node.errors import SpecError
 from fl_node.sealed import holder_id, is_sealed_update
 from fl_node.serialization import decode_model
@@ -124,7 +126,7 @@ def test_a_byte_changed_in_sealed_evidence_fails_the_audit(tmp_path):
     path.write_bytes(bytes(data))
     report = audit_task(flow.ft, flow.world.store, flow.task_id, update_key=AUDITOR)
     assert not report.ok
-    assert [c.name for _, c in report.failures] == ["evidence"]
+    assert [c.name for _, c in report.failures] == ["evidence", "sealed"]  # unreadable: both
 
 
 def test_a_hospital_the_spec_does_not_list_refuses_to_join(tmp_path):
@@ -154,3 +156,36 @@ def test_a_restarted_coordinator_resumes_from_the_sealed_model_and_evidence(tmp_
     [report] = second.run(between=hook(flow.nodes, flow.task_id), settle=False)
     assert report.round == 2 and report.accepted == 4
     assert audit_task(flow.ft, flow.world.store, flow.task_id, update_key=AUDITOR).complete
+
+
+FRIEND = secrets.token_bytes(32)
+
+
+class WrapsForAFriend(Coordinator):
+    """Seals the task's artifacts properly, and for a friend the spec does not list as well."""
+
+    def _artifact_store(self, spec):  # noqa: ANN001, ANN202 - the node's own hook
+        holders = (*spec.artifact_holders, public_key_of(FRIEND))
+        return SealedStore(self.plain_store, holders=holders, key=bytes(self.signer.account.key))
+
+
+class StoresInTheClear(Coordinator):
+    """Ignores the spec's readers: the task's models and evidence are public."""
+
+    def _artifact_store(self, spec):  # noqa: ANN001, ANN202 - the node's own hook
+        return SealedStore(self.plain_store, key=bytes(self.signer.account.key))
+
+
+@pytest.mark.parametrize("leaker", [WrapsForAFriend, StoresInTheClear], ids=["friend", "clear"])
+def test_a_coordinator_leaking_the_artifacts_fails_the_sealed_check(tmp_path, leaker) -> None:
+    holders = tuple(holder_id(public_key_of(k)) for k in (key_of(COORDINATOR), AUDITOR))
+    readers = tuple(holder_id(public_key_of(key_of(r))) for r in hospital_roles(4))
+    changes = {"sealed_updates": holders, "sealed_readers": readers}
+    flow = start(tmp_path, rounds=1, terms=direct_terms(quorum=2), spec_changes=changes,
+                 coordinator=leaker)  # fmt: skip
+    [report] = flow.run(settle=False)
+    assert report.accepted == 4  # the participants trained: nothing else looked wrong
+    for key in (AUDITOR, None):  # with or without a key: holders are readable without one
+        audited = audit_task(flow.ft, flow.world.store, flow.task_id, update_key=key)
+        [(round_, check)] = audited.failures
+        assert (round_, check.name) == (1, "sealed") and "model and evidence" in check.detail
