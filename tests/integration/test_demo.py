@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 
 import httpx
 import pytest
@@ -248,11 +249,18 @@ def test_cli_demo_serve_leaves_the_marketplace_running_until_interrupted(tmp_pat
                 url = found.group(1)
                 break
         assert url is not None, "the demo never printed the marketplace's URL"
+        rest: list[str] = []  # read on, so the demo never blocks on a full pipe
+        reader = threading.Thread(target=lambda: rest.extend(process.stdout or ()), daemon=True)
+        reader.start()
         task_page = httpx.get(f"{url}/ui/tasks/1", timeout=60)
         assert task_page.status_code == 200 and "Loss curve" in task_page.text
         assert httpx.get(f"{url}/", timeout=30).status_code == 200
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0
+        try:
+            code = process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            code = None
+        assert code == 0, f"exit {code} after Ctrl-C; the demo printed: {''.join(rest)[-3000:]}"
     finally:
         if process.poll() is None:
             process.kill()
