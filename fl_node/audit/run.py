@@ -232,10 +232,16 @@ def _check_sealing(
     return True, f"model and evidence sealed for the spec's {len(holders)} holders"
 
 
-def _sealed_shut_report(
-    fed_task: FedTaskClient, raw: ContentStore, task_id: int, holders: Sequence[str]
-) -> AuditReport:
+def _check_rounds_sealed(raw: ContentStore, task: TaskRecord, report: AuditReport) -> None:
+    """Add each audited round's ``sealed`` check."""
+    for audit in report.rounds:
+        final = task.finals[audit.round]
+        audit.add("sealed", *_check_sealing(raw, task.spec.artifact_holders, final))
+
+
+def _sealed_shut_report(fed_task: FedTaskClient, raw: ContentStore, task_id: int) -> AuditReport:
     """The audit of a task whose artifacts are sealed to keys the auditor does not hold."""
+    holders = read_spec(fed_task, raw, task_id).artifact_holders
     report = AuditReport(task_id=task_id, rounds=[])
     detail = f"the task's models and evidence are sealed for {len(holders)} keys: no key granted"
     for final in fed_task.rounds_finalized(task_id):
@@ -306,24 +312,19 @@ def audit_task(
     FlError
         When the task's spec itself cannot be read and verified (nothing else can be checked).
     """
-    raw = store
     opened = _artifact_store(fed_task, store, task_id, update_key)
     if opened is None:
-        holders = read_spec(fed_task, store, task_id).artifact_holders
-        return _sealed_shut_report(fed_task, raw, task_id, holders)
-    store = opened
-    task = read_task(fed_task, store, task_id, mailbox, validation, registry, update_key)
+        return _sealed_shut_report(fed_task, store, task_id)
+    task = read_task(fed_task, opened, task_id, mailbox, validation, registry, update_key)
     report = AuditReport(task_id=task_id, rounds=[])
-    inputs = _audit_rounds(task, store, report)
+    inputs = _audit_rounds(task, opened, report)
     _check_validation_set(inputs, report.rounds)
     if report.rounds and report.rounds[-1].round == int(task.info.total_rounds):
         _check_shares(task, inputs, report.rounds[-1])
     if challenges:
-        _prepare_challenges(task, store, report, inputs)
+        _prepare_challenges(task, opened, report, inputs)
     if task.spec.artifact_holders:  # after the challenges: sealing changes no payout
-        for audit in report.rounds:
-            final = task.finals[audit.round]
-            audit.add("sealed", *_check_sealing(raw, task.spec.artifact_holders, final))
+        _check_rounds_sealed(store, task, report)
     if report.rounds and not report.ok:
         log.warning("audit_task: task %s has %d failed checks", task_id, len(report.failures))
     return report
