@@ -43,7 +43,7 @@ from typing import Any
 
 from kernel.alerts import raise_alert
 from kernel.types import Cid
-from storage.base import DEFAULT_MAX_BYTES, ContentStore, canonical_json
+from storage.base import DEFAULT_MAX_BYTES, ContentStore, WrappingStore, canonical_json
 from storage.errors import AccessLogEntryError, AccessLogTamperedError
 
 log = logging.getLogger(__name__)
@@ -496,7 +496,7 @@ def _check_anchored(anchored: LogHead | None, walk: _Walk, base_seq: int) -> boo
     return True
 
 
-class LoggedStore(ContentStore):
+class LoggedStore(WrappingStore):
     """A content store whose every ``get`` and ``put`` is logged before it returns.
 
     A read is logged after the bytes are found and before they are handed over; if the log
@@ -545,20 +545,6 @@ class LoggedStore(ContentStore):
         data = self.inner._read(cid, max_bytes)
         self.access_log.append(self.actor, "get", cid, self.purpose)
         return data
-
-    def has(self, cid: Cid) -> bool:
-        """Whether the inner store holds ``cid`` (not logged: no content is read)."""
-        return self.inner.has(cid)
-
-    def _pin(self, cid: Cid) -> None:
-        self.inner._pin(cid)
-
-    def _unpin(self, cid: Cid) -> bool:
-        return self.inner._unpin(cid)
-
-    def pinned(self) -> frozenset[Cid]:
-        """The inner store's pins."""
-        return self.inner.pinned()
 
 
 __all__ = [

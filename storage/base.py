@@ -291,3 +291,26 @@ class ContentStore(ABC):
             return json.loads(data)
         except ValueError as exc:
             raise ContentIntegrityError(f"get_json: {cid} is not JSON: {exc}") from exc
+
+
+class WrappingStore(ContentStore):
+    """A store that wraps another (logging, sealing): pins and presence are the inner store's.
+
+    Subclasses set :attr:`inner` and implement :meth:`put` and :meth:`_read`.
+    """
+
+    inner: ContentStore
+
+    def has(self, cid: Cid) -> bool:
+        """Whether the inner store holds ``cid``."""
+        return self.inner.has(cid)
+
+    def _pin(self, cid: Cid) -> None:
+        self.inner._pin(cid)
+
+    def _unpin(self, cid: Cid) -> bool:
+        return self.inner._unpin(cid)
+
+    def pinned(self) -> frozenset[Cid]:
+        """The inner store's pins."""
+        return self.inner.pinned()

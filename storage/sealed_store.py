@@ -36,7 +36,13 @@ from typing import Final
 from coincurve import PublicKey
 
 from kernel.types import Cid
-from storage.base import DEFAULT_MAX_BYTES, ContentStore, content_hash, validate_cid
+from storage.base import (
+    DEFAULT_MAX_BYTES,
+    ContentStore,
+    WrappingStore,
+    content_hash,
+    validate_cid,
+)
 from storage.errors import (
     ContentTooLargeError,
     InvalidKeyError,
@@ -173,7 +179,7 @@ def open_object(data: bytes, private_key: bytes) -> bytes:
     return open_sealed(data[end:], key, purpose=PURPOSE_PREFIX + data[:end])
 
 
-class SealedStore(ContentStore):
+class SealedStore(WrappingStore):
     """A content store that seals what it puts and opens the sealed objects it gets.
 
     Plain objects pass through both ways unchanged (a task's spec, a participant's own sealed
@@ -258,20 +264,6 @@ class SealedStore(ContentStore):
     def _read(self, cid: Cid, max_bytes: int) -> bytes:
         """The stored (sealed) bytes, unopened."""
         return self.inner._read(cid, max_bytes)
-
-    def has(self, cid: Cid) -> bool:
-        """Whether the inner store holds ``cid``."""
-        return self.inner.has(cid)
-
-    def _pin(self, cid: Cid) -> None:
-        self.inner._pin(cid)
-
-    def _unpin(self, cid: Cid) -> bool:
-        return self.inner._unpin(cid)
-
-    def pinned(self) -> frozenset[Cid]:
-        """The CIDs pinned in the inner store."""
-        return self.inner.pinned()
 
 
 __all__ = [
