@@ -10,12 +10,15 @@ folders of earlier processes that are no longer alive (a test session killed out
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -79,6 +82,21 @@ def sweep_stale_caches(root: Path | None = None) -> list[Path]:
     return removed
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child about to exec: ask Linux to send it SIGTERM when its parent dies.
+
+    A node (or any service) started by a process that is then killed outright (SIGKILL, an OOM)
+    stops with it instead of holding its port. Elsewhere than Linux, nothing is done.
+    """
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -94,9 +112,14 @@ class DevNode:
         Which node to start. anvil is ready in well under a second; a Hardhat node takes about 2 s
         and needs Node 22 on PATH.
     port : int or None, default None
-        Port on 127.0.0.1; a free one when ``None``.
+        Port to listen on; a free one of 127.0.0.1 when ``None``.
     startup_timeout : float, default 60.0
         Seconds to wait for the node to answer JSON-RPC.
+    host : str, default "127.0.0.1"
+        Address to listen on (a consortium's chain host listens on its own network's address).
+    state : Path or None, default None
+        anvil only: a state file loaded at start when it exists and written every second and on
+        exit, so that the chain (blocks, logs, balances) survives a restart, even a killed node.
 
     Examples
     --------
@@ -105,13 +128,23 @@ class DevNode:
     """
 
     def __init__(
-        self, kind: str = "anvil", *, port: int | None = None, startup_timeout: float = 60.0
+        self,
+        kind: str = "anvil",
+        *,
+        port: int | None = None,
+        startup_timeout: float = 60.0,
+        host: str = "127.0.0.1",
+        state: Path | None = None,
     ) -> None:
         if kind not in ("anvil", "hardhat"):
             raise InvalidInputError(f"DevNode: unknown kind {kind!r}")
+        if state is not None and kind != "anvil":
+            raise InvalidInputError("DevNode: only anvil keeps a state file")
         self.kind = kind
+        self.host = host
         self.port = port or _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
+        self.state = state
         self.startup_timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self.cache_dir: Path | None = None
@@ -119,13 +152,15 @@ class DevNode:
     def start(self) -> DevNode:
         """Start the node and wait until it answers ``eth_chainId``."""
         if self.kind == "anvil":
-            cmd = [find_tool("anvil"), "--host", "127.0.0.1", "--port", str(self.port)]
+            cmd = [find_tool("anvil"), "--host", self.host, "--port", str(self.port)]
             sweep_stale_caches()
             self.cache_dir = Path(tempfile.mkdtemp(prefix=f"{_CACHE_PREFIX}{os.getpid()}-"))
             cmd += ["--silent", "--cache-path", str(self.cache_dir)]
+            if self.state is not None:
+                cmd += ["--state", str(self.state), "--state-interval", "1"]
             cwd = None
         else:
-            cmd = [find_tool("hardhat"), "node", "--hostname", "127.0.0.1"]
+            cmd = [find_tool("hardhat"), "node", "--hostname", self.host]
             cmd += ["--port", str(self.port)]
             cwd = str(_REPO)
         env = dict(os.environ)
@@ -133,7 +168,12 @@ class DevNode:
             env["PATH"] = f"{_NODE22_BIN}{os.pathsep}{env.get('PATH', '')}"
         log.info("start: %s on %s", self.kind, self.url)
         self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - one prctl call, no locks taken
         )
         deadline = time.monotonic() + self.startup_timeout
         w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 2}))
@@ -153,6 +193,11 @@ class DevNode:
         raise ChainConnectionError(
             f"start: {self.kind} did not answer within {self.startup_timeout}s"
         )
+
+    @property
+    def running(self) -> bool:
+        """Whether the node's process is alive."""
+        return self._proc is not None and self._proc.poll() is None
 
     def stop(self) -> None:
         """Stop the node (terminate, then kill after 5 s) and remove its state cache."""

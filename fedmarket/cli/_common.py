@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -112,3 +117,24 @@ def open_store(folder: Path, *, actor: str, purpose: str) -> ContentStore:
     from storage.access_log import AccessLog, LoggedStore
 
     return LoggedStore(store, AccessLog(where), actor=actor, purpose=purpose)
+
+
+@contextmanager
+def stop_signals() -> Iterator[threading.Event]:
+    """An event that Ctrl-C (SIGINT) or SIGTERM sets while the block runs.
+
+    Installed explicitly: a process started in the background inherits SIGINT ignored, and
+    Python then never raises KeyboardInterrupt, so Ctrl-C (or a CI's interrupt) did nothing.
+    The previous handlers come back after the block.
+    """
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)

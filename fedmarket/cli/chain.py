@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from fedmarket.cli._common import RpcOpt, console, out
+from fedmarket.cli._common import RpcOpt, console, out, stop_signals
 from kernel.errors import ConfigurationError
 
 chain_app = typer.Typer(help="Local chain nodes and contract deployment.", no_args_is_help=True)
@@ -18,18 +17,26 @@ chain_app = typer.Typer(help="Local chain nodes and contract deployment.", no_ar
 @chain_app.command("node")
 def chain_node(
     kind: Annotated[str, typer.Option(help="anvil or hardhat.")] = "anvil",
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8545,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8545,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            help="anvil: state file, loaded when present and written every second and on exit "
+            "(the chain survives a restart)."
+        ),
+    ] = None,
 ) -> None:
-    """Run a local development chain in the foreground until interrupted."""
+    """Run a local development chain in the foreground until Ctrl-C or SIGTERM; stop it then."""
     from chain import DevNode
+    from chain.errors import ChainConnectionError
 
-    with DevNode(kind, port=port) as node:
+    with stop_signals() as stop, DevNode(kind, port=port, host=host, state=state) as node:
         console.print(f"{kind} listening on {node.url} (Ctrl-C to stop)")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        while not stop.wait(1.0):
+            if not node.running:
+                raise ChainConnectionError(f"chain node: {kind} exited on its own")
+    console.print(f"{kind} stopped")
 
 
 @chain_app.command("deploy")

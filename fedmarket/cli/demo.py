@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -23,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from fedmarket.cli._common import console, out
+from fedmarket.cli._common import console, out, stop_signals
 from fedmarket.demo.events import (
     ApiStarted,
     DatasetListed,
@@ -91,31 +86,10 @@ def _hold(url: str, out_dir: Path, started: float) -> None:
         console.print(f"  the task the demo ran: {url}/ui/tasks/{task}")
     console.print("  (the chain is in this process: pages and reads work, wallets cannot connect)")
     console.print("Press Ctrl-C to stop.")
-    with _stop_signals() as stop:
+    with stop_signals() as stop:
         while not stop.wait(1.0):
             pass
     console.print("stopping the marketplace")
-
-
-@contextmanager
-def _stop_signals() -> Iterator[threading.Event]:
-    """An event that Ctrl-C (SIGINT) or SIGTERM sets while the block runs.
-
-    Installed explicitly: a process started in the background inherits SIGINT ignored, and
-    Python then never raises KeyboardInterrupt, so Ctrl-C (or a CI's interrupt) did nothing.
-    The previous handlers come back after the block.
-    """
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
 
 
 def _render(event: Event, progress: Progress, bar: TaskID) -> None:
