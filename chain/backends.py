@@ -26,6 +26,7 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any
 
+import requests
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -372,13 +373,34 @@ class _RpcProvider(HTTPProvider):
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         if method != "eth_chainId":
-            return super().make_request(method, params)
+            return self._send(method, params)
         if self._chain_id is None:
-            answer = super().make_request(method, params)
+            answer = self._send(method, params)
             if "error" in answer:
                 return answer
             self._chain_id = answer
         return self._chain_id
+
+    def _send(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        """One request; a node that cannot be reached is :class:`ChainConnectionError`.
+
+        A node restarted, a link cut or a request timed out: the caller may try again later
+        (long-running parties ride the outage out, :mod:`kernel.retry`).
+        """
+        try:
+            return super().make_request(method, params)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise ChainConnectionError(
+                f"lost the chain node at {self.endpoint_uri} ({_unreachable(exc)}) during {method}"
+            ) from exc
+
+
+def _unreachable(exc: BaseException) -> str:
+    """Why a node could not be reached, in a few words (TLS failures named)."""
+    cause = exc.__cause__ if isinstance(exc, ChainConnectionError) and exc.__cause__ else exc
+    if "refused" in str(cause).lower():
+        return "connection refused"
+    return tls_failure(cause) or type(cause).__name__
 
 
 class RpcBackend(ChainBackend):
@@ -425,9 +447,7 @@ class RpcBackend(ChainBackend):
         try:
             chain_id = int(self.w3.eth.chain_id)
         except Exception as exc:  # connection refused, DNS, TLS...: one readable error
-            reason = tls_failure(exc) or type(exc).__name__
-            if "refused" in str(exc).lower():
-                reason = "connection refused"
+            reason = _unreachable(exc)
             raise ChainConnectionError(f"cannot reach the chain node at {url} ({reason})") from exc
         self._chain_id = chain_id
         if faucet_key is None and chain_id == DEV_CHAIN_ID:

@@ -64,6 +64,8 @@ from fl_node.strategies import ClientUpdate
 from fl_node.task import TaskSpec
 from fl_node.training import pick_device, train_local
 from kernel.alerts import raise_alert
+from kernel.errors import ServiceUnavailableError
+from kernel.retry import Outage
 from kernel.types import Address, Cid, Hash32, Round, TaskId
 from storage import ContentStore, compute_cid, content_hash, validate_cid
 from storage.sealed_store import SealedStore, holder_id
@@ -71,6 +73,8 @@ from storage.sealing import address_of, public_key_of
 
 log = logging.getLogger(__name__)
 
+DEFAULT_OUTAGE_LIMIT = 600.0
+"""Seconds a long-running node rides out an unreachable chain node or store before it stops."""
 TOO_EARLY = ("TaskRoundNotClaimable", "TaskStakeLocked", "TaskDisputesOpen")
 """Reverts that only say "not yet": a node's clock (:meth:`ChainBackend.chain_time`) may run
 ahead of the block a call is simulated in (a dev chain mines only on demand), so a claim or a
@@ -181,6 +185,8 @@ class PendingUpdate:
     inclusion_checked: bool = False
     revealed: bool = False
     abandoned: bool = False
+    unconfirmed: bool = False
+    """Its commitment was sent when a service went away: whether it landed is not known yet."""
 
 
 @dataclass(frozen=True)
@@ -281,6 +287,25 @@ class ParticipantNode:
         log.info("join: %s joined task %s staking %d", self.data.name, task_id, stake)
         return tx
 
+    def ensure_joined(
+        self, task_id: int, invitation: SignedInvitation | None = None
+    ) -> TxResult | None:
+        """Join ``task_id`` unless this account already did (a node restarted mid-task).
+
+        Parameters
+        ----------
+        task_id : int
+            The task.
+        invitation : SignedInvitation or None, default None
+            The sponsor's invitation (permissioned tasks, unless allowlisted).
+        """
+        if self.fed_task.is_participant(task_id, self.address):
+            self.spec(task_id).check_data(self.data)
+            self._check_reader(task_id)
+            log.info("join: %s is already in task %s: resuming", self.address, task_id)
+            return None
+        return self.join(task_id, invitation)
+
     def spec(self, task_id: int) -> TaskSpec:
         """The task's spec, fetched once and checked against its on-chain hash.
 
@@ -357,6 +382,8 @@ class ParticipantNode:
                 return None
             pending = state.pending[round_] = self._train_and_commit(info, rinfo, now)
             sent = pending.update
+        elif pending.unconfirmed:
+            self._confirm_commitment(pending, now < rinfo.reveal_start)
         elif not pending.inclusion_checked and now >= rinfo.commit_deadline:
             self._check_inclusion(pending, rinfo, now)
         if not (pending.revealed or pending.abandoned) and now >= rinfo.reveal_start:
@@ -509,11 +536,17 @@ class ParticipantNode:
     def _train_and_commit(self, info: TaskInfo, rinfo: RoundInfo, now: int) -> PendingUpdate:
         """Commit the round's update (trained by :meth:`prepare`, or now): mailbox or direct."""
         round_ = int(info.last_round)
-        pending = self._state(int(info.task_id)).prepared.pop(round_, None) or self._train(info)
-        if self.mailbox is not None and now < rinfo.commit_deadline:
-            self._post(pending)
-        else:
-            self._commit_directly(pending)
+        state = self._state(int(info.task_id))
+        pending = state.prepared.pop(round_, None) or self._train(info)
+        try:
+            if self.mailbox is not None and now < rinfo.commit_deadline:
+                self._post(pending)
+            else:
+                self._commit_directly(pending)
+        except ServiceUnavailableError:  # keep the update: the next step finds out what landed
+            pending.unconfirmed = True
+            state.pending[round_] = pending
+            raise
         u = pending.update
         log.info(
             "step: %s round %d loss %.4f, %d samples, committed via %s",
@@ -550,6 +583,21 @@ class ParticipantNode:
         direct = replace(u, via="direct", gas_used=tx.gas_used)
         pending.update = direct
         self.history.append(direct)
+
+    def _confirm_commitment(self, pending: PendingUpdate, may_commit: bool) -> None:
+        """After an outage: keep the commitment that landed, or send it again while it may."""
+        u = pending.update
+        if self._committed_on_chain(u.task_id, u.round):
+            pending.unconfirmed, pending.inclusion_checked = False, True
+            if not any((h.task_id, h.round) == (u.task_id, u.round) for h in self.history):
+                self.history.append(replace(u, via="direct"))
+            log.info("step: round %d's commitment landed before the outage", u.round)
+        elif may_commit:
+            pending.unconfirmed = False
+            self._commit_directly(pending)
+        else:
+            pending.unconfirmed, pending.abandoned = False, True
+            log.warning("step: round %d's commitment was lost in an outage", u.round)
 
     def _check_inclusion(self, pending: PendingUpdate, rinfo: RoundInfo, now: int) -> None:
         """Once the commit deadline passed: read the batch; if left out, commit directly."""
@@ -733,7 +781,12 @@ class ParticipantNode:
         return not due.claims and due.waiting == 0 and not staked
 
     def run(
-        self, task_id: int, *, poll_interval: float = 0.5, timeout: float | None = None
+        self,
+        task_id: int,
+        *,
+        poll_interval: float = 0.5,
+        timeout: float | None = None,
+        outage_limit: float = DEFAULT_OUTAGE_LIMIT,
     ) -> list[SubmittedUpdate]:
         """Serve ``task_id`` until it is settled: train, commit, reveal, claim, withdraw.
 
@@ -745,16 +798,28 @@ class ParticipantNode:
             Seconds between two looks at the chain.
         timeout : float or None, default None
             Give up after this many seconds.
+        outage_limit : float, default DEFAULT_OUTAGE_LIMIT
+            Seconds the chain node or the store may stay unreachable: the node tries again with
+            backoff and jitter meanwhile (a round it misses is simply not paid).
 
         Raises
         ------
         RoundTimeoutError
             When ``timeout`` seconds pass before the task is settled.
+        OutageError
+            When a service stays unreachable for longer than ``outage_limit``.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        outage = Outage(limit=outage_limit)
         while True:
-            self.step(task_id)
-            if self.settled(task_id):
+            try:
+                self.step(task_id)
+                settled = self.settled(task_id)
+            except ServiceUnavailableError as exc:  # a node restarted, a link cut, a daemon down
+                outage.wait(exc, "the chain node or the store")
+                continue
+            outage.end()
+            if settled:
                 log.info("run: task %s settled for %s", task_id, self.address)
                 return self.history
             if deadline is not None and time.monotonic() > deadline:

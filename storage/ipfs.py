@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import ssl
 import threading
 import weakref
@@ -97,8 +98,9 @@ _THREADED_HASH_BYTES: Final = 1 << 20
 class RetryPolicy:
     """How often and how patiently a failed request is tried again.
 
-    Attempt ``n`` (from 1) waits ``min(max_delay, initial_delay * multiplier ** (n - 2))``
-    seconds before it starts; the first attempt starts at once.
+    Attempt ``n`` (from 1) waits up to ``min(max_delay, initial_delay * multiplier ** (n - 2))``
+    seconds before it starts, less a random fraction (at most ``jitter``) of it, so that parties
+    cut off by the same failure do not all come back at once; the first attempt starts at once.
 
     Parameters
     ----------
@@ -110,32 +112,51 @@ class RetryPolicy:
         Longest wait between two tries.
     multiplier : float, default 2.0
         Growth of the wait from one try to the next (at least 1).
+    jitter : float, default 0.5
+        Largest fraction of each wait left out at random (0: every wait is exact).
     """
 
     attempts: int = 5
     initial_delay: float = 0.1
     max_delay: float = 2.0
     multiplier: float = 2.0
+    jitter: float = 0.5
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.initial_delay < 0 or self.max_delay < 0:
             raise ConfigurationError(f"RetryPolicy: invalid {self}")
         if self.multiplier < 1:
             raise ConfigurationError(f"RetryPolicy: multiplier {self.multiplier} is below 1")
+        if not 0 <= self.jitter <= 1:
+            raise ConfigurationError(f"RetryPolicy: jitter {self.jitter} is not in [0, 1]")
 
-    def delay(self, retry: int) -> float:
-        """Seconds to wait before retry number ``retry`` (0 for the first retry).
+    def ceiling(self, retry: int) -> float:
+        """The longest wait before retry number ``retry`` (0 for the first retry).
 
         Parameters
         ----------
         retry : int
             How many retries came before this one.
         """
-        return float(min(self.max_delay, self.initial_delay * self.multiplier**retry))
+        return float(min(self.max_delay, self.initial_delay * self.multiplier ** min(retry, 64)))
+
+    def delay(self, retry: int) -> float:
+        """Seconds to wait before retry number ``retry``: the ceiling, less the jitter drawn.
+
+        Parameters
+        ----------
+        retry : int
+            How many retries came before this one.
+        """
+        return self.ceiling(retry) * (1 - self.jitter * random.random())  # noqa: S311 - timing
 
     def total_delay(self) -> float:
         """Seconds spent waiting, at most, when every attempt fails."""
-        return sum(self.delay(i) for i in range(self.attempts - 1))
+        return sum(self.ceiling(i) for i in range(self.attempts - 1))
+
+    def least_total_delay(self) -> float:
+        """Seconds spent waiting, at least, when every attempt fails."""
+        return self.total_delay() * (1 - self.jitter)
 
 
 @dataclass(frozen=True)

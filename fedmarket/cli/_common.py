@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from kernel.errors import ConfigurationError
+
 if TYPE_CHECKING:
     from chain import ChainBackend, Deployment
     from storage import ContentStore
@@ -44,7 +46,14 @@ KeyEnvOpt = Annotated[
     str,
     typer.Option("--key-env", help="Environment variable holding this party's hex private key."),
 ]
-StoreOpt = Annotated[Path, typer.Option("--store", help="Folder of the shared content store.")]
+StoreOpt = Annotated[
+    str,
+    typer.Option(
+        "--store",
+        help="The shared content store: a folder, or an IPFS daemon's RPC API URL "
+        "(http(s)://HOST:PORT; https takes FEDMARKET_TLS_*).",
+    ),
+]
 TaskOpt = Annotated[int, typer.Option("--task", help="Task id.")]
 
 
@@ -96,21 +105,59 @@ ACCESS_LOG_ENV = "FEDMARKET_ACCESS_LOG"
 """A folder: when set, every read and write of the content store is written to that access log."""
 
 
-def open_store(folder: Path, *, actor: str, purpose: str) -> ContentStore:
-    """The local content store in ``folder``, logged when :data:`ACCESS_LOG_ENV` names a log.
+STORE_RETRIES_ENV = "FEDMARKET_STORE_RETRY_S"
+"""Seconds an IPFS request is retried (backoff and jitter) before the store is unavailable."""
+
+
+def plain_store(location: str) -> ContentStore:
+    """The store ``--store`` names: an IPFS daemon for an http(s) URL, else a local folder.
+
+    An IPFS request that fails in transit is tried again with backoff and jitter for
+    :data:`STORE_RETRIES_ENV` seconds (10 by default), then raises
+    :class:`~storage.errors.StoreUnavailableError` (exit 3). What the daemon answers is checked
+    against the CIDs computed here, so a daemon that comes back cannot corrupt anything.
 
     Parameters
     ----------
-    folder : Path
-        The store's folder (``--store``).
+    location : str
+        A folder, or the daemon's RPC API URL.
+    """
+    from storage import IpfsStore, LocalCidStore, RetryPolicy
+
+    if not location.startswith(("http://", "https://")):
+        return LocalCidStore(Path(location))
+    seconds = _positive_env(STORE_RETRIES_ENV, 10.0)
+    retry = RetryPolicy(attempts=max(2, int(seconds / 2.0) + 2), max_delay=2.0, jitter=0.5)
+    return IpfsStore(location.rstrip("/"), retry=retry, pin_on_put=True)
+
+
+def _positive_env(name: str, default: float) -> float:
+    """A positive number of seconds from the environment variable ``name``."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ConfigurationError(f"{name}: expected a positive number of seconds, got {raw!r}")
+    return value
+
+
+def open_store(location: str, *, actor: str, purpose: str) -> ContentStore:
+    """The store ``--store`` names (:func:`plain_store`), logged when :data:`ACCESS_LOG_ENV` is set.
+
+    Parameters
+    ----------
+    location : str
+        A folder or an IPFS daemon's URL (``--store``).
     actor : str
         Who reads and writes (an account address, or a role when there is no key).
     purpose : str
         Why (e.g. ``participant:task:3``), written with every access.
     """
-    from storage import LocalCidStore
-
-    store = LocalCidStore(folder)
+    store = plain_store(location)
     where = os.environ.get(ACCESS_LOG_ENV)
     if not where:
         return store

@@ -21,6 +21,7 @@ from fedmarket.cli._common import (
     StoreOpt,
     connect_deployment,
     out,
+    plain_store,
 )
 
 court_app = typer.Typer(
@@ -73,14 +74,13 @@ def court_vote(
     """Audit the challenged task, store the report, and vote the confidence it gives."""
     from chain import account_from_env, signer_for
     from fl_node.disputes import vote_on
-    from storage import LocalCidStore
 
     backend, dep = connect_deployment(rpc, deployment)
     signer = signer_for(backend, account_from_env(key_env))
     vote = vote_on(
         dep.court_client(backend, signer),
         dep.fed_task_client(backend),
-        LocalCidStore(store),
+        plain_store(store),
         challenge_id,
     )
     out.print_json(

@@ -26,6 +26,7 @@ from fedmarket.cli._common import (
     console,
     open_store,
     out,
+    plain_store,
 )
 from fedmarket.cli.errors import EXIT_VERDICT
 from kernel.errors import InvalidInputError, OperationTimeoutError
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from chain.commitments import SignedInvitation
     from fl_node.audit import AuditReport
     from fl_node.challenge import ChallengeEvidence
-    from fl_node.coordinator import RoundReport
+    from fl_node.coordinator import Coordinator, RoundReport
     from storage import ContentStore
 
 TaskIdOpt = Annotated[int, typer.Option("--task", help="Task id.", callback=int_range("--task", 1))]
@@ -45,6 +46,17 @@ PollOpt = Annotated[
         "--poll",
         help="Seconds between two looks at the chain.",
         callback=float_range("--poll", 0, low_open=True),
+    ),
+]
+
+
+OutageOpt = Annotated[
+    float,
+    typer.Option(
+        "--outage-limit",
+        help="Seconds the chain node or the store may stay unreachable (retried with backoff "
+        "and jitter meanwhile) before the command gives up with exit 3.",
+        callback=float_range("--outage-limit", 0),
     ),
 ]
 
@@ -92,6 +104,7 @@ def participant(
         typer.Option(help="Give up after this many seconds.", callback=float_range("--timeout", 0)),
     ] = 3600.0,
     poll: PollOpt = 0.3,
+    outage_limit: OutageOpt = 600.0,
 ) -> None:
     """Run a participant node until the task is settled.
 
@@ -115,8 +128,8 @@ def participant(
         court=dep.court_client(backend),
     )
     if join:
-        node.join(task_id, signed)
-    history = node.run(task_id, poll_interval=poll, timeout=timeout)
+        node.ensure_joined(task_id, signed)  # a restarted node resumes where the chain says
+    history = node.run(task_id, poll_interval=poll, timeout=timeout, outage_limit=outage_limit)
     withdrawn = fed_task.events(StakeWithdrawnEvent, task_id=task_id, account=signer.address)
     out.print_json(
         json.dumps(
@@ -178,8 +191,11 @@ def coordinator(
         ),
     ] = False,
     poll: PollOpt = 0.5,
+    outage_limit: OutageOpt = 600.0,
 ) -> None:
-    """Run the coordinator of a task: stake, open, check, aggregate, pay, finalise, settle."""
+    """Run the coordinator of a task: stake, open, check, aggregate, pay, finalise, settle.
+
+    Restarted at any point, it resumes from the chain and the store."""
     from fl_node.coordinator import Coordinator
     from fl_node.participant import read_spec
 
@@ -202,8 +218,29 @@ def coordinator(
         registry=dep.registry_client(backend),
     )
     node.attach(task_id)
-    reports = node.run(on_round=lambda r: console.print(f"round {r.round} finalised"))
+    reports = _coordinate(node, task_id, outage_limit)
     out.print_json(json.dumps(_coordinated(task_id, reports)))
+
+
+def _coordinate(node: Coordinator, task_id: int, outage_limit: float) -> list[RoundReport]:
+    """Run the task to its end; after an outage, derive the state again and go on.
+
+    A chain node restarted or a store gone away stops the round where it was; once they answer
+    again the coordinator attaches afresh (the chain and the store say where the task stands)
+    and carries on. An outage longer than ``outage_limit`` seconds ends the command (exit 3).
+    """
+    from kernel.errors import ServiceUnavailableError
+    from kernel.retry import Outage
+
+    outage = Outage(limit=outage_limit)
+    while True:
+        try:
+            if outage.started is not None:
+                node.attach(task_id)
+                outage.end()
+            return node.run(on_round=lambda r: console.print(f"round {r.round} finalised"))
+        except ServiceUnavailableError as exc:
+            outage.wait(exc, "the chain node or the store")
 
 
 def _coordinated(task_id: int, reports: list[RoundReport]) -> dict[str, Any]:
@@ -366,7 +403,6 @@ def challenge(
 ) -> None:
     """Challenge a round before the court: bond, evidence CID and corrected root (a participant)."""
     from fl_node.disputes import challenge_round
-    from storage import LocalCidStore
 
     if challenge_file is not None and evidence_cid is None:
         cid = _evidence_cid_from(challenge_file, task_id, round_)
@@ -374,7 +410,7 @@ def challenge(
         cid = evidence_cid
     else:
         raise InvalidInputError("challenge: give --evidence-cid or --challenge-file (one of them)")
-    evidence = _challenge_evidence(LocalCidStore(store), task_id, round_, cid)
+    evidence = _challenge_evidence(plain_store(store), task_id, round_, cid)
     backend, dep = connect_deployment(rpc, deployment)
     court = dep.court_client(backend, _signer(backend, key_env))
     challenge_id = challenge_round(court, evidence, cid)
@@ -399,13 +435,12 @@ def claim(
 ) -> None:
     """Claim every round of a task whose reward is due now, by proof, in one transaction."""
     from fl_node.claims import claim_due_now
-    from storage import LocalCidStore
 
     backend, dep = connect_deployment(rpc, deployment)
     signer = _signer(backend, key_env)
     claims, _ = claim_due_now(
         dep.fed_task_client(backend, signer),
-        LocalCidStore(store),
+        plain_store(store),
         task_id,
         court=dep.court_client(backend),
     )

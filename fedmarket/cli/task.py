@@ -26,6 +26,7 @@ from fedmarket.cli._common import (
     connect_deployment,
     open_store,
     out,
+    plain_store,
 )
 from kernel.errors import InvalidInputError
 
@@ -827,7 +828,6 @@ def task_create(
     from chain import account_from_env, signer_for
     from fl_node.sponsor import create_task
     from fl_node.task import TaskSpec
-    from storage import LocalCidStore
 
     periods = {name: value for name, value in locals().items() if name in PERIODS}
     terms = _terms(
@@ -845,7 +845,7 @@ def task_create(
     task_id = create_task(
         dep.fed_task_client(backend, signer),
         dep.token_client(backend, signer),
-        LocalCidStore(store),
+        plain_store(store),
         spec,
         coordinator=coordinator,
         pool=pool,

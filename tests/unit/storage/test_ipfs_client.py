@@ -64,12 +64,21 @@ def stat_of(data: bytes) -> Handler:
 
 
 def test_retry_policy_backs_off_exponentially_up_to_a_cap():
-    policy = RetryPolicy(attempts=6, initial_delay=0.1, max_delay=0.5, multiplier=2)
+    policy = RetryPolicy(attempts=6, initial_delay=0.1, max_delay=0.5, multiplier=2, jitter=0)
     assert [policy.delay(i) for i in range(5)] == pytest.approx([0.1, 0.2, 0.4, 0.5, 0.5])
-    assert policy.total_delay() == pytest.approx(1.7)
-    for bad in ({"attempts": 0}, {"initial_delay": -1}, {"multiplier": 0.5}):
+    assert policy.total_delay() == pytest.approx(1.7) == policy.least_total_delay()
+    for bad in ({"attempts": 0}, {"initial_delay": -1}, {"multiplier": 0.5}, {"jitter": 1.5}):
         with pytest.raises(ConfigurationError):
             RetryPolicy(**bad)
+
+
+def test_retry_policy_jitters_each_wait_within_its_ceiling():
+    """Parties cut off together do not come back together: waits spread below the ceiling."""
+    policy = RetryPolicy(attempts=6, initial_delay=0.1, max_delay=0.5, jitter=0.5)
+    waits = [policy.delay(2) for _ in range(200)]
+    assert all(0.2 <= w <= 0.4 for w in waits)
+    assert max(waits) - min(waits) > 0.1  # spread, not one value
+    assert policy.least_total_delay() == pytest.approx(0.85)
 
 
 def test_5xx_is_retried_then_succeeds():
@@ -103,7 +112,7 @@ def test_transport_errors_are_retried_with_backoff():
             store.version()
         elapsed = time.monotonic() - started
     assert len(daemon.calls("version")) == 4
-    assert policy.total_delay() <= elapsed < policy.total_delay() + 1.0
+    assert policy.least_total_delay() <= elapsed < policy.total_delay() + 1.0
 
 
 def test_not_found_is_definitive_and_not_retried():
