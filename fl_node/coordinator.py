@@ -87,6 +87,7 @@ from fl_node.training import cpu_threads_for, pick_device
 from fl_node.validation import RoundContext, check_update, flagged_in, shapes_of
 from incentives import ContributionEstimator, make_estimator
 from incentives.contribution import Coalition, Utility, coalition_key
+from kernel.failpoints import failpoint
 from kernel.types import Address
 from storage import ContentStore, content_hash
 from storage.sealed_store import SealedStore
@@ -477,7 +478,9 @@ class Coordinator:
         task_id = self._require()[0]
         assert self.model_cid is not None and self.model_hash is not None
         round_ = int(self.fed_task.task(task_id).last_round) + 1
+        failpoint("coordinator.before_open")
         tx = self.fed_task.open_round(task_id, round_, self.model_cid, self.model_hash)
+        failpoint("coordinator.after_open")
         self._gas[round_] = RoundGas(open=tx.gas_used)
         log.info("open_round: task %s round %d with %s", task_id, round_, self.model_cid)
         return round_
@@ -576,8 +579,10 @@ class Coordinator:
         base_model = self._model_ref()
         model_bytes = self._set_model(next_model, round_=round_)
         evidence_cid = self.store.put_json(self._evidence(work, base_model, state_record).to_dict())
+        failpoint("coordinator.after_evidence")
         self.server_state = next_state
         gas = self._finalize_on_chain(work, evidence_cid, info.total_rounds)
+        failpoint("coordinator.after_finalize")
         step = global_step(params, trainable_state(next_model))
         self.screen.record(round_, participants, decoded, screened, step)
         report = self._report(work, model_bytes, evidence_cid, gas, started)
@@ -998,6 +1003,7 @@ class Coordinator:
         self.wait_until(max(window, info.ended_at + self.schedule.stake_cooldown))
         stake = int(self.fed_task.stake_of(task_id, self.signer.address))
         if stake and not self.fed_task.task(task_id).open_disputes:
+            failpoint("coordinator.before_withdraw")
             self.fed_task.withdraw_stake(task_id)
         else:
             stake = 0

@@ -65,6 +65,7 @@ from fl_node.task import TaskSpec
 from fl_node.training import pick_device, train_local
 from kernel.alerts import raise_alert
 from kernel.errors import ServiceUnavailableError
+from kernel.failpoints import failpoint
 from kernel.retry import Outage
 from kernel.types import Address, Cid, Hash32, Round, TaskId
 from storage import ContentStore, compute_cid, content_hash, validate_cid
@@ -580,6 +581,7 @@ class ParticipantNode:
             log.warning("step: %s too late for round %d: %s", self.address, u.round, exc)
             pending.abandoned = True
             return
+        failpoint("participant.after_commit")
         direct = replace(u, via="direct", gas_used=tx.gas_used)
         pending.update = direct
         self.history.append(direct)
