@@ -65,6 +65,22 @@ class NotListingOwnerError(ChainError, RefusedError):
     """A relayed edit names an owner who does not hold the listing (found before relaying)."""
 
 
+class NotDevChainError(ChainError, RefusedError):
+    """A development-only action (the faucet) was asked of a chain that is not a dev chain."""
+
+
+class NotMinterError(ChainError, RefusedError):
+    """The account that would mint lacks the token's ``MINTER_ROLE`` (found before sending)."""
+
+
+class TokenCapError(ChainError, RefusedError):
+    """A mint would take the token's supply above its cap (found before sending)."""
+
+
+class InsufficientBalanceError(ChainError, RefusedError):
+    """An account holds fewer tokens than it would send (found before sending)."""
+
+
 class AnchorNotFoundError(ChainError, NotFoundError):
     """An anchor's transaction is not on this chain, or not mined yet."""
 
