@@ -6,6 +6,7 @@ from kernel.errors import (
     FedmarketError,
     IntegrityError,
     InvalidInputError,
+    NotFoundError,
     OperationTimeoutError,
     ProtocolError,
     RefusedError,
@@ -93,6 +94,10 @@ class DeletionRecordError(FlError, IntegrityError):
 
 class ForgetTargetError(FlError, InvalidInputError):
     """A path given to ``data forget`` is missing, of the wrong kind, or too broad to delete."""
+
+
+class UnknownTaskError(FlError, NotFoundError):
+    """A task id that FedTask never issued."""
 
 
 class EvidenceError(FlError, ProtocolError):

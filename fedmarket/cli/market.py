@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from chain import ChainBackend, Deployment
-    from chain.commitments import Claim
     from chain.market import ModelListing, ModelMarketClient
+    from fl_node.status import ModelShare, PullBalances, TaskRewards
     from marketplace_api import MarketplaceClient
 
 ApiOpt = Annotated[str, typer.Option("--api", metavar="URL", help="The marketplace API.")]
@@ -239,72 +239,6 @@ def _report(
 # ---- proceeds ------------------------------------------------------------------------------------
 
 
-def _model_shares(backend: ChainBackend, dep: Deployment, account: str) -> list[dict[str, Any]]:
-    """``account``'s share of every listed model of a task it contributed to, with its proceeds."""
-    market = dep.market_client(backend)
-    fed_task = dep.fed_task_client(backend)
-    found = []
-    for listed in market.model_listed_events():
-        participants: list[str] = list(fed_task.participants(int(listed.task_id)))
-        if account not in participants:
-            continue
-        share = fed_task.shares(int(listed.task_id))[participants.index(account)]
-        if share == 0:
-            continue
-        found.append(
-            {
-                "model_id": listed.model_id,
-                "task_id": int(listed.task_id),
-                "share_bps": share,
-                "claimed_wei": int(market.claimed_proceeds(listed.model_id, account)),
-                "claimable_wei": int(market.claimable_proceeds(listed.model_id, account)),
-            }
-        )
-    return found
-
-
-def _balances(backend: ChainBackend, dep: Deployment, account: str) -> dict[str, int]:
-    """What the registry, the market and the court would pay ``account`` on ``withdraw``."""
-    return {
-        "registry": int(dep.registry_client(backend).withdrawable(account)),
-        "market": int(dep.market_client(backend).withdrawable(account)),
-        "court": int(dep.court_client(backend).balance_of(account)),
-    }
-
-
-@dataclass(frozen=True)
-class TaskRewards:
-    """The rewards of one task an account can claim now, by proof.
-
-    Attributes
-    ----------
-    task_id : int
-        The task.
-    claims : list of Claim
-        One per round due now (window passed, undisputed, unclaimed, paying the account).
-    waiting : int
-        Finalised rounds not claimable yet (window running, disputed, or leaves not found).
-    """
-
-    task_id: int
-    claims: list[Claim]
-    waiting: int
-
-    @property
-    def wei(self) -> int:
-        """What claiming them pays."""
-        return sum(int(c.amount) for c in self.claims)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report's entry."""
-        return {
-            "task_id": self.task_id,
-            "rounds": [int(c.round) for c in self.claims],
-            "claimable_wei": str(self.wei),
-            "waiting_rounds": self.waiting,
-        }
-
-
 def _task_rewards(
     backend: ChainBackend, dep: Deployment, account: str, store_dir: Path, key: bytes | None
 ) -> list[TaskRewards]:
@@ -312,30 +246,19 @@ def _task_rewards(
 
     ``key`` (the account's, when given) opens the evidence of tasks that seal it.
     """
-    from chain.fed_task import TaskJoinedEvent
-    from fl_node.claims import due_claims
-    from kernel.types import Address
+    from fl_node.status import joined_tasks, task_rewards
     from storage import LocalCidStore
     from storage.sealed_store import SealedStore
 
     fed_task = dep.fed_task_client(backend)
-    court = dep.court_client(backend)
     store = SealedStore(LocalCidStore(store_dir), key=key)
-    joined = sorted({int(e.task_id) for e in fed_task.events(TaskJoinedEvent, participant=account)})
-    found = []
-    for task_id in joined:
-        info = fed_task.task(task_id)
-        last = int(info.last_round) - (1 if info.round_open else 0)
-        due = due_claims(
-            fed_task, store, task_id, Address(account), last_finalized=last, court=court
-        )
-        found.append(TaskRewards(task_id, due.claims, due.waiting))
-    return found
+    joined = joined_tasks(fed_task, account)
+    return task_rewards(fed_task, dep.court_client(backend), store, account, joined)
 
 
 def _claim_all(
     backend: ChainBackend, dep: Deployment, account: LocalAccount,
-    models: list[dict[str, Any]], balances: dict[str, int], rewards: list[TaskRewards],
+    models: list[ModelShare], balances: PullBalances, rewards: list[TaskRewards],
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Claim every model's proceeds and due reward, and withdraw every balance not zero."""
     from chain import signer_for
@@ -345,9 +268,9 @@ def _claim_all(
     market = dep.market_client(backend, signer)
     done: list[dict[str, Any]] = []
     for m in models:
-        if m["claimable_wei"]:
-            amount, tx = market.claim_proceeds(m["model_id"])
-            done.append({"what": f"model {m['model_id']}", "wei": str(amount), "tx": tx.tx_hash})
+        if m.claimable:
+            amount, tx = market.claim_proceeds(m.model_id)
+            done.append({"what": f"model {m.model_id}", "wei": str(amount), "tx": tx.tx_hash})
     for t in rewards:
         if t.claims:
             tx = submit_claims(dep.fed_task_client(backend, signer), t.task_id, t.claims)
@@ -402,23 +325,19 @@ def proceeds(
     """
     who, account = _who(account_address, claim, key_env)
     backend, dep = connect_deployment(rpc, deployment)
-    models = _model_shares(backend, dep, who)
+    from fl_node.status import model_shares, pull_balances
+
+    market = dep.market_client(backend)
+    models = model_shares(market, dep.fed_task_client(backend), who)
     key = bytes(account.key) if account is not None else None
     rewards = _task_rewards(backend, dep, who, store, key) if store is not None else []
-    balances = _balances(backend, dep, who)
-    claimable = (
-        sum(m["claimable_wei"] for m in models)
-        + sum(t.wei for t in rewards)
-        + sum(balances.values())
-    )
+    balances = pull_balances(dep.registry_client(backend), market, dep.court_client(backend), who)
+    claimable = sum(int(m.claimable) for m in models) + sum(t.wei for t in rewards) + balances.total
     report: dict[str, Any] = {
         "account": who,
-        "models": [
-            {**m, "claimed_wei": str(m["claimed_wei"]), "claimable_wei": str(m["claimable_wei"])}
-            for m in models
-        ],
+        "models": [m.to_dict() for m in models],
         "task_rewards": [t.to_dict() for t in rewards] if store is not None else None,
-        "balances_wei": {k: str(v) for k, v in balances.items()},
+        "balances_wei": balances.to_dict(),
         "claimable_wei": str(claimable),
     }
     if claim and account is not None:

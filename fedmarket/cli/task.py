@@ -31,7 +31,7 @@ from fedmarket.cli._common import (
 from kernel.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from chain.fed_task import FedTaskClient, RoundFinalizedEvent, Schedule
+    from chain.fed_task import Schedule
     from fedmarket.design import DesignInputs, ListingSelection
     from fl_node.data import DataSchema
     from fl_node.models import ModelSpec
@@ -903,6 +903,8 @@ def task_show(
     """Print a task's on-chain state, schedule and rounds as JSON."""
     from dataclasses import asdict
 
+    from fl_node.status import finalized_rounds
+
     backend, dep = connect_deployment(rpc, deployment)
     client = dep.fed_task_client(backend)
     info = client.task(task_id)
@@ -924,24 +926,9 @@ def task_show(
         "schedule_seconds": asdict(client.schedule(task_id)),
         "participants": client.participants(task_id),
         "shares_bps": client.shares(task_id),
-        "rounds": [_round_view(client, task_id, f) for f in client.rounds_finalized(task_id)],
+        "rounds": [r.to_dict() for r in finalized_rounds(client, task_id)],
     }
     out.print_json(json.dumps(view))
-
-
-def _round_view(client: FedTaskClient, task_id: int, final: RoundFinalizedEvent) -> dict[str, Any]:
-    """One finalised round as ``task show`` prints it."""
-    now = client.round(task_id, int(final.round))
-    return {
-        "round": final.round,
-        "model_cid": final.model_cid,
-        "evidence_cid": final.evidence_cid,
-        "budget_wei": str(now.budget),
-        "claimed_wei": str(now.claimed),
-        "rewards_root": "0x" + bytes(now.rewards_root).hex(),
-        "claimable_at": now.claimable_at,
-        "disputed": now.disputed,
-    }
 
 
 @task_app.command("model")
