@@ -23,7 +23,9 @@ from fedmarket.cli import (
     roles,
     serve,
     simulate,
+    status,
     task,
+    token,
     vfl,
 )
 from fedmarket.cli._common import setup_logging
@@ -53,6 +55,8 @@ app.command()(pool.pool)
 app.add_typer(chain.chain_app, name="chain")
 app.add_typer(data.data_app, name="data")
 app.add_typer(task.task_app, name="task")
+app.add_typer(token.token_app, name="token")
+app.add_typer(status.status_app, name="status")
 app.command()(roles.participant)
 app.command()(roles.coordinator)
 app.command()(roles.audit)

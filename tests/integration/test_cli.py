@@ -39,6 +39,13 @@ COMMANDS = [
     ["task", "create"],
     ["task", "invite"],
     ["task", "show"],
+    ["token"],
+    ["token", "balance"],
+    ["token", "transfer"],
+    ["token", "faucet"],
+    ["status"],
+    ["status", "task"],
+    ["status", "party"],
 ]
 
 CHAIN = ["--rpc", "http://127.0.0.1:9", "--deployment", "dep.json"]
