@@ -27,7 +27,6 @@ from chain.fed_task import (
     CoordinatorReplacedEvent,
     FedTaskClient,
     TaskCreatedEvent,
-    TaskInfo,
     TaskJoinedEvent,
 )
 from chain.market import ModelMarketClient
@@ -35,6 +34,7 @@ from chain.registry import DatasetRegistryClient
 from chain.units import format_amount
 from chain.wallet import Balances, balances_of
 from fl_node.claims import due_claims
+from fl_node.status.task import last_finalized_round
 from kernel.types import Address, Wei
 from storage import ContentStore
 
@@ -85,10 +85,6 @@ def joined_tasks(fed_task: FedTaskClient, account: str) -> list[int]:
     return sorted({int(e.task_id) for e in fed_task.events(TaskJoinedEvent, participant=account)})
 
 
-def _last_final(info: TaskInfo) -> int:
-    return int(info.last_round) - (1 if info.round_open else 0)
-
-
 def task_rewards(
     fed_task: FedTaskClient,
     court: ChallengeCourtClient,
@@ -114,7 +110,7 @@ def task_rewards(
     """
     found = []
     for task_id in task_ids:
-        last = _last_final(fed_task.task(task_id))
+        last = last_finalized_round(fed_task, fed_task.task(task_id))
         due = due_claims(
             fed_task, store, task_id, Address(account), last_finalized=last, court=court
         )

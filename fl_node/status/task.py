@@ -235,9 +235,25 @@ class Stake:
     amount: Wei
 
 
-def _last_final(info: TaskInfo) -> int:
-    """The task's last finalised round (0 before the first)."""
-    return int(info.last_round) - (1 if info.round_open else 0)
+def last_finalized_round(client: FedTaskClient, info: TaskInfo) -> int:
+    """The task's last finalised round (0 before the first).
+
+    The latest round is not finalised while it is open, nor when the task was aborted while it
+    was open (no longer open, never finalised).
+
+    Parameters
+    ----------
+    client : FedTaskClient
+        FedTask.
+    info : TaskInfo
+        The task.
+    """
+    latest = int(info.last_round)
+    if latest == 0:
+        return 0
+    if info.round_open or not client.round(int(info.task_id), latest).finalized:
+        return latest - 1
+    return latest
 
 
 def task_phase(
@@ -537,7 +553,7 @@ def read_task_status(
     schedule = client.schedule(task_id)
     now = client.backend.chain_time()
     rounds = finalized_rounds(client, task_id)
-    last = _last_final(info)
+    last = last_finalized_round(client, info)
     last_claimable = client.round(task_id, last).claimable_at if last else 0
     latest = client.round(task_id, int(info.last_round)) if info.last_round else None
     current = latest if info.round_open else None

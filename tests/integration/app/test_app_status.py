@@ -193,7 +193,9 @@ def test_a_round_not_finalised_in_time_is_the_sponsors_to_abort(here: Here, stat
     assert seen["overdue"]["missed"] == "finalize round 1"
     assert seen["overdue"]["abortable_by_sponsor"] and not seen["overdue"]["abortable_by_anyone"]
     world.fed_task(task.sponsor).abort_task(task.task_id)
-    assert status("task", task.task_id)["status"] == "aborted"
+    seen = status("task", task.task_id)
+    assert (seen["status"], seen["phase"], seen["rounds_finalized"]) == ("aborted", "ended", 0)
+    assert [d["name"] for d in seen["deadlines"]] == ["stakes_withdrawable"]
 
 
 def test_an_unknown_task_is_exit_4(here: Here, cli) -> None:
