@@ -47,8 +47,8 @@ from rich.table import Table
 
 from chain import DevNode, connect, deploy, fund, signer_for
 from fedmarket.bench._load import LoadResult, load
-from fedmarket.bench._postgres import running_postgres
 from fedmarket.bench._seed import TAGS, Seeded, seed_index
+from fedmarket.consortium.postgres import running_postgres
 from kernel.errors import ServiceUnavailableError
 from marketplace_api.core.db import Database
 from marketplace_api.crud import DeploymentIdentity, ensure_deployment
@@ -336,7 +336,7 @@ def run_bench(options: BenchOptions) -> dict[str, list[LoadResult]]:
     runs: dict[str, list[LoadResult]] = {}
     with (
         tempfile.TemporaryDirectory(prefix="fedmarket-bench-") as tmp,
-        running_postgres() as postgres,
+        running_postgres("fedmarket_bench", settings={"max_connections": "200"}) as postgres,
         DevNode("anvil") as node,
     ):
         world = build_world(node.url, postgres.url, Path(tmp), options)

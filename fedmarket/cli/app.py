@@ -26,6 +26,7 @@ from fedmarket.cli import (
     status,
     task,
     token,
+    up,
     vfl,
 )
 from fedmarket.cli._common import setup_logging
@@ -66,4 +67,5 @@ app.add_typer(court.court_app, name="court")
 app.command()(market.buy)
 app.command()(market.proceeds)
 app.command()(serve.serve)
+app.command()(up.up)
 app.command()(index.index)

@@ -43,6 +43,7 @@ ROOTS = {
     "fl_node.secagg.errors.SecAggError",
     "fl_node.secagg_task.errors.SecAggTaskError",
     "fl_node.transfer.errors.TransferError",
+    "fedmarket.consortium.errors.ConsortiumError",
 }
 """The package roots: documented as never raised themselves, so they have no family."""
 
