@@ -1,0 +1,1 @@
+"""The fault-injection suite: a consortium on its own test network, crashed, cut and restarted."""

@@ -1,0 +1,237 @@
+"""Faults injected into a consortium on its own network; each test ends with the same checks.
+
+Every party runs on its own host (a network namespace) as the command an operator types: the
+chain node, the IPFS daemon, the sponsor, the coordinator, each participant. A fault is injected
+(a process killed, a service restarted or stopped, a link cut, a clock skewed, a process frozen
+past a deadline), the consortium recovers, and :func:`check_recovered` asserts 0 lost anchored
+updates, 0 double payments, 0 orphaned evidence and a passing audit. Recovery times are printed
+(``-s``) for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from chain.fed_task import RoundFinalizedEvent
+from tests.faults.consortium import Consortium, check_recovered, wait_for
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.rpc]
+
+PARTIES = 3
+ROUNDS = 2
+
+
+def _start(c: Consortium, hospitals: Path, parties: int = PARTIES, quorum: int = 2) -> int:
+    c.setup_chain(parties)
+    return c.create_task(hospitals, rounds=ROUNDS, quorum=quorum, parties=parties)
+
+
+def _finalized(c: Consortium, task_id: int) -> list[int]:
+    return [e.round for e in c.client().events(RoundFinalizedEvent, task_id=task_id)]
+
+
+def _report(name: str, **figures: object) -> None:
+    print(f"\nFAULT {name}: " + json.dumps(figures, default=str))  # noqa: T201 - the suite's figures
+
+
+@pytest.mark.smoke
+def test_a_consortium_on_separate_hosts_trains_pays_and_audits(
+    consortium: Consortium, hospitals: Path
+):
+    c = consortium
+    task_id = _start(c, hospitals)
+    coordinator = c.coordinator(task_id, hospitals, PARTIES)
+    nodes = [c.participant(task_id, hospitals, i) for i in range(1, PARTIES + 1)]
+    outputs = [json.loads(p.finish(600)) for p in nodes]
+    summary = json.loads(coordinator.finish(300))
+    assert summary["rounds"] == ROUNDS and summary["rejected"] == []
+    assert all(o["rounds"] == [1, 2] for o in outputs)
+    recovery = check_recovered(c, task_id, ROUNDS)
+    assert recovery.updates_anchored == PARTIES * ROUNDS
+    assert recovery.claimed == sum(int(b) for b in summary["budgets_wei"])
+    addresses = {h.address for h in c.net.hosts.values()}
+    assert len(addresses) == len(c.net.hosts) >= PARTIES + 4  # chain, ipfs, sponsor, coordinator
+    _report("none", rounds=recovery.rounds, anchored=recovery.updates_anchored)
+
+
+def test_a_participant_killed_mid_round_is_not_paid_for_it_and_rejoins(
+    consortium: Consortium, hospitals: Path
+):
+    c = consortium
+    task_id = _start(c, hospitals)
+    coordinator = c.coordinator(task_id, hospitals, PARTIES)
+    killed = {"FEDMARKET_FAILPOINTS": "participant.after_commit"}  # dies once it committed
+    doomed = c.participant(task_id, hospitals, 3, env=killed)
+    others = [c.participant(task_id, hospitals, i) for i in (1, 2)]
+    assert doomed.wait_exit(300) == -signal.SIGKILL, doomed.tail()
+    wait_for(lambda: 1 in _finalized(c, task_id), 300, "round 1 with the quorum")
+    back = time.monotonic()
+    restarted = c.participant(task_id, hospitals, 3)
+    again = json.loads(restarted.finish(600))
+    for node in others:
+        node.finish(600)
+    coordinator.finish(300)
+    assert again["rounds"] == [2] and again["commitments"] == ["direct"]
+    recovery = check_recovered(c, task_id, ROUNDS)
+    dead = c.keys["p3"].address  # type: ignore[attr-defined]
+    assert 1 not in recovery.paid_rounds.get(dead, [])
+    assert recovery.updates_anchored == PARTIES * ROUNDS  # its round-1 commitment is on-chain
+    _report("participant killed", recovery=recovery, rejoin_s=round(time.monotonic() - back))
+
+
+COORDINATOR_POINTS = [
+    "coordinator.after_open",  # round 1 anchored, nothing trained yet
+    "coordinator.after_evidence",  # evidence stored, the round not finalised on-chain
+    "coordinator.after_finalize",  # round 1 finalised: rewards claimable, round 2 not opened
+    "coordinator.before_open@2",  # before anchoring round 2
+    "coordinator.before_withdraw",  # the task ended, its stake not taken back
+]
+
+
+@pytest.mark.parametrize("point", COORDINATOR_POINTS)
+def test_the_coordinator_killed_anywhere_resumes_from_the_chain_and_the_store(
+    consortium: Consortium, hospitals: Path, point: str
+):
+    c = consortium
+    task_id = _start(c, hospitals)
+    doomed = c.coordinator(task_id, hospitals, PARTIES, env={"FEDMARKET_FAILPOINTS": point})
+    nodes = [c.participant(task_id, hospitals, i) for i in range(1, PARTIES + 1)]
+    assert doomed.wait_exit(600) == -signal.SIGKILL, doomed.tail()
+    assert f"failpoint {point.split('@')[0]}" in doomed.tail()
+    restarted_at = time.monotonic()
+    again = c.coordinator(task_id, hospitals, PARTIES)
+    again.finish(600)
+    outputs = [json.loads(n.finish(600)) for n in nodes]
+    assert all(o["rounds"] == [1, 2] for o in outputs)
+    recovery = check_recovered(c, task_id, ROUNDS)
+    assert recovery.updates_anchored == PARTIES * ROUNDS
+    stake = c.client().stake_of(task_id, c.keys["coordinator"].address)  # type: ignore[attr-defined]
+    assert int(stake) == 0  # taken back exactly once
+    _report(f"coordinator killed at {point}", recovery=recovery,
+            done_after_restart_s=round(time.monotonic() - restarted_at))  # fmt: skip
+
+
+def test_the_chain_node_restarted_every_party_reconnects(consortium: Consortium, hospitals: Path):
+    c = consortium
+    task_id = _start(c, hospitals)
+    coordinator = c.coordinator(task_id, hospitals, PARTIES)
+    nodes = [c.participant(task_id, hospitals, i) for i in range(1, PARTIES + 1)]
+    wait_for(lambda: len(c.client().updates_committed(task_id, round=1)) >= 1, 300, "a commitment")
+    blocks = c.client().backend.head()[0]
+    c.stop_chain()
+    time.sleep(5)  # every party finds the node gone
+    restarted = time.monotonic()
+    c.start_chain()
+    assert c.client().backend.head()[0] >= blocks  # the state file kept the chain
+    wait_for(lambda: 1 in _finalized(c, task_id), 300, "round 1 after the restart")
+    recovered_s = time.monotonic() - restarted
+    outputs = [json.loads(n.finish(600)) for n in nodes]
+    coordinator.finish(300)
+    assert all(o["rounds"] == [1, 2] for o in outputs)
+    recovery = check_recovered(c, task_id, ROUNDS)
+    assert recovery.updates_anchored == PARTIES * ROUNDS
+    _report(
+        "chain node restarted",
+        recovery=recovery,
+        round_finalised_after_restart_s=round(recovered_s),
+    )
+
+
+def test_the_ipfs_daemon_down_is_ridden_out_and_a_one_shot_command_fails_clearly(
+    consortium: Consortium, hospitals: Path
+):
+    c = consortium
+    task_id = _start(c, hospitals)
+    coordinator = c.coordinator(task_id, hospitals, PARTIES)
+    nodes = [c.participant(task_id, hospitals, i) for i in range(1, PARTIES + 1)]
+    wait_for(lambda: c.client().task(task_id).round_open, 300, "round 1 open")
+    c.stop_ipfs()
+    down = time.monotonic()
+    audit = c.fedmarket("auditor", "audit", "audit", *c.common(), "--task", str(task_id),
+                        env={"FEDMARKET_STORE_RETRY_S": "3"})  # fmt: skip
+    assert audit.wait_exit(60) == 3, audit.tail()
+    failed_after = time.monotonic() - down
+    line = audit.tail().strip().splitlines()[-1]
+    assert line.startswith("error:") and "5001" in line, line
+    time.sleep(max(0.0, 10 - (time.monotonic() - down)))
+    c.start_ipfs()
+    back = time.monotonic()
+    outputs = [json.loads(n.finish(600)) for n in nodes]
+    coordinator.finish(300)
+    assert all(o["rounds"] == [1, 2] for o in outputs)
+    recovery = check_recovered(c, task_id, ROUNDS)
+    from storage import IpfsStore
+
+    with IpfsStore(c.store_url) as store:
+        for cid in store.pinned():
+            store.get(cid)  # every object re-hashes to its CID: nothing corrupted
+    _report("IPFS daemon down 10 s", recovery=recovery, one_shot_error_s=round(failed_after, 1),
+            down_s=round(back - down), after_restart_s=round(time.monotonic() - back))  # fmt: skip
+
+
+def test_a_partitioned_participant_misses_the_round_and_recovers(
+    consortium: Consortium, hospitals: Path
+):
+    c = consortium
+    task_id = _start(c, hospitals)
+    nodes = [c.participant(task_id, hospitals, i) for i in range(1, PARTIES + 1)]
+    client = c.client()
+    wait_for(lambda: len(client.participants(task_id)) == PARTIES, 300, "every join")
+    c.net.partition(c.host("p3"))  # cut off before round 1 opens
+    coordinator = c.coordinator(task_id, hospitals, PARTIES)
+    wait_for(lambda: client.task(task_id).round_open, 300, "round 1 open")
+    reveal = client.round(task_id, 1).reveal_start
+    wait_for(lambda: client.backend.chain_time() > reveal, 300, "round 1's reveal start")
+    c.net.heal(c.host("p3"))
+    healed = time.monotonic()
+    outputs = [json.loads(n.finish(600)) for n in nodes]
+    coordinator.finish(300)
+    assert outputs[2]["rounds"] == [2] and all(o["rounds"] == [1, 2] for o in outputs[:2])
+    recovery = check_recovered(c, task_id, ROUNDS)
+    cut = c.keys["p3"].address  # type: ignore[attr-defined]
+    assert 1 not in recovery.paid_rounds.get(cut, [])
+    _report(
+        "participant partitioned",
+        recovery=recovery,
+        done_after_heal_s=round(time.monotonic() - healed),
+    )
+
+
+FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+def test_a_late_participant_with_a_skewed_clock_gets_a_clear_revert(
+    consortium: Consortium, hospitals: Path
+):
+    """Its clock 10 minutes slow, frozen past the deadline: it commits late, the chain says no."""
+    if not FAKETIME.exists():
+        pytest.fail("libfaketime is missing: run scripts/setup --all")
+    c = consortium
+    task_id = _start(c, hospitals)
+    slow = {"LD_PRELOAD": str(FAKETIME), "FAKETIME": "-10m", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    late = c.participant(task_id, hospitals, 3, env=slow)
+    others = [c.participant(task_id, hospitals, i) for i in (1, 2)]
+    client = c.client()
+    member = c.keys["p3"].address  # type: ignore[attr-defined]
+    wait_for(lambda: client.is_participant(task_id, member), 300, "the slow node's join")
+    late.signal(signal.SIGSTOP)
+    coordinator = c.coordinator(task_id, hospitals, PARTIES)
+    wait_for(lambda: client.task(task_id).round_open, 300, "round 1 open")
+    deadline = client.round(task_id, 1).commit_deadline
+    wait_for(lambda: len(client.updates_committed(task_id, round=1)) == 2, 300, "two commitments")
+    wait_for(lambda: time.time() > deadline + 2, 120, "round 1's commit deadline")
+    late.signal(signal.SIGCONT)  # it believes round 1 still takes commitments
+    outputs = json.loads(late.finish(600))
+    for node in others:
+        node.finish(600)
+    coordinator.finish(300)
+    assert "TaskDeadlinePassed" in late.tail(10**6)
+    assert outputs["rounds"] == [2]
+    recovery = check_recovered(c, task_id, ROUNDS)
+    assert 1 not in recovery.paid_rounds.get(member, [])
+    _report("late participant, clock 10 min slow", recovery=recovery)
