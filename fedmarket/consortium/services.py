@@ -26,6 +26,9 @@ from fedmarket.consortium.supervisor import Service
 API_DATABASE_ENV = "FEDMARKET_API_DATABASE_URL"
 """The API's database URL: given by the operator when the database runs elsewhere."""
 
+ENVIRONMENT_ENV = "FEDMARKET_API_ENVIRONMENT"
+"""The API's environment: the operator's when set, else ``development``."""
+
 
 def _fedmarket(*args: str) -> tuple[str, ...]:
     """The command line of this very installation (``python -m fedmarket ...``)."""
@@ -157,7 +160,8 @@ def _api_env(config: ConsortiumConfig, key: str) -> dict[str, str]:
             f"api: the database runs elsewhere (--only without postgres): set {API_DATABASE_ENV}"
         )
     return {
-        "FEDMARKET_API_ENVIRONMENT": "development",
+        # the operator's choice when set; a consortium on a dev chain is a development one
+        ENVIRONMENT_ENV: os.environ.get(ENVIRONMENT_ENV) or "development",
         "FEDMARKET_API_CHAIN_URL": config.url("chain"),
         "FEDMARKET_API_DEPLOYMENT_FILE": str(deployment_file(config).resolve()),
         contracts.RELAYER_KEY_ENV: key,
