@@ -148,6 +148,8 @@ def init_cluster(
     durable : bool, default True
         ``False`` skips the disk flushes (a throw-away cluster).
     """
+    data = data.resolve()  # initdb runs in the data directory's parent
+    password_file = password_file.resolve() if password_file is not None else None
     if (data / "PG_VERSION").exists():
         return
     argv = [_binary("initdb"), "-D", str(data), "-U", user, "-E", "UTF8"]
@@ -200,6 +202,7 @@ def server_spec(
     stop_timeout : float, default 10.0
         Seconds it gets to stop after SIGINT.
     """
+    data = data.resolve()  # the server runs in its data directory
     argv = [_binary("postgres"), "-D", str(data), "-p", str(port)]
     argv += ["-c", f"listen_addresses={host}", "-c", "unix_socket_directories="]
     for name, value in (settings or {}).items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from fedmarket.consortium.config import ConsortiumConfig, Endpoints, Layout, hold
 from fedmarket.consortium.services import consortium_services, database_url, deployment_file
@@ -62,6 +63,7 @@ def run_consortium(config: ConsortiumConfig, on_ready: Callable[[Endpoints], Non
         The folder is in use, a service could not start, was not healthy in time or exited
         on its own (everything is stopped first).
     """
+    config = replace(config, root=config.root.resolve())  # children run in other folders
     with hold(config.root):
         supervisor = Supervisor(consortium_services(config))
         signum = supervisor.run(lambda pids: on_ready(endpoints(config, pids)))

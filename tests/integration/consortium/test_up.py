@@ -11,7 +11,8 @@ One consortium folder of all four services is run twice on the same ports:
 Then, on small consortia (``--only``) in folders of their own: started with SIGINT inherited
 *ignored* (a background job), SIGINT -> exit 0; a service killed behind ``up``'s back stops
 everything with exit 3 and a one-line error naming it and its log (the documented choice: no
-restart); SIGHUP stops ``up`` like SIGTERM.
+restart); SIGHUP stops ``up`` like SIGTERM (that one with a relative ``--dir``: PostgreSQL runs in
+its data directory, so every path is made absolute first).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pytest
 from chain import Deployment, connect
 from storage import IpfsStore
 from tests.integration.consortium.up_process import (
+    ROOT,
     SERVICES,
     Up,
     consortium_folder,
@@ -143,13 +145,21 @@ def test_a_second_up_reuses_the_state_and_sigkill_takes_its_children(
         up.stop()
 
 
-def small_run(only: str, test: Callable[[Up, dict[str, Any]], None], **options: bool) -> None:
-    """Run ``test`` on a consortium of ``only``, in a folder of its own."""
+def small_run(
+    only: str,
+    test: Callable[[Up, dict[str, Any]], None],
+    *,
+    relative: bool = False,
+    ignore_sigint: bool = False,
+) -> None:
+    """Run ``test`` on a consortium of ``only``, in a folder of its own (``--dir`` relative)."""
     folder = consortium_folder()
-    up = Up(folder / "c", free_ports(4), only=only, **options)
+    where = Path(os.path.relpath(folder / "c", ROOT)) if relative else folder / "c"
+    up = Up(where, free_ports(4), only=only, ignore_sigint=ignore_sigint)
     try:
         ready = up.ready()
         assert ready["services"] == only.split(",")
+        assert ready["dir"] == str(folder / "c")
         test(up, ready)
     finally:
         up.stop()
@@ -188,11 +198,11 @@ def test_a_service_dying_on_its_own_stops_the_others_with_exit_3() -> None:
     small_run("chain,postgres", die)
 
 
-def test_sighup_stops_up_like_sigterm() -> None:
+def test_sighup_stops_up_like_sigterm_and_a_relative_dir_works() -> None:
     def hang_up(up: Up, ready: dict[str, Any]) -> None:
         tree = descendants(up.proc.pid)
         up.proc.send_signal(signal.SIGHUP)
         assert up.wait() == 0, up.stderr()[-3000:]
         up.assert_nothing_left(tree)
 
-    small_run("postgres", hang_up)
+    small_run("postgres", hang_up, relative=True)

@@ -109,7 +109,8 @@ class Up:
         for name, port in self.ports.items():
             argv += [f"--{name}-port", str(port)]
         argv += [*(["--only", only] if only else []), *extra]
-        self.stderr_path = folder.parent / f"{folder.name}-up-{time.monotonic_ns()}.log"
+        where = (ROOT / folder).resolve()  # a relative --dir is relative to ROOT, up's cwd
+        self.stderr_path = where.parent / f"{folder.name}-up-{time.monotonic_ns()}.log"
         self._stderr = self.stderr_path.open("wb")
         ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
         self.proc = subprocess.Popen(
