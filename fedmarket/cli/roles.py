@@ -193,9 +193,7 @@ def coordinator(
     poll: PollOpt = 0.5,
     outage_limit: OutageOpt = 600.0,
 ) -> None:
-    """Run the coordinator of a task: stake, open, check, aggregate, pay, finalise, settle.
-
-    Restarted at any point, it resumes from the chain and the store."""
+    """Run a task's coordinator: stake, open, aggregate, pay, finalise; resumes if restarted."""
     from fl_node.coordinator import Coordinator
     from fl_node.participant import read_spec
 
@@ -222,25 +220,40 @@ def coordinator(
     out.print_json(json.dumps(_coordinated(task_id, reports)))
 
 
+TOO_EARLY_LIMIT = 120.0
+"""Seconds the coordinator waits for a chain whose clock runs behind its own (``TaskTooEarly``)."""
+
+
 def _coordinate(node: Coordinator, task_id: int, outage_limit: float) -> list[RoundReport]:
     """Run the task to its end; after an outage, derive the state again and go on.
 
     A chain node restarted or a store gone away stops the round where it was; once they answer
     again the coordinator attaches afresh (the chain and the store say where the task stands)
     and carries on. An outage longer than ``outage_limit`` seconds ends the command (exit 3).
+    A transaction the chain finds too early (its clock behind this host's: a node restarted from
+    a state file, a skewed host) is simulated, never sent; it is tried again once the chain's
+    time has moved on, for :data:`TOO_EARLY_LIMIT` seconds.
     """
+    from chain.errors import ChainRevertError
     from kernel.errors import ServiceUnavailableError
-    from kernel.retry import Outage
+    from kernel.retry import Backoff, Outage
 
     outage = Outage(limit=outage_limit)
+    early = Outage(limit=TOO_EARLY_LIMIT, backoff=Backoff(initial=1.0, max_delay=5.0))
     while True:
         try:
-            if outage.started is not None:
+            if outage.started is not None or early.started is not None:
                 node.attach(task_id)
                 outage.end()
-            return node.run(on_round=lambda r: console.print(f"round {r.round} finalised"))
+            reports = node.run(on_round=lambda r: console.print(f"round {r.round} finalised"))
+            early.end()
+            return reports
         except ServiceUnavailableError as exc:
             outage.wait(exc, "the chain node or the store")
+        except ChainRevertError as exc:  # the chain's clock behind ours: nothing was sent
+            if exc.error_name != "TaskTooEarly":
+                raise
+            early.wait(exc, "the chain's clock")
 
 
 def _coordinated(task_id: int, reports: list[RoundReport]) -> dict[str, Any]:
