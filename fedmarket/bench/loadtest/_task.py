@@ -76,12 +76,15 @@ class TaskSchedule:
     ) -> TaskSchedule:
         """The default schedule for ``parties`` participants on a small machine (or the given).
 
-        Commit: 20 s plus 1.5 s per participant (95 s at 50); reveal: 10 s plus 0.4 s each;
-        join: 60 s plus 8 s each (each start imports torch: about 4 s of CPU); poll: 0.05 s per
-        participant, at least 0.5 s (2.5 s at 50).
+        Commit: 20 s plus 2.5 s per participant (145 s at 50): every participant trains at once
+        when a round opens, and the first round costs each process about 2 s of CPU more than
+        the others (its first optimiser imports ``torch._dynamo``); at 8 participants on two
+        busy cores round 1's last commitment came 27 s after the opening, round 2's after 2 s.
+        Reveal: 10 s plus 0.4 s each. Join: 60 s plus 8 s each (each start imports torch: about
+        4 s of CPU). Poll: 0.05 s per participant, at least 0.5 s (2.5 s at 50).
         """
         return cls(
-            commit_s=commit_s or math.ceil(20 + 1.5 * parties),
+            commit_s=commit_s or math.ceil(20 + 2.5 * parties),
             reveal_s=reveal_s or math.ceil(10 + 0.4 * parties),
             join_s=math.ceil(60 + 8 * parties),
             poll_s=poll_s or max(0.5, 0.05 * parties),

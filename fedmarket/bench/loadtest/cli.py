@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Sequence
@@ -151,7 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--quick", action="store_true", help="tiny sizes, a short schedule: a smoke run")
     add("--participants", type=int, help="part 1: participant processes (50)")
     add("--rounds", type=int, help="part 1: rounds (5)")
-    add("--commit-period", type=int, help="part 1: seconds (20 + 1.5 per participant)")
+    add("--commit-period", type=int, help="part 1: seconds (20 + 2.5 per participant)")
     add("--reveal-period", type=int, help="part 1: seconds (10 + 0.4 per participant)")
     add("--poll", type=float, help="part 1: participants' seconds between looks (0.05 each)")
     add("--flower-sizes", type=_ints, help="part 2: nodes of each run (10,50,100)")
@@ -209,10 +210,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("flwr").setLevel(logging.ERROR)
     options, args = parse_args(argv)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="fedmarket-bench-load-") as tmp:
-        work = args.work or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        result = run_bench(options, work)
+    # SIGINT and SIGTERM unwind (KeyboardInterrupt), so that every child and server is stopped;
+    # set explicitly: a child of a backgrounded shell inherits SIGINT ignored
+    stops = (signal.SIGINT, signal.SIGTERM)
+    handlers = {s: signal.signal(s, signal.default_int_handler) for s in stops}
+    try:
+        with tempfile.TemporaryDirectory(prefix="fedmarket-bench-load-") as tmp:
+            work = args.work or Path(tmp)
+            work.mkdir(parents=True, exist_ok=True)
+            result = run_bench(options, work)
+    except KeyboardInterrupt:
+        console.print("bench-load: interrupted; every process it started is stopped")
+        return 130
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     _print(result)
     missed = result.missed()
     elapsed = time.perf_counter() - started
