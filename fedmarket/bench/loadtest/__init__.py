@@ -2,7 +2,7 @@
 
 Run it as::
 
-    scripts/bench-load                          # every part at full size (about 25 minutes)
+    scripts/bench-load                          # every part at full size (about half an hour)
     scripts/bench-load --part processes         # one part: processes, flower or api
     scripts/bench-load --quick                  # tiny sizes, a short schedule: a smoke run
     scripts/bench-load --json out.json          # the figures as JSON too

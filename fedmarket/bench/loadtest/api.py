@@ -8,9 +8,10 @@ seeded with ``listings`` dataset listings and ``tasks`` tasks
 
 Before the load:
 
-1. a small task runs to its end as processes (two participants, one round), its sponsor lists
-   the final model on the ModelMarket with a model card, describes it to the API (``POST
-   /models``) and uploads its bytes (the API seals them);
+1. a task ended on this chain (the processes part's, when it ran; otherwise a small one run to
+   its end as processes: two participants, one round) has its final model listed by its sponsor
+   on the ModelMarket with a model card, described to the API (``POST /models``) and uploaded
+   (the API seals it);
 2. the largest number of buyers asked for each get a key, tokens, and buy a licence on-chain,
    then sign in to the API (the sign-in rate limit per IP is raised for the bench: every buyer
    comes from 127.0.0.1).

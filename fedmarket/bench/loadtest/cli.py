@@ -140,6 +140,28 @@ def _ints(text: str) -> tuple[int, ...]:
     return values
 
 
+def _positive(text: str) -> int:
+    (value,) = _ints(text)
+    return value
+
+
+SIZES: tuple[tuple[str, Any, str, str], ...] = (
+    ("--participants", _positive, "N", "part 1: participant processes (50)"),
+    ("--rounds", _positive, "R", "part 1: rounds (5)"),
+    ("--commit-period", _positive, "S", "part 1: seconds (20 + 2.5 per participant)"),
+    ("--reveal-period", _positive, "S", "part 1: seconds (10 + 0.4 per participant)"),
+    ("--poll", float, "S", "part 1: participants' seconds between looks (0.05 each, >= 0.5)"),
+    ("--flower-sizes", _ints, "N,N", "part 2: nodes of each run (10,50,100)"),
+    ("--flower-rounds", _positive, "R", "part 2: rounds of each run (2)"),
+    ("--concurrency", _ints, "C,C", "part 3: buyers of each measurement (1,10,50)"),
+    ("--duration", float, "S", "part 3: measured seconds per measurement (10)"),
+    ("--listings", _positive, "N", "part 3: dataset listings seeded in the index (2000)"),
+    ("--task-participants", _positive, "N", "part 3: the background task's participants (4)"),
+    ("--workers", _positive, "W", "part 3: the API's worker processes (2)"),
+)
+"""The size options: flag, type, metavar, help (the default in brackets)."""
+
+
 def _parser() -> argparse.ArgumentParser:
     from fedmarket.bench import loadtest
 
@@ -150,21 +172,11 @@ def _parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--part", choices=(*PARTS, "all"), default="all", help="one part, or all (default)")
     add("--quick", action="store_true", help="tiny sizes, a short schedule: a smoke run")
-    add("--participants", type=int, help="part 1: participant processes (50)")
-    add("--rounds", type=int, help="part 1: rounds (5)")
-    add("--commit-period", type=int, help="part 1: seconds (20 + 2.5 per participant)")
-    add("--reveal-period", type=int, help="part 1: seconds (10 + 0.4 per participant)")
-    add("--poll", type=float, help="part 1: participants' seconds between looks (0.05 each)")
-    add("--flower-sizes", type=_ints, help="part 2: nodes of each run (10,50,100)")
-    add("--flower-rounds", type=int, help="part 2: rounds of each run (2)")
-    add("--flower-engine", choices=ENGINES, help="part 2: ray (Flower's simulation) or inprocess")
-    add("--concurrency", type=_ints, help="part 3: buyers of each measurement (1,10,50)")
-    add("--duration", type=float, help="part 3: measured seconds per measurement (10)")
-    add("--listings", type=int, help="part 3: dataset listings seeded in the index (2000)")
-    add("--task-participants", type=int, help="part 3: the background task's participants (4)")
-    add("--workers", type=int, help="part 3: the API's worker processes (2)")
-    add("--work", type=Path, help="keep the files here (logs, data, store) instead of a temp dir")
-    add("--json", type=Path, help="also write every figure here")
+    for flag, kind, metavar, text in SIZES:
+        add(flag, type=kind, metavar=metavar, help=text)
+    add("--flower-engine", choices=ENGINES, help="part 2: ray (the default) or inprocess")
+    add("--work", type=Path, metavar="DIR", help="keep the files here (logs, data, store)")
+    add("--json", type=Path, metavar="FILE", help="also write every figure here")
     return parser
 
 

@@ -1,8 +1,9 @@
 """Part 1: N participant processes and a coordinator process on one machine, against anvil.
 
-Starts an anvil node (:class:`chain.DevNode`), deploys the contracts, splits the rows over the N
-parties and designs the task (:mod:`fedmarket.bench.loadtest._data`), then runs the task with one
-``fedmarket coordinator`` and N ``fedmarket participant`` processes
+On an anvil node with the contracts deployed (:func:`deploy_place`, or the API part's market
+chain), splits the rows over the N parties and designs the task
+(:mod:`fedmarket.bench.loadtest._data`), then runs the task with one ``fedmarket coordinator``
+and N ``fedmarket participant`` processes
 (:class:`fedmarket.bench.loadtest._task.ProcessTask`) until every process has exited: the
 coordinator once it took its stake back, each participant once it claimed every reward and took
 its stake back. The figures come from the chain and the store afterwards
