@@ -15,17 +15,17 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 
 from chain import DevNode
 from fedmarket.bench.loadtest._figures import ProcessesResult
-from fedmarket.bench.loadtest._task import ChainPlace, ProcessTask
+from fedmarket.bench.loadtest._task import ChainPlace
 from fedmarket.bench.loadtest.api import ApiOptions, ApiResult, market_world, place_of, run_api
 from fedmarket.bench.loadtest.flower import ENGINES, FlowerOptions, FlowerSize, run_flower
 from fedmarket.bench.loadtest.processes import ProcessesOptions, deploy_place, run_processes
@@ -43,6 +43,7 @@ console = Console(width=160)
 progress_console = Console(stderr=True)
 
 PARTS = ("processes", "flower", "api")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,14 +65,14 @@ QUICK = LoadOptions(
 """``--quick``: tiny sizes and a short schedule (a smoke run of every part)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoadResult:
-    """What the parts measured, and the errors of those that failed."""
+    """What the parts measured, and the errors of those that failed (by part)."""
 
     processes: ProcessesResult | None = None
     flower: tuple[FlowerSize, ...] = ()
     api: ApiResult | None = None
-    errors: dict[str, str] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
 
     def missed(self) -> list[str]:
         """The targets missed (lost updates, double payments, errors, incomplete runs)."""
@@ -92,20 +93,20 @@ class LoadResult:
         return found
 
 
-def _part(result: LoadResult, name: str, run: Any) -> Any:
-    """``run()``, its error recorded under ``name`` instead of raised."""
+def _part(errors: dict[str, str], name: str, run: Callable[[], T]) -> T | None:
+    """``run()``, its error recorded in ``errors`` under ``name`` instead of raised."""
     try:
         return run()
     except FedmarketError as exc:
         log.error("%s: %s", name, exc)
-        result.errors[name] = str(exc)
+        errors[name] = str(exc)
         return None
 
 
 def run_bench(options: LoadOptions, work: Path) -> LoadResult:
     """Every part asked for (see the module docstring), their files in ``work``."""
-    result = LoadResult()
-    seller: ProcessTask | None = None
+    errors: dict[str, str] = {}
+    processes, seller, flower, api = None, None, None, None
     with ExitStack() as stack:
         place: ChainPlace | None = None
         world = None
@@ -116,18 +117,16 @@ def run_bench(options: LoadOptions, work: Path) -> LoadResult:
             node = stack.enter_context(DevNode())
             place = deploy_place(node.url, work / "chain")
         if "processes" in options.parts and place is not None:
-            ran = _part(result, "processes", lambda: run_processes(
+            ran = _part(errors, "processes", lambda: run_processes(
                 place, options.processes, progress_console, work))  # fmt: skip
-            if ran is not None:
-                result.processes, seller = ran
+            processes, seller = ran if ran is not None else (None, None)
         if "flower" in options.parts:
-            sizes = _part(result, "flower", lambda: run_flower(
+            flower = _part(errors, "flower", lambda: run_flower(
                 options.flower, progress_console, work / "flower"))  # fmt: skip
-            result.flower = sizes or ()
         if world is not None:
-            result.api = _part(result, "api", lambda: run_api(
+            api = _part(errors, "api", lambda: run_api(
                 world, options.api, progress_console, work / "api", seller))  # fmt: skip
-    return result
+    return LoadResult(processes, flower or (), api, errors)
 
 
 def _ints(text: str) -> tuple[int, ...]:
