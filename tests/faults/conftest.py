@@ -61,5 +61,7 @@ def consortium(tmp_path: Path) -> Iterator[Consortium]:
         c.start_ipfs()
         yield c
     finally:
+        for proc in c.procs:  # shown with a failure: what each process logged last
+            print(f"\n--- {proc.name} (exit {proc.popen.poll()}) ---\n{proc.tail(1500)}")  # noqa: T201
         c.close()
     assert not net.leftovers(), net.leftovers()

@@ -1,7 +1,7 @@
 """A consortium on its own test network: services, parties and the checks every fault ends with.
 
 Each party and service runs on its own host (:mod:`tests.faults.netns`) as the command a real
-operator types (``fedmarket chain node``, ``jsipfs daemon``, ``fedmarket coordinator``,
+operator types (``fedmarket chain node``, ``fedmarket up --only ipfs``, ``fedmarket coordinator``,
 ``fedmarket participant``); they reach each other only through the network: the chain's JSON-RPC
 at ``http://<chain host>:8545`` and the store at the IPFS daemon's RPC API
 ``http://<ipfs host>:5001``. The test itself sits on the network's gateway address.
@@ -32,7 +32,6 @@ from chain.fed_task import FedTaskClient, RewardsClaimedEvent, TaskStatus
 from fl_node.evidence import EVIDENCE_KIND, RoundEvidence
 from storage import IpfsStore
 from tests.faults.netns import Host, TestNetwork
-from tests.support.ipfs import JSIPFS, _env, jsipfs_available
 
 TOKEN = 10**18
 POOL = 90 * TOKEN
@@ -151,12 +150,10 @@ class Consortium:
         assert self.chain_proc.wait_exit(30) == 0, self.chain_proc.tail()
 
     def start_ipfs(self) -> None:
-        """A js-ipfs daemon on the IPFS host, API on its address (repository kept across starts)."""
-        repo = self.root / "ipfs"
-        if not repo.exists():
-            _init_ipfs(repo, self.host("ipfs").address)
-        argv = [str(JSIPFS), "daemon", "--offline"]
-        self.ipfs_proc = self.run("ipfs", "ipfs", argv, env=_env(repo))
+        """``fedmarket up --only ipfs`` on the IPFS host (its repository kept across starts)."""
+        args = ("up", "--only", "ipfs", "--host", self.host("ipfs").address)
+        args += ("--ipfs-port", str(IPFS_PORT), "--dir", str(self.root / "ipfs-host"))
+        self.ipfs_proc = self.fedmarket("ipfs", "ipfs", *args)
         wait_for(lambda: _answers_ipfs(self.store_url), 120, "the IPFS daemon", self.ipfs_proc)
 
     def stop_ipfs(self) -> None:
@@ -242,25 +239,6 @@ class Consortium:
         assert self.deployment is not None
         backend = RpcBackend(self.rpc)
         return FedTaskClient(backend, self.deployment.fed_task, from_block=self.deployment.block)
-
-
-def _init_ipfs(repo: Path, address: str) -> None:
-    """``jsipfs init`` a repository whose API listens on ``address`` (no swarm, no gateway)."""
-    if not jsipfs_available():
-        raise RuntimeError("js-ipfs is not installed: run scripts/setup --all")
-    subprocess.run(
-        [str(JSIPFS), "init", "--profile", "test", "--empty-repo"],
-        env=_env(repo), capture_output=True, check=True, timeout=120,
-    )  # fmt: skip
-    config_path = repo / "config"
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    config["Addresses"] = {
-        "API": f"/ip4/{address}/tcp/{IPFS_PORT}", "Swarm": [], "Announce": [],
-        "NoAnnounce": [], "Gateway": "", "RPC": "", "Delegates": [],
-    }  # fmt: skip
-    config["Bootstrap"] = []
-    config.setdefault("Discovery", {})["MDNS"] = {"Enabled": False}
-    config_path.write_text(json.dumps(config), encoding="utf-8")
 
 
 def _answers_rpc(url: str) -> bool:

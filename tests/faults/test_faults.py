@@ -20,7 +20,7 @@ import pytest
 from chain.fed_task import RoundFinalizedEvent
 from tests.faults.consortium import Consortium, check_recovered, wait_for
 
-pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.rpc]
+pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.rpc, pytest.mark.timeout(1200)]
 
 PARTIES = 3
 ROUNDS = 2
@@ -74,7 +74,7 @@ def test_a_participant_killed_mid_round_is_not_paid_for_it_and_rejoins(
     restarted = c.participant(task_id, hospitals, 3)
     again = json.loads(restarted.finish(600))
     for node in others:
-        node.finish(600)
+        node.finish(420)
     coordinator.finish(300)
     assert again["rounds"] == [2] and again["commitments"] == ["direct"]
     recovery = check_recovered(c, task_id, ROUNDS)
@@ -105,8 +105,8 @@ def test_the_coordinator_killed_anywhere_resumes_from_the_chain_and_the_store(
     assert f"failpoint {point.split('@')[0]}" in doomed.tail()
     restarted_at = time.monotonic()
     again = c.coordinator(task_id, hospitals, PARTIES)
-    again.finish(600)
-    outputs = [json.loads(n.finish(600)) for n in nodes]
+    again.finish(420)
+    outputs = [json.loads(n.finish(420)) for n in nodes]
     assert all(o["rounds"] == [1, 2] for o in outputs)
     recovery = check_recovered(c, task_id, ROUNDS)
     assert recovery.updates_anchored == PARTIES * ROUNDS
@@ -130,7 +130,7 @@ def test_the_chain_node_restarted_every_party_reconnects(consortium: Consortium,
     assert c.client().backend.head()[0] >= blocks  # the state file kept the chain
     wait_for(lambda: 1 in _finalized(c, task_id), 300, "round 1 after the restart")
     recovered_s = time.monotonic() - restarted
-    outputs = [json.loads(n.finish(600)) for n in nodes]
+    outputs = [json.loads(n.finish(420)) for n in nodes]
     coordinator.finish(300)
     assert all(o["rounds"] == [1, 2] for o in outputs)
     recovery = check_recovered(c, task_id, ROUNDS)
@@ -161,7 +161,7 @@ def test_the_ipfs_daemon_down_is_ridden_out_and_a_one_shot_command_fails_clearly
     time.sleep(max(0.0, 10 - (time.monotonic() - down)))
     c.start_ipfs()
     back = time.monotonic()
-    outputs = [json.loads(n.finish(600)) for n in nodes]
+    outputs = [json.loads(n.finish(420)) for n in nodes]
     coordinator.finish(300)
     assert all(o["rounds"] == [1, 2] for o in outputs)
     recovery = check_recovered(c, task_id, ROUNDS)
@@ -181,7 +181,7 @@ def test_a_partitioned_participant_misses_the_round_and_recovers(
     task_id = _start(c, hospitals)
     nodes = [c.participant(task_id, hospitals, i) for i in range(1, PARTIES + 1)]
     client = c.client()
-    wait_for(lambda: len(client.participants(task_id)) == PARTIES, 300, "every join")
+    wait_for(lambda: len(client.participants(task_id)) == PARTIES, 300, "every join", nodes[2])
     c.net.partition(c.host("p3"))  # cut off before round 1 opens
     coordinator = c.coordinator(task_id, hospitals, PARTIES)
     wait_for(lambda: client.task(task_id).round_open, 300, "round 1 open")
@@ -189,7 +189,7 @@ def test_a_partitioned_participant_misses_the_round_and_recovers(
     wait_for(lambda: client.backend.chain_time() > reveal, 300, "round 1's reveal start")
     c.net.heal(c.host("p3"))
     healed = time.monotonic()
-    outputs = [json.loads(n.finish(600)) for n in nodes]
+    outputs = [json.loads(n.finish(420)) for n in nodes]
     coordinator.finish(300)
     assert outputs[2]["rounds"] == [2] and all(o["rounds"] == [1, 2] for o in outputs[:2])
     recovery = check_recovered(c, task_id, ROUNDS)
@@ -218,7 +218,7 @@ def test_a_late_participant_with_a_skewed_clock_gets_a_clear_revert(
     others = [c.participant(task_id, hospitals, i) for i in (1, 2)]
     client = c.client()
     member = c.keys["p3"].address  # type: ignore[attr-defined]
-    wait_for(lambda: client.is_participant(task_id, member), 300, "the slow node's join")
+    wait_for(lambda: client.is_participant(task_id, member), 300, "the slow node's join", late)
     late.signal(signal.SIGSTOP)
     coordinator = c.coordinator(task_id, hospitals, PARTIES)
     wait_for(lambda: client.task(task_id).round_open, 300, "round 1 open")
@@ -228,7 +228,7 @@ def test_a_late_participant_with_a_skewed_clock_gets_a_clear_revert(
     late.signal(signal.SIGCONT)  # it believes round 1 still takes commitments
     outputs = json.loads(late.finish(600))
     for node in others:
-        node.finish(600)
+        node.finish(420)
     coordinator.finish(300)
     assert "TaskDeadlinePassed" in late.tail(10**6)
     assert outputs["rounds"] == [2]
