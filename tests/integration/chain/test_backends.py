@@ -68,6 +68,23 @@ def test_wait_until_polls_without_travelling(backend: ChainBackend) -> None:
     assert isinstance(err.value, OperationTimeoutError)
 
 
+def test_after_wait_until_a_call_on_the_latest_block_sees_the_deadline(
+    anvil_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anvil mines on demand: this machine's clock may pass a deadline before its last block.
+
+    A coordinator that then simulated its finalisation on that block got ``TaskTooEarly`` (seen
+    in the 50-process load run, where the clock passed the second between the last empty block
+    and the check): the wait ends only once the latest block shows the deadline. Here the local
+    clock is made to run ahead, the widest form of that gap.
+    """
+    backend = RpcBackend(anvil_url)
+    monkeypatch.setattr(backend, "chain_time", lambda: int(time.time()) + 30)
+    target = int(time.time()) + 2
+    backend.wait_until(target, poll=0.3)
+    assert backend.latest_timestamp() >= target
+
+
 def test_a_chain_that_cannot_travel_refuses_with_a_family_error(anvil_url: str) -> None:
     backend = RpcBackend(anvil_url)
     backend._chain_id = 1  # as a live network would report
