@@ -573,6 +573,7 @@ class ParticipantNode:
         u = pending.update
         pending.inclusion_checked = True
         self.history = [h for h in self.history if (h.task_id, h.round) != (u.task_id, u.round)]
+        failpoint("participant.before_commit")
         try:
             tx = self.fed_task.commit_update(u.task_id, u.round, u.update_hash, u.samples, u.cid)
         except ChainRevertError as exc:

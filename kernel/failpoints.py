@@ -10,6 +10,8 @@ that it resumes from the chain and the store.
 
 ``FEDMARKET_FAILPOINTS=coordinator.after_evidence`` kills at the first time the point is
 reached; ``coordinator.after_evidence@2`` at the second (several names: comma-separated).
+``participant.before_commit=stop`` freezes the process there instead (SIGSTOP): the test sends
+SIGCONT when it wants the process to go on, late.
 """
 
 from __future__ import annotations
@@ -27,28 +29,35 @@ FAILPOINTS_ENV = "FEDMARKET_FAILPOINTS"
 _hits: Counter[str] = Counter()
 
 
-def _armed(name: str) -> int | None:
-    """The hit on which ``name`` kills the process, or ``None`` when it is not armed."""
+def _armed(name: str) -> tuple[int, str] | None:
+    """The hit on which ``name`` fires and its action (kill or stop), or ``None``."""
     for entry in os.environ.get(FAILPOINTS_ENV, "").split(","):
-        point, _, nth = entry.strip().partition("@")
+        point, _, action = entry.strip().partition("=")
+        point, _, nth = point.partition("@")
         if point == name:
-            return int(nth) if nth.isdigit() and int(nth) > 0 else 1
+            hit = int(nth) if nth.isdigit() and int(nth) > 0 else 1
+            return hit, "stop" if action == "stop" else "kill"
     return None
 
 
 def failpoint(name: str) -> None:
-    """Kill this process with SIGKILL here when :data:`FAILPOINTS_ENV` arms ``name``.
+    """Kill (SIGKILL) or freeze (SIGSTOP) this process here when :data:`FAILPOINTS_ENV` arms it.
 
     Parameters
     ----------
     name : str
         The point, ``<role>.<moment>`` (e.g. ``coordinator.after_evidence``).
     """
-    nth = _armed(name)
-    if nth is None:
+    armed = _armed(name)
+    if armed is None:
         return
+    nth, action = armed
     _hits[name] += 1
-    if _hits[name] == nth:
-        log.critical("failpoint %s (hit %d): killing the process", name, nth)
-        logging.shutdown()
-        os.kill(os.getpid(), signal.SIGKILL)
+    if _hits[name] != nth:
+        return
+    log.critical("failpoint %s (hit %d): %s", name, nth, action)
+    if action == "stop":
+        os.kill(os.getpid(), signal.SIGSTOP)
+        return
+    logging.shutdown()
+    os.kill(os.getpid(), signal.SIGKILL)
