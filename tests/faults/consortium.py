@@ -29,6 +29,8 @@ import httpx
 from chain import RewardTokenClient, RpcBackend, deploy, fund, new_account, signer_for
 from chain.deployment import Deployment
 from chain.fed_task import FedTaskClient, RewardsClaimedEvent, TaskStatus
+from fedmarket.consortium.config import DB_NAME, DB_USER
+from fedmarket.consortium.postgres import database_url
 from fl_node.evidence import EVIDENCE_KIND, RoundEvidence
 from storage import IpfsStore
 from tests.faults.netns import Host, TestNetwork
@@ -156,6 +158,30 @@ class Consortium:
         self.ipfs_proc = self.fedmarket("ipfs", "ipfs", *args)
         wait_for(lambda: _answers_ipfs(self.store_url), 120, "the IPFS daemon", self.ipfs_proc)
 
+    def start_marketplace(self, shared: Path) -> str:
+        """PostgreSQL and the marketplace API, each on its own host; return the API's URL.
+
+        ``shared`` is a folder the ``postgres`` user can enter (pytest's are root's alone).
+        """
+        db_host, api_host = self.host("database"), self.host("api")
+        db_args = ("up", "--only", "postgres", "--host", db_host.address)
+        db = self.fedmarket("database", "database", *db_args, "--dir", str(shared / "db"))
+        password_file = shared / "db" / "postgres" / "password"
+        wait_for(password_file.exists, 120, "the database's password", db)
+        time.sleep(0.5)
+        url = database_url(
+            user=DB_USER, host=db_host.address, port=5432, database=DB_NAME,
+            password=password_file.read_text(encoding="utf-8").splitlines()[0],
+        )  # fmt: skip
+        api_url = f"http://{api_host.address}:8000"
+        api = self.fedmarket(
+            "api", "api", "up", "--only", "api", "--host", api_host.address, "--rpc", self.rpc,
+            "--ipfs-api", self.store_url, "--deployment", str(self.root / "deployment.json"),
+            "--dir", str(shared / "api"), env={"FEDMARKET_API_DATABASE_URL": url},
+        )  # fmt: skip
+        wait_for(lambda: _answers_http(f"{api_url}/health"), 240, "the marketplace API", api)
+        return api_url
+
     def stop_ipfs(self) -> None:
         """Stop the IPFS daemon (SIGTERM, then SIGKILL)."""
         assert self.ipfs_proc is not None
@@ -245,6 +271,13 @@ def _answers_rpc(url: str) -> bool:
     try:
         body = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
         return httpx.post(url, json=body, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _answers_http(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
     except httpx.TransportError:
         return False
 
