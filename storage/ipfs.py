@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import ssl
 import threading
 import weakref
@@ -50,6 +49,7 @@ import httpx
 
 from kernel.alerts import raise_alert
 from kernel.errors import ConfigurationError
+from kernel.retry import Backoff
 from kernel.tls import TlsConfig, tls_failure, warn_if_unencrypted
 from kernel.types import Cid
 from storage._cid import CHUNK_SIZE, cid_of
@@ -130,6 +130,11 @@ class RetryPolicy:
         if not 0 <= self.jitter <= 1:
             raise ConfigurationError(f"RetryPolicy: jitter {self.jitter} is not in [0, 1]")
 
+    @property
+    def backoff(self) -> Backoff:
+        """The waits between tries (:class:`kernel.retry.Backoff`)."""
+        return Backoff(self.initial_delay, self.max_delay, self.multiplier, self.jitter)
+
     def ceiling(self, retry: int) -> float:
         """The longest wait before retry number ``retry`` (0 for the first retry).
 
@@ -138,7 +143,7 @@ class RetryPolicy:
         retry : int
             How many retries came before this one.
         """
-        return float(min(self.max_delay, self.initial_delay * self.multiplier ** min(retry, 64)))
+        return self.backoff.ceiling(retry)
 
     def delay(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry``: the ceiling, less the jitter drawn.
@@ -148,7 +153,7 @@ class RetryPolicy:
         retry : int
             How many retries came before this one.
         """
-        return self.ceiling(retry) * (1 - self.jitter * random.random())  # noqa: S311 - timing
+        return self.backoff.delay(retry)
 
     def total_delay(self) -> float:
         """Seconds spent waiting, at most, when every attempt fails."""

@@ -30,6 +30,8 @@ from chain import RewardTokenClient, RpcBackend, deploy, fund, new_account, sign
 from chain.deployment import Deployment
 from chain.fed_task import FedTaskClient, RewardsClaimedEvent, TaskStatus
 from fedmarket.consortium.config import DB_NAME, DB_USER
+from fedmarket.consortium.errors import ServiceNotReadyError
+from fedmarket.consortium.health import HealthCheck, http_check, ipfs_check, rpc_check
 from fedmarket.consortium.postgres import database_url
 from fl_node.evidence import EVIDENCE_KIND, RoundEvidence
 from storage import IpfsStore
@@ -143,7 +145,7 @@ class Consortium:
         state.parent.mkdir(parents=True, exist_ok=True)
         args = ("chain", "node", "--host", self.host("chain").address, "--port", str(CHAIN_PORT))
         self.chain_proc = self.fedmarket("chain", "chain", *args, "--state", str(state))
-        wait_for(lambda: _answers_rpc(self.rpc), 60, "the chain node", self.chain_proc)
+        wait_for(lambda: _healthy(rpc_check(self.rpc)), 60, "the chain node", self.chain_proc)
 
     def stop_chain(self) -> None:
         """SIGTERM the chain node (it writes its state on the way out)."""
@@ -156,7 +158,9 @@ class Consortium:
         args = ("up", "--only", "ipfs", "--host", self.host("ipfs").address)
         args += ("--ipfs-port", str(IPFS_PORT), "--dir", str(self.root / "ipfs-host"))
         self.ipfs_proc = self.fedmarket("ipfs", "ipfs", *args)
-        wait_for(lambda: _answers_ipfs(self.store_url), 120, "the IPFS daemon", self.ipfs_proc)
+        wait_for(
+            lambda: _healthy(ipfs_check(self.store_url)), 120, "the IPFS daemon", self.ipfs_proc
+        )
 
     def start_marketplace(self, shared: Path) -> str:
         """PostgreSQL and the marketplace API, each on its own host; return the API's URL.
@@ -179,7 +183,7 @@ class Consortium:
             "--ipfs-api", self.store_url, "--deployment", str(self.root / "deployment.json"),
             "--dir", str(shared / "api"), env={"FEDMARKET_API_DATABASE_URL": url},
         )  # fmt: skip
-        wait_for(lambda: _answers_http(f"{api_url}/health"), 240, "the marketplace API", api)
+        wait_for(lambda: _healthy(http_check(f"{api_url}/health")), 240, "the marketplace API", api)
         return api_url
 
     def stop_ipfs(self) -> None:
@@ -267,26 +271,13 @@ class Consortium:
         return FedTaskClient(backend, self.deployment.fed_task, from_block=self.deployment.block)
 
 
-def _answers_rpc(url: str) -> bool:
+def _healthy(check: HealthCheck) -> bool:
+    """Whether the service answers ``fedmarket up``'s own health check now."""
     try:
-        body = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
-        return httpx.post(url, json=body, timeout=2).status_code == 200
-    except httpx.TransportError:
+        check.probe()
+    except (httpx.TransportError, ValueError, ServiceNotReadyError):
         return False
-
-
-def _answers_http(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _answers_ipfs(url: str) -> bool:
-    try:
-        return httpx.post(f"{url}/api/v0/version", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
+    return True
 
 
 def wait_for(ready, timeout: float, what: str, proc: Proc | None = None) -> float:  # noqa: ANN001
