@@ -31,10 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fl_node.events import EventSink, Finished, log_sink
-from fl_node.reporting.common import dump_json
 from fl_node.vertical.runner import _results as results
 from fl_node.vertical.runner import _steps as steps
-from fl_node.vertical.runner._deliverables import write_deliverables
 from fl_node.vertical.runner._summary import summary_document
 from fl_node.vertical.runner.onchain import TaskRecorder
 from fl_node.vertical.runner.records import RunRecord
@@ -156,6 +154,10 @@ def _record(
 
 def _write(record: RunRecord, started: float) -> dict[str, Any]:
     """Render ``summary.json`` and the deliverables; return the summary."""
+    # Imported here, not at the top: fl_node.reporting imports torch, and every spawned party
+    # process imports this package (5 s each instead of 1 s on a 2-core machine).
+    from fl_node.reporting.common import dump_json
+    from fl_node.vertical.runner._deliverables import write_deliverables
     from storage import canonical_json
 
     summary = summary_document(record)
