@@ -19,7 +19,13 @@ from fl_node.vertical.protocol.messages import (
     PublicKeyMsg,
     SessionMsg,
 )
-from fl_node.vertical.protocol.session import EpochEnd, SessionPlan, SessionRole, check_batch
+from fl_node.vertical.protocol.session import (
+    EpochEnd,
+    SessionPlan,
+    SessionRole,
+    check_batch,
+    check_randomizer,
+)
 from fl_node.vertical.protocol.suites import CipherSuite, OursSuite, PheSuite
 from fl_node.vertical.transport import PhaseTimer, Transport
 
@@ -91,6 +97,7 @@ class HeteroLRArbiter(SessionRole):
             raise PeerMessageError("arbiter: session or cipher mismatch")
         if msg.batch_size != self.config.batch_size or msg.max_epochs != self.config.max_epochs:
             raise PeerMessageError("arbiter: session differs from the agreed configuration")
+        check_randomizer(self.role, msg, self.config)
         self.plan = msg
 
     def receive_host_info(self, msg: HostInfoMsg) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from fl_node.vertical.crypto.paillier import DEFAULT_RANDOMIZER, RANDOMIZERS, RandomizerName
 from fl_node.vertical.protocol._errors import HeteroLRConfigError
 
 FloatArray = npt.NDArray[np.float64]
@@ -52,6 +53,15 @@ class HeteroLRConfig:
         Seed of the guest's epoch plans.
     window_bits : int
         Window of each party's fixed-base encryption table (ours; a local speed setting).
+    randomizer : {"short-exponent", "textbook"}
+        How the encrypting parties (guest and host; not the key holder, who only decrypts
+        here) draw Paillier randomisers with our cipher: ``"short-exponent"`` (the default:
+        ``h**s`` with a 256-bit ``s``, about 57x phe's encryption speed, secure under DCR plus
+        the short-exponent assumption) or ``"textbook"`` (uniform ``r**n``, DCR alone, phe's
+        speed). The guest announces it in :class:`~fl_node.vertical.protocol.messages.SessionMsg`
+        and the host and the arbiter refuse a session announcing another one. The phe cipher
+        always uses textbook randomisers. Why this default: ``docs/paillier.md``, "Which
+        randomiser by default".
     """
 
     batch_size: int = 1024
@@ -66,6 +76,7 @@ class HeteroLRConfig:
     frac_bits: int = 32
     seed: int = 0
     window_bits: int = 12
+    randomizer: RandomizerName = DEFAULT_RANDOMIZER
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.max_epochs < 1:
@@ -74,6 +85,10 @@ class HeteroLRConfig:
             raise HeteroLRConfigError("learning_rate must be > 0; lr_decay, l2 and tol >= 0")
         if not (self.x_bound >= 1.0 and self.score_bound > 0):
             raise HeteroLRConfigError("x_bound must be >= 1 (intercept column) and score_bound > 0")
+        if self.randomizer not in RANDOMIZERS:
+            raise HeteroLRConfigError(
+                f"randomizer must be one of {RANDOMIZERS}, not {self.randomizer!r}"
+            )
 
     def lr(self, epoch: int) -> float:
         """Learning rate of ``epoch``.

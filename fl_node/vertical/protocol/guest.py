@@ -141,6 +141,7 @@ class HeteroLRGuest(SessionRole):
             max_epochs=self.config.max_epochs,
             max_batches=self.max_batches,
             guest_values=self.n_values - 1,
+            randomizer=self.config.randomizer,
         )
 
     def receive_host_info(self, msg: HostInfoMsg) -> None:

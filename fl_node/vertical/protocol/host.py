@@ -34,6 +34,7 @@ from fl_node.vertical.protocol.session import (
     SessionRole,
     check_batch,
     check_public_key,
+    check_randomizer,
 )
 from fl_node.vertical.protocol.suites import CipherSuite, MaskState, unmask
 from fl_node.vertical.transport import PhaseTimer, Transport
@@ -118,6 +119,7 @@ class HeteroLRHost(SessionRole):
             raise PeerMessageError("host: the guest's training size or batch size differs")
         if msg.max_epochs != self.config.max_epochs:
             raise PeerMessageError("host: epoch limit differs from the agreed configuration")
+        check_randomizer(self.role, msg, self.config)
         self.n_train = msg.n_train
         self.max_batches = msg.max_batches
         return HostInfoMsg(session=self.session, n_features=self.n_features)

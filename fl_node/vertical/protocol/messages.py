@@ -14,12 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from fl_node.vertical.crypto.paillier import RANDOMIZERS
 from fl_node.vertical.transport import Message, MessageCodec, f64_field, require, u32_field
 
 U32Array = npt.NDArray[np.uint32]
 F64Array = npt.NDArray[np.float64]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+"""2: :class:`SessionMsg` carries the agreed Paillier randomiser setting."""
 
 
 class MsgType(enum.IntEnum):
@@ -128,7 +130,12 @@ class SplitMsg(Message):
 
 @dataclass(frozen=True)
 class SessionMsg(Message):
-    """Guest -> host, arbiter: a training session's public parameters."""
+    """Guest -> host, arbiter: a training session's public parameters.
+
+    ``randomizer`` is the agreed Paillier randomiser setting (``HeteroLRConfig.randomizer``,
+    ``"short-exponent"`` or ``"textbook"``) the guest and the host encrypt with; each receiver
+    refuses a session whose setting differs from its own configuration.
+    """
 
     TAG = MsgType.SESSION
     session: str
@@ -139,6 +146,7 @@ class SessionMsg(Message):
     max_epochs: int
     max_batches: int
     guest_values: int
+    randomizer: str
 
     def validate(self) -> None:
         """Check ranges."""
@@ -147,6 +155,7 @@ class SessionMsg(Message):
         require(self.n_train > 0 and self.batch_size > 0, "SessionMsg: empty training set")
         require(self.max_epochs > 0 and self.max_batches >= 0, "SessionMsg: bad limits")
         require(1 <= self.guest_values <= 4096, "SessionMsg: bad guest width")
+        require(self.randomizer in RANDOMIZERS, "SessionMsg: unknown randomizer")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 from fl_node.vertical.protocol._errors import CipherSuiteError, CipherUsageError, PeerMessageError
 from fl_node.vertical.protocol.config import HeteroLRConfig, last_in_epoch, schedule
-from fl_node.vertical.protocol.messages import PublicKeyMsg
+from fl_node.vertical.protocol.messages import PublicKeyMsg, SessionMsg
 from fl_node.vertical.protocol.suites import CipherSuite, suite_class
 from fl_node.vertical.transport import PhaseTimer, Transport
 
@@ -237,7 +237,7 @@ def check_public_key(msg: PublicKeyMsg, cipher: str, config: HeteroLRConfig) -> 
     cipher : str
         The session's cipher.
     config : HeteroLRConfig
-        The agreed configuration (minimum key size, encryption window).
+        The agreed configuration (minimum key size, encryption window, randomiser setting).
 
     Raises
     ------
@@ -249,7 +249,7 @@ def check_public_key(msg: PublicKeyMsg, cipher: str, config: HeteroLRConfig) -> 
     key_bits = config.key_bits
     try:
         suite: CipherSuite = suite_class(cipher).from_public_bytes(
-            msg.key, window_bits=config.window_bits
+            msg.key, window_bits=config.window_bits, randomizer=config.randomizer
         )
     except (CipherSuiteError, CipherUsageError) as exc:
         raise PeerMessageError(f"invalid public key: {exc}") from exc
@@ -259,6 +259,30 @@ def check_public_key(msg: PublicKeyMsg, cipher: str, config: HeteroLRConfig) -> 
         raise PeerMessageError(f"public key of {suite.key_bits} bits, need {key_bits}")
     suite.prepare()
     return suite
+
+
+def check_randomizer(role: str, msg: SessionMsg, config: HeteroLRConfig) -> None:
+    """Refuse a session whose Paillier randomiser setting is not the agreed one (host, arbiter).
+
+    Parameters
+    ----------
+    role : str
+        The receiving role (named in the error).
+    msg : SessionMsg
+        The guest's announcement.
+    config : HeteroLRConfig
+        This party's configuration.
+
+    Raises
+    ------
+    PeerMessageError
+        When ``msg.randomizer`` differs from ``config.randomizer``.
+    """
+    if msg.randomizer != config.randomizer:
+        raise PeerMessageError(
+            f"{role}: the guest announced {msg.randomizer!r} Paillier randomisers, "
+            f"this party's configuration allows only {config.randomizer!r}"
+        )
 
 
 def check_batch(role: str, what: str, got: tuple[int, int], want: tuple[int, int]) -> None:

@@ -13,8 +13,10 @@ concept per module:
     ``n - |x|``) and explicit overflow checks.
 ``encryptor``
     :class:`Encryptor`: the fast path for a party holding only the public key: short-exponent
-    randomizers ``h**s`` from a fixed-base window table, plus an offline pool of precomputed
-    randomizers so that online encryption costs about one half-size modular multiplication.
+    randomizers ``h**s`` from a fixed-base window table (or textbook ``r**n``), plus an
+    offline pool of precomputed randomizers so that online encryption costs about one
+    half-size modular multiplication; :data:`RandomizerName` and :func:`encryption_mode` map a
+    protocol's agreed setting (``"short-exponent"`` or ``"textbook"``) to an encryptor mode.
 ``vectors``
     :class:`EncryptedNumber` and :class:`CipherVector`: homomorphic addition, scalar
     multiplication and :meth:`CipherVector.dot` (a bucket multi-exponentiation over small
@@ -42,9 +44,13 @@ from fl_node.vertical.crypto.paillier._errors import (
 from fl_node.vertical.crypto.paillier._fixed import DEFAULT_FRAC_BITS, DEFAULT_SCALAR_FRAC_BITS
 from fl_node.vertical.crypto.paillier.encoding import FixedPointEncoder
 from fl_node.vertical.crypto.paillier.encryptor import (
+    DEFAULT_RANDOMIZER,
     DEFAULT_WINDOW_BITS,
+    RANDOMIZERS,
     EncryptionMode,
     Encryptor,
+    RandomizerName,
+    encryption_mode,
 )
 from fl_node.vertical.crypto.paillier.keys import (
     DEFAULT_KEY_BITS,
@@ -60,8 +66,10 @@ from fl_node.vertical.crypto.paillier.vectors import CipherVector, EncryptedNumb
 __all__ = [
     "DEFAULT_FRAC_BITS",
     "DEFAULT_KEY_BITS",
+    "DEFAULT_RANDOMIZER",
     "DEFAULT_SCALAR_FRAC_BITS",
     "DEFAULT_WINDOW_BITS",
+    "RANDOMIZERS",
     "CipherVector",
     "EncryptedNumber",
     "EncryptionMode",
@@ -78,7 +86,9 @@ __all__ = [
     "PaillierPublicKey",
     "PaillierSerializationError",
     "PaillierTypeError",
+    "RandomizerName",
     "default_short_exponent_bits",
+    "encryption_mode",
     "generate_keypair",
     "security_bits",
 ]

@@ -6,8 +6,10 @@ measures the *same* protocol, message for message, with phe doing the cryptograp
 ==================  ===========================================  =================================
 operation           :class:`OursSuite`                           :class:`PheSuite`
 ==================  ===========================================  =================================
-encrypt             fixed-base short-exponent randomisers,       ``PaillierPublicKey.encrypt``
-                    offline pool filled in idle time             (one ``r**n`` per value)
+encrypt             the agreed randomisers (``randomizer``):     ``PaillierPublicKey.encrypt``
+                    short-exponent ``h**s`` (fixed-base table)   (one ``r**n`` per value,
+                    or textbook ``r**n``; offline pool filled    whatever the setting)
+                    in idle time
 ``[[a]] + [[b]]``   ``CipherVector.__add__``                     ``EncryptedNumber.__add__``
 ``X^T [[d]]``       ``CipherVector.dot`` (bucket multi-exp,      ``sum(c_i * float(x_ij))``
                     16 fractional bits, public ``x_bound``)

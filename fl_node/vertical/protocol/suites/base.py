@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from fl_node.vertical.crypto.paillier import RandomizerName
 from fl_node.vertical.protocol._errors import CipherSuiteError
 
 FloatArray = npt.NDArray[np.float64]
@@ -101,9 +102,17 @@ class CipherSuite(ABC):
     """The operations the protocol needs, for one key (public, or with the private part).
 
     Vectors are opaque objects of the suite (``Any`` to the protocol).
+
+    Attributes
+    ----------
+    name : str
+        ``"ours"`` or ``"phe"``.
+    randomizer : {"short-exponent", "textbook"}
+        The randomisers this suite's encryptions use (phe: always textbook).
     """
 
     name: str = "abstract"
+    randomizer: RandomizerName = "textbook"
 
     # ------------------------------------------------------------------ keys
 

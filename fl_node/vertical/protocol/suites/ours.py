@@ -1,4 +1,4 @@
-"""Our cipher suite: fixed-base encryption, bucket dot products, packing before decryption.
+"""Our cipher suite: agreed randomisers (short-exponent or textbook), bucket dot, packing.
 
 Built on :mod:`fl_node.vertical.crypto.paillier`.
 """
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fl_node.vertical.crypto.paillier import (
+    DEFAULT_RANDOMIZER,
     CipherVector,
     Encryptor,
     PackedCipherVector,
@@ -18,6 +19,8 @@ from fl_node.vertical.crypto.paillier import (
     PaillierError,
     PaillierPrivateKey,
     PaillierPublicKey,
+    RandomizerName,
+    encryption_mode,
     generate_keypair,
 )
 from fl_node.vertical.protocol._errors import CipherSuiteError, CipherUsageError
@@ -31,7 +34,7 @@ from fl_node.vertical.protocol.suites.base import (
 
 
 class OursSuite(CipherSuite):
-    """:mod:`fl_node.vertical.crypto.paillier` with fixed-base encryption, bucket dot and packing.
+    """:mod:`fl_node.vertical.crypto.paillier` with the agreed randomisers, bucket dot and packing.
 
     Parameters
     ----------
@@ -44,6 +47,10 @@ class OursSuite(CipherSuite):
     window_bits : int
         Window of the fixed-base randomiser table: 8 (~4 MiB, 31 multiplications per
         encryption) to 12 (~46 MiB at 2048 bits, 21 multiplications, ~0.5 s to build).
+    randomizer : {"short-exponent", "textbook"}
+        The session's agreed randomiser setting (``HeteroLRConfig.randomizer``):
+        ``"short-exponent"`` builds the fixed-base table; ``"textbook"`` draws a uniform
+        ``r**n``, with the CRT when this suite holds the private key (same distribution).
     """
 
     name = "ours"
@@ -55,27 +62,44 @@ class OursSuite(CipherSuite):
         *,
         frac_bits: int = 32,
         window_bits: int = 8,
+        randomizer: RandomizerName = DEFAULT_RANDOMIZER,
     ) -> None:
+        try:
+            mode = encryption_mode(randomizer, key_holder=private_key is not None)
+        except PaillierError as exc:
+            raise CipherUsageError(str(exc)) from exc
         self.public_key = public_key
         self.private_key = private_key
         self.frac_bits = frac_bits
         self.window_bits = window_bits
+        self.randomizer: RandomizerName = randomizer
+        self._mode = mode
         self._encryptor: Encryptor | None = None
 
     @classmethod
-    def generate(cls, key_bits: int) -> OursSuite:
+    def generate(
+        cls, key_bits: int, *, randomizer: RandomizerName = DEFAULT_RANDOMIZER
+    ) -> OursSuite:
         """Generate a key pair (arbiter).
 
         Parameters
         ----------
         key_bits : int
             Modulus size.
+        randomizer : {"short-exponent", "textbook"}, default "short-exponent"
+            For this key holder's own encryptions (``"textbook"``: CRT).
         """
         pk, sk = generate_keypair(key_bits)
-        return cls(pk, sk)
+        return cls(pk, sk, randomizer=randomizer)
 
     @classmethod
-    def from_public_bytes(cls, data: bytes, *, window_bits: int = 8) -> OursSuite:
+    def from_public_bytes(
+        cls,
+        data: bytes,
+        *,
+        window_bits: int = 8,
+        randomizer: RandomizerName = DEFAULT_RANDOMIZER,
+    ) -> OursSuite:
         """Load the arbiter's public key.
 
         Parameters
@@ -84,11 +108,14 @@ class OursSuite(CipherSuite):
             :meth:`public_key_bytes` output.
         window_bits : int
             Fixed-base table window for this party's encryptions.
+        randomizer : {"short-exponent", "textbook"}, default "short-exponent"
+            The session's agreed randomiser setting.
         """
         try:
-            return cls(PaillierPublicKey.from_bytes(data), window_bits=window_bits)
+            key = PaillierPublicKey.from_bytes(data)
         except PaillierError as exc:
             raise CipherSuiteError(f"invalid public key: {exc}") from exc
+        return cls(key, window_bits=window_bits, randomizer=randomizer)
 
     @property
     def key_bits(self) -> int:
@@ -106,19 +133,23 @@ class OursSuite(CipherSuite):
 
     @property
     def encryptor(self) -> Encryptor:
-        """The encryptor of this party (fixed-base table built on first use)."""
+        """The encryptor of this party (a fixed-base table is built on first use)."""
         if self._encryptor is None:
             self._encryptor = Encryptor(
-                self.public_key, frac_bits=self.frac_bits, window_bits=self.window_bits
+                self.public_key,
+                mode=self._mode,
+                private_key=self.private_key,
+                frac_bits=self.frac_bits,
+                window_bits=self.window_bits,
             )
         return self._encryptor
 
     def prepare(self) -> None:
-        """Build the fixed-base table."""
+        """Build the encryptor (and its fixed-base table in short-exponent mode)."""
         _ = self.encryptor
 
     def encrypt(self, values: FloatArray, *, bound: float) -> CipherVector:
-        """Encrypt with pooled / fixed-base randomisers and a public bound.
+        """Encrypt with pooled randomisers (else fresh ones of the agreed kind), public bound.
 
         Parameters
         ----------

@@ -78,7 +78,9 @@ class PheSuite(CipherSuite):
         return cls(pk, sk)
 
     @classmethod
-    def from_public_bytes(cls, data: bytes, *, window_bits: int = 8) -> PheSuite:
+    def from_public_bytes(
+        cls, data: bytes, *, window_bits: int = 8, randomizer: str = "textbook"
+    ) -> PheSuite:
         """Load the arbiter's public key (``n`` big-endian).
 
         Parameters
@@ -87,6 +89,9 @@ class PheSuite(CipherSuite):
             :meth:`public_key_bytes` output.
         window_bits : int
             Unused (phe has no fixed-base table).
+        randomizer : str
+            Unused: phe always draws textbook ``r**n`` randomisers (DCR alone), which is at
+            least as strong as any agreed setting.
         """
         import phe
 
