@@ -6,7 +6,10 @@
     :class:`TlsChannel` (one authenticated TLS 1.3 connection carrying counted frames),
     :class:`Listener`, :func:`connect`, :func:`wait_any`.
 ``framing``
-    The 12-byte frame header and its limits.
+    The 12-byte frame header, its limits and the reserved heartbeat frame.
+``liveness``
+    :class:`Heartbeat`: the thread that keeps every channel alive while a party computes;
+    a silent peer raises :class:`PeerSilentError` (see ``tls``).
 ``messages``
     :class:`Message` (typed, strictly validated payloads) and :class:`MessageCodec`.
 ``stats``
@@ -28,13 +31,21 @@ from fl_node.vertical.transport._errors import (
     ChannelTimeoutError,
     MessageError,
     PeerAuthenticationError,
+    PeerSilentError,
     TransportError,
     TransportUsageError,
     UnexpectedMessageError,
 )
 from fl_node.vertical.transport.base import PHASES, IdleWork, PhaseTimer, Transport
 from fl_node.vertical.transport.credentials import PartyCredentials, make_credentials
-from fl_node.vertical.transport.framing import ACCEPT_TAG, DEFAULT_MAX_FRAME, HEADER
+from fl_node.vertical.transport.framing import (
+    ACCEPT_TAG,
+    DEFAULT_LIVENESS_TIMEOUT,
+    DEFAULT_MAX_FRAME,
+    HEADER,
+    HEARTBEAT_TAG,
+)
+from fl_node.vertical.transport.liveness import Heartbeat, heartbeat_interval
 from fl_node.vertical.transport.local import LocalNetwork, LocalTransport
 from fl_node.vertical.transport.messages import (
     Message,
@@ -49,13 +60,16 @@ from fl_node.vertical.transport.tls import Listener, TlsChannel, connect, wait_a
 
 __all__ = [
     "ACCEPT_TAG",
+    "DEFAULT_LIVENESS_TIMEOUT",
     "DEFAULT_MAX_FRAME",
     "HEADER",
+    "HEARTBEAT_TAG",
     "PHASES",
     "ChannelClosedError",
     "ChannelProtocolError",
     "ChannelTimeoutError",
     "CommStats",
+    "Heartbeat",
     "IdleWork",
     "Listener",
     "LocalNetwork",
@@ -66,6 +80,7 @@ __all__ = [
     "NetworkTransport",
     "PartyCredentials",
     "PeerAuthenticationError",
+    "PeerSilentError",
     "PhaseTimer",
     "TlsChannel",
     "Transport",
@@ -74,6 +89,7 @@ __all__ = [
     "UnexpectedMessageError",
     "connect",
     "f64_field",
+    "heartbeat_interval",
     "make_credentials",
     "require",
     "u32_field",

@@ -40,6 +40,25 @@ class ChannelTimeoutError(TransportError, OperationTimeoutError):
     """No frame arrived in time."""
 
 
+class PeerSilentError(ChannelTimeoutError):
+    """A peer sent nothing, not even a heartbeat, for the channel's liveness timeout.
+
+    Parameters
+    ----------
+    message : str
+        What happened, naming the peer.
+    peer : str, default ""
+        The silent peer's role.
+    silent_for : float, default 0.0
+        Seconds since its last byte arrived.
+    """
+
+    def __init__(self, message: str, *, peer: str = "", silent_for: float = 0.0) -> None:
+        super().__init__(message)
+        self.peer = peer
+        self.silent_for = silent_for
+
+
 class PeerAuthenticationError(TransportError, RefusedError):
     """The peer has no valid certificate, or not for the expected role (access refused)."""
 

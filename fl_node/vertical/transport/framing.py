@@ -4,6 +4,10 @@ The header is ``magic "FMVC" | version u8 | flags u8 | type u16 | payload length
 (big-endian). Unknown versions, flags or types and payloads above the channel's
 ``max_frame`` are refused before the payload is read; the typed decoding of payloads happens
 one layer up (:mod:`fl_node.vertical.transport.messages`).
+
+Type ``0xFFFF`` is reserved for the heartbeat, a header with an empty payload
+(:data:`HEARTBEAT_FRAME`) that a party sends on each channel every quarter of the liveness
+timeout, busy or not; the channel consumes it and never hands it to the protocol.
 """
 
 from __future__ import annotations
@@ -21,6 +25,14 @@ DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 """Largest payload accepted by default (64 MiB)."""
 ACCEPT_TAG = 0
 """Frame type the listener sends after it has authenticated the client."""
+HEARTBEAT_TAG = 0xFFFF
+"""Frame type of the heartbeat (reserved: a protocol may not declare it)."""
+DEFAULT_LIVENESS_TIMEOUT = 60.0
+"""Seconds without a byte from a peer (frames or heartbeats) before it counts as stopped.
+
+Heartbeats go every quarter of it, so only a stopped, dead or cut-off peer stays silent that
+long; a minute also absorbs the pauses of a loaded machine or a slow link (see ``docs/vfl.md``).
+"""
 
 
 def pack_header(tag: int, length: int) -> bytes:
@@ -34,6 +46,10 @@ def pack_header(tag: int, length: int) -> bytes:
         Payload size in bytes.
     """
     return HEADER.pack(MAGIC, VERSION, 0, tag, length)
+
+
+HEARTBEAT_FRAME = HEADER.pack(MAGIC, VERSION, 0, HEARTBEAT_TAG, 0)
+"""The heartbeat, whole: a header and no payload."""
 
 
 def check_size(length: int, max_frame: int, who: object) -> None:

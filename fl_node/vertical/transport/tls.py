@@ -13,14 +13,24 @@ from :mod:`~fl_node.vertical.transport.credentials`):
 Every frame (:mod:`~fl_node.vertical.transport.framing`) sent or received is counted, header
 included, in a :class:`~fl_node.vertical.transport.CommStats` by sender, receiver, type and
 protocol phase (TLS record overhead, about 22 bytes per 16 KiB record, is not counted).
+
+Liveness: a :class:`~fl_node.vertical.transport.Heartbeat` thread in each party sends a
+heartbeat frame on each of its channels every quarter of the timeout, busy or not. A channel
+waits for a frame as long as bytes keep arriving from the peer; once nothing (not even a
+heartbeat) has arrived for ``timeout`` seconds it raises
+:class:`~fl_node.vertical.transport.PeerSilentError` naming the peer. Heartbeats are not
+counted in the statistics (:attr:`TlsChannel.heartbeats_sent` and
+:attr:`TlsChannel.heartbeats_received` count them).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 
@@ -29,6 +39,8 @@ from fl_node.vertical.transport._errors import (
     ChannelProtocolError,
     ChannelTimeoutError,
     PeerAuthenticationError,
+    PeerSilentError,
+    TransportError,
     TransportUsageError,
 )
 from fl_node.vertical.transport.credentials import (
@@ -39,8 +51,11 @@ from fl_node.vertical.transport.credentials import (
 )
 from fl_node.vertical.transport.framing import (
     ACCEPT_TAG,
+    DEFAULT_LIVENESS_TIMEOUT,
     DEFAULT_MAX_FRAME,
     HEADER,
+    HEARTBEAT_FRAME,
+    HEARTBEAT_TAG,
     check_size,
     pack_header,
     parse_header,
@@ -50,11 +65,20 @@ from fl_node.vertical.transport.stats import CommStats
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
-_DEFAULT_TIMEOUT = 600.0
+"""Largest piece written or read in one TLS call (the lock is released in between)."""
+_PULL = 1 << 16
+"""Bytes asked for when reading headers (a payload is read straight into its buffer)."""
+_SLICE = 1.0
+"""Longest single sleep in :func:`select.select` (a closed channel is noticed this fast)."""
 
 
 class TlsChannel:
-    """One authenticated TLS connection to a peer, carrying typed frames.
+    """One authenticated TLS connection to a peer, carrying typed frames and heartbeats.
+
+    The socket is non-blocking; every call into the TLS object holds one lock, so the
+    :class:`~fl_node.vertical.transport.Heartbeat` thread can send a heartbeat frame while the
+    owner waits, computes or reads. A frame is written whole under a second lock (a heartbeat
+    never lands inside a frame). Received heartbeats are consumed here, never returned.
 
     Parameters
     ----------
@@ -63,13 +87,15 @@ class TlsChannel:
     local_role, peer_role : str
         The two ends (the peer's role was verified from its certificate).
     stats : CommStats
-        Where frames are counted.
+        Where frames are counted (heartbeats are not: see :attr:`heartbeats_sent`).
     type_names : mapping of int to str
         Accepted frame types and their names.
     max_frame : int
         Largest accepted payload in bytes.
     timeout : float
-        Seconds to wait for a frame before :class:`~fl_node.vertical.transport.ChannelTimeoutError`.
+        Liveness timeout: seconds without a byte from the peer (frames and heartbeats alike)
+        before :class:`~fl_node.vertical.transport.PeerSilentError`. A peer that computes for
+        longer but sends heartbeats is waited for.
     """
 
     def __init__(
@@ -81,20 +107,29 @@ class TlsChannel:
         stats: CommStats,
         type_names: Mapping[int, str],
         max_frame: int = DEFAULT_MAX_FRAME,
-        timeout: float = _DEFAULT_TIMEOUT,
+        timeout: float = DEFAULT_LIVENESS_TIMEOUT,
     ) -> None:
         self._sock = sock
         self.local_role = local_role
         self.peer_role = peer_role
         self.stats = stats
+        if HEARTBEAT_TAG in type_names:
+            raise TransportUsageError(f"frame type {HEARTBEAT_TAG} is reserved for heartbeats")
         self.type_names = dict(type_names)
         self.type_names.setdefault(ACCEPT_TAG, "accept")
         self.max_frame = int(max_frame)
         self.timeout = float(timeout)
         self.phase = "connect"
+        self.last_heard = time.monotonic()
+        """Monotonic time of the last byte received from the peer."""
+        self.heartbeats_sent = 0
+        self.heartbeats_received = 0
         self._buf = bytearray()
         self._closed = False
-        sock.settimeout(self.timeout)
+        self._broken: str | None = None
+        self._tls_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        sock.settimeout(0.0)
 
     def __repr__(self) -> str:
         return f"TlsChannel({self.local_role} <-> {self.peer_role})"
@@ -103,10 +138,59 @@ class TlsChannel:
         """File descriptor of the socket (for :func:`select.select`)."""
         return self._sock.fileno()
 
+    # ---------------------------------------------------------------- liveness
+
+    def silent_for(self) -> float:
+        """Seconds since the last byte arrived from the peer."""
+        return time.monotonic() - self.last_heard
+
+    def check_alive(self) -> float:
+        """Return the seconds left before the peer counts as silent; raise once it does.
+
+        Raises
+        ------
+        PeerSilentError
+            No byte from the peer for :attr:`timeout` seconds.
+        """
+        silent = self.silent_for()
+        if silent >= self.timeout:
+            raise PeerSilentError(
+                f"{self.peer_role} stopped answering: no frame for {silent:.1f} s "
+                f"(timeout {self.timeout:g} s, seen by {self.local_role})",
+                peer=self.peer_role,
+                silent_for=silent,
+            )
+        return self.timeout - silent
+
+    def heartbeat(self) -> bool:
+        """Send one heartbeat frame; return whether it was sent (thread-safe, never blocks long).
+
+        Nothing is sent while a frame is being written (its bytes show the peer we are alive),
+        while the socket's send buffer is full (the peer is not reading), or once the channel is
+        closed.
+        """
+        if self._closed or self._broken or not self._write_lock.acquire(blocking=False):
+            return False
+        try:
+            _, writable, _ = select.select([], [self._sock], [], 0)
+            if not writable:
+                return False
+            self._write(HEARTBEAT_FRAME, drain=False)
+            self.heartbeats_sent += 1
+            return True
+        except (TransportError, OSError, ValueError) as exc:
+            log.debug("%s: heartbeat not sent: %s", self, exc)
+            return False
+        finally:
+            self._write_lock.release()
+
     # ---------------------------------------------------------------- sending
 
     def send(self, tag: int, payload: bytes, *, phase: str | None = None) -> int:
         """Send one frame; return its size in bytes (header included).
+
+        While the peer does not read, this waits, reading what the peer sends meanwhile (its
+        heartbeats), up to the liveness timeout.
 
         Parameters
         ----------
@@ -121,14 +205,12 @@ class TlsChannel:
             raise ChannelProtocolError(f"unknown frame type {tag}")
         check_size(len(payload), self.max_frame, self)
         header = pack_header(tag, len(payload))
-        try:
+        with self._write_lock:
             if len(payload) < 65536:
-                self._sock.sendall(header + payload)
+                self._write(header + payload, drain=True)
             else:
-                self._sock.sendall(header)
-                self._sock.sendall(payload)
-        except (OSError, ssl.SSLError) as exc:
-            raise ChannelClosedError(f"{self}: send failed: {exc}") from exc
+                self._write(header, drain=True)
+                self._write(payload, drain=True)
         size = HEADER.size + len(payload)
         self.stats.record(
             self.local_role,
@@ -140,28 +222,57 @@ class TlsChannel:
         )
         return size
 
-    # ---------------------------------------------------------------- receiving
+    def _write(self, data: bytes, *, drain: bool) -> None:
+        """Write ``data`` whole (the caller holds the write lock).
 
-    def _pull(self, *, block: bool) -> None:
+        A TLS write that would block is retried with the same bytes (OpenSSL requires it);
+        meanwhile, with ``drain``, what the peer sends is read into the buffer.
+        """
+        self._usable()
+        view = memoryview(data)
+        sent = 0
+        while sent < len(view):
+            chunk = view[sent : sent + _CHUNK]
+            try:
+                with self._tls_lock:
+                    sent += self._sock.send(chunk)
+                continue
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                pass
+            except (OSError, ssl.SSLError) as exc:
+                self._broken = f"send failed: {exc}"
+                raise ChannelClosedError(f"{self}: send failed: {exc}") from exc
+            try:
+                self._await(write=True, drain=drain)
+            except TransportError as exc:
+                self._broken = str(exc)  # a frame is half written: the channel is unusable
+                raise
+
+    def _await(self, *, write: bool, drain: bool = False) -> None:
+        """Wait until the socket is writable (``write``) or readable, at most until silence."""
+        left = self.check_alive()
+        reads = [self._sock] if drain or not write else []
+        writes = [self._sock] if write else []
+        readable, _, _ = select.select(reads, writes, [], min(left, _SLICE))
+        if readable and write and drain:
+            self._read_available()
+
+    def _usable(self) -> None:
         if self._closed:
             raise ChannelClosedError(f"{self} is closed")
+        if self._broken is not None:
+            raise ChannelClosedError(f"{self} is unusable: {self._broken}")
+
+    # ---------------------------------------------------------------- receiving
+
+    def _read_available(self) -> bool:
+        """Append what has arrived to the buffer without blocking; return whether anything did."""
+        self._usable()
         try:
-            if block:
-                data = self._sock.recv(_CHUNK)
-            else:
-                if not self._sock.pending():
-                    ready, _, _ = select.select([self._sock], [], [], 0)
-                    if not ready:
-                        return
-                self._sock.setblocking(False)
-                try:
-                    data = self._sock.recv(_CHUNK)
-                except (ssl.SSLWantReadError, BlockingIOError):
-                    return
-                finally:
-                    self._sock.settimeout(self.timeout)
-        except TimeoutError as exc:
-            raise ChannelTimeoutError(f"{self}: no data for {self.timeout:.0f} s") from exc
+            with self._tls_lock:
+                data = self._sock.recv(_PULL)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            return False
         except ssl.SSLError as exc:
             raise PeerAuthenticationError(f"{self}: TLS error: {exc}") from exc
         except OSError as exc:
@@ -169,32 +280,50 @@ class TlsChannel:
         if not data:
             raise ChannelClosedError(f"{self}: the peer closed the connection")
         self._buf += data
+        self.last_heard = time.monotonic()
+        return True
+
+    def _skip_heartbeats(self) -> None:
+        """Drop the heartbeat frames at the front of the buffer."""
+        size = len(HEARTBEAT_FRAME)
+        while self._buf[:size] == HEARTBEAT_FRAME:
+            del self._buf[:size]
+            self.heartbeats_received += 1
 
     def poll(self) -> bool:
-        """Return whether part of the next frame has arrived (never blocks)."""
-        if not self._buf:
-            self._pull(block=False)
-        return bool(self._buf)
+        """Return whether the header of the next frame has arrived (never blocks).
+
+        Heartbeats that arrived are consumed (and keep the peer alive).
+        """
+        while True:
+            self._skip_heartbeats()
+            if len(self._buf) >= HEADER.size:
+                return True
+            if not self._read_available():
+                return False
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until part of the next frame has arrived or ``timeout`` seconds pass.
+        """Block until the header of the next frame has arrived or ``timeout`` seconds pass.
 
         Parameters
         ----------
         timeout : float or None
-            Seconds; ``None`` waits up to the channel timeout.
+            Seconds; ``None`` waits as long as the peer is alive.
+
+        Raises
+        ------
+        PeerSilentError
+            The peer went silent for the liveness timeout first.
         """
-        limit = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
+        deadline = math.inf if timeout is None else time.monotonic() + timeout
         while not self.poll():
-            left = deadline - time.monotonic()
-            if left <= 0:
+            if time.monotonic() >= deadline:
                 return False
-            select.select([self._sock], [], [], left)
+            self._await(write=False)
         return True
 
     def recv(self, expect: Collection[int] | None = None) -> tuple[int, bytes]:
-        """Receive one frame (blocking up to the channel timeout).
+        """Receive one frame, waiting as long as the peer is alive.
 
         Parameters
         ----------
@@ -210,11 +339,12 @@ class TlsChannel:
         ------
         ChannelProtocolError
             Bad header, oversized frame or unexpected type (the payload is not read).
-        ChannelClosedError, ChannelTimeoutError, PeerAuthenticationError
+        PeerSilentError
+            Nothing (not even a heartbeat) arrived from the peer for the liveness timeout.
+        ChannelClosedError, PeerAuthenticationError
             Transport failures.
         """
-        while len(self._buf) < HEADER.size:
-            self._pull(block=True)
+        self.wait()
         tag, length = parse_header(
             bytes(self._buf[: HEADER.size]), self.type_names, self.max_frame, self
         )
@@ -242,29 +372,41 @@ class TlsChannel:
         body[:have] = self._buf[HEADER.size :]
         self._buf.clear()
         view = memoryview(body)
-        try:
-            while have < length:
-                got = self._sock.recv_into(view[have:], min(length - have, _CHUNK))
-                if got == 0:
-                    raise ChannelClosedError(f"{self}: the peer closed mid-frame")
+        while have < length:
+            got = self._read_into(view[have : have + _CHUNK])
+            if got:
                 have += got
-        except TimeoutError as exc:
-            raise ChannelTimeoutError(f"{self}: frame incomplete after timeout") from exc
+            else:
+                self._await(write=False)
+        return bytes(body)
+
+    def _read_into(self, view: memoryview) -> int:
+        """Read into ``view`` without blocking; return the bytes read (0: none yet)."""
+        self._usable()
+        try:
+            with self._tls_lock:
+                got = self._sock.recv_into(view, len(view))
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            return 0
         except ssl.SSLError as exc:
             raise PeerAuthenticationError(f"{self}: TLS error: {exc}") from exc
         except OSError as exc:
             raise ChannelClosedError(f"{self}: receive failed: {exc}") from exc
-        return bytes(body)
+        if got == 0:
+            raise ChannelClosedError(f"{self}: the peer closed mid-frame")
+        self.last_heard = time.monotonic()
+        return int(got)
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection (idempotent; waits for a heartbeat being written)."""
         if self._closed:
             return
         self._closed = True
-        try:
-            self._sock.close()
-        except OSError:  # pragma: no cover - best effort
-            pass
+        with self._tls_lock:
+            try:
+                self._sock.close()
+            except OSError:  # pragma: no cover - best effort
+                pass
 
 
 def wait_any(
@@ -275,13 +417,17 @@ def wait_any(
 ) -> TlsChannel:
     """Return the first channel on which a frame has started to arrive.
 
+    It waits as long as every peer is alive (sends frames or heartbeats); a peer silent for
+    its channel's liveness timeout ends the wait with
+    :class:`~fl_node.vertical.transport.PeerSilentError` naming it.
+
     Parameters
     ----------
     channels : sequence of TlsChannel
         Candidates (checked in order when several are ready).
     timeout : float or None
-        Seconds before a :class:`~fl_node.vertical.transport.ChannelTimeoutError` (default:
-        the first channel's timeout).
+        Overall limit in seconds, alive peers or not, before a
+        :class:`~fl_node.vertical.transport.ChannelTimeoutError` (default: none).
     idle : callable or None
         Called repeatedly while nothing has arrived; it does a small piece of useful work
         and returns ``True``, or ``False`` when it has nothing left to do (then this
@@ -294,20 +440,20 @@ def wait_any(
     """
     if not channels:
         raise TransportUsageError("no channel to wait on")
-    limit = channels[0].timeout if timeout is None else timeout
-    deadline = time.monotonic() + limit
+    deadline = math.inf if timeout is None else time.monotonic() + timeout
     busy = idle is not None
     while True:
         for channel in channels:
             if channel.poll():
                 return channel
-        left = deadline - time.monotonic()
-        if left <= 0:
+        left = min(channel.check_alive() for channel in channels)
+        overall = deadline - time.monotonic()
+        if overall <= 0:
             raise ChannelTimeoutError(f"no frame from {[c.peer_role for c in channels]}")
         if busy and idle is not None:
             busy = idle()
             continue
-        select.select(channels, [], [], min(left, 1.0))
+        select.select(channels, [], [], min(left, overall, _SLICE))
 
 
 # --------------------------------------------------------------------------- endpoints
@@ -329,7 +475,7 @@ class Listener:
     max_frame : int
         Largest payload accepted on the channels.
     timeout : float
-        Receive timeout of the channels.
+        Liveness timeout of the channels (seconds of silence from a peer).
     """
 
     def __init__(
@@ -340,7 +486,7 @@ class Listener:
         type_names: Mapping[int, str],
         port: int = 0,
         max_frame: int = DEFAULT_MAX_FRAME,
-        timeout: float = _DEFAULT_TIMEOUT,
+        timeout: float = DEFAULT_LIVENESS_TIMEOUT,
     ) -> None:
         self.creds = creds
         self.stats = stats
@@ -425,7 +571,7 @@ def connect(
     stats: CommStats,
     type_names: Mapping[int, str],
     max_frame: int = DEFAULT_MAX_FRAME,
-    timeout: float = _DEFAULT_TIMEOUT,
+    timeout: float = DEFAULT_LIVENESS_TIMEOUT,
     connect_timeout: float = 30.0,
 ) -> TlsChannel:
     """Connect to ``peer_role`` at ``address`` and authenticate both ends.
@@ -445,7 +591,7 @@ def connect(
     max_frame : int
         Largest payload accepted.
     timeout : float
-        Receive timeout of the channel.
+        Liveness timeout of the channel (seconds of silence from the peer).
     connect_timeout : float
         Seconds for the connection, the handshake and the listener's ``accept`` frame.
 
@@ -471,7 +617,6 @@ def connect(
     )
     _await_accept(channel, creds)
     channel.timeout = timeout
-    tls.settimeout(timeout)
     return channel
 
 
