@@ -15,6 +15,10 @@ What each party sees is listed in ``docs/secureboost.md``. Modules:
 ``histogram``, ``tree``, ``twin``
     Cumulative histograms and the split search; the grower and boosting loop shared by the
     twin and the guest; the centralised plaintext twin.
+``cipher``, ``messages``
+    :class:`BoostCipher` (ours or phe); the wire messages and :data:`BOOST_CODEC`.
+``guest``, ``host``, ``predict``
+    The two roles over a :class:`~fl_node.vertical.transport.Transport`; federated prediction.
 ``contribution``
     Training on a coalition of feature groups (for Shapley values per party).
 """
@@ -25,8 +29,17 @@ from fl_node.vertical.protocol.boost._errors import (
     SecureBoostError,
 )
 from fl_node.vertical.protocol.boost.binning import BinArray, BinEdges, quantile_edges
+from fl_node.vertical.protocol.boost.cipher import (
+    BoostCipher,
+    OursBoostCipher,
+    PheBoostCipher,
+    load_public,
+    make_cipher,
+)
 from fl_node.vertical.protocol.boost.config import BoostCipherName, BoostConfig
+from fl_node.vertical.protocol.boost.contribution import coalition_value, fit_coalition
 from fl_node.vertical.protocol.boost.gh import GHPacking
+from fl_node.vertical.protocol.boost.guest import FederatedOracle, GuestFit, SecureBoostGuest
 from fl_node.vertical.protocol.boost.histogram import (
     SplitChoice,
     best_splits,
@@ -35,6 +48,28 @@ from fl_node.vertical.protocol.boost.histogram import (
     plain_histograms,
     split_gains,
 )
+from fl_node.vertical.protocol.boost.host import (
+    HostBoostModel,
+    HostRecord,
+    SecureBoostHost,
+    host_answer_predict,
+)
+from fl_node.vertical.protocol.boost.messages import (
+    BOOST_CODEC,
+    BOOST_MESSAGES,
+    BOOST_VERSION,
+    BoostBranchesMsg,
+    BoostGradientsMsg,
+    BoostHistogramMsg,
+    BoostHostInfoMsg,
+    BoostMsgType,
+    BoostNodesMsg,
+    BoostPartitionMsg,
+    BoostPredictMsg,
+    BoostSessionMsg,
+    BoostSplitsMsg,
+)
+from fl_node.vertical.protocol.boost.predict import guest_predict
 from fl_node.vertical.protocol.boost.tree import (
     BoostModel,
     LevelOracle,
@@ -48,27 +83,55 @@ from fl_node.vertical.protocol.boost.tree import (
 from fl_node.vertical.protocol.boost.twin import TwinFit, TwinOracle, fit_twin, predict_twin
 
 __all__ = [
+    "BOOST_CODEC",
+    "BOOST_MESSAGES",
+    "BOOST_VERSION",
     "BinArray",
     "BinEdges",
+    "BoostBranchesMsg",
+    "BoostCipher",
     "BoostCipherName",
     "BoostConfig",
     "BoostConfigError",
+    "BoostGradientsMsg",
+    "BoostHistogramMsg",
+    "BoostHostInfoMsg",
     "BoostModel",
+    "BoostMsgType",
+    "BoostNodesMsg",
+    "BoostPartitionMsg",
     "BoostPeerError",
+    "BoostPredictMsg",
+    "BoostSessionMsg",
+    "BoostSplitsMsg",
+    "FederatedOracle",
     "GHPacking",
+    "GuestFit",
+    "HostBoostModel",
+    "HostRecord",
     "LevelOracle",
     "NodeSplit",
+    "OursBoostCipher",
+    "PheBoostCipher",
     "SecureBoostError",
+    "SecureBoostGuest",
+    "SecureBoostHost",
     "SplitChoice",
     "TreeNode",
     "TwinFit",
     "TwinOracle",
     "best_splits",
     "boost",
+    "coalition_value",
     "cumulate",
+    "fit_coalition",
     "fit_twin",
     "grow_tree",
+    "guest_predict",
+    "host_answer_predict",
     "leaf_weight",
+    "load_public",
+    "make_cipher",
     "plain_histograms",
     "predict_twin",
     "quantile_edges",

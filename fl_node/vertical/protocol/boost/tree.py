@@ -294,8 +294,6 @@ def walk(model: BoostModel, n_rows: int, decide: Decide) -> FloatArray:
         go_left = decide(
             cols["party"], cols["feature"], threshold[t_idx, at], cols["record"], r_idx
         )
-        pos[t_idx, r_idx] = np.where(
-            go_left, table["left"][t_idx, at], table["right"][t_idx, at]
-        )
+        pos[t_idx, r_idx] = np.where(go_left, table["left"][t_idx, at], table["right"][t_idx, at])
     leaf = np.take_along_axis(weight, pos, axis=1)
     return np.asarray(model.init_score + leaf.sum(axis=0), dtype=np.float64)

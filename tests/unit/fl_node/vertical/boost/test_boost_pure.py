@@ -150,3 +150,17 @@ def test_config_refuses_out_of_range_values() -> None:
         BoostConfig(learning_rate=float("nan"))
     with pytest.raises(BoostConfigError):
         BoostConfig(precision_bits=40).check_rows(1 << 14)
+
+
+def test_coalitions_keep_the_guest_and_drop_absent_hosts() -> None:
+    from fl_node.vertical.protocol.boost import coalition_value, fit_coalition
+
+    parts, y = _data(300, seed=9)
+    cfg = BoostConfig(n_trees=4, max_depth=2, max_bins=8)
+    alone = fit_coalition(parts, y, [], cfg)
+    assert {n.party for t in alone.model.trees for n in t} == {0}
+    valid, y_valid = _data(300, seed=10)
+    with_host = coalition_value(parts, y, valid, y_valid, [1], cfg)
+    assert with_host > coalition_value(parts, y, valid, y_valid, [], cfg) + 0.05
+    with pytest.raises(BoostConfigError):
+        fit_coalition(parts, y, [2], cfg)
