@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import string
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,6 +44,8 @@ IdRuleKind = Literal["strip", "casefold", "nfkc", "digits", "lstrip0", "prefix"]
 
 _KINDS: tuple[str, ...] = get_args(IdRuleKind)
 _VERSION = "idrules/v1"
+_STEP = re.compile(r'\s*(prefix="(?:[^"\\]|\\.)*"|[^,|]*)\s*(?:[,|]|$)')
+"""One step and its separator: a quoted prefix may hold ``,`` and ``|``."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,9 @@ class IdRules:
             version, _, body = body.partition(":")
             if version != _VERSION:
                 raise IdRuleError(f"id rules of version {version!r}; expected {_VERSION!r}")
-        steps = [part.strip() for part in body.replace(",", "|").split("|")]
+        steps = [match.group(1).strip() for match in _STEP.finditer(body)]
+        if "".join(_STEP.sub("", body).split()):
+            raise IdRuleError(f"malformed id rules {text!r}")
         return cls(tuple(_parse_step(step) for step in steps if step))
 
 
@@ -191,9 +197,18 @@ def id_shape(value: str) -> str:
     value : str
         An id.
     """
+    if value.isascii():
+        return value.translate(_ASCII_SHAPES)
     return "".join(
         "9" if c.isdecimal() else ("A" if c.isupper() else "a") if c.isalpha() else c for c in value
     )
+
+
+_ASCII_SHAPES = str.maketrans(
+    dict.fromkeys(string.ascii_uppercase, "A")
+    | dict.fromkeys(string.ascii_lowercase, "a")
+    | dict.fromkeys(string.digits, "9")
+)
 
 
 NO_RULES = IdRules()

@@ -67,6 +67,9 @@ class PartyReport:
         Missing cells per feature column with any.
     constant_columns : tuple of str
         Feature columns with at most one distinct value.
+    high_cardinality : tuple of str
+        Categorical columns with more than half as many levels as rows (and over 50): an id
+        or free text rather than a category (their rare levels all go to ``(other)``).
     version : int, default 1
         Format version.
     """
@@ -82,6 +85,7 @@ class PartyReport:
     zero_padded: int
     missing: tuple[tuple[str, int], ...]
     constant_columns: tuple[str, ...]
+    high_cardinality: tuple[str, ...] = ()
     version: int = 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,6 +103,7 @@ class PartyReport:
             "zero_padded": self.zero_padded,
             "missing": [list(item) for item in self.missing],
             "constant_columns": list(self.constant_columns),
+            "high_cardinality": list(self.high_cardinality),
         }
 
     @classmethod
@@ -130,6 +135,7 @@ class PartyReport:
                 zero_padded=_count(data["zero_padded"]),
                 missing=tuple((_text(n), _count(c)) for n, c in data["missing"]),
                 constant_columns=tuple(_text(n) for n in data["constant_columns"]),
+                high_cardinality=tuple(_text(n) for n in data["high_cardinality"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PreflightError(f"malformed preflight report: {exc!r}") from None
@@ -182,7 +188,7 @@ def party_report(
     """
     ids = id_rules.apply_all(table.ids)
     counts = Counter(ids)
-    prefixes = {re.match(r"\D*", value).group(0) for value in ids}  # type: ignore[union-attr]
+    shared = re.match(r"\D*", _common_prefix(ids)).group(0)  # type: ignore[union-attr]
     return PartyReport(
         party=party,
         rows=table.rows,
@@ -191,10 +197,15 @@ def party_report(
         duplicate_ids=sum(n - 1 for value, n in counts.items() if value and n > 1),
         raw_shapes=shape_counts(table.ids, max_shapes, min_shape_count),
         shapes=shape_counts(ids, max_shapes, min_shape_count),
-        prefix=_common_prefix(prefixes)[:_SHAPE_CHARS],
-        zero_padded=sum(bool(re.match(r"0\d", value)) for value in ids),
+        prefix=shared[:_SHAPE_CHARS],
+        zero_padded=sum(value[:1] == "0" and value[1:2].isdecimal() for value in ids),
         missing=tuple((n, c) for n, c in table.missing_counts().items() if c),
         constant_columns=_constant_columns(table),
+        high_cardinality=tuple(
+            name
+            for name, cells in table.categorical.items()
+            if len(set(cells) - {None}) > max(50, table.rows // 2)
+        ),
     )
 
 
@@ -217,8 +228,8 @@ def shape_counts(ids: Iterable[str], max_shapes: int, min_count: int) -> tuple[S
     return tuple(kept) + ((ShapeCount(OTHER_SHAPES, rest),) if rest else ())
 
 
-def _common_prefix(values: set[str]) -> str:
-    """The longest prefix of every value."""
+def _common_prefix(values: Sequence[str]) -> str:
+    """The longest prefix of every value (that of the smallest and the largest)."""
     if not values:
         return ""
     low, high = min(values), max(values)
@@ -254,7 +265,7 @@ class Finding:
         Errors stop the run; warnings are shown.
     code : str
         ``id-format``, ``id-rules``, ``duplicate-ids``, ``empty-ids``, ``too-few-rows``,
-        ``small-overlap``, ``missing-values``, ``constant-column``.
+        ``small-overlap``, ``missing-values``, ``constant-column``, ``high-cardinality``.
     party : str
         The party it is about.
     message : str
@@ -355,6 +366,9 @@ def _own_findings(report: PartyReport, min_rows: int) -> list[Finding]:
     for name in report.constant_columns:
         message = f"column {name!r} has at most one value: it carries no information"
         out.append(Finding("warning", "constant-column", p, message))
+    for name in report.high_cardinality:
+        message = f"column {name!r} has a level for most rows: an id or free text, not a category"
+        out.append(Finding("warning", "high-cardinality", p, message))
     return out
 
 
