@@ -53,25 +53,7 @@ def guest_predict(
         mine = party == 0
         left[mine] = cols[rows[mine], feature[mine]] <= threshold[mine]
         calls[0] += 1
-        query = f"q{calls[0]}"
-        asked = []
-        for k, host in enumerate(hosts, start=1):
-            theirs = np.flatnonzero(party == k)
-            if theirs.size:
-                msg = BoostPredictMsg(
-                    session=session,
-                    query=query,
-                    done=False,
-                    records=record[theirs].astype(np.uint32),
-                    rows=rows[theirs].astype(np.uint32),
-                )
-                transport.send(host, msg)
-                asked.append((host, theirs))
-        for host, theirs in asked:
-            reply = transport.recv_from(host, BoostBranchesMsg)
-            if (reply.session, reply.query) != (session, query) or reply.left.size != theirs.size:
-                raise BoostPeerError(f"guest: {host}'s branches do not match the query")
-            left[theirs] = reply.left.astype(bool)
+        _ask_hosts(transport, hosts, session, f"q{calls[0]}", party, record, rows, left)
         return left
 
     scores = walk(model, cols.shape[0], decide)
@@ -82,3 +64,34 @@ def guest_predict(
             BoostPredictMsg(session=session, query="done", done=True, records=empty, rows=empty),
         )
     return sigmoid(scores)
+
+
+def _ask_hosts(
+    transport: Transport,
+    hosts: Sequence[str],
+    session: str,
+    query: str,
+    party: IntArray,
+    record: IntArray,
+    rows: IntArray,
+    left: BoolArray,
+) -> None:
+    """One query per host holding some of the pairs; fill ``left`` with the answers."""
+    asked = []
+    for k, host in enumerate(hosts, start=1):
+        theirs = np.flatnonzero(party == k)
+        if theirs.size:
+            msg = BoostPredictMsg(
+                session=session,
+                query=query,
+                done=False,
+                records=record[theirs].astype(np.uint32),
+                rows=rows[theirs].astype(np.uint32),
+            )
+            transport.send(host, msg)
+            asked.append((host, theirs))
+    for host, theirs in asked:
+        reply = transport.recv_from(host, BoostBranchesMsg)
+        if (reply.session, reply.query) != (session, query) or reply.left.size != theirs.size:
+            raise BoostPeerError(f"guest: {host}'s branches do not match the query")
+        left[theirs] = reply.left.astype(bool)
