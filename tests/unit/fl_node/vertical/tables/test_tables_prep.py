@@ -58,21 +58,22 @@ def reference(table: RawTable, rules: PrepRules) -> tuple[list[str], list[list[f
         names.append(name)
         columns.append(z)
     for name in table.schema.names("categorical"):
-        cells = list(table.categorical[name])
-        present = [v for v in cells if v is not None]
+        levels = list(table.categorical[name])
+        seen = [v for v in levels if v is not None]
         if rules.categorical_impute == "most_frequent":
-            fill = sorted(set(present), key=lambda v: (-present.count(v), v))[0]
+            level_fill = sorted(set(seen), key=lambda v: (-seen.count(v), v))[0]
         else:
-            fill = "(missing)"
-        filled = [fill if v is None else v for v in cells]
-        ranked = sorted(set(filled), key=lambda v: (-filled.count(v), v))
-        kept = [v for v in ranked if filled.count(v) >= rules.min_frequency][: rules.max_levels]
+            level_fill = "(missing)"
+        filled_levels = [level_fill if v is None else v for v in levels]
+        count = filled_levels.count
+        ranked = sorted(set(filled_levels), key=lambda v: (-count(v), v))
+        kept = [v for v in ranked if count(v) >= rules.min_frequency][: rules.max_levels]
         for level in sorted(kept):
             names.append(f"{name}={level}")
-            columns.append([float(v == level) for v in filled])
+            columns.append([float(v == level) for v in filled_levels])
         if len(kept) < len(ranked):
             names.append(f"{name}=(other)")
-            columns.append([float(v not in kept) for v in filled])
+            columns.append([float(v not in kept) for v in filled_levels])
     return names, columns
 
 
