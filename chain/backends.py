@@ -478,13 +478,16 @@ class RpcBackend(ChainBackend):
 
     def _latest(self) -> dict[str, Any]:
         """The latest block's header fields as the node sends them (hex strings, no formatting)."""
-        response = self.w3.provider.make_request(
-            RPCEndpoint("eth_getBlockByNumber"), ["latest", False]
-        )
-        result = response.get("result")
-        if not isinstance(result, dict):
-            raise ChainConnectionError(f"{self.describe()}: no latest block ({response!r:.200})")
+        result = self._block("latest")
+        if result is None:
+            raise ChainConnectionError(f"{self.describe()}: no latest block")
         return result
+
+    def _block(self, tag: str) -> dict[str, Any] | None:
+        """The header fields of block ``tag`` as the node sends them, or ``None`` if it has none."""
+        response = self.w3.provider.make_request(RPCEndpoint("eth_getBlockByNumber"), [tag, False])
+        result = response.get("result")
+        return result if isinstance(result, dict) else None
 
     def latest_timestamp(self) -> int:
         """Timestamp of the latest mined block, from one raw request.
@@ -499,12 +502,18 @@ class RpcBackend(ChainBackend):
         return int(latest["number"], 16), bytes.fromhex(str(latest["hash"])[2:])
 
     def chain_time(self) -> int:
-        """The later of the latest block's timestamp and this machine's clock.
+        """The time by the node's own clock: the stamp of the block it would mine next.
 
-        A live node stamps its next block with (about) the present; a dev node whose clock was
-        moved ahead stamps it after the latest block.
+        The node's pending block carries it (anvil and the Hardhat node stamp it with their
+        clock, a travelled one included; a live node with the present). This machine's clock is
+        never read: a host whose clock runs ahead of the node's would otherwise believe a
+        deadline passed and skip a round it could still make. A node without a pending block
+        answers with its latest block's stamp, which is late by at most one block interval.
         """
-        return max(self.latest_timestamp(), int(time.time()))
+        pending = self._block("pending")
+        if pending is None or "timestamp" not in pending:
+            return self.latest_timestamp()
+        return int(pending["timestamp"], 16)
 
     @property
     def can_travel(self) -> bool:

@@ -58,6 +58,22 @@ def revert_error(exc: ContractLogicError) -> ChainRevertError:
     return ChainRevertError("Error", {"reason": str(exc.message or exc)}, b"")
 
 
+def _revert_on_send(exc: Exception) -> ChainRevertError | None:
+    """The revert a node that mines on send (Hardhat) answered a transaction with, if any.
+
+    The simulation runs on the latest block; the transaction is mined in the next one, with a
+    later timestamp, so a deadline can pass in between. Hardhat then answers
+    ``send_raw_transaction`` with an RPC error carrying the revert data (code 3), which web3
+    raises as a plain RPC error.
+    """
+    response = getattr(exc, "rpc_response", None)
+    error = response.get("error") if isinstance(response, dict) else None
+    data = error.get("data") if isinstance(error, dict) else None
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        return error_decoder().decode(bytes.fromhex(data[2:]))
+    return None
+
+
 def call_view(fn: Any, block: int | None = None) -> Any:
     """Call a view (at ``block``, else at the latest), a revert as :class:`ChainRevertError`."""
     try:
@@ -142,6 +158,9 @@ class Signer:
             except Exception as exc:
                 self._nonce = None  # resynchronise from the node next time
                 self._raise_if_unfunded(exc, name)
+                revert = _revert_on_send(exc)
+                if revert is not None:
+                    raise revert from None
                 raise
             self._nonce = nonce + 1
         return self._wait(tx_hash, tx, name)

@@ -166,3 +166,22 @@ def test_eip712_and_errors_agree_with_the_contracts(backend: ChainBackend) -> No
         world.court("p1").withdraw()
     assert str(err.value) == f"CourtNothingToWithdraw(account={world.address('p1')})"
     assert PARAMS.challenge_bond == world.court().challenge_bond()
+
+
+def test_chain_time_is_the_node_s_clock_not_this_host_s(
+    anvil_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host whose clock runs ahead must not see deadlines pass before the node does.
+
+    The old ``chain_time`` took the later of the latest block and ``time.time()``: with this
+    host's clock 10 minutes ahead it jumped 10 minutes, and a participant skipped its round.
+    """
+    backend = RpcBackend(anvil_url)
+    before = backend.chain_time()
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 600)
+    assert before <= backend.chain_time() < before + 60
+    monkeypatch.undo()
+    future = backend.chain_time() + 3_600
+    backend.travel_to(future)  # a travelled dev node's clock is the chain time too
+    assert backend.chain_time() >= future
