@@ -134,6 +134,8 @@ def centralised_cv_auc(
     seed: int = 0,
     splits: Sequence[tuple[IndexArray, IndexArray]] | None = None,
     l2_c: float = 1.0,
+    fold_standardise: bool = False,
+    fold_clip: float | None = None,
 ) -> TwinResult:
     """Stratified k-fold cross-validated AUC of logistic regression on the joined table.
 
@@ -149,6 +151,12 @@ def centralised_cv_auc(
         Use these folds instead (e.g. the federated run's, over the same aligned order).
     l2_c : float, default 1.0
         scikit-learn's inverse L2 strength ``C``.
+    fold_standardise : bool, default False
+        Also standardise every column on each fold's training rows (a constant column keeps
+        scale 1), as the federated runner's per-party ``Standardizer`` does.
+    fold_clip : float or None, default None
+        With ``fold_standardise``: clip at this many standard deviations (the runner's
+        ``x_bound``).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
@@ -157,9 +165,18 @@ def centralised_cv_auc(
     chosen = list(splits) if splits is not None else stratified_folds(y, folds, seed)
     aucs = []
     for train, test in chosen:
-        model = LogisticRegression(C=l2_c, max_iter=5000).fit(x[train], y[train])
-        aucs.append(float(roc_auc_score(y[test], model.predict_proba(x[test])[:, 1])))
+        z = _standardised(x, train, fold_clip) if fold_standardise else x
+        model = LogisticRegression(C=l2_c, max_iter=5000).fit(z[train], y[train])
+        aucs.append(float(roc_auc_score(y[test], model.predict_proba(z[test])[:, 1])))
     return TwinResult(rows=int(y.size), features=int(x.shape[1]), fold_aucs=tuple(aucs))
+
+
+def _standardised(x: FloatArray, train: IndexArray, clip: float | None) -> FloatArray:
+    """``x`` standardised on the ``train`` rows' mean and std (constant columns: scale 1)."""
+    mean = x[train].mean(axis=0)
+    scale = x[train].std(axis=0)
+    z: FloatArray = (x - mean) / np.where(scale > 1e-12, scale, 1.0)
+    return np.clip(z, -clip, clip) if clip is not None else z
 
 
 __all__ = [

@@ -37,6 +37,7 @@ from fl_node.vertical.tables import (
     party_report,
     prepare_party,
     read_table,
+    stratified_folds,
 )
 from kernel.errors import NotFoundError
 from tests.support.services import unavailable
@@ -211,3 +212,24 @@ def test_the_benchmark_runs_its_quick_setting(german: GermanSplit, tmp_path: Pat
     assert figures["preflight_with_rules_ok"] is True
     assert figures["suggested_id_rules"] == 'idrules/v1:prefix="cust-"|prefix="C"|lstrip0'
     assert json.loads((tmp_path / "f.json").read_text())["folds"] == 2
+
+
+def test_the_twin_can_mirror_the_runners_per_fold_scaling(tables: list[RawTable]) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    rules = IdRules.parse("digits|lstrip0")
+    prepared = [prepare_party(t, rules, PrepRules()) for t in tables]
+    joined = join_prepared(prepared[0], prepared[1:])
+    splits = stratified_folds(joined.labels, 3, seed=1)[:1]
+    got = centralised_cv_auc(joined, splits=splits, fold_standardise=True, fold_clip=3.0)
+    train, test = splits[0]
+    x, y = joined.features, joined.labels
+    sd = x[train].std(axis=0)
+    z = np.clip((x - x[train].mean(axis=0)) / np.where(sd > 1e-12, sd, 1.0), -3.0, 3.0)
+    model = LogisticRegression(max_iter=5000).fit(z[train], y[train])
+    expected = roc_auc_score(y[test], model.predict_proba(z[test])[:, 1])
+    assert len(got.fold_aucs) == 1
+    assert got.fold_aucs[0] == pytest.approx(expected, abs=1e-12)
+    plain = centralised_cv_auc(joined, splits=splits)
+    assert plain.fold_aucs != got.fold_aucs  # the clip changes rare one-hot columns
