@@ -10,12 +10,18 @@ The task (FedTask v2) has deadlines: the run travels past them where the chain c
 clock (in-process, anvil, Hardhat) unless ``--no-travel``; otherwise it waits for them, with a
 schedule of ``--commit-window`` seconds for the training and ``--wait-window`` seconds for
 each period it waits for. ``--participant-stake`` and ``--coordinator-stake`` add stakes.
+
+``--party-timeout SECONDS`` (default 60) is the liveness timeout: every party sends a heartbeat on
+each of its channels every quarter of it, so a party that sends nothing for that long (stopped,
+dead, cut off) fails the run with its name (exit 8, or 3 for a dead one), while one that merely
+computes for longer is waited for.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -71,6 +77,31 @@ CoordinatorStake = Annotated[
 ]
 
 
+def _party_timeout(value: str | None) -> float | None:
+    """``--party-timeout``: a number of seconds from 1 to 3600 (one line naming the flag)."""
+    from fl_node.vertical.runner.settings import check_party_timeout
+
+    if value is None:
+        return None
+    try:
+        seconds: object = float(value)
+    except ValueError:
+        seconds = value
+    return check_party_timeout(seconds, "--party-timeout")
+
+
+PartyTimeout = Annotated[
+    str | None,
+    typer.Option(
+        "--party-timeout",
+        metavar="SECONDS",
+        callback=_party_timeout,
+        help="Liveness timeout: a party silent this long (no heartbeat, sent every quarter of "
+        "it) fails the run with its name; 1 to 3600 (default 60).",
+    ),
+]
+
+
 def vfl(
     dataset: Annotated[
         str, typer.Option(help="default-credit (bank + e-commerce, 30,000 customers) or breast.")
@@ -97,6 +128,7 @@ def vfl(
     wait_window: WaitWindow = None,
     participant_stake: ParticipantStake = 0,
     coordinator_stake: CoordinatorStake = 0,
+    party_timeout: PartyTimeout = None,
 ) -> None:
     """Vertical FL: PSI, Paillier-encrypted hetero LR over TLS, evaluation, on-chain record."""
     from chain import Deployment
@@ -115,6 +147,8 @@ def vfl(
         cv_folds=folds,
         **chain_settings(travel, commit_window, wait_window, participant_stake, coordinator_stake),
     )
+    if party_timeout is not None:  # a number already: checked by _party_timeout
+        settings = replace(settings, party_timeout_s=float(party_timeout))
     summary = run_vfl(
         dataset,
         out_dir,

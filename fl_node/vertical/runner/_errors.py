@@ -27,11 +27,39 @@ class VflInputError(VflRunError, InvalidInputError):
 
 
 class PartyCrashedError(VflRunError, ServiceUnavailableError):
-    """A party process died, or failed with an error nobody raised on purpose."""
+    """A party process died, or failed with an error nobody raised on purpose.
+
+    Parameters
+    ----------
+    message : str
+        What happened, naming the party.
+    party : str, default ""
+        The role of the party that died (empty when unknown).
+    """
+
+    def __init__(self, message: str, *, party: str = "") -> None:
+        super().__init__(message)
+        self.party = party
 
 
 class PartyTimeoutError(VflRunError, OperationTimeoutError):
     """A party did not answer a job in time."""
+
+
+class PartyStalledError(PartyTimeoutError):
+    """A party stopped answering: nothing from it, not even a heartbeat, for the liveness timeout.
+
+    Parameters
+    ----------
+    message : str
+        What happened, naming the party (``host stopped answering: no frame for 10.0 s``).
+    party : str, default ""
+        The silent party's role.
+    """
+
+    def __init__(self, message: str, *, party: str = "") -> None:
+        super().__init__(message)
+        self.party = party
 
 
 class PartyProtocolError(VflRunError, ProtocolError):

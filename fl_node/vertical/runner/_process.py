@@ -3,7 +3,16 @@
 Each party is ``spawn``-ed with only its own TLS identity and its own CSV file
 (:class:`PartySpec`); it opens its TLS listener or connections, then runs the jobs the
 orchestrator sends over a control pipe. The pipe carries ``(kind, payload)`` pairs:
-``listening``, ``addresses``, ``ready``, ``job``, ``result``, ``error`` and ``stop``.
+``listening``, ``addresses``, ``ready``, ``job``, ``result``, ``error``, ``stop`` and
+``heartbeat``.
+
+Liveness: each party runs a heartbeat thread from its first instant (every quarter of
+``PartySpec.timeout``) on its control pipe and, once connected, on each of its TLS channels.
+While a job runs, the orchestrator reads every pipe and fails the run, naming the party, as
+soon as a party process has died (:class:`PartyCrashedError`) or has sent nothing for the
+timeout (:class:`PartyStalledError`), or a party reports that a peer went silent on its
+channel. :meth:`PartyProcesses.close` then stops them all, escalating from SIGTERM to
+SIGKILL, and dies with them: a party is SIGKILLed when the orchestrator dies.
 """
 
 from __future__ import annotations
@@ -13,18 +22,27 @@ import multiprocessing
 import pickle
 import time
 import traceback
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from fl_node.vertical.data import DEFAULT_DROP_FRACTION, load_party
 from fl_node.vertical.protocol import CODEC
 from fl_node.vertical.runner._errors import (
     PartyCrashedError,
     PartyProtocolError,
+    PartyStalledError,
     PartyTimeoutError,
+)
+from fl_node.vertical.runner._lifecycle import (
+    ControlPipe,
+    die_with_parent,
+    process_state,
+    stop_processes,
 )
 from fl_node.vertical.runner.jobs import Job, JobResult
 from fl_node.vertical.runner.parties import (
@@ -36,18 +54,36 @@ from fl_node.vertical.runner.parties import (
     handle,
 )
 from fl_node.vertical.transport import (
+    DEFAULT_LIVENESS_TIMEOUT,
+    ChannelClosedError,
     CommStats,
+    Heartbeat,
     Listener,
     NetworkTransport,
     PartyCredentials,
+    PeerSilentError,
     TlsChannel,
     connect,
+    heartbeat_interval,
 )
 from kernel.errors import FedmarketError
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=JobResult)
+
+_POLL = 0.2
+"""Seconds between two looks at the parties while the orchestrator waits."""
+_BLAME_WAIT = 2.0
+"""Seconds to wait for a peer's death after a party reports that its channel closed."""
+
+
+class _Pipe(Protocol):
+    """What a party talks to the orchestrator through (a :class:`ControlPipe`)."""
+
+    def send(self, message: Any) -> None: ...  # noqa: D102 - a protocol
+
+    def recv(self) -> Any: ...  # noqa: D102 - a protocol
 
 
 @dataclass(frozen=True, repr=False)
@@ -65,7 +101,8 @@ class PartySpec:
     drop_fraction, seed : float, int
         The party's id removal.
     timeout : float
-        Seconds a channel waits for a frame.
+        Liveness timeout: seconds of silence (not even a heartbeat) after which a peer, or
+        this party seen from the orchestrator, counts as stopped.
     log_level : int
         Logging level inside the process.
     """
@@ -75,7 +112,7 @@ class PartySpec:
     data: Path | None = None
     drop_fraction: float = DEFAULT_DROP_FRACTION
     seed: int = 0
-    timeout: float = 600.0
+    timeout: float = DEFAULT_LIVENESS_TIMEOUT
     log_level: int = logging.WARNING
 
     def __repr__(self) -> str:
@@ -93,7 +130,7 @@ class PartyFailure:
 
 
 def _open_channels(
-    creds: PartyCredentials, conn: Connection, stats: CommStats, timeout: float
+    creds: PartyCredentials, conn: _Pipe, stats: CommStats, timeout: float
 ) -> dict[str, TlsChannel]:
     """Listen (arbiter, guest), learn the peers' addresses, connect: one channel per peer."""
     role = creds.role
@@ -145,7 +182,7 @@ def _make_party(spec: PartySpec, transport: NetworkTransport) -> Party:
     return HostParty(table, transport)
 
 
-def _report(conn: Connection, role: str, exc: BaseException) -> None:
+def _report(conn: _Pipe, role: str, exc: BaseException) -> None:
     """Send the orchestrator the failure, with the error itself where it pickles."""
     error = exc if isinstance(exc, FedmarketError) else None
     if error is not None:
@@ -171,28 +208,35 @@ def party_main(spec: PartySpec, conn: Connection) -> None:
         Control pipe to the orchestrator.
     """
     role = spec.role
+    die_with_parent()
     logging.basicConfig(
         level=spec.log_level, format=f"%(asctime)s {role} %(name)s %(levelname)s: %(message)s"
     )
+    pipe = ControlPipe(conn)
+    heartbeat = Heartbeat(heartbeat_interval(spec.timeout), name=f"{role}-heartbeat").start()
+    heartbeat.add(pipe.beat)
     transport: NetworkTransport | None = None
     try:
         if spec.creds.role != role:
             raise PartyProtocolError(f"{role}: credentials for another role")
         stats = CommStats()
-        channels = _open_channels(spec.creds, conn, stats, spec.timeout)
+        channels = _open_channels(spec.creds, pipe, stats, spec.timeout)
+        for channel in channels.values():
+            heartbeat.add(channel.heartbeat)
         transport = NetworkTransport(role, channels, stats, CODEC)
         party = _make_party(spec, transport)
-        conn.send(("ready", role))
+        pipe.send(("ready", role))
         while True:
-            kind, job = conn.recv()
+            kind, job = pipe.recv()
             if kind == "stop":
                 break
-            conn.send(("result", handle(party, job)))
+            pipe.send(("result", handle(party, job)))
     except BaseException as exc:  # report anything, then exit: the session is unusable
-        _report(conn, role, exc)
+        _report(pipe, role, exc)
         if not isinstance(exc, Exception):
             raise
     finally:
+        heartbeat.stop()
         if transport is not None:
             transport.close()
         conn.close()
@@ -207,43 +251,46 @@ class PartyProcesses:
         ``role -> spec`` for the three roles.
     timeout : float, default 1800.0
         Seconds any job may take.
+    party_timeout : float or None, default None
+        Seconds a party may stay silent on its pipe while a job runs (default: the smallest
+        ``PartySpec.timeout``, the channels' liveness timeout).
+    grace : float, default 5.0
+        Seconds between SIGTERM and SIGKILL when the parties are stopped.
     """
 
-    def __init__(self, specs: Mapping[str, PartySpec], *, timeout: float = 1800.0) -> None:
+    def __init__(
+        self,
+        specs: Mapping[str, PartySpec],
+        *,
+        timeout: float = 1800.0,
+        party_timeout: float | None = None,
+        grace: float = 5.0,
+    ) -> None:
         self.specs = dict(specs)
         self.timeout = timeout
+        self.party_timeout = party_timeout or min(s.timeout for s in self.specs.values())
+        self.grace = grace
         self._ctx = multiprocessing.get_context("spawn")
-        self._procs: dict[str, Any] = {}
+        self._procs: dict[str, BaseProcess] = {}
         self._pipes: dict[str, Connection] = {}
+        self._inbox: dict[str, deque[tuple[str, Any]]] = {}
+        self._seen: dict[str, float] = {}
 
     def __enter__(self) -> PartyProcesses:
         try:
             self.start()
         except BaseException:
-            self.close()
+            self.close(abort=True)
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(abort=exc_type is not None)
 
-    def _expect(self, role: str, kind: str, timeout: float) -> Any:
-        pipe, proc = self._pipes[role], self._procs[role]
-        deadline = time.monotonic() + timeout
-        while not pipe.poll(0.2):
-            if not proc.is_alive():
-                raise PartyCrashedError(f"{role} process exited (code {proc.exitcode})")
-            if time.monotonic() > deadline:
-                raise PartyTimeoutError(f"{role}: no {kind!r} within {timeout:.0f} s")
-        try:
-            got, payload = pipe.recv()
-        except EOFError as exc:
-            raise PartyCrashedError(f"{role} process closed its pipe") from exc
-        if got == "error":
-            _raise_failure(payload)
-        if got != kind:
-            raise PartyProtocolError(f"{role}: expected {kind!r}, got {got!r}")
-        return payload
+    @property
+    def pids(self) -> dict[str, int]:
+        """``role -> pid`` of the started processes."""
+        return {role: proc.pid for role, proc in self._procs.items() if proc.pid is not None}
 
     def start(self) -> None:
         """Start the processes and let them connect to each other."""
@@ -255,11 +302,14 @@ class PartyProcesses:
             proc.start()
             child.close()
             self._procs[role], self._pipes[role] = proc, parent
-        addresses = {r: self._expect(r, "listening", 120.0) for r in ("arbiter", "guest")}
+            self._inbox[role], self._seen[role] = deque(), time.monotonic()
+        addresses = {
+            r: self._expect(r, "listening", 120.0, watch=False) for r in ("arbiter", "guest")
+        }
         for role in ROLES:
             self._pipes[role].send(("addresses", addresses))
         for role in ROLES:
-            self._expect(role, "ready", 120.0)
+            self._expect(role, "ready", 120.0, watch=False)
 
     def run(self, jobs: Mapping[str, Job], result: type[R]) -> dict[str, R]:
         """Send each party its job and wait for every result.
@@ -278,6 +328,10 @@ class PartyProcesses:
 
         Raises
         ------
+        PartyCrashedError
+            A party process died (named), or failed with an unexpected error.
+        PartyStalledError
+            A party stopped answering for ``party_timeout`` seconds (named).
         PartyProtocolError
             When a party answers with another kind of record.
         """
@@ -291,32 +345,113 @@ class PartyProcesses:
             out[role] = answer
         return out
 
-    def close(self) -> None:
-        """Stop the processes (terminate any that does not exit)."""
+    # ------------------------------------------------------------ reading the pipes
+
+    def _expect(self, role: str, kind: str, timeout: float, *, watch: bool = True) -> Any:
+        """The next message of ``role``, which must be ``kind``; every party is watched.
+
+        ``watch`` adds the liveness check (off while the processes start: importing takes
+        seconds before the first heartbeat).
+        """
+        deadline = time.monotonic() + timeout
+        while not self._inbox[role]:
+            self._pump(watch)
+            if not self._inbox[role] and time.monotonic() > deadline:
+                raise PartyTimeoutError(f"{role}: no {kind!r} within {timeout:.0f} s")
+        got, payload = self._inbox[role].popleft()
+        if got != kind:
+            raise PartyProtocolError(f"{role}: expected {kind!r}, got {got!r}")
+        return payload
+
+    def _pump(self, watch: bool) -> None:
+        """Read what arrived on every pipe; raise at once for a failed, dead or silent party."""
+        ready = wait(list(self._pipes.values()), timeout=_POLL)
+        for role, pipe in self._pipes.items():
+            if pipe not in ready:
+                continue
+            try:
+                kind, payload = pipe.recv()
+            except (EOFError, OSError) as exc:
+                raise self._exited(role) from exc
+            self._seen[role] = time.monotonic()
+            if kind == "error":
+                self._raise_reported(role, payload)
+            if kind != "heartbeat":
+                self._inbox[role].append((kind, payload))
+        for role, proc in self._procs.items():
+            if not proc.is_alive():
+                raise self._exited(role)
+        if watch:
+            self._check_silence()
+
+    def _check_silence(self) -> None:
+        now = time.monotonic()
+        for role, seen in self._seen.items():
+            silent = now - seen
+            if silent >= self.party_timeout:
+                raise PartyStalledError(
+                    f"{role} stopped answering: no heartbeat on its control pipe for "
+                    f"{silent:.1f} s (timeout {self.party_timeout:g} s){self._state(role)}",
+                    party=role,
+                )
+
+    def _state(self, role: str) -> str:
+        pid = self._procs[role].pid
+        state = process_state(pid) if pid is not None else None
+        return f"; its process is {state}" if state else ""
+
+    def _exited(self, role: str) -> PartyCrashedError:
+        proc = self._procs[role]
+        proc.join(1.0)
+        code = proc.exitcode
+        how = "is still running" if code is None else f"exited (code {code})"
+        return PartyCrashedError(f"{role} process {how}, its control pipe closed", party=role)
+
+    def _raise_reported(self, role: str, failure: Any) -> NoReturn:
+        """Raise what ``role`` reported, blaming the peer where its channel shows the fault."""
+        error = failure.error if isinstance(failure, PartyFailure) else None
+        if isinstance(error, PeerSilentError) and error.peer in self._procs:
+            stalled = PartyStalledError(f"{error}{self._state(error.peer)}", party=error.peer)
+            raise stalled from error
+        if isinstance(error, ChannelClosedError):
+            deadline = time.monotonic() + _BLAME_WAIT
+            while time.monotonic() < deadline:
+                for other, proc in self._procs.items():
+                    if other != role and not proc.is_alive():
+                        raise self._exited(other) from error
+                time.sleep(0.05)
+        _raise_failure(failure)
+
+    # ------------------------------------------------------------ stopping
+
+    def close(self, *, abort: bool = False) -> None:
+        """Stop the processes: ask them; SIGTERM any still running, then SIGKILL.
+
+        Parameters
+        ----------
+        abort : bool, default False
+            The run failed (or was interrupted): do not wait for a party to finish its job,
+            terminate at once.
+        """
         for role, pipe in self._pipes.items():
             try:
                 pipe.send(("stop", None))
             except (OSError, ValueError):
                 log.debug("%s pipe already closed", role)
-        for role, proc in self._procs.items():
-            proc.join(timeout=10)
-            if proc.is_alive():
-                log.warning("terminating the %s process", role)
-                proc.terminate()
-                proc.join(timeout=5)
+        stop_processes(self._procs, wait=0.0 if abort else 10.0, grace=self.grace)
         for pipe in self._pipes.values():
             pipe.close()
         self._procs.clear()
         self._pipes.clear()
 
 
-def _raise_failure(failure: Any) -> None:
+def _raise_failure(failure: Any) -> NoReturn:
     """Re-raise what a party reported: its own error where it travelled, else a crash."""
     if isinstance(failure, PartyFailure) and failure.error is not None:
         failure.error.add_note(f"raised in the {failure.role} process:\n{failure.traceback}")
         raise failure.error
     if isinstance(failure, PartyFailure):
-        crash = PartyCrashedError(f"{failure.role}: {failure.message}")
+        crash = PartyCrashedError(f"{failure.role}: {failure.message}", party=failure.role)
         crash.add_note(f"in the {failure.role} process:\n{failure.traceback}")
         raise crash
     raise PartyCrashedError(str(failure))

@@ -73,6 +73,7 @@ def start_parties(plan: RunPlan) -> PartyProcesses:
             data=data[role],
             drop_fraction=plan.settings.drop_fraction,
             seed=plan.settings.seed,
+            timeout=plan.settings.party_timeout_s,
         )
         for role in ROLES
     }

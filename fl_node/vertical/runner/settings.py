@@ -16,6 +16,7 @@ from fl_node.vertical.data import DEFAULT_DROP_FRACTION, dataset_files
 from fl_node.vertical.protocol import HeteroLRConfig
 from fl_node.vertical.runner._errors import VflInputError
 from fl_node.vertical.runner.onchain import BPS, TOKEN, TaskTerms
+from fl_node.vertical.transport import DEFAULT_LIVENESS_TIMEOUT
 
 if TYPE_CHECKING:
     from chain.fed_task import Schedule
@@ -29,6 +30,14 @@ PRESETS: dict[str, HeteroLRConfig] = {
     ),
 }
 """Per-dataset hyper-parameters (learning rate etc.; see ``docs/vfl.md``)."""
+
+PARTY_TIMEOUT_RANGE = (1.0, 3600.0)
+"""Allowed liveness timeouts in seconds.
+
+Below a second the heartbeats (a quarter of it) would compete with the work and a
+garbage-collection pause could fail a healthy run; above an hour a stalled party would hold the
+others for longer than any job of the presets takes.
+"""
 
 CV_FOLDS: dict[str, int] = {"default-credit": 1, "breast": 5}
 """Folds of the stratified cross-validation that estimates held-out metrics.
@@ -87,6 +96,11 @@ class VflSettings:
         Whole tokens the coordinator locks before it opens round 1.
     slash_bps : int, default 0
         Share of a flagged or stalling party's stake that is slashed, 0 to 10,000 basis points.
+    party_timeout_s : float, default DEFAULT_LIVENESS_TIMEOUT (60.0)
+        Liveness timeout: seconds a party may send nothing, not even a heartbeat (sent every
+        quarter of it, busy or not), before the run fails naming it
+        (:class:`~fl_node.vertical.runner.PartyStalledError`); from 1 to 3600. A party that
+        computes for longer is waited for.
     """
 
     compare_phe: bool = False
@@ -105,6 +119,7 @@ class VflSettings:
     participant_stake_tokens: int = 0
     coordinator_stake_tokens: int = 0
     slash_bps: int = 0
+    party_timeout_s: float = DEFAULT_LIVENESS_TIMEOUT
 
     def plan(self, dataset: str, out: Path) -> RunPlan:
         """Resolve these settings for ``dataset`` (files verified, ``out`` created).
@@ -119,11 +134,12 @@ class VflSettings:
         Raises
         ------
         VflInputError
-            For an unknown dataset, or a pool, stake or slash share out of range.
+            For an unknown dataset, or a pool, stake, slash share or timeout out of range.
         """
         if dataset not in PRESETS:
             raise VflInputError(f"unknown dataset {dataset!r}; choose from {sorted(PRESETS)}")
         self._check_terms()
+        check_party_timeout(self.party_timeout_s)
         cfg = replace(self.config or PRESETS[dataset], key_bits=self.key_bits, seed=self.seed)
         if self.epochs is not None:
             cfg = replace(cfg, max_epochs=self.epochs)
@@ -142,6 +158,33 @@ class VflSettings:
             raise VflInputError(f"stakes must not be negative: {stakes}")
         if not 0 <= self.slash_bps <= BPS:
             raise VflInputError(f"slash_bps must be in 0..{BPS}, not {self.slash_bps}")
+
+
+def check_party_timeout(seconds: object, name: str = "party_timeout_s") -> float:
+    """Return ``seconds`` if it is a liveness timeout in :data:`PARTY_TIMEOUT_RANGE`.
+
+    Parameters
+    ----------
+    seconds : object
+        The timeout (what the caller was given).
+    name : str, default "party_timeout_s"
+        How the caller calls it (the CLI: ``--party-timeout``).
+
+    Raises
+    ------
+    VflInputError
+        Not a number of seconds from 1 to 3600.
+    """
+    low, high = PARTY_TIMEOUT_RANGE
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not low <= seconds <= high
+    ):
+        raise VflInputError(
+            f"{name} must be a number of seconds from {low:g} to {high:g}, not {seconds!r}"
+        )
+    return float(seconds)
 
 
 @dataclass(frozen=True)
@@ -201,4 +244,11 @@ class RunPlan:
         }
 
 
-__all__ = ["CV_FOLDS", "PRESETS", "RunPlan", "VflSettings"]
+__all__ = [
+    "CV_FOLDS",
+    "PARTY_TIMEOUT_RANGE",
+    "PRESETS",
+    "RunPlan",
+    "VflSettings",
+    "check_party_timeout",
+]

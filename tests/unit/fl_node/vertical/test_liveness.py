@@ -1,21 +1,18 @@
 """Liveness on the TLS channels: heartbeats keep a busy peer alive, a silent one times out.
 
 Each test builds a real mutual-TLS pair on 127.0.0.1 with a short liveness timeout; the
-"peer" is a thread (or, for SIGSTOP, a spawned process) that either sends heartbeats while it
-computes or sleeps, or goes silent. The timeouts are a fraction of a second so the whole file
-runs in a few seconds.
+"peer" is a thread that either sends heartbeats while it computes or sleeps, or goes silent.
+SIGSTOPped processes are in ``test_party_lifecycle.py`` and in the integration test of a real
+run. The timeouts are a fraction of a second so the whole file runs in a few seconds.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from multiprocessing.connection import Connection
 from typing import Any, cast
 
 import pytest
@@ -235,39 +232,3 @@ def test_the_heartbeat_type_is_reserved() -> None:
         heartbeat_interval(0)
     with pytest.raises(TransportUsageError):
         Heartbeat(-1.0)
-
-
-def _stoppable_peer(creds: PartyCredentials, address: tuple[str, int], conn: Connection) -> None:
-    """A party process: connect, beat, say ready, then wait (it is SIGSTOPped meanwhile)."""
-    channel = connect(creds, "guest", address, stats=CommStats(), type_names=TYPES, timeout=30)
-    with Heartbeat(heartbeat_interval(TIMEOUT)) as beat:
-        beat.add(channel.heartbeat)
-        conn.send("ready")
-        conn.recv()
-
-
-@pytest.mark.slow
-def test_a_stopped_process_is_named_within_the_timeout(
-    creds: dict[str, PartyCredentials],
-) -> None:
-    listener = Listener(creds["guest"], stats=CommStats(), type_names=TYPES, timeout=TIMEOUT)
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_stoppable_peer, args=(creds["host"], listener.address, child))
-    proc.start()
-    try:
-        server = listener.accept({"host"}, timeout=30)
-        assert parent.poll(30) and parent.recv() == "ready"
-        time.sleep(2 * TIMEOUT)
-        assert not server.poll() and server.check_alive() > 0  # alive: heartbeats arrive
-        os.kill(proc.pid, signal.SIGSTOP)
-        started = time.monotonic()
-        with pytest.raises(PeerSilentError, match="host stopped answering"):
-            server.recv()
-        assert time.monotonic() - started <= TIMEOUT + 0.5
-        server.close()
-    finally:
-        listener.close()
-        proc.kill()  # SIGKILL ends a stopped process too
-        proc.join(10)
-    assert proc.exitcode == -signal.SIGKILL
