@@ -70,6 +70,8 @@ _PULL = 1 << 16
 """Bytes asked for when reading headers (a payload is read straight into its buffer)."""
 _SLICE = 1.0
 """Longest single sleep in :func:`select.select` (a closed channel is noticed this fast)."""
+_SEND_SLICE = 0.05
+"""Longest blocking wait of a write before the sender reads what its peer sent."""
 
 
 class TlsChannel:
@@ -225,37 +227,50 @@ class TlsChannel:
     def _write(self, data: bytes, *, drain: bool) -> None:
         """Write ``data`` whole (the caller holds the write lock).
 
-        A TLS write that would block is retried with the same bytes (OpenSSL requires it);
-        meanwhile, with ``drain``, what the peer sends is read into the buffer.
+        Each piece is written in blocking mode for at most :data:`_SEND_SLICE` seconds (the
+        write lock keeps the heartbeat thread out meanwhile); a piece that did not go out is
+        retried with the same bytes, as OpenSSL requires, after reading, with ``drain``, what
+        the peer sent meanwhile (its heartbeats: a peer that does not read is alive as long
+        as they come).
         """
         self._usable()
         view = memoryview(data)
         sent = 0
         while sent < len(view):
-            chunk = view[sent : sent + _CHUNK]
             try:
                 with self._tls_lock:
-                    sent += self._sock.send(chunk)
+                    self._sock.settimeout(_SEND_SLICE)
+                    try:
+                        sent += self._sock.send(view[sent : sent + _CHUNK])
+                    finally:
+                        self._sock.settimeout(0.0)
                 continue
-            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+            except (TimeoutError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
                 pass
             except (OSError, ssl.SSLError) as exc:
                 self._broken = f"send failed: {exc}"
                 raise ChannelClosedError(f"{self}: send failed: {exc}") from exc
-            try:
-                self._await(write=True, drain=drain)
-            except TransportError as exc:
-                self._broken = str(exc)  # a frame is half written: the channel is unusable
-                raise
+            if drain:
+                self._drain()
+            self._alive_or_broken()
 
-    def _await(self, *, write: bool, drain: bool = False) -> None:
-        """Wait until the socket is writable (``write``) or readable, at most until silence."""
+    def _alive_or_broken(self) -> None:
+        """:meth:`check_alive`, marking the channel unusable when it raises mid-frame."""
+        try:
+            self.check_alive()
+        except TransportError as exc:
+            self._broken = str(exc)  # a frame may be half written: the channel is unusable
+            raise
+
+    def _drain(self) -> None:
+        """Read what the peer has sent so far, without blocking."""
+        while self._read_available():
+            pass
+
+    def _await(self) -> None:
+        """Wait until the socket is readable, at most until the peer counts as silent."""
         left = self.check_alive()
-        reads = [self._sock] if drain or not write else []
-        writes = [self._sock] if write else []
-        readable, _, _ = select.select(reads, writes, [], min(left, _SLICE))
-        if readable and write and drain:
-            self._read_available()
+        select.select([self._sock], [], [], min(left, _SLICE))
 
     def _usable(self) -> None:
         if self._closed:
@@ -319,7 +334,7 @@ class TlsChannel:
         while not self.poll():
             if time.monotonic() >= deadline:
                 return False
-            self._await(write=False)
+            self._await()
         return True
 
     def recv(self, expect: Collection[int] | None = None) -> tuple[int, bytes]:
@@ -377,7 +392,7 @@ class TlsChannel:
             if got:
                 have += got
             else:
-                self._await(write=False)
+                self._await()
         return bytes(body)
 
     def _read_into(self, view: memoryview) -> int:
