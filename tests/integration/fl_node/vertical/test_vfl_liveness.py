@@ -5,6 +5,7 @@ one split, no Shapley models) with a 10 s liveness timeout: half a second after 
 has started, the host is frozen with SIGSTOP (alive but silent) or killed with SIGKILL. The run
 must fail naming the host, within the timeout for the frozen one and at once for the dead
 one, and no party process (the frozen host included) nor any of their children may be left.
+The same holds when the orchestrator itself is interrupted (Ctrl-C) once the parties run.
 """
 
 from __future__ import annotations
@@ -100,3 +101,30 @@ def test_a_killed_host_fails_the_run_at_once(tmp_path: Path, breast_data: None) 
     assert str(error).startswith(f"host process exited (code -{int(signal.SIGKILL)})")
     assert elapsed <= SLACK
     _assert_nothing_left(tree)
+
+
+def test_an_interrupted_orchestrator_stops_busy_parties_at_once(
+    tmp_path: Path, breast_data: None
+) -> None:
+    """Ctrl-C (SIGINT to the orchestrator only) mid-training: no waiting for the jobs to end."""
+    from fl_node.vertical.runner import TrainingStarted, VflSettings, run_vfl
+
+    hit: dict = {}
+
+    def interrupt() -> None:
+        hit["tree"] = _party_tree()
+        hit["at"] = time.monotonic()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, TrainingStarted) and "timer" not in hit:
+            hit["timer"] = threading.Timer(0.5, interrupt)
+            hit["timer"].start()
+
+    settings = VflSettings(
+        key_bits=1024, epochs=30, cv_folds=1, shapley=False, party_timeout_s=TIMEOUT
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run_vfl("breast", tmp_path, settings=settings, on_event=on_event)
+    assert time.monotonic() - hit["at"] <= SLACK  # the parties were busy: terminated
+    _assert_nothing_left(hit["tree"])
