@@ -28,8 +28,6 @@ from fl_node.vertical.runner._lifecycle import (
 from fl_node.vertical.runner._process import PartyProcesses
 from fl_node.vertical.transport import Heartbeat
 
-pytestmark = pytest.mark.slow
-
 CTX = multiprocessing.get_context("spawn")
 
 
@@ -49,6 +47,7 @@ def _stubborn_party(conn: Connection) -> None:
     time.sleep(60)
 
 
+@pytest.mark.slow
 def test_a_party_silent_on_its_pipe_is_named_within_the_timeout() -> None:
     parent, child = CTX.Pipe()
     proc = CTX.Process(target=_beating_party, args=(child, 0.25), name="vfl-host")
@@ -79,6 +78,7 @@ def test_a_party_silent_on_its_pipe_is_named_within_the_timeout() -> None:
     assert not alive(proc.pid)
 
 
+@pytest.mark.slow
 def test_shutdown_escalates_to_sigkill_and_reaps_what_the_party_left() -> None:
     parent, child = CTX.Pipe()
     proc = CTX.Process(target=_stubborn_party, args=(child,), name="vfl-guest")
@@ -92,3 +92,20 @@ def test_shutdown_escalates_to_sigkill_and_reaps_what_the_party_left() -> None:
     assert time.monotonic() - started < 5.0
     assert proc.exitcode == -signal.SIGKILL
     assert not alive(proc.pid) and not alive(grandchild)
+
+
+def test_liveness_errors_travel_whole_and_map_to_their_exit_codes() -> None:
+    import pickle
+
+    from fedmarket.cli.errors import exit_code
+    from fl_node.vertical.runner import PartyCrashedError
+    from fl_node.vertical.transport import PeerSilentError
+
+    silent = PeerSilentError("host stopped", peer="host", silent_for=2.5)
+    silent = pickle.loads(pickle.dumps(silent))
+    assert (silent.peer, silent.silent_for, str(silent)) == ("host", 2.5, "host stopped")
+    stalled = pickle.loads(pickle.dumps(PartyStalledError("host stopped", party="host")))
+    assert stalled.party == "host" and isinstance(stalled, PartyTimeoutError)
+    crashed = pickle.loads(pickle.dumps(PartyCrashedError("host exited", party="host")))
+    assert crashed.party == "host"
+    assert [exit_code(e) for e in (silent, stalled, crashed)] == [8, 8, 3]
