@@ -27,7 +27,14 @@ BUILTIN_EXCEPTIONS = {
     for name, value in vars(builtins).items()
     if isinstance(value, type) and issubclass(value, BaseException)
 }
-ROOTS = {"PaillierError", "PsiError", "TransportError", "HeteroLRError", "VflRunError"}
+ROOTS = {
+    "PaillierError",
+    "PsiError",
+    "TransportError",
+    "HeteroLRError",
+    "SecureBoostError",
+    "VflRunError",
+}
 
 
 def library_files() -> list[Path]:
