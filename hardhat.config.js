@@ -25,9 +25,11 @@ export const SOLC_SETTINGS = {
 export const CI_FUZZ_SEED = process.env.FUZZ_SEED ?? `0x${randomBytes(32).toString("hex")}`;
 
 const argv = process.argv;
-const ciProfile = argv.includes("--test-profile=ci") || argv.some((arg, i) => arg === "--test-profile" && argv[i + 1] === "ci");
-if (ciProfile) {
-  console.log(`ci test profile: fuzz seed ${CI_FUZZ_SEED} (replay with FUZZ_SEED=${CI_FUZZ_SEED})`);
+const profileArg = argv.find((arg) => arg.startsWith("--test-profile="))?.split("=")[1];
+const profileAt = argv.indexOf("--test-profile");
+const profile = profileArg ?? (profileAt >= 0 ? argv[profileAt + 1] : undefined);
+if (profile === "ci" || profile === "deep") {
+  console.log(`${profile} test profile: fuzz seed ${CI_FUZZ_SEED} (replay with FUZZ_SEED=${CI_FUZZ_SEED})`);
 }
 
 export default defineConfig({
@@ -52,8 +54,13 @@ export default defineConfig({
           fuzz: { runs: 256, seed: "0x2a" },
           invariant: { runs: 128, depth: 128, failOnRevert: true },
         },
-        // `npm run test:ci`: a fresh seed each run, 10,000 fuzz runs, long multi-call invariant sequences.
+        // `npm run test:ci` (scripts/test): a fresh seed each run, so every CI run explores new inputs.
         ci: {
+          fuzz: { runs: 2_500, seed: CI_FUZZ_SEED },
+          invariant: { runs: 128, depth: 256, failOnRevert: true },
+        },
+        // `npm run test:deep` (scripts/fuzz): a fresh seed, 10,000 fuzz runs, long multi-call sequences.
+        deep: {
           fuzz: { runs: 10_000, seed: CI_FUZZ_SEED },
           invariant: { runs: 256, depth: 512, failOnRevert: true },
         },
