@@ -38,6 +38,7 @@ ROOTS = {
     "fl_node.vertical.crypto.psi._common.PsiError",
     "fl_node.vertical.crypto.paillier._errors.PaillierError",
     "fl_node.vertical.protocol._errors.HeteroLRError",
+    "fl_node.vertical.protocol.boost._errors.SecureBoostError",
     "fl_node.vertical.runner._errors.VflRunError",
     "fl_node.pool.errors.PoolError",
     "fl_node.secagg.errors.SecAggError",
