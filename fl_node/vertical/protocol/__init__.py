@@ -68,10 +68,15 @@ from fl_node.vertical.protocol.config import (
 )
 from fl_node.vertical.protocol.guest import HeteroLRGuest
 from fl_node.vertical.protocol.host import HeteroLRHost
+from fl_node.vertical.protocol.hosts import HostRoster, host_names
 from fl_node.vertical.protocol.messages import CODEC, PROTOCOL_VERSION, TYPE_NAMES, MsgType
 from fl_node.vertical.protocol.models import GuestModel, HostModel, sigmoid
 from fl_node.vertical.protocol.predict import guest_predict, host_answer_predict
-from fl_node.vertical.protocol.reference import taylor_lr_reference
+from fl_node.vertical.protocol.reference import (
+    ReferenceFit,
+    multihost_reference,
+    taylor_lr_reference,
+)
 from fl_node.vertical.protocol.session import (
     EpochEnd,
     SessionPlan,
@@ -107,19 +112,23 @@ __all__ = [
     "HeteroLRGuest",
     "HeteroLRHost",
     "HostModel",
+    "HostRoster",
     "MaskState",
     "MsgType",
     "OursSuite",
     "PeerMessageError",
     "PheSuite",
     "PsiExchange",
+    "ReferenceFit",
     "SessionPlan",
     "SessionResult",
     "SessionRole",
     "epoch_order",
     "guest_predict",
     "host_answer_predict",
+    "host_names",
     "last_in_epoch",
+    "multihost_reference",
     "psi_as_guest",
     "psi_as_host",
     "receive_split",
