@@ -19,14 +19,23 @@ from fl_node.vertical.protocol import (
     CODEC,
     HeteroLRArbiter,
     HeteroLRConfig,
+    HeteroLRConfigError,
     HeteroLRGuest,
     HeteroLRHost,
+    OursSuite,
+    PeerMessageError,
     ReferenceFit,
     host_names,
     multihost_reference,
     run_session,
 )
-from fl_node.vertical.protocol.messages import CrossTermMsg, ResidualMsg
+from fl_node.vertical.protocol.messages import (
+    CrossTermMsg,
+    ForwardMsg,
+    GradientMsg,
+    HostInfoMsg,
+    ResidualMsg,
+)
 from fl_node.vertical.transport import LocalNetwork, LocalTransport
 
 KEY_BITS = 512  # tests only: far below 112-bit security, but the arithmetic is the same
@@ -160,3 +169,130 @@ def test_the_only_host_keeps_its_name_and_sends_no_cross_term() -> None:
     residuals = [m for _, m in net.transport("host").received if isinstance(m, ResidualMsg)]
     assert residuals and not any(m.peer_scores for m in residuals)
     assert not any(isinstance(m, CrossTermMsg) for _, m in net.transport("guest").received)
+
+
+# --------------------------------------------------------------------------- attacks
+
+NAMES = ("host-1", "host-2")
+
+
+def two_host_setup(
+    features: Sequence[int] = (2, 2),
+) -> tuple[HeteroLRGuest, HeteroLRArbiter, OursSuite, LocalNetwork]:
+    """A guest and an arbiter of a two-host session, set up; a host's view of the key."""
+    groups, y = synthetic(n=60, widths=(3,))
+    net = LocalNetwork(["guest", *NAMES, "host-9", "arbiter"], codec=CODEC, timeout=5)
+    guest = HeteroLRGuest(groups[0], y, CFG, session="s", hosts=NAMES)
+    arbiter = HeteroLRArbiter(CFG, session="s", hosts=NAMES)
+    key = arbiter.public_key_message()
+    arbiter.receive_session(guest.session_message())
+    for name, width in zip(NAMES, features, strict=True):
+        info = HostInfoMsg(session="s", n_features=width, party=name)
+        guest.receive_host_info(info, name)
+        arbiter.receive_host_info(info, name)
+    guest.receive_public_key(key)
+    guest.start_epoch(net.transport("guest"), 0)
+    return guest, arbiter, OursSuite.from_public_bytes(key.key), net
+
+
+def forward(suite: OursSuite, party: str, rows: int = 48, batch: int = 0) -> ForwardMsg:
+    """An honest-looking forward of ``rows`` encrypted scores."""
+    scores = suite.dumps(suite.encrypt(np.full(rows, 0.25), bound=CFG.score_bound / 4))
+    term = suite.dumps(suite.encrypt(np.array([1.0]), bound=CFG.loss_term_bound()))
+    return ForwardMsg(epoch=0, batch=batch, scores=scores, loss_term=term, party=party)
+
+
+def test_a_host_claiming_another_hosts_name_is_refused_at_set_up() -> None:
+    groups, y = synthetic(n=60, widths=(3,))
+    net = LocalNetwork(["guest", *NAMES, "arbiter"], codec=CODEC, timeout=5)
+    guest = HeteroLRGuest(groups[0], y, CFG, session="s", hosts=NAMES)
+    arbiter = HeteroLRArbiter(CFG, session="s", hosts=NAMES)
+    net.transport("host-1").send("guest", HostInfoMsg(session="s", n_features=2, party="host-1"))
+    net.transport("host-2").send("guest", HostInfoMsg(session="s", n_features=2, party="host-1"))
+    net.transport("arbiter").send("guest", arbiter.public_key_message())
+    with pytest.raises(PeerMessageError, match="host-2 sent a host info claiming .*'host-1'"):
+        guest.open(net.transport("guest"))
+
+
+def test_a_host_impersonating_another_in_training_is_refused() -> None:
+    guest, arbiter, suite, _ = two_host_setup()
+    guest.begin_batch(0, 0, 0, 48)
+    with pytest.raises(PeerMessageError, match="host-2 sent a forward claiming .*'host-1'"):
+        guest.receive_forward(forward(suite, "host-1"), "host-2")
+    with pytest.raises(PeerMessageError, match="'host-9', which is not a host"):
+        guest.receive_forward(forward(suite, "host-9"), "host-9")
+    masked, _ = suite.mask(suite.encrypt(np.zeros(2), bound=1.0))
+    grad = GradientMsg(
+        epoch=0, batch=0, n_values=2, has_loss=False, data=suite.for_arbiter(masked), party="host-1"
+    )
+    with pytest.raises(PeerMessageError, match="host-2 sent a gradient claiming .*'host-1'"):
+        arbiter.receive_gradient("host-2", grad, (0, 0))
+    with pytest.raises(PeerMessageError, match="guest sent a gradient claiming"):
+        arbiter.receive_gradient("guest", grad, (0, 0))
+    with pytest.raises(PeerMessageError, match="'host-9', which is not a host"):
+        arbiter.receive_gradient("host-9", replace(grad, party="host-9"), (0, 0))
+
+
+def test_a_duplicated_host_message_is_refused_naming_the_host() -> None:
+    guest, arbiter, suite, net = two_host_setup()
+    host1 = net.transport("host-1")
+    host1.send("guest", forward(suite, "host-1"))
+    host1.send("guest", forward(suite, "host-1"))  # a second forward in the same batch
+    with pytest.raises(PeerMessageError, match="host-1 sent a second forward in this batch"):
+        guest.run_batch(net.transport("guest"), 0, 0, 0, 48)
+    masked, _ = suite.mask(suite.encrypt(np.zeros(2), bound=1.0))
+    grad = GradientMsg(
+        epoch=0, batch=0, n_values=2, has_loss=False, data=suite.for_arbiter(masked), party="host-1"
+    )
+    assert len(arbiter.receive_gradient("host-1", grad, (0, 0)).values) == 2
+    with pytest.raises(PeerMessageError, match="host-1 sent a second gradient in this batch"):
+        arbiter.receive_gradient("host-1", grad, (0, 0))
+    info = HostInfoMsg(session="s", n_features=2, party="host-2")
+    with pytest.raises(PeerMessageError, match="host-2 sent a second host info"):
+        arbiter.receive_host_info(info, "host-2")
+
+
+def test_short_or_unasked_vectors_are_refused_naming_the_host() -> None:
+    guest, arbiter, suite, _ = two_host_setup(features=(2, 3))
+    guest.begin_batch(0, 0, 0, 48)
+    with pytest.raises(PeerMessageError, match="from host-2: expected 48 ciphertexts, got 47"):
+        guest.receive_forward(forward(suite, "host-2", rows=47), "host-2")
+    masked, _ = suite.mask(suite.encrypt(np.zeros(2), bound=1.0))
+    short = GradientMsg(
+        epoch=0, batch=0, n_values=2, has_loss=False, data=suite.for_arbiter(masked), party="host-2"
+    )
+    with pytest.raises(PeerMessageError, match="host-2 sent 2 values, want 3"):
+        arbiter.receive_gradient("host-2", short, (0, 0))
+    term = suite.dumps(suite.encrypt(np.array([0.0]), bound=1.0))
+    cross = CrossTermMsg(epoch=0, batch=0, party="host-1", term=term)
+    with pytest.raises(PeerMessageError, match="host-1 sent a cross term it was not asked for"):
+        guest.receive_cross_term(cross, "host-1")
+    host = HeteroLRHost(np.zeros((60, 2)), CFG, session="s", name="host-2")
+    host.receive_session(guest.session_message())
+    host.suite = suite
+    host.receive_epoch_plan(guest.epoch_plan(0), 0)
+    host.forward_message(0, 0, 0, 48)
+    peers = suite.dumps(suite.encrypt(np.zeros(47), bound=1.0))
+    residual = ResidualMsg(epoch=0, batch=0, residuals=b"", peer_scores=peers)
+    with pytest.raises(PeerMessageError, match="host-2: bad peer scores .*got 47"):
+        host.cross_term_message(residual)
+
+
+def test_a_host_without_features_and_a_wrong_host_count_are_refused() -> None:
+    guest, arbiter, suite, _ = two_host_setup(features=(0, 2))
+    guest.begin_batch(0, 0, 0, 48)
+    with pytest.raises(PeerMessageError, match="host-1 sent a forward but announced no features"):
+        guest.receive_forward(forward(suite, "host-1"), "host-1")
+    lone = HeteroLRGuest(np.zeros((60, 1)), np.zeros(60), CFG, session="s")
+    with pytest.raises(PeerMessageError, match="announced 1 hosts, this session has 2"):
+        HeteroLRArbiter(CFG, session="s", hosts=NAMES).receive_session(lone.session_message())
+    with pytest.raises(HeteroLRConfigError, match="say which"):
+        guest.receive_forward(forward(suite, "host-2"))
+
+
+@pytest.mark.parametrize(
+    "hosts", [(), ("host-1", "host-1"), ("guest",), ("",), ("arbiter", "host")]
+)
+def test_host_lists_are_checked(hosts: tuple[str, ...]) -> None:
+    with pytest.raises(HeteroLRConfigError):
+        HeteroLRArbiter(CFG, session="s", hosts=hosts)
