@@ -17,14 +17,18 @@ import pytest
 
 from fl_node.vertical.protocol import (
     CODEC,
+    GuestModel,
     HeteroLRArbiter,
     HeteroLRConfig,
     HeteroLRConfigError,
     HeteroLRGuest,
     HeteroLRHost,
+    HostModel,
     OursSuite,
     PeerMessageError,
     ReferenceFit,
+    guest_predict,
+    host_answer_predict,
     host_names,
     multihost_reference,
     run_session,
@@ -296,3 +300,32 @@ def test_a_host_without_features_and_a_wrong_host_count_are_refused() -> None:
 def test_host_lists_are_checked(hosts: tuple[str, ...]) -> None:
     with pytest.raises(HeteroLRConfigError):
         HeteroLRArbiter(CFG, session="s", hosts=hosts)
+
+
+def test_prediction_adds_every_hosts_partial_scores() -> None:
+    rng = np.random.default_rng(5)
+    x = [rng.normal(size=(30, f)) for f in (3, 2, 4)]
+    w = [rng.normal(size=f) for f in (3, 2, 4)]
+    net = LocalNetwork(["guest", *NAMES], codec=CODEC, timeout=10)
+    allowed = {"validation": np.arange(0, 10), "test": np.arange(10, 30)}
+    positions = np.arange(12, 25)
+
+    def host(k: int) -> str:
+        models = {"m": HostModel(w[k])}
+        return host_answer_predict(net.transport(NAMES[k - 1]), models, x[k], allowed)
+
+    prob, *_ = threads(
+        lambda: guest_predict(
+            net.transport("guest"),
+            GuestModel(w[0], 0.5),
+            x[0],
+            positions,
+            model_name="m",
+            part="test",
+            hosts=NAMES,
+        ),
+        lambda: host(1),
+        lambda: host(2),
+    )
+    z = sum(xi[positions] @ wi for xi, wi in zip(x, w, strict=True)) + 0.5
+    np.testing.assert_allclose(prob, 1 / (1 + np.exp(-z)), rtol=1e-12)
