@@ -17,6 +17,7 @@ import pytest
 
 from fl_node.vertical.protocol import (
     CODEC,
+    CipherName,
     GuestModel,
     HeteroLRArbiter,
     HeteroLRConfig,
@@ -95,6 +96,7 @@ def train(
     cfg: HeteroLRConfig = CFG,
     *,
     use: Sequence[bool] | None = None,
+    cipher: CipherName = "ours",
 ) -> tuple[HeteroLRGuest, list[HeteroLRHost], HeteroLRArbiter, LocalNetwork]:
     """Train a guest (``groups[0]``) and ``len(groups) - 1`` hosts to the arbiter's stop."""
     names = host_names(len(groups) - 1)
@@ -102,13 +104,20 @@ def train(
     net = LocalNetwork(["guest", *names, "arbiter"], codec=CODEC, timeout=60)
     tg, ta = net.transport("guest"), net.transport("arbiter")
     guest = HeteroLRGuest(
-        groups[0], y, cfg, session="s", use_features=flags[0], hosts=names, timer=tg.timer
+        groups[0],
+        y,
+        cfg,
+        session="s",
+        cipher=cipher,
+        use_features=flags[0],
+        hosts=names,
+        timer=tg.timer,
     )
     hosts = [
-        HeteroLRHost(x, cfg, session="s", use_features=u, name=name)
+        HeteroLRHost(x, cfg, session="s", cipher=cipher, use_features=u, name=name)
         for x, u, name in zip(groups[1:], flags[1:], names, strict=True)
     ]
-    arbiter = HeteroLRArbiter(cfg, session="s", hosts=names, timer=ta.timer)
+    arbiter = HeteroLRArbiter(cfg, session="s", cipher=cipher, hosts=names, timer=ta.timer)
     parties: list[tuple[LocalTransport, Any]] = [(tg, guest), (ta, arbiter)]
     parties += [(net.transport(h.role), h) for h in hosts]
     threads(*(lambda t=t, p=p: run_session(t, p) for t, p in parties))
@@ -139,6 +148,18 @@ def test_every_partys_weights_equal_the_plaintext_reference(n_hosts: int) -> Non
     np.testing.assert_allclose(arbiter.losses, ref.losses, atol=TOL)
     assert guest.losses == arbiter.losses and len(arbiter.losses) == CFG.max_epochs
     assert [h.role for h in hosts] == list(host_names(n_hosts))
+
+
+def test_two_hosts_with_phe_equal_the_reference() -> None:
+    """The same protocol with phe doing the cryptography (exact up to float rounding)."""
+    cfg = replace(CFG, max_epochs=1)
+    groups, y = synthetic(n=96, widths=(2, 2, 1), seed=11)
+    guest, hosts, arbiter, _ = train(groups, y, cfg, cipher="phe")
+    ref = reference(groups, y, [True] * 3, cfg)
+    np.testing.assert_allclose(guest.w, ref.guest, atol=1e-9)
+    for host, w in zip(hosts, ref.hosts, strict=True):
+        np.testing.assert_allclose(host.w, w, atol=1e-9)
+    np.testing.assert_allclose(arbiter.losses, ref.losses, atol=1e-9)
 
 
 def test_feature_group_coalitions_of_three_hosts() -> None:
