@@ -504,7 +504,7 @@ class HeteroLRGuest(SessionRole):
                 transport.send(name, residual)
             self._gradient_dot()
             while waiting := [n for n in active[1:] if n not in self._pending["cross"]]:
-                sender, cross = transport.recv(waiting, CrossTermMsg)
+                sender, cross = transport.recv(waiting, CrossTermMsg, idle=self.idle_work)
                 self.receive_cross_term(cross, sender)
         transport.send("arbiter", self.gradient_message())
         self.receive_masked(transport.recv_from("arbiter", MaskedMsg, idle=self.idle_work))
