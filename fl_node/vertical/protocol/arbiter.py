@@ -8,9 +8,11 @@ sees no rows, features, labels or weights.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from fl_node.vertical.protocol._errors import CipherSuiteError, PeerMessageError
 from fl_node.vertical.protocol.config import CipherName, HeteroLRConfig
+from fl_node.vertical.protocol.hosts import HostRoster
 from fl_node.vertical.protocol.messages import (
     EpochResultMsg,
     GradientMsg,
@@ -45,6 +47,8 @@ class HeteroLRArbiter(SessionRole):
         Paillier back end.
     suite : CipherSuite or None
         A key pair to use; generated (``config.key_bits``) when omitted.
+    hosts : sequence of str, default ("host",)
+        The host parties' roles (see :func:`~fl_node.vertical.protocol.hosts.host_names`).
     timer : PhaseTimer or None
         Where time is accounted.
     """
@@ -58,6 +62,7 @@ class HeteroLRArbiter(SessionRole):
         session: str,
         cipher: CipherName = "ours",
         suite: CipherSuite | None = None,
+        hosts: Sequence[str] = ("host",),
         timer: PhaseTimer | None = None,
     ) -> None:
         self.config = config
@@ -69,7 +74,8 @@ class HeteroLRArbiter(SessionRole):
                 suite = (OursSuite if cipher == "ours" else PheSuite).generate(config.key_bits)
         self.suite = suite
         self.plan: SessionMsg | None = None
-        self.host_features: int | None = None
+        self.hosts = HostRoster(hosts, self.role)
+        self._heard: tuple[tuple[int, int], list[str]] = ((-1, -1), [])
         self.losses: list[float] = []
         self.batch_losses: list[float] = []
         self._epoch_loss = 0.0
@@ -97,20 +103,45 @@ class HeteroLRArbiter(SessionRole):
             raise PeerMessageError("arbiter: session or cipher mismatch")
         if msg.batch_size != self.config.batch_size or msg.max_epochs != self.config.max_epochs:
             raise PeerMessageError("arbiter: session differs from the agreed configuration")
+        if msg.n_hosts != len(self.hosts):
+            raise PeerMessageError(
+                f"arbiter: the guest announced {msg.n_hosts} hosts, this session has "
+                f"{len(self.hosts)} ({', '.join(self.hosts.names)})"
+            )
         check_randomizer(self.role, msg, self.config)
         self.plan = msg
 
-    def receive_host_info(self, msg: HostInfoMsg) -> None:
-        """Learn the host's feature count.
+    def receive_host_info(self, msg: HostInfoMsg, sender: str | None = None) -> None:
+        """Learn a host's feature count.
 
         Parameters
         ----------
         msg : HostInfoMsg
             From the host.
+        sender : str or None
+            The channel it came on (``None``: the only host).
         """
-        if msg.session != self.session:
-            raise PeerMessageError("arbiter: host info for another session")
-        self.host_features = msg.n_features
+        self.hosts.receive_info(msg, sender, self.session)
+
+    def _expected_values(self, sender: str, msg: GradientMsg, want: tuple[int, int]) -> int:
+        """Check who sent a gradient, for which batch and how often; return its value count."""
+        if self.plan is None or self.hosts.missing_info():
+            raise PeerMessageError("arbiter: session not set up")
+        if sender == "guest":
+            if msg.party != sender:
+                raise PeerMessageError(f"arbiter: guest sent a gradient claiming {msg.party!r}")
+            expected = self.plan.guest_values + 1
+        else:
+            self.hosts.check_sender(sender, msg.party, "gradient")
+            expected = self.hosts.features[sender]
+            if not expected:
+                raise PeerMessageError(f"arbiter: {sender} sent a gradient but has no features")
+        check_batch(self.role, f"{sender} gradient", (msg.epoch, msg.batch), want)
+        if self._heard[0] != want:
+            self._heard = (want, [])
+        self.hosts.check_once(sender, self._heard[1], "gradient in this batch")
+        self._heard[1].append(sender)
+        return expected
 
     def receive_gradient(self, sender: str, msg: GradientMsg, want: tuple[int, int]) -> MaskedMsg:
         """Decrypt a party's masked values (and the guest's loss).
@@ -118,16 +149,13 @@ class HeteroLRArbiter(SessionRole):
         Parameters
         ----------
         sender : str
-            ``"guest"`` or ``"host"``.
+            ``"guest"`` or a host's role (the channel the message came on).
         msg : GradientMsg
             The packed ciphertexts.
         want : tuple of int
             The ``(epoch, batch)`` expected.
         """
-        if self.plan is None or self.host_features is None:
-            raise PeerMessageError("arbiter: session not set up")
-        check_batch(self.role, f"{sender} gradient", (msg.epoch, msg.batch), want)
-        expected = self.plan.guest_values + 1 if sender == "guest" else self.host_features
+        expected = self._expected_values(sender, msg, want)
         if msg.n_values != expected or msg.has_loss != (sender == "guest"):
             raise PeerMessageError(f"arbiter: {sender} sent {msg.n_values} values, want {expected}")
         try:
@@ -156,7 +184,7 @@ class HeteroLRArbiter(SessionRole):
     def close_epoch(
         self, epoch: int, *, last_scheduled: bool
     ) -> tuple[EpochResultMsg, EpochResultMsg]:
-        """Close an epoch: loss, convergence, and the messages for the guest and host.
+        """Close an epoch: loss, convergence, and the messages for the guest and the hosts.
 
         Parameters
         ----------
@@ -184,18 +212,21 @@ class HeteroLRArbiter(SessionRole):
     # ---------------------------------------------------------------- session steps
 
     def open(self, transport: Transport) -> SessionPlan:
-        """Hand out the public key; learn the guest's session and the host's width.
+        """Hand out the public key; learn the guest's session and the hosts' widths.
 
         Parameters
         ----------
         transport : Transport
-            Channels to ``"guest"`` and ``"host"``.
+            Channels to ``"guest"`` and every host.
         """
         key = self.public_key_message()
         transport.send("guest", key)
-        transport.send("host", key)
+        for name in self.hosts.names:
+            transport.send(name, key)
         self.receive_session(transport.recv_from("guest", SessionMsg))
-        self.receive_host_info(transport.recv_from("host", HostInfoMsg))
+        while missing := self.hosts.missing_info():
+            sender, info = transport.recv(missing, HostInfoMsg)
+            self.receive_host_info(info, sender)
         plan = self.plan
         assert plan is not None
         return SessionPlan(plan.n_train, plan.batch_size, plan.max_epochs, plan.max_batches)
@@ -208,25 +239,25 @@ class HeteroLRArbiter(SessionRole):
         Parameters
         ----------
         transport : Transport
-            Channels to ``"guest"`` and ``"host"``.
+            Channels to ``"guest"`` and every host.
         epoch, batch : int
             Position in the schedule.
         start, stop : int
             Slice of the epoch order (unused: the arbiter sees no rows).
         """
-        waiting = ["guest", "host"] if self.host_features else ["guest"]
-        while waiting:
-            sender, msg = transport.recv(waiting, GradientMsg)
-            waiting.remove(sender)
+        # listening to every sender (not only those still due) catches a repeated gradient
+        senders = ["guest", *self.hosts.active]
+        for _ in senders:
+            sender, msg = transport.recv(senders, GradientMsg)
             transport.send(sender, self.receive_gradient(sender, msg, (epoch, batch)))
 
     def end_epoch(self, transport: Transport, epoch: int, *, last_scheduled: bool) -> EpochEnd:
-        """Decide (loss, convergence) and tell both parties.
+        """Decide (loss, convergence) and tell the guest and every host.
 
         Parameters
         ----------
         transport : Transport
-            Channels to ``"guest"`` and ``"host"``.
+            Channels to ``"guest"`` and every host.
         epoch : int
             The epoch just finished.
         last_scheduled : bool
@@ -234,5 +265,6 @@ class HeteroLRArbiter(SessionRole):
         """
         to_guest, to_host = self.close_epoch(epoch, last_scheduled=last_scheduled)
         transport.send("guest", to_guest)
-        transport.send("host", to_host)
+        for name in self.hosts.names:
+            transport.send(name, to_host)
         return EpochEnd(stop=to_guest.stop, converged=to_guest.converged)

@@ -109,6 +109,39 @@ class HeteroLRConfig:
         """Public bound on the host's loss term ``q_h`` (it is clipped to it)."""
         return self.batch_size * (self.score_bound**2 / 8 + 1.0)
 
+    # Each homomorphic addition may add one bit to a vector's declared bound (``max + 1``),
+    # so the bounds of sums over hosts double per host rather than grow by one term.
+
+    def residual_sum_bound(self, n_hosts: int) -> float:
+        """Public bound the hosts accept on ``[[d]] = sum_h [[z_h/4]] + [[v]]``.
+
+        Parameters
+        ----------
+        n_hosts : int
+            Host parties in the session.
+        """
+        return self.residual_bound * 2.0**n_hosts
+
+    def peer_scores_bound(self, n_hosts: int) -> float:
+        """Public bound a host accepts on ``[[S_k]]``, the other hosts' summed ``[[z_j/4]]``.
+
+        Parameters
+        ----------
+        n_hosts : int
+            Host parties in the session.
+        """
+        return self.score_bound / 4 * 2.0 ** max(0, n_hosts - 1)
+
+    def cross_term_bound(self, n_hosts: int) -> float:
+        """Public bound the guest accepts on a host's cross term ``[[z_k . S_k]]``.
+
+        Parameters
+        ----------
+        n_hosts : int
+            Host parties in the session.
+        """
+        return self.batch_size * self.score_bound * self.peer_scores_bound(n_hosts) * 2.0
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return asdict(self)

@@ -1,9 +1,11 @@
 """The feature-only party's side of a hetero-LR training session.
 
 The host holds features ``X_h`` of the aligned rows. Per batch it sends the guest
-``[[z_h/4]]`` and its loss term ``[[q_h]]``, receives the re-randomised residuals ``[[d]]``,
-sends the arbiter its masked ``[[X_h^T d]]`` and updates its weights from the masked reply.
-It never learns labels, residuals or the loss.
+``[[z_h/4]]`` and its loss term ``[[q_h]]``, receives the re-randomised residuals ``[[d]]``
+(and, when it is not the first host with features, the earlier hosts' summed ``[[S_k]]``,
+for which it returns the cross term ``[[z_h . S_k]]``), sends the arbiter its masked
+``[[X_h^T d]]`` and updates its weights from the masked reply. It never learns labels,
+residuals, the loss or another host's scores.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fl_node.vertical.protocol._errors import CipherSuiteError, PeerMessageError
 from fl_node.vertical.protocol.config import CipherName, FloatArray, HeteroLRConfig, IndexArray
 from fl_node.vertical.protocol.guest import CHUNK
 from fl_node.vertical.protocol.messages import (
+    CrossTermMsg,
     EpochPlanMsg,
     EpochResultMsg,
     ForwardMsg,
@@ -56,7 +59,10 @@ class HeteroLRHost(SessionRole):
     cipher : {"ours", "phe"}
         Paillier back end.
     use_features : bool
-        ``False``: the host contributes nothing (guest-only coalition).
+        ``False``: the host contributes nothing (coalitions without its features).
+    name : str, default "host"
+        This host's role on the transport (``"host-1"`` ... with several hosts); it names
+        the messages the host sends.
     timer : PhaseTimer or None
         Where time is accounted.
     """
@@ -71,8 +77,10 @@ class HeteroLRHost(SessionRole):
         session: str,
         cipher: CipherName = "ours",
         use_features: bool = True,
+        name: str = "host",
         timer: PhaseTimer | None = None,
     ) -> None:
+        self.role = name
         self.config = config
         self.session = session
         self.cipher: CipherName = cipher
@@ -84,6 +92,7 @@ class HeteroLRHost(SessionRole):
         self.w = np.zeros(self.x.shape[1])
         self.suite: CipherSuite | None = None
         self.n_train: int | None = None
+        self.n_hosts = 1
         self.max_batches = 0
         self.max_epochs = config.max_epochs
         self.order: IndexArray = np.arange(0)
@@ -113,16 +122,18 @@ class HeteroLRHost(SessionRole):
         HostInfoMsg
             The host's feature count, for the guest and the arbiter.
         """
+        role = self.role
         if msg.session != self.session or msg.cipher != self.cipher:
-            raise PeerMessageError("host: session or cipher mismatch")
+            raise PeerMessageError(f"{role}: session or cipher mismatch")
         if msg.n_train != self.x.shape[0] or msg.batch_size != self.config.batch_size:
-            raise PeerMessageError("host: the guest's training size or batch size differs")
+            raise PeerMessageError(f"{role}: the guest's training size or batch size differs")
         if msg.max_epochs != self.config.max_epochs:
-            raise PeerMessageError("host: epoch limit differs from the agreed configuration")
-        check_randomizer(self.role, msg, self.config)
+            raise PeerMessageError(f"{role}: epoch limit differs from the agreed configuration")
+        check_randomizer(role, msg, self.config)
         self.n_train = msg.n_train
+        self.n_hosts = msg.n_hosts
         self.max_batches = msg.max_batches
-        return HostInfoMsg(session=self.session, n_features=self.n_features)
+        return HostInfoMsg(session=self.session, n_features=self.n_features, party=role)
 
     def receive_public_key(self, msg: PublicKeyMsg) -> None:
         """Load and check the arbiter's public key.
@@ -138,7 +149,7 @@ class HeteroLRHost(SessionRole):
 
     def _suite(self) -> CipherSuite:
         if self.suite is None:
-            raise PeerMessageError("host: no public key yet")
+            raise PeerMessageError(f"{self.role}: no public key yet")
         return self.suite
 
     def receive_epoch_plan(self, msg: EpochPlanMsg, epoch: int) -> None:
@@ -152,7 +163,7 @@ class HeteroLRHost(SessionRole):
             The epoch expected.
         """
         if msg.epoch != epoch or msg.order.size != self.n_train:
-            raise PeerMessageError("host: epoch plan does not match the session")
+            raise PeerMessageError(f"{self.role}: epoch plan does not match the session")
         self.order = msg.order.astype(np.int64)
 
     def idle_work(self) -> bool:
@@ -186,8 +197,40 @@ class HeteroLRHost(SessionRole):
             enc_q = suite.encrypt(np.array([q]), bound=cfg.loss_term_bound())
         with self.timer("messaging"):
             scores, loss_term = suite.dumps(enc_z), suite.dumps(enc_q)
-        self._pending = {"epoch": epoch, "batch": batch, "x": xb}
-        return ForwardMsg(epoch=epoch, batch=batch, scores=scores, loss_term=loss_term)
+        self._pending = {"epoch": epoch, "batch": batch, "x": xb, "z": z}
+        return ForwardMsg(
+            epoch=epoch, batch=batch, scores=scores, loss_term=loss_term, party=self.role
+        )
+
+    def cross_term_message(self, msg: ResidualMsg) -> CrossTermMsg | None:
+        """``[[z_h . S_k]]`` from the earlier hosts' summed scores (``None`` for the first).
+
+        Parameters
+        ----------
+        msg : ResidualMsg
+            From the guest.
+        """
+        pending = self._pending
+        check_batch(
+            self.role, "residuals", (msg.epoch, msg.batch), (pending["epoch"], pending["batch"])
+        )
+        if not msg.peer_scores:
+            return None
+        suite, cfg = self._suite(), self.config
+        try:
+            with self.timer("messaging"):
+                peers = suite.loads(
+                    msg.peer_scores,
+                    count=pending["x"].shape[0],
+                    bound=cfg.peer_scores_bound(self.n_hosts),
+                )
+        except CipherSuiteError as exc:
+            raise PeerMessageError(f"{self.role}: bad peer scores from the guest: {exc}") from exc
+        with self.timer("homomorphic"):
+            term = suite.dot(peers, pending["z"].reshape(-1, 1), x_bound=cfg.score_bound)
+        with self.timer("messaging"):
+            data = suite.dumps(term)
+        return CrossTermMsg(epoch=msg.epoch, batch=msg.batch, party=self.role, term=data)
 
     def receive_residual(self, msg: ResidualMsg) -> GradientMsg:
         """Compute the masked ``[[X_h^T d]]`` for the arbiter.
@@ -207,16 +250,21 @@ class HeteroLRHost(SessionRole):
                 enc_d = suite.loads(
                     msg.residuals,
                     count=pending["x"].shape[0],
-                    bound=self.config.score_bound / 2 + 1.0,
+                    bound=self.config.residual_sum_bound(self.n_hosts),
                 )
         except CipherSuiteError as exc:
-            raise PeerMessageError(f"host: bad residual message: {exc}") from exc
+            raise PeerMessageError(f"{self.role}: bad residual message: {exc}") from exc
         with self.timer("homomorphic"):
             grads = suite.dot(enc_d, pending["x"], x_bound=self.config.x_bound)
             masked, self._mask = suite.mask(grads)
             data = suite.for_arbiter(masked)
         return GradientMsg(
-            epoch=msg.epoch, batch=msg.batch, n_values=self.n_features, has_loss=False, data=data
+            epoch=msg.epoch,
+            batch=msg.batch,
+            n_values=self.n_features,
+            has_loss=False,
+            data=data,
+            party=self.role,
         )
 
     def receive_masked(self, msg: MaskedMsg) -> None:
@@ -232,7 +280,7 @@ class HeteroLRHost(SessionRole):
             self.role, "masked values", (msg.epoch, msg.batch), (pending["epoch"], pending["batch"])
         )
         if self._mask is None or len(msg.values) != self.n_features:
-            raise PeerMessageError("host: unexpected masked values")
+            raise PeerMessageError(f"{self.role}: unexpected masked values")
         with self.timer("plaintext"):
             total = unmask(msg.values, msg.exponents, msg.base, self._mask)
             grad = total / pending["x"].shape[0] + self.config.l2 * self.w
@@ -289,6 +337,9 @@ class HeteroLRHost(SessionRole):
             return
         transport.send("guest", self.forward_message(epoch, batch, start, stop))
         residual = transport.recv_from("guest", ResidualMsg, idle=self.idle_work)
+        cross = self.cross_term_message(residual)
+        if cross is not None:  # first: the guest waits for it before the loss
+            transport.send("guest", cross)
         transport.send("arbiter", self.receive_residual(residual))
         self.receive_masked(transport.recv_from("arbiter", MaskedMsg, idle=self.idle_work))
 
@@ -306,5 +357,5 @@ class HeteroLRHost(SessionRole):
         """
         msg = transport.recv_from("arbiter", EpochResultMsg, idle=self.idle_work)
         if msg.epoch != epoch or msg.loss is not None:
-            raise PeerMessageError("host: unexpected epoch result")
+            raise PeerMessageError(f"{self.role}: unexpected epoch result")
         return EpochEnd(stop=msg.stop, converged=msg.converged)

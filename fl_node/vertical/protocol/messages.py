@@ -20,8 +20,13 @@ from fl_node.vertical.transport import Message, MessageCodec, f64_field, require
 U32Array = npt.NDArray[np.uint32]
 F64Array = npt.NDArray[np.float64]
 
-PROTOCOL_VERSION = 2
-"""2: :class:`SessionMsg` carries the agreed Paillier randomiser setting."""
+PROTOCOL_VERSION = 3
+"""2: :class:`SessionMsg` carries the agreed Paillier randomiser setting. 3: several hosts
+(:class:`SessionMsg` carries their number, the messages the guest and the arbiter gather name
+their sender, :class:`ResidualMsg` carries the cross-host scores, :class:`CrossTermMsg`)."""
+
+#: The largest number of hosts a session may announce.
+MAX_HOSTS = 64
 
 
 class MsgType(enum.IntEnum):
@@ -43,6 +48,7 @@ class MsgType(enum.IntEnum):
     GRADIENT = 33
     MASKED = 34
     EPOCH_RESULT = 35
+    CROSS_TERM = 36
     PREDICT_REQUEST = 40
     PARTIAL_SCORES = 41
 
@@ -133,8 +139,10 @@ class SessionMsg(Message):
     """Guest -> host, arbiter: a training session's public parameters.
 
     ``randomizer`` is the agreed Paillier randomiser setting (``HeteroLRConfig.randomizer``,
-    ``"short-exponent"`` or ``"textbook"``) the guest and the host encrypt with; each receiver
-    refuses a session whose setting differs from its own configuration.
+    ``"short-exponent"`` or ``"textbook"``) the guest and the hosts encrypt with; each receiver
+    refuses a session whose setting differs from its own configuration. ``n_hosts`` is the
+    number of host parties (the hosts size their public bounds with it; the arbiter checks it
+    against its own list).
     """
 
     TAG = MsgType.SESSION
@@ -147,6 +155,7 @@ class SessionMsg(Message):
     max_batches: int
     guest_values: int
     randomizer: str
+    n_hosts: int
 
     def validate(self) -> None:
         """Check ranges."""
@@ -156,15 +165,21 @@ class SessionMsg(Message):
         require(self.max_epochs > 0 and self.max_batches >= 0, "SessionMsg: bad limits")
         require(1 <= self.guest_values <= 4096, "SessionMsg: bad guest width")
         require(self.randomizer in RANDOMIZERS, "SessionMsg: unknown randomizer")
+        require(1 <= self.n_hosts <= MAX_HOSTS, "SessionMsg: bad host count")
 
 
 @dataclass(frozen=True)
 class HostInfoMsg(Message):
-    """Host -> guest, arbiter: the number of host features used in this session."""
+    """Host -> guest, arbiter: the number of host features used in this session.
+
+    ``party`` is the sender's name (``"host"`` when there is one host), checked by each
+    receiver against the channel it came on.
+    """
 
     TAG = MsgType.HOST_INFO
     session: str
     n_features: int
+    party: str = "host"
 
     def validate(self) -> None:
         """Check ranges."""
@@ -214,28 +229,55 @@ class EpochPlanMsg(Message):
 
 @dataclass(frozen=True)
 class ForwardMsg(Message):
-    """Host -> guest: ``[[z_h / 4]]`` per batch row and ``[[q_h]]`` (loss term), encrypted."""
+    """Host -> guest: ``[[z_h / 4]]`` per batch row and ``[[q_h]]`` (loss term), encrypted.
+
+    ``party`` is the sending host's name, checked by the guest against the channel.
+    """
 
     TAG = MsgType.FORWARD
     epoch: int
     batch: int
     scores: bytes
     loss_term: bytes
+    party: str = "host"
 
 
 @dataclass(frozen=True)
 class ResidualMsg(Message):
-    """Guest -> host: the encrypted, re-randomised residuals ``[[d_i]]`` of the batch."""
+    """Guest -> host: the encrypted, re-randomised residuals ``[[d_i]]`` of the batch.
+
+    ``peer_scores`` is ``[[S_k]]``, the sum of ``[[z_j/4]]`` of the hosts with features
+    before this one (``b""`` for the first): the host returns ``[[z_k . S_k]]``, the
+    cross-host part of the loss (:class:`CrossTermMsg`).
+    """
 
     TAG = MsgType.RESIDUAL
     epoch: int
     batch: int
     residuals: bytes
+    peer_scores: bytes
+
+
+@dataclass(frozen=True)
+class CrossTermMsg(Message):
+    """Host ``k`` -> guest: ``[[z_k . S_k]]``, one ciphertext of the loss (hosts after the first).
+
+    ``party`` is the sending host's name, checked by the guest against the channel.
+    """
+
+    TAG = MsgType.CROSS_TERM
+    epoch: int
+    batch: int
+    party: str
+    term: bytes
 
 
 @dataclass(frozen=True)
 class GradientMsg(Message):
-    """Guest/host -> arbiter: masked encrypted gradient sums (guest: plus the loss)."""
+    """Guest/host -> arbiter: masked encrypted gradient sums (guest: plus the loss).
+
+    ``party`` is the sender's name, checked by the arbiter against the channel.
+    """
 
     TAG = MsgType.GRADIENT
     epoch: int
@@ -243,6 +285,7 @@ class GradientMsg(Message):
     n_values: int
     has_loss: bool
     data: bytes
+    party: str
 
     def validate(self) -> None:
         """Check ranges."""
@@ -321,6 +364,7 @@ MESSAGE_CLASSES: dict[int, type[Message]] = {
         EpochPlanMsg,
         ForwardMsg,
         ResidualMsg,
+        CrossTermMsg,
         GradientMsg,
         MaskedMsg,
         EpochResultMsg,

@@ -1,12 +1,13 @@
 """Federated prediction: the guest alone learns the probabilities of validation / test rows.
 
-The guest asks the host for its partial scores ``z_h`` of the rows it wants scored; the host
+The guest asks every host for its partial scores ``z_h`` of the rows it wants scored; a host
 refuses any row outside the validation and test parts (training rows' scores would leak its
-features' contribution), and the guest computes ``sigmoid(z_g + z_h)``.
+features' contribution), and the guest computes ``sigmoid(z_g + sum_h z_h)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -26,13 +27,14 @@ def guest_predict(
     *,
     model_name: str,
     part: Literal["validation", "test"],
+    hosts: Sequence[str] = ("host",),
 ) -> FloatArray:
     """Federated prediction, guest side: only the guest learns the probabilities.
 
     Parameters
     ----------
     transport : Transport
-        Channel to ``"host"``.
+        Channels to the hosts.
     model : GuestModel
         The guest's model part.
     x_all : ndarray of shape (n_aligned, F_g)
@@ -42,7 +44,9 @@ def guest_predict(
     model_name : str
         Which of the host's model parts to use.
     part : {"validation", "test"}
-        Split part the positions belong to (the host checks).
+        Split part the positions belong to (each host checks).
+    hosts : sequence of str, default ("host",)
+        The hosts' roles; each adds its partial scores.
 
     Returns
     -------
@@ -50,15 +54,18 @@ def guest_predict(
         Predicted probabilities.
     """
     transport.phase = f"predict:{model_name}"
-    transport.send(
-        "host",
-        PredictRequestMsg(model=model_name, part=part, positions=positions.astype(np.uint32)),
-    )
-    reply = transport.recv_from("host", PartialScoresMsg)
-    if reply.model != model_name or reply.part != part or reply.scores.size != positions.size:
-        raise PeerMessageError("guest: partial scores do not match the request")
+    request = PredictRequestMsg(model=model_name, part=part, positions=positions.astype(np.uint32))
+    for name in hosts:
+        transport.send(name, request)
     with transport.timer("plaintext"):
-        return sigmoid(model.partial_scores(x_all[positions]) + reply.scores)
+        scores = model.partial_scores(x_all[positions])
+    for name in hosts:
+        reply = transport.recv_from(name, PartialScoresMsg)
+        if reply.model != model_name or reply.part != part or reply.scores.size != positions.size:
+            raise PeerMessageError(f"guest: {name}'s partial scores do not match the request")
+        scores = scores + reply.scores
+    with transport.timer("plaintext"):
+        return sigmoid(scores)
 
 
 def host_answer_predict(

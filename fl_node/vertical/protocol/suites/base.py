@@ -169,7 +169,9 @@ class CipherSuite(ABC):
         """Serialize a vector."""
 
     @abstractmethod
-    def loads(self, data: bytes, *, count: int, bound: float | None = None) -> Any:
+    def loads(
+        self, data: bytes, *, count: int, bound: float | None = None, product: bool = False
+    ) -> Any:
         """Parse and validate a vector of ``count`` ciphertexts under this key.
 
         Parameters
@@ -181,6 +183,9 @@ class CipherSuite(ABC):
         bound : float or None
             Largest magnitude the sender may declare (ours: checked against the vector's
             ``bound_bits``).
+        product : bool, default False
+            The vector is a :meth:`dot` result (ours: at the scale of a ciphertext times an
+            encoded plaintext, not an encryption's).
         """
 
     @abstractmethod

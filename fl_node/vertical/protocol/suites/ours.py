@@ -12,6 +12,7 @@ from typing import Any
 
 from fl_node.vertical.crypto.paillier import (
     DEFAULT_RANDOMIZER,
+    DEFAULT_SCALAR_FRAC_BITS,
     CipherVector,
     Encryptor,
     PackedCipherVector,
@@ -183,8 +184,10 @@ class OursSuite(CipherSuite):
         assert isinstance(vector, CipherVector)
         return vector.to_bytes()
 
-    def loads(self, data: bytes, *, count: int, bound: float | None = None) -> CipherVector:
-        """Parse a vector; check its key, length and declared bound.
+    def loads(
+        self, data: bytes, *, count: int, bound: float | None = None, product: bool = False
+    ) -> CipherVector:
+        """Parse a vector; check its key, length, scale and declared bound.
 
         Parameters
         ----------
@@ -194,17 +197,21 @@ class OursSuite(CipherSuite):
             Expected length.
         bound : float or None
             Largest public bound the sender may declare.
+        product : bool, default False
+            A :meth:`dot` result: ``frac_bits`` plus the plaintext's
+            ``DEFAULT_SCALAR_FRAC_BITS`` fractional bits.
         """
+        frac_bits = self.frac_bits + (DEFAULT_SCALAR_FRAC_BITS if product else 0)
         try:
             vector = CipherVector.from_bytes(data, self.public_key)
         except PaillierError as exc:
             raise CipherSuiteError(f"invalid cipher vector: {exc}") from exc
         if len(vector) != count:
             raise CipherSuiteError(f"expected {count} ciphertexts, got {len(vector)}")
-        if vector.frac_bits != self.frac_bits:
-            raise CipherSuiteError(f"expected {self.frac_bits} fractional bits")
+        if vector.frac_bits != frac_bits:
+            raise CipherSuiteError(f"expected {frac_bits} fractional bits")
         if bound is not None:
-            limit = math.ceil(math.ldexp(bound, self.frac_bits)).bit_length()
+            limit = math.ceil(math.ldexp(bound, frac_bits)).bit_length()
             if vector.bound_bits is None or vector.bound_bits > limit:
                 raise CipherSuiteError(
                     f"declared bound {vector.bound_bits} bits exceeds the public {limit}"

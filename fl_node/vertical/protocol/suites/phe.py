@@ -140,7 +140,9 @@ class PheSuite(CipherSuite):
         exps = np.array([c.exponent for c in vector.items], dtype=">i4").tobytes()
         return head + cts + exps
 
-    def loads(self, data: bytes, *, count: int, bound: float | None = None) -> PheVector:
+    def loads(
+        self, data: bytes, *, count: int, bound: float | None = None, product: bool = False
+    ) -> PheVector:
         """Parse; check the fingerprint, the length and ``0 < c < n**2``.
 
         Parameters
@@ -151,6 +153,8 @@ class PheSuite(CipherSuite):
             Expected length.
         bound : float or None
             Unused (phe carries no bound).
+        product : bool, default False
+            Unused (each phe ciphertext carries its own exponent).
         """
         import phe
 
