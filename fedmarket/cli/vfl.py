@@ -102,55 +102,117 @@ PartyTimeout = Annotated[
 ]
 
 
+Dataset = Annotated[
+    str, typer.Option(help="default-credit (bank + e-commerce, 30,000 customers) or breast.")
+]
+OutDir = Annotated[Path, typer.Option("--out", help="Folder for summary.json and artifacts.")]
+ComparePhe = Annotated[
+    bool, typer.Option("--compare-phe", help="Also time the same protocol with phe.")
+]
+Rpc = Annotated[
+    str | None, typer.Option("--rpc", help="JSON-RPC chain URL (default: in-process chain).")
+]
+Epochs = Annotated[int | None, typer.Option(min=1, help="Override the epoch limit.")]
+Folds = Annotated[
+    int | None,
+    typer.Option(min=1, help="Cross-validation folds for the metrics (1: one split)."),
+]
+Seed = Annotated[int, typer.Option(help="Seed of id removal, split and batches.")]
+Workers = Annotated[int, typer.Option(min=1, help="Processes per party for the PSI.")]
+KeyBits = Annotated[
+    int, typer.Option(min=512, max=8192, help="Paillier key size (2048; tests use 1024).")
+]
+Guest = Annotated[
+    Path | None,
+    typer.Option("--guest", help="Your guest's CSV (id, label, features): your own tables."),
+]
+Hosts = Annotated[
+    list[Path] | None, typer.Option("--host", help="A host's CSV (id, features); repeat it.")
+]
+IdColumn = Annotated[str | None, typer.Option("--id-column", help="The id column (all files).")]
+LabelColumn = Annotated[
+    str | None, typer.Option("--label-column", help="The guest's 0/1 (or 1/2) label column.")
+]
+Schemas = Annotated[
+    list[Path] | None,
+    typer.Option("--schema", help="Schema TOML/JSON: one for all files, or one per file."),
+]
+IdRulesText = Annotated[
+    str | None, typer.Option("--id-rules", help="Id rules, e.g. 'prefix=\"cust-\"|lstrip0'.")
+]
+PrepText = Annotated[
+    str | None, typer.Option("--prep", help="Preparation rules, e.g. 'clip=3;min_frequency=10'.")
+]
+AlgorithmName = Annotated[
+    str | None,
+    typer.Option(
+        "--algorithm",
+        help="secureboost (any number of hosts; default on your tables) or lr (one host).",
+    ),
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML with [secureboost] / [lr] hyper-parameters."),
+]
+Trees = Annotated[int | None, typer.Option("--trees", min=1, help="SecureBoost trees (30).")]
+Depth = Annotated[int | None, typer.Option("--depth", min=1, help="SecureBoost depth (3).")]
+LearningRate = Annotated[
+    float | None, typer.Option("--learning-rate", help="SecureBoost shrinkage (0.3).")
+]
+Bins = Annotated[int | None, typer.Option("--bins", min=2, help="Quantile bins (32).")]
+
+
 def vfl(
-    dataset: Annotated[
-        str, typer.Option(help="default-credit (bank + e-commerce, 30,000 customers) or breast.")
-    ] = "default-credit",
-    out_dir: Annotated[
-        Path, typer.Option("--out", help="Folder for summary.json and artifacts.")
-    ] = Path("out/vfl"),
-    compare_phe: Annotated[
-        bool, typer.Option("--compare-phe", help="Also time the same protocol with phe.")
-    ] = False,
-    rpc: Annotated[
-        str | None, typer.Option("--rpc", help="JSON-RPC chain URL (default: in-process chain).")
-    ] = None,
+    dataset: Dataset = "default-credit",
+    out_dir: OutDir = Path("out/vfl"),
+    compare_phe: ComparePhe = False,
+    rpc: Rpc = None,
     deployment: DeploymentFile = None,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Override the epoch limit.")] = None,
-    folds: Annotated[
-        int | None,
-        typer.Option(min=1, help="Cross-validation folds for the metrics (1: one split)."),
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of id removal, split and batches.")] = 0,
-    workers: Annotated[int, typer.Option(min=1, help="Processes per party for the PSI.")] = 2,
+    epochs: Epochs = None,
+    folds: Folds = None,
+    seed: Seed = 0,
+    workers: Workers = 2,
     travel: Travel = True,
     commit_window: CommitWindow = None,
     wait_window: WaitWindow = None,
     participant_stake: ParticipantStake = 0,
     coordinator_stake: CoordinatorStake = 0,
     party_timeout: PartyTimeout = None,
+    key_bits: KeyBits = 2048,
+    guest: Guest = None,
+    host: Hosts = None,
+    id_column: IdColumn = None,
+    label_column: LabelColumn = None,
+    schema: Schemas = None,
+    id_rules: IdRulesText = None,
+    prep: PrepText = None,
+    algorithm: AlgorithmName = None,
+    config: ConfigFile = None,
+    trees: Trees = None,
+    depth: Depth = None,
+    learning_rate: LearningRate = None,
+    bins: Bins = None,
 ) -> None:
-    """Vertical FL: PSI, Paillier-encrypted hetero LR over TLS, evaluation, on-chain record."""
+    """Vertical FL over TLS with its on-chain record: a preset, or your own tables (--guest)."""
     from chain import Deployment
+    from fedmarket.cli._vfl_tables import TableOptions, tables_input
     from fl_node.vertical.runner import VflSettings, run_vfl
 
-    if dataset not in DATASETS:
-        raise InvalidInputError(f"vfl: unknown dataset {dataset!r} (default-credit or breast)")
     if deployment is not None and rpc is None:
         raise InvalidInputError("vfl: --deployment needs --rpc (the chain it is on)")
     started = time.monotonic()
-    settings = VflSettings(
-        compare_phe=compare_phe,
-        epochs=epochs,
-        seed=seed,
-        workers=workers,
-        cv_folds=folds,
-        **chain_settings(travel, commit_window, wait_window, participant_stake, coordinator_stake),
-    )
+    chain = chain_settings(travel, commit_window, wait_window, participant_stake, coordinator_stake)
+    settings = VflSettings(compare_phe, epochs, seed, workers, key_bits, cv_folds=folds, **chain)
     if party_timeout is not None:  # a number already: checked by _party_timeout
         settings = replace(settings, party_timeout_s=float(party_timeout))
+    boost_flags = {"n_trees": trees, "max_depth": depth, "learning_rate": learning_rate}
+    options = TableOptions(
+        guest or Path(), host or [], id_column, label_column, schema or [], id_rules, prep,
+        algorithm or "secureboost", config, {**boost_flags, "max_bins": bins},
+    )  # fmt: skip
+    data = tables_input(options) if guest is not None else _preset(dataset, host, algorithm)
     summary = run_vfl(
-        dataset,
+        data,
         out_dir,
         settings=settings,
         rpc_url=rpc,
@@ -158,8 +220,22 @@ def vfl(
         keys=role_keys(),
         on_event=render,
     )
-    _print_summary(summary, dataset)
+    _print_summary(summary, dataset if guest is None else str(guest))
     out.print(f"wrote {out_dir / 'summary.json'} in {time.monotonic() - started:.0f} s")
+
+
+def _preset(dataset: str, hosts: list[Path] | None, algorithm: str | None) -> str:
+    """A preset dataset's name, checked (hetero LR, its own guest and host files)."""
+    if hosts:
+        raise InvalidInputError("vfl: --host needs --guest (your own tables)")
+    if dataset not in DATASETS:
+        raise InvalidInputError(f"vfl: unknown dataset {dataset!r} (default-credit or breast)")
+    if algorithm not in (None, "lr"):
+        raise InvalidInputError(
+            f"--algorithm {algorithm}: the presets run hetero LR; SecureBoost runs on your own "
+            "tables (--guest CSV --host CSV)"
+        )
+    return dataset
 
 
 def chain_settings(
@@ -248,8 +324,32 @@ def _auc(done: TrainingFinished) -> str:
     return ""
 
 
+def _print_tables_summary(summary: dict[str, Any]) -> None:
+    """The headline figures of a run on the user's tables."""
+    m, shapley = summary["metrics"], summary["shapley"]["values"]
+    table = Table(title=f"{summary['algorithm']} on {summary['dataset']} ({summary['evaluation']})")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("AUC (ours)", f"{m['auc']:.4f}"),
+        ("KS (ours)", f"{m['ks']:.4f}"),
+        ("PSI rows every party shares", f"{summary['psi']['intersection_size']:,}"),
+        ("seconds per tree", f"{summary['seconds_per_tree']:.2f}"),
+        ("gas of the task's transactions", f"{summary['chain']['gas_used_total']:,}"),
+    ]
+    if summary["twin_auc"] is not None:
+        rows.insert(1, ("AUC (centralised twin, same folds)", f"{summary['twin_auc']:.4f}"))
+    rows += [(f"Shapley {party}", f"{value:.4f}") for party, value in shapley.items()]
+    for name, value in rows:
+        table.add_row(name, value)
+    out.print(table)
+
+
 def _print_summary(summary: dict[str, Any], dataset: str) -> None:
     """The headline figures as a table on stdout."""
+    if "algorithm" in summary:
+        _print_tables_summary(summary)
+        return
     m = summary["metrics"]
     table = Table(title=f"vertical FL on {dataset} ({summary['evaluation'].split(':')[0]})")
     table.add_column("figure")

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, NoReturn, Protocol, TypeVar
 
 from fl_node.vertical.data import DEFAULT_DROP_FRACTION, load_party
-from fl_node.vertical.protocol import CODEC
 from fl_node.vertical.runner._errors import (
     PartyCrashedError,
     PartyProtocolError,
@@ -44,6 +43,9 @@ from fl_node.vertical.runner._lifecycle import (
     process_state,
     stop_processes,
 )
+from fl_node.vertical.runner._tables_parties import TableParty, make_table_party
+from fl_node.vertical.runner._wire import RUN_CODEC
+from fl_node.vertical.runner.inputs import TableSource
 from fl_node.vertical.runner.jobs import Job, JobResult
 from fl_node.vertical.runner.parties import (
     ROLES,
@@ -105,6 +107,11 @@ class PartySpec:
         this party seen from the orchestrator, counts as stopped.
     log_level : int
         Logging level inside the process.
+    table : TableSource or None
+        The party's own table when the user brings it (instead of ``data``).
+    peers : tuple of str
+        The roles this party has a channel to (default: the two others of guest, host and
+        arbiter). Hosts have no channel to each other.
     """
 
     role: str
@@ -114,9 +121,20 @@ class PartySpec:
     seed: int = 0
     timeout: float = DEFAULT_LIVENESS_TIMEOUT
     log_level: int = logging.WARNING
+    table: TableSource | None = None
+    peers: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
-        return f"PartySpec(role={self.role!r}, data={self.data})"
+        return f"PartySpec(role={self.role!r}, data={self.data or self.table})"
+
+    @property
+    def peer_roles(self) -> tuple[str, ...]:
+        """:attr:`peers`, or the two other roles of the three-party run."""
+        return self.peers or tuple(r for r in ROLES if r != self.role)
+
+
+LISTENERS = ("arbiter", "guest")
+"""The roles that accept connections: the arbiter from everyone, the guest from the hosts."""
 
 
 @dataclass(frozen=True)
@@ -130,47 +148,45 @@ class PartyFailure:
 
 
 def _open_channels(
-    creds: PartyCredentials, conn: _Pipe, stats: CommStats, timeout: float
+    spec: PartySpec, conn: _Pipe, stats: CommStats, timeout: float
 ) -> dict[str, TlsChannel]:
-    """Listen (arbiter, guest), learn the peers' addresses, connect: one channel per peer."""
-    role = creds.role
+    """Listen (arbiter, guest), learn the peers' addresses, connect: one channel per peer.
+
+    A party dials the listeners among its peers that rank above it (the arbiter, then the
+    guest) and accepts the others.
+    """
+    creds, role, peers = spec.creds, spec.role, spec.peer_roles
+    names = RUN_CODEC.type_names
     listener: Listener | None = None
-    if role in ("arbiter", "guest"):
-        listener = Listener(creds, stats=stats, type_names=CODEC.type_names, timeout=timeout)
+    if role in LISTENERS:
+        listener = Listener(creds, stats=stats, type_names=names, timeout=timeout)
         conn.send(("listening", listener.address))
     kind, addresses = conn.recv()
     if kind != "addresses":
         raise PartyProtocolError(f"{role}: expected the peers' addresses")
+    rank = LISTENERS.index(role) if role in LISTENERS else len(LISTENERS)
+    dialled = [p for p in LISTENERS[:rank] if p in peers]
     channels: dict[str, TlsChannel] = {}
-
-    def dial(peer: str) -> None:
-        address = tuple(addresses[peer])
-        names = CODEC.type_names
-        channels[peer] = connect(
-            creds, peer, address, stats=stats, type_names=names, timeout=timeout
-        )
-
     try:
-        if role == "arbiter":
+        for peer in dialled:
+            address = tuple(addresses[peer])
+            channels[peer] = connect(
+                creds, peer, address, stats=stats, type_names=names, timeout=timeout
+            )
+        awaited = set(peers) - set(dialled)
+        while awaited - set(channels):
             assert listener is not None
-            while len(channels) < 2:
-                ch = listener.accept({"guest", "host"} - set(channels))
-                channels[ch.peer_role] = ch
-        elif role == "guest":
-            assert listener is not None
-            dial("arbiter")
-            ch = listener.accept({"host"})
+            ch = listener.accept(awaited - set(channels))
             channels[ch.peer_role] = ch
-        else:
-            dial("arbiter")
-            dial("guest")
     finally:
         if listener is not None:
             listener.close()
     return channels
 
 
-def _make_party(spec: PartySpec, transport: NetworkTransport) -> Party:
+def _make_party(spec: PartySpec, transport: NetworkTransport) -> Party | TableParty:
+    if spec.table is not None:
+        return make_table_party(spec.table, transport)
     if spec.role == "arbiter":
         return ArbiterParty(transport)
     if spec.data is None:
@@ -220,10 +236,10 @@ def party_main(spec: PartySpec, conn: Connection) -> None:
         if spec.creds.role != role:
             raise PartyProtocolError(f"{role}: credentials for another role")
         stats = CommStats()
-        channels = _open_channels(spec.creds, pipe, stats, spec.timeout)
+        channels = _open_channels(spec, pipe, stats, spec.timeout)
         for channel in channels.values():
             heartbeat.add(channel.heartbeat)
-        transport = NetworkTransport(role, channels, stats, CODEC)
+        transport = NetworkTransport(role, channels, stats, RUN_CODEC)
         party = _make_party(spec, transport)
         pipe.send(("ready", role))
         while True:
@@ -294,7 +310,8 @@ class PartyProcesses:
 
     def start(self) -> None:
         """Start the processes and let them connect to each other."""
-        for role in ROLES:
+        roles = list(self.specs)
+        for role in roles:
             parent, child = self._ctx.Pipe()
             proc = self._ctx.Process(
                 target=party_main, args=(self.specs[role], child), name=f"vfl-{role}"
@@ -304,11 +321,11 @@ class PartyProcesses:
             self._procs[role], self._pipes[role] = proc, parent
             self._inbox[role], self._seen[role] = deque(), time.monotonic()
         addresses = {
-            r: self._expect(r, "listening", 120.0, watch=False) for r in ("arbiter", "guest")
+            r: self._expect(r, "listening", 120.0, watch=False) for r in LISTENERS if r in roles
         }
-        for role in ROLES:
+        for role in roles:
             self._pipes[role].send(("addresses", addresses))
-        for role in ROLES:
+        for role in roles:
             self._expect(role, "ready", 120.0, watch=False)
 
     def run(self, jobs: Mapping[str, Job], result: type[R]) -> dict[str, R]:

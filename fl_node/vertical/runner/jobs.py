@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from fl_node.vertical.data import SplitIndices
 from fl_node.vertical.protocol import CipherName, HeteroLRConfig, SessionResult
+from fl_node.vertical.protocol.boost import BoostConfig
+from fl_node.vertical.tables import PartyReport
 
 Part = Literal["validation", "test"]
 
@@ -81,7 +83,67 @@ class StatsJob:
     """Every role: report communication statistics and timer totals."""
 
 
-Job = PsiJob | SplitJob | TrainJob | PredictJob | SaveJob | StatsJob
+@dataclass(frozen=True)
+class PreflightJob:
+    """A party with its own table: its preflight report after the id rules (canonical text)."""
+
+    id_rules: str
+
+
+@dataclass(frozen=True)
+class PrepareJob:
+    """A party with its own table: normalise its ids and fit and apply the preparation rules."""
+
+    id_rules: str
+    prep_rules: str
+
+
+@dataclass(frozen=True)
+class AlignJob:
+    """Guest and every host: the PSI of the guest with each host, kept rows shared by all.
+
+    ``hosts`` are the host roles in order (the guest runs one PSI per host).
+    """
+
+    hosts: tuple[str, ...]
+    workers: int = 1
+
+
+@dataclass(frozen=True)
+class BoostTrainJob:
+    """Guest and the coalition's hosts: one SecureBoost training session named ``name``.
+
+    ``hosts`` are the hosts whose features the model uses (the others get no job);
+    ``keep`` keeps the trained parts under ``name`` for prediction and saving.
+    """
+
+    name: str
+    config: BoostConfig
+    hosts: tuple[str, ...]
+    keep: bool = True
+
+
+@dataclass(frozen=True)
+class BoostPredictJob:
+    """Guest and the model's hosts: federated prediction of ``part`` with model ``name``."""
+
+    name: str
+    part: Part = "test"
+
+
+Job = (
+    PsiJob
+    | SplitJob
+    | TrainJob
+    | PredictJob
+    | SaveJob
+    | StatsJob
+    | PreflightJob
+    | PrepareJob
+    | AlignJob
+    | BoostTrainJob
+    | BoostPredictJob
+)
 
 
 # --------------------------------------------------------------------------- results
@@ -144,17 +206,61 @@ class PartyStats:
     timer: dict[str, float] = field(default_factory=dict)
 
 
-JobResult = PsiOutcome | SplitOutcome | TrainOutcome | PredictOutcome | PartRecord | PartyStats
+@dataclass(frozen=True)
+class ReportOutcome:
+    """A party's preflight report (summaries only: no id, no row)."""
+
+    report: PartyReport
+
+
+@dataclass(frozen=True)
+class PreparedOutcome:
+    """A party's table after its preparation: rows and encoded feature columns."""
+
+    rows: int
+    features: int
+
+
+@dataclass(frozen=True)
+class BoostOutcome:
+    """One party's report on a SecureBoost session (the guest adds the trees and their times)."""
+
+    seconds: float
+    cpu_seconds: float
+    trees: int = 0
+    tree_seconds: tuple[float, ...] = ()
+    records: int = 0
+
+
+JobResult = (
+    PsiOutcome
+    | SplitOutcome
+    | TrainOutcome
+    | PredictOutcome
+    | PartRecord
+    | PartyStats
+    | ReportOutcome
+    | PreparedOutcome
+    | BoostOutcome
+)
 
 __all__ = [
+    "AlignJob",
+    "BoostOutcome",
+    "BoostPredictJob",
+    "BoostTrainJob",
     "Job",
     "JobResult",
     "PartRecord",
     "PartyStats",
     "PredictJob",
     "PredictOutcome",
+    "PreflightJob",
+    "PrepareJob",
+    "PreparedOutcome",
     "PsiJob",
     "PsiOutcome",
+    "ReportOutcome",
     "SaveJob",
     "SplitJob",
     "SplitOutcome",

@@ -50,12 +50,17 @@ from fl_node.vertical.protocol import (
 )
 from fl_node.vertical.runner._errors import PartyProtocolError
 from fl_node.vertical.runner.jobs import (
+    AlignJob,
+    BoostPredictJob,
+    BoostTrainJob,
     Job,
     JobResult,
     PartRecord,
     PartyStats,
     PredictJob,
     PredictOutcome,
+    PreflightJob,
+    PrepareJob,
     PsiJob,
     PsiOutcome,
     SaveJob,
@@ -413,16 +418,21 @@ _OPERATIONS: dict[type, str] = {
     PredictJob: "predict",
     SaveJob: "save",
     StatsJob: "stats",
+    PreflightJob: "preflight",
+    PrepareJob: "prepare",
+    AlignJob: "align",
+    BoostTrainJob: "train_boost",
+    BoostPredictJob: "predict_boost",
 }
 
 
-def handle(party: Party, job: Job) -> JobResult:
+def handle(party: object, job: Job) -> JobResult:
     """Run one job on a party.
 
     Parameters
     ----------
-    party : Party
-        The guest, the host or the arbiter.
+    party : Party or TableParty
+        The guest, a host or the arbiter (with a preset's file or the user's own table).
     job : Job
         What to do.
 
@@ -434,7 +444,8 @@ def handle(party: Party, job: Job) -> JobResult:
     name = _OPERATIONS.get(type(job))
     method: Callable[[Job], JobResult] | None = getattr(party, name, None) if name else None
     if method is None:
-        raise PartyProtocolError(f"{party.role}: cannot run {type(job).__name__}")
+        role = getattr(party, "role", type(party).__name__)
+        raise PartyProtocolError(f"{role}: cannot run {type(job).__name__}")
     return method(job)
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ from fl_node.events import EventSink, Finished, log_sink
 from fl_node.vertical.runner import _results as results
 from fl_node.vertical.runner import _steps as steps
 from fl_node.vertical.runner._summary import summary_document
+from fl_node.vertical.runner.inputs import VflTables
 from fl_node.vertical.runner.onchain import TaskRecorder
 from fl_node.vertical.runner.records import RunRecord
 from fl_node.vertical.runner.settings import RunPlan, VflSettings
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 
 
 def run_vfl(
-    dataset: str,
+    dataset: str | VflTables,
     out: Path,
     *,
     settings: VflSettings | None = None,
@@ -61,8 +62,8 @@ def run_vfl(
 
     Parameters
     ----------
-    dataset : {"default-credit", "breast"}
-        Which FATE hetero dataset.
+    dataset : {"default-credit", "breast"} or VflTables
+        A FATE hetero dataset, or the user's own tables (:mod:`.tables_run`).
     out : Path
         Output folder (created): ``summary.json``, model parts, log, curve, report.
     settings : VflSettings or None, default None
@@ -94,17 +95,49 @@ def run_vfl(
     from chain import connect
 
     emit = on_event or log_sink
+    if isinstance(dataset, VflTables):  # the user's own tables: preflight, SecureBoost, N hosts
+        run = _tables_runner(dataset, Path(out), settings or VflSettings())
+        return run(lambda: backend or connect(rpc_url), deployment, keys, emit)
     started, load = time.perf_counter(), os.getloadavg()
     plan = (settings or VflSettings()).plan(dataset, out)
-    chain = backend or connect(rpc_url)
-    owns, store = plan.settings.owns_chain, plan.out / "store"
-    recorder = TaskRecorder.provision(
-        store, backend=chain, deployment=deployment, keys=keys, owns_chain=owns, emit=emit
-    )
-    record = _record(plan, recorder, emit, load)
-    summary = _write(record, started)
+    recorder = _provision(plan, backend or connect(rpc_url), deployment, keys, emit)
+    summary = _write(_record(plan, recorder, emit, load), started)
     emit(Finished(summary_path=str(plan.out / "summary.json"), seconds=summary["seconds_total"]))
     return summary
+
+
+def _provision(
+    plan: RunPlan,
+    backend: ChainBackend,
+    deployment: Deployment | None,
+    keys: Mapping[str, LocalAccount] | None,
+    emit: EventSink,
+) -> TaskRecorder:
+    """The task's signers (guest and host) on the deployment, or on fresh contracts."""
+    owns, store = plan.settings.owns_chain, plan.out / "store"
+    return TaskRecorder.provision(
+        store, backend=backend, deployment=deployment, keys=keys, owns_chain=owns, emit=emit
+    )
+
+
+def _tables_runner(
+    tables: VflTables, out: Path, settings: VflSettings
+) -> Callable[..., dict[str, Any]]:
+    """The run on a user's tables, checked and planned, waiting for its chain."""
+    from fl_node.vertical.runner._tables_summary import ChainOptions, run_tables
+    from fl_node.vertical.runner.tables_run import plan_tables
+
+    plan = plan_tables(tables, settings, out)
+
+    def run(
+        connect: Callable[[], ChainBackend],
+        deployment: Deployment | None,
+        keys: Mapping[str, LocalAccount] | None,
+        emit: EventSink,
+    ) -> dict[str, Any]:
+        return run_tables(plan, connect, ChainOptions(deployment, keys), emit)
+
+    return run
 
 
 def _record(

@@ -49,8 +49,6 @@ KEY_VARIABLES = {
     "host": "FEDMARKET_HOST_KEY",
 }
 """Environment variable holding each role's hex private key (``fedmarket vfl``)."""
-STAKERS = ("guest", "host", "coordinator")
-"""The roles that may lock a stake."""
 
 
 class TaskRecorder:
@@ -66,6 +64,8 @@ class TaskRecorder:
         Travel past deadlines where the chain allows it; ``False`` waits in real time.
     emit : EventSink or None, default None
         Receives a ``DeadlineReached`` event per deadline reached.
+    data_roles : tuple of str, default DATA_ROLES
+        The participants, each with its own signer: the guest and each host.
     """
 
     def __init__(
@@ -75,8 +75,10 @@ class TaskRecorder:
         *,
         owns_chain: bool = True,
         emit: EventSink | None = None,
+        data_roles: tuple[str, ...] = DATA_ROLES,
     ) -> None:
         self.parties = parties
+        self.data_roles = data_roles
         self.store = store
         self.task_id = 0
         self.clock = Deadlines(parties.backend, travel=owns_chain, emit=emit)
@@ -98,6 +100,7 @@ class TaskRecorder:
         keys: Mapping[str, LocalAccount] | None = None,
         owns_chain: bool = True,
         emit: EventSink | None = None,
+        data_roles: tuple[str, ...] = DATA_ROLES,
     ) -> TaskRecorder:
         """Attach to (or deploy) the contracts and give every role of :data:`ROLES` a signer.
 
@@ -116,6 +119,8 @@ class TaskRecorder:
             Travel past deadlines where the chain allows it; ``False`` waits in real time.
         emit : EventSink or None, default None
             Receives a ``DeadlineReached`` event per deadline reached.
+        data_roles : tuple of str, default DATA_ROLES
+            The participants (``("guest", "host-1", "host-2")`` with two hosts).
 
         Raises
         ------
@@ -125,8 +130,10 @@ class TaskRecorder:
         from chain import provision
         from storage import LocalCidStore
 
-        parties = provision(backend, ROLES, deployment=deployment, keys=keys)
-        return cls(parties, LocalCidStore(store_dir), owns_chain=owns_chain, emit=emit)
+        roles = ("sponsor", "coordinator", *data_roles)
+        parties = provision(backend, roles, deployment=deployment, keys=keys)
+        store = LocalCidStore(store_dir)
+        return cls(parties, store, owns_chain=owns_chain, emit=emit, data_roles=data_roles)
 
     @property
     def gas_used(self) -> int:
@@ -187,7 +194,7 @@ class TaskRecorder:
         task_id, result = p.fed_task("sponsor").create_task(config)
         self._sent("create", result)
         self.task_id = int(task_id)
-        for role in DATA_ROLES:
+        for role in self.data_roles:
             self._join(role)
         return self.task_id
 
@@ -289,7 +296,7 @@ class TaskRecorder:
         """
         reader = self.parties.fed_task()
         participants = [str(a) for a in reader.participants(self.task_id)]
-        by_address = dict(zip(map(self.address, DATA_ROLES), contributions, strict=True))
+        by_address = dict(zip(map(self.address, self.data_roles), contributions, strict=True))
         cap = int(reader.round_cap(self.task_id, 1))
         ordered = [by_address[a] for a in participants]
         return RewardPlan.build(self.task_id, participants, ordered, cap)
@@ -378,7 +385,7 @@ class TaskRecorder:
         self.clock.reach(claimable_at, "end of the challenge window")
         claims: dict[str, ClaimRecord] = {}
         paid: dict[str, int] = {}
-        for role in DATA_ROLES:
+        for role in self.data_roles:
             address = self.address(role)
             before = int(token.balance_of(address))
             if plan.tree.amount_of(address):
@@ -416,7 +423,8 @@ class TaskRecorder:
         """After the stake cooldown, every staker withdraws its stake."""
         p = self.parties
         reader = p.fed_task()
-        stakes = {r: int(reader.stake_of(self.task_id, self.address(r))) for r in STAKERS}
+        stakers = (*self.data_roles, "coordinator")
+        stakes = {r: int(reader.stake_of(self.task_id, self.address(r))) for r in stakers}
         stakes = {r: amount for r, amount in stakes.items() if amount}
         if not stakes:
             return

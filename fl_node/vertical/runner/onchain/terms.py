@@ -98,6 +98,8 @@ class TaskTerms:
         Wei the coordinator locks before opening round 1.
     slash_bps : int, default 0
         Share of a flagged or stalling party's stake slashed, in basis points.
+    data_roles : tuple of str, default DATA_ROLES
+        The participants in join order (the guest and each host); all are needed (quorum).
     """
 
     pool: int
@@ -105,6 +107,7 @@ class TaskTerms:
     participant_stake: int = 0
     coordinator_stake: int = 0
     slash_bps: int = 0
+    data_roles: tuple[str, ...] = DATA_ROLES
 
     def resolved(self, travels: bool) -> Schedule:
         """The schedule to create the task with.
@@ -123,13 +126,13 @@ class TaskTerms:
         return {
             "sponsor": self.pool,
             "coordinator": self.coordinator_stake,
-            **dict.fromkeys(DATA_ROLES, self.participant_stake),
+            **dict.fromkeys(self.data_roles, self.participant_stake),
         }
 
     def config(
         self, spec_cid: str, spec_hash: bytes, coordinator: str, schedule: Schedule
     ) -> TaskConfig:
-        """The ``TaskConfig`` of a one-round, two-participant, permissioned task.
+        """The ``TaskConfig`` of a one-round permissioned task that needs every participant.
 
         Parameters
         ----------
@@ -150,9 +153,9 @@ class TaskTerms:
             coordinator=coordinator,
             pool=self.pool,
             total_rounds=1,
-            max_participants=len(DATA_ROLES),
+            max_participants=len(self.data_roles),
             schedule=schedule,
-            quorum=QUORUM,
+            quorum=len(self.data_roles),
             participant_stake=self.participant_stake,
             coordinator_stake=self.coordinator_stake,
             slash_bps=self.slash_bps,
