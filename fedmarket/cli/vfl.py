@@ -23,7 +23,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.table import Table
@@ -35,6 +35,7 @@ from kernel.errors import InvalidInputError
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
+    from fl_node.vertical.crypto.paillier import RandomizerName
     from fl_node.vertical.runner import TrainingFinished
 
 DATASETS = ("default-credit", "breast")
@@ -102,6 +103,33 @@ PartyTimeout = Annotated[
 ]
 
 
+def _randomizer(value: str | None) -> str | None:
+    """``--paillier-randomizer``: short-exponent or textbook (one line naming the flag)."""
+    from fl_node.vertical.crypto.paillier import RANDOMIZERS
+
+    if value is not None and value not in RANDOMIZERS:
+        raise InvalidInputError(
+            f"--paillier-randomizer must be {' or '.join(RANDOMIZERS)}, not {value!r}"
+        )
+    return value
+
+
+PaillierRandomizer = Annotated[
+    str | None,
+    typer.Option(
+        "--paillier-randomizer",
+        metavar="short-exponent|textbook",
+        callback=_randomizer,
+        help="How the guest and the hosts draw Paillier randomisers. short-exponent (default): "
+        "a fixed secret base raised to a fresh 256-bit exponent, ~60x phe's encryption speed; "
+        "secure under DCR plus the short-exponent assumption. textbook: a uniform r**n, phe's "
+        "speed; DCR alone. Every party must use the same setting (a peer announcing another "
+        "is refused); it is recorded in the task spec. Cautious deployments: textbook. See "
+        'docs/paillier.md, "Which randomiser by default".',
+    ),
+]
+
+
 Dataset = Annotated[
     str, typer.Option(help="default-credit (bank + e-commerce, 30,000 customers) or breast.")
 ]
@@ -147,7 +175,8 @@ AlgorithmName = Annotated[
     str | None,
     typer.Option(
         "--algorithm",
-        help="secureboost (any number of hosts; default on your tables) or lr (one host).",
+        help="secureboost (default on your tables) or lr (hetero LR with an arbiter); both "
+        "take any number of hosts.",
     ),
 ]
 ConfigFile = Annotated[
@@ -192,6 +221,7 @@ def vfl(
     depth: Depth = None,
     learning_rate: LearningRate = None,
     bins: Bins = None,
+    paillier_randomizer: PaillierRandomizer = None,
 ) -> None:
     """Vertical FL over TLS with its on-chain record: a preset, or your own tables (--guest)."""
     from chain import Deployment
@@ -203,8 +233,7 @@ def vfl(
     started = time.monotonic()
     chain = chain_settings(travel, commit_window, wait_window, participant_stake, coordinator_stake)
     settings = VflSettings(compare_phe, epochs, seed, workers, key_bits, cv_folds=folds, **chain)
-    if party_timeout is not None:  # a number already: checked by _party_timeout
-        settings = replace(settings, party_timeout_s=float(party_timeout))
+    settings = _with_flags(settings, party_timeout, paillier_randomizer)
     boost_flags = {"n_trees": trees, "max_depth": depth, "learning_rate": learning_rate}
     options = TableOptions(
         guest or Path(), host or [], id_column, label_column, schema or [], id_rules, prep,
@@ -222,6 +251,14 @@ def vfl(
     )
     _print_summary(summary, dataset if guest is None else str(guest))
     out.print(f"wrote {out_dir / 'summary.json'} in {time.monotonic() - started:.0f} s")
+
+
+def _with_flags(settings: Any, party_timeout: str | None, randomizer: str | None) -> Any:
+    """``settings`` with ``--party-timeout`` and ``--paillier-randomizer`` (both checked)."""
+    if party_timeout is not None:  # a number already: checked by _party_timeout
+        settings = replace(settings, party_timeout_s=float(party_timeout))
+    name = cast("RandomizerName | None", randomizer)  # checked by _randomizer
+    return replace(settings, randomizer=name)
 
 
 def _preset(dataset: str, hosts: list[Path] | None, algorithm: str | None) -> str:
@@ -334,7 +371,7 @@ def _print_tables_summary(summary: dict[str, Any]) -> None:
         ("AUC (ours)", f"{m['auc']:.4f}"),
         ("KS (ours)", f"{m['ks']:.4f}"),
         ("PSI rows every party shares", f"{summary['psi']['intersection_size']:,}"),
-        ("seconds per tree", f"{summary['seconds_per_tree']:.2f}"),
+        *_round_seconds(summary),
         ("gas of the task's transactions", f"{summary['chain']['gas_used_total']:,}"),
     ]
     if summary["twin_auc"] is not None:
@@ -343,6 +380,15 @@ def _print_tables_summary(summary: dict[str, Any]) -> None:
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
+
+
+def _round_seconds(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Seconds per tree (SecureBoost) or per epoch (hetero LR)."""
+    return [
+        (f"seconds per {unit}", f"{summary[f'seconds_per_{unit}']:.2f}")
+        for unit in ("tree", "epoch")
+        if f"seconds_per_{unit}" in summary
+    ]
 
 
 def _print_summary(summary: dict[str, Any], dataset: str) -> None:

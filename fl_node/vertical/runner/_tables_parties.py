@@ -1,13 +1,14 @@
-"""A party with the user's own table, running SecureBoost with one guest and N hosts (private).
+"""A party with the user's own table: SecureBoost or hetero LR, one guest and N hosts (private).
 
 The party process reads its own CSV (:class:`~fl_node.vertical.runner.inputs.TableSource`) when
 it starts and then answers the orchestrator's jobs: the preflight report (summaries only), the
 preparation (its ids normalised and its columns encoded with the agreed rules, fitted on its
 own rows), the PSI (the guest with each host in turn, keeping the rows every party shares:
 :class:`~fl_node.vertical.runner._wire.KeepRowsMsg`), the guest's split or cross-validation
-fold, SecureBoost training sessions (the guest holds the Paillier key; no arbiter), federated
-prediction and the saving of its model part. Results carry sizes, timings, metrics and hashes,
-never rows.
+fold, SecureBoost training sessions (the guest holds the Paillier key; no arbiter) or
+hetero-LR sessions (:mod:`~fl_node.vertical.runner._tables_lr`, with the arbiter holding the
+key), federated prediction and the saving of its model part. Results carry sizes, timings,
+metrics and hashes, never rows.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from fl_node.vertical.crypto.paillier import encryption_mode
 from fl_node.vertical.crypto.psi import intersection_commitment
 from fl_node.vertical.data import (
     FloatArray,
@@ -43,6 +45,7 @@ from fl_node.vertical.protocol.boost import (
     host_answer_predict,
     make_cipher,
 )
+from fl_node.vertical.runner import _tables_lr as lr
 from fl_node.vertical.runner._errors import PartyProtocolError
 from fl_node.vertical.runner._wire import KeepRowsMsg
 from fl_node.vertical.runner.inputs import TableSource
@@ -51,6 +54,8 @@ from fl_node.vertical.runner.jobs import (
     BoostOutcome,
     BoostPredictJob,
     BoostTrainJob,
+    LrPredictJob,
+    LrTrainJob,
     PartRecord,
     PartyStats,
     PredictOutcome,
@@ -63,6 +68,7 @@ from fl_node.vertical.runner.jobs import (
     SplitJob,
     SplitOutcome,
     StatsJob,
+    TrainOutcome,
 )
 from fl_node.vertical.tables import (
     IdRules,
@@ -125,6 +131,7 @@ class TableParty:
         self.prepared: PreparedTable | None = None
         self.aligned: _SharedRows | None = None
         self.commitment = b""
+        self.lr_parts: dict[str, lr.LrPart] = {}
 
     def preflight(self, job: PreflightJob) -> ReportOutcome:
         """The preflight report of this party's table under the given id rules (no id leaves)."""
@@ -185,6 +192,13 @@ class TableParty:
             features=features,
         )
 
+    def _save_lr(self, job: SaveJob) -> PartRecord:
+        """Write this party's part of hetero-LR model ``job.name``."""
+        _, split = self._require_split()
+        part = self.lr_parts[job.name]
+        document = {**self._prep_document(), **lr.lr_document(self.role, job.name, part, split)}
+        return self._write_part(job, document, int(aligned_features(self)))
+
     def _prep_document(self) -> dict[str, Any]:
         table = self._table()
         return {
@@ -203,7 +217,7 @@ class TableGuest(TableParty):
     def __init__(self, source: TableSource, transport: NetworkTransport) -> None:
         super().__init__(source, transport)
         self.fits: dict[str, tuple[GuestFit, tuple[str, ...]]] = {}
-        self._ciphers: dict[tuple[str, int], BoostCipher] = {}
+        self._ciphers: dict[tuple[str, int, str], BoostCipher] = {}
 
     def _labels(self) -> FloatArray:
         table = self._table()
@@ -248,9 +262,10 @@ class TableGuest(TableParty):
         return SplitOutcome(split, positive_rate=float(labels.mean()))
 
     def _cipher(self, config: BoostConfig) -> BoostCipher:
-        key = (config.cipher, config.key_bits)
+        mode = encryption_mode(config.randomizer, key_holder=True)
+        key = (config.cipher, config.key_bits, mode)
         if key not in self._ciphers:
-            self._ciphers[key] = make_cipher(config.cipher, config.key_bits)
+            self._ciphers[key] = make_cipher(config.cipher, config.key_bits, mode=mode)
         return self._ciphers[key]
 
     def train_boost(self, job: BoostTrainJob) -> BoostOutcome:
@@ -287,8 +302,24 @@ class TableGuest(TableParty):
         )
         return PredictOutcome(job.name, binary_metrics(self._labels()[rows], prob).to_dict())
 
+    def train_lr(self, job: LrTrainJob) -> TrainOutcome:
+        """Train one hetero-LR model with every host and the arbiter (the key holder)."""
+        aligned, split = self._require_split()
+        outcome, part = lr.train_guest(self.transport, aligned.x, self._labels(), split, job)
+        if job.keep:
+            self.lr_parts[job.name] = part
+        return outcome
+
+    def predict_lr(self, job: LrPredictJob) -> PredictOutcome:
+        """Score a split part with a hetero-LR model; the metrics (labels stay here)."""
+        aligned, split = self._require_split()
+        part = self.lr_parts[job.name]
+        return lr.predict_guest(self.transport, part, aligned.x, self._labels(), split, job)
+
     def save(self, job: SaveJob) -> PartRecord:
         """Write the guest's part (every tree; host nodes as record ids) into its own store."""
+        if job.name in self.lr_parts:
+            return self._save_lr(job)
         fit, hosts = self.fits[job.name]
         model = fit.model
         document = {
@@ -355,8 +386,23 @@ class TableHost(TableParty):
         host_answer_predict(self.transport, self.models[job.name], aligned.x[rows])
         return PredictOutcome(job.name)
 
+    def train_lr(self, job: LrTrainJob) -> TrainOutcome:
+        """Serve one hetero-LR session (with or without this host's features)."""
+        aligned, split = self._require_split()
+        outcome, part = lr.train_host(self.transport, self.role, aligned.x, split, job)
+        if job.keep:
+            self.lr_parts[job.name] = part
+        return outcome
+
+    def predict_lr(self, job: LrPredictJob) -> PredictOutcome:
+        """Answer the guest's request for partial scores of the part's rows only."""
+        aligned, split = self._require_split()
+        return lr.predict_host(self.transport, self.lr_parts[job.name], aligned.x, split, job)
+
     def save(self, job: SaveJob) -> PartRecord:
         """Write the host's lookup table (its thresholds stay with it) into its own store."""
+        if job.name in self.lr_parts:
+            return self._save_lr(job)
         model = self.models[job.name]
         document = {
             "format": "fedmarket-vfl-secureboost-host-part/1",

@@ -2,9 +2,11 @@
 
 The orchestrator plays the auditor for the centralised twin: it reads every party's file
 (no party does), prepares each exactly as that party did, joins them on the normalised ids
-(sorted: the federated aligned order) and fits the plaintext SecureBoost twin
+(sorted: the federated aligned order) and fits on each cross-validation fold's training rows,
+scoring its held-out rows, the plaintext SecureBoost twin
 (:func:`~fl_node.vertical.protocol.boost.fit_twin`: the same bins, quantised gradients and
-split search) on each cross-validation fold's training rows, scoring its held-out rows.
+split search) or, for hetero LR, logistic regression on the joined features standardised and
+clipped on the fold's training rows as the parties do.
 """
 
 from __future__ import annotations
@@ -18,14 +20,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fl_node.events import ChainReady, EventSink, Finished, RewardsPaid, TaskCreated
-from fl_node.vertical.protocol.boost import fit_twin, predict_twin
+from fl_node.vertical.data import FloatArray, SplitIndices, Standardizer
+from fl_node.vertical.protocol import HeteroLRConfig, multihost_reference
+from fl_node.vertical.protocol.boost import BoostConfig, fit_twin, predict_twin
 from fl_node.vertical.runner import tables_run as tr
 from fl_node.vertical.runner._errors import InconsistentResultError
 from fl_node.vertical.runner.events import PartiesStarted
 from fl_node.vertical.runner.jobs import PsiOutcome
 from fl_node.vertical.runner.onchain import TaskRecorder
 from fl_node.vertical.runner.tables_run import Anchored, BoostFold, TablesPlan, shapley
-from fl_node.vertical.tables import Preflight, join_prepared, prepare_party, read_table
+from fl_node.vertical.tables import (
+    JoinedTable,
+    Preflight,
+    centralised_cv_auc,
+    join_prepared,
+    prepare_party,
+    read_table,
+)
 from fl_node.vertical.transport import CommStats
 
 if TYPE_CHECKING:
@@ -39,13 +50,45 @@ METRIC_KEYS = ("auc", "ks", "accuracy", "precision", "recall", "f1", "log_loss")
 def twin_fold_aucs(plan: TablesPlan, folds: list[BoostFold]) -> list[float]:
     """The centralised twin's test AUC on each fold (the auditor reads every file).
 
+    SecureBoost's twin is :func:`~fl_node.vertical.protocol.boost.fit_twin` on the same
+    bins; hetero LR's is scikit-learn's logistic regression on the joined table standardised
+    on each fold's training rows and clipped at ``x_bound``, as every party does, with the
+    scikit-learn's default ``C = 1`` (the issue's "centralised model on the joined table with
+    the same preprocessing"; the protocol's exact plaintext maths is
+    :func:`reference_fold_aucs`).
+
     Raises
     ------
     InconsistentResultError
         When the plain join finds another number of shared rows than the PSI did.
     """
-    from fl_node.evaluation import roc_auc
+    t = plan.tables
+    prepared = [
+        prepare_party(read_table(s.path, s.schema, role=s.kind), t.id_rules, t.prep)
+        for s in t.sources
+    ]
+    joined = join_prepared(prepared[0], prepared[1:])
+    for fold in folds:
+        if fold.split.n_aligned != joined.labels.size:
+            raise InconsistentResultError(
+                f"PSI kept {fold.split.n_aligned} rows, the plain join {joined.labels.size}"
+            )
+    widths = np.cumsum([p.features.shape[1] for p in prepared])[:-1]
+    parts = np.split(joined.features, widths, axis=1)
+    if isinstance(plan.config, HeteroLRConfig):
+        return [_lr_twin(joined, fold.split, plan.config) for fold in folds]
+    return [_boost_twin(parts, joined.labels, fold.split, plan.config) for fold in folds]
 
+
+def reference_fold_aucs(plan: TablesPlan, folds: list[BoostFold]) -> list[float]:
+    """Hetero LR's plaintext reference on each fold: the protocol's exact maths in the clear.
+
+    :func:`~fl_node.vertical.protocol.multihost_reference` (Taylor loss, the same epoch
+    plans, as many epochs as the federated fold ran) on the joined rows standardised and
+    clipped per party on the fold's training rows; empty for SecureBoost, whose twin is exact.
+    """
+    if not isinstance(plan.config, HeteroLRConfig) or not folds:
+        return []
     t = plan.tables
     prepared = [
         prepare_party(read_table(s.path, s.schema, role=s.kind), t.id_rules, t.prep)
@@ -54,17 +97,47 @@ def twin_fold_aucs(plan: TablesPlan, folds: list[BoostFold]) -> list[float]:
     joined = join_prepared(prepared[0], prepared[1:])
     widths = np.cumsum([p.features.shape[1] for p in prepared])[:-1]
     parts = np.split(joined.features, widths, axis=1)
-    out = []
-    for fold in folds:
-        if fold.split.n_aligned != joined.labels.size:
-            raise InconsistentResultError(
-                f"PSI kept {fold.split.n_aligned} rows, the plain join {joined.labels.size}"
-            )
-        train, test = fold.split.train, fold.split.test
-        fit = fit_twin([p[train] for p in parts], joined.labels[train], plan.config)
-        prob = predict_twin(fit.model, [p[test] for p in parts])
-        out.append(float(roc_auc(joined.labels[test], prob)))
-    return out
+    return [_lr_reference(parts, joined.labels, f, plan.config) for f in folds]
+
+
+def _lr_reference(
+    parts: list[FloatArray], labels: FloatArray, fold: BoostFold, config: HeteroLRConfig
+) -> float:
+    from fl_node.evaluation import roc_auc
+
+    train, test = fold.split.train, fold.split.test
+    scalers = [Standardizer.fit(p[train], clip=config.x_bound) for p in parts]
+    z = [s.transform(p) for s, p in zip(scalers, parts, strict=True)]
+    fit = multihost_reference(
+        z[0][train],
+        [h[train] for h in z[1:]],
+        labels[train],
+        config,
+        session=f"cv-{fold.fold}",
+        epochs=fold.session.rounds,
+    )
+    score = z[0][test] @ fit.guest[:-1] + fit.guest[-1]
+    for h, w in zip(z[1:], fit.hosts, strict=True):
+        score = score + h[test] @ w
+    return float(roc_auc(labels[test], 1.0 / (1.0 + np.exp(-score))))
+
+
+def _lr_twin(joined: JoinedTable, split: SplitIndices, config: HeteroLRConfig) -> float:
+    twin = centralised_cv_auc(
+        joined, splits=[(split.train, split.test)], fold_standardise=True, fold_clip=config.x_bound
+    )
+    return twin.fold_aucs[0]
+
+
+def _boost_twin(
+    parts: list[FloatArray], labels: FloatArray, split: SplitIndices, config: BoostConfig
+) -> float:
+    from fl_node.evaluation import roc_auc
+
+    train, test = split.train, split.test
+    fit = fit_twin([p[train] for p in parts], labels[train], config)
+    prob = predict_twin(fit.model, [p[test] for p in parts])
+    return float(roc_auc(labels[test], prob))
 
 
 @dataclass(frozen=True)
@@ -93,8 +166,9 @@ def record_on_chain(
     values = shapley(model.utilities, len(roles))
     addresses = {role: recorder.address(role) for role in roles}
     rewards_plan = recorder.plan_rewards(values)
+    lr = isinstance(plan.config, HeteroLRConfig)
     manifest = {
-        "kind": "vertical-secureboost-model",
+        "kind": "vertical-logistic-regression-model" if lr else "vertical-secureboost-model",
         "task_id": recorder.task_id,
         "parts": {
             role: {
@@ -105,7 +179,9 @@ def record_on_chain(
             }
             for role in roles
         },
-        "combine": "the guest walks its trees; each host answers the branches at its records",
+        "combine": "sigmoid(guest partial score + every host's partial score)"
+        if lr
+        else "the guest walks its trees; each host answers the branches at its records",
         "psi_commitment": "0x" + psi.commitment,
     }
     evidence = {
@@ -113,8 +189,10 @@ def record_on_chain(
         "version": 3,
         "task_id": recorder.task_id,
         "players": {str(i): addresses[role] for i, role in enumerate(roles)},
-        "utility": "validation AUC of the model of the guest and the coalition's hosts "
-        "(no guest: 0.5)",
+        "utility": "validation AUC of the model on the coalition's features, the guest's "
+        "labels always used (empty: 0.5)"
+        if lr
+        else "validation AUC of the model of the guest and the coalition's hosts (no guest: 0.5)",
         "utilities": model.utilities,
         "shapley": dict(zip(roles, values, strict=True)),
         "metrics": {"test": model.test_metrics, "validation": model.val_metrics},
@@ -144,6 +222,7 @@ class TablesRecord:
     psi: dict[str, PsiOutcome]
     folds: list[BoostFold]
     twin_aucs: list[float]
+    reference_aucs: list[float]
     model: Anchored
     chain: TablesChain
     comm: CommStats
@@ -168,7 +247,7 @@ def summary_document(record: TablesRecord) -> dict[str, Any]:
         "features": record.features,
         "metrics": metrics,
         "evaluation": _evaluation(plan.folds if folds else 1),
-        "cv": _cv(folds, record.twin_aucs) if folds else None,
+        "cv": _cv(folds, record.twin_aucs, record.reference_aucs) if folds else None,
         "twin_auc": twin if folds else None,
         "auc_gap": metrics["auc"] - twin if folds else None,
         "holdout": {"metrics": model.test_metrics, "validation": model.val_metrics},
@@ -180,14 +259,22 @@ def summary_document(record: TablesRecord) -> dict[str, Any]:
             "commitment": "0x" + guest_psi.commitment,
         },
         "config": {**_config(plan), "folds": plan.folds},
-        "trees": model.session.trees,
-        "seconds_per_tree": model.session.seconds / max(1, model.session.trees),
-        "training_seconds": model.session.seconds,
+        **_rounds(plan, model),
         "shapley": {"utilities": model.utilities, "values": record.chain.shapley},
         "communication": record.comm.to_dict(),
         "chain": _chain(record.chain),
         "key_bits": plan.settings.key_bits,
         "machine": {"cpus": os.cpu_count()},
+    }
+
+
+def _rounds(plan: TablesPlan, model: Anchored) -> dict[str, Any]:
+    """Trees (SecureBoost) or epochs (hetero LR) of the anchored model, and their seconds."""
+    unit, session = plan.steps.unit, model.session
+    return {
+        f"{unit}s": session.rounds,
+        f"seconds_per_{unit}": session.seconds / max(1, session.rounds),
+        "training_seconds": session.seconds,
     }
 
 
@@ -207,20 +294,20 @@ def _evaluation(folds: int) -> str:
     )
 
 
-def _cv(folds: list[BoostFold], twin: list[float]) -> dict[str, Any]:
-    return {
-        "folds": len(folds),
-        "per_fold": [
-            {
-                "fold": f.fold,
-                "test_rows": int(f.split.test.size),
-                "metrics": f.metrics,
-                "twin_auc": t,
-                "seconds": f.session.seconds,
-            }
-            for f, t in zip(folds, twin, strict=True)
-        ],
-    }
+def _cv(folds: list[BoostFold], twin: list[float], reference: list[float]) -> dict[str, Any]:
+    per_fold = [
+        {
+            "fold": f.fold,
+            "test_rows": int(f.split.test.size),
+            "metrics": f.metrics,
+            "twin_auc": t,
+            "seconds": f.session.seconds,
+        }
+        for f, t in zip(folds, twin, strict=True)
+    ]
+    for row, auc in zip(per_fold, reference, strict=False):
+        row["reference_auc"] = auc  # hetero LR: the plaintext Taylor-LR reference
+    return {"folds": len(folds), "per_fold": per_fold}
 
 
 def _chain(chain: TablesChain) -> dict[str, Any]:
@@ -282,6 +369,7 @@ def run_tables(
         psi=psi,
         folds=folds,
         twin_aucs=twin_fold_aucs(plan, folds),
+        reference_aucs=reference_fold_aucs(plan, folds),
         model=model,
         chain=chain,
         comm=comm,
@@ -344,5 +432,6 @@ __all__ = [
     "record_on_chain",
     "run_tables",
     "summary_document",
+    "reference_fold_aucs",
     "twin_fold_aucs",
 ]

@@ -15,13 +15,14 @@ from typing import Any, Literal
 
 from fl_node.vertical.protocol import HeteroLRConfig
 from fl_node.vertical.protocol.boost import BoostConfig
+from fl_node.vertical.protocol.messages import MAX_HOSTS
 from fl_node.vertical.runner._errors import VflInputError
 from fl_node.vertical.tables import NO_RULES, IdRules, PrepRules, SchemaSpec
 
 Algorithm = Literal["lr", "secureboost"]
 ALGORITHMS: tuple[Algorithm, ...] = ("lr", "secureboost")
-LR_MAX_HOSTS = 1
-"""Hetero LR runs with one host until its N-host protocol lands."""
+LR_MAX_HOSTS = MAX_HOSTS
+"""The most hosts a hetero-LR session takes (the protocol's limit)."""
 
 DEFAULT_BOOST = BoostConfig(n_trees=30, max_depth=3, learning_rate=0.3, max_bins=32)
 """SecureBoost defaults for new data: 30 trees of depth 3, 32 quantile bins, shrinkage 0.3."""
@@ -70,7 +71,8 @@ class VflTables:
     prep : PrepRules, default PrepRules()
         Imputation and encoding every party fits on its own rows.
     algorithm : {"lr", "secureboost"}, default "secureboost"
-        Hetero logistic regression (one host for now) or SecureBoost (any number of hosts).
+        Hetero logistic regression (guest, N hosts and an arbiter) or SecureBoost (guest and
+        N hosts).
     boost : BoostConfig, default DEFAULT_BOOST
         SecureBoost's hyper-parameters (``key_bits`` is replaced by the run's).
     lr : HeteroLRConfig, default DEFAULT_LR
@@ -133,7 +135,7 @@ class VflTables:
         return tuple(h.party for h in self.hosts)
 
     def check(self) -> None:
-        """Refuse an input that cannot run: no host, a missing file, LR with several hosts.
+        """Refuse an input that cannot run: no host, a missing file, too many hosts for LR.
 
         Raises
         ------
@@ -146,12 +148,7 @@ class VflTables:
             raise VflInputError("--host: give at least one host's CSV")
         if self.algorithm == "lr" and len(self.hosts) > LR_MAX_HOSTS:
             raise VflInputError(
-                f"hetero LR with {len(self.hosts)} hosts is not available yet; "
-                "use --algorithm secureboost"
-            )
-        if self.algorithm == "lr":
-            raise VflInputError(
-                "hetero LR on your own tables is not available yet; use --algorithm secureboost"
+                f"--host: hetero LR takes at most {LR_MAX_HOSTS} hosts, not {len(self.hosts)}"
             )
         seen: set[Path] = set()
         for source in self.sources:

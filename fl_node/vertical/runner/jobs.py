@@ -131,6 +131,31 @@ class BoostPredictJob:
     part: Part = "test"
 
 
+@dataclass(frozen=True)
+class LrTrainJob:
+    """Guest, every host and the arbiter: one hetero-LR session on the users' tables.
+
+    Every host takes part (``hosts``, in the agreed order); ``features`` names the parties
+    whose features the model uses (the guest's labels always are): the feature-group
+    coalitions. Each data party standardises its aligned rows on the split's training rows
+    and clips at ``config.x_bound``; ``keep`` keeps the parts under ``name``.
+    """
+
+    name: str
+    config: HeteroLRConfig
+    hosts: tuple[str, ...]
+    features: tuple[str, ...]
+    keep: bool = True
+
+
+@dataclass(frozen=True)
+class LrPredictJob:
+    """Guest and every host: federated prediction of ``part`` with hetero-LR model ``name``."""
+
+    name: str
+    part: Part = "test"
+
+
 Job = (
     PsiJob
     | SplitJob
@@ -143,6 +168,8 @@ Job = (
     | AlignJob
     | BoostTrainJob
     | BoostPredictJob
+    | LrTrainJob
+    | LrPredictJob
 )
 
 
@@ -251,6 +278,8 @@ __all__ = [
     "BoostTrainJob",
     "Job",
     "JobResult",
+    "LrPredictJob",
+    "LrTrainJob",
     "PartRecord",
     "PartyStats",
     "PredictJob",

@@ -55,6 +55,8 @@ from fl_node.vertical.runner.jobs import (
     BoostTrainJob,
     Job,
     JobResult,
+    LrPredictJob,
+    LrTrainJob,
     PartRecord,
     PartyStats,
     PredictJob,
@@ -410,6 +412,22 @@ class ArbiterParty(Party):
         assert isinstance(trainer, HeteroLRArbiter)
         return replace(outcome, batch_losses=tuple(trainer.batch_losses))
 
+    def train_lr(self, job: LrTrainJob) -> TrainOutcome:
+        """Hold the key of one session with the guest and ``job.hosts`` (users' tables).
+
+        Parameters
+        ----------
+        job : LrTrainJob
+            Name, configuration and the hosts, in the agreed order.
+        """
+        start = time.perf_counter()
+        trainer = HeteroLRArbiter(
+            job.config, session=job.name, hosts=job.hosts, timer=self.transport.timer
+        )
+        keygen = time.perf_counter() - start
+        result = run_session(self.transport, trainer)
+        return TrainOutcome(result, keygen, tuple(trainer.batch_losses))
+
 
 _OPERATIONS: dict[type, str] = {
     PsiJob: "psi",
@@ -423,6 +441,8 @@ _OPERATIONS: dict[type, str] = {
     AlignJob: "align",
     BoostTrainJob: "train_boost",
     BoostPredictJob: "predict_boost",
+    LrTrainJob: "train_lr",
+    LrPredictJob: "predict_lr",
 }
 
 

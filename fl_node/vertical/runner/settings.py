@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from fl_node.vertical.crypto.paillier import RANDOMIZERS, RandomizerName
 from fl_node.vertical.data import DEFAULT_DROP_FRACTION, dataset_files
 from fl_node.vertical.protocol import HeteroLRConfig
 from fl_node.vertical.runner._errors import VflInputError
@@ -20,6 +21,9 @@ from fl_node.vertical.transport import DEFAULT_LIVENESS_TIMEOUT
 
 if TYPE_CHECKING:
     from chain.fed_task import Schedule
+    from fl_node.vertical.protocol.boost import BoostConfig
+
+C = TypeVar("C", "HeteroLRConfig", "BoostConfig")
 
 PRESETS: dict[str, HeteroLRConfig] = {
     "default-credit": HeteroLRConfig(
@@ -101,6 +105,12 @@ class VflSettings:
         quarter of it, busy or not), before the run fails naming it
         (:class:`~fl_node.vertical.runner.PartyStalledError`); from 1 to 3600. A party that
         computes for longer is waited for.
+    randomizer : {"short-exponent", "textbook"} or None, default None
+        How the encrypting parties draw Paillier randomisers (``--paillier-randomizer``),
+        applied to the run's configuration (hetero LR's ``HeteroLRConfig.randomizer``;
+        SecureBoost's ``BoostConfig.randomizer``, where the guest holds the key and textbook
+        means CRT encryption) and recorded in the task spec. ``None`` keeps the configuration's
+        own setting (default ``"short-exponent"``).
     """
 
     compare_phe: bool = False
@@ -120,6 +130,7 @@ class VflSettings:
     coordinator_stake_tokens: int = 0
     slash_bps: int = 0
     party_timeout_s: float = DEFAULT_LIVENESS_TIMEOUT
+    randomizer: RandomizerName | None = None
 
     def plan(self, dataset: str, out: Path) -> RunPlan:
         """Resolve these settings for ``dataset`` (files verified, ``out`` created).
@@ -141,6 +152,7 @@ class VflSettings:
         self._check_terms()
         check_party_timeout(self.party_timeout_s)
         cfg = replace(self.config or PRESETS[dataset], key_bits=self.key_bits, seed=self.seed)
+        cfg = self.with_randomizer(cfg)
         if self.epochs is not None:
             cfg = replace(cfg, max_epochs=self.epochs)
         folds = CV_FOLDS.get(dataset, 1) if self.cv_folds is None else self.cv_folds
@@ -149,8 +161,24 @@ class VflSettings:
         guest_csv, host_csv = dataset_files(dataset)
         return RunPlan(dataset, out, self, cfg, folds, guest_csv, host_csv)
 
+    def with_randomizer(self, config: C) -> C:
+        """``config`` with :attr:`randomizer` applied (unchanged when it is ``None``).
+
+        Parameters
+        ----------
+        config : HeteroLRConfig or BoostConfig
+            The run's hyper-parameters.
+        """
+        if self.randomizer is None:
+            return config
+        return replace(config, randomizer=self.randomizer)
+
     def _check_terms(self) -> None:
-        """Refuse a pool, stakes or slash share the contract would reject."""
+        """Refuse a pool, stakes, slash share or randomiser the run cannot use."""
+        if self.randomizer is not None and self.randomizer not in RANDOMIZERS:
+            raise VflInputError(
+                f"randomizer must be one of {', '.join(RANDOMIZERS)}, not {self.randomizer!r}"
+            )
         if self.pool_tokens <= 0:
             raise VflInputError(f"pool_tokens must be positive, not {self.pool_tokens}")
         stakes = (self.participant_stake_tokens, self.coordinator_stake_tokens)

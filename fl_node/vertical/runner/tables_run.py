@@ -1,8 +1,10 @@
-"""``run_vfl`` on a user's own tables: preflight, N-host PSI, SecureBoost, Shapley, chain.
+"""``run_vfl`` on a user's own tables: preflight, N-host PSI, SecureBoost or LR, Shapley, chain.
 
 The parties are spawned processes, the guest and ``host-1``..``host-N``, each given only its
 own TLS identity and its own CSV (:class:`~fl_node.vertical.runner.inputs.TableSource`);
-SecureBoost needs no arbiter (the guest holds the Paillier key). In order:
+SecureBoost needs no arbiter (the guest holds the Paillier key), hetero LR adds the arbiter
+(the key holder, with no data; the task's coordinator). The algorithm-specific steps are in
+:mod:`~fl_node.vertical.runner._tables_algorithms`. In order:
 
 1. **preflight**: each party reads its file and reports summaries under the agreed id rules;
    the orchestrator compares them and stops the run (exit 2, the findings and the suggested
@@ -14,11 +16,14 @@ SecureBoost needs no arbiter (the guest holds the Paillier key). In order:
    commitment, opened on chain as round 1's PSI manifest);
 5. stratified k-fold cross-validation, each fold trained end to end and scored by federated
    prediction on its held-out rows; the orchestrator, as auditor, scores the centralised
-   twin (:func:`~fl_node.vertical.protocol.boost.fit_twin`) on the same folds;
+   twin (SecureBoost's :func:`~fl_node.vertical.protocol.boost.fit_twin`, or logistic
+   regression on the joined table standardised and clipped per fold) on the same folds;
 6. the anchored model on a train / validation / test split; each party saves and commits its
-   part; a model per coalition of the guest with a subset of the hosts (validation AUC) gives
-   the Shapley value of every party (a coalition without the guest, which holds the labels,
-   is worth 0.5); the round is finalised, claimed and settled with one participant per party.
+   part; a model per coalition of feature groups (validation AUC) gives the Shapley value of
+   every party (SecureBoost: the guest with each subset of the hosts, a coalition without the
+   guest, which holds the labels, is worth 0.5; hetero LR: every coalition of features, the
+   guest's labels always used); the round is finalised, claimed and settled with one
+   participant per data party.
 
 No row is dropped: ``VflSettings.drop_fraction`` is not applied to a user's tables.
 """
@@ -30,23 +35,20 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fl_node.events import EventSink
 from fl_node.vertical.data import SplitIndices
+from fl_node.vertical.protocol import HeteroLRConfig
 from fl_node.vertical.protocol.boost import BoostConfig
 from fl_node.vertical.runner._errors import InconsistentResultError
 from fl_node.vertical.runner._process import PartyProcesses, PartySpec
+from fl_node.vertical.runner._tables_algorithms import Steps, Trained, steps_for
 from fl_node.vertical.runner.events import PsiDone, TrainingFinished
 from fl_node.vertical.runner.inputs import VflTables
 from fl_node.vertical.runner.jobs import (
     AlignJob,
-    BoostOutcome,
-    BoostPredictJob,
-    BoostTrainJob,
     PartRecord,
     PartyStats,
-    PredictOutcome,
     PreflightJob,
     PreparedOutcome,
     PrepareJob,
@@ -61,9 +63,6 @@ from fl_node.vertical.runner.onchain import TOKEN, TaskRecorder, TaskTerms
 from fl_node.vertical.runner.settings import VflSettings, check_party_timeout
 from fl_node.vertical.tables import Preflight, compare_reports, overlap_findings
 from fl_node.vertical.transport import CommStats, make_credentials
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +82,8 @@ class TablesPlan:
         Output folder (exists).
     settings : VflSettings
         What was asked.
-    config : BoostConfig
-        SecureBoost's hyper-parameters with the run's key size.
+    config : BoostConfig or HeteroLRConfig
+        The algorithm's hyper-parameters with the run's key size and randomiser.
     folds : int
         Cross-validation folds (1: none).
     """
@@ -92,13 +91,23 @@ class TablesPlan:
     tables: VflTables
     out: Path
     settings: VflSettings
-    config: BoostConfig
+    config: BoostConfig | HeteroLRConfig
     folds: int
 
     @property
     def roles(self) -> tuple[str, ...]:
-        """The party processes: the guest and each host."""
+        """The data parties (the task's participants): the guest and each host."""
         return ("guest", *self.tables.host_roles)
+
+    @property
+    def steps(self) -> Steps:
+        """How one model of this algorithm is trained and scored."""
+        return steps_for(self.config, self.tables.host_roles)
+
+    @property
+    def processes(self) -> tuple[str, ...]:
+        """Every party process: the data parties, and the arbiter for hetero LR."""
+        return (*self.roles, *self.steps.extra_processes)
 
     def terms(self) -> TaskTerms:
         """Pool, schedule, stakes, slash share; one participant per party."""
@@ -114,17 +123,33 @@ class TablesPlan:
 
     def task_spec(self) -> dict[str, object]:
         """The task spec stored in the content store (its hash goes on chain)."""
+        lr = isinstance(self.config, HeteroLRConfig)
         return {
-            "kind": "vertical-secureboost",
+            "kind": "vertical-logistic-regression" if lr else "vertical-secureboost",
             **self.tables.spec(),
-            "protocol": "SecureBoost: the guest encrypts packed (g, h) with its Paillier key, "
-            "hosts build encrypted histograms, the guest splits, hosts keep their thresholds; "
-            "federated prediction (FATE SecureBoost, no arbiter)",
+            "protocol": _LR_PROTOCOL if lr else _BOOST_PROTOCOL,
             "psi": "ecdh-oprf-secp256k1, guest with each host, rows shared by every party",
             "config": _config_dict(self.config),
-            "contribution": "Shapley per party over feature groups (validation AUC of the "
-            "model of the guest with each subset of hosts; without the guest 0.5)",
+            "contribution": "Shapley per party over feature groups (validation AUC of "
+            + (
+                "the model on each coalition's features, the guest's labels always used; "
+                "empty coalition 0.5)"
+                if lr
+                else "the model of the guest with each subset of hosts; without the guest 0.5)"
+            ),
         }
+
+
+_BOOST_PROTOCOL = (
+    "SecureBoost: the guest encrypts packed (g, h) with its Paillier key, hosts build "
+    "encrypted histograms, the guest splits, hosts keep their thresholds; federated "
+    "prediction (FATE SecureBoost, no arbiter)"
+)
+_LR_PROTOCOL = (
+    "hetero LR with one guest and N hosts, Taylor loss, Paillier with the arbiter holding the "
+    "key (FATE coordinated LR; the arbiter is the task's coordinator); each party standardises "
+    "on the training rows and clips at x_bound; federated prediction"
+)
 
 
 def plan_tables(tables: VflTables, settings: VflSettings, out: Path) -> TablesPlan:
@@ -133,40 +158,53 @@ def plan_tables(tables: VflTables, settings: VflSettings, out: Path) -> TablesPl
     Raises
     ------
     VflInputError
-        No host, a missing file, LR with several hosts, terms or timeout out of range.
+        No host, a missing file, too many hosts for LR, terms, randomiser or timeout out of
+        range.
     """
     tables.check()
     settings._check_terms()
     check_party_timeout(settings.party_timeout_s)
-    config = replace(tables.boost, key_bits=settings.key_bits)
+    config: BoostConfig | HeteroLRConfig
+    if tables.algorithm == "lr":
+        lr = replace(tables.lr, key_bits=settings.key_bits, seed=settings.seed)
+        lr = replace(lr, max_epochs=settings.epochs) if settings.epochs else lr
+        config = settings.with_randomizer(lr)
+    else:
+        config = settings.with_randomizer(replace(tables.boost, key_bits=settings.key_bits))
     folds = DEFAULT_TABLE_FOLDS if settings.cv_folds is None else settings.cv_folds
     Path(out).mkdir(parents=True, exist_ok=True)
     return TablesPlan(tables, Path(out), settings, config, folds)
 
 
-def _config_dict(config: BoostConfig) -> dict[str, object]:
+def _config_dict(config: BoostConfig | HeteroLRConfig) -> dict[str, object]:
     from dataclasses import asdict
 
     return dict(asdict(config))
 
 
 def start_table_parties(plan: TablesPlan) -> PartyProcesses:
-    """The guest's and the hosts' processes, each with its own identity and file."""
-    roles = plan.roles
-    creds = make_credentials(list(roles))
+    """The guest's and the hosts' processes, each with its own identity and file.
+
+    Hetero LR adds the arbiter's: no file, a channel to every data party.
+    """
+    processes, timeout = plan.processes, plan.settings.party_timeout_s
+    creds = make_credentials(list(processes))
+    arbiter = tuple(r for r in processes if r == "arbiter")
     specs = {
         source.party: PartySpec(
             role=source.party,
             creds=creds[source.party],
             table=source,
             seed=plan.settings.seed,
-            timeout=plan.settings.party_timeout_s,
-            peers=tuple(r for r in roles if r != source.party)
+            timeout=timeout,
+            peers=tuple(r for r in processes if r != source.party)
             if source.party == "guest"
-            else ("guest",),
+            else ("guest", *arbiter),  # hosts have no channel to each other
         )
         for source in plan.tables.sources
     }
+    for role in arbiter:
+        specs[role] = PartySpec(role, creds[role], timeout=timeout, peers=plan.roles)
     return PartyProcesses(specs)
 
 
@@ -222,12 +260,12 @@ def overlap_check(procs: PartyProcesses, plan: TablesPlan, shared: int) -> None:
 
 @dataclass(frozen=True)
 class BoostFold:
-    """One cross-validation fold: its split, the federated metrics, the twin's AUC."""
+    """One cross-validation fold: its split, the federated metrics, the trained model."""
 
     fold: int
     split: SplitIndices
     metrics: dict[str, float]
-    session: BoostOutcome
+    session: Trained
 
 
 def _split(procs: PartyProcesses, plan: TablesPlan, job: SplitJob) -> SplitIndices:
@@ -235,32 +273,20 @@ def _split(procs: PartyProcesses, plan: TablesPlan, job: SplitJob) -> SplitIndic
     return procs.run(jobs, SplitOutcome)["guest"].split
 
 
-def _train(
-    procs: PartyProcesses, plan: TablesPlan, name: str, hosts: tuple[str, ...], keep: bool = True
-) -> BoostOutcome:
-    job = BoostTrainJob(name, plan.config, hosts, keep=keep)
-    return procs.run(dict.fromkeys(("guest", *hosts), job), BoostOutcome)["guest"]
-
-
-def _predict(
-    procs: PartyProcesses, name: str, hosts: tuple[str, ...], part: str
-) -> dict[str, float]:
-    job = BoostPredictJob(name, "test" if part == "test" else "validation")
-    metrics = procs.run(dict.fromkeys(("guest", *hosts), job), PredictOutcome)["guest"].metrics
-    assert metrics is not None
-    return metrics
+def _finished(name: str, trained: Trained, **auc: float) -> TrainingFinished:
+    return TrainingFinished(name, trained.rounds, trained.seconds, losses=trained.losses, **auc)
 
 
 def cross_validate(procs: PartyProcesses, plan: TablesPlan, emit: EventSink) -> list[BoostFold]:
-    """Each fold trained end to end with every host and scored on its held-out rows."""
-    hosts, seed = plan.tables.host_roles, plan.settings.seed
+    """Each fold trained end to end with every party and scored on its held-out rows."""
+    steps, seed, everyone = plan.steps, plan.settings.seed, range(len(plan.roles))
     out = []
     for fold in range(plan.folds if plan.folds > 1 else 0):
         split = _split(procs, plan, SplitJob(0.0, 0.0, seed=seed, folds=plan.folds, fold=fold))
         name = f"cv-{fold}"
-        session = _train(procs, plan, name, hosts)
-        metrics = _predict(procs, name, hosts, "test")
-        emit(TrainingFinished(name, session.trees, session.seconds, test_auc=metrics["auc"]))
+        session = steps.train(procs, name, everyone)
+        metrics = steps.predict(procs, name, everyone, "test")
+        emit(_finished(name, session, test_auc=metrics["auc"]))
         out.append(BoostFold(fold, split, metrics, session))
     return out
 
@@ -270,7 +296,7 @@ class Anchored:
     """The anchored model: split, session, metrics, saved parts, coalition utilities."""
 
     split: SplitIndices
-    session: BoostOutcome
+    session: Trained
     test_metrics: dict[str, float]
     val_metrics: dict[str, float]
     parts: dict[str, PartRecord]
@@ -285,12 +311,12 @@ def anchored_model(
     procs: PartyProcesses, plan: TablesPlan, recorder: TaskRecorder, emit: EventSink
 ) -> tuple[Anchored, dict[str, str]]:
     """Train, score, save and commit the anchored model; measure every coalition."""
-    hosts, seed = plan.tables.host_roles, plan.settings.seed
+    steps, seed, everyone = plan.steps, plan.settings.seed, range(len(plan.roles))
     split = _split(procs, plan, SplitJob(0.0, 0.1, 0.2, seed=seed))
-    session = _train(procs, plan, "full", hosts)
-    test_metrics = _predict(procs, "full", hosts, "test")
-    val_metrics = _predict(procs, "full", hosts, "validation")
-    emit(TrainingFinished("full", session.trees, session.seconds, test_auc=test_metrics["auc"]))
+    session = steps.train(procs, "full", everyone)
+    test_metrics = steps.predict(procs, "full", everyone, "test")
+    val_metrics = steps.predict(procs, "full", everyone, "validation")
+    emit(_finished("full", session, test_auc=test_metrics["auc"]))
     saves = {role: SaveJob("full", str(plan.out / role)) for role in plan.roles}
     parts = procs.run(saves, PartRecord)
     commits = {role: recorder.commit_part(role, parts[role]) for role in plan.roles}
@@ -302,23 +328,24 @@ def anchored_model(
 def coalition_utilities(
     procs: PartyProcesses, plan: TablesPlan, full_auc: float, emit: EventSink
 ) -> dict[str, float]:
-    """Validation AUC of the guest with every proper subset of the hosts (0.5 without it)."""
-    hosts = plan.tables.host_roles
-    n = len(hosts)
-    players = range(n + 1)
+    """Validation AUC of every coalition of feature groups (0.5 where none is trained).
+
+    SecureBoost trains the guest with every proper subset of the hosts; hetero LR every
+    non-empty proper coalition (the guest's labels always used).
+    """
+    steps, n = plan.steps, len(plan.roles)
     utilities: dict[str, float] = {}
-    for size in range(n + 2):
-        for members in itertools.combinations(players, size):
-            if 0 not in members:
-                utilities[_key(members)] = 0.5
-            elif len(members) == n + 1:
+    for size in range(n + 1):
+        for members in itertools.combinations(range(n), size):
+            if size == n:
                 utilities[_key(members)] = full_auc
+            elif not steps.measured(members):
+                utilities[_key(members)] = 0.5
             elif plan.settings.shapley:
-                chosen = tuple(hosts[k - 1] for k in members if k)
                 name = "coalition-" + _key(members)
-                session = _train(procs, plan, name, chosen)
-                auc = _predict(procs, name, chosen, "validation")["auc"]
-                emit(TrainingFinished(name, session.trees, session.seconds, validation_auc=auc))
+                session = steps.train(procs, name, members)
+                auc = steps.predict(procs, name, members, "validation")["auc"]
+                emit(_finished(name, session, validation_auc=auc))
                 utilities[_key(members)] = auc
     return utilities
 
@@ -342,9 +369,9 @@ def shapley(utilities: Mapping[str, float], players: int) -> list[float]:
 
 def collect(procs: PartyProcesses, plan: TablesPlan) -> CommStats:
     """Every party's traffic, merged."""
-    stats = procs.run(dict.fromkeys(plan.roles, StatsJob()), PartyStats)
+    stats = procs.run(dict.fromkeys(plan.processes, StatsJob()), PartyStats)
     comm = CommStats()
-    for role in plan.roles:
+    for role in plan.processes:
         comm.merge(CommStats.from_state(stats[role].stats))
     return comm
 

@@ -1,8 +1,8 @@
 """``fedmarket vfl --guest CSV --host CSV ...``: the options become a checked ``VflTables``.
 
 Every bad input ends the command before any process starts, with one line naming the flag, the
-file or the key at fault (exit 2); hetero LR with two hosts is refused until its N-host protocol
-lands. The run itself is tested end to end in
+file or the key at fault (exit 2); ``--paillier-randomizer`` reaches the run's configuration
+and the task spec. The run itself is tested end to end in
 ``tests/integration/fl_node/vertical/test_vfl_tables_cli.py``.
 """
 
@@ -14,9 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from fedmarket.cli._vfl_tables import TableOptions, tables_input
-from kernel.errors import InvalidInputError
+from fl_node.vertical.runner import VflSettings
+from fl_node.vertical.runner.settings import PRESETS
+from fl_node.vertical.runner.tables_run import plan_tables
+from kernel.errors import FedmarketError, InvalidInputError
 
 
 @pytest.fixture
@@ -68,7 +72,6 @@ def test_the_options_become_the_input(files: dict[str, Path]) -> None:
 @pytest.mark.parametrize(
     ("changes", "named"),
     [
-        ({"algorithm": "lr"}, "hetero LR with 2 hosts is not available yet; use --algorithm"),
         ({"algorithm": "forest"}, "--algorithm must be lr or secureboost"),
         ({"hosts": []}, "--host"),
         ({"label_column": None}, "--label-column"),
@@ -95,14 +98,60 @@ def test_a_missing_file_and_a_bad_config_key_are_named(files: dict[str, Path]) -
         tables_input(_options(files, config=config))
 
 
-def test_lr_with_two_hosts_exits_2_with_one_line(files: dict[str, Path]) -> None:
+def test_lr_takes_several_hosts(files: dict[str, Path]) -> None:
+    tables = tables_input(_options(files, algorithm="lr"))
+    assert tables.algorithm == "lr" and tables.host_roles == ("host-1", "host-2")
+    plan = plan_tables(tables, VflSettings(key_bits=512, epochs=2), files["dir"] / "out")
+    assert plan.processes == ("guest", "host-1", "host-2", "arbiter")  # the key holder
+    assert plan.roles == ("guest", "host-1", "host-2")  # the task's participants
+    assert plan.config.max_epochs == 2 and plan.config.key_bits == 512  # type: ignore[union-attr]
+    assert plan.task_spec()["kind"] == "vertical-logistic-regression"
+
+
+class _Stop(FedmarketError):
+    """Raised by the recorder in place of the run."""
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    import fl_node.vertical.runner as runner
+
+    seen: dict[str, Any] = {}
+
+    def record(data: Any, out: Any, *, settings: VflSettings, **_: Any) -> dict[str, Any]:
+        seen["data"], seen["settings"] = data, settings
+        raise _Stop("recorded")
+
+    monkeypatch.setattr(runner, "run_vfl", record)
+    return seen
+
+
+@pytest.mark.parametrize("value", [None, "short-exponent", "textbook"])
+def test_the_randomizer_flag_reaches_the_config_and_the_spec(
+    files: dict[str, Path], recorded: dict[str, Any], value: str | None
+) -> None:
+    from fedmarket.cli import app
+
     args = ["vfl", "--guest", str(files["guest"]), "--host", str(files["host1"])]
-    args += ["--host", str(files["host2"]), "--label-column", "y", "--algorithm", "lr"]
+    args += ["--label-column", "y"] + (["--paillier-randomizer", value] if value else [])
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, _Stop), result.output
+    settings = recorded["settings"]
+    assert settings.randomizer == value
+    expected = value or "short-exponent"
+    plan = plan_tables(recorded["data"], settings, files["dir"] / "out")
+    assert plan.config.randomizer == expected
+    assert plan.task_spec()["config"]["randomizer"] == expected  # type: ignore[index]
+    assert settings.with_randomizer(PRESETS["breast"]).randomizer == expected  # the preset path
+
+
+def test_a_bad_randomizer_exits_2_with_one_line() -> None:
+    args = ["vfl", "--paillier-randomizer", "fast"]
     done = subprocess.run(
         [sys.executable, "-m", "fedmarket", *args], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert lines == [
-        "error: hetero LR with 2 hosts is not available yet; use --algorithm secureboost"
-    ]
+    assert lines == ["error: --paillier-randomizer must be short-exponent or textbook, not 'fast'"]
+    with pytest.raises(InvalidInputError, match="randomizer must be one of"):
+        VflSettings(randomizer="fast").plan("breast", Path("unused"))  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from fl_node.vertical.crypto.paillier import DEFAULT_RANDOMIZER, RANDOMIZERS, RandomizerName
 from fl_node.vertical.protocol.boost._errors import BoostConfigError
 
 FloatArray = npt.NDArray[np.float64]
@@ -46,6 +47,10 @@ class BoostConfig:
         Paillier modulus of the guest's key (protocol only).
     cipher : {"ours", "phe"}, default "ours"
         Paillier back end (protocol only).
+    randomizer : {"short-exponent", "textbook"}, default "short-exponent"
+        How the guest draws Paillier randomisers with our cipher (protocol only). The guest
+        holds the key, so ``"textbook"`` (uniform ``r**n``, DCR alone) is computed with the
+        CRT (:func:`~fl_node.vertical.crypto.paillier.encryption_mode`); phe ignores it.
     """
 
     n_trees: int = 20
@@ -58,6 +63,7 @@ class BoostConfig:
     precision_bits: int = 32
     key_bits: int = 2048
     cipher: BoostCipherName = "ours"
+    randomizer: RandomizerName = DEFAULT_RANDOMIZER
 
     def __post_init__(self) -> None:
         checks = {
@@ -71,6 +77,7 @@ class BoostConfig:
             "precision_bits must be in [8, 40]": 8 <= self.precision_bits <= 40,
             "key_bits must be in [512, 8192]": 512 <= self.key_bits <= 8192,
             "cipher must be 'ours' or 'phe'": self.cipher in ("ours", "phe"),
+            f"randomizer must be one of {RANDOMIZERS}": self.randomizer in RANDOMIZERS,
         }
         bad = [text for text, ok in checks.items() if not ok]
         if bad or not all(math.isfinite(v) for v in (self.learning_rate, self.reg_lambda)):

@@ -91,3 +91,37 @@ def test_secureboost_with_two_hosts_end_to_end(german: GermanSplit, tmp_path: Pa
         spec["prep_rules"]["text"].startswith("prep/")
         or "numeric_impute" in spec["prep_rules"]["text"]
     )
+
+
+def test_hetero_lr_with_two_hosts_end_to_end(german: GermanSplit, tmp_path: Path) -> None:
+    """Guest, two hosts and the arbiter: each fold as its plaintext twin, 3 parties paid.
+
+    The protocol's twin is the plaintext Taylor-LR reference on the same folds (the protocol
+    equals it up to fixed-point rounding); scikit-learn's LR on the joined table is reported
+    beside it (``twin_auc``) and is compared over 5 folds in ``bench_vfl_tables.py``.
+    """
+    out = tmp_path / "out"
+    done = _vfl(
+        german, out, "--id-rules", RULE, "--algorithm", "lr", "--folds", "2", "--epochs", "2",
+        "--paillier-randomizer", "textbook",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["algorithm"] == "lr" and summary["parties"] == ["guest", "host-1", "host-2"]
+    assert summary["config"]["randomizer"] == "textbook" and summary["epochs"] >= 1
+    folds = summary["cv"]["per_fold"]
+    assert len(folds) == 2
+    for fold in folds:  # federated prediction against the plaintext LR twin on the same rows
+        assert fold["metrics"]["auc"] == pytest.approx(fold["reference_auc"], abs=0.01)
+        assert 0.6 < fold["twin_auc"] < 0.85
+    utilities = summary["shapley"]["utilities"]
+    assert len(utilities) == 8 and utilities[""] == 0.5
+    assert utilities["1,2"] != 0.5  # hosts' features with the guest's labels: measured
+    values = summary["shapley"]["values"]
+    assert sum(values.values()) == pytest.approx(utilities["0,1,2"] - 0.5)  # efficiency
+    chain = summary["chain"]
+    assert set(chain["addresses"]) == {"guest", "host-1", "host-2"}
+    assert set(chain["paid_wei"]) == set(chain["addresses"].values())  # N+1 paid addresses
+    for role in summary["parties"]:
+        part = json.loads((out / role / f"model_{role}.json").read_text())
+        assert part["format"] == "fedmarket-vfl-lr-part/1" and part["hosts"] == ["host-1", "host-2"]
