@@ -4,9 +4,11 @@ Turns the command's options into a :class:`~fl_node.vertical.runner.inputs.VflTa
 files, one schema per file or one for all (``--schema``, TOML or JSON; the id and label
 columns by flag), the id rules (``--id-rules``), the preparation rules (``--prep``), the
 algorithm and its hyper-parameters: a TOML config file (``--config``, tables ``[secureboost]``
-and ``[lr]`` whose keys are the fields of ``BoostConfig`` and ``HeteroLRConfig``), then flags
-(``--trees``, ``--depth``, ``--learning-rate``, ``--bins``) over it. Every bad input is one
-error line naming the flag, the file or the column (exit 2).
+and ``[lr]`` whose keys are the fields of ``BoostConfig`` and ``HeteroLRConfig``, and ``[run]``
+with ``party_timeout_s`` and ``randomizer``, which presets read too), then flags
+(``--trees``, ``--depth``, ``--learning-rate``, ``--bins``, ``--party-timeout``,
+``--paillier-randomizer``) over it. Every bad input is one error line naming the flag, the
+file or the column (exit 2).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Any
 
 from kernel.errors import InvalidInputError
 
-CONFIG_SECTIONS = ("secureboost", "lr")
+CONFIG_SECTIONS = ("secureboost", "lr", "run")
+RUN_KEYS = ("party_timeout_s", "randomizer")
+"""The ``[run]`` table: the run's settings a config file may hold (flags override them)."""
 FIXED_KEYS = {"key_bits", "seed"}
 """Set by ``--key-bits``-like run settings, not by the config file."""
 
@@ -151,7 +155,7 @@ def _read_config(path: Path) -> dict[str, dict[str, Any]]:
     unknown = set(data) - set(CONFIG_SECTIONS)
     if unknown or not all(isinstance(v, dict) for v in data.values()):
         raise InvalidInputError(
-            f"--config {path}: only the tables [secureboost] and [lr], not {sorted(unknown)}"
+            f"--config {path}: only the tables [secureboost], [lr] and [run], not {sorted(unknown)}"
         )
     return data
 
@@ -169,4 +173,39 @@ def _apply(config: Any, values: dict[str, Any], path: Path | None, section: str)
         raise InvalidInputError(f"{where}: {' '.join(str(exc).split())}") from None
 
 
-__all__ = ["TableOptions", "tables_input"]
+def run_options(path: Path | None) -> dict[str, Any]:
+    """The ``[run]`` table of ``--config`` as ``VflSettings`` fields, checked.
+
+    Parameters
+    ----------
+    path : Path or None
+        ``--config`` (``None``: nothing).
+
+    Raises
+    ------
+    InvalidInputError
+        An unknown key or a bad value, naming the file and the key.
+    """
+    from fl_node.vertical.crypto.paillier import RANDOMIZERS
+    from fl_node.vertical.runner.settings import check_party_timeout
+
+    run = _read_config(path).get("run", {}) if path is not None else {}
+    where = f"--config {path} [run]"
+    unknown = sorted(set(run) - set(RUN_KEYS))
+    if unknown:
+        raise InvalidInputError(f"{where}: unknown key(s) {unknown}; allowed {list(RUN_KEYS)}")
+    found: dict[str, Any] = {}
+    if "party_timeout_s" in run:
+        found["party_timeout_s"] = check_party_timeout(
+            run["party_timeout_s"], f"{where} party_timeout_s"
+        )
+    if "randomizer" in run:
+        if run["randomizer"] not in RANDOMIZERS:
+            raise InvalidInputError(
+                f"{where} randomizer must be {' or '.join(RANDOMIZERS)}, not {run['randomizer']!r}"
+            )
+        found["randomizer"] = run["randomizer"]
+    return found
+
+
+__all__ = ["RUN_KEYS", "TableOptions", "run_options", "tables_input"]

@@ -181,7 +181,11 @@ AlgorithmName = Annotated[
 ]
 ConfigFile = Annotated[
     Path | None,
-    typer.Option("--config", help="TOML with [secureboost] / [lr] hyper-parameters."),
+    typer.Option(
+        "--config",
+        help="TOML: [secureboost] / [lr] hyper-parameters, [run] party_timeout_s and randomizer "
+        "(flags override the file).",
+    ),
 ]
 Trees = Annotated[int | None, typer.Option("--trees", min=1, help="SecureBoost trees (30).")]
 Depth = Annotated[int | None, typer.Option("--depth", min=1, help="SecureBoost depth (3).")]
@@ -233,7 +237,7 @@ def vfl(
     started = time.monotonic()
     chain = chain_settings(travel, commit_window, wait_window, participant_stake, coordinator_stake)
     settings = VflSettings(compare_phe, epochs, seed, workers, key_bits, cv_folds=folds, **chain)
-    settings = _with_flags(settings, party_timeout, paillier_randomizer)
+    settings = _with_flags(settings, config, party_timeout, paillier_randomizer)
     boost_flags = {"n_trees": trees, "max_depth": depth, "learning_rate": learning_rate}
     options = TableOptions(
         guest or Path(), host or [], id_column, label_column, schema or [], id_rules, prep,
@@ -253,11 +257,21 @@ def vfl(
     out.print(f"wrote {out_dir / 'summary.json'} in {time.monotonic() - started:.0f} s")
 
 
-def _with_flags(settings: Any, party_timeout: str | None, randomizer: str | None) -> Any:
-    """``settings`` with ``--party-timeout`` and ``--paillier-randomizer`` (both checked)."""
+def _with_flags(
+    settings: Any, config: Path | None, party_timeout: str | None, randomizer: str | None
+) -> Any:
+    """``settings`` with ``--config``'s ``[run]`` table, then the flags over it (all checked).
+
+    The flags are ``--party-timeout`` and ``--paillier-randomizer``.
+    """
+    from fedmarket.cli._vfl_tables import run_options
+
+    settings = replace(settings, **run_options(config))
     if party_timeout is not None:  # a number already: checked by _party_timeout
         settings = replace(settings, party_timeout_s=float(party_timeout))
-    name = cast("RandomizerName | None", randomizer)  # checked by _randomizer
+    if randomizer is None:
+        return settings
+    name = cast("RandomizerName", randomizer)  # checked by _randomizer
     return replace(settings, randomizer=name)
 
 

@@ -83,3 +83,38 @@ def test_the_settings_check_the_timeout_too(tmp_path: Path) -> None:
     with pytest.raises(VflInputError, match="party_timeout_s must be"):
         VflSettings(party_timeout_s=0.1).plan("breast", tmp_path / "out")
     assert not (tmp_path / "out").exists()  # refused before anything is written
+
+
+def test_a_config_file_sets_the_timeout_and_the_flag_overrides_it(
+    recorded: dict[str, Any], tmp_path: Path
+) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text('[run]\nparty_timeout_s = 12\nrandomizer = "textbook"\n', encoding="utf-8")
+    result = _invoke("--config", str(config))
+    assert isinstance(result.exception, _Stop), result.output
+    assert recorded["settings"].party_timeout_s == 12.0
+    assert recorded["settings"].randomizer == "textbook"
+    result = _invoke("--config", str(config), "--party-timeout", "30")
+    assert recorded["settings"].party_timeout_s == 30.0
+    assert recorded["settings"].randomizer == "textbook"  # not given as a flag: the file's
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[run]\nparty_timeout_s = 0\n", "[run] party_timeout_s must be a number of seconds"),
+        ('[run]\nparty_timeout_s = "60"\n', "[run] party_timeout_s must be a number of seconds"),
+        ('[run]\nrandomizer = "fast"\n', "[run] randomizer must be short-exponent or textbook"),
+        ("[run]\ntimeout = 5\n", "[run]: unknown key(s) ['timeout']"),
+        ("[runner]\nparty_timeout_s = 5\n", "only the tables [secureboost], [lr] and [run]"),
+    ],
+)
+def test_a_bad_config_file_is_refused_naming_the_file_and_key(
+    recorded: dict[str, Any], tmp_path: Path, body: str, message: str
+) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(body, encoding="utf-8")
+    result = _invoke("--config", str(config))
+    assert isinstance(result.exception, FedmarketError) and not isinstance(result.exception, _Stop)
+    assert f"--config {config}" in str(result.exception) and message in str(result.exception)
+    assert "settings" not in recorded
