@@ -3,10 +3,14 @@
 Real services are started by the tests themselves on 127.0.0.1. Where one cannot start (tools
 not installed) its tests are skipped, unless ``FEDMARKET_REQUIRE_REAL=1`` (set by ``scripts/test``
 and CI), which turns the skip into a failure so a missing service can never pass silently.
+
+Tests marked ``long`` (real-time runs of several OS processes whose in-process siblings run in
+every CI) are deselected unless ``FEDMARKET_LONG=1``: ``scripts/test-long`` runs them.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +20,18 @@ from chain.devnode import find_tool
 from chain.errors import ChainConnectionError
 from tests.support.postgres import postgres_available, running_postgres
 from tests.support.services import unavailable
+
+RUN_LONG = os.environ.get("FEDMARKET_LONG") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Outside ``scripts/test-long``, leave out the tests marked ``long``."""
+    if RUN_LONG:
+        return
+    dropped = [i for i in items if i.get_closest_marker("long")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if i not in dropped]
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,12 @@ from tests.integration.fl_node.test_processes import (  # the fixture kills what
 # Real time on two shared cores: several processes each import torch, train and must commit
 # within the round's window. A run that misses it under the suite's load is rerun once (the
 # first failure is still reported in the summary); a deterministic failure fails both times.
-pytestmark = [pytest.mark.slow, pytest.mark.rpc, pytest.mark.flaky(reruns=1, reruns_delay=5)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.rpc,
+    pytest.mark.long,
+    pytest.mark.flaky(reruns=1, reruns_delay=5),
+]
 
 ROUNDS = 2
 POOL = 120 * TOKEN

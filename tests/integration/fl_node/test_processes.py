@@ -134,7 +134,9 @@ def sealing_flags(coordinator, auditor, readers) -> list[str]:
     return holders + [a for r in readers for a in ("--sealed-reader", hex_key(r))]
 
 
-@pytest.mark.parametrize("sealed", [False, True], ids=["plain", "sealed"])
+@pytest.mark.parametrize(
+    "sealed", [False, pytest.param(True, marks=pytest.mark.long)], ids=["plain", "sealed"]
+)
 def test_separate_processes_train_a_task_over_json_rpc(anvil_url, tmp_path: Path, sealed: bool):
     backend = RpcBackend(anvil_url)
     deployer = signer_for(backend, backend.faucet_account())
