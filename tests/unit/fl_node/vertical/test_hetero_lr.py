@@ -6,8 +6,6 @@ message exactly as the TLS transport does; every received message is recorded.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -64,30 +62,10 @@ from fl_node.vertical.runner import (
 )
 from fl_node.vertical.transport import LocalNetwork, LocalTransport, Message, MessageError
 from kernel.errors import ProtocolError
+from tests.support.threads import run_parties as threads
 
 KEY_BITS = 512  # tests only: far below 112-bit security, but the arithmetic is the same
 pytestmark = pytest.mark.filterwarnings("ignore")
-
-
-def threads(*fns: Callable[[], Any]) -> list[Any]:
-    """Run the parties concurrently; re-raise the first failure."""
-    results: list[Any] = [None] * len(fns)
-    errors: list[BaseException] = []
-
-    def run(i: int, fn: Callable[[], Any]) -> None:
-        try:
-            results[i] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            errors.append(exc)
-
-    ts = [threading.Thread(target=run, args=(i, f), daemon=True) for i, f in enumerate(fns)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(120)
-    if errors:
-        raise errors[0]
-    return results
 
 
 def synthetic(n: int = 160, fg: int = 3, fh: int = 4, seed: int = 0) -> tuple[np.ndarray, ...]:

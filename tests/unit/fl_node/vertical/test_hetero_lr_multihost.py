@@ -7,8 +7,7 @@ dishonest host would send are queued on its own channel before the honest party 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -42,6 +41,7 @@ from fl_node.vertical.protocol.messages import (
     ResidualMsg,
 )
 from fl_node.vertical.transport import LocalNetwork, LocalTransport
+from tests.support.threads import run_parties as threads
 
 KEY_BITS = 512  # tests only: far below 112-bit security, but the arithmetic is the same
 TOL = 4e-6  # the federated weights against the plaintext reference (as for one host)
@@ -57,27 +57,6 @@ CFG = HeteroLRConfig(
     key_bits=KEY_BITS,
     window_bits=8,
 )
-
-
-def threads(*fns: Callable[[], Any]) -> list[Any]:
-    """Run the parties concurrently; re-raise the first failure."""
-    results: list[Any] = [None] * len(fns)
-    errors: list[BaseException] = []
-
-    def run(i: int, fn: Callable[[], Any]) -> None:
-        try:
-            results[i] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            errors.append(exc)
-
-    ts = [threading.Thread(target=run, args=(i, f), daemon=True) for i, f in enumerate(fns)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(120)
-    if errors:
-        raise errors[0]
-    return results
 
 
 def synthetic(

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import gmpy2
 import numpy as np
@@ -46,6 +43,7 @@ from fl_node.vertical.protocol.messages import MsgType, PublicKeyMsg
 from fl_node.vertical.protocol.session import check_public_key
 from fl_node.vertical.transport import LocalNetwork, MessageError
 from kernel.errors import ProtocolError
+from tests.support.threads import run_parties as run_roles
 
 KEY_BITS = 512  # tests only: far below 112-bit security, but the arithmetic is the same
 ROOT = Path(__file__).resolve().parents[4]
@@ -134,27 +132,6 @@ def synthetic(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.nd
     xh = np.clip(rng.normal(size=(n, 3)), -3, 3)
     y = ((xg.sum(axis=1) - xh.sum(axis=1) + 0.3 * rng.normal(size=n)) > 0).astype(np.float64)
     return xg, xh, y
-
-
-def run_roles(*fns: Callable[[], Any]) -> list[Any]:
-    """Run the parties as threads; re-raise the first failure."""
-    results: list[Any] = [None] * len(fns)
-    errors: list[BaseException] = []
-
-    def run(i: int, fn: Callable[[], Any]) -> None:
-        try:
-            results[i] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            errors.append(exc)
-
-    ts = [threading.Thread(target=run, args=(i, f), daemon=True) for i, f in enumerate(fns)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(60)
-    if errors:
-        raise errors[0]
-    return results
 
 
 def test_a_textbook_session_trains_the_plaintext_reference_weights() -> None:
